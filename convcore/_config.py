@@ -1,0 +1,69 @@
+"""What this build of convcore is: versions, OpenMP, threads, BLAS, compiler flags."""
+import platform
+import sys
+import sysconfig
+
+import numpy
+import scipy
+
+from . import __version__, _openmp
+from ._threads import blas_info, get_num_threads
+
+
+def config():
+    """The build and runtime configuration as a dict (see :func:`show_config`)."""
+    blas_name, blas_threads = blas_info()
+    try:
+        import threadpoolctl
+
+        pools = [
+            {k: info.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
+            for info in threadpoolctl.threadpool_info()
+        ]
+    except ImportError:
+        pools = None
+    return {
+        "convcore": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "openmp": _openmp.openmp_enabled(),
+        "threads": get_num_threads(),
+        "blas": blas_name,
+        "blas_threads": blas_threads,
+        "threadpools": pools,
+        "compiler": sysconfig.get_config_var("CC"),
+        "cflags": sysconfig.get_config_var("CFLAGS"),
+    }
+
+
+def show_config(file=None):
+    """Print the build and runtime configuration.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.show_config()  # doctest: +ELLIPSIS
+    convcore ...
+    """
+    file = sys.stdout if file is None else file
+    cfg = config()
+    print(f"convcore {cfg['convcore']}", file=file)
+    for key in ("python", "platform", "numpy", "scipy", "openmp", "threads", "blas",
+                "blas_threads", "compiler", "cflags"):
+        print(f"  {key:<13}{cfg[key]}", file=file)
+    if cfg["threadpools"]:
+        print("  threadpools (threadpoolctl):", file=file)
+        for pool in cfg["threadpools"]:
+            print(f"    {pool['internal_api']} {pool['version']}: {pool['num_threads']} threads "
+                  f"({pool['filepath']})", file=file)
+
+
+def add_arguments(parser):
+    """The `convcore info` command takes no arguments."""
+
+
+def run(args):
+    show_config()
+    return 0

@@ -1,0 +1,126 @@
+"""One thread setting for every kernel, and a guard so OpenMP threads never multiply BLAS threads."""
+import contextlib
+import ctypes
+import os
+import threading
+
+from . import _openmp
+
+_setting = None
+_blas_lock = threading.RLock()
+
+
+def set_num_threads(n):
+    """Set the number of threads every convcore kernel uses.
+
+    Parameters
+    ----------
+    n : int or None
+        A positive thread count, or None to go back to the default (``OMP_NUM_THREADS`` if set,
+        else the cores this process may use).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.set_num_threads(1)
+    >>> convcore.get_num_threads()
+    1
+    >>> convcore.set_num_threads(None)
+    """
+    global _setting
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be a positive int or None, got {type(n).__name__}")
+        if n < 1:
+            raise ValueError(f"n must be a positive int or None, got {n}")
+    _setting = n
+
+
+def _available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def get_num_threads():
+    """The number of threads the kernels use: the setting, else OMP_NUM_THREADS, else the cores.
+
+    Always 1 when convcore was built without OpenMP.
+    """
+    if not _openmp.openmp_enabled():
+        return 1
+    if _setting is not None:
+        return _setting
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return _available_cores()
+
+
+def _find_openblas():
+    """ctypes handles (get, set) of the OpenBLAS that SciPy loaded, or None."""
+    import scipy.linalg.cython_blas  # noqa: F401  (makes sure SciPy's BLAS is loaded)
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        paths = set()
+    for path in sorted(paths, key=lambda p: "scipy" not in p):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas_", "openblas_"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    get.restype = ctypes.c_int
+                    set_.argtypes = [ctypes.c_int]
+                    return get, set_
+    return None
+
+
+_openblas = None
+_openblas_searched = False
+
+
+def blas_info():
+    """(name, threads) of the BLAS that SciPy provides, as far as it can be seen."""
+    handles = _blas_handles()
+    if handles is None:
+        return "unknown", None
+    return "OpenBLAS (scipy)", handles[0]()
+
+
+def _blas_handles():
+    global _openblas, _openblas_searched
+    if not _openblas_searched:
+        _openblas = _find_openblas()
+        _openblas_searched = True
+    return _openblas
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Run the block with SciPy's OpenBLAS limited to ``n`` threads (a no-op when it can't be found).
+
+    Used around kernels that call BLAS from inside an OpenMP ``prange``, so that threads never
+    multiply (OpenBLAS otherwise warns "Detect OpenMP Loop" and oversubscribes the cores).
+    """
+    handles = _blas_handles()
+    if handles is None:
+        yield
+        return
+    get, set_ = handles
+    with _blas_lock:
+        before = get()
+        if before != n:
+            set_(n)
+        try:
+            yield
+        finally:
+            if before != n:
+                set_(before)

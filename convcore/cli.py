@@ -1,0 +1,35 @@
+"""The ``convcore`` command line: one subcommand per module, each with add_arguments(parser) and run(args)."""
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# name -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS = {
+    "info": ("convcore._config", "print the build and runtime configuration"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="convcore", description="convcore command line")
+    parser.add_argument("--version", action="version", version=f"convcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return importlib.import_module(args._module).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

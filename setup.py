@@ -1,0 +1,93 @@
+"""Declares the Cython extensions: sources in src/, modules inside the convcore package.
+
+Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_OPENMP=1 to build serial kernels.
+"""
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+SRC = "src"
+
+
+def openmp_flags():
+    """Return (compile, link) flags for OpenMP, or ([], []) when the compiler has none."""
+    if os.environ.get("CONVCORE_NO_OPENMP"):
+        return [], []
+    if sys.platform == "win32":
+        return ["/openmp"], []
+    candidates = [(["-fopenmp"], ["-fopenmp"])]
+    if sys.platform == "darwin":
+        # Apple clang needs libomp (e.g. from Homebrew) and the -Xpreprocessor spelling.
+        prefix = os.environ.get("LIBOMP_PREFIX") or "/opt/homebrew/opt/libomp"
+        if not Path(prefix).exists():
+            prefix = "/usr/local/opt/libomp"
+        candidates = [
+            (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"], [f"-L{prefix}/lib", "-lomp"])
+        ]
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    code = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+    for cflags, lflags in candidates:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "t.c"
+            src.write_text(code)
+            cmd = cc.split() + cflags + [str(src), "-o", str(Path(tmp) / "t")] + lflags
+            try:
+                ok = subprocess.run(cmd, capture_output=True).returncode == 0
+            except OSError:
+                ok = False
+        if ok:
+            return cflags, lflags
+    return [], []
+
+
+def extensions():
+    omp_c, omp_l = openmp_flags()
+    debug = bool(os.environ.get("CONVCORE_DEBUG"))
+    cflags = ["/O2"] if sys.platform == "win32" else ["-O3"]
+    if not debug and sys.platform != "win32":
+        cflags.append("-fno-math-errno")
+    # CONVCORE_BUILD_ONLY=_conv,_pool rebuilds a few modules during development.
+    only = {s for s in os.environ.get("CONVCORE_BUILD_ONLY", "").split(",") if s}
+    exts = []
+    for pyx in sorted((HERE / SRC).glob("*.pyx")):
+        if only and pyx.stem not in only:
+            continue
+        exts.append(
+            Extension(
+                f"convcore.{pyx.stem}",
+                [f"{SRC}/{pyx.name}"],
+                include_dirs=[numpy.get_include(), SRC],
+                define_macros=[
+                    ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                    ("CONVCORE_OPENMP", "1" if omp_c else "0"),
+                ],
+                extra_compile_args=cflags + omp_c,
+                extra_link_args=omp_l,
+            )
+        )
+    directives = {
+        "language_level": 3,
+        "boundscheck": debug,
+        "wraparound": False,
+        "initializedcheck": debug,
+        "cdivision": True,
+        "nonecheck": False,
+        "embedsignature": True,
+    }
+    return cythonize(
+        exts,
+        include_path=[SRC],
+        compiler_directives=directives,
+        nthreads=int(os.environ.get("CONVCORE_CYTHON_JOBS", "0")),
+    )
+
+
+setup(ext_modules=extensions())

@@ -1,0 +1,44 @@
+import io
+
+import pytest
+
+import convcore
+from convcore import _openmp
+from convcore.cli import main
+
+
+def test_version_is_a_string():
+    assert isinstance(convcore.__version__, str) and convcore.__version__.count(".") >= 2
+
+
+def test_show_config_reports_openmp_state_of_the_build():
+    buf = io.StringIO()
+    convcore.show_config(file=buf)
+    text = buf.getvalue()
+    assert f"openmp       {_openmp.openmp_enabled()}" in text
+    assert convcore.__version__ in text
+
+
+def test_set_num_threads_roundtrip():
+    try:
+        convcore.set_num_threads(1)
+        assert convcore.get_num_threads() == 1
+        convcore.set_num_threads(2)
+        assert convcore.get_num_threads() == (2 if _openmp.openmp_enabled() else 1)
+    finally:
+        convcore.set_num_threads(None)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-3, ValueError), (1.5, TypeError), ("2", TypeError)])
+def test_set_num_threads_rejects_bad_values(bad, exc):
+    with pytest.raises(exc, match="n must be a positive int"):
+        convcore.set_num_threads(bad)
+
+
+def test_cli_info_and_version(capsys):
+    assert main(["info"]) == 0
+    assert "openmp" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert convcore.__version__ in capsys.readouterr().out
