@@ -1,0 +1,22 @@
+"""Every Examples section in the installed package runs as a doctest."""
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import convcore
+
+MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(convcore.__path__, "convcore.")
+    if not m.name.endswith("__main__")
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(
+        module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False
+    )
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
