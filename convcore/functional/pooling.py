@@ -1,0 +1,352 @@
+"""Max, average and global average pooling over 1-D, 2-D and 3-D inputs, with their gradients.
+
+Inputs are channels-first, ``(N, C, *spatial)`` (or unbatched ``(C, *spatial)``), as in PyTorch, and
+keep their float dtype; integer and boolean inputs are pooled in float64. The arguments follow
+``torch.nn.functional``: ``stride=None`` means ``stride = kernel_size``, ``padding`` is implicit
+(``-inf`` for max pooling, zeros for average pooling) and at most half the kernel.
+"""
+import numpy as np
+
+from .. import _pool
+from .._threads import get_num_threads
+from .._validation import as_float_array, as_int, as_tuple
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "global_avg_pool", "global_avg_pool_backward",
+]
+
+
+def _pool_input(x, nd, name="x"):
+    """Return (array, batched): x as a float array of ndim nd + 2 (a batch axis added if missing)."""
+    arr = np.asarray(x)
+    if arr.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name} must be {nd + 2}-D (N, C, *spatial) or {nd + 1}-D (C, *spatial) "
+                         f"for {nd}-D pooling, got shape {arr.shape}")
+    arr = as_float_array(arr, name)
+    return (arr if arr.ndim == nd + 2 else arr[np.newaxis]), arr.ndim == nd + 2
+
+
+def _geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    """Check the window arguments against the spatial shape; return the (6, 3) geometry array
+    expected by the kernels and the output spatial shape."""
+    kernel = as_tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None else as_tuple(stride, nd, "stride")
+    padding = as_tuple(padding, nd, "padding", min_value=0)
+    dilation = as_tuple(dilation, nd, "dilation")
+    out = []
+    for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation):
+        span = (k - 1) * d + 1
+        if 2 * p > span:
+            raise ValueError(f"padding must be at most half the kernel size, got padding={padding} "
+                             f"for kernel_size={kernel}")
+        room = n + 2 * p - span
+        if room < 0:
+            raise ValueError(f"kernel_size {kernel} is larger than the padded input {tuple(spatial)} "
+                             f"(padding={padding})")
+        o = (-(-room // s) if ceil_mode else room // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input
+            o -= 1
+        out.append(o)
+    lead = 3 - nd  # 1-D and 2-D pool as 3-D with singleton leading axes
+    rows = (spatial, out, kernel, stride, padding, dilation)
+    fill = (1, 1, 1, 1, 0, 1)
+    geometry = np.array([(f,) * lead + tuple(r) for r, f in zip(rows, fill)], dtype=np.int64)
+    return geometry, tuple(out)
+
+
+def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    arr, batched = _pool_input(x, nd)
+    geometry, out_spatial = _geometry(arr.shape[2:], nd, kernel_size, stride, padding, dilation,
+                                      bool(ceil_mode))
+    planes = arr.shape[0] * arr.shape[1]
+    y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
+    indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
+    _pool.max_forward(arr.reshape(planes, -1), y, indices, geometry, get_num_threads())
+    shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
+    y = y.reshape(shape)
+    return (y, indices.reshape(shape)) if return_indices else y
+
+
+def _check_shape(shape, nd, name):
+    shape = tuple(as_int(s, name, 1) for s in shape) if isinstance(shape, (tuple, list)) else None
+    if shape is None or len(shape) not in (nd + 1, nd + 2):
+        raise ValueError(f"{name} must be a tuple of {nd + 2} (or {nd + 1}) positive ints, got {shape!r}")
+    return shape
+
+
+def _max_pool_backward(grad_output, indices, input_shape, nd):
+    input_shape = _check_shape(input_shape, nd, "input_shape")
+    grad, _ = _pool_input(grad_output, nd, "grad_output")
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must hold integers, got dtype {idx.dtype}")
+    if idx.size != grad.size or idx.shape[-nd:] != grad.shape[-nd:]:
+        raise ValueError(f"indices must have the shape of grad_output {grad.shape}, got {idx.shape}")
+    full_shape = input_shape if len(input_shape) == nd + 2 else (1,) + input_shape
+    if full_shape[:2] != grad.shape[:2]:
+        raise ValueError(f"input_shape {input_shape} does not match grad_output {grad.shape}")
+    plane = int(np.prod(full_shape[2:]))
+    idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(grad.shape[0] * grad.shape[1], -1)
+    if idx.min() < 0 or idx.max() >= plane:
+        raise ValueError(f"indices must lie in [0, {plane}) (offsets within an input plane)")
+    grad_x = np.zeros((idx.shape[0], plane), dtype=grad.dtype)
+    _pool.max_backward(grad.reshape(idx.shape), idx, grad_x, get_num_threads())
+    return grad_x.reshape(input_shape)
+
+
+def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    arr, batched = _pool_input(x, nd)
+    geometry, out_spatial = _geometry(arr.shape[2:], nd, kernel_size, stride, padding, 1,
+                                      bool(ceil_mode))
+    planes = arr.shape[0] * arr.shape[1]
+    y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
+    _pool.avg_forward(arr.reshape(planes, -1), y, geometry, bool(count_include_pad),
+                      get_num_threads())
+    return y.reshape((arr.shape[:2] if batched else arr.shape[1:2]) + out_spatial)
+
+
+def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, padding, ceil_mode,
+                       count_include_pad):
+    input_shape = _check_shape(input_shape, nd, "input_shape")
+    full_shape = input_shape if len(input_shape) == nd + 2 else (1,) + input_shape
+    geometry, out_spatial = _geometry(full_shape[2:], nd, kernel_size, stride, padding, 1,
+                                      bool(ceil_mode))
+    grad, _ = _pool_input(grad_output, nd, "grad_output")
+    if grad.shape != full_shape[:2] + out_spatial:
+        raise ValueError(f"grad_output must have shape {full_shape[:2] + out_spatial} for "
+                         f"input_shape {input_shape}, got {grad.shape}")
+    planes = grad.shape[0] * grad.shape[1]
+    grad_x = np.zeros((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
+    _pool.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
+                       get_num_threads())
+    return grad_x.reshape(input_shape)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over an ``(N, C, H, W)`` input, as ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding, dilation : int or tuple of 2 ints
+        Window size, step (default: ``kernel_size``), implicit ``-inf`` padding on both sides (at
+        most half the kernel) and spacing between window elements.
+    ceil_mode : bool
+        Round the output size up, so a last partial window is kept.
+    return_indices : bool
+        Also return, for every output, the flat offset within its ``(H, W)`` input plane of the
+        first maximum of its window (int64), as needed by :func:`max_pool2d_backward`.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H_out, W_out)
+    indices : ndarray of int64, same shape (only with ``return_indices``)
+
+    Examples
+    --------
+    The lecture's 2x2, stride-2 max pool:
+
+    >>> import numpy as np
+    >>> a = np.array([[1, 1, 2, 4], [5, 6, 9, 3], [3, 2, 4, 4], [1, 2, 0, 7]], dtype=float)
+    >>> max_pool2d(a[None, None], 2)[0, 0]
+    array([[6., 9.],
+           [3., 7.]])
+    """
+    return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over an ``(N, C, L)`` input; arguments as :func:`max_pool2d`.
+
+    >>> max_pool1d([[[1., 3., 2., 5., 4.]]], 2)
+    array([[[3., 5.]]])
+    """
+    return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over an ``(N, C, D, H, W)`` input; arguments as :func:`max_pool2d`.
+
+    >>> import numpy as np
+    >>> max_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 2).ravel()
+    array([7.])
+    """
+    return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`max_pool2d` for its input: each output's gradient goes to the input
+    element its index names (the first maximum of its window); overlapping windows add up.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of the pooled output
+    indices : array_like of int, shape of the pooled output, from ``return_indices=True``
+    input_shape : tuple of ints, shape of the pooled input
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[[[1., 2.], [4., 3.]]]])
+    >>> y, idx = max_pool2d(x, 2, return_indices=True)
+    >>> max_pool2d_backward(np.ones_like(y), idx, x.shape)[0, 0]
+    array([[0., 0.],
+           [1., 0.]])
+    """
+    return _max_pool_backward(grad_output, indices, input_shape, 2)
+
+
+def max_pool1d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`max_pool1d` for its input; see :func:`max_pool2d_backward`.
+
+    >>> y, idx = max_pool1d([[[1., 3., 2., 5.]]], 2, return_indices=True)
+    >>> max_pool1d_backward([[[10., 20.]]], idx, (1, 1, 4))
+    array([[[ 0., 10.,  0., 20.]]])
+    """
+    return _max_pool_backward(grad_output, indices, input_shape, 1)
+
+
+def max_pool3d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`max_pool3d` for its input; see :func:`max_pool2d_backward`.
+
+    >>> import numpy as np
+    >>> y, idx = max_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 2, return_indices=True)
+    >>> max_pool3d_backward(np.ones_like(y), idx, (1, 1, 2, 2, 2)).ravel()
+    array([0., 0., 0., 0., 0., 0., 0., 1.])
+    """
+    return _max_pool_backward(grad_output, indices, input_shape, 3)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """2-D average pooling over an ``(N, C, H, W)`` input, as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding : int or tuple of 2 ints
+        Window size, step (default: ``kernel_size``) and implicit zero padding (at most half the
+        kernel).
+    ceil_mode : bool
+        Round the output size up, so a last partial window is kept.
+    count_include_pad : bool
+        Divide by the whole window, padding included (default), or only by its part inside the
+        input.
+
+    Returns
+    -------
+    y : ndarray, shape (N, C, H_out, W_out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+    >>> avg_pool2d(x, 2)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    >>> avg_pool2d(x, 3, stride=3, padding=1, count_include_pad=False)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling over an ``(N, C, L)`` input; arguments as :func:`avg_pool2d`.
+
+    >>> avg_pool1d([[[1., 3., 2., 6.]]], 2)
+    array([[[2., 4.]]])
+    """
+    return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """3-D average pooling over an ``(N, C, D, H, W)`` input; arguments as :func:`avg_pool2d`.
+
+    >>> import numpy as np
+    >>> avg_pool3d(np.arange(8.).reshape(1, 1, 2, 2, 2), 2).ravel()
+    array([3.5])
+    """
+    return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Gradient of :func:`avg_pool2d` for its input: each output's gradient is shared evenly by
+    the elements of its window (same arguments as the forward call).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> avg_pool2d_backward(np.full((1, 1, 1, 1), 4.), (1, 1, 2, 2), 2)[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    return _avg_pool_backward(grad_output, input_shape, 2, kernel_size, stride, padding,
+                              ceil_mode, count_include_pad)
+
+
+def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Gradient of :func:`avg_pool1d` for its input; see :func:`avg_pool2d_backward`.
+
+    >>> avg_pool1d_backward([[[2., 4.]]], (1, 1, 4), 2)
+    array([[[1., 1., 2., 2.]]])
+    """
+    return _avg_pool_backward(grad_output, input_shape, 1, kernel_size, stride, padding,
+                              ceil_mode, count_include_pad)
+
+
+def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True):
+    """Gradient of :func:`avg_pool3d` for its input; see :func:`avg_pool2d_backward`.
+
+    >>> avg_pool3d_backward([[[[[8.]]]]], (1, 1, 2, 2, 2), 2).ravel()
+    array([1., 1., 1., 1., 1., 1., 1., 1.])
+    """
+    return _avg_pool_backward(grad_output, input_shape, 3, kernel_size, stride, padding,
+                              ceil_mode, count_include_pad)
+
+
+def global_avg_pool(x):
+    """Mean over every spatial axis: ``(N, C, *spatial)`` to ``(N, C)``.
+
+    >>> import numpy as np
+    >>> global_avg_pool(np.arange(8.).reshape(1, 2, 2, 2))
+    array([[1.5, 5.5]])
+    """
+    arr = np.asarray(x)
+    if arr.ndim < 3:
+        raise ValueError(f"x must be (N, C, *spatial) with at least one spatial axis, got shape {arr.shape}")
+    arr = as_float_array(arr, "x")
+    planes = arr.shape[0] * arr.shape[1]
+    y = np.empty((planes, 1), dtype=arr.dtype)
+    _pool.global_avg(arr.reshape(planes, -1), y, get_num_threads())
+    return y.reshape(arr.shape[:2])
+
+
+def global_avg_pool_backward(grad_output, input_shape):
+    """Gradient of :func:`global_avg_pool`: each plane receives its output gradient divided by
+    the plane size.
+
+    >>> global_avg_pool_backward([[4.]], (1, 1, 2, 2))
+    array([[[[1., 1.],
+             [1., 1.]]]])
+    """
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 3:
+        raise ValueError(f"input_shape must be (N, C, *spatial), got {input_shape!r}")
+    input_shape = tuple(as_int(s, "input_shape", 1) for s in input_shape)
+    grad = np.asarray(grad_output)
+    if grad.shape != input_shape[:2]:
+        raise ValueError(f"grad_output must have shape {input_shape[:2]}, got {grad.shape}")
+    grad = as_float_array(grad, "grad_output")
+    size = int(np.prod(input_shape[2:]))
+    scaled = grad / grad.dtype.type(size)
+    return np.ascontiguousarray(
+        np.broadcast_to(scaled.reshape(scaled.shape + (1,) * (len(input_shape) - 2)), input_shape))

@@ -1,0 +1,177 @@
+"""Max and average pooling, forward and backward, for 1-D, 2-D and 3-D inputs.
+
+Every input is seen as a stack of planes ``(P, D, H, W)`` with ``P = N * C`` (1-D and 2-D inputs have
+leading singleton spatial axes), so one source serves the three dimensionalities. Geometry is passed as
+``(D, H, W)`` triples: input and output sizes, kernel, stride, padding (low side) and, for max pooling,
+dilation. A window is clipped to the input; for average pooling with ``count_include_pad`` the divisor
+counts the part of the window inside the padded input, as PyTorch does. Planes are independent, so
+every function runs ``prange`` over them with the thread count given by the caller.
+
+Functions (arrays C-contiguous, validated by ``convcore.functional.pooling``):
+
+- ``max_forward(x, y, indices, geometry, n_threads)``: ``x`` (P, in), ``y`` (P, out), ``indices`` int64
+  (P, out) or None; stores each window's maximum and the flat in-plane offset of its first maximum
+  (NaN propagates).
+- ``max_backward(grad_y, indices, grad_x, n_threads)``: ``grad_x`` (P, in) zero-filled on entry;
+  adds every output gradient to the input element its index names.
+- ``avg_forward(x, y, geometry, count_include_pad, n_threads)`` and
+  ``avg_backward(grad_y, grad_x, geometry, count_include_pad, n_threads)`` (``grad_x`` zero-filled).
+- ``global_avg(x, y, n_threads)``: ``y[p] = mean(x[p, :])`` accumulated in double.
+
+``geometry`` is an int64 array of shape (6, 3): input size, output size, kernel, stride, padding,
+dilation, each over (D, H, W).
+"""
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+
+from _fused cimport floating
+
+
+cdef struct Geometry:
+    Py_ssize_t n_in[3]
+    Py_ssize_t n_out[3]
+    Py_ssize_t k[3]
+    Py_ssize_t s[3]
+    Py_ssize_t p[3]
+    Py_ssize_t dil[3]
+
+
+cdef Geometry _geometry(const long long[:, ::1] g) except *:
+    cdef Geometry geo
+    cdef int a
+    for a in range(3):
+        geo.n_in[a] = g[0, a]
+        geo.n_out[a] = g[1, a]
+        geo.k[a] = g[2, a]
+        geo.s[a] = g[3, a]
+        geo.p[a] = g[4, a]
+        geo.dil[a] = g[5, a]
+    return geo
+
+
+cdef inline void _window(const Geometry *geo, int a, Py_ssize_t o, bint include_pad,
+                         Py_ssize_t *lo, Py_ssize_t *hi, Py_ssize_t *span) noexcept nogil:
+    """Average-pooling window of output `o` along axis `a`: [lo, hi) inside the input and the
+    length counted by the divisor (inside the padded input when include_pad, else hi - lo)."""
+    cdef Py_ssize_t start = o * geo.s[a] - geo.p[a]
+    cdef Py_ssize_t end = start + geo.k[a]
+    cdef Py_ssize_t padded_end = geo.n_in[a] + geo.p[a]
+    lo[0] = start if start > 0 else 0
+    hi[0] = end if end < geo.n_in[a] else geo.n_in[a]
+    if include_pad:
+        span[0] = (end if end < padded_end else padded_end) - start
+    else:
+        span[0] = hi[0] - lo[0]
+
+
+cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
+    cdef Py_ssize_t od, oh, ow, kd, kh, kw, d, h, w, d0, h0, w0, off, best_off, o = 0
+    cdef floating v, best
+    for od in range(geo.n_out[0]):
+        d0 = od * geo.s[0] - geo.p[0]
+        for oh in range(geo.n_out[1]):
+            h0 = oh * geo.s[1] - geo.p[1]
+            for ow in range(geo.n_out[2]):
+                w0 = ow * geo.s[2] - geo.p[2]
+                best = -INFINITY
+                best_off = -1
+                for kd in range(geo.k[0]):
+                    d = d0 + kd * geo.dil[0]
+                    if d < 0 or d >= geo.n_in[0]:
+                        continue
+                    for kh in range(geo.k[1]):
+                        h = h0 + kh * geo.dil[1]
+                        if h < 0 or h >= geo.n_in[1]:
+                            continue
+                        for kw in range(geo.k[2]):
+                            w = w0 + kw * geo.dil[2]
+                            if w < 0 or w >= geo.n_in[2]:
+                                continue
+                            off = (d * geo.n_in[1] + h) * geo.n_in[2] + w
+                            v = x[off]
+                            # strict '>' keeps the first maximum; the first NaN wins and stays
+                            if best_off < 0 or v > best or (v != v and best == best):
+                                best = v
+                                best_off = off
+                y[o] = best
+                if idx != NULL:
+                    idx[o] = best_off
+                o += 1
+
+
+cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,
+                     bint include_pad, bint backward) noexcept nogil:
+    """Forward: y[o] = mean of the window of x. Backward (x is grad_y, y is grad_x): spread each
+    output gradient evenly over its window."""
+    cdef Py_ssize_t od, oh, ow, d, h, w, o = 0
+    cdef Py_ssize_t dlo, dhi, dspan, hlo, hhi, hspan, wlo, whi, wspan
+    cdef double acc, share
+    for od in range(geo.n_out[0]):
+        _window(geo, 0, od, include_pad, &dlo, &dhi, &dspan)
+        for oh in range(geo.n_out[1]):
+            _window(geo, 1, oh, include_pad, &hlo, &hhi, &hspan)
+            for ow in range(geo.n_out[2]):
+                _window(geo, 2, ow, include_pad, &wlo, &whi, &wspan)
+                if backward:
+                    share = x[o] / <double> (dspan * hspan * wspan)
+                    for d in range(dlo, dhi):
+                        for h in range(hlo, hhi):
+                            for w in range(wlo, whi):
+                                y[(d * geo.n_in[1] + h) * geo.n_in[2] + w] += <floating> share
+                else:
+                    acc = 0.0
+                    for d in range(dlo, dhi):
+                        for h in range(hlo, hhi):
+                            for w in range(wlo, whi):
+                                acc = acc + x[(d * geo.n_in[1] + h) * geo.n_in[2] + w]
+                    y[o] = <floating> (acc / (dspan * hspan * wspan))
+                o += 1
+
+
+def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] indices,
+                const long long[:, ::1] geometry, int n_threads):
+    cdef Geometry geo = _geometry(geometry)
+    cdef Py_ssize_t plane
+    cdef bint with_indices = indices is not None
+    with nogil:
+        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
+            _max_plane(&x[plane, 0], &y[plane, 0],
+                       &indices[plane, 0] if with_indices else NULL, &geo)
+
+
+def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
+                 floating[:, ::1] grad_x, int n_threads):
+    cdef Py_ssize_t plane, o
+    with nogil:
+        for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
+            for o in range(grad_y.shape[1]):
+                grad_x[plane, indices[plane, o]] += grad_y[plane, o]
+
+
+def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:, ::1] geometry,
+                bint count_include_pad, int n_threads):
+    cdef Geometry geo = _geometry(geometry)
+    cdef Py_ssize_t plane
+    with nogil:
+        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
+            _avg_plane(&x[plane, 0], &y[plane, 0], &geo, count_include_pad, False)
+
+
+def avg_backward(const floating[:, ::1] grad_y, floating[:, ::1] grad_x,
+                 const long long[:, ::1] geometry, bint count_include_pad, int n_threads):
+    cdef Geometry geo = _geometry(geometry)
+    cdef Py_ssize_t plane
+    with nogil:
+        for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
+            _avg_plane(&grad_y[plane, 0], &grad_x[plane, 0], &geo, count_include_pad, True)
+
+
+def global_avg(const floating[:, ::1] x, floating[:, ::1] y, int n_threads):
+    cdef Py_ssize_t plane, i
+    cdef double acc
+    with nogil:
+        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
+            acc = 0.0
+            for i in range(x.shape[1]):
+                acc = acc + x[plane, i]
+            y[plane, 0] = <floating> (acc / x.shape[1])

@@ -1,0 +1,270 @@
+"""Pooling against a plain NumPy loop written from the definition, numerical gradients and PyTorch."""
+import itertools
+
+import numpy as np
+import pytest
+
+import convcore
+from convcore._validation import as_tuple
+from convcore.functional import pooling as P
+
+rng = np.random.default_rng(0)
+
+
+def out_size(n, k, s, p, d=1, ceil_mode=False):
+    span = (k - 1) * d + 1
+    room = n + 2 * p - span
+    o = (-(-room // s) if ceil_mode else room // s) + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def reference_pool(x, kind, k, s, p, d=None, ceil_mode=False, count_include_pad=True):
+    """Pool every (n, c) plane of x by looping over output positions and window offsets."""
+    nd = x.ndim - 2
+    d = d or (1,) * nd
+    outs = [out_size(x.shape[2 + a], k[a], s[a], p[a], d[a], ceil_mode) for a in range(nd)]
+    y = np.zeros(x.shape[:2] + tuple(outs))
+    idx = np.zeros(y.shape, dtype=np.int64)
+    for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        plane = x[n, c]
+        for o in itertools.product(*map(range, outs)):
+            starts = [o[a] * s[a] - p[a] for a in range(nd)]
+            values, offsets, divisor = [], [], 1
+            for a in range(nd):
+                end = min(starts[a] + k[a], x.shape[2 + a] + p[a])
+                lo, hi = max(starts[a], 0), min(starts[a] + k[a], x.shape[2 + a])
+                divisor *= (end - starts[a]) if count_include_pad else (hi - lo)
+            for w in itertools.product(*map(range, k)):
+                pos = tuple(starts[a] + w[a] * d[a] for a in range(nd))
+                if all(0 <= pos[a] < x.shape[2 + a] for a in range(nd)):
+                    values.append(plane[pos])
+                    offsets.append(np.ravel_multi_index(pos, plane.shape))
+            if kind == "max":
+                first = int(np.argmax(values))  # argmax returns the first maximum
+                y[(n, c) + o], idx[(n, c) + o] = values[first], offsets[first]
+            else:
+                y[(n, c) + o] = sum(values) / divisor
+    return y, idx
+
+
+def numerical_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        orig = x[i]
+        x[i] = orig + eps
+        fp = f(x)
+        x[i] = orig - eps
+        fm = f(x)
+        x[i] = orig
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+CASES = [  # nd, spatial, kernel, stride, padding
+    (1, (7,), 2, None, 0),
+    (1, (9,), 3, 2, 1),
+    (1, (5,), 5, 1, 0),
+    (2, (6, 6), 2, None, 0),
+    (2, (7, 5), (3, 2), (2, 1), (1, 0)),
+    (2, (5, 5), 3, 4, 1),  # stride larger than the kernel
+    (2, (4, 4), 4, 1, 2),  # kernel == input, padding half the kernel
+    (3, (4, 5, 3), 2, 1, 0),
+    (3, (5, 4, 4), (3, 2, 2), (2, 2, 1), (1, 1, 0)),
+]
+
+
+def _args(nd, kernel, stride, padding):
+    k = as_tuple(kernel, nd, "k")
+    s = k if stride is None else as_tuple(stride, nd, "s")
+    return k, s, as_tuple(padding, nd, "p", 0)
+
+
+def _fn(kind, nd, backward=False):
+    return getattr(P, f"{kind}_pool{nd}d" + ("_backward" if backward else ""))
+
+
+class TestMaxPool:
+    def test_lecture_example(self):
+        a = np.array([[1, 1, 2, 4], [5, 6, 9, 3], [3, 2, 4, 4], [1, 2, 0, 7]])
+        y = P.max_pool2d(a[None, None], 2, stride=2)
+        np.testing.assert_array_equal(y[0, 0], [[6, 9], [3, 7]])
+        assert y.dtype == np.float64  # integers are pooled in float64
+
+    @pytest.mark.parametrize("nd, spatial, kernel, stride, padding", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_matches_reference(self, nd, spatial, kernel, stride, padding, dtype):
+        x = rng.standard_normal((2, 3) + spatial).astype(dtype)
+        y, idx = _fn("max", nd)(x, kernel, stride, padding, return_indices=True)
+        ref_y, ref_idx = reference_pool(x, "max", *_args(nd, kernel, stride, padding))
+        assert y.dtype == dtype and idx.dtype == np.int64
+        np.testing.assert_array_equal(y, ref_y.astype(dtype))
+        np.testing.assert_array_equal(idx, ref_idx)
+
+    @pytest.mark.parametrize("ceil_mode", [False, True])
+    def test_dilation_and_ceil_mode(self, ceil_mode):
+        x = rng.standard_normal((1, 2, 9, 8))
+        y, idx = P.max_pool2d(x, 3, 2, 1, dilation=(2, 1), ceil_mode=ceil_mode, return_indices=True)
+        ref_y, ref_idx = reference_pool(x, "max", (3, 3), (2, 2), (1, 1), (2, 1), ceil_mode)
+        np.testing.assert_array_equal(y, ref_y)
+        np.testing.assert_array_equal(idx, ref_idx)
+
+    def test_gradient_goes_to_first_maximum(self):
+        x = np.array([[[[2., 2.], [1., 2.]]]])
+        y, idx = P.max_pool2d(x, 2, return_indices=True)
+        g = P.max_pool2d_backward(np.full_like(y, 5.0), idx, x.shape)
+        np.testing.assert_array_equal(g[0, 0], [[5, 0], [0, 0]])
+
+    def test_overlapping_windows_add_up(self):
+        x = np.array([[[0., 9., 1., 0.]]])
+        y, idx = P.max_pool1d(x, 2, stride=1, return_indices=True)
+        g = P.max_pool1d_backward(np.ones_like(y), idx, x.shape)
+        np.testing.assert_array_equal(g, [[[0, 2, 1, 0]]])
+
+    def test_nan_propagates(self):
+        x = np.array([[[1.0, np.nan, 3.0, 2.0]]])
+        np.testing.assert_array_equal(P.max_pool1d(x, 2), [[[np.nan, 3.0]]])
+
+    @pytest.mark.parametrize("nd, spatial, kernel, stride, padding",
+                             [CASES[1], CASES[4], CASES[5], CASES[8]])
+    def test_numerical_gradient(self, nd, spatial, kernel, stride, padding):
+        x = rng.permutation(np.prod((1, 2) + spatial)).reshape((1, 2) + spatial) * 0.1
+        w = rng.standard_normal(_fn("max", nd)(x, kernel, stride, padding).shape)
+        loss = lambda z: float(np.sum(_fn("max", nd)(z, kernel, stride, padding) * w))
+        _, idx = _fn("max", nd)(x, kernel, stride, padding, return_indices=True)
+        g = _fn("max", nd, True)(w, idx, x.shape)
+        np.testing.assert_allclose(g, numerical_grad(loss, x), atol=1e-7)
+
+    def test_unbatched_input(self):
+        x = rng.standard_normal((3, 6, 6))
+        np.testing.assert_array_equal(P.max_pool2d(x, 2), P.max_pool2d(x[None], 2)[0])
+
+    def test_non_contiguous_input(self):
+        x = rng.standard_normal((2, 3, 8, 8))[:, :, ::2, 1::2]
+        np.testing.assert_array_equal(P.max_pool2d(x, 2), P.max_pool2d(x.copy(), 2))
+
+
+class TestAvgPool:
+    @pytest.mark.parametrize("nd, spatial, kernel, stride, padding", CASES)
+    @pytest.mark.parametrize("count_include_pad", [True, False])
+    def test_matches_reference(self, nd, spatial, kernel, stride, padding, count_include_pad):
+        x = rng.standard_normal((2, 3) + spatial)
+        y = _fn("avg", nd)(x, kernel, stride, padding, count_include_pad=count_include_pad)
+        ref, _ = reference_pool(x, "avg", *_args(nd, kernel, stride, padding),
+                                count_include_pad=count_include_pad)
+        np.testing.assert_allclose(y, ref, rtol=1e-12)
+
+    def test_float32_keeps_dtype(self):
+        x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+        y = P.avg_pool2d(x, 3, 1, 1)
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, reference_pool(x, "avg", (3, 3), (1, 1), (1, 1))[0],
+                                   rtol=1e-6, atol=1e-6)
+
+    def test_ceil_mode(self):
+        x = rng.standard_normal((1, 1, 7, 7))
+        for include in (True, False):
+            y = P.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=include)
+            ref, _ = reference_pool(x, "avg", (3, 3), (2, 2), (1, 1), None, True, include)
+            np.testing.assert_allclose(y, ref, rtol=1e-12)
+
+    @pytest.mark.parametrize("nd, spatial, kernel, stride, padding", [CASES[1], CASES[4], CASES[8]])
+    @pytest.mark.parametrize("count_include_pad", [True, False])
+    def test_numerical_gradient(self, nd, spatial, kernel, stride, padding, count_include_pad):
+        x = rng.standard_normal((1, 2) + spatial)
+        kw = dict(stride=stride, padding=padding, count_include_pad=count_include_pad)
+        w = rng.standard_normal(_fn("avg", nd)(x, kernel, **kw).shape)
+        loss = lambda z: float(np.sum(_fn("avg", nd)(z, kernel, **kw) * w))
+        g = _fn("avg", nd, True)(w, x.shape, kernel, **kw)
+        np.testing.assert_allclose(g, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+
+
+class TestGlobalAvgPool:
+    def test_forward_and_gradient(self):
+        x = rng.standard_normal((2, 3, 4, 5))
+        np.testing.assert_allclose(P.global_avg_pool(x), x.mean(axis=(2, 3)), rtol=1e-12)
+        w = rng.standard_normal((2, 3))
+        g = P.global_avg_pool_backward(w, x.shape)
+        num = numerical_grad(lambda z: float(np.sum(P.global_avg_pool(z) * w)), x)
+        np.testing.assert_allclose(g, num, rtol=1e-6)
+
+    def test_float32(self):
+        x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+        y = P.global_avg_pool(x)
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, x.mean(axis=2), rtol=1e-6)
+
+
+class TestAgainstTorch:
+    torch = pytest.importorskip("torch")
+
+    @pytest.mark.parametrize("nd, spatial, kernel, stride, padding", CASES)
+    def test_forward_and_backward(self, nd, spatial, kernel, stride, padding):
+        F = self.torch.nn.functional
+        x = rng.standard_normal((2, 3) + spatial).astype(np.float32)
+        gy = None
+        for kind in ("max", "avg"):
+            tx = self.torch.tensor(x, requires_grad=True)
+            ty = getattr(F, f"{kind}_pool{nd}d")(tx, kernel, stride, padding)
+            gy = rng.standard_normal(ty.shape).astype(np.float32)
+            ty.backward(self.torch.from_numpy(gy))
+            if kind == "max":
+                y, idx = _fn(kind, nd)(x, kernel, stride, padding, return_indices=True)
+                g = _fn(kind, nd, True)(gy, idx, x.shape)
+            else:
+                y = _fn(kind, nd)(x, kernel, stride, padding)
+                g = _fn(kind, nd, True)(gy, x.shape, kernel, stride, padding)
+            np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+class TestThreads:
+    def test_one_and_two_threads_agree(self):
+        x = rng.standard_normal((4, 8, 17, 17)).astype(np.float32)
+        before = convcore.get_num_threads()
+        try:
+            results = []
+            for n in (1, 2):
+                convcore.set_num_threads(n)
+                y, idx = P.max_pool2d(x, 3, 2, 1, return_indices=True)
+                results.append((y, idx, P.avg_pool2d(x, 3, 2, 1),
+                                P.max_pool2d_backward(y, idx, x.shape)))
+        finally:
+            convcore.set_num_threads(before)
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
+
+
+class TestBadInput:
+    x = np.zeros((1, 1, 4, 4))
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda x: P.max_pool2d(x[0, 0], 2), ValueError, r"x must be 4-D"),
+        (lambda x: P.max_pool2d(x, 0), ValueError, r"kernel_size must be positive"),
+        (lambda x: P.max_pool2d(x, 2, stride=-1), ValueError, r"stride must be positive"),
+        (lambda x: P.max_pool2d(x, 2, padding=-1), ValueError, r"padding must be >= 0"),
+        (lambda x: P.max_pool2d(x, 2, padding=2), ValueError, r"padding must be at most half"),
+        (lambda x: P.max_pool2d(x, 5), ValueError, r"kernel_size \(5, 5\) is larger than the padded"),
+        (lambda x: P.max_pool2d(x, 2.5), TypeError, r"kernel_size must be an integer"),
+        (lambda x: P.max_pool2d(x, (2, 2, 2)), ValueError, r"kernel_size must be an int or a sequence of 2"),
+        (lambda x: P.avg_pool2d(x.astype(complex), 2), TypeError, r"x must hold real numbers"),
+        (lambda x: P.avg_pool2d(x.astype(object), 2), TypeError, r"x must hold real numbers"),
+        (lambda x: P.avg_pool2d(np.zeros((1, 0, 4, 4)), 2), ValueError, r"x must not be empty"),
+        (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), x.shape),
+         ValueError, r"indices must lie in \[0, 16\)"),
+        (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), x.shape),
+         TypeError, r"indices must hold integers"),
+        (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 2), int), x.shape),
+         ValueError, r"indices must have the shape of grad_output"),
+        (lambda x: P.avg_pool2d_backward(np.ones((1, 1, 3, 3)), x.shape, 2), ValueError,
+         r"grad_output must have shape \(1, 1, 2, 2\)"),
+        (lambda x: P.avg_pool2d_backward(np.ones((1, 1, 2, 2)), "4x4", 2), ValueError,
+         r"input_shape must be a tuple"),
+        (lambda x: P.global_avg_pool(np.ones((2, 3))), ValueError, r"at least one spatial axis"),
+        (lambda x: P.global_avg_pool_backward(np.ones((2, 2)), (1, 1, 4)), ValueError,
+         r"grad_output must have shape \(1, 1\)"),
+    ])
+    def test_clear_errors(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call(self.x)
