@@ -125,6 +125,15 @@ class TestMaxPool:
     def test_nan_propagates(self):
         x = np.array([[[1.0, np.nan, 3.0, 2.0]]])
         np.testing.assert_array_equal(P.max_pool1d(x, 2), [[[np.nan, 3.0]]])
+        y, idx = P.max_pool1d(x, 2, return_indices=True)
+        np.testing.assert_array_equal(y, [[[np.nan, 3.0]]])
+        np.testing.assert_array_equal(idx, [[[1, 2]]])
+
+    def test_window_of_minus_infinity_has_a_valid_index(self):
+        x = np.array([[[-np.inf, -np.inf, 1.0, -np.inf]]])
+        y, idx = P.max_pool1d(x, 2, return_indices=True)
+        np.testing.assert_array_equal(y, [[[-np.inf, 1.0]]])
+        np.testing.assert_array_equal(idx, [[[0, 2]]])
 
     @pytest.mark.parametrize("nd, spatial, kernel, stride, padding",
                              [CASES[1], CASES[4], CASES[5], CASES[8]])

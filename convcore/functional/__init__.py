@@ -1,0 +1,5 @@
+"""Stateless convolution and pooling functions with their gradients (NCHW, PyTorch's layout)."""
+from .pooling import *  # noqa: F401,F403
+from .pooling import __all__ as _pooling_all
+
+__all__ = list(_pooling_all)
