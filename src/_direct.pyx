@@ -1,0 +1,257 @@
+"""Direct N-D correlation of an array with a small dense kernel, with an edge rule and a stride.
+
+One public function::
+
+    correlate(x, w, out, start, step, mode, cval, n_threads)
+
+computes, for every index ``o`` of ``out`` (all arrays of the same ndim >= 1, C-contiguous, of one
+dtype)::
+
+    out[o] = sum over k of  w[k] * X[start + o * step + k]
+
+where ``X`` is ``x`` extended beyond its edges by the edge rule ``mode`` (a code of
+``src/_modes.pxd``: MODE_CONSTANT reads ``cval``; REFLECT, MIRROR, NEAREST and WRAP read a sample of
+``x`` chosen by ``_modes.map_index``). ``start`` and ``step`` are sequences of ints, one per axis:
+``start[d]`` (any sign) is the input coordinate that ``w[0, ..., 0]`` meets for ``out[0, ..., 0]``,
+``step[d] >= 1`` the stride. ``out`` is overwritten; its shape sets the output size. This is a
+*correlation* (no kernel flip): a convolution passes the reversed kernel.
+
+dtypes: uint8/16/32/64, float32/64, complex64/128 directly. Signed integers are computed in the
+unsigned type of the same width (a view, no copy): two's-complement wrap-around is defined there and
+gives bit for bit the wrapped signed result, which is what SciPy returns for integer input. ``cval``
+is converted to the arrays' dtype (numpy's rules). Results do not depend on ``n_threads``: every
+output is one sum in a fixed order.
+
+How the work is laid out: the output is a stack of rows along the last axis; a work item is one row
+(or a column chunk of a long row, so 1-D signals run in parallel too), items go to ``prange``. For a
+row, each kernel row along the last axis is an axpy ``out_row[j] += w[c] * x_row[base + j + c]``
+over the columns whose input lies inside ``x``: a contiguous loop the C compiler vectorises, with the
+accumulating row hot in L1. Only the few columns near the edges go through ``map_index``; rows of the
+leading axes that fall outside ``x`` are mapped once per output row (or read the constant). No padded
+copy of ``x`` is made.
+"""
+from cython.parallel cimport prange, threadid
+
+import numpy as np
+
+from _modes cimport MODE_CONSTANT, MODE_MIRROR, MODE_WRAP, map_index
+
+# Integers run in the unsigned type of their width (defined wrap-around), so no signed variant.
+ctypedef fused wrapping:
+    unsigned char
+    unsigned short
+    unsigned int
+    unsigned long long
+    float
+    double
+    float complex
+    double complex
+
+cdef enum:
+    MAX_DIMS = 64
+    CHUNK = 4096          # columns per work item: a long 1-D row is split across threads
+
+
+cdef struct Geom:
+    int nd                 # >= 2 (a 1-D problem gets a leading axis of size 1)
+    int mode
+    Py_ssize_t n_chunks    # work items per output row
+    Py_ssize_t n_lead      # kernel taps over the leading axes (product of k[:nd-1])
+    Py_ssize_t idx_size    # per-thread scratch: sum of k[:nd-1]
+    Py_ssize_t n[MAX_DIMS]
+    Py_ssize_t k[MAX_DIMS]
+    Py_ssize_t m[MAX_DIMS]
+    Py_ssize_t start[MAX_DIMS]
+    Py_ssize_t step[MAX_DIMS]
+    Py_ssize_t x_stride[MAX_DIMS]   # element strides of x, C order
+    Py_ssize_t y_stride[MAX_DIMS]   # element strides of out
+    Py_ssize_t idx_off[MAX_DIMS]    # where axis d's mapped tap indices start in the scratch
+
+
+cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t kw,
+                      Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t start, Py_ssize_t step,
+                      Py_ssize_t n, int mode, wrapping cval) noexcept nogil:
+    """dst[j] += sum_c w[c] * SRC[start + j*step + c] for j in [j0, j1); src NULL = constant row."""
+    cdef Py_ssize_t c, j, t, off, jlo, jhi, cnt, v
+    cdef wrapping wc
+    cdef wrapping* d
+    cdef const wrapping* s
+    for c in range(kw):
+        wc = w[c]
+        if src == NULL:
+            for j in range(j0, j1):
+                dst[j] = dst[j] + wc * cval
+            continue
+        off = start + c
+        # columns [jlo, jhi) read inside the row; the rest go through the edge rule
+        jlo = 0 if off >= 0 else (step - 1 - off) // step
+        jhi = 0 if n - 1 - off < 0 else (n - 1 - off) // step + 1
+        if jlo < j0:
+            jlo = j0
+        if jlo > j1:
+            jlo = j1
+        if jhi < jlo:
+            jhi = jlo
+        if jhi > j1:
+            jhi = j1
+        for j in range(j0, jlo):
+            v = map_index(off + j * step, n, mode)
+            dst[j] = dst[j] + wc * (src[v] if v >= 0 else cval)
+        cnt = jhi - jlo
+        if step == 1:
+            d = dst + jlo
+            s = src + off + jlo
+            for t in range(cnt):
+                d[t] = d[t] + wc * s[t]
+        else:
+            s = src + off
+            for j in range(jlo, jhi):
+                dst[j] = dst[j] + wc * s[j * step]
+        for j in range(jhi, j1):
+            v = map_index(off + j * step, n, mode)
+            dst[j] = dst[j] + wc * (src[v] if v >= 0 else cval)
+
+
+cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y, wrapping cval,
+                Py_ssize_t item, Py_ssize_t* idx, Py_ssize_t* cnt) noexcept nogil:
+    """One output row (or a column chunk of it)."""
+    cdef int L = g.nd - 1
+    cdef int d
+    cdef Py_ssize_t row = item // g.n_chunks
+    cdef Py_ssize_t j0 = (item % g.n_chunks) * CHUNK
+    cdef Py_ssize_t j1 = j0 + CHUNK
+    cdef Py_ssize_t r, o, t, q, v, base, y_off = 0, x_off
+    cdef bint outside
+    cdef wrapping* dst
+    cdef const wrapping* src
+    if j1 > g.m[L]:
+        j1 = g.m[L]
+    r = row
+    d = L - 1
+    while d >= 0:
+        o = r % g.m[d]
+        r = r // g.m[d]
+        y_off = y_off + o * g.y_stride[d]
+        base = g.start[d] + o * g.step[d]
+        for t in range(g.k[d]):
+            idx[g.idx_off[d] + t] = map_index(base + t, g.n[d], g.mode)
+        cnt[d] = 0
+        d = d - 1
+    dst = y + y_off
+    for t in range(j0, j1):
+        dst[t] = 0
+    for q in range(g.n_lead):
+        x_off = 0
+        outside = False
+        for d in range(L):
+            v = idx[g.idx_off[d] + cnt[d]]
+            if v < 0:
+                outside = True
+                break
+            x_off = x_off + v * g.x_stride[d]
+        src = NULL
+        if not outside:
+            src = x + x_off
+        _row(dst, src, w + q * g.k[L], g.k[L], j0, j1,
+             g.start[L], g.step[L], g.n[L], g.mode, cval)
+        d = L - 1
+        while d >= 0:
+            cnt[d] = cnt[d] + 1
+            if cnt[d] < g.k[d]:
+                break
+            cnt[d] = 0
+            d = d - 1
+
+
+def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wrapping[::1] cval,
+         geom, Py_ssize_t[:, ::1] scratch, int n_threads):
+    cdef Geom g = geom
+    cdef Py_ssize_t n_items = g.n_chunks
+    cdef Py_ssize_t item
+    cdef int tid
+    cdef int d
+    cdef wrapping cv = cval[0]
+    for d in range(g.nd - 1):
+        n_items *= g.m[d]
+    if n_threads <= 1 or n_items == 1:
+        for item in range(n_items):
+            _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[0, 0], &scratch[0, g.idx_size])
+        return
+    for item in prange(n_items, nogil=True, num_threads=n_threads, schedule="static"):
+        tid = threadid()
+        _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[tid, 0], &scratch[tid, g.idx_size])
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_KINDS = (np.uint8, np.uint16, np.uint32, np.uint64, np.float32, np.float64, np.complex64,
+          np.complex128)
+
+
+def correlate(x, w, out, start, step, int mode, cval=0, int n_threads=1):
+    """out[o] = sum_k w[k] * X[start + o*step + k] (X: x extended by `mode`); see the module doc."""
+    x, w, out = np.asarray(x), np.asarray(w), np.asarray(out)
+    nd = x.ndim
+    if not (w.ndim == out.ndim == nd >= 1) or nd > MAX_DIMS - 1:
+        raise ValueError(f"x, w and out must have one ndim >= 1, got {x.ndim}, {w.ndim}, {out.ndim}")
+    if not (x.dtype == w.dtype == out.dtype):
+        raise TypeError(f"x, w and out must share one dtype, got {x.dtype}, {w.dtype}, {out.dtype}")
+    if not (x.flags.c_contiguous and w.flags.c_contiguous and out.flags.c_contiguous
+            and out.flags.writeable):
+        raise ValueError("x, w and out must be C-contiguous (and out writeable)")
+    if not MODE_CONSTANT <= mode <= MODE_WRAP:
+        raise ValueError(f"mode must be an edge-rule code of _modes.pxd, got {mode}")
+    start = [int(s) for s in start]
+    step = [int(s) for s in step]
+    if len(start) != nd or len(step) != nd or min(step) < 1:
+        raise ValueError(f"start and step need {nd} entries, step >= 1; got {start}, {step}")
+    if x.size == 0 or w.size == 0:
+        if x.size == 0 and mode != MODE_CONSTANT:
+            raise ValueError("an empty x can only be extended with MODE_CONSTANT")
+    cv = np.array(cval, dtype=x.dtype).reshape(1)
+    if out.size == 0:
+        return out
+    if w.size == 0:
+        out[...] = 0
+        return out
+    if x.dtype.kind in "iu":
+        unsigned = _UNSIGNED[x.dtype.itemsize]
+        xk, wk, yk, cv = x.view(unsigned), w.view(unsigned), out.view(unsigned), cv.view(unsigned)
+    elif x.dtype.kind == "b":
+        raise TypeError("bool arrays are not supported: convert to an integer type")
+    elif x.dtype.type in _KINDS:
+        xk, wk, yk = x, w, out
+    else:
+        raise TypeError(f"unsupported dtype {x.dtype}")
+    shape_x, shape_w, shape_y = x.shape, w.shape, out.shape
+    if nd == 1:
+        shape_x, shape_w, shape_y = (1,) + shape_x, (1,) + shape_w, (1,) + shape_y
+        start, step = [0] + start, [1] + step
+        nd = 2
+    if x.size == 0:
+        # every read is the constant: give the kernel a one-sample dummy that is never read
+        xk = np.zeros(1, dtype=xk.dtype)
+    g = {"nd": nd, "mode": mode}
+    g["n"] = list(shape_x) + [0] * (MAX_DIMS - nd)
+    g["k"] = list(shape_w) + [0] * (MAX_DIMS - nd)
+    g["m"] = list(shape_y) + [0] * (MAX_DIMS - nd)
+    g["start"] = start + [0] * (MAX_DIMS - nd)
+    g["step"] = step + [0] * (MAX_DIMS - nd)
+    xs, ys, offs = [1] * nd, [1] * nd, [0] * nd
+    for d in range(nd - 2, -1, -1):
+        xs[d] = xs[d + 1] * shape_x[d + 1]
+        ys[d] = ys[d + 1] * shape_y[d + 1]
+    total = 0
+    for d in range(nd - 1):
+        offs[d] = total
+        total += shape_w[d]
+    g["x_stride"] = xs + [0] * (MAX_DIMS - nd)
+    g["y_stride"] = ys + [0] * (MAX_DIMS - nd)
+    g["idx_off"] = offs + [0] * (MAX_DIMS - nd)
+    g["idx_size"] = total
+    g["n_lead"] = int(np.prod(shape_w[:nd - 1]))
+    g["n_chunks"] = -(-shape_y[nd - 1] // CHUNK)
+    work = out.size * w.size
+    threads = max(1, min(int(n_threads), out.size // 256 + 1)) if work > 20000 else 1
+    scratch = np.empty((threads, total + nd), dtype=np.intp)
+    _run(xk.reshape(-1), wk.reshape(-1), yk.reshape(-1), cv, g, scratch, threads)
+    return out

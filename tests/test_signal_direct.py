@@ -1,0 +1,110 @@
+"""The compiled direct-correlation kernel (convcore._direct) against a plain NumPy loop."""
+import itertools
+
+import numpy as np
+import pytest
+
+from convcore import _direct
+from convcore._modes import MODE_CONSTANT, MODE_MIRROR, MODE_NEAREST, MODE_REFLECT, MODE_WRAP
+
+NP_PAD = {MODE_CONSTANT: "constant", MODE_REFLECT: "symmetric", MODE_MIRROR: "reflect",
+          MODE_NEAREST: "edge", MODE_WRAP: "wrap"}
+
+
+def reference(x, w, out_shape, start, step, mode, cval):
+    """out[o] = sum_k w[k] * X[start + o*step + k], X = x extended by np.pad (loop over o)."""
+    lo = [max(0, -s) for s in start]
+    hi = [max(0, s + (m - 1) * st + k - n)
+          for s, m, st, k, n in zip(start, out_shape, step, w.shape, x.shape)]
+    kw = {"constant_values": cval} if mode == MODE_CONSTANT else {}
+    ext = np.pad(x, list(zip(lo, hi)), mode=NP_PAD[mode], **kw)
+    out = np.zeros(out_shape, dtype=x.dtype)
+    for o in np.ndindex(*out_shape):
+        sl = tuple(slice(s + l + oi * st, s + l + oi * st + k)
+                   for s, l, oi, st, k in zip(start, lo, o, step, w.shape))
+        out[o] = np.sum(w * ext[sl], dtype=x.dtype)
+    return out
+
+
+def run(x, w, out_shape, start, step, mode, cval=0, n_threads=2):
+    out = np.empty(out_shape, dtype=x.dtype)
+    return _direct.correlate(x, w, out, start, step, mode, cval, n_threads)
+
+
+@pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_REFLECT, MODE_MIRROR, MODE_NEAREST, MODE_WRAP])
+@pytest.mark.parametrize("xs, ws, step", [
+    ((7, 9), (3, 3), (1, 1)), ((5, 4), (6, 7), (2, 3)), ((1, 1), (3, 5), (1, 1)),
+    ((11,), (4,), (2,)), ((3, 4, 5), (2, 3, 2), (1, 2, 1)), ((2, 1, 3, 2), (2, 2, 1, 3), (1, 1, 1, 2)),
+])
+def test_matches_loop(mode, xs, ws, step):
+    rng = np.random.default_rng(1)
+    x, w = rng.random(xs), rng.random(ws)
+    start = [-(k - 1) for k in ws]
+    out_shape = [(n + k - 1 - 1) // s + 1 for n, k, s in zip(xs, ws, step)]
+    got = run(x, w, out_shape, start, step, mode, cval=0.25)
+    np.testing.assert_allclose(got, reference(x, w, out_shape, start, step, mode, 0.25), rtol=1e-12)
+
+
+def test_long_row_split_in_chunks_and_offset_window():
+    rng = np.random.default_rng(2)
+    x, w = rng.random(10000), rng.random(7)
+    got = run(x, w, (9000,), [500], [1], MODE_REFLECT)
+    np.testing.assert_allclose(got, np.correlate(x, w, "valid")[500:9500], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                                   np.int64, np.uint64])
+def test_integers_wrap_around_exactly(dtype):
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, (6, 7), dtype=dtype, endpoint=True)
+    w = rng.integers(info.min, info.max, (3, 2), dtype=dtype, endpoint=True)
+    got = run(x, w, (4, 6), [0, 0], [1, 1], MODE_CONSTANT)
+    with np.errstate(over="ignore"):
+        want = reference(x, w, (4, 6), [0, 0], [1, 1], MODE_CONSTANT, 0)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.complex128])
+def test_float_and_complex(dtype):
+    rng = np.random.default_rng(4)
+    imag = 1j if np.dtype(dtype).kind == "c" else 0
+    x = (rng.random((5, 6)) + imag * rng.random((5, 6))).astype(dtype)
+    w = (rng.random((3, 3)) - imag * rng.random((3, 3))).astype(dtype)
+    got = run(x, w, (5, 6), [-1, -1], [1, 1], MODE_CONSTANT, cval=2)
+    want = reference(x, w, (5, 6), [-1, -1], [1, 1], MODE_CONSTANT, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype in (np.float32, np.complex64) else 1e-12)
+
+
+def test_threads_give_identical_results():
+    rng = np.random.default_rng(5)
+    x, w = rng.random((64, 70)), rng.random((5, 4))
+    a = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=1)
+    b = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=2)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_argument_errors():
+    x = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="one ndim"):
+        run(x, np.zeros(3), (3, 3), [0, 0], [1, 1], MODE_CONSTANT)
+    with pytest.raises(TypeError, match="share one dtype"):
+        run(x, np.zeros((2, 2), np.float32), (3, 3), [0, 0], [1, 1], MODE_CONSTANT)
+    with pytest.raises(ValueError, match="step >= 1"):
+        run(x, np.zeros((2, 2)), (3, 3), [0, 0], [1, 0], MODE_CONSTANT)
+    with pytest.raises(ValueError, match="edge-rule code"):
+        run(x, np.zeros((2, 2)), (3, 3), [0, 0], [1, 1], 9)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _direct.correlate(x.T[:, :2], np.zeros((2, 2)), np.empty((3, 3)), [0, 0], [1, 1], 0)
+    with pytest.raises(TypeError, match="bool"):
+        run(x.astype(bool), np.zeros((2, 2), bool), (3, 3), [0, 0], [1, 1], MODE_CONSTANT)
+
+
+def test_every_start_sign_against_loop():
+    rng = np.random.default_rng(6)
+    x, w = rng.random((4, 5)), rng.random((2, 3))
+    for s0, s1 in itertools.product([-3, 0, 2], [-4, 1]):
+        got = run(x, w, (3, 3), [s0, s1], [2, 1], MODE_MIRROR)
+        np.testing.assert_allclose(got, reference(x, w, (3, 3), [s0, s1], [2, 1], MODE_MIRROR, 0),
+                                   rtol=1e-12)
