@@ -1,0 +1,123 @@
+"""Choosing the engine: direct, separable (two or more 1-D passes) or FFT, by a cost model.
+
+Predicted seconds, with constants measured on the project's 2-core AVX2 machine by
+``python benchmarks/bench_signal.py --calibrate`` (single thread, per multiply-add or per
+``n log2 n`` of one real transform; complex costs about 4x / 2x):
+
+- direct:     ``DIRECT[dtype] * outputs * taps / threads``
+- separable:  ``DIRECT[dtype] * sum over passes of (pass outputs * taps of that axis) / threads``
+  plus one memory pass per axis
+- fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
+  a padded region when the edge rule is not a zero fill.
+
+Integers may only go to the FFT when the result is provably exact (every partial sum below 2**40,
+far inside float64's 53 bits, so rounding recovers the integer); bool and non-finite inputs always
+stay direct. ``choose_conv_method`` answers SciPy's question ('direct' or 'fft') with this model.
+"""
+import math
+
+import numpy as np
+import scipy.fft as sp_fft
+
+from .._modes import MODE_CONSTANT
+from .._threads import get_num_threads
+from ._separable import separable_factors
+
+# seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
+DIRECT = {"f4": 0.9e-10, "f8": 2.0e-10, "c8": 4.0e-10, "c16": 8.0e-10, "int": 2.5e-10}
+FFT = {"f4": 1.3e-10, "f8": 2.4e-10}
+COPY = 2.0e-9            # seconds per element for a padded region / an extra pass over memory
+DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
+FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
+EXACT_FFT_LIMIT = 2 ** 40
+
+
+def _dtype_key(dtype):
+    if dtype.kind == "c":
+        return "c8" if dtype.itemsize <= 8 else "c16"
+    if dtype.kind == "f":
+        return "f4" if dtype.itemsize <= 4 else "f8"
+    return "int"
+
+
+def _threads(work, threads):
+    """Effective parallel speed-up: small jobs do not spread over threads."""
+    return 1.0 + (threads - 1) * min(1.0, work / 2e6) * 0.9
+
+
+def direct_cost(plan):
+    work = plan.outputs * plan.taps
+    return DIRECT_SETUP + DIRECT[_dtype_key(plan.result)] * work / _threads(work,
+                                                                             get_num_threads())
+
+
+def separable_cost(plan):
+    cost = DIRECT_SETUP * plan.x.ndim
+    shape = list(plan.x.shape)
+    per = DIRECT[_dtype_key(plan.result)]
+    order = sorted(range(plan.x.ndim), key=lambda a: plan.out_shape[a] / max(plan.x.shape[a], 1))
+    for axis in order:
+        shape[axis] = plan.out_shape[axis]
+        size = math.prod(shape)
+        work = size * plan.w.shape[axis]
+        cost += per * work / _threads(work, get_num_threads()) + COPY * size
+    return cost
+
+
+def fft_cost(plan):
+    is_complex = plan.result.kind == "c"
+    n = 1
+    for m, k in zip(plan.shape, plan.w.shape):
+        n *= sp_fft.next_fast_len(m + k - 1, not is_complex)
+    key = "f4" if plan.result in (np.float32, np.complex64) else "f8"
+    per = FFT[key] * (2 if is_complex else 1)
+    work = 3 * n * math.log2(max(n, 2))
+    threads = get_num_threads()
+    cost = FFT_SETUP + per * work / (1 + 0.7 * (threads - 1)) + COPY * n
+    if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
+        cost += COPY * n
+    return cost
+
+
+def exact_in_fft(x, w):
+    """True when an integer convolution of x and w is exact through float64 FFTs."""
+    bound = int(np.max(np.abs(x.astype(np.float64)))) * int(np.max(np.abs(w.astype(np.float64))))
+    return bound * min(x.size, w.size) < EXACT_FFT_LIMIT
+
+
+def _finite(a):
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def candidates(plan, method):
+    """Engines allowed for `plan` under `method` ('auto', 'direct', 'fft'): a list of names."""
+    if method == "fft":
+        return ["fft"]
+    allowed = ["direct"]
+    floats = plan.result.kind in "fc"
+    if floats and plan.w.dtype.kind == "f" and plan.w.ndim >= 2 and plan.w.size > 1:
+        allowed.append("separable")
+    if method == "auto" and plan.result.kind != "b":
+        if floats:
+            if _finite(plan.x) and _finite(plan.w):
+                allowed.append("fft")
+        elif exact_in_fft(plan.x, plan.w):
+            allowed.append("fft")
+    return allowed
+
+
+def choose(plan, method):
+    """(engine, factors): the cheapest allowed engine; factors for 'separable', else None."""
+    allowed = candidates(plan, method)
+    if allowed == ["fft"]:
+        return "fft", None
+    best, best_cost, factors = "direct", direct_cost(plan), None
+    if "separable" in allowed:
+        cost = separable_cost(plan)
+        if cost < best_cost:
+            factors = separable_factors(plan.w)
+            if factors is not None:
+                best, best_cost = "separable", cost
+    if "fft" in allowed and fft_cost(plan) < best_cost:
+        return "fft", None
+    return best, factors
