@@ -112,6 +112,35 @@ cdef extern from *:
     CC_DISPATCH(cc_row_u16, unsigned short, unsigned int)
     CC_DISPATCH(cc_row_u32, unsigned int, unsigned int)
     CC_DISPATCH(cc_row_u64, unsigned long long, unsigned long long)
+
+    /* complex rows as interleaved (re, im) pairs, one tap per pass: C's complex multiply would
+       call the NaN-checking library routine for every product */
+    #define CC_CROW(NAME, T, ATTR)                                                              \
+    static ATTR void NAME(T *__restrict d, const T *__restrict s, const T *__restrict w,        \
+                          Py_ssize_t g, Py_ssize_t n) {                                         \
+        Py_ssize_t c, t;                                                                        \
+        for (c = 0; c < g; c++) {                                                               \
+            const T wr = w[2 * c], wi = w[2 * c + 1];                                           \
+            const T *sc = s + 2 * c;                                                            \
+            for (t = 0; t < n; t++) {                                                           \
+                const T sr = sc[2 * t], si = sc[2 * t + 1];                                     \
+                d[2 * t] = d[2 * t] + (wr * sr - wi * si);                                      \
+                d[2 * t + 1] = d[2 * t + 1] + (wr * si + wi * sr);                              \
+            }                                                                                   \
+        }                                                                                       \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_CDISPATCH(NAME, T)                                                               \
+        CC_CROW(NAME##_base, T, )                                                              \
+        CC_CROW(NAME##_avx2, T, CC_AVX2)                                                        \
+        static void NAME(T *d, const T *s, const T *w, Py_ssize_t g, Py_ssize_t n) {            \
+            if (cc_use_avx2) NAME##_avx2(d, s, w, g, n); else NAME##_base(d, s, w, g, n);      \
+        }
+    #else
+    #define CC_CDISPATCH(NAME, T) CC_CROW(NAME, T, )
+    #endif
+    CC_CDISPATCH(cc_row_c64, float)
+    CC_CDISPATCH(cc_row_c128, double)
     """
     void cc_simd_init() noexcept nogil
     int cc_use_avx2
@@ -123,6 +152,10 @@ cdef extern from *:
     void cc_row_u16(u16* d, const u16* s, const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u32(u32* d, const u32* s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u64(u64* d, const u64* s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
+                    Py_ssize_t n) noexcept nogil
+    void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
+                     Py_ssize_t n) noexcept nogil
 
 cc_simd_init()
 
@@ -159,8 +192,6 @@ cdef inline wrapping _madd(wrapping acc, wrapping w, wrapping v) noexcept nogil:
 cdef inline void _interior(wrapping* d, const wrapping* s, const wrapping* w, Py_ssize_t g,
                            Py_ssize_t n) noexcept nogil:
     """d[t] += sum_{c<g} w[c] * s[t + c] for t < n (g <= GROUP taps, all reads inside the row)."""
-    cdef Py_ssize_t c, t
-    cdef wrapping wc
     if wrapping is float:
         cc_row_f32(d, s, w, g, n)
     elif wrapping is double:
@@ -173,11 +204,10 @@ cdef inline void _interior(wrapping* d, const wrapping* s, const wrapping* w, Py
         cc_row_u32(d, s, w, g, n)
     elif wrapping is u64:
         cc_row_u64(d, s, w, g, n)
+    elif wrapping is "float complex":
+        cc_row_c64(<float*>d, <const float*>s, <const float*>w, g, n)
     else:
-        for c in range(g):
-            wc = w[c]
-            for t in range(n):
-                d[t] = d[t] + wc * s[t + c]
+        cc_row_c128(<double*>d, <const double*>s, <const double*>w, g, n)
 
 
 cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t kw,

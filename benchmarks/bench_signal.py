@@ -1,0 +1,216 @@
+"""convcore.signal against scipy.signal (and OpenCV when installed), timed in the same run.
+
+Main table: a 1024x1024 image convolved with a dense random kernel of size 3, 5, 11, 31 and 101,
+float32 and float64, ``mode='same'``:
+
+- ``convcore``  ``convcore.signal.convolve2d`` (direct, separable or FFT as its cost model picks)
+- ``convolve2d`` ``scipy.signal.convolve2d`` (SciPy's direct method; the drop-in target)
+- ``fftconvolve`` ``scipy.signal.fftconvolve``
+- ``filter2D``  ``cv2.filter2D`` with a constant border, when ``opencv-python-headless`` is installed
+
+Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of a few
+repeats (one call for anything above two seconds). Then a separable Gaussian, a 1-D and a 3-D case
+of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
+
+    python benchmarks/bench_signal.py              # the full table (several minutes: SciPy's
+                                                   # direct 101x101 takes long)
+    python benchmarks/bench_signal.py --quick      # sizes 3, 5, 11 and the extra cases
+    python benchmarks/bench_signal.py --calibrate  # constants of convcore/signal/_method.py
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.signal as ss
+
+import convcore
+from convcore import signal as cs
+
+SEED = 0
+IMAGE = (1024, 1024)
+KERNELS = (3, 5, 11, 31, 101)
+DTYPES = (np.float32, np.float64)
+
+
+def timeit(func, repeats=5, budget=2.0):
+    """Median seconds of `func()` over `repeats` calls (a single call when one takes > budget)."""
+    start = time.perf_counter()
+    func()
+    first = time.perf_counter() - start
+    if first > budget:
+        return first
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peers():
+    """name -> function(image, kernel) computing the same 'same'-mode convolution."""
+    funcs = {
+        "convolve2d": lambda x, k: ss.convolve2d(x, k, mode="same"),
+        "fftconvolve": lambda x, k: ss.fftconvolve(x, k, mode="same"),
+    }
+    try:
+        import cv2
+    except ImportError:
+        return funcs
+    cv2.setNumThreads(convcore.get_num_threads())
+
+    def filter2d(x, k):
+        # filter2D correlates: flip the kernel; anchor at SciPy's 'same' centre of the flip
+        flipped = np.ascontiguousarray(k[::-1, ::-1])
+        anchor = (k.shape[1] - 1 - k.shape[1] // 2, k.shape[0] - 1 - k.shape[0] // 2)
+        return cv2.filter2D(x, -1, flipped, anchor=anchor, borderType=cv2.BORDER_CONSTANT)
+
+    funcs["filter2D"] = filter2d
+    return funcs
+
+
+def main_table(sizes, rows):
+    rng = np.random.default_rng(SEED)
+    funcs = peers()
+    names = list(funcs)
+    header = f"{'dtype':8} {'kernel':>7} {'convcore ms':>12}" + "".join(
+        f" {n + ' ms':>15} {'x':>7}" for n in names)
+    print(header)
+    print("-" * len(header))
+    for dtype in DTYPES:
+        image = rng.standard_normal(IMAGE).astype(dtype)
+        for size in sizes:
+            kernel = rng.standard_normal((size, size)).astype(dtype)
+            ours = timeit(lambda: cs.convolve2d(image, kernel, mode="same"))
+            line = f"{np.dtype(dtype).name:8} {size:>3}x{size:<3} {ours * 1e3:12.2f}"
+            row = {"dtype": np.dtype(dtype).name, "size": size, "convcore": ours}
+            for name in names:
+                t = timeit(lambda: funcs[name](image, kernel))
+                row[name] = t
+                line += f" {t * 1e3:15.2f} {t / ours:7.1f}"
+            rows.append(row)
+            print(line, flush=True)
+
+
+def extra_cases():
+    rng = np.random.default_rng(SEED + 1)
+    print()
+    print(f"{'case':44} {'convcore ms':>12} {'scipy ms':>10} {'x':>7}  scipy function")
+    cases = []
+    g = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    gauss31 = np.outer(g, g).astype(np.float32)
+    g = np.exp(-0.5 * (np.arange(-50, 51) / 16.0) ** 2)
+    gauss101 = np.outer(g, g).astype(np.float32)
+    img32 = rng.standard_normal(IMAGE).astype(np.float32)
+    cases.append(("2-D 1024^2 f32, Gaussian 31x31 (separable)",
+                  lambda: cs.convolve2d(img32, gauss31, mode="same"),
+                  lambda: ss.fftconvolve(img32, gauss31, mode="same"), "fftconvolve"))
+    cases.append(("2-D 1024^2 f32, Gaussian 101x101 (separable)",
+                  lambda: cs.convolve2d(img32, gauss101, mode="same"),
+                  lambda: ss.fftconvolve(img32, gauss101, mode="same"), "fftconvolve"))
+    sig = rng.standard_normal(1_000_000)
+    taps = rng.standard_normal(64)
+    cases.append(("1-D 1e6 f64 x 64 taps, convolve", lambda: cs.convolve(sig, taps, mode="same"),
+                  lambda: ss.convolve(sig, taps, mode="same"), "convolve"))
+    sig16 = rng.integers(-100, 100, 1_000_000).astype(np.int16)
+    taps16 = rng.integers(-5, 5, 9).astype(np.int16)
+    cases.append(("1-D 1e6 int16 x 9 taps, convolve (exact)",
+                  lambda: cs.convolve(sig16, taps16, mode="same"),
+                  lambda: ss.convolve(sig16, taps16, mode="same"), "convolve"))
+    vol = rng.standard_normal((128, 128, 128)).astype(np.float32)
+    k3 = rng.standard_normal((5, 5, 5)).astype(np.float32)
+    cases.append(("3-D 128^3 f32 x 5^3, convolve", lambda: cs.convolve(vol, k3, mode="same"),
+                  lambda: ss.convolve(vol, k3, mode="same"), "convolve"))
+    k33 = rng.standard_normal((3, 3, 3)).astype(np.float32)
+    cases.append(("3-D 128^3 f32 x 3^3, convolve", lambda: cs.convolve(vol, k33, mode="same"),
+                  lambda: ss.convolve(vol, k33, mode="same"), "convolve"))
+    img = rng.standard_normal(IMAGE)
+    k5 = rng.standard_normal((5, 5))
+    cases.append(("2-D 1024^2 f64 5x5 stride 2, convolve2d",
+                  lambda: cs.convolve2d(img, k5, mode="same", stride=2),
+                  lambda: ss.convolve2d(img, k5, mode="same")[::2, ::2], "convolve2d[::2, ::2]"))
+    out = []
+    for name, ours, theirs, peer in cases:
+        a, b = timeit(ours), timeit(theirs)
+        out.append((name, a, b))
+        print(f"{name:44} {a * 1e3:12.2f} {b * 1e3:10.2f} {b / a:7.1f}  {peer}", flush=True)
+    return out
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, dtype in zip(axes, ("float32", "float64")):
+        sel = [r for r in rows if r["dtype"] == dtype]
+        sizes = [r["size"] for r in sel]
+        for name in [k for k in sel[0] if k not in ("dtype", "size")]:
+            ax.plot(sizes, [r[name] * 1e3 for r in sel], marker="o", label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("kernel size (k x k), image 1024x1024, mode='same'")
+        ax.set_title(dtype)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("milliseconds (median)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot saved to {path}")
+
+
+def calibrate():
+    """Measure the cost-model constants of convcore/signal/_method.py on this machine."""
+    from convcore import _direct
+    import scipy.fft as sp_fft
+
+    convcore.set_num_threads(1)
+    rng = np.random.default_rng(SEED)
+    print("direct kernel, seconds per multiply-add (1 thread):")
+    for name, dtype in (("f4", np.float32), ("f8", np.float64), ("c8", np.complex64),
+                        ("c16", np.complex128), ("int", np.int32)):
+        x = (rng.standard_normal((512, 512)) * 10).astype(dtype)
+        per = []
+        for k in (5, 11):
+            w = (rng.standard_normal((k, k)) * 10).astype(dtype)
+            out = np.empty_like(x)
+            t = timeit(lambda: _direct.correlate(x, w, out, [-(k // 2)] * 2, [1, 1], 0, 0, 1))
+            per.append(t / (x.size * k * k))
+        print(f"  {name:4} {statistics.mean(per):.3g}")
+    print("real FFT, seconds per n log2 n of one transform (1 thread):")
+    for name, dtype in (("f4", np.float32), ("f8", np.float64)):
+        per = []
+        for n in (512, 1125):
+            x = rng.standard_normal((n, n)).astype(dtype)
+            t = timeit(lambda: sp_fft.irfftn(sp_fft.rfftn(x, workers=1), x.shape, workers=1))
+            per.append(t / (2 * n * n * np.log2(n * n)))
+        print(f"  {name:4} {statistics.mean(per):.3g}")
+    convcore.set_num_threads(None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="kernels 3, 5, 11 only")
+    parser.add_argument("--calibrate", action="store_true", help="print cost-model constants")
+    parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_signal.png")))
+    args = parser.parse_args(argv)
+    if args.calibrate:
+        calibrate()
+        return
+    print(f"convcore {convcore.__version__}, numpy {np.__version__}, threads "
+          f"{convcore.get_num_threads()}, image {IMAGE[0]}x{IMAGE[1]}, mode='same', seed {SEED}")
+    rows = []
+    main_table(KERNELS[:3] if args.quick else KERNELS, rows)
+    extra_cases()
+    plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
