@@ -113,6 +113,46 @@ cdef extern from *:
     CC_DISPATCH(cc_row_u32, unsigned int, unsigned int)
     CC_DISPATCH(cc_row_u64, unsigned long long, unsigned long long)
 
+    /* a column kernel (one tap along the row): up to 4 input rows added into one output row */
+    #define CC_ROWS(NAME, T, A, ATTR)                                                           \
+    static ATTR void NAME(T *__restrict d, const T *__restrict s0, const T *__restrict s1,     \
+                          const T *__restrict s2, const T *__restrict s3, const T *w,           \
+                          Py_ssize_t g, Py_ssize_t n) {                                         \
+        Py_ssize_t t;                                                                           \
+        const A w0 = w[0], w1 = g > 1 ? w[1] : 0, w2 = g > 2 ? w[2] : 0, w3 = g > 3 ? w[3] : 0; \
+        switch (g) {                                                                            \
+        case 4: for (t = 0; t < n; t++)                                                         \
+                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]);    \
+                break;                                                                          \
+        case 3: for (t = 0; t < n; t++)                                                         \
+                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t]);                 \
+                break;                                                                          \
+        case 2: for (t = 0; t < n; t++)                                                         \
+                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t]);                              \
+                break;                                                                          \
+        default: for (t = 0; t < n; t++)                                                        \
+                    d[t] = (T)((A)d[t] + w0 * s0[t]);                                           \
+        }                                                                                       \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_RDISPATCH(NAME, T, A)                                                            \
+        CC_ROWS(NAME##_base, T, A, )                                                           \
+        CC_ROWS(NAME##_avx2, T, A, CC_AVX2)                                                     \
+        static void NAME(T *d, const T *s0, const T *s1, const T *s2, const T *s3, const T *w,  \
+                         Py_ssize_t g, Py_ssize_t n) {                                          \
+            if (cc_use_avx2) NAME##_avx2(d, s0, s1, s2, s3, w, g, n);                           \
+            else NAME##_base(d, s0, s1, s2, s3, w, g, n);                                       \
+        }
+    #else
+    #define CC_RDISPATCH(NAME, T, A) CC_ROWS(NAME, T, A, )
+    #endif
+    CC_RDISPATCH(cc_rows_f32, float, float)
+    CC_RDISPATCH(cc_rows_f64, double, double)
+    CC_RDISPATCH(cc_rows_u8, unsigned char, unsigned int)
+    CC_RDISPATCH(cc_rows_u16, unsigned short, unsigned int)
+    CC_RDISPATCH(cc_rows_u32, unsigned int, unsigned int)
+    CC_RDISPATCH(cc_rows_u64, unsigned long long, unsigned long long)
+
     /* complex rows as interleaved (re, im) pairs, one tap per pass: C's complex multiply would
        call the NaN-checking library routine for every product */
     #define CC_CROW(NAME, T, ATTR)                                                              \
@@ -152,6 +192,18 @@ cdef extern from *:
     void cc_row_u16(u16* d, const u16* s, const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u32(u32* d, const u32* s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u64(u64* d, const u64* s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_f32(float* d, const float* s0, const float* s1, const float* s2,
+                     const float* s3, const float* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_f64(double* d, const double* s0, const double* s1, const double* s2,
+                     const double* s3, const double* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u8(u8* d, const u8* s0, const u8* s1, const u8* s2, const u8* s3, const u8* w,
+                    Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u16(u16* d, const u16* s0, const u16* s1, const u16* s2, const u16* s3,
+                     const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u32(u32* d, const u32* s0, const u32* s1, const u32* s2, const u32* s3,
+                     const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u64(u64* d, const u64* s0, const u64* s1, const u64* s2, const u64* s3,
+                     const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -208,6 +260,23 @@ cdef inline void _interior(wrapping* d, const wrapping* s, const wrapping* w, Py
         cc_row_c64(<float*>d, <const float*>s, <const float*>w, g, n)
     else:
         cc_row_c128(<double*>d, <const double*>s, <const double*>w, g, n)
+
+
+cdef inline void _batch_rows(wrapping* d, const wrapping** s, const wrapping* w, Py_ssize_t g,
+                             Py_ssize_t n) noexcept nogil:
+    """d[t] += sum_{i<g} w[i] * s[i][t] (real types; never called for complex)."""
+    if wrapping is float:
+        cc_rows_f32(d, s[0], s[1], s[2], s[3], w, g, n)
+    elif wrapping is double:
+        cc_rows_f64(d, s[0], s[1], s[2], s[3], w, g, n)
+    elif wrapping is u8:
+        cc_rows_u8(d, s[0], s[1], s[2], s[3], w, g, n)
+    elif wrapping is u16:
+        cc_rows_u16(d, s[0], s[1], s[2], s[3], w, g, n)
+    elif wrapping is u32:
+        cc_rows_u32(d, s[0], s[1], s[2], s[3], w, g, n)
+    elif wrapping is u64:
+        cc_rows_u64(d, s[0], s[1], s[2], s[3], w, g, n)
 
 
 cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t kw,
@@ -268,8 +337,17 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
     cdef bint outside
     cdef wrapping* dst
     cdef const wrapping* src
+    cdef const wrapping* srcs[GROUP]
+    cdef wrapping ws[GROUP]
+    cdef int nb = 0
+    cdef bint batch
     if j1 > g.m[L]:
         j1 = g.m[L]
+    # a column kernel whose columns all read inside the rows: add GROUP input rows per pass
+    batch = (g.k[L] == 1 and g.step[L] == 1 and g.start[L] + j0 >= 0
+             and g.start[L] + j1 <= g.n[L] and GROUP > 0)
+    if wrapping is "float complex" or wrapping is "double complex":
+        batch = False
     r = row
     d = L - 1
     while d >= 0:
@@ -296,8 +374,16 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
         src = NULL
         if not outside:
             src = x + x_off
-        _row(dst, src, w + q * g.k[L], g.k[L], j0, j1,
-             g.start[L], g.step[L], g.n[L], g.mode, cval)
+        if batch and src != NULL:
+            srcs[nb] = src + g.start[L] + j0
+            ws[nb] = w[q]
+            nb = nb + 1
+            if nb == GROUP:
+                _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
+                nb = 0
+        else:
+            _row(dst, src, w + q * g.k[L], g.k[L], j0, j1,
+                 g.start[L], g.step[L], g.n[L], g.mode, cval)
         d = L - 1
         while d >= 0:
             cnt[d] = cnt[d] + 1
@@ -305,6 +391,10 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
                 break
             cnt[d] = 0
             d = d - 1
+    if nb > 0:
+        for t in range(nb, GROUP):
+            srcs[t] = srcs[0]
+        _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
 
 
 def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wrapping[::1] cval,

@@ -6,7 +6,7 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
 
 - direct:     ``DIRECT[dtype] * outputs * taps / threads``
 - separable:  ``DIRECT[dtype] * sum over passes of (pass outputs * taps of that axis) / threads``
-  plus one memory pass per axis
+  plus one memory pass per axis (``COPY`` per byte)
 - fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
   a padded region when the edge rule is not a zero fill.
 
@@ -26,7 +26,7 @@ from ._separable import separable_factors
 # seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
 DIRECT = {"f4": 6.1e-11, "f8": 8.9e-11, "c8": 1.9e-10, "c16": 4.6e-10, "int": 8.2e-11}
 FFT = {"f4": 1.6e-10, "f8": 3.4e-10}
-COPY = 2.0e-9            # seconds per element for a padded region / an extra pass over memory
+COPY = 2.6e-11           # seconds per byte of an extra pass over memory (separable passes, padding)
 DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
 FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
 EXACT_FFT_LIMIT = 2 ** 40
@@ -60,7 +60,7 @@ def separable_cost(plan):
         shape[axis] = plan.out_shape[axis]
         size = math.prod(shape)
         work = size * plan.w.shape[axis]
-        cost += per * work / _threads(work, get_num_threads()) + COPY * size
+        cost += per * work / _threads(work, get_num_threads()) + COPY * size * plan.result.itemsize
     return cost
 
 
@@ -73,9 +73,9 @@ def fft_cost(plan):
     per = FFT[key] * (2 if is_complex else 1)
     work = 3 * n * math.log2(max(n, 2))
     threads = get_num_threads()
-    cost = FFT_SETUP + per * work / (1 + 0.7 * (threads - 1)) + COPY * n
+    cost = FFT_SETUP + per * work / (1 + 0.7 * (threads - 1)) + COPY * n * 16
     if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
-        cost += COPY * n
+        cost += COPY * n * plan.result.itemsize
     return cost
 
 
