@@ -8,8 +8,8 @@ float32 and float64, ``mode='same'``:
 - ``fftconvolve`` ``scipy.signal.fftconvolve``
 - ``filter2D``  ``cv2.filter2D`` with a constant border, when ``opencv-python-headless`` is installed
 
-Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of a few
-repeats (one call for anything above two seconds). Then a separable Gaussian, a 1-D and a 3-D case
+Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of 7
+repeats after 3 warm-up calls (one call for anything above two seconds). Then a separable Gaussian, a 1-D and a 3-D case
 of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
 
     python benchmarks/bench_signal.py              # the full table (several minutes: SciPy's
@@ -35,13 +35,16 @@ KERNELS = (3, 5, 11, 31, 101)
 DTYPES = (np.float32, np.float64)
 
 
-def timeit(func, repeats=5, budget=2.0):
-    """Median seconds of `func()` over `repeats` calls (a single call when one takes > budget)."""
+def timeit(func, repeats=7, budget=2.0, warmup=3):
+    """Median seconds of `func()` over `repeats` calls after `warmup` calls (the allocator and the
+    thread pools settle in the first few); a single call when one takes more than `budget`."""
     start = time.perf_counter()
     func()
     first = time.perf_counter() - start
     if first > budget:
         return first
+    for _ in range(warmup - 1):
+        func()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

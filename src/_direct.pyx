@@ -52,8 +52,8 @@ ctypedef fused wrapping:
     float complex
     double complex
 
-# The interior of a row: d[t] += w[0]*s[t] + ... + w[g-1]*s[t+g-1] for g <= 4 taps at once, so the
-# accumulating row is loaded and stored once per 4 taps. Written in C so that GCC/Clang on x86 can
+# The interior of a row: d[t] += w[0]*s[t] + ... + w[g-1]*s[t+g-1] for g <= 8 taps at once, so the
+# accumulating row is loaded and stored once per 8 taps. Written in C so that GCC/Clang on x86 can
 # build an AVX2+FMA copy next to the baseline one and pick it at run time (wheels stay baseline).
 # uint8/uint16 products are formed in unsigned int: C would promote them to (signed) int.
 cdef extern from *:
@@ -71,20 +71,42 @@ cdef extern from *:
     static ATTR void NAME(T *__restrict d, const T *__restrict s, const T *__restrict w,        \
                           Py_ssize_t g, Py_ssize_t n) {                                         \
         Py_ssize_t t;                                                                           \
-        const A w0 = w[0], w1 = g > 1 ? w[1] : 0, w2 = g > 2 ? w[2] : 0, w3 = g > 3 ? w[3] : 0; \
+        const A w0 = g > 0 ? (A)w[0] : (A)0;                                                    \
+        const A w1 = g > 1 ? (A)w[1] : (A)0;                                                    \
+        const A w2 = g > 2 ? (A)w[2] : (A)0;                                                    \
+        const A w3 = g > 3 ? (A)w[3] : (A)0;                                                    \
+        const A w4 = g > 4 ? (A)w[4] : (A)0;                                                    \
+        const A w5 = g > 5 ? (A)w[5] : (A)0;                                                    \
+        const A w6 = g > 6 ? (A)w[6] : (A)0;                                                    \
+        const A w7 = g > 7 ? (A)w[7] : (A)0;                                                    \
         switch (g) {                                                                            \
+        case 8: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2] + w3 * s[t + 3]  \
+                       + w4 * s[t + 4] + w5 * s[t + 5] + w6 * s[t + 6] + w7 * s[t + 7]);        \
+            break;                                                                              \
+        case 7: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2] + w3 * s[t + 3]  \
+                       + w4 * s[t + 4] + w5 * s[t + 5] + w6 * s[t + 6]);                        \
+            break;                                                                              \
+        case 6: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2] + w3 * s[t + 3]  \
+                       + w4 * s[t + 4] + w5 * s[t + 5]);                                        \
+            break;                                                                              \
+        case 5: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2] + w3 * s[t + 3]  \
+                       + w4 * s[t + 4]);                                                        \
+            break;                                                                              \
         case 4: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s[t] + w1 * s[t + 1] + w2 * s[t + 2]              \
-                               + w3 * s[t + 3]);                                                \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2] + w3 * s[t + 3]);\
+            break;                                                                              \
         case 3: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s[t] + w1 * s[t + 1] + w2 * s[t + 2]);            \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1] + w2 * s[t + 2]);                \
+            break;                                                                              \
         case 2: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s[t] + w1 * s[t + 1]);                            \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0] + w1 * s[t + 1]);                                \
+            break;                                                                              \
         default: for (t = 0; t < n; t++)                                                        \
-                    d[t] = (T)((A)d[t] + w0 * s[t]);                                            \
+            d[t] = (T)((A)d[t] + w0 * s[t + 0]);                                                \
         }                                                                                       \
     }
 
@@ -113,35 +135,63 @@ cdef extern from *:
     CC_DISPATCH(cc_row_u32, unsigned int, unsigned int)
     CC_DISPATCH(cc_row_u64, unsigned long long, unsigned long long)
 
-    /* a column kernel (one tap along the row): up to 4 input rows added into one output row */
+    /* a column kernel (one tap along the row): up to 8 input rows added into one output row */
     #define CC_ROWS(NAME, T, A, ATTR)                                                           \
-    static ATTR void NAME(T *__restrict d, const T *__restrict s0, const T *__restrict s1,     \
-                          const T *__restrict s2, const T *__restrict s3, const T *w,           \
+    static ATTR void NAME(T *__restrict d, const T *const *s, const T *w,                       \
                           Py_ssize_t g, Py_ssize_t n) {                                         \
         Py_ssize_t t;                                                                           \
-        const A w0 = w[0], w1 = g > 1 ? w[1] : 0, w2 = g > 2 ? w[2] : 0, w3 = g > 3 ? w[3] : 0; \
+        const A w0 = g > 0 ? (A)w[0] : (A)0;                                                    \
+        const A w1 = g > 1 ? (A)w[1] : (A)0;                                                    \
+        const A w2 = g > 2 ? (A)w[2] : (A)0;                                                    \
+        const A w3 = g > 3 ? (A)w[3] : (A)0;                                                    \
+        const A w4 = g > 4 ? (A)w[4] : (A)0;                                                    \
+        const A w5 = g > 5 ? (A)w[5] : (A)0;                                                    \
+        const A w6 = g > 6 ? (A)w[6] : (A)0;                                                    \
+        const A w7 = g > 7 ? (A)w[7] : (A)0;                                                    \
+        const T *__restrict s0 = s[g > 0 ? 0 : 0];                                              \
+        const T *__restrict s1 = s[g > 1 ? 1 : 0];                                              \
+        const T *__restrict s2 = s[g > 2 ? 2 : 0];                                              \
+        const T *__restrict s3 = s[g > 3 ? 3 : 0];                                              \
+        const T *__restrict s4 = s[g > 4 ? 4 : 0];                                              \
+        const T *__restrict s5 = s[g > 5 ? 5 : 0];                                              \
+        const T *__restrict s6 = s[g > 6 ? 6 : 0];                                              \
+        const T *__restrict s7 = s[g > 7 ? 7 : 0];                                              \
         switch (g) {                                                                            \
+        case 8: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]              \
+                       + w4 * s4[t] + w5 * s5[t] + w6 * s6[t] + w7 * s7[t]);                    \
+            break;                                                                              \
+        case 7: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]              \
+                       + w4 * s4[t] + w5 * s5[t] + w6 * s6[t]);                                 \
+            break;                                                                              \
+        case 6: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]              \
+                       + w4 * s4[t] + w5 * s5[t]);                                              \
+            break;                                                                              \
+        case 5: for (t = 0; t < n; t++)                                                         \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]              \
+                       + w4 * s4[t]);                                                           \
+            break;                                                                              \
         case 4: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]);    \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]);            \
+            break;                                                                              \
         case 3: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t]);                 \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t]);                         \
+            break;                                                                              \
         case 2: for (t = 0; t < n; t++)                                                         \
-                    d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t]);                              \
-                break;                                                                          \
+            d[t] = (T)((A)d[t] + w0 * s0[t] + w1 * s1[t]);                                      \
+            break;                                                                              \
         default: for (t = 0; t < n; t++)                                                        \
-                    d[t] = (T)((A)d[t] + w0 * s0[t]);                                           \
+            d[t] = (T)((A)d[t] + w0 * s0[t]);                                                   \
         }                                                                                       \
     }
     #if CC_X86_DISPATCH
     #define CC_RDISPATCH(NAME, T, A)                                                            \
         CC_ROWS(NAME##_base, T, A, )                                                           \
         CC_ROWS(NAME##_avx2, T, A, CC_AVX2)                                                     \
-        static void NAME(T *d, const T *s0, const T *s1, const T *s2, const T *s3, const T *w,  \
-                         Py_ssize_t g, Py_ssize_t n) {                                          \
-            if (cc_use_avx2) NAME##_avx2(d, s0, s1, s2, s3, w, g, n);                           \
-            else NAME##_base(d, s0, s1, s2, s3, w, g, n);                                       \
+        static void NAME(T *d, const T *const *s, const T *w, Py_ssize_t g, Py_ssize_t n) {    \
+            if (cc_use_avx2) NAME##_avx2(d, s, w, g, n); else NAME##_base(d, s, w, g, n);      \
         }
     #else
     #define CC_RDISPATCH(NAME, T, A) CC_ROWS(NAME, T, A, )
@@ -192,18 +242,14 @@ cdef extern from *:
     void cc_row_u16(u16* d, const u16* s, const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u32(u32* d, const u32* s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_u64(u64* d, const u64* s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_f32(float* d, const float* s0, const float* s1, const float* s2,
-                     const float* s3, const float* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_f64(double* d, const double* s0, const double* s1, const double* s2,
-                     const double* s3, const double* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_u8(u8* d, const u8* s0, const u8* s1, const u8* s2, const u8* s3, const u8* w,
-                    Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_u16(u16* d, const u16* s0, const u16* s1, const u16* s2, const u16* s3,
-                     const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_u32(u32* d, const u32* s0, const u32* s1, const u32* s2, const u32* s3,
-                     const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
-    void cc_rows_u64(u64* d, const u64* s0, const u64* s1, const u64* s2, const u64* s3,
-                     const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_f32(float* d, const float** s, const float* w, Py_ssize_t g,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rows_f64(double* d, const double** s, const double* w, Py_ssize_t g,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rows_u8(u8* d, const u8** s, const u8* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u16(u16* d, const u16** s, const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u32(u32* d, const u32** s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rows_u64(u64* d, const u64** s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -214,7 +260,7 @@ cc_simd_init()
 cdef enum:
     MAX_DIMS = 64
     CHUNK = 4096          # columns per work item: a long 1-D row is split across threads
-    GROUP = 4             # kernel taps per pass over the accumulating row
+    GROUP = 8             # kernel taps per pass over the accumulating row
 
 
 cdef struct Geom:
@@ -266,17 +312,17 @@ cdef inline void _batch_rows(wrapping* d, const wrapping** s, const wrapping* w,
                              Py_ssize_t n) noexcept nogil:
     """d[t] += sum_{i<g} w[i] * s[i][t] (real types; never called for complex)."""
     if wrapping is float:
-        cc_rows_f32(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_f32(d, s, w, g, n)
     elif wrapping is double:
-        cc_rows_f64(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_f64(d, s, w, g, n)
     elif wrapping is u8:
-        cc_rows_u8(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_u8(d, s, w, g, n)
     elif wrapping is u16:
-        cc_rows_u16(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_u16(d, s, w, g, n)
     elif wrapping is u32:
-        cc_rows_u32(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_u32(d, s, w, g, n)
     elif wrapping is u64:
-        cc_rows_u64(d, s[0], s[1], s[2], s[3], w, g, n)
+        cc_rows_u64(d, s, w, g, n)
 
 
 cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t kw,
@@ -392,8 +438,6 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
             cnt[d] = 0
             d = d - 1
     if nb > 0:
-        for t in range(nb, GROUP):
-            srcs[t] = srcs[0]
         _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
 
 

@@ -277,6 +277,11 @@ class TestStride:
             for f in (cs.convolve2d, cs.correlate2d):
                 assert_same(f(a, b, mode, boundary, 0.5, stride=stride),
                             f(a, b, mode, boundary, 0.5)[sl])
+        small = data((2, 3), np.float64, rng)  # 'valid' with swapped inputs
+        assert_same(cs.correlate2d(small, a, "valid", stride=stride),
+                    ss.correlate2d(small, a, "valid")[sl])
+        assert_same(cs.convolve2d(small, a, "valid", stride=stride),
+                    ss.convolve2d(small, a, "valid")[sl])
         big = np.outer(data(15, np.float64, rng), data(13, np.float64, rng))  # separable path
         for mode in MODES:
             x = data((30, 33), np.float64, rng)
@@ -327,6 +332,30 @@ class TestEngines:
             assert_same(_direct.run_separable(plan, separable_factors(plan.w)), want)
             assert_same(_fft.run_fft(plan), want)
 
+    @pytest.mark.parametrize("boundary", [0, 1, 4])
+    def test_fft_with_kernel_larger_than_input(self, boundary):
+        rng = np.random.default_rng(17)
+        x, w = data((5, 4), np.float64, rng), data((13, 11), np.float64, rng)
+        for mode in ("full", "same"):
+            plan = self._plan(x, w, mode)
+            plan.boundary, plan.cval = boundary, np.float64(-1.5)
+            assert_same(_fft.run_fft(plan), _direct.run_direct(plan))
+
+    def test_integer_fill_keeps_auto_exact(self):
+        # a huge fill value: the FFT would not be exact, so auto must stay direct
+        rng = np.random.default_rng(18)
+        a, b = data((40, 40), np.int64, rng, small=True), data((25, 25), np.int64, rng, small=True)
+        for boundary in BOUNDARIES:
+            assert_same(cs.convolve2d(a, b, "same", boundary, fillvalue=2 ** 45),
+                        ss.convolve2d(a, b, "same", boundary, fillvalue=2 ** 45))
+
+    def test_non_native_byte_order(self):
+        rng = np.random.default_rng(19)
+        a, b = data((9, 8), np.float64, rng), data((3, 3), np.float64, rng)
+        big_a, big_b = a.astype(">f8"), b.astype(">f8")
+        assert_same(cs.convolve2d(big_a, big_b, "same"), ss.convolve2d(a, b, "same"))
+        assert_same(cs.correlate(big_a, big_b, "valid"), ss.correlate(a, b, "valid"))
+
     def test_auto_equals_direct(self):
         rng = np.random.default_rng(12)
         for xs, ws in (((64, 64), (3, 3)), ((80, 70), (25, 25)), ((500,), (200,)),
@@ -361,6 +390,8 @@ class TestEngines:
             try:
                 results.append([cs.convolve2d(x, data((5, 5), np.float64,
                                                       np.random.default_rng(1)), "same", "wrap"),
+                                cs.convolve(x, data((41, 40), np.float64,
+                                                    np.random.default_rng(2)), method="fft"),
                                 cs.convolve(x, np.outer(np.ones(7), np.arange(7.0))),
                                 cs.convolve(x.astype(np.int32), np.ones((3, 4), np.int32))])
             finally:

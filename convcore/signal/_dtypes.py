@@ -29,7 +29,7 @@ def result_dtype(in1, in2):
         if arr.dtype.kind in "fc" and arr.dtype.itemsize > (8 if arr.dtype.kind == "f" else 16):
             raise ValueError(f"{name} has dtype {arr.dtype}: extended precision is not supported, "
                              "convert to float64 or complex128")
-    return np.result_type(in1.dtype, in2.dtype)
+    return np.result_type(in1.dtype, in2.dtype).newbyteorder("=")
 
 
 def work_dtype(result):

@@ -79,10 +79,12 @@ def fft_cost(plan):
     return cost
 
 
-def exact_in_fft(x, w):
-    """True when an integer convolution of x and w is exact through float64 FFTs."""
-    bound = int(np.max(np.abs(x.astype(np.float64)))) * int(np.max(np.abs(w.astype(np.float64))))
-    return bound * min(x.size, w.size) < EXACT_FFT_LIMIT
+def exact_in_fft(x, w, cval=0):
+    """True when an integer convolution of x (extended by `cval`) and w is exact through float64
+    FFTs: every sum of products stays below EXACT_FFT_LIMIT."""
+    big_x = max(float(np.max(np.abs(x.astype(np.float64)))), abs(float(cval)))
+    big_w = float(np.max(np.abs(w.astype(np.float64))))
+    return big_x * big_w * w.size < EXACT_FFT_LIMIT
 
 
 def _finite(a):
@@ -106,7 +108,7 @@ def _fft_allowed(plan):
     """The checks that need a pass over the data, done only when the FFT would be faster."""
     if plan.result.kind in "fc":
         return _finite(plan.x) and _finite(plan.w)
-    return exact_in_fft(plan.x, plan.w)
+    return exact_in_fft(plan.x, plan.w, plan.cval if plan.boundary == MODE_CONSTANT else 0)
 
 
 def choose(plan, method):
