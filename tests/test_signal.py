@@ -429,6 +429,21 @@ class TestFFTConvolve:
         for mode in MODES:
             assert_same(f(a, d, mode, axes=0), g(a, d, mode, axes=0))
 
+    @pytest.mark.parametrize("s1, s2", [((300, 5), (7, 200)), ((1, 40), (30, 5)), ((30, 1), (5, 40)),
+                                        ((50,), (49,)), ((2, 100, 3), (2, 7, 1)), ((513,), (3,))])
+    def test_blocking_and_broadcasting_shapes(self, s1, s2):
+        rng = np.random.default_rng(20)
+        a, b = data(s1, np.float64, rng), data(s2, np.float64, rng)
+        for mode in MODES:
+            for f, g in ((cs.fftconvolve, ss.fftconvolve), (cs.oaconvolve, ss.oaconvolve)):
+                try:
+                    want = g(a, b, mode)
+                except ValueError:
+                    with pytest.raises(ValueError, match="For 'valid' mode"):
+                        f(a, b, mode)
+                    continue
+                assert_same(f(a, b, mode), want)
+
     def test_special_inputs(self):
         for f, g in ((cs.fftconvolve, ss.fftconvolve), (cs.oaconvolve, ss.oaconvolve)):
             assert_same(f(np.zeros((0, 3)), np.ones((2, 2))), g(np.zeros((0, 3)), np.ones((2, 2))))

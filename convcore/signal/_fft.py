@@ -43,14 +43,14 @@ def conv_window(a, b, axes, first, count):
     dtype = np.result_type(a.dtype, b.dtype)
     if any(h == l for l, h in zip(lo, hi)):
         return np.zeros(out_shape, dtype=dtype)
-    if is_complex:
-        spec = sp_fft.fftn(a, fshape, axes=axes, workers=workers)
-        spec *= sp_fft.fftn(b, fshape, axes=axes, workers=workers)
-        ret = sp_fft.ifftn(spec, fshape, axes=axes, workers=workers)
-    else:
-        spec = sp_fft.rfftn(a, fshape, axes=axes, workers=workers)
-        spec *= sp_fft.rfftn(b, fshape, axes=axes, workers=workers)
-        ret = sp_fft.irfftn(spec, fshape, axes=axes, workers=workers)
+    fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if is_complex else (sp_fft.rfftn, sp_fft.irfftn)
+    spec = fwd(a, fshape, axes=axes, workers=workers)
+    other = fwd(b, fshape, axes=axes, workers=workers)
+    if other.shape == spec.shape:
+        spec *= other
+    else:  # broadcasting over a non-convolved axis
+        spec = spec * other
+    ret = inv(spec, fshape, axes=axes, workers=workers)
     take = [slice(None)] * ret.ndim
     place = [slice(None)] * ret.ndim
     whole = True
