@@ -452,8 +452,9 @@ def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wr
     for d in range(g.nd - 1):
         n_items *= g.m[d]
     if n_threads <= 1 or n_items == 1:
-        for item in range(n_items):
-            _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[0, 0], &scratch[0, g.idx_size])
+        with nogil:
+            for item in range(n_items):
+                _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[0, 0], &scratch[0, g.idx_size])
         return
     for item in prange(n_items, nogil=True, num_threads=n_threads, schedule="static"):
         tid = threadid()
