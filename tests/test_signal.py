@@ -380,6 +380,10 @@ class TestEngines:
         assert method in ("direct", "fft") and set(times) == {"direct", "fft"}
         with pytest.raises(ValueError, match="Acceptable mode flags"):
             cs.choose_conv_method(np.ones(3), np.ones(3), mode="nope")
+        with pytest.raises(ValueError, match="in1 and in2 should have the same dimensionality"):
+            cs.choose_conv_method(np.ones(3), np.ones((3, 3)))
+        with pytest.raises(ValueError, match="in2 cannot be empty"):
+            cs.choose_conv_method(np.ones(3), np.ones(0))
 
     def test_threads_identical(self):
         rng = np.random.default_rng(13)
@@ -469,3 +473,5 @@ class TestFFTConvolve:
                 f(a, np.ones((2, 4)), mode="valid")
             with pytest.raises(ValueError, match="in1 must hold numbers"):
                 f(a.astype(object), a)
+            with pytest.raises(ValueError, match="axes must be integers, got"):
+                f(a, a, axes=["x"])

@@ -99,6 +99,15 @@ def test_argument_errors():
         _direct.correlate(x.T[:, :2], np.zeros((2, 2)), np.empty((3, 3)), [0, 0], [1, 1], 0)
     with pytest.raises(TypeError, match="bool"):
         run(x.astype(bool), np.zeros((2, 2), bool), (3, 3), [0, 0], [1, 1], MODE_CONSTANT)
+    with pytest.raises(TypeError, match="unsupported dtype float16"):
+        run(x.astype(np.float16), np.zeros((2, 2), np.float16), (3, 3), [0, 0], [1, 1], 0)
+    with pytest.raises(ValueError, match="an empty x can only be extended with MODE_CONSTANT"):
+        run(np.zeros((0, 3)), np.ones((2, 2)), (3, 3), [0, 0], [1, 1], MODE_WRAP)
+
+
+def test_empty_input_reads_the_constant():
+    got = run(np.zeros((0, 3)), np.ones((2, 2)), (2, 3), [-1, 0], [1, 1], MODE_CONSTANT, cval=1.5)
+    np.testing.assert_array_equal(got, np.full((2, 3), 6.0))
 
 
 def test_every_start_sign_against_loop():
