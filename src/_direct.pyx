@@ -28,7 +28,8 @@ row, each kernel row along the last axis is an axpy ``out_row[j] += w[c] * x_row
 over the columns whose input lies inside ``x``: a contiguous loop the C compiler vectorises, with the
 accumulating row hot in L1. Only the few columns near the edges go through ``map_index``; rows of the
 leading axes that fall outside ``x`` are mapped once per output row (or read the constant). No padded
-copy of ``x`` is made.
+copy of ``x`` is made, except when rows are short against a wide kernel (edge columns would then
+dominate): the rows are then copied once, extended along the last axis by the edge rule.
 """
 from cython.parallel cimport prange, threadid
 
@@ -461,6 +462,43 @@ def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wr
         _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[tid, 0], &scratch[tid, g.idx_size])
 
 
+def _extend_rows(const wrapping[:, ::1] x, wrapping[:, ::1] xe, Py_ssize_t first, int mode,
+                 const wrapping[::1] cval, int n_threads):
+    """xe[r, i] = X[r, first + i]: each row extended along its axis by the edge rule (rows in
+    parallel; the inside part is a straight copy)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], ne = xe.shape[1]
+    cdef Py_ssize_t r, i, v, lo, hi
+    cdef wrapping cv = cval[0]
+    lo = -first if first < 0 else 0                 # xe[r, lo:hi] = x[r, first+lo : first+hi]
+    hi = n - first if n - first < ne else ne
+    if hi < lo:
+        hi = lo
+    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="static"):
+        for i in range(lo):
+            v = map_index(first + i, n, mode)
+            xe[r, i] = x[r, v] if v >= 0 else cv
+        for i in range(lo, hi):
+            xe[r, i] = x[r, first + i]
+        for i in range(hi, ne):
+            v = map_index(first + i, n, mode)
+            xe[r, i] = x[r, v] if v >= 0 else cv
+
+
+def _extension_pays(shape_x, shape_w, shape_y, start, step):
+    """Copy the rows extended along the last axis when the edge columns would cost more than the
+    copy: short rows, wide kernels (edge work ~ (K-1) * taps per row against n per row)."""
+    nd = len(shape_x)
+    k, m, n = shape_w[nd - 1], shape_y[nd - 1], shape_x[nd - 1]
+    first = start[nd - 1]
+    last = first + (m - 1) * step[nd - 1] + k          # one past the last column read
+    if k < 2 or (first >= 0 and last <= n) or step[nd - 1] != 1 or n == 0:
+        return False
+    taps = 1
+    for d in range(nd):
+        taps *= shape_w[d]
+    return (k - 1) * taps >= m
+
+
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _KINDS = (np.uint8, np.uint16, np.uint32, np.uint64, np.float32, np.float64, np.complex64,
           np.complex128)
@@ -509,6 +547,15 @@ def correlate(x, w, out, start, step, int mode, cval=0, int n_threads=1):
     if x.size == 0:
         # every read is the constant: give the kernel a one-sample dummy that is never read
         xk = np.zeros(1, dtype=xk.dtype)
+    elif _extension_pays(shape_x, shape_w, shape_y, start, step):
+        rows = x.size // shape_x[nd - 1]
+        ne = (shape_y[nd - 1] - 1) * step[nd - 1] + shape_w[nd - 1]
+        xe = np.empty((rows, ne), dtype=xk.dtype)
+        _extend_rows(xk.reshape(rows, shape_x[nd - 1]), xe, start[nd - 1], mode, cv,
+                     max(1, min(int(n_threads), rows // 64 + 1)))
+        xk = xe
+        shape_x = tuple(shape_x[:nd - 1]) + (ne,)
+        start = start[:nd - 1] + [0]
     g = {"nd": nd, "mode": mode}
     g["n"] = list(shape_x) + [0] * (MAX_DIMS - nd)
     g["k"] = list(shape_w) + [0] * (MAX_DIMS - nd)
