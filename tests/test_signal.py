@@ -303,6 +303,14 @@ class TestStride:
         for mode in MODES:
             for f in (cs.fftconvolve, cs.oaconvolve):
                 assert_same(f(x, y, mode, stride=4), ss.fftconvolve(x, y, mode)[::4])
+        x2, y2 = data((17, 23), np.complex128, rng), data((5, 4), np.float64, rng)
+        for mode, stride in itertools.product(MODES, [(2, 3), (3, 1), (9, 2)]):
+            sl = (slice(None, None, stride[0]), slice(None, None, stride[1]))
+            assert_same(cs.fftconvolve(x2, y2, mode, stride=stride),
+                        ss.fftconvolve(x2, y2, mode)[sl])
+            if mode != "valid":  # kernel larger than the input
+                assert_same(cs.fftconvolve(y2, x2, mode, stride=stride),
+                            ss.fftconvolve(y2, x2, mode)[sl])
 
 
 class TestEngines:
@@ -325,7 +333,7 @@ class TestEngines:
         rng = np.random.default_rng(11)
         x = data((23, 19), dtype, rng)
         w = np.outer(rng.standard_normal(5), rng.standard_normal(4))
-        for mode, stride in itertools.product(MODES, [(1, 1), (2, 3)]):
+        for mode, stride in itertools.product(MODES, [(1, 1), (2, 3), (4, 4), (1, 5)]):
             plan = self._plan(x, w.astype(np.float32 if dtype == np.float32 else np.float64), mode, stride)
             plan.boundary, plan.cval = boundary, plan.result.type(0.5)
             want = _direct.run_direct(plan)
@@ -336,8 +344,8 @@ class TestEngines:
     def test_fft_with_kernel_larger_than_input(self, boundary):
         rng = np.random.default_rng(17)
         x, w = data((5, 4), np.float64, rng), data((13, 11), np.float64, rng)
-        for mode in ("full", "same"):
-            plan = self._plan(x, w, mode)
+        for mode, stride in itertools.product(("full", "same"), [(1, 1), (3, 2)]):
+            plan = self._plan(x, w, mode, stride)
             plan.boundary, plan.cval = boundary, np.float64(-1.5)
             assert_same(_fft.run_fft(plan), _direct.run_direct(plan))
 

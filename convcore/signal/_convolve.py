@@ -31,7 +31,7 @@ def execute(plan, method):
     engine, factors = choose(plan, method)
     if engine == "fft":
         out = run_fft(plan)
-        if out.size and out.dtype.kind in "fc" and not np.isfinite(out.reshape(-1)[0]):
+        if out.size and out.dtype.kind in "fc" and not np.isfinite(out[(0,) * out.ndim]):
             warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
                           "output. Consider using method='direct' instead.",
                           category=RuntimeWarning, stacklevel=3)

@@ -9,6 +9,9 @@ along an axis is the smallest fast length ``f`` with ``f >= full - first`` and `
 ``[first, last)`` is the slice of the full convolution the mode keeps. For 'valid' this is the length
 of the larger input instead of the sum of both lengths, for 'same' about half a kernel less.
 """
+import itertools
+import math
+
 import numpy as np
 import scipy.fft as sp_fft
 
@@ -16,6 +19,7 @@ from .._modes import MODE_CONSTANT, MODE_MIRROR, MODE_NEAREST, MODE_REFLECT, MOD
 from .._threads import get_num_threads
 from ._dtypes import fft_input, round_to
 from ._options import check_mode, check_stride, valid_swap_needed
+from ._plan import Plan
 
 _NP_PAD = {MODE_CONSTANT: "constant", MODE_REFLECT: "symmetric", MODE_MIRROR: "reflect",
            MODE_NEAREST: "edge", MODE_WRAP: "wrap"}
@@ -86,21 +90,71 @@ def _region(plan):
     return ext[sl], [0] * x.ndim
 
 
+MAX_PHASES = 64   # polyphase FFT up to this many phases (product of the strides)
+
+
+def _polyphase(plan, region, offset, work):
+    """Strided valid correlation as a sum over stride phases, one inverse FFT of the strided size.
+
+    With ``k = s*q + r`` per axis, ``out[o] = sum_r sum_q w[s*q + r] * R[r + s*(o + q)]``: phase r
+    correlates the input decimated from r with the kernel decimated from r, both about 1/s as
+    long. The phases' spectra are summed, so only the outputs that are kept are transformed back.
+    """
+    s, m, k = plan.stride, plan.shape, plan.w.shape
+    m_out = [-(-a // b) for a, b in zip(m, s)]
+    k_out = [-(-a // b) for a, b in zip(k, s)]
+    padded = np.zeros([st * (mo + ko - 1) for st, mo, ko in zip(s, m_out, k_out)], dtype=work)
+    dst = tuple(slice(p, max(p, min(p + n, lp)))
+                for p, n, lp in zip(offset, region.shape, padded.shape))
+    padded[dst] = region[tuple(slice(0, d.stop - d.start) for d in dst)]
+    weights = np.zeros([st * ko for st, ko in zip(s, k_out)], dtype=work)
+    weights[tuple(slice(0, n) for n in k)] = plan.w
+    is_complex = np.dtype(work).kind == "c"
+    fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if is_complex else (sp_fft.rfftn, sp_fft.irfftn)
+    fshape = [sp_fft.next_fast_len(mo + ko - 1, not is_complex) for mo, ko in zip(m_out, k_out)]
+    axes = list(range(len(s)))
+    workers = get_num_threads()
+    flip = (slice(None, None, -1),) * len(s)
+    spec = None
+    for phase in itertools.product(*(range(st) for st in s)):
+        taps = tuple(slice(r, None, st) for r, st in zip(phase, s))
+        w_r = weights[taps]
+        if not w_r.any():
+            continue
+        term = fwd(padded[taps], fshape, axes=axes, workers=workers)
+        term *= fwd(w_r[flip], fshape, axes=axes, workers=workers)
+        if spec is None:
+            spec = term
+        else:
+            spec += term
+    if spec is None:
+        return np.zeros(m_out, dtype=work)
+    ret = inv(spec, fshape, axes=axes, workers=workers)
+    return ret[tuple(slice(ko - 1, ko - 1 + mo) for ko, mo in zip(k_out, m_out))]
+
+
 def run_fft(plan):
-    """Evaluate `plan` by FFT; integer and bool results are rounded to exact integers."""
+    """Evaluate `plan` by FFT; integer and bool results are rounded to exact integers.
+
+    A stride > 1 runs as a polyphase sum (:func:`_polyphase`) so the skipped outputs are never
+    transformed back; very many phases fall back to slicing the stride-1 result.
+    """
     region, offset = _region(plan)
     work = np.result_type(fft_input(plan.x[:0].reshape(-1)).dtype,
                           fft_input(plan.w[:0].reshape(-1)).dtype)
     a = region.astype(work, copy=False)
-    b = np.ascontiguousarray(plan.w[(slice(None, None, -1),) * plan.w.ndim], dtype=work)
-    axes = list(range(plan.x.ndim))
-    # valid correlation of the region = full convolution with reversed w, from K-1 on
-    first = [k - 1 - p for k, p in zip(plan.w.shape, offset)]
-    ret = conv_window(a, b, axes, first, list(plan.shape))
-    ret = ret[tuple(slice(None, None, s) for s in plan.stride)]
+    if 1 < math.prod(plan.stride) <= MAX_PHASES:
+        ret = _polyphase(plan, a, offset, work)
+    else:
+        b = np.ascontiguousarray(plan.w[(slice(None, None, -1),) * plan.w.ndim], dtype=work)
+        axes = list(range(plan.x.ndim))
+        # valid correlation of the region = full convolution with reversed w, from K-1 on
+        first = [k - 1 - p for k, p in zip(plan.w.shape, offset)]
+        ret = conv_window(a, b, axes, first, list(plan.shape))
+        ret = ret[tuple(slice(None, None, s) for s in plan.stride)]
     if plan.result.kind in "biu":
         return round_to(ret, plan.result)
-    return ret.astype(plan.result, copy=False)
+    return np.ascontiguousarray(ret, dtype=plan.result)
 
 
 def _normalise_axes(in1, in2, axes):
@@ -215,6 +269,14 @@ def fftconvolve(in1, in2, mode="full", axes=None, stride=1):
     if not axes:
         return _finish(a * b, a, b, mode, axes, stride)
     first, count = _mode_window(mode, a.shape, b.shape, axes, a.ndim)
+    if math.prod(stride) > 1 and all(ax in axes or a.shape[ax] == b.shape[ax] == 1
+                                     for ax in range(a.ndim)):
+        # every axis convolved (no broadcasting): the strided plan skips the dropped outputs
+        plan = Plan(x=a, w=b[(slice(None, None, -1),) * b.ndim],
+                    start=tuple(f - (k - 1) for f, k in zip(first, b.shape)), shape=tuple(count),
+                    stride=stride, boundary=MODE_CONSTANT, cval=0,
+                    result=np.result_type(a.dtype, b.dtype))
+        return run_fft(plan)
     ret = conv_window(a, b, axes, [first[x] for x in axes], [count[x] for x in axes])
     return _finish(ret, a, b, mode, axes, stride)
 
