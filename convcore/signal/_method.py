@@ -8,7 +8,8 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
 - separable:  ``DIRECT[dtype] * sum over passes of (pass outputs * taps of that axis) / threads``
   plus one memory pass per axis (``COPY`` per byte)
 - fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
-  a padded region when the edge rule is not a zero fill.
+  a padded region when the edge rule is not a zero fill (with a stride: P phases of N/P points
+  forward, one inverse of N/P).
 
 Integers may only go to the FFT when the result is provably exact (every partial sum below 2**40,
 far inside float64's 53 bits, so rounding recovers the integer); bool and non-finite inputs always
@@ -71,7 +72,12 @@ def fft_cost(plan):
         n *= sp_fft.next_fast_len(m + k - 1, not is_complex)
     key = "f4" if plan.result in (np.float32, np.complex64) else "f8"
     per = FFT[key] * (2 if is_complex else 1)
-    work = 3 * n * math.log2(max(n, 2))
+    phases = math.prod(plan.stride)
+    if phases == 1:
+        work = 3 * n * math.log2(max(n, 2))
+    else:  # polyphase: forward transforms of n/phases points per phase, one inverse of n/phases
+        small = max(n / phases, 2)
+        work = (2 * n + small) * math.log2(small)
     threads = get_num_threads()
     cost = FFT_SETUP + per * work / (1 + 0.7 * (threads - 1)) + COPY * n * 16
     if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
