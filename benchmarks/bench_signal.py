@@ -9,7 +9,8 @@ float32 and float64, ``mode='same'``:
 - ``filter2D``  ``cv2.filter2D`` with a constant border, when ``opencv-python-headless`` is installed
 
 Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of 7
-repeats after 3 warm-up calls (one call for anything above two seconds). Then a separable Gaussian, a 1-D and a 3-D case
+rounds after 3 warm-up rounds, the functions of one row called in turn within each round (one
+call for anything above two seconds). Then a separable Gaussian, a 1-D and a 3-D case
 of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
 
     python benchmarks/bench_signal.py              # the full table (several minutes: SciPy's
@@ -35,22 +36,33 @@ KERNELS = (3, 5, 11, 31, 101)
 DTYPES = (np.float32, np.float64)
 
 
-def timeit(func, repeats=7, budget=2.0, warmup=3):
-    """Median seconds of `func()` over `repeats` calls after `warmup` calls (the allocator and the
-    thread pools settle in the first few); a single call when one takes more than `budget`."""
-    start = time.perf_counter()
-    func()
-    first = time.perf_counter() - start
-    if first > budget:
-        return first
-    for _ in range(warmup - 1):
-        func()
-    times = []
-    for _ in range(repeats):
+def timeit(funcs, repeats=7, budget=2.0, warmup=3):
+    """Median seconds of each function in `funcs` (a dict), measured interleaved: every round
+    calls each function once, so a slow spell of the shared machine hits all of them alike.
+
+    `warmup` rounds come first (the allocator and thread pools settle); a function whose first
+    call takes more than `budget` seconds is timed by that single call.
+    """
+    times = {name: [] for name in funcs}
+    slow = {}
+    for name, func in funcs.items():
         start = time.perf_counter()
         func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        first = time.perf_counter() - start
+        if first > budget:
+            slow[name] = first
+    fast = {name: func for name, func in funcs.items() if name not in slow}
+    for _ in range(warmup - 1):
+        for func in fast.values():
+            func()
+    for _ in range(repeats):
+        for name, func in fast.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    result = {name: statistics.median(t) for name, t in times.items() if t}
+    result.update(slow)
+    return result
 
 
 def peers():
@@ -87,13 +99,15 @@ def main_table(sizes, rows):
         image = rng.standard_normal(IMAGE).astype(dtype)
         for size in sizes:
             kernel = rng.standard_normal((size, size)).astype(dtype)
-            ours = timeit(lambda: cs.convolve2d(image, kernel, mode="same"))
+            calls = {"convcore": lambda: cs.convolve2d(image, kernel, mode="same")}
+            calls.update({name: (lambda f=funcs[name]: f(image, kernel)) for name in names})
+            t = timeit(calls)
+            ours = t["convcore"]
             line = f"{np.dtype(dtype).name:8} {size:>3}x{size:<3} {ours * 1e3:12.2f}"
             row = {"dtype": np.dtype(dtype).name, "size": size, "convcore": ours}
             for name in names:
-                t = timeit(lambda: funcs[name](image, kernel))
-                row[name] = t
-                line += f" {t * 1e3:15.2f} {t / ours:7.1f}"
+                row[name] = t[name]
+                line += f" {t[name] * 1e3:15.2f} {t[name] / ours:7.1f}"
             rows.append(row)
             print(line, flush=True)
 
@@ -137,7 +151,8 @@ def extra_cases():
                   lambda: ss.convolve2d(img, k5, mode="same")[::2, ::2], "convolve2d[::2, ::2]"))
     out = []
     for name, ours, theirs, peer in cases:
-        a, b = timeit(ours), timeit(theirs)
+        t = timeit({"ours": ours, "theirs": theirs})
+        a, b = t["ours"], t["theirs"]
         out.append((name, a, b))
         print(f"{name:44} {a * 1e3:12.2f} {b * 1e3:10.2f} {b / a:7.1f}  {peer}", flush=True)
     return out
@@ -184,7 +199,8 @@ def calibrate():
         for k in (5, 11):
             w = (rng.standard_normal((k, k)) * 10).astype(dtype)
             out = np.empty_like(x)
-            t = timeit(lambda: _direct.correlate(x, w, out, [-(k // 2)] * 2, [1, 1], 0, 0, 1))
+            t = timeit({"k": lambda: _direct.correlate(x, w, out, [-(k // 2)] * 2, [1, 1], 0, 0,
+                                                        1)})["k"]
             per.append(t / (x.size * k * k))
         print(f"  {name:4} {statistics.mean(per):.3g}")
     print("real FFT, seconds per n log2 n of one transform (1 thread):")
@@ -192,7 +208,8 @@ def calibrate():
         per = []
         for n in (512, 1125):
             x = rng.standard_normal((n, n)).astype(dtype)
-            t = timeit(lambda: sp_fft.irfftn(sp_fft.rfftn(x, workers=1), x.shape, workers=1))
+            t = timeit({"f": lambda: sp_fft.irfftn(sp_fft.rfftn(x, workers=1), x.shape,
+                                                   workers=1)})["f"]
             per.append(t / (2 * n * n * np.log2(n * n)))
         print(f"  {name:4} {statistics.mean(per):.3g}")
     convcore.set_num_threads(None)

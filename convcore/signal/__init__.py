@@ -25,7 +25,7 @@ The lecture's moving average of width 5 on a 1-D array:
 array([2., 3., 4., 5.])
 """
 from ._convolve import choose_conv_method, convolve, convolve2d, correlate, correlate2d
-from ._fft import fftconvolve, oaconvolve
+from ._fftconvolve import fftconvolve, oaconvolve
 
 __all__ = ["choose_conv_method", "convolve", "convolve2d", "correlate", "correlate2d",
            "fftconvolve", "oaconvolve"]

@@ -80,11 +80,6 @@ def fft_input(arr):
     return arr
 
 
-def fft_result_dtype(in1, in2):
-    """The dtype fftconvolve returns (float32 only for float32 inputs, complex if any is)."""
-    return np.result_type(fft_input(in1[:0].reshape(-1)).dtype, fft_input(in2[:0].reshape(-1)).dtype)
-
-
 def round_to(out, result):
     """A float result of an FFT turned into an integer or bool `result` dtype, as exact integers.
 

@@ -4,8 +4,6 @@ Every public function of :mod:`convcore.signal` passes its ``mode``, ``boundary`
 ``stride`` through here, so each rule and each error message lives in one place. The messages start
 with SciPy's own wording (programs that match on them keep working) and add what was received.
 """
-import numpy as np
-
 from .._modes import SIGNAL_BOUNDARIES
 from .._validation import as_tuple
 
@@ -81,11 +79,6 @@ def out_shape(mode, shape1, shape2):
     return tuple(n - k + 1 for n, k in zip(shape1, shape2))
 
 
-def strided_shape(shape, stride):
-    """Shape of ``result[::s0, ::s1, ...]`` for a stride-1 result of `shape`."""
-    return tuple(-(-m // s) for m, s in zip(shape, stride))
-
-
 def conv_start(mode, kernel_shape):
     """Where the reversed kernel starts (per axis) for output 0 of a convolution in `mode`.
 
@@ -106,7 +99,3 @@ def corr2d_start(mode, kernel_shape):
         return tuple(-((k - 1) // 2) for k in kernel_shape)
     return conv_start(mode, kernel_shape)
 
-
-def as_array(x):
-    """`x` as an ndarray (no copy when it already is one)."""
-    return np.asarray(x)
