@@ -25,8 +25,8 @@ from .._threads import get_num_threads
 from ._separable import separable_factors
 
 # seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
-DIRECT = {"f4": 6.1e-11, "f8": 8.9e-11, "c8": 1.9e-10, "c16": 4.6e-10, "int": 8.2e-11}
-FFT = {"f4": 1.6e-10, "f8": 3.4e-10}
+DIRECT = {"f4": 4.5e-11, "f8": 6.7e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
+FFT = {"f4": 1.8e-10, "f8": 3.3e-10}
 COPY = 2.6e-11           # seconds per byte of an extra pass over memory (separable passes, padding)
 DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
 FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
