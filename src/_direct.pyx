@@ -457,7 +457,13 @@ def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wr
             for item in range(n_items):
                 _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[0, 0], &scratch[0, g.idx_size])
         return
-    for item in prange(n_items, nogil=True, num_threads=n_threads, schedule="static"):
+    # dynamic hand-out of small batches: on a shared machine a preempted thread does not hold up
+    # the others (each output is one fixed-order sum, so results do not depend on the schedule)
+    cdef Py_ssize_t batch = n_items // (16 * n_threads)
+    if batch < 1:
+        batch = 1
+    for item in prange(n_items, nogil=True, num_threads=n_threads, schedule="dynamic",
+                       chunksize=batch):
         tid = threadid()
         _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[tid, 0], &scratch[tid, g.idx_size])
 
@@ -473,7 +479,7 @@ def _extend_rows(const wrapping[:, ::1] x, wrapping[:, ::1] xe, Py_ssize_t first
     hi = n - first if n - first < ne else ne
     if hi < lo:
         hi = lo
-    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="static"):
+    for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=16):
         for i in range(lo):
             v = map_index(first + i, n, mode)
             xe[r, i] = x[r, v] if v >= 0 else cv
