@@ -204,6 +204,87 @@ cdef extern from *:
     CC_RDISPATCH(cc_rows_u32, unsigned int, unsigned int)
     CC_RDISPATCH(cc_rows_u64, unsigned long long, unsigned long long)
 
+    /* small 2-D kernels: r <= 3 kernel rows of kw = 3 or 5 taps in one pass over the output row */
+    #define CC_RECT(NAME, T, A, ATTR)                                                           \
+    static ATTR void NAME(T *__restrict d, const T *const *s, const T *w, Py_ssize_t kw,        \
+                          Py_ssize_t r, Py_ssize_t n) {                                         \
+        Py_ssize_t t;                                                                           \
+        const T *__restrict s0 = s[0];                                                          \
+        const T *__restrict s1 = s[r > 1 ? 1 : 0];                                              \
+        const T *__restrict s2 = s[r > 2 ? 2 : 0];                                              \
+        switch (kw * 4 + r) {                                                                   \
+        case 13: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2];                                \
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]);      \
+            break;                                                                              \
+        }                                                                                       \
+        case 14: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w10 = (A)w[3], w11 = (A)w[4];  \
+            const A w12 = (A)w[5];                                                              \
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                           + w10 * s1[t + 0] + w11 * s1[t + 1] + w12 * s1[t + 2]);              \
+            break;                                                                              \
+        }                                                                                       \
+        case 15: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w10 = (A)w[3], w11 = (A)w[4];  \
+            const A w12 = (A)w[5], w20 = (A)w[6], w21 = (A)w[7], w22 = (A)w[8];                 \
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                           + w10 * s1[t + 0] + w11 * s1[t + 1] + w12 * s1[t + 2]                \
+                           + w20 * s2[t + 0] + w21 * s2[t + 1] + w22 * s2[t + 2]);              \
+            break;                                                                              \
+        }                                                                                       \
+        case 21: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w03 = (A)w[3], w04 = (A)w[4];  \
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                           + w03 * s0[t + 3] + w04 * s0[t + 4]);                                \
+            break;                                                                              \
+        }                                                                                       \
+        case 22: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w03 = (A)w[3], w04 = (A)w[4];  \
+            const A w10 = (A)w[5], w11 = (A)w[6], w12 = (A)w[7], w13 = (A)w[8], w14 = (A)w[9];  \
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                           + w03 * s0[t + 3] + w04 * s0[t + 4] + w10 * s1[t + 0]                \
+                           + w11 * s1[t + 1] + w12 * s1[t + 2] + w13 * s1[t + 3]                \
+                           + w14 * s1[t + 4]);                                                  \
+            break;                                                                              \
+        }                                                                                       \
+        case 23: {                                                                              \
+            const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w03 = (A)w[3], w04 = (A)w[4];  \
+            const A w10 = (A)w[5], w11 = (A)w[6], w12 = (A)w[7], w13 = (A)w[8], w14 = (A)w[9];  \
+            const A w20 = (A)w[10], w21 = (A)w[11], w22 = (A)w[12], w23 = (A)w[13], w24 = (A)w[14];\
+            for (t = 0; t < n; t++)                                                             \
+                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                           + w03 * s0[t + 3] + w04 * s0[t + 4] + w10 * s1[t + 0]                \
+                           + w11 * s1[t + 1] + w12 * s1[t + 2] + w13 * s1[t + 3]                \
+                           + w14 * s1[t + 4] + w20 * s2[t + 0] + w21 * s2[t + 1]                \
+                           + w22 * s2[t + 2] + w23 * s2[t + 3] + w24 * s2[t + 4]);              \
+            break;                                                                              \
+        }                                                                                       \
+        }                                                                                       \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_XDISPATCH(NAME, T, A)                                                            \
+        CC_RECT(NAME##_base, T, A, )                                                           \
+        CC_RECT(NAME##_avx2, T, A, CC_AVX2)                                                     \
+        static void NAME(T *d, const T *const *s, const T *w, Py_ssize_t kw, Py_ssize_t r,      \
+                         Py_ssize_t n) {                                                        \
+            if (cc_use_avx2) NAME##_avx2(d, s, w, kw, r, n); else NAME##_base(d, s, w, kw, r, n); \
+        }
+    #else
+    #define CC_XDISPATCH(NAME, T, A) CC_RECT(NAME, T, A, )
+    #endif
+    CC_XDISPATCH(cc_rect_f32, float, float)
+    CC_XDISPATCH(cc_rect_f64, double, double)
+    CC_XDISPATCH(cc_rect_u8, unsigned char, unsigned int)
+    CC_XDISPATCH(cc_rect_u16, unsigned short, unsigned int)
+    CC_XDISPATCH(cc_rect_u32, unsigned int, unsigned int)
+    CC_XDISPATCH(cc_rect_u64, unsigned long long, unsigned long long)
+
     /* complex rows as interleaved (re, im) pairs, one tap per pass: C's complex multiply would
        call the NaN-checking library routine for every product */
     #define CC_CROW(NAME, T, ATTR)                                                              \
@@ -251,6 +332,18 @@ cdef extern from *:
     void cc_rows_u16(u16* d, const u16** s, const u16* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_rows_u32(u32* d, const u32** s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_rows_u64(u64* d, const u64** s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
+    void cc_rect_f32(float* d, const float** s, const float* w, Py_ssize_t kw, Py_ssize_t r,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rect_f64(double* d, const double** s, const double* w, Py_ssize_t kw, Py_ssize_t r,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rect_u8(u8* d, const u8** s, const u8* w, Py_ssize_t kw, Py_ssize_t r,
+                    Py_ssize_t n) noexcept nogil
+    void cc_rect_u16(u16* d, const u16** s, const u16* w, Py_ssize_t kw, Py_ssize_t r,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rect_u32(u32* d, const u32** s, const u32* w, Py_ssize_t kw, Py_ssize_t r,
+                     Py_ssize_t n) noexcept nogil
+    void cc_rect_u64(u64* d, const u64** s, const u64* w, Py_ssize_t kw, Py_ssize_t r,
+                     Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -262,6 +355,7 @@ cdef enum:
     MAX_DIMS = 64
     CHUNK = 4096          # columns per work item: a long 1-D row is split across threads
     GROUP = 8             # kernel taps per pass over the accumulating row
+    RECT_ROWS = 3         # kernel rows of a 3- or 5-wide kernel per pass
 
 
 cdef struct Geom:
@@ -326,6 +420,58 @@ cdef inline void _batch_rows(wrapping* d, const wrapping** s, const wrapping* w,
         cc_rows_u64(d, s, w, g, n)
 
 
+cdef inline void _rect(wrapping* d, const wrapping** s, const wrapping* w, Py_ssize_t kw,
+                       Py_ssize_t r, Py_ssize_t n) noexcept nogil:
+    """d[t] += sum_{i<r} sum_{c<kw} w[i*kw + c] * s[i][t + c] (kw 3 or 5, r <= RECT_ROWS; real
+    types only)."""
+    if wrapping is float:
+        cc_rect_f32(d, s, w, kw, r, n)
+    elif wrapping is double:
+        cc_rect_f64(d, s, w, kw, r, n)
+    elif wrapping is u8:
+        cc_rect_u8(d, s, w, kw, r, n)
+    elif wrapping is u16:
+        cc_rect_u16(d, s, w, kw, r, n)
+    elif wrapping is u32:
+        cc_rect_u32(d, s, w, kw, r, n)
+    elif wrapping is u64:
+        cc_rect_u64(d, s, w, kw, r, n)
+
+
+cdef inline void _group_range(Py_ssize_t off, Py_ssize_t g, Py_ssize_t j0, Py_ssize_t j1,
+                              Py_ssize_t step, Py_ssize_t n, Py_ssize_t* jlo,
+                              Py_ssize_t* jhi) noexcept nogil:
+    """Columns [jlo, jhi) within [j0, j1) where taps off .. off+g-1 all read inside a row of n."""
+    cdef Py_ssize_t lo, hi
+    lo = 0 if off >= 0 else (step - 1 - off) // step
+    hi = 0 if n - off - g < 0 else (n - off - g) // step + 1
+    if lo < j0:
+        lo = j0
+    if lo > j1:
+        lo = j1
+    if hi < lo:
+        hi = lo
+    if hi > j1:
+        hi = j1
+    jlo[0] = lo
+    jhi[0] = hi
+
+
+cdef inline void _edges(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t c0,
+                        Py_ssize_t g, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t jlo, Py_ssize_t jhi,
+                        Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, int mode,
+                        wrapping cval) noexcept nogil:
+    """Taps c0 .. c0+g-1 for the columns outside [jlo, jhi), through the edge rule."""
+    cdef Py_ssize_t c, j, v
+    for c in range(c0, c0 + g):
+        for j in range(j0, jlo):
+            v = map_index(start + c + j * step, n, mode)
+            dst[j] = _madd(dst[j], w[c], src[v] if v >= 0 else cval)
+        for j in range(jhi, j1):
+            v = map_index(start + c + j * step, n, mode)
+            dst[j] = _madd(dst[j], w[c], src[v] if v >= 0 else cval)
+
+
 cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_ssize_t kw,
                       Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t start, Py_ssize_t step,
                       Py_ssize_t n, int mode, wrapping cval) noexcept nogil:
@@ -334,7 +480,7 @@ cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_
     Taps go in groups of GROUP: the columns where every tap of the group reads inside the row run
     through `_interior` (contiguous, vectorised); the others, near the edges, through map_index.
     """
-    cdef Py_ssize_t c, c0, g, j, jlo, jhi, v, off
+    cdef Py_ssize_t c, c0, g, j, jlo, jhi
     if src == NULL:
         for c in range(kw):
             for j in range(j0, j1):
@@ -343,28 +489,11 @@ cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_
     c0 = 0
     while c0 < kw:
         g = kw - c0 if kw - c0 < GROUP else GROUP
-        off = start + c0
-        # columns [jlo, jhi) where taps c0 .. c0+g-1 all read inside the row
-        jlo = 0 if off >= 0 else (step - 1 - off) // step
-        jhi = 0 if n - off - g < 0 else (n - off - g) // step + 1
-        if jlo < j0:
-            jlo = j0
-        if jlo > j1:
-            jlo = j1
-        if jhi < jlo:
-            jhi = jlo
-        if jhi > j1:
-            jhi = j1
-        for c in range(c0, c0 + g):
-            for j in range(j0, jlo):
-                v = map_index(start + c + j * step, n, mode)
-                dst[j] = _madd(dst[j], w[c], src[v] if v >= 0 else cval)
-            for j in range(jhi, j1):
-                v = map_index(start + c + j * step, n, mode)
-                dst[j] = _madd(dst[j], w[c], src[v] if v >= 0 else cval)
+        _group_range(start + c0, g, j0, j1, step, n, &jlo, &jhi)
+        _edges(dst, src, w, c0, g, j0, j1, jlo, jhi, start, step, n, mode, cval)
         if jhi > jlo:
             if step == 1:
-                _interior(dst + jlo, src + off + jlo, w + c0, g, jhi - jlo)
+                _interior(dst + jlo, src + start + c0 + jlo, w + c0, g, jhi - jlo)
             else:
                 for c in range(c0, c0 + g):
                     for j in range(jlo, jhi):
@@ -385,16 +514,22 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
     cdef wrapping* dst
     cdef const wrapping* src
     cdef const wrapping* srcs[GROUP]
-    cdef wrapping ws[GROUP]
+    cdef wrapping ws[GROUP * RECT_ROWS]
     cdef int nb = 0
-    cdef bint batch
+    cdef Py_ssize_t kw = g.k[L], jlo = 0, jhi = 0, c
+    cdef bint batch, rect
     if j1 > g.m[L]:
         j1 = g.m[L]
     # a column kernel whose columns all read inside the rows: add GROUP input rows per pass
-    batch = (g.k[L] == 1 and g.step[L] == 1 and g.start[L] + j0 >= 0
+    batch = (kw == 1 and g.step[L] == 1 and g.start[L] + j0 >= 0
              and g.start[L] + j1 <= g.n[L] and GROUP > 0)
+    # a 3- or 5-wide kernel: up to RECT_ROWS kernel rows per pass (edges apart, row by row)
+    rect = (kw == 3 or kw == 5) and g.step[L] == 1 and g.n_lead > 1
     if wrapping is "float complex" or wrapping is "double complex":
         batch = False
+        rect = False
+    if rect:
+        _group_range(g.start[L], kw, j0, j1, 1, g.n[L], &jlo, &jhi)
     r = row
     d = L - 1
     while d >= 0:
@@ -428,6 +563,17 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
             if nb == GROUP:
                 _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
                 nb = 0
+        elif rect and src != NULL:
+            _edges(dst, src, w + q * kw, 0, kw, j0, j1, jlo, jhi, g.start[L], 1, g.n[L], g.mode,
+                   cval)
+            if jhi > jlo:
+                srcs[nb] = src + g.start[L] + jlo
+                for c in range(kw):
+                    ws[nb * kw + c] = w[q * kw + c]
+                nb = nb + 1
+                if nb == RECT_ROWS:
+                    _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo)
+                    nb = 0
         else:
             _row(dst, src, w + q * g.k[L], g.k[L], j0, j1,
                  g.start[L], g.step[L], g.n[L], g.mode, cval)
@@ -438,8 +584,10 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
                 break
             cnt[d] = 0
             d = d - 1
-    if nb > 0:
+    if nb > 0 and batch:
         _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
+    elif nb > 0:
+        _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo)
 
 
 def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wrapping[::1] cval,
