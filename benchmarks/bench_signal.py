@@ -78,9 +78,10 @@ def peers():
     cv2.setNumThreads(convcore.get_num_threads())
 
     def filter2d(x, k):
-        # filter2D correlates: flip the kernel; anchor at SciPy's 'same' centre of the flip
+        # filter2D correlates: flip the kernel; SciPy's 'same' reads x[i - K//2 + k] for tap k of
+        # the flipped kernel, which is filter2D's anchor K//2 (x, y order)
         flipped = np.ascontiguousarray(k[::-1, ::-1])
-        anchor = (k.shape[1] - 1 - k.shape[1] // 2, k.shape[0] - 1 - k.shape[0] // 2)
+        anchor = (k.shape[1] // 2, k.shape[0] // 2)
         return cv2.filter2D(x, -1, flipped, anchor=anchor, borderType=cv2.BORDER_CONSTANT)
 
     funcs["filter2D"] = filter2d
