@@ -1,5 +1,7 @@
 """Stateless convolution and pooling functions with their gradients (NCHW, PyTorch's layout)."""
+from .conv import *  # noqa: F401,F403
+from .conv import __all__ as _conv_all
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
 
-__all__ = list(_pooling_all)
+__all__ = list(_conv_all) + list(_pooling_all)

@@ -1,0 +1,327 @@
+"""N-D convolution (cross-correlation, as in deep learning) and its gradients, im2col + GEMM.
+
+``y[n, o, p] = bias[o] + sum_{c, t} weight[o, c, t] * x_padded[n, g(o) * C_in/groups + c, p * stride + t * dilation]``
+— the lecture's ``C[m, n] = sum_i sum_j h[i, j] A[m + i, n + j]`` with channels, batch, stride,
+padding, dilation and groups. Inputs are channels-first ``(N, C_in, *spatial)`` (or unbatched
+``(C_in, *spatial)``) and weights ``(C_out, C_in / groups, *kernel)``, PyTorch's layout, so weights
+move between the two unchanged.
+"""
+import numpy as np
+
+from .. import _conv as kernels
+from .._threads import blas_threads, get_num_threads
+from .._validation import as_float_array, as_int, as_tuple
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "conv3d_backward"]
+
+
+def _padding(padding, nd, kernel, stride, dilation):
+    """Return the (low, high) zero padding of every spatial axis."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
+            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return [(t // 2, t - t // 2) for t in total]  # an odd total puts the extra one high
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == nd and all(
+            isinstance(p, (tuple, list)) for p in padding):
+        pairs = []
+        for p in padding:
+            if len(p) != 2:
+                raise ValueError(f"padding must hold (low, high) pairs, got {padding!r}")
+            pairs.append(tuple(as_int(v, "padding", 0) for v in p))
+        return pairs
+    return [(p, p) for p in as_tuple(padding, nd, "padding", min_value=0)]
+
+
+class _Conv:
+    """The checked arguments of one convolution: arrays in their working dtype and geometry."""
+
+    def __init__(self, x, weight, stride, padding, dilation, groups, nd, x_name="x"):
+        x = np.asarray(x)
+        if x.ndim not in (nd + 1, nd + 2):
+            raise ValueError(f"{x_name} must be {nd + 2}-D (N, C_in, *spatial) or {nd + 1}-D "
+                             f"(C_in, *spatial) for conv{nd}d, got shape {x.shape}")
+        weight = np.asarray(weight)
+        if weight.ndim != nd + 2:
+            raise ValueError(f"weight must be {nd + 2}-D (C_out, C_in/groups, *kernel) for "
+                             f"conv{nd}d, got shape {weight.shape}")
+        for name, arr in ((x_name, x), ("weight", weight)):
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        self.dtype = np.result_type(x.dtype, weight.dtype, np.float32)
+        self.batched = x.ndim == nd + 2
+        self.x = as_float_array(x if self.batched else x[np.newaxis], x_name, dtype=self.dtype)
+        self.weight = as_float_array(weight, "weight", dtype=self.dtype)
+        self.groups = as_int(groups, "groups", 1)
+        c_in, c_out = self.x.shape[1], weight.shape[0]
+        if c_out % self.groups:
+            raise ValueError(f"groups={self.groups} must divide the output channels {c_out}")
+        if c_in != weight.shape[1] * self.groups:
+            raise ValueError(f"x has {c_in} channels but weight expects {weight.shape[1]} x "
+                             f"groups={self.groups} = {weight.shape[1] * self.groups}")
+        kernel = weight.shape[2:]
+        self.stride = as_tuple(stride, nd, "stride")
+        self.dilation = as_tuple(dilation, nd, "dilation")
+        pads = _padding(padding, nd, kernel, self.stride, self.dilation)
+        spatial = self.x.shape[2:]
+        out = []
+        for n, k, s, d, (lo, hi) in zip(spatial, kernel, self.stride, self.dilation, pads):
+            span = d * (k - 1) + 1
+            if n + lo + hi < span:
+                raise ValueError(f"kernel {tuple(kernel)} (dilation {self.dilation}) is larger than "
+                                 f"the padded input {tuple(spatial)} (padding {pads})")
+            out.append((n + lo + hi - span) // s + 1)
+        self.out_spatial = tuple(out)
+        lead = 3 - nd  # 1-D and 2-D run as 3-D with singleton leading axes
+        rows = (spatial, out, kernel, self.stride, [lo for lo, _ in pads], self.dilation)
+        fill = (1, 1, 1, 1, 0, 1)
+        self.geometry = np.array([(f,) * lead + tuple(r) for r, f in zip(rows, fill)], np.int64)
+        self.nd = nd
+
+    @property
+    def out_shape(self):
+        return (self.x.shape[0], self.weight.shape[0]) + self.out_spatial
+
+    def unbatch(self, y):
+        return y if self.batched else y[0]
+
+    def run(self, kernel, *arrays, per_image):
+        """Call a kernel either with one image per thread (BLAS held to one thread) or, when the
+        batch is smaller than the thread count, image by image with BLAS owning the threads.
+        `per_image(threads)` allocates the scratch arrays for that many threads."""
+        n_threads = get_num_threads()
+        if self.x.shape[0] >= n_threads > 1:
+            with blas_threads(1):
+                return kernel(*arrays, *per_image(n_threads), n_threads)
+        with blas_threads(n_threads):
+            return kernel(*arrays, *per_image(1), 1)
+
+
+def _flat(a):
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
+    c = _Conv(x, weight, stride, padding, dilation, groups, nd)
+    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tile = min(kernels.TILE, int(np.prod(c.out_spatial)))
+    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), _flat(y), c.geometry, c.groups,
+          per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+    if bias is not None:
+        b = np.asarray(bias)
+        if b.shape != (c_out,):
+            raise ValueError(f"bias must have shape ({c_out},), got {b.shape}")
+        y += as_float_array(b, "bias", dtype=c.dtype).reshape((c_out,) + (1,) * nd)
+    return c.unbatch(y)
+
+
+def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
+                   need_weight, need_bias, nd):
+    c = _Conv(x, weight, stride, padding, dilation, groups, nd)
+    gy = np.asarray(grad_output)
+    if gy.dtype.kind not in "biuf":
+        raise TypeError(f"grad_output must hold real numbers, got dtype {gy.dtype}")
+    if not c.batched:
+        gy = gy[np.newaxis]
+    if gy.shape != c.out_shape:
+        expected = c.out_shape if c.batched else c.out_shape[1:]
+        raise ValueError(f"grad_output must have the output's shape {expected}, got "
+                         f"{np.shape(grad_output)}")
+    gy = as_float_array(gy, "grad_output", dtype=c.dtype)
+    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
+    L = int(np.prod(c.out_spatial))
+    w2 = c.weight.reshape(c_out, K)
+    grad_x = grad_w = grad_b = None
+    if need_input:
+        grad_x = np.empty(c.x.shape, dtype=c.dtype)
+        c.run(kernels.backward_input, _flat(gy), w2, _flat(grad_x), c.geometry, c.groups,
+              per_image=lambda t: (np.empty((t, K * L), dtype=c.dtype),))
+        grad_x = c.unbatch(grad_x)
+    if need_weight:
+        tile = min(kernels.TILE, L)
+        partial = []  # per-thread sums, allocated once the thread count is known
+
+        def scratch(t):
+            partial.append(np.zeros((t, c_out, K), dtype=c.dtype))
+            return partial[0], np.empty((t, K * tile), dtype=c.dtype)
+        c.run(kernels.backward_weight, _flat(gy), _flat(c.x), c.geometry, c.groups, per_image=scratch)
+        grad_w = partial[0].sum(axis=0).reshape(c.weight.shape)
+    if need_bias:
+        grad_b = gy.sum(axis=(0,) + tuple(range(2, nd + 2)))
+    return grad_x, grad_w, grad_b
+
+
+_PARAMS = """x : array_like, shape (N, C_in, {sp}) or (C_in, {sp})
+        Input, channels first. float32 and float64 keep their dtype; integers are converted to
+        float64; non-contiguous arrays are copied.
+    weight : array_like, shape (C_out, C_in / groups, {k})
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int or tuple of {nd} ints
+    padding : int, tuple of {nd} ints, tuple of {nd} (low, high) pairs, 'valid' or 'same'
+        Zero padding. 'same' (stride 1 only) keeps the spatial size; an odd total puts the extra
+        row on the high side, as PyTorch does.
+    groups : int
+        Input and output channels are split into this many groups, convolved separately
+        (groups == C_in is a depthwise convolution)."""
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of a batch of images, as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    {params}
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H + pad_low + pad_high - dilation * (kh - 1) - 1) // stride + 1``, same for W.
+
+    Examples
+    --------
+    A vertical-line detector from the lecture on a 4x4 image with a vertical line:
+
+    >>> import numpy as np
+    >>> image = np.array([[0, 1, 0, 0]] * 4, dtype=float)[None, None]
+    >>> kernel = np.array([[-1, 2, -1]] * 3, dtype=float)[None, None]
+    >>> conv2d(image, kernel)[0, 0]
+    array([[ 6., -3.],
+           [ 6., -3.]])
+    """
+    return _conv(x, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of a batch of signals, as ``torch.nn.functional.conv1d``.
+
+    Parameters
+    ----------
+    {params}
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, L_out)
+
+    Examples
+    --------
+    The lecture's 1x5 moving average:
+
+    >>> import numpy as np
+    >>> conv1d(np.arange(8.)[None, None], np.full((1, 1, 5), 0.2))[0, 0]
+    array([2., 3., 4., 5.])
+    """
+    return _conv(x, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution of a batch of volumes, as ``torch.nn.functional.conv3d``.
+
+    Parameters
+    ----------
+    {params}
+
+    Returns
+    -------
+    y : ndarray, shape (N, C_out, D_out, H_out, W_out)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((1, 1, 2, 2, 2)), padding=1).shape
+    (1, 1, 4, 4, 4)
+    """
+    return _conv(x, weight, bias, stride, padding, dilation, groups, 3)
+
+
+_BACKWARD = """Gradients of :func:`conv{nd}d` for its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of the forward output
+        Gradient of the loss with respect to the output.
+    x, weight, stride, padding, dilation, groups :
+        The arguments of the forward call.
+    need_input, need_weight, need_bias : bool
+        Which gradients to compute; the others are returned as None.
+
+    Returns
+    -------
+    grad_input : ndarray, shape of x, or None
+        The full (transposed) convolution of grad_output with the weights, by GEMM + col2im.
+    grad_weight : ndarray, shape of weight, or None
+        Correlation of the input with grad_output, by im2col + GEMM.
+    grad_bias : ndarray, shape (C_out,), or None
+        grad_output summed over the batch and the spatial axes.
+"""
+
+
+def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    need_input=True, need_weight=True, need_bias=True):
+    return _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
+                          need_weight, need_bias, 1)
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    need_input=True, need_weight=True, need_bias=True):
+    return _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
+                          need_weight, need_bias, 2)
+
+
+def conv3d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    need_input=True, need_weight=True, need_bias=True):
+    return _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
+                          need_weight, need_bias, 3)
+
+
+def _document():
+    spatial = {1: ("L", "kl"), 2: ("H, W", "kh, kw"), 3: ("D, H, W", "kd, kh, kw")}
+    for nd, (sp, k) in spatial.items():
+        params = _PARAMS.format(sp=sp, k=k, nd=nd)
+        fwd = globals()[f"conv{nd}d"]
+        fwd.__doc__ = fwd.__doc__.replace("{params}", params)
+        globals()[f"conv{nd}d_backward"].__doc__ = _BACKWARD.format(nd=nd) + _BACKWARD_EXAMPLES[nd]
+
+
+_BACKWARD_EXAMPLES = {
+    1: """
+    Examples
+    --------
+    The lecture's 1-D backpropagation: with o0 = F1 x1 + F2 x2 and o1 = F1 x2 + F2 x3,
+    dJ/dF1 = dJ/do0 * x1 + dJ/do1 * x2.
+
+    >>> import numpy as np
+    >>> x = np.array([[[1., 2., 3.]]])
+    >>> _, grad_w, _ = conv1d_backward([[[10., 100.]]], x, np.ones((1, 1, 2)))
+    >>> grad_w[0, 0]
+    array([210., 320.])
+""",
+    2: """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    >>> gx, gw, gb = conv2d_backward(np.ones((1, 1, 2, 2)), x, w)
+    >>> gx[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    >>> gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]]), array([4.]))
+""",
+    3: """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gx, gw, gb = conv3d_backward(np.ones((1, 1, 1, 1, 1)), np.ones((1, 1, 2, 2, 2)),
+    ...                              np.ones((1, 1, 2, 2, 2)), need_input=False)
+    >>> gx is None, float(gw.sum()), gb
+    (True, 8.0, array([1.]))
+""",
+}
+_document()
