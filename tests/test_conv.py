@@ -1,0 +1,246 @@
+"""Convolution against a plain NumPy loop written from the lecture's formula, numerical gradients
+and PyTorch (when installed)."""
+import itertools
+
+import numpy as np
+import pytest
+
+import convcore
+import convcore.functional as F
+
+rng = np.random.default_rng(1)
+
+
+def reference_conv(x, w, b, stride, pads, dilation, groups):
+    """C[m, n] = sum_i sum_j h[i, j] * A[m + i, n + j] over channels, with stride, zero padding
+    (low, high) per axis, dilation and groups, written as loops over outputs and kernel taps."""
+    nd = x.ndim - 2
+    xp = np.pad(x, [(0, 0), (0, 0)] + list(pads))
+    n_batch, c_in = x.shape[:2]
+    c_out, cg = w.shape[:2]
+    kernel = w.shape[2:]
+    og = c_out // groups
+    outs = [(xp.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(nd)]
+    y = np.zeros((n_batch, c_out) + tuple(outs))
+    for n, o in itertools.product(range(n_batch), range(c_out)):
+        g = o // og
+        for pos in itertools.product(*map(range, outs)):
+            acc = 0.0 if b is None else b[o]
+            for c in range(cg):
+                for tap in itertools.product(*map(range, kernel)):
+                    src = tuple(pos[a] * stride[a] + tap[a] * dilation[a] for a in range(nd))
+                    acc += w[(o, c) + tap] * xp[(n, g * cg + c) + src]
+            y[(n, o) + pos] = acc
+    return y
+
+
+def numerical_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        orig = x[i]
+        x[i] = orig + eps
+        fp = f(x)
+        x[i] = orig - eps
+        fm = f(x)
+        x[i] = orig
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def conv(nd):
+    return getattr(F, f"conv{nd}d")
+
+
+def conv_backward(nd):
+    return getattr(F, f"conv{nd}d_backward")
+
+
+def expand(v, nd):
+    return tuple(v) if isinstance(v, tuple) else (v,) * nd
+
+
+CASES = [  # nd, N, C_in, C_out, spatial, kernel, stride, padding, dilation, groups
+    (1, 2, 3, 4, (9,), 1, 1, 0, 1, 1),
+    (1, 1, 2, 2, (8,), 2, 3, 1, 1, 1),  # stride larger than the kernel
+    (1, 2, 4, 4, (10,), 3, 1, ((2, 1),), 2, 2),  # asymmetric padding, dilation, groups
+    (1, 1, 1, 1, (5,), 5, 1, 0, 1, 1),  # kernel == input
+    (2, 2, 3, 4, (6, 5), 3, 1, 1, 1, 1),
+    (2, 1, 2, 3, (7, 7), 5, 2, 2, 1, 1),
+    (2, 2, 4, 6, (6, 6), (2, 3), (1, 2), (1, 0), (2, 1), 2),
+    (2, 1, 3, 3, (5, 5), 3, 2, 1, 1, 3),  # depthwise
+    (2, 2, 4, 8, (4, 4), 1, 1, 0, 1, 2),  # point convolution (pure GEMM path), grouped
+    (2, 1, 2, 2, (4, 4), 4, 1, 0, 1, 1),  # kernel == input
+    (3, 1, 2, 3, (4, 5, 4), 3, 1, 1, 1, 1),
+    (3, 2, 2, 2, (5, 4, 6), (2, 1, 3), (2, 1, 2), 0, (1, 1, 2), 2),
+]
+
+
+def _pads(padding, nd):
+    if isinstance(padding, tuple) and isinstance(padding[0], tuple):
+        return list(padding)
+    return [(p, p) for p in expand(padding, nd)]
+
+
+class TestForward:
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_matches_reference(self, case, dtype):
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial).astype(dtype)
+        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(dtype)
+        b = rng.standard_normal(c_out).astype(dtype)
+        y = conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+        ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
+                             _pads(p, nd), expand(d, nd), g)
+        assert y.dtype == dtype
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(y, ref, rtol=tol, atol=tol)
+
+    def test_lecture_formula_on_an_8x8_binary_image(self):
+        image = (rng.random((8, 8)) > 0.5).astype(float)
+        h = rng.standard_normal((3, 3))
+        y = F.conv2d(image[None, None], h[None, None])[0, 0]
+        expected = np.array([[np.sum(h * image[m:m + 3, n:n + 3]) for n in range(6)]
+                             for m in range(6)])
+        np.testing.assert_allclose(y, expected, rtol=1e-12)
+
+    @pytest.mark.parametrize("nd, kernel", [(1, (4,)), (2, (2, 4)), (2, (3, 3)), (3, (2, 3, 4))])
+    def test_same_padding_keeps_the_size(self, nd, kernel):
+        x = rng.standard_normal((1, 2) + (7,) * nd)
+        w = rng.standard_normal((3, 2) + kernel)
+        y = conv(nd)(x, w, padding="same", dilation=2 if nd == 2 else 1)
+        assert y.shape == (1, 3) + (7,) * nd
+        d = 2 if nd == 2 else 1
+        pads = [((d * (k - 1)) // 2, d * (k - 1) - (d * (k - 1)) // 2) for k in kernel]
+        np.testing.assert_allclose(y, reference_conv(x, w, None, (1,) * nd, pads, (d,) * nd, 1),
+                                   rtol=1e-12, atol=1e-12)
+
+    def test_valid_padding(self):
+        x, w = rng.standard_normal((1, 1, 6, 6)), rng.standard_normal((1, 1, 3, 3))
+        np.testing.assert_array_equal(F.conv2d(x, w, padding="valid"), F.conv2d(x, w))
+
+    def test_unbatched_integer_and_non_contiguous_inputs(self):
+        x = rng.integers(-5, 5, (3, 8, 8))
+        w = rng.standard_normal((2, 3, 3, 3))
+        y = F.conv2d(x, w)
+        assert y.shape == (2, 6, 6) and y.dtype == np.float64
+        np.testing.assert_allclose(y, F.conv2d(x[None].astype(float), w)[0], rtol=1e-12)
+        big = rng.standard_normal((2, 6, 10, 10))
+        xs = big[:, ::2, 1::2, ::-1]
+        np.testing.assert_allclose(F.conv2d(xs, w), F.conv2d(xs.copy(), w), rtol=1e-12)
+
+    def test_mixed_dtypes_promote(self):
+        x = rng.standard_normal((1, 1, 4, 4)).astype(np.float32)
+        assert F.conv2d(x, np.ones((1, 1, 2, 2), np.float32)).dtype == np.float32
+        assert F.conv2d(x, np.ones((1, 1, 2, 2))).dtype == np.float64
+
+
+class TestGradients:
+    @pytest.mark.parametrize("case", [CASES[i] for i in (1, 2, 4, 6, 7, 8, 11)])
+    def test_numerical_gradients(self, case):
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in // g) + kernel)
+        b = rng.standard_normal(c_out)
+        kw = dict(stride=s, padding=p, dilation=d, groups=g)
+        gy = rng.standard_normal(conv(nd)(x, w, b, **kw).shape)
+        gx, gw, gb = conv_backward(nd)(gy, x, w, **kw)
+        loss = lambda xx, ww, bb: float(np.sum(conv(nd)(xx, ww, bb, **kw) * gy))
+        np.testing.assert_allclose(gx, numerical_grad(lambda v: loss(v, w, b), x), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gw, numerical_grad(lambda v: loss(x, v, b), w), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gb, numerical_grad(lambda v: loss(x, w, v), b), rtol=1e-6, atol=1e-8)
+
+    def test_lecture_1d_backprop(self):
+        # o0 = F1 x1 + F2 x2, o1 = F1 x2 + F2 x3  =>  dJ/dF1 = dJ/do0 x1 + dJ/do1 x2
+        x1, x2, x3 = 0.5, -1.5, 2.0
+        dj_do0, dj_do1 = 3.0, -0.25
+        _, gw, _ = F.conv1d_backward([[[dj_do0, dj_do1]]], [[[x1, x2, x3]]], [[[0.7, -0.2]]])
+        assert gw[0, 0, 0] == pytest.approx(dj_do0 * x1 + dj_do1 * x2)
+        assert gw[0, 0, 1] == pytest.approx(dj_do0 * x2 + dj_do1 * x3)
+
+    def test_only_the_requested_gradients(self):
+        x, w = rng.standard_normal((1, 1, 4, 4)), rng.standard_normal((1, 1, 2, 2))
+        gy = np.ones((1, 1, 3, 3))
+        gx, gw, gb = F.conv2d_backward(gy, x, w, need_input=False, need_bias=False)
+        assert gx is None and gb is None and gw.shape == w.shape
+
+    def test_float32_gradients_keep_dtype(self):
+        x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+        w = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+        grads = F.conv2d_backward(np.ones((2, 2, 3, 3), np.float32), x, w)
+        assert all(gr.dtype == np.float32 for gr in grads)
+
+
+class TestAgainstTorch:
+    torch = pytest.importorskip("torch")
+
+    @pytest.mark.parametrize("case", CASES)
+    def test_forward_and_backward(self, case):
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        if isinstance(p, tuple) and isinstance(p[0], tuple):
+            pytest.skip("torch has no asymmetric padding argument")
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        tx, tw, tb = (self.torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ty = getattr(self.torch.nn.functional, f"conv{nd}d")(tx, tw, tb, s, p, d, g)
+        gy = rng.standard_normal(ty.shape).astype(np.float32)
+        ty.backward(self.torch.from_numpy(gy))
+        kw = dict(stride=s, padding=p, dilation=d, groups=g)
+        np.testing.assert_allclose(conv(nd)(x, w, b, **kw), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+        for ours, theirs in zip(conv_backward(nd)(gy, x, w, **kw), (tx, tw, tb)):
+            np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+class TestThreads:
+    def test_one_and_two_threads_agree(self):
+        x = rng.standard_normal((5, 4, 12, 12)).astype(np.float32)
+        w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+        gy = rng.standard_normal((5, 6, 6, 6)).astype(np.float32)
+        before = convcore.get_num_threads()
+        results = []
+        try:
+            for n in (1, 2):
+                convcore.set_num_threads(n)
+                assert convcore.get_num_threads() == n
+                results.append((F.conv2d(x, w, stride=2, padding=1, groups=2),)
+                               + F.conv2d_backward(gy, x, w, stride=2, padding=1, groups=2))
+        finally:
+            convcore.set_num_threads(before)
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+class TestBadInput:
+    x = np.zeros((1, 2, 5, 5))
+    w = np.zeros((4, 2, 3, 3))
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda x, w: F.conv2d(x[0, 0], w), ValueError, r"x must be 4-D"),
+        (lambda x, w: F.conv2d(x, w[0]), ValueError, r"weight must be 4-D"),
+        (lambda x, w: F.conv2d(x[:, :1], w), ValueError, r"x has 1 channels but weight expects 2"),
+        (lambda x, w: F.conv2d(x, w[:3], groups=2), ValueError, r"groups=2 must divide the output"),
+        (lambda x, w: F.conv2d(x, w, groups=0), ValueError, r"groups must be positive"),
+        (lambda x, w: F.conv2d(x, w, stride=0), ValueError, r"stride must be positive, got 0"),
+        (lambda x, w: F.conv2d(x, w, stride=-2), ValueError, r"stride must be positive"),
+        (lambda x, w: F.conv2d(x, w, padding=-1), ValueError, r"padding must be >= 0"),
+        (lambda x, w: F.conv2d(x, w, padding="full"), ValueError, r"padding must be an int, a tuple"),
+        (lambda x, w: F.conv2d(x, w, stride=2, padding="same"), ValueError, r"'same' needs stride 1"),
+        (lambda x, w: F.conv2d(x, w, dilation=(1, 0)), ValueError, r"dilation must be positive"),
+        (lambda x, w: F.conv2d(x, w, stride=1.5), TypeError, r"stride must be an integer"),
+        (lambda x, w: F.conv2d(x, np.zeros((1, 2, 6, 6))), ValueError, r"larger than the padded input"),
+        (lambda x, w: F.conv2d(x, w, dilation=3), ValueError, r"larger than the padded input"),
+        (lambda x, w: F.conv2d(np.zeros((0, 2, 5, 5)), w), ValueError, r"x must not be empty"),
+        (lambda x, w: F.conv2d(x.astype(complex), w), TypeError, r"x must hold real numbers"),
+        (lambda x, w: F.conv2d(x.astype(object), w), TypeError, r"x must hold real numbers"),
+        (lambda x, w: F.conv2d(x, w.astype(complex)), TypeError, r"weight must hold real numbers"),
+        (lambda x, w: F.conv2d(x, w, bias=np.zeros(3)), ValueError, r"bias must have shape \(4,\)"),
+        (lambda x, w: F.conv2d_backward(np.zeros((1, 4, 2, 2)), x, w), ValueError,
+         r"grad_output must have the output's shape \(1, 4, 3, 3\)"),
+    ])
+    def test_clear_errors(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call(self.x, self.w)
