@@ -1,4 +1,6 @@
 """Reports how the compiled core was built (OpenMP or serial)."""
+from cython.parallel cimport prange, threadid
+
 from _parallel cimport CONVCORE_OPENMP, convcore_omp_max_threads
 
 
@@ -10,3 +12,19 @@ def openmp_enabled():
 def omp_max_threads():
     """The OpenMP runtime's default thread count (1 without OpenMP)."""
     return convcore_omp_max_threads()
+
+
+def team_size(int n_threads):
+    """How many threads a kernel's ``prange(num_threads=n_threads)`` actually runs on (at most 256)."""
+    cdef int seen[256]
+    cdef Py_ssize_t i
+    cdef int count = 0
+    n_threads = min(max(n_threads, 1), 256)
+    for i in range(256):
+        seen[i] = 0
+    with nogil:
+        for i in prange(256, num_threads=n_threads, schedule="static", chunksize=1):
+            seen[threadid()] = 1
+    for i in range(256):
+        count += seen[i]
+    return count
