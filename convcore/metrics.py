@@ -1,0 +1,333 @@
+"""Classification metrics: confusion matrix, accuracy, precision, recall, F1 and a report.
+
+The definitions and the numbers are scikit-learn's (``sklearn.metrics``), without depending on it.
+For a class c, with TP, FP and FN counted from the confusion matrix::
+
+    precision = TP / (TP + FP)      recall = TP / (TP + FN)
+    F_beta    = (1 + beta^2) TP / ((1 + beta^2) TP + beta^2 FN + FP)
+
+``average`` combines the classes: 'binary' reports the class ``pos_label``; 'micro' pools the
+counts of all classes; 'macro' is the plain mean over classes; 'weighted' weights each class by its
+support (its number of true samples); None returns one value per class. A ratio with a zero
+denominator takes the value ``zero_division`` ('warn' means 0 with an
+:class:`UndefinedMetricWarning`).
+"""
+import warnings
+
+import numpy as np
+
+__all__ = ["UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
+           "f1_score", "fbeta_score", "precision_recall_fscore_support", "precision_score",
+           "recall_score"]
+
+_AVERAGES = ("binary", "micro", "macro", "weighted", None)
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A precision, recall or F-score had a zero denominator and was set to 0."""
+
+
+def _labels_1d(y, name):
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must not contain NaN or infinity")
+    if arr.dtype.kind not in "biufUSO":
+        raise TypeError(f"{name} must hold class labels, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_pair(y_true, y_pred):
+    y_true, y_pred = _labels_1d(y_true, "y_true"), _labels_1d(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true and y_pred must have the same length, got {len(y_true)} and "
+                         f"{len(y_pred)}")
+    if len(y_true) == 0:
+        raise ValueError("y_true and y_pred must not be empty")
+    return y_true, y_pred
+
+
+def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
+    """Count, for every true class i and predicted class j, the samples ``C[i, j]``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of shape (n_samples,)
+        True and predicted labels (integers or strings).
+    labels : array_like, optional
+        The classes, in the order of the rows and columns; default: every label seen, sorted.
+    normalize : {None, 'true', 'pred', 'all'}
+        Divide by the row sums, the column sums or the total.
+
+    Returns
+    -------
+    C : ndarray of shape (n_classes, n_classes)
+        Rows are true classes, columns predicted classes (scikit-learn's convention).
+
+    Examples
+    --------
+    >>> confusion_matrix([1, 0, 1, 1, 0], [1, 1, 1, 0, 0])
+    array([[1, 1],
+           [1, 2]])
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    if labels is None:
+        labels = np.union1d(y_true, y_pred)
+    else:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.size == 0:
+            raise ValueError("labels must be a non-empty 1-D list of classes")
+        if len(np.unique(labels)) != len(labels):
+            raise ValueError("labels must not repeat a class")
+        if not np.isin(y_true, labels).any():
+            raise ValueError("At least one label in labels must be present in y_true")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+
+    def index(y):
+        pos = np.clip(np.searchsorted(sorted_labels, y), 0, len(labels) - 1)
+        known = sorted_labels[pos] == y
+        return order[pos], known
+
+    ti, t_known = index(y_true)
+    pi, p_known = index(y_pred)
+    keep = t_known & p_known  # samples whose labels are outside `labels` are left out
+    n = len(labels)
+    cm = np.bincount(ti[keep] * n + pi[keep], minlength=n * n).reshape(n, n)
+    if normalize is None:
+        return cm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if normalize == "true":
+            out = cm / cm.sum(axis=1, keepdims=True)
+        elif normalize == "pred":
+            out = cm / cm.sum(axis=0, keepdims=True)
+        else:
+            out = cm / cm.sum()
+    return np.nan_to_num(out)
+
+
+def accuracy_score(y_true, y_pred, normalize=True):
+    """Fraction (or, with ``normalize=False``, number) of samples predicted correctly.
+
+    >>> accuracy_score([0, 1, 2, 2], [0, 2, 2, 2])
+    0.75
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    correct = y_true == y_pred
+    return float(correct.mean()) if normalize else int(correct.sum())
+
+
+def _divide(num, den, zero_division, what):
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    bad = den == 0
+    out = np.divide(num, np.where(bad, 1.0, den))
+    if bad.any():
+        if zero_division == "warn":
+            warnings.warn(f"{what} is ill-defined and being set to 0.0 where there are no "
+                          f"samples to divide by; use zero_division to control this",
+                          UndefinedMetricWarning, stacklevel=4)
+            fill = 0.0
+        else:
+            fill = float(zero_division)
+        out = np.where(bad, fill, out)
+    return out
+
+
+def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_label=1,
+                                    average=None, zero_division="warn"):
+    """Precision, recall, F-beta and support of every class, or averaged over classes.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like of shape (n_samples,)
+    beta : float
+        Weight of recall in the F-score (1: the F1 score).
+    labels : array_like, optional
+        Classes to report (and to average over); default: every label seen, sorted.
+    pos_label : int or str
+        The class reported when ``average='binary'``.
+    average : {'binary', 'micro', 'macro', 'weighted', None}
+    zero_division : {'warn', 0, 1, nan}
+        Value of a ratio whose denominator is zero.
+
+    Returns
+    -------
+    precision, recall, fscore : float, or ndarray per class when ``average`` is None
+    support : ndarray of int per class, or None when averaged
+
+    Examples
+    --------
+    >>> p, r, f, s = precision_recall_fscore_support([0, 1, 1, 2], [0, 1, 2, 2])
+    >>> p, r, s
+    (array([1. , 1. , 0.5]), array([1. , 0.5, 1. ]), array([1, 2, 1]))
+    """
+    if average not in _AVERAGES:
+        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
+    if not (zero_division == "warn" or (isinstance(zero_division, (int, float))
+                                        and (zero_division in (0, 1) or np.isnan(zero_division)))):
+        raise ValueError(f"zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
+    if not np.isscalar(beta) or beta < 0:
+        raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    present = np.union1d(y_true, y_pred)
+    if average == "binary":
+        if len(present) > 2:
+            raise ValueError(f"Target is multiclass but average='binary'; choose average from "
+                             f"'micro', 'macro', 'weighted' or None (labels seen: {present.tolist()})")
+        if pos_label not in present:
+            if len(present) == 2 or np.asarray(pos_label).dtype.kind != present.dtype.kind:
+                raise ValueError(f"pos_label={pos_label!r} is not a valid label: it must be one of "
+                                 f"{present.tolist()}")
+        labels = np.asarray([pos_label])
+    elif labels is None:
+        labels = present
+    labels = np.asarray(labels)
+    cm = confusion_matrix(y_true, y_pred, labels=np.union1d(labels, present))
+    all_labels = np.union1d(labels, present)
+    idx = np.searchsorted(all_labels, labels)
+    tp = np.diag(cm)[idx].astype(float)
+    pred_count = cm.sum(axis=0)[idx].astype(float)
+    true_count = cm.sum(axis=1)[idx].astype(float)
+    if average == "micro":
+        tp, pred_count, true_count = tp.sum(), pred_count.sum(), true_count.sum()
+    b2 = float(beta) ** 2
+    precision = _divide(tp, pred_count, zero_division, "Precision")
+    recall = _divide(tp, true_count, zero_division, "Recall")
+    # the F-score from the counts (scikit-learn >= 1.3), so zero_division applies to it directly
+    fscore = _divide((1 + b2) * tp, (1 + b2) * tp + b2 * (true_count - tp) + (pred_count - tp),
+                     zero_division, "F-score")
+    support = true_count.astype(int)
+    if average is None:
+        return precision, recall, fscore, support
+    if average == "weighted":
+        weights = true_count
+        if weights.sum() == 0:
+            fill = 0.0 if zero_division == "warn" else float(zero_division)
+            return fill, fill, fill, None
+    else:
+        weights = None
+
+    def mean(v):
+        v = np.atleast_1d(v)
+        keep = ~np.isnan(v)  # zero_division=nan leaves those classes out of the average
+        w = None if weights is None else weights[keep]
+        if not keep.any():
+            return float("nan")
+        if w is not None and w.sum() == 0:  # only classes without support are left
+            return 0.0
+        return float(np.average(v[keep], weights=w))
+    return mean(precision), mean(recall), mean(fscore), None
+
+
+def _single(index, y_true, y_pred, labels, pos_label, average, zero_division, beta=1.0):
+    return precision_recall_fscore_support(y_true, y_pred, beta=beta, labels=labels,
+                                           pos_label=pos_label, average=average,
+                                           zero_division=zero_division)[index]
+
+
+def precision_score(y_true, y_pred, labels=None, pos_label=1, average="binary",
+                    zero_division="warn"):
+    """Precision ``TP / (TP + FP)``; arguments as :func:`precision_recall_fscore_support`.
+
+    >>> precision_score([0, 1, 1, 0], [1, 1, 1, 0])
+    0.6666666666666666
+    """
+    return _single(0, y_true, y_pred, labels, pos_label, average, zero_division)
+
+
+def recall_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
+    """Recall ``TP / (TP + FN)``; arguments as :func:`precision_recall_fscore_support`.
+
+    >>> recall_score([0, 1, 1, 0], [1, 1, 0, 0])
+    0.5
+    """
+    return _single(1, y_true, y_pred, labels, pos_label, average, zero_division)
+
+
+def fbeta_score(y_true, y_pred, beta, labels=None, pos_label=1, average="binary",
+                zero_division="warn"):
+    """F-beta score, the weighted harmonic mean of precision and recall.
+
+    >>> round(fbeta_score([0, 1, 1, 0], [1, 1, 0, 0], beta=2), 4)
+    0.5
+    """
+    return _single(2, y_true, y_pred, labels, pos_label, average, zero_division, beta)
+
+
+def f1_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
+    """F1 score ``2 TP / (2 TP + FP + FN)``; arguments as :func:`precision_recall_fscore_support`.
+
+    >>> round(f1_score([0, 1, 2, 2], [0, 1, 1, 2], average="macro"), 4)
+    0.7778
+    """
+    return _single(2, y_true, y_pred, labels, pos_label, average, zero_division)
+
+
+def classification_report(y_true, y_pred, labels=None, target_names=None, digits=2,
+                          output_dict=False, zero_division="warn"):
+    """Precision, recall, F1 and support per class, with the accuracy and the macro and
+    weighted averages, laid out as scikit-learn's ``classification_report``.
+
+    Examples
+    --------
+    >>> print(classification_report([0, 1, 1, 0], [0, 1, 0, 0], target_names=["other", "proton"]))
+                  precision    recall  f1-score   support
+    <BLANKLINE>
+           other       0.67      1.00      0.80         2
+          proton       1.00      0.50      0.67         2
+    <BLANKLINE>
+        accuracy                           0.75         4
+       macro avg       0.83      0.75      0.73         4
+    weighted avg       0.83      0.75      0.73         4
+    <BLANKLINE>
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    present = np.union1d(y_true, y_pred)
+    labels_given = labels is not None
+    labels = present if labels is None else np.asarray(labels)
+    if target_names is None:
+        target_names = [str(label) for label in labels]
+    elif len(target_names) != len(labels):
+        raise ValueError(f"target_names has {len(target_names)} names for {len(labels)} classes")
+    kw = dict(labels=labels, zero_division=zero_division)
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, **kw)
+    rows = {name: dict(zip(("precision", "recall", "f1-score", "support"), (p[i], r[i], f[i], s[i])))
+            for i, name in enumerate(target_names)}
+    # scikit-learn prints an accuracy row when micro averages equal accuracy (all classes used)
+    micro_is_accuracy = not labels_given or set(present.tolist()) <= set(labels.tolist())
+    averages = {}
+    if micro_is_accuracy:
+        averages["accuracy"] = accuracy_score(y_true, y_pred)
+    else:
+        averages["micro avg"] = precision_recall_fscore_support(y_true, y_pred, average="micro", **kw)
+    for avg in ("macro", "weighted"):
+        averages[f"{avg} avg"] = precision_recall_fscore_support(y_true, y_pred, average=avg, **kw)
+    total = int(s.sum())
+    if output_dict:
+        out = {name: {k: (int(v) if k == "support" else float(v)) for k, v in row.items()}
+               for name, row in rows.items()}
+        for name, value in averages.items():
+            if name == "accuracy":
+                out[name] = float(value)
+            else:
+                out[name] = dict(zip(("precision", "recall", "f1-score"), map(float, value[:3])),
+                                 support=total)
+        return out
+    width = max(len("weighted avg"), digits, *(len(n) for n in target_names))
+    head = f"{'':>{width}s} " + "".join(f" {h:>9}" for h in ("precision", "recall", "f1-score",
+                                                              "support"))
+    lines = [head, ""]
+    for name, row in rows.items():
+        values = "".join(f" {row[k]:>9.{digits}f}" for k in ("precision", "recall", "f1-score"))
+        lines.append(f"{name:>{width}s} {values} {row['support']:>9}")
+    lines.append("")
+    for name, value in averages.items():
+        if name == "accuracy":
+            lines.append(f"{name:>{width}s}  {'':>9} {'':>9} {value:>9.{digits}f} {total:>9}")
+        else:
+            values = "".join(f" {v:>9.{digits}f}" for v in value[:3])
+            lines.append(f"{name:>{width}s} {values} {total:>9}")
+    return "\n".join(lines) + "\n"
