@@ -1,0 +1,45 @@
+"""Figures build from real data and are written to disk (needs matplotlib)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from convcore import plots  # noqa: E402
+
+
+def test_confusion_matrix_figure_shows_the_counts(tmp_path):
+    path = tmp_path / "cm.png"
+    fig = plots.plot_confusion_matrix([[5, 1], [2, 7]], labels=["proton", "other"], path=path)
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["1", "2", "5", "7"]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = plots.plot_confusion_matrix([[5, 1], [2, 6]], normalize=True)
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0.17", "0.25", "0.75", "0.83"]
+
+
+def test_history_pairs_training_and_validation(tmp_path):
+    fig = plots.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2], "accuracy": [0.1, 0.5, 0.9]},
+                             path=tmp_path / "h.svg")
+    loss_ax = fig.axes[0]
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "validation"]
+    np.testing.assert_array_equal(loss_ax.lines[1].get_ydata(), [3, 2.5, 2])
+    assert (tmp_path / "h.svg").exists()
+
+
+def test_filters_and_feature_maps():
+    w = np.random.default_rng(0).normal(size=(40, 2, 3, 3))
+    assert len(plots.plot_filters(w, channel=1).axes) == 32
+    assert len(plots.plot_feature_maps(np.zeros((3, 5, 5))).axes) == 3
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: plots.plot_confusion_matrix([[1, 2, 3]]), "cm must be a square"),
+    (lambda: plots.plot_confusion_matrix([[1, 2], [3, 4]], labels=["a"]), "1 names for 2 classes"),
+    (lambda: plots.plot_history({}), "history must be a non-empty mapping"),
+    (lambda: plots.plot_filters(np.zeros((2, 3, 3))), "weight must be 4-D"),
+    (lambda: plots.plot_filters(np.zeros((2, 1, 3, 3)), channel=1), r"channel must lie in \[0, 1\)"),
+    (lambda: plots.plot_feature_maps(np.zeros((2, 2, 3, 3))), "maps must be"),
+])
+def test_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
