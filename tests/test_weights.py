@@ -1,0 +1,97 @@
+"""The weights reader: PyTorch state-dict files read without torch and without running pickled
+code, .npz files, and the files it must refuse. The files are made by tests/data/make_weights.py."""
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from convcore.models import read_state_dict
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def data(name):
+    return os.path.join(DATA, name)
+
+
+def test_torch_file_equals_its_npz_reference():
+    ours = read_state_dict(data("tiny_state_dict.pt"))
+    reference = read_state_dict(data("tiny_state_dict.npz"))
+    assert list(ours) == list(reference)
+    for key, ref in reference.items():
+        assert ours[key].dtype == ref.dtype and ours[key].shape == ref.shape, key
+        np.testing.assert_array_equal(ours[key], ref)
+    assert ours["1.num_batches_tracked"].dtype == np.int64 and ours["1.num_batches_tracked"] == 1
+    assert ours["extra.half"].dtype == np.float16
+    np.testing.assert_array_equal(ours["extra.transposed"], np.arange(12.0).reshape(3, 4).T)
+
+
+def test_refuses_a_pickle_that_would_call_a_function(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
+    with pytest.raises(ValueError, match=r"refusing to load posix\.system|refusing to load os\.system"):
+        read_state_dict(data("malicious.pt"))
+    assert calls == []
+
+
+def test_refuses_a_truncated_file():
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_state_dict(data("truncated.pt"))
+
+
+def _archive(tmp_path, payload, storages=()):
+    path = tmp_path / "made.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", payload)
+        for key, raw in storages:
+            z.writestr(f"archive/data/{key}", raw)
+    return path
+
+
+def test_refuses_an_archive_that_is_not_a_state_dict(tmp_path):
+    with pytest.raises(ValueError, match="holds a list, not a state dict"):
+        read_state_dict(_archive(tmp_path, pickle.dumps([1, 2])))
+    with pytest.raises(ValueError, match="entry 'w' is a str, not a tensor"):
+        read_state_dict(_archive(tmp_path, pickle.dumps({"w": "text"})))
+    with pytest.raises(ValueError, match="refusing to load builtins.eval"):
+        read_state_dict(_archive(tmp_path, b"cbuiltins\neval\n(S'1'\ntR."))
+
+
+def test_refuses_a_tensor_that_reads_past_its_storage(tmp_path):
+    # {'w': _rebuild_tensor_v2(storage of 2 floats, offset 0, size (4,), stride (1,), ...)}
+    payload = (b"\x80\x02}q\x00X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n"
+               b"((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQ"
+               b"K\x00K\x04\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRs.")
+    path = _archive(tmp_path, payload, [("0", np.zeros(2, np.float32).tobytes())])
+    with pytest.raises(ValueError, match="reads past its storage"):
+        read_state_dict(path)
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "neither a PyTorch zip file nor an .npz"),
+    (b"hello, not weights", "neither a PyTorch zip file nor an .npz"),
+    (b"PK\x03\x04garbage", "not a valid zip archive"),
+])
+def test_refuses_files_that_are_not_weights(tmp_path, content, match):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        read_state_dict(path)
+
+
+def test_missing_file():
+    with pytest.raises(ValueError, match="does not exist"):
+        read_state_dict(data("no_such_file.pt"))
+
+
+def test_genuine_torch_save_round_trip(tmp_path):
+    torch = pytest.importorskip("torch")
+    state = {"a": torch.randn(3, 4, dtype=torch.float64), "b": torch.arange(5),
+             "c": torch.randn(2, 3, 4)[:, 1], "d": torch.tensor([True, False])}
+    torch.save(state, tmp_path / "s.pt")
+    ours = read_state_dict(tmp_path / "s.pt")
+    for key, value in state.items():
+        np.testing.assert_array_equal(ours[key], value.numpy())
+        assert ours[key].dtype == value.numpy().dtype
