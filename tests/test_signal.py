@@ -10,6 +10,7 @@ import convcore
 from convcore import signal as cs
 from convcore.signal import _direct, _fft, _method
 from convcore.signal._convolve import _conv_plan
+from convcore.signal._fftconvolve import run_oa
 from convcore.signal._separable import separable_factors
 
 INTS = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
@@ -348,6 +349,16 @@ class TestEngines:
             plan = self._plan(x, w, mode, stride)
             plan.boundary, plan.cval = boundary, np.float64(-1.5)
             assert_same(_fft.run_fft(plan), _direct.run_direct(plan))
+
+    @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.int32])
+    def test_overlap_add_engine_equals_direct(self, dtype):
+        rng = np.random.default_rng(21)
+        x, w = data((3000,), dtype, rng, small=True), data((300,), dtype, rng, small=True)
+        for mode, stride in itertools.product(MODES, [(1,), (3,)]):
+            plan = _conv_plan(x, w, mode, stride, np.result_type(x, w))
+            assert_same(run_oa(plan), _direct.run_direct(plan))
+        plan = _conv_plan(x, w, "same", (1,), np.result_type(x, w))
+        assert _method.choose(plan, "auto")[0] in ("direct", "fft", "oa")
 
     def test_integer_fill_keeps_auto_exact(self):
         # a huge fill value: the FFT would not be exact, so auto must stay direct

@@ -12,6 +12,7 @@ from .._modes import MODE_CONSTANT
 from ._direct import run_direct, run_separable
 from ._dtypes import fill_scalar, result_dtype
 from ._fft import run_fft
+from ._fftconvolve import run_oa
 from ._method import choose
 from ._options import (boundary_code, check_method, check_mode, check_not_empty, check_stride,
                        conv_start, corr2d_start, out_shape, valid_swap_needed)
@@ -29,8 +30,8 @@ def _conj(a):
 def execute(plan, method):
     """Run `plan` with the engine `method` allows and the cost model prefers."""
     engine, factors = choose(plan, method)
-    if engine == "fft":
-        out = run_fft(plan)
+    if engine in ("fft", "oa"):
+        out = run_fft(plan) if engine == "fft" else run_oa(plan)
         if out.size and out.dtype.kind in "fc" and not np.isfinite(out[(0,) * out.ndim]):
             warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
                           "output. Consider using method='direct' instead.",
@@ -289,4 +290,4 @@ def choose_conv_method(in1, in2, mode="full", measure=False, stride=1):
     if valid_swap_needed(mode, volume.shape, kernel.shape):
         volume, kernel = kernel, volume
     engine, _ = choose(_conv_plan(volume, kernel, mode, stride, result), "auto")
-    return "fft" if engine == "fft" else "direct"
+    return "fft" if engine in ("fft", "oa") else "direct"

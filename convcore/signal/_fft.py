@@ -85,7 +85,13 @@ def conv_window(a, b, axes, first, count):
     return out
 
 
-def _region(plan):
+def work_dtype(plan):
+    """The float or complex dtype the transforms of `plan` run in (integers in float64)."""
+    return np.result_type(fft_input(plan.x[:0].reshape(-1)).dtype,
+                          fft_input(plan.w[:0].reshape(-1)).dtype)
+
+
+def region_of(plan):
     """(array, offset): the input samples the plan reads, and where the array starts in that region.
 
     Under the constant rule with a zero constant the input itself is returned (the FFT pads with
@@ -155,9 +161,8 @@ def run_fft(plan):
     A stride > 1 runs as a polyphase sum (:func:`_polyphase`) so the skipped outputs are never
     transformed back; very many phases fall back to slicing the stride-1 result.
     """
-    region, offset = _region(plan)
-    work = np.result_type(fft_input(plan.x[:0].reshape(-1)).dtype,
-                          fft_input(plan.w[:0].reshape(-1)).dtype)
+    region, offset = region_of(plan)
+    work = work_dtype(plan)
     a = region.astype(work, copy=False)
     if 1 < math.prod(plan.stride) <= MAX_PHASES:
         ret = _polyphase(plan, a, offset, work)
@@ -168,6 +173,11 @@ def run_fft(plan):
         first = [k - 1 - p for k, p in zip(plan.w.shape, offset)]
         ret = conv_window(a, b, axes, first, list(plan.shape))
         ret = ret[tuple(slice(None, None, s) for s in plan.stride)]
+    return as_result(ret, plan)
+
+
+def as_result(ret, plan):
+    """An FFT result in the plan's dtype: integers and bools rounded to exact integers."""
     if plan.result.kind in "biu":
         return round_to(ret, plan.result)
     return np.ascontiguousarray(ret, dtype=plan.result)

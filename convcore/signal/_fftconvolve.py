@@ -12,7 +12,7 @@ import scipy.fft as sp_fft
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._dtypes import fft_input
-from ._fft import conv_window, run_fft
+from ._fft import as_result, conv_window, region_of, run_fft, work_dtype
 from ._options import check_mode, check_stride, valid_swap_needed
 from ._plan import Plan
 
@@ -258,3 +258,16 @@ def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
     crop = tuple(slice(0, a.shape[ax] + b.shape[ax] - 1) if ax in axes else slice(None)
                  for ax in range(a.ndim))
     return _finish(ret[crop], a, b, mode, axes, stride, windowed=False)
+
+
+def run_oa(plan):
+    """Evaluate a 1-D `plan` by overlap-add: a long signal with a long kernel, where one big
+    transform is slower than many cache-sized ones (batched over the worker threads)."""
+    region, offset = region_of(plan)
+    work = work_dtype(plan)
+    need = plan.shape[0] + plan.w.shape[0] - 1
+    full = np.zeros(need, dtype=work)
+    stop = min(need, offset[0] + region.shape[0])
+    full[offset[0]:stop] = region[:stop - offset[0]]
+    ret = oaconvolve(full, plan.w[::-1].astype(work), "valid", stride=plan.stride)
+    return as_result(ret, plan)

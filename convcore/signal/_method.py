@@ -9,7 +9,8 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
   plus one memory pass per axis (``COPY`` per byte)
 - fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
   a padded region when the edge rule is not a zero fill (with a stride: P phases of N/P points
-  forward, one inverse of N/P).
+  forward, one inverse of N/P); a 1-D transform is one long transform (``FFT_1D``, no threads);
+- oa (1-D):   overlap-add, ``(2 * blocks + 1)`` transforms of the block length, batched.
 
 Integers may only go to the FFT when the result is provably exact (every partial sum below 2**40,
 far inside float64's 53 bits, so rounding recovers the integer); bool and non-finite inputs always
@@ -27,6 +28,9 @@ from ._separable import separable_factors
 # seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
 DIRECT = {"f4": 4.5e-11, "f8": 6.7e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
 FFT = {"f4": 1.8e-10, "f8": 3.3e-10}
+FFT_1D = 6.0e-10         # one long 1-D transform, in place in a convolution (no thread speed-up)
+OA_SETUP = 3.0e-4        # overlap-add: padding, block reshapes and the overlap sums
+OA_FACTOR = 3.0          # measured overlap-add time against its transforms alone
 COPY = 2.6e-11           # seconds per byte of an extra pass over memory (separable passes, padding)
 DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
 FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
@@ -78,11 +82,29 @@ def fft_cost(plan):
     else:  # polyphase: forward transforms of n/phases points per phase, one inverse of n/phases
         small = max(n / phases, 2)
         work = (2 * n + small) * math.log2(small)
-    threads = get_num_threads()
-    cost = FFT_SETUP + per * work / (1 + 0.7 * (threads - 1)) + COPY * n * 16
+    if plan.x.ndim == 1:  # one long transform: no worker threads, cache misses
+        per, speedup = FFT_1D * (2 if is_complex else 1), 1.0
+    else:
+        speedup = 1 + 0.7 * (get_num_threads() - 1)
+    cost = FFT_SETUP + per * work / speedup + COPY * n * 16
     if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
         cost += COPY * n * plan.result.itemsize
     return cost
+
+
+def oa_cost(plan):
+    """Overlap-add of a 1-D plan: blocks of a fast length L, batched over the worker threads."""
+    from ._fftconvolve import _block_length
+
+    is_complex = plan.result.kind == "c"
+    k = plan.w.shape[0]
+    n = plan.shape[0] + k - 1
+    length = _block_length(n, k, is_complex)
+    blocks = -(-n // (length - k + 1))
+    key = "f4" if plan.result in (np.float32, np.complex64) else "f8"
+    per = FFT[key] * (2 if is_complex else 1)
+    work = (2 * blocks + 1) * length * math.log2(max(length, 2))
+    return OA_SETUP + OA_FACTOR * per * work / (1 + 0.7 * (get_num_threads() - 1))
 
 
 def exact_in_fft(x, w, cval=0):
@@ -107,6 +129,8 @@ def candidates(plan, method):
         allowed.append("separable")
     if method == "auto" and plan.result.kind != "b":
         allowed.append("fft")
+        if plan.x.ndim == 1 and plan.w.shape[0] > 1:
+            allowed.append("oa")
     return allowed
 
 
@@ -129,6 +153,10 @@ def choose(plan, method):
             factors = separable_factors(plan.w)
             if factors is not None:
                 best, best_cost = "separable", cost
-    if "fft" in allowed and fft_cost(plan) < best_cost and _fft_allowed(plan):
-        return "fft", None
+    spectral = [(cost(plan), name) for name, cost in (("fft", fft_cost), ("oa", oa_cost))
+                if name in allowed]
+    if spectral:
+        cost, name = min(spectral)
+        if cost < best_cost and _fft_allowed(plan):
+            return name, None
     return best, factors
