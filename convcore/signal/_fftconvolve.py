@@ -182,6 +182,41 @@ def _overlap_add(ret, block_axis, step, full):
     return out[tuple(keep)]
 
 
+def _blocked(a, b, axes, plan, is_complex):
+    """Reshape the inputs for overlap-add: each blocked axis becomes (blocks, step) in the input
+    that is cut into blocks and (1, n) in the other; returns the arrays, the transform axes and
+    lengths, and where each blocked axis' block index sits."""
+    shape_a, shape_b, fft_axes, fshape, block_axes = [], [], [], [], []
+    pads_a, pads_b = [], []
+    for ax in range(a.ndim):
+        if ax in plan:
+            long_first, length, step, n_blocks, _ = plan[ax]
+            block_axes.append(len(shape_a))
+            if long_first:
+                pads_a.append((0, n_blocks * step - a.shape[ax]))
+                pads_b.append((0, 0))
+                shape_a += [n_blocks, step]
+                shape_b += [1, b.shape[ax]]
+            else:
+                pads_a.append((0, 0))
+                pads_b.append((0, n_blocks * step - b.shape[ax]))
+                shape_a += [1, a.shape[ax]]
+                shape_b += [n_blocks, step]
+            fft_axes.append(len(shape_a) - 1)
+            fshape.append(length)
+        else:
+            pads_a.append((0, 0))
+            pads_b.append((0, 0))
+            shape_a.append(a.shape[ax])
+            shape_b.append(b.shape[ax])
+            if ax in axes:
+                fft_axes.append(len(shape_a) - 1)
+                fshape.append(sp_fft.next_fast_len(a.shape[ax] + b.shape[ax] - 1, not is_complex))
+    a2 = np.pad(a, pads_a).reshape(shape_a)
+    b2 = np.pad(b, pads_b).reshape(shape_b)
+    return a2, b2, fft_axes, fshape, block_axes
+
+
 def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
     """Convolve two N-D arrays by overlap-add (scipy.signal.oaconvolve plus `stride`).
 
@@ -217,35 +252,7 @@ def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
             plan[ax] = (long_first, length, step, -(-n_sig // step), n_sig + n_ker - 1)
     if not plan:
         return fftconvolve(a, b, mode, axes, stride)
-    # reshape: each blocked axis becomes (blocks, step) in the blocked input, (1, n) in the other
-    shape_a, shape_b, fft_axes, fshape, block_axes = [], [], [], [], []
-    pads_a, pads_b = [], []
-    for ax in range(a.ndim):
-        if ax in plan:
-            long_first, length, step, n_blocks, _ = plan[ax]
-            block_axes.append(len(shape_a))
-            if long_first:
-                pads_a.append((0, n_blocks * step - a.shape[ax]))
-                pads_b.append((0, 0))
-                shape_a += [n_blocks, step]
-                shape_b += [1, b.shape[ax]]
-            else:
-                pads_a.append((0, 0))
-                pads_b.append((0, n_blocks * step - b.shape[ax]))
-                shape_a += [1, a.shape[ax]]
-                shape_b += [n_blocks, step]
-            fft_axes.append(len(shape_a) - 1)
-            fshape.append(length)
-        else:
-            pads_a.append((0, 0))
-            pads_b.append((0, 0))
-            shape_a.append(a.shape[ax])
-            shape_b.append(b.shape[ax])
-            if ax in axes:
-                fft_axes.append(len(shape_a) - 1)
-                fshape.append(sp_fft.next_fast_len(a.shape[ax] + b.shape[ax] - 1, not is_complex))
-    a2 = np.pad(a, pads_a).reshape(shape_a)
-    b2 = np.pad(b, pads_b).reshape(shape_b)
+    a2, b2, fft_axes, fshape, block_axes = _blocked(a, b, axes, plan, is_complex)
     workers = get_num_threads()
     fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if is_complex else (sp_fft.rfftn, sp_fft.irfftn)
     spec = fwd(a2, fshape, axes=fft_axes, workers=workers)
