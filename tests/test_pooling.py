@@ -277,3 +277,28 @@ class TestBadInput:
     def test_clear_errors(self, call, error, match):
         with pytest.raises(error, match=match):
             call(self.x)
+
+
+class TestAdaptiveAvgPool:
+    @pytest.mark.parametrize("shape, out", [((2, 3, 7, 5), (3, 4)), ((1, 2, 4, 4), 2),
+                                            ((1, 1, 3, 3), (7, 7)), ((2, 2, 6, 5), (None, 1))])
+    def test_windows_and_gradient(self, shape, out):
+        x = rng.standard_normal(shape)
+        y = P.adaptive_avg_pool2d(x, out)
+        oh, ow = y.shape[-2:]
+        h, w = shape[-2:]
+        for i in range(oh):
+            for j in range(ow):
+                r0, r1 = i * h // oh, -(-(i + 1) * h // oh)
+                c0, c1 = j * w // ow, -(-(j + 1) * w // ow)
+                np.testing.assert_allclose(y[..., i, j], x[..., r0:r1, c0:c1].mean(axis=(-2, -1)))
+        gy = rng.standard_normal(y.shape)
+        g = P.adaptive_avg_pool2d_backward(gy, shape)
+        num = numerical_grad(lambda z: float(np.sum(P.adaptive_avg_pool2d(z, out) * gy)), x)
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
+
+    def test_bad_output_size(self):
+        with pytest.raises(ValueError, match="output_size must be positive"):
+            P.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), 0)
+        with pytest.raises(ValueError, match=r"x must be \(N, C, H, W\)"):
+            P.adaptive_avg_pool2d(np.zeros((4, 4)), 2)

@@ -1,7 +1,10 @@
-"""Stateless convolution and pooling functions with their gradients (NCHW, PyTorch's layout)."""
+"""Stateless convolution, pooling and attention functions with their gradients (NCHW, PyTorch's
+layout)."""
+from .attention import *  # noqa: F401,F403
+from .attention import __all__ as _attention_all
 from .conv import *  # noqa: F401,F403
 from .conv import __all__ as _conv_all
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
 
-__all__ = list(_conv_all) + list(_pooling_all)
+__all__ = list(_conv_all) + list(_pooling_all) + list(_attention_all)

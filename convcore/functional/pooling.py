@@ -17,6 +17,7 @@ __all__ = [
     "avg_pool1d", "avg_pool2d", "avg_pool3d",
     "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
     "global_avg_pool", "global_avg_pool_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
 ]
 
 
@@ -350,3 +351,64 @@ def global_avg_pool_backward(grad_output, input_shape):
     scaled = grad / grad.dtype.type(size)
     return np.ascontiguousarray(
         np.broadcast_to(scaled.reshape(scaled.shape + (1,) * (len(input_shape) - 2)), input_shape))
+
+
+def _bins(n_in, n_out):
+    """PyTorch's adaptive pooling windows: [floor(i n_in / n_out), ceil((i + 1) n_in / n_out))."""
+    return [(i * n_in // n_out, -((-(i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def _adaptive_args(input_shape, output_size):
+    if len(input_shape) not in (3, 4):
+        raise ValueError(f"x must be (N, C, H, W) or (C, H, W), got shape {tuple(input_shape)}")
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        output_size = (output_size, output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"output_size must be an int or a pair, got {output_size!r}")
+    h, w = input_shape[-2:]
+    out = tuple(n if o is None else as_int(o, "output_size", 1) for o, n in zip(output_size, (h, w)))
+    return _bins(h, out[0]), _bins(w, out[1])
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size, whatever the input size (``AdaptiveAvgPool2d``).
+
+    Output cell ``(i, j)`` averages input rows ``floor(i H / oh) .. ceil((i + 1) H / oh)`` and the
+    matching columns, as PyTorch does; an output larger than the input repeats input cells.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> adaptive_avg_pool2d(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    x = as_float_array(x, "x")
+    rows, cols = _adaptive_args(x.shape, output_size)
+    y = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
+    for i, (r0, r1) in enumerate(rows):
+        band = x[..., r0:r1, :].mean(axis=-2)
+        for j, (c0, c1) in enumerate(cols):
+            y[..., i, j] = band[..., c0:c1].mean(axis=-1)
+    return y
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape):
+    """Gradient of :func:`adaptive_avg_pool2d`: each output's gradient is shared by its window.
+
+    >>> import numpy as np
+    >>> adaptive_avg_pool2d_backward(np.ones((1, 1, 1, 1)), (1, 1, 2, 2))[0, 0]
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
+    """
+    input_shape = tuple(as_int(s, "input_shape", 1) for s in input_shape)
+    gy = as_float_array(grad_output, "grad_output")
+    rows, cols = _adaptive_args(input_shape, gy.shape[-2:])
+    if gy.shape[:-2] != input_shape[:-2]:
+        raise ValueError(f"grad_output {gy.shape} does not match input_shape {input_shape}")
+    gx = np.zeros(input_shape, dtype=gy.dtype)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            share = gy[..., i, j] / ((r1 - r0) * (c1 - c0))
+            gx[..., r0:r1, c0:c1] += share[..., None, None]
+    return gx
