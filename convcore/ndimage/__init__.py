@@ -1,0 +1,30 @@
+"""A faster drop-in for scipy.ndimage's linear filters: same names, arguments, dtypes and results.
+
+Change ``from scipy import ndimage`` to ``from convcore import ndimage`` for::
+
+    correlate, convolve, correlate1d, convolve1d, uniform_filter, uniform_filter1d,
+    gaussian_filter, gaussian_filter1d, sobel, prewitt, laplace, gaussian_laplace,
+    gaussian_gradient_magnitude
+
+Every mode ('reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-mirror', 'grid-constant',
+'grid-wrap'; one per axis for the separable filters), `cval`, `origin`, `axes`, `output` (an array
+or a dtype), `truncate` and `radius` work as in SciPy. Results are computed in double precision in
+SciPy's order of operations, so float64 results are SciPy's and integer images keep their dtype
+with SciPy's truncation. Separable filters run as 1-D passes on the compiled line kernel
+(``src/_lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`); N-D kernels run on the
+direct kernel (``src/_direct.pyx``).
+
+Examples
+--------
+>>> import numpy as np
+>>> from convcore import ndimage
+>>> ndimage.uniform_filter1d(np.array([0.0, 3.0, 0.0, 0.0]), 3)
+array([1., 1., 1., 0.])
+"""
+from ._derivatives import gaussian_gradient_magnitude, gaussian_laplace, laplace, prewitt, sobel
+from ._linear import convolve, convolve1d, correlate, correlate1d
+from ._smooth import gaussian_filter, gaussian_filter1d, uniform_filter, uniform_filter1d
+
+__all__ = ["convolve", "convolve1d", "correlate", "correlate1d", "gaussian_filter",
+           "gaussian_filter1d", "gaussian_gradient_magnitude", "gaussian_laplace", "laplace",
+           "prewitt", "sobel", "uniform_filter", "uniform_filter1d"]

@@ -1,0 +1,123 @@
+"""Runs the compiled kernels for the public filters: 1-D line passes and N-D direct correlation.
+
+Results follow scipy.ndimage: computed in double precision, stored in the output's dtype by C's
+conversion (integers truncated toward zero, then wrapped to their width). Complex data are filtered
+as real and imaginary parts, like SciPy does.
+"""
+import numpy as np
+
+from .. import _direct, _lines
+from .._threads import get_num_threads
+from ._support import KERNEL_DTYPES
+
+
+def _readable(x):
+    """`x` as a C-contiguous array of a dtype the line kernel reads."""
+    if x.dtype == np.bool_:
+        return np.ascontiguousarray(x).view(np.uint8)
+    if x.dtype not in KERNEL_DTYPES:
+        return np.ascontiguousarray(x, dtype=np.float64)
+    return np.ascontiguousarray(x)
+
+
+def _target(x, output):
+    """(array the kernel writes, whether it must be copied into `output` afterwards)."""
+    direct = (output.dtype in KERNEL_DTYPES and output.flags.c_contiguous
+              and (output is x or not np.may_share_memory(output, x)))
+    if direct:
+        return output, False
+    dtype = output.dtype if output.dtype in KERNEL_DTYPES else np.float64
+    if output.dtype.kind in "biu" and dtype == np.float64:
+        dtype = np.int64
+    return np.empty(output.shape, dtype=dtype), True
+
+
+def _as3d(a, axis):
+    shape = a.shape
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return a.reshape(outer, shape[axis], inner)
+
+
+def _finish(result, output):
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.copyto(output, result, casting="unsafe")
+
+
+def _symmetry(w):
+    """1 / -1 / 0 for a symmetric / antisymmetric / other odd kernel, SciPy's tolerance."""
+    k = w.size
+    if k % 2 == 0 or k == 1:
+        return 1 if k == 1 else 0
+    c = k // 2
+    left, right = w[:c], w[c + 1:][::-1]
+    eps = np.finfo(np.float64).eps
+    if np.all(np.abs(left - right) <= eps):
+        return 1
+    if np.all(np.abs(left + right) <= eps):
+        return -1
+    return 0
+
+
+def _complex_parts(run, x, output, cval, **kw):
+    """Filter real and imaginary parts of complex `x` with the real routine `run`."""
+    run(x=x.real, output=output.real, cval=np.real(cval), **kw)
+    run(x=x.imag, output=output.imag, cval=np.imag(cval), **kw)
+    return output
+
+
+def line_correlate(x, weights, axis, output, mode, cval, origin):
+    """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
+    if x.dtype.kind == "c":
+        return _complex_parts(line_correlate, x, output, cval, weights=weights, axis=axis,
+                              mode=mode, origin=origin)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    if x.size == 0:
+        return output
+    src = _readable(x)
+    dst, copy = _target(src, output)
+    start = -(w.size // 2) - origin
+    _lines.correlate(_as3d(src, axis), w, _as3d(dst, axis), start, 1, mode, float(cval),
+                     _symmetry(w), get_num_threads())
+    if copy:
+        _finish(dst, output)
+    return output
+
+
+def line_uniform(x, size, axis, output, mode, cval, origin):
+    """Running mean of `size` samples along `axis` (SciPy's running-sum order)."""
+    if x.dtype.kind == "c":
+        return _complex_parts(line_uniform, x, output, cval, size=size, axis=axis, mode=mode,
+                              origin=origin)
+    if x.size == 0:
+        return output
+    src = _readable(x)
+    dst, copy = _target(src, output)
+    start = -(size // 2) - origin
+    _lines.uniform(_as3d(src, axis), size, _as3d(dst, axis), start, mode, float(cval),
+                   get_num_threads())
+    if copy:
+        _finish(dst, output)
+    return output
+
+
+def nd_correlate(x, weights, output, mode, cval, origins):
+    """N-D correlation with real float64 weights, double precision, result cast into `output`."""
+    if x.dtype.kind == "c":
+        return _complex_parts(nd_correlate, x, output, cval, weights=weights, mode=mode,
+                              origins=origins)
+    if x.size == 0:
+        return output
+    src = np.ascontiguousarray(x, dtype=np.float64)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    res = output if (output.dtype == np.float64 and output.flags.c_contiguous
+                     and not np.may_share_memory(output, x)) else np.empty(x.shape, np.float64)
+    start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
+    _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(float(cval)),
+                      get_num_threads())
+    if res is not output:
+        if output.dtype.kind in "iu":
+            with np.errstate(invalid="ignore", over="ignore"):
+                res = res.astype(np.int64)
+        _finish(res, output)
+    return output

@@ -1,0 +1,126 @@
+"""Argument handling shared by the ndimage filters: modes, axes, per-axis sequences, outputs.
+
+Each helper follows the rule of its scipy.ndimage counterpart (same defaults, same broadcasting of
+a scalar to every axis) and raises a ValueError/TypeError that names the argument.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+from .._modes import NDIMAGE_MODES
+
+#: dtypes the compiled line kernel reads and writes directly.
+KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32,
+                                                np.uint32, np.int64, np.uint64, np.float32,
+                                                np.float64))
+
+
+def mode_code(mode, name="mode"):
+    """The kernel code of an ndimage mode name (grid-* aliases included)."""
+    if not isinstance(mode, str) or mode not in NDIMAGE_MODES:
+        raise ValueError(f"{name} must be one of {sorted(NDIMAGE_MODES)}, got {mode!r}")
+    return NDIMAGE_MODES[mode]
+
+
+def as_sequence(value, n, name):
+    """`value` repeated for `n` axes, or a sequence of exactly `n` items (strings are scalars)."""
+    if not isinstance(value, str) and np.iterable(value):
+        items = list(value)
+        if len(items) != n:
+            raise ValueError(f"{name} must be a scalar or a sequence of length {n}, got {value!r}")
+        return items
+    return [value] * n
+
+
+def check_axes(axes, ndim):
+    """Tuple of distinct non-negative axes (None: every axis)."""
+    if axes is None:
+        return tuple(range(ndim))
+    if np.isscalar(axes):
+        axes = (axes,)
+    elif not np.iterable(axes):
+        raise TypeError(f"axes must be an int, a sequence of ints or None, got {axes!r}")
+    out = []
+    for ax in axes:
+        try:
+            ax = operator.index(ax)
+        except TypeError:
+            raise TypeError(f"axes must be an int, a sequence of ints or None, got {axes!r}")
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"axes entry {ax} is out of range for a {ndim}-D input")
+        out.append(ax % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"axes must be unique, got {tuple(axes)!r}")
+    return tuple(out)
+
+
+def check_axis(axis, ndim):
+    """`axis` as a non-negative int."""
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for a {ndim}-D input")
+    return axis % ndim
+
+
+def as_input(input):
+    """The input as an ndarray of numbers."""
+    arr = np.asarray(input)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"input must hold numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def get_output(output, input, complex_output=False):
+    """The array the result goes to: new (None or a dtype) or `output` itself, checked."""
+    shape = input.shape
+    if output is None:
+        dtype = input.dtype
+        if complex_output and dtype.kind != "c":
+            dtype = np.promote_types(dtype, np.complex64)
+        return np.zeros(shape, dtype=dtype)
+    if isinstance(output, (type, np.dtype, str)):
+        try:
+            dtype = np.dtype(output)
+        except TypeError:
+            raise TypeError(f"output must be an array or a numeric dtype, got {output!r}")
+        if dtype.kind not in "biufc":
+            raise TypeError(f"output must be an array or a numeric dtype, got {output!r}")
+        if complex_output and dtype.kind != "c":
+            raise TypeError(f"output must have a complex dtype for complex data, got {dtype}")
+        return np.zeros(shape, dtype=dtype)
+    if not isinstance(output, np.ndarray):
+        raise TypeError(f"output must be an array or a numeric dtype, got {type(output).__name__}")
+    if output.shape != shape:
+        raise ValueError(f"output shape {output.shape} does not match the input shape {shape}")
+    if output.dtype.kind not in "biufc":
+        raise TypeError(f"output must have a numeric dtype, got {output.dtype}")
+    if complex_output and output.dtype.kind != "c":
+        raise TypeError(f"output must have a complex dtype for complex data, got {output.dtype}")
+    if not output.flags.writeable:
+        raise ValueError("output array is read-only")
+    return output
+
+
+def check_origin(origin, size, name="origin"):
+    """`origin` as an int within SciPy's range for a filter of `size` taps."""
+    if isinstance(origin, (bool, np.bool_)) or not isinstance(origin, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {origin!r}")
+    origin = int(origin)
+    if origin < -(size // 2) or origin > (size - 1) // 2:
+        raise ValueError(f"{name} must satisfy -({size} // 2) <= {name} <= ({size} - 1) // 2 "
+                         f"for a filter of size {size}, got {origin}")
+    return origin
+
+
+def check_cval(cval, input):
+    """`cval` as a float (a complex one only for complex input)."""
+    if np.iscomplexobj(cval) and input.dtype.kind != "c":
+        raise ValueError("cval must be real for real input, got a complex value")
+    try:
+        return complex(cval) if np.iscomplexobj(cval) else float(cval)
+    except (TypeError, ValueError):
+        raise TypeError(f"cval must be a number, got {cval!r}")

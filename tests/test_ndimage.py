@@ -1,0 +1,247 @@
+"""convcore.ndimage against scipy.ndimage: every function x mode x dtype, origins, axes, outputs."""
+import numpy as np
+import pytest
+from scipy import ndimage as sp
+
+from convcore import ndimage as cc
+
+MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant",
+         "grid-wrap"]
+INT_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+DTYPES = INT_DTYPES + [np.float32, np.float64]
+
+
+def make(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        lo = 0 if dtype.kind == "u" else -50
+        return rng.integers(lo, 100, size=shape).astype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def check(got, want):
+    assert got.dtype == want.dtype
+    assert got.shape == want.shape
+    if want.dtype.kind in "iub":
+        np.testing.assert_array_equal(got, want)
+    elif want.dtype in (np.float32, np.complex64):
+        scale = max(float(np.max(np.abs(want))), 1.0) if want.size else 1.0
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * scale)
+    else:
+        scale = max(float(np.max(np.abs(want))), 1e-300) if want.size else 1.0
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_correlate1d_modes_dtypes(mode, dtype):
+    x = make((7, 9), dtype)
+    for w, axis in (([0.25, 0.5, -0.3], 0), ([1, 3], 1), ([0.2] * 5, 1), ([-1, 0, 1], 0)):
+        check(cc.correlate1d(x, w, axis, mode=mode, cval=1.5),
+              sp.correlate1d(x, w, axis, mode=mode, cval=1.5))
+
+
+@pytest.mark.parametrize("origin", [-2, -1, 0, 1, 2])
+@pytest.mark.parametrize("size", [4, 5])
+def test_correlate1d_convolve1d_origins(origin, size):
+    x = make((6, 11), np.float64)
+    w = make(size, np.float64, seed=3)
+    if -(size // 2) <= origin <= (size - 1) // 2:
+        check(cc.correlate1d(x, w, origin=origin), sp.correlate1d(x, w, origin=origin))
+        check(cc.convolve1d(x, w, origin=origin, mode="wrap"),
+              sp.convolve1d(x, w, origin=origin, mode="wrap"))
+    else:
+        with pytest.raises(ValueError, match="origin must satisfy"):
+            cc.correlate1d(x, w, origin=origin)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+def test_correlate1d_every_axis_nd(ndim):
+    shape = (5, 4, 37, 3)[:ndim]
+    x = make(shape, np.float64)
+    w = make(7, np.float64, seed=1)
+    for axis in range(-ndim, ndim):
+        check(cc.correlate1d(x, w, axis, mode="mirror"), sp.correlate1d(x, w, axis, mode="mirror"))
+
+
+def test_wide_kernels_and_blocks_of_lines():
+    # longer than the input (edge rule applied repeatedly) and more than 32 neighbouring lines
+    x = make((5, 70), np.float64)
+    for mode in MODES:
+        w = make(23, np.float64, seed=2)
+        check(cc.correlate1d(x, w, 0, mode=mode, cval=-2), sp.correlate1d(x, w, 0, mode=mode, cval=-2))
+        check(cc.uniform_filter1d(x, 13, 0, mode=mode), sp.uniform_filter1d(x, 13, 0, mode=mode))
+    check(cc.correlate1d(x[:1, :1], [1.0, 2.0, 3.0], 1), sp.correlate1d(x[:1, :1], [1.0, 2.0, 3.0], 1))
+
+
+def test_float64_bit_exact_symmetric_and_general():
+    x = make((40, 50), np.float64)
+    for w in ([0.1, 0.2, 0.4, 0.2, 0.1], [-0.3, -0.1, 0.0, 0.1, 0.3], [0.3, -1.2, 0.7, 0.5]):
+        np.testing.assert_array_equal(cc.correlate1d(x, w, 0), sp.correlate1d(x, w, 0))
+        np.testing.assert_array_equal(cc.correlate1d(x, w, 1), sp.correlate1d(x, w, 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.complex64, np.complex128])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap", ("nearest", "mirror")])
+def test_gaussian_filter(dtype, mode):
+    x = make((12, 15), dtype) * (3 if np.dtype(dtype).kind == "f" else 1)
+    for sigma, order in ((1.0, 0), ((0.7, 2.5), 0), (1.5, (1, 0)), (1.2, (0, 2))):
+        check(cc.gaussian_filter(x, sigma, order, mode=mode, cval=0.5),
+              sp.gaussian_filter(x, sigma, order, mode=mode, cval=0.5))
+
+
+def test_gaussian_truncate_radius_axes_output():
+    x = make((9, 8, 7), np.float64)
+    check(cc.gaussian_filter(x, 2.0, truncate=1.5), sp.gaussian_filter(x, 2.0, truncate=1.5))
+    check(cc.gaussian_filter(x, 2.0, radius=(1, 2, 3)), sp.gaussian_filter(x, 2.0, radius=(1, 2, 3)))
+    check(cc.gaussian_filter(x, (1.0, 2.0), axes=(2, 0)), sp.gaussian_filter(x, (1.0, 2.0), axes=(2, 0)))
+    check(cc.gaussian_filter(x, 1.0, output=np.float32), sp.gaussian_filter(x, 1.0, output=np.float32))
+    out = np.empty_like(x)
+    assert cc.gaussian_filter(x, 1.0, output=out) is out
+    check(out, sp.gaussian_filter(x, 1.0))
+    check(cc.gaussian_filter(x, 0.0), x)
+    check(cc.gaussian_filter1d(x, 3.0, axis=1, order=3), sp.gaussian_filter1d(x, 3.0, axis=1, order=3))
+    check(cc.gaussian_filter1d(x, 30.0, axis=1), sp.gaussian_filter1d(x, 30.0, axis=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.complex128])
+@pytest.mark.parametrize("mode", MODES)
+def test_uniform_filter(dtype, mode):
+    x = make((10, 13), dtype)
+    for size, origin in ((3, 0), (4, -1), ((2, 5), (0, 1)), (1, 0), (20, 0)):
+        check(cc.uniform_filter(x, size, mode=mode, cval=2, origin=origin),
+              sp.uniform_filter(x, size, mode=mode, cval=2, origin=origin))
+    check(cc.uniform_filter1d(x, 4, axis=0, mode=mode, origin=1),
+          sp.uniform_filter1d(x, 4, axis=0, mode=mode, origin=1))
+
+
+def test_uniform_axes_and_output_dtype():
+    x = make((6, 7, 8), np.uint8)
+    check(cc.uniform_filter(x, 3, axes=(0, 2)), sp.uniform_filter(x, 3, axes=(0, 2)))
+    check(cc.uniform_filter(x, 5, output=np.float64), sp.uniform_filter(x, 5, output=np.float64))
+    check(cc.uniform_filter(x, 3, mode=("wrap", "nearest", "constant")),
+          sp.uniform_filter(x, 3, mode=("wrap", "nearest", "constant")))
+
+
+def test_non_contiguous_input_and_output():
+    x = make((20, 30), np.float64)[::2, ::3]
+    out = np.zeros((10, 20), np.float32)[:, ::2]
+    cc.correlate1d(x, [1.0, 2.0, 0.5], 0, output=out)
+    check(out, sp.correlate1d(x, [1.0, 2.0, 0.5], 0, output=np.float32))
+    y = make((8, 9), np.float64)
+    cc.correlate1d(y, [1.0, 2.0, 0.5], 1, output=y)  # in place
+    check(y, sp.correlate1d(make((8, 9), np.float64), [1.0, 2.0, 0.5], 1))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap"])
+def test_correlate_convolve_nd(dtype, mode):
+    x = make((9, 10), dtype)
+    w = make((3, 4), np.float64, seed=5)
+    for origin in (0, (-1, 1), (1, -2)):
+        check(cc.correlate(x, w, mode=mode, cval=1, origin=origin),
+              sp.correlate(x, w, mode=mode, cval=1, origin=origin))
+        check(cc.convolve(x, w, mode=mode, cval=1, origin=origin),
+              sp.convolve(x, w, mode=mode, cval=1, origin=origin))
+
+
+def test_correlate_nd_complex_weights_axes_3d():
+    x = make((5, 6, 7), np.float64)
+    w = make((3, 2), np.complex128, seed=2)
+    check(cc.correlate(x, w, axes=(0, 2)), sp.correlate(x, w, axes=(0, 2)))
+    check(cc.convolve(x, w, axes=(2, 1)), sp.convolve(x, w, axes=(2, 1)))
+    w3 = make((2, 3, 5), np.float64, seed=1)
+    check(cc.correlate(x, w3, mode="mirror"), sp.correlate(x, w3, mode="mirror"))
+    check(cc.correlate(x, w3, output=np.int32), sp.correlate(x, w3, output=np.int32))
+    big = make((11, 12, 13), np.float64, seed=4)
+    check(cc.correlate(x, big, mode="wrap"), sp.correlate(x, big, mode="wrap"))
+
+
+@pytest.mark.parametrize("func", ["sobel", "prewitt"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32, np.float32, np.float64])
+def test_sobel_prewitt(func, dtype):
+    x = make((9, 11, 4), dtype)
+    for axis in (0, 1, -1):
+        for mode in ("reflect", "constant", ("wrap", "nearest", "mirror")):
+            check(getattr(cc, func)(x, axis, mode=mode, cval=3),
+                  getattr(sp, func)(x, axis, mode=mode, cval=3))
+    check(getattr(cc, func)(x, 0, output=np.float64), getattr(sp, func)(x, 0, output=np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+def test_laplace_family(dtype):
+    x = make((10, 12), dtype)
+    check(cc.laplace(x), sp.laplace(x))
+    check(cc.laplace(x, mode=("wrap", "constant"), cval=1), sp.laplace(x, mode=("wrap", "constant"), cval=1))
+    check(cc.laplace(x, axes=(1,)), sp.laplace(x, axes=(1,)))
+    check(cc.gaussian_laplace(x, 1.5), sp.gaussian_laplace(x, 1.5))
+    check(cc.gaussian_laplace(x, (1.0, 2.0), mode="nearest", truncate=3.0),
+          sp.gaussian_laplace(x, (1.0, 2.0), mode="nearest", truncate=3.0))
+    check(cc.gaussian_gradient_magnitude(x, 1.0), sp.gaussian_gradient_magnitude(x, 1.0))
+    check(cc.gaussian_gradient_magnitude(x, 2.0, output=np.float64, axes=(0,)),
+          sp.gaussian_gradient_magnitude(x, 2.0, output=np.float64, axes=(0,)))
+
+
+def test_integer_truncation_and_wraparound():
+    x = np.array([[0, 255, 255, 0, 10]], dtype=np.uint8)
+    for w in ([1.0, 1.0, 1.0], [-1.0, 0.0, 1.0], [0.3, 0.3, 0.3], [2.5]):
+        check(cc.correlate1d(x, w, 1), sp.correlate1d(x, w, 1))
+    big = np.array([3e9, -3e9, 1.5e19], dtype=np.float64)
+    check(cc.correlate1d(big, [1.0], output=np.uint64), sp.correlate1d(big, [1.0], output=np.uint64))
+
+
+def test_empty_and_bool_input():
+    check(cc.gaussian_filter(np.zeros((0, 5)), 1.0), sp.gaussian_filter(np.zeros((0, 5)), 1.0))
+    b = np.eye(5, dtype=bool)
+    check(cc.uniform_filter(b, 3, output=np.float64), sp.uniform_filter(b, 3, output=np.float64))
+
+
+def test_errors():
+    x = np.zeros((4, 5))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        cc.correlate1d(x, [1.0], mode="edge")
+    with pytest.raises(ValueError, match="weights must not be empty"):
+        cc.correlate1d(x, [])
+    with pytest.raises(ValueError, match="weights must be 1-D"):
+        cc.correlate1d(x, [[1.0]])
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        cc.correlate1d(x, [1.0], axis=2)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        cc.correlate1d(x, [1.0], axis=1.0)
+    with pytest.raises(ValueError, match="output shape"):
+        cc.correlate1d(x, [1.0], output=np.zeros(3))
+    with pytest.raises(TypeError, match="output must be an array or a numeric dtype"):
+        cc.correlate1d(x, [1.0], output="U5")
+    with pytest.raises(ValueError, match="cval must be real"):
+        cc.correlate1d(x, [1.0], cval=1j)
+    with pytest.raises(TypeError, match="input must hold numbers"):
+        cc.correlate1d(np.array(["a"]), [1.0])
+    with pytest.raises(ValueError, match="size must be positive"):
+        cc.uniform_filter1d(x, 0)
+    with pytest.raises(TypeError, match="size must be an integer"):
+        cc.uniform_filter1d(x, 2.5)
+    with pytest.raises(ValueError, match="origin must satisfy"):
+        cc.uniform_filter1d(x, 3, origin=2)
+    with pytest.raises(ValueError, match="sigma must be a scalar or a sequence of length 2"):
+        cc.gaussian_filter(x, (1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        cc.gaussian_filter1d(x, -1.0)
+    with pytest.raises(ValueError, match="radius must be a non-negative integer"):
+        cc.gaussian_filter1d(x, 1.0, radius=-1)
+    with pytest.raises(ValueError, match="order must be non-negative"):
+        cc.gaussian_filter1d(x, 1.0, order=-1)
+    with pytest.raises(ValueError, match="axes must be unique"):
+        cc.uniform_filter(x, 3, axes=(0, 0))
+    with pytest.raises(ValueError, match="axes entry 3 is out of range"):
+        cc.gaussian_filter(x, 1.0, axes=(3,))
+    with pytest.raises(ValueError, match="weights must have one axis per filtered axis"):
+        cc.correlate(x, np.ones(3))
+    with pytest.raises(ValueError, match="mode must be a single mode name"):
+        cc.correlate(x, np.ones((3, 3)), mode=("wrap", "wrap"))
+    with pytest.raises(ValueError, match="output array is read-only"):
+        ro = np.zeros_like(x)
+        ro.flags.writeable = False
+        cc.correlate1d(x, [1.0], output=ro)
