@@ -8,6 +8,7 @@ from . import __version__
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS = {
     "info": ("convcore._config", "print the build and runtime configuration"),
+    "filter": ("convcore.filters._cli", "filter an image (PNG/JPEG via Pillow) with a ready kernel"),
 }
 
 

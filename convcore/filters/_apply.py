@@ -1,0 +1,176 @@
+"""Filtering photographs: grey (H, W) or colour (H, W, C) images, channel by channel, with
+scikit-image's value-range and dtype conventions."""
+import numbers
+
+import numpy as np
+
+from .. import signal
+from .._modes import SIGNAL_BOUNDARIES
+from .._validation import as_tuple
+from ._kernels import sobel_x, sobel_y
+
+# img_as_float's scale for integer images: the dtype's maximum maps to 1.0
+_FLOATS = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float32,
+           np.dtype(np.float64): np.float64}
+
+
+def as_float_image(image, preserve_range=False):
+    """`image` as a float array in scikit-image's convention (``img_as_float``).
+
+    Floats keep their dtype (float16 becomes float32) and their values. Unsigned integers are
+    divided by their dtype's maximum (uint8 255 -> 1.0), signed ones too, clipped at -1
+    (int8 -127 and -128 -> -1.0), bools become 0.0 / 1.0, all as float64. With
+    ``preserve_range=True`` integers keep their values (converted to float64, not scaled).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_float_image(np.array([[0, 51, 255]], dtype=np.uint8))
+    array([[0. , 0.2, 1. ]])
+    >>> as_float_image(np.array([[0, 51, 255]], dtype=np.uint8), preserve_range=True)
+    array([[  0.,  51., 255.]])
+    """
+    image = np.asarray(image)
+    kind = image.dtype.kind
+    if kind == "f":
+        return image.astype(_FLOATS.get(image.dtype, np.float64), copy=False)
+    if kind == "b":
+        return image.astype(np.float64)
+    if kind not in "iu":
+        raise TypeError(f"image must hold real numbers (bool, integers or floats), got dtype "
+                        f"{image.dtype}")
+    out = image.astype(np.float64)
+    if preserve_range:
+        return out
+    out /= np.iinfo(image.dtype).max
+    if kind == "i":
+        np.maximum(out, -1.0, out=out)
+    return out
+
+
+def _check_image(image):
+    image = np.asarray(image)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be (H, W) grey or (H, W, C) colour, got shape {image.shape}")
+    if image.size == 0:
+        raise ValueError(f"image must not be empty, got shape {image.shape}")
+    return image
+
+
+def _check_kernel(kernel):
+    kernel = np.asarray(kernel)
+    if kernel.dtype.kind not in "biuf":
+        raise TypeError(f"kernel must hold real numbers, got dtype {kernel.dtype}")
+    if kernel.ndim == 1:
+        kernel = kernel[np.newaxis, :]
+    if kernel.ndim != 2 or kernel.size == 0:
+        raise ValueError(f"kernel must be a non-empty 1-D or 2-D array, got shape {kernel.shape}")
+    if not np.all(np.isfinite(kernel)):
+        raise ValueError("kernel must be finite")
+    return kernel
+
+
+def _check_boundary(boundary):
+    if not isinstance(boundary, str) or boundary not in SIGNAL_BOUNDARIES:
+        names = ", ".join(SIGNAL_BOUNDARIES)
+        raise ValueError(f"boundary must be one of {names}; got {boundary!r}")
+    return boundary
+
+
+def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=False):
+    """Filter a grey or colour image with `kernel` (correlation, the lecture's convention).
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` grey or ``(H, W, C)`` colour (each channel filtered on its own). bool, integer
+        or float.
+    kernel : array_like
+        2-D filter (a 1-D one is a row), e.g. from :mod:`convcore.filters`. ``kernel[0, 0]`` meets
+        the upper-left neighbour; the centre is ``kernel[K0 // 2, K1 // 2]``, the output has the
+        image's size (SciPy's ``correlate2d(..., mode='same')``) before the stride.
+    boundary : {'symm', 'fill', 'wrap'}, optional
+        The edge rule: mirrored with the edge pixel repeated (``'symm'``, default, scipy.ndimage's
+        ``'reflect'``), `cval` outside (``'fill'``) or periodic (``'wrap'``); scipy.signal's
+        aliases are accepted.
+    stride : int or (int, int), optional
+        Keep every `stride`-th output pixel along y and x (computing only those).
+    cval : float, optional
+        The value outside the image for ``boundary='fill'``, in the float image's range.
+    preserve_range : bool, optional
+        scikit-image's convention: integer images are first scaled to floats in [0, 1] (signed:
+        [-1, 1]); True keeps their values instead.
+
+    Returns
+    -------
+    out : ndarray
+        float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``.
+        Values are not clipped: an edge filter gives negative values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import filters
+    >>> image = np.zeros((5, 5), dtype=np.uint8)
+    >>> image[2] = 255
+    >>> filters.apply(image, filters.line_horizontal())[1:4, 2]
+    array([-3.,  6., -3.])
+    >>> filters.apply(np.ones((4, 6, 3), np.float32), filters.box(3), stride=2).shape
+    (2, 3, 3)
+    """
+    image = _check_image(image)
+    kernel = _check_kernel(kernel)
+    boundary = _check_boundary(boundary)
+    stride = as_tuple(stride, 2, "stride")
+    if not isinstance(cval, numbers.Real) or not np.isfinite(cval):
+        raise ValueError(f"cval must be a finite real number, got {cval!r}")
+    work = as_float_image(image, preserve_range)
+    kernel = kernel.astype(work.dtype)
+    fill = work.dtype.type(cval)
+    if work.ndim == 2:
+        return signal.correlate2d(work, kernel, mode="same", boundary=boundary, fillvalue=fill,
+                                  stride=stride)
+    channels = [signal.correlate2d(np.ascontiguousarray(work[:, :, c]), kernel, mode="same",
+                                   boundary=boundary, fillvalue=fill, stride=stride)
+                for c in range(work.shape[2])]
+    return np.stack(channels, axis=-1)
+
+
+def edges(image, boundary="symm", preserve_range=False):
+    """Gradient magnitude by the Sobel filter, as scikit-image's ``filters.sobel`` computes it.
+
+    With ``Gx`` and ``Gy`` the image correlated with ``sobel_x() / 4`` and ``sobel_y() / 4``
+    (derivatives whose smoothing weights sum to 1), the result is ``sqrt((Gx**2 + Gy**2) / 2)``:
+    0 on flat regions, ``1 / sqrt(2)`` on a sharp step from 0 to 1 (a step along one axis).
+    Colour images give one magnitude per channel.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)``, as for :func:`apply`.
+    boundary : {'symm', 'fill', 'wrap'}, optional
+        Edge rule, as for :func:`apply` ('fill' reads 0 outside).
+    preserve_range : bool, optional
+        As for :func:`apply`.
+
+    Returns
+    -------
+    out : ndarray
+        The magnitude, float64 (float32 for float32 images), the image's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import filters
+    >>> step = np.zeros((4, 6))
+    >>> step[:, 3:] = 1.0
+    >>> np.round(filters.edges(step)[0], 4)
+    array([0.    , 0.    , 0.7071, 0.7071, 0.    , 0.    ])
+    """
+    image = _check_image(image)
+    gx = apply(image, sobel_x() / 4.0, boundary, 1, 0.0, preserve_range)
+    gy = apply(image, sobel_y() / 4.0, boundary, 1, 0.0, preserve_range)
+    out = gx * gx
+    out += gy * gy
+    out /= 2
+    return np.sqrt(out, out=out)
