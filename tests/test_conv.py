@@ -7,6 +7,8 @@ import pytest
 
 import convcore
 import convcore.functional as F
+from convcore import _im2col
+from convcore.functional import conv as conv_module
 
 rng = np.random.default_rng(1)
 
@@ -79,6 +81,50 @@ def _pads(padding, nd):
     if isinstance(padding, tuple) and isinstance(padding[0], tuple):
         return list(padding)
     return [(p, p) for p in expand(padding, nd)]
+
+
+def reference_im2col(x, kernel, stride, pads, dilation):
+    """cols[(c, *tap), position] = x_padded[c, position * stride + tap * dilation], one image."""
+    nd = x.ndim - 1
+    xp = np.pad(x, [(0, 0)] + list(pads))
+    outs = [(xp.shape[1 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(nd)]
+    cols = []
+    for c in range(x.shape[0]):
+        for tap in itertools.product(*map(range, kernel)):
+            cols.append([xp[(c,) + tuple(pos[a] * stride[a] + tap[a] * dilation[a] for a in range(nd))]
+                         for pos in itertools.product(*map(range, outs))])
+    return np.array(cols)
+
+
+class TestIm2col:
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_im2col_and_its_adjoint_col2im(self, case, dtype):
+        nd, _, c_in, _, spatial, k, s, p, d, _ = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((c_in,) + spatial).astype(dtype)
+        geometry = conv_module._Conv(x[None], np.zeros((1, c_in) + kernel, dtype), s, p, d, 1,
+                                     nd).geometry
+        ref = reference_im2col(x.astype(float), kernel, expand(s, nd), _pads(p, nd), expand(d, nd))
+        cols = np.full(ref.shape, np.nan, dtype=dtype)
+        _im2col.im2col(x.reshape(c_in, -1), geometry, cols)
+        np.testing.assert_array_equal(cols, ref.astype(dtype))
+        # col2im is the transpose of im2col: <im2col(x), c> == <x, col2im(c)>
+        c = rng.standard_normal(ref.shape)
+        back = np.zeros((c_in, x[0].size))
+        _im2col.col2im(c, geometry.copy(), back)
+        assert np.sum(ref * c) == pytest.approx(np.sum(x.astype(float).ravel() * back.ravel()),
+                                                rel=1e-10)
+
+    def test_shapes_must_match_the_geometry(self):
+        geometry = conv_module._Conv(np.zeros((1, 1, 4)), np.zeros((1, 1, 2)), 1, 0, 1, 1,
+                                     1).geometry
+        with pytest.raises(ValueError, match="im2col: array shapes do not match"):
+            _im2col.im2col(np.zeros((1, 4)), geometry, np.zeros((2, 2)))
+        with pytest.raises(ValueError, match="col2im: array shapes do not match"):
+            _im2col.col2im(np.zeros((2, 2)), geometry, np.zeros((1, 4)))
+        with pytest.raises(ValueError, match=r"geometry must have shape \(6, 3\)"):
+            _im2col.im2col(np.zeros((1, 4)), geometry[:5].copy(), np.zeros((2, 3)))
 
 
 class TestForward:
@@ -176,17 +222,20 @@ class TestGradients:
 class TestAgainstTorch:
     torch = pytest.importorskip("torch")
 
-    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+    @pytest.mark.parametrize("case", CASES + [(2, 2, 4, 6, (7, 6), (2, 4), 1, "same", (1, 2), 2)])
     def test_forward_and_backward(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
-        if isinstance(p, tuple) and isinstance(p[0], tuple):
-            pytest.skip("torch has no asymmetric padding argument")
         kernel = expand(k, nd)
         x = rng.standard_normal((n, c_in) + spatial).astype(np.float32)
         w = rng.standard_normal((c_out, c_in // g) + kernel).astype(np.float32)
         b = rng.standard_normal(c_out).astype(np.float32)
         tx, tw, tb = (self.torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ty = getattr(self.torch.nn.functional, f"conv{nd}d")(tx, tw, tb, s, p, d, g)
+        if isinstance(p, tuple) and isinstance(p[0], tuple):  # torch pads asymmetrically apart
+            tin = self.torch.nn.functional.pad(tx, [v for pair in reversed(p) for v in pair])
+            ty = getattr(self.torch.nn.functional, f"conv{nd}d")(tin, tw, tb, s, 0, d, g)
+        else:
+            ty = getattr(self.torch.nn.functional, f"conv{nd}d")(tx, tw, tb, s, p, d, g)
         gy = rng.standard_normal(ty.shape).astype(np.float32)
         ty.backward(self.torch.from_numpy(gy))
         kw = dict(stride=s, padding=p, dilation=d, groups=g)

@@ -8,7 +8,7 @@ move between the two unchanged.
 """
 import numpy as np
 
-from .. import _conv as kernels
+from .. import _im2col as kernels
 from .._threads import blas_threads, get_num_threads
 from .._validation import as_float_array, as_int, as_tuple
 
@@ -92,7 +92,8 @@ class _Conv:
     def run(self, kernel, *arrays, per_image):
         """Call a kernel either with one image per thread (BLAS held to one thread) or, when the
         batch is smaller than the thread count, image by image with BLAS owning the threads.
-        `per_image(threads)` allocates the scratch arrays for that many threads."""
+        `per_image(threads)` returns the arguments that follow `arrays` and depend on the thread
+        count (scratch arrays, per-thread partial sums)."""
         n_threads = get_num_threads()
         if self.x.shape[0] >= n_threads > 1:
             with blas_threads(1):
@@ -105,18 +106,31 @@ def _flat(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
+# Bytes of one im2col tile (K rows x tile columns): half of a 1 MiB L2, so the tile, its packed
+# copy inside the GEMM and the weights stay in cache.
+_TILE_BYTES = 512 * 1024
+
+
+def _tile(K, L, itemsize):
+    """Output positions per im2col tile: about _TILE_BYTES of columns, a multiple of 16, >= 64."""
+    tile = max(64, _TILE_BYTES // (K * itemsize) // 16 * 16)
+    return min(tile, L)
+
+
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
     c = _Conv(x, weight, stride, padding, dilation, groups, nd)
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
-    y = np.empty(c.out_shape, dtype=c.dtype)
-    tile = min(kernels.TILE, int(np.prod(c.out_spatial)))
-    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), _flat(y), c.geometry, c.groups,
-          per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
-    if bias is not None:
+    if bias is None:
+        b = np.empty(0, dtype=c.dtype)
+    else:
         b = np.asarray(bias)
         if b.shape != (c_out,):
             raise ValueError(f"bias must have shape ({c_out},), got {b.shape}")
-        y += as_float_array(b, "bias", dtype=c.dtype).reshape((c_out,) + (1,) * nd)
+        b = as_float_array(b, "bias", dtype=c.dtype)
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tile = _tile(K, y[0, 0].size, c.dtype.itemsize)
+    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), b, _flat(y), c.geometry,
+          c.groups, tile, per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
     return c.unbatch(y)
 
 
@@ -135,24 +149,24 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     gy = as_float_array(gy, "grad_output", dtype=c.dtype)
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
     L = int(np.prod(c.out_spatial))
+    tile = _tile(K, L, c.dtype.itemsize)
     w2 = c.weight.reshape(c_out, K)
     grad_x = grad_w = grad_b = None
     if need_input:
         grad_x = np.empty(c.x.shape, dtype=c.dtype)
-        c.run(kernels.backward_input, _flat(gy), w2, _flat(grad_x), c.geometry, c.groups,
-              per_image=lambda t: (np.empty((t, K * L), dtype=c.dtype),))
+        c.run(kernels.backward_input, _flat(gy), w2, _flat(grad_x), c.geometry, c.groups, tile,
+              per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
     if need_weight:
-        tile = min(kernels.TILE, L)
         partial = []  # per-thread sums, allocated once the thread count is known
 
         def scratch(t):
             partial.append(np.zeros((t, c_out, K), dtype=c.dtype))
-            return partial[0], np.empty((t, K * tile), dtype=c.dtype)
-        c.run(kernels.backward_weight, _flat(gy), _flat(c.x), c.geometry, c.groups, per_image=scratch)
+            return partial[0], c.geometry, c.groups, tile, np.empty((t, K * tile), dtype=c.dtype)
+        c.run(kernels.backward_weight, _flat(gy), _flat(c.x), per_image=scratch)
         grad_w = partial[0].sum(axis=0).reshape(c.weight.shape)
     if need_bias:
-        grad_b = gy.sum(axis=(0,) + tuple(range(2, nd + 2)))
+        grad_b = _flat(gy).sum(axis=(0, 2))
     return grad_x, grad_w, grad_b
 
 

@@ -1,0 +1,290 @@
+"""im2col / col2im and convolution by im2col + GEMM, forward and backward, 1-D, 2-D and 3-D.
+
+Every input is seen as ``(N, C, D, H, W)``: 1-D and 2-D inputs have leading singleton spatial axes,
+so one source serves the three dimensionalities. ``geometry`` is an int64 array of shape (6, 3):
+input size, output size, kernel, stride, low-side zero padding and dilation over (D, H, W). The
+high-side padding is implicit in the output size, so asymmetric padding needs nothing more.
+
+For one image and one group, im2col lays the input patches out as a matrix ``cols`` of shape
+``(K, L)``, ``K = C_g * kd * kh * kw`` kernel taps by ``L = oD * oH * oW`` output positions, and the
+convolution is the GEMM ``y[C_out_g, L] = w[C_out_g, K] @ cols[K, L]``. The kernels build that
+matrix in column tiles of ``tile`` output positions (chosen by the caller so that ``K * tile``
+values stay in L2) and hand each tile straight to sgemm/dgemm; within a tile, a stride-1 run of an
+input row is one ``memcpy``. The input gradient goes the other way, tile by tile:
+``cols = w^T @ grad_y`` then col2im adds every column back onto the input positions it came from.
+
+Images are spread over threads with ``prange``; the caller limits SciPy's BLAS to one thread
+meanwhile (or, for a batch smaller than the thread count, passes ``n_threads=1`` and lets BLAS own
+the threads), so the two kinds of threads never multiply.
+
+Functions (arrays C-contiguous and validated by ``convcore.functional.conv``):
+
+- ``im2col(x, geometry, cols)``: one image ``x`` (C, D*H*W) -> ``cols`` (C * k, L), written.
+- ``col2im(cols, geometry, x)``: ``x`` (C, D*H*W) += the columns of ``cols`` (C * k, L).
+- ``forward(x, w, bias, y, geometry, groups, tile, work, n_threads)``: ``x`` (N, C_in, D*H*W),
+  ``w`` (C_out, K), ``bias`` (C_out,) or empty, ``y`` (N, C_out, L) written;
+  ``work`` (n_threads, K * tile) scratch.
+- ``backward_input(grad_y, w, grad_x, geometry, groups, tile, work, n_threads)``: ``grad_x``
+  (N, C_in, D*H*W) written; ``work`` (n_threads, K * tile).
+- ``backward_weight(grad_y, x, grad_w, geometry, groups, tile, work, n_threads)``: ``grad_w``
+  (n_threads, C_out, K) zero-filled by the caller, receives one partial sum per thread (the
+  caller adds them up); ``work`` (n_threads, K * tile).
+
+A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
+"""
+from cython.parallel cimport prange, threadid
+from libc.string cimport memcpy, memset
+
+from _blas cimport gemm
+from _fused cimport floating
+
+
+cdef struct Geometry:
+    Py_ssize_t n_in[3]
+    Py_ssize_t n_out[3]
+    Py_ssize_t k[3]
+    Py_ssize_t s[3]
+    Py_ssize_t p[3]
+    Py_ssize_t dil[3]
+    Py_ssize_t plane    # D * H * W
+    Py_ssize_t taps     # kd * kh * kw
+    Py_ssize_t L        # oD * oH * oW
+    bint pointwise      # 1x1x1 kernel, stride 1, no padding: the input is the im2col matrix
+
+
+cdef Geometry _geometry(const long long[:, ::1] g) except *:
+    cdef Geometry geo
+    cdef int a
+    if g.shape[0] != 6 or g.shape[1] != 3:
+        raise ValueError(f"geometry must have shape (6, 3), got {(g.shape[0], g.shape[1])}")
+    geo.plane = geo.taps = geo.L = 1
+    geo.pointwise = True
+    for a in range(3):
+        geo.n_in[a] = g[0, a]
+        geo.n_out[a] = g[1, a]
+        geo.k[a] = g[2, a]
+        geo.s[a] = g[3, a]
+        geo.p[a] = g[4, a]
+        geo.dil[a] = g[5, a]
+        geo.plane *= geo.n_in[a]
+        geo.taps *= geo.k[a]
+        geo.L *= geo.n_out[a]
+        if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0:
+            geo.pointwise = False
+    return geo
+
+
+cdef inline void _valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, Py_ssize_t count,
+                              Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Outputs o in [lo, hi) for which start + o * step lies in [0, n); count outputs in all."""
+    lo[0] = 0 if start >= 0 else (-start + step - 1) // step
+    hi[0] = 0 if start >= n else (n - 1 - start) // step + 1
+    if hi[0] > count:
+        hi[0] = count
+    if lo[0] > hi[0]:
+        lo[0] = hi[0]
+
+
+cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
+                   Py_ssize_t first, Py_ssize_t count, bint scatter) noexcept nogil:
+    """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
+    col2im (scatter True): x[...] += cols[K, count] for the same positions (x is then written).
+
+    Rows of cols run over (c, i, j, l) kernel taps; columns over output positions, walked one
+    output row (or the part of it inside the tile) at a time: one run per input row touched.
+    """
+    cdef Py_ssize_t c, i, j, l, r = 0, t, od, oh, ow, d, h, w_start, run, lo, hi, n
+    cdef Py_ssize_t oW = g.n_out[2], oHW = g.n_out[1] * g.n_out[2], sw = g.s[2]
+    cdef floating *row
+    cdef floating *src
+    for c in range(channels):
+        for i in range(g.k[0]):
+            for j in range(g.k[1]):
+                for l in range(g.k[2]):
+                    row = cols + r * count
+                    r += 1
+                    t = 0
+                    od = first // oHW
+                    oh = (first - od * oHW) // oW
+                    ow = first - od * oHW - oh * oW
+                    while t < count:
+                        run = oW - ow  # the rest of this output row, or of the tile
+                        if run > count - t:
+                            run = count - t
+                        d = od * g.s[0] - g.p[0] + i * g.dil[0]
+                        h = oh * g.s[1] - g.p[1] + j * g.dil[1]
+                        if d < 0 or d >= g.n_in[0] or h < 0 or h >= g.n_in[1]:
+                            if not scatter:
+                                memset(row + t, 0, run * sizeof(floating))
+                        else:
+                            w_start = ow * sw - g.p[2] + l * g.dil[2]
+                            _valid_range(w_start, sw, g.n_in[2], run, &lo, &hi)
+                            src = x + c * g.plane + (d * g.n_in[1] + h) * g.n_in[2] + w_start
+                            if scatter:
+                                if sw == 1:
+                                    _add_run(src + lo, row + t + lo, hi - lo)
+                                else:
+                                    for n in range(lo, hi):
+                                        src[n * sw] += row[t + n]
+                            else:
+                                if lo > 0:
+                                    memset(row + t, 0, lo * sizeof(floating))
+                                if sw == 1:
+                                    if hi > lo:
+                                        memcpy(row + t + lo, src + lo, (hi - lo) * sizeof(floating))
+                                else:
+                                    for n in range(lo, hi):
+                                        row[t + n] = src[n * sw]
+                                if hi < run:
+                                    memset(row + t + hi, 0, (run - hi) * sizeof(floating))
+                        t += run
+                        ow = 0
+                        oh += 1
+                        if oh == g.n_out[1]:
+                            oh = 0
+                            od += 1
+
+
+cdef inline void _add_run(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    """dst[:n] += src[:n] (separate arrays: a loop the compiler vectorises)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] += src[i]
+
+
+def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
+    """cols[C * kd * kh * kw, L] = the patches of one image x[C, D * H * W] (zero outside)."""
+    cdef Geometry g = _geometry(geometry)
+    if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
+            or cols.shape[1] != g.L):
+        raise ValueError("im2col: array shapes do not match the geometry")
+    with nogil:
+        _patches(<floating *> &x[0, 0], &cols[0, 0], x.shape[0], &g, 0, g.L, False)
+
+
+def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floating[:, ::1] x):
+    """x[C, D * H * W] += every column of cols added back onto the input positions it came from."""
+    cdef Geometry g = _geometry(geometry)
+    if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
+            or cols.shape[1] != g.L):
+        raise ValueError("col2im: array shapes do not match the geometry")
+    with nogil:
+        _patches(&x[0, 0], <floating *> &cols[0, 0], x.shape[0], &g, 0, g.L, True)
+
+
+cdef void _forward_image(const floating *x, const floating *w, const floating *bias, floating *y,
+                         floating *cols, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
+                         Py_ssize_t groups, Py_ssize_t tile) noexcept nogil:
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, first, count, o, q
+    cdef Py_ssize_t K = cg * g.taps, L = g.L
+    cdef floating beta = 0
+    cdef floating *yo
+    if bias != NULL:  # y starts as the bias, the GEMMs add onto it
+        beta = 1
+        for o in range(c_out):
+            yo = y + o * L
+            for q in range(L):
+                yo[q] = bias[o]
+    for grp in range(groups):
+        if g.pointwise:
+            gemm(False, False, og, L, K, 1, w + grp * og * K, K, x + grp * cg * L, L,
+                 beta, y + grp * og * L, L)
+            continue
+        first = 0
+        while first < L:
+            count = tile if L - first > tile else L - first
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
+            gemm(False, False, og, count, K, 1, w + grp * og * K, K, cols, count,
+                 beta, y + grp * og * L + first, L)
+            first += count
+
+
+def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
+            floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t groups,
+            Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+    cdef Geometry g = _geometry(geometry)
+    cdef Py_ssize_t n
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    with nogil:
+        if n_threads <= 1:
+            for n in range(x.shape[0]):
+                _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[0, 0], &g,
+                               x.shape[1], w.shape[0], groups, tile)
+        else:
+            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
+                _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[threadid(), 0], &g,
+                               x.shape[1], w.shape[0], groups, tile)
+
+
+cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx, floating *cols,
+                            const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
+                            Py_ssize_t groups, Py_ssize_t tile) noexcept nogil:
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, first, count
+    cdef Py_ssize_t K = cg * g.taps, L = g.L
+    if not g.pointwise:
+        memset(gx, 0, c_in * g.plane * sizeof(floating))
+    for grp in range(groups):
+        if g.pointwise:
+            gemm(True, False, K, L, og, 1, w + grp * og * K, K, gy + grp * og * L, L,
+                 0, gx + grp * cg * L, L)
+            continue
+        first = 0
+        while first < L:  # cols[K, tile] = w_g^T @ gy_g[:, tile], added back where it came from
+            count = tile if L - first > tile else L - first
+            gemm(True, False, K, count, og, 1, w + grp * og * K, K, gy + grp * og * L + first, L,
+                 0, cols, count)
+            _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, True)
+            first += count
+
+
+def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
+                   floating[:, :, ::1] grad_x, const long long[:, ::1] geometry, Py_ssize_t groups,
+                   Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+    cdef Geometry g = _geometry(geometry)
+    cdef Py_ssize_t n
+    with nogil:
+        if n_threads <= 1:
+            for n in range(grad_y.shape[0]):
+                _input_grad_image(&grad_y[n, 0, 0], &w[0, 0], &grad_x[n, 0, 0], &work[0, 0], &g,
+                                  grad_x.shape[1], w.shape[0], groups, tile)
+        else:
+            for n in prange(grad_y.shape[0], num_threads=n_threads, schedule="dynamic"):
+                _input_grad_image(&grad_y[n, 0, 0], &w[0, 0], &grad_x[n, 0, 0],
+                                  &work[threadid(), 0], &g, grad_x.shape[1], w.shape[0], groups,
+                                  tile)
+
+
+cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw, floating *cols,
+                             const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
+                             Py_ssize_t groups, Py_ssize_t tile) noexcept nogil:
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, first, count
+    cdef Py_ssize_t K = cg * g.taps, L = g.L
+    for grp in range(groups):
+        if g.pointwise:
+            gemm(False, True, og, K, L, 1, gy + grp * og * L, L, x + grp * cg * L, L,
+                 1, gw + grp * og * K, K)
+            continue
+        first = 0
+        while first < L:  # gw_g[og, K] += gy_g[og, tile] @ cols[K, tile]^T
+            count = tile if L - first > tile else L - first
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
+            gemm(False, True, og, K, count, 1, gy + grp * og * L + first, L, cols, count,
+                 1, gw + grp * og * K, K)
+            first += count
+
+
+def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
+                    floating[:, :, ::1] grad_w, const long long[:, ::1] geometry,
+                    Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+    cdef Geometry g = _geometry(geometry)
+    cdef Py_ssize_t n
+    with nogil:
+        if n_threads <= 1:
+            for n in range(x.shape[0]):
+                _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[0, 0, 0], &work[0, 0],
+                                   &g, x.shape[1], grad_w.shape[1], groups, tile)
+        else:
+            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
+                _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[threadid(), 0, 0],
+                                   &work[threadid(), 0], &g, x.shape[1], grad_w.shape[1],
+                                   groups, tile)
