@@ -73,45 +73,121 @@ _CODES = {np.dtype(np.int8): T_I8, np.dtype(np.uint8): T_U8, np.dtype(np.int16):
 cdef struct Geom:
     char* x
     char* y
-    Py_ssize_t outer, n, inner, n_out, ext, B, n_blocks
+    Py_ssize_t outer, n, inner, n_out, ext, B, n_blocks, n_items
     Py_ssize_t isz, osz, start, step
+    Py_ssize_t xls, xes, yls, yes     # byte strides between lines / between samples of a line
     int tin, tout, mode
     double cval
 
 
-cdef void _load(double* d, const char* s, Py_ssize_t m, int t) noexcept nogil:
-    """d[k] = (double) s[k] for k < m, s of type code t."""
+# The taps of a unit-step pass over a tile, in C so that GCC can add an AVX2 copy picked at run
+# time (target_clones; no FMA, so every product and sum is rounded as in SciPy). Pairs of taps
+# (symmetric kernels) or taps are added four at a time into a register, in SciPy's order.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define CL_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define CL_CLONES
+    #endif
+
+    CL_CLONES static void cl_sym(double *__restrict acc, const double *__restrict buf,
+                                 Py_ssize_t T, Py_ssize_t B, const double *w, Py_ssize_t K,
+                                 int sign) {
+        Py_ssize_t c = K / 2, j = 0, t;
+        const double *m = buf + c * B;
+        const double wc = w[c];
+        for (t = 0; t < T; t++) acc[t] = m[t] * wc;
+        for (; j + 4 <= c; j += 4) {
+            const double *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;
+            const double *h0 = buf + (K - 1 - j) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;
+            const double w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+            if (sign > 0) {
+                for (t = 0; t < T; t++) {
+                    double a = acc[t];
+                    a += (l0[t] + h0[t]) * w0; a += (l1[t] + h1[t]) * w1;
+                    a += (l2[t] + h2[t]) * w2; a += (l3[t] + h3[t]) * w3;
+                    acc[t] = a;
+                }
+            } else {
+                for (t = 0; t < T; t++) {
+                    double a = acc[t];
+                    a += (l0[t] - h0[t]) * w0; a += (l1[t] - h1[t]) * w1;
+                    a += (l2[t] - h2[t]) * w2; a += (l3[t] - h3[t]) * w3;
+                    acc[t] = a;
+                }
+            }
+        }
+        for (; j < c; j++) {
+            const double *l0 = buf + j * B, *h0 = buf + (K - 1 - j) * B;
+            const double w0 = w[j];
+            if (sign > 0) { for (t = 0; t < T; t++) acc[t] += (l0[t] + h0[t]) * w0; }
+            else { for (t = 0; t < T; t++) acc[t] += (l0[t] - h0[t]) * w0; }
+        }
+    }
+
+    CL_CLONES static void cl_gen(double *__restrict acc, const double *__restrict buf,
+                                 Py_ssize_t T, Py_ssize_t B, const double *w, Py_ssize_t K) {
+        Py_ssize_t j = 0, t;
+        const double *m = buf + (K - 1) * B;
+        const double wl = w[K - 1];
+        for (t = 0; t < T; t++) acc[t] = m[t] * wl;
+        for (; j + 4 <= K - 1; j += 4) {
+            const double *s0 = buf + j * B, *s1 = s0 + B, *s2 = s1 + B, *s3 = s2 + B;
+            const double w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+            for (t = 0; t < T; t++) {
+                double a = acc[t];
+                a += s0[t] * w0; a += s1[t] * w1; a += s2[t] * w2; a += s3[t] * w3;
+                acc[t] = a;
+            }
+        }
+        for (; j < K - 1; j++) {
+            const double *s0 = buf + j * B;
+            const double w0 = w[j];
+            for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
+        }
+    }
+    """
+    void cl_sym(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
+                Py_ssize_t K, int sign) noexcept nogil
+    void cl_gen(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
+                Py_ssize_t K) noexcept nogil
+
+
+cdef void _load(double* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
+                int t) noexcept nogil:
+    """d[k * ds] = (double) *(s + k * ss) for k < m, samples of type code t, ss bytes apart."""
     cdef Py_ssize_t k
     if t == T_F64:
         for k in range(m):
-            d[k] = (<const double*>s)[k]
+            d[k * ds] = (<const double*>(s + k * ss))[0]
     elif t == T_F32:
         for k in range(m):
-            d[k] = (<const float*>s)[k]
+            d[k * ds] = (<const float*>(s + k * ss))[0]
     elif t == T_U8:
         for k in range(m):
-            d[k] = (<const u8*>s)[k]
+            d[k * ds] = (<const u8*>(s + k * ss))[0]
     elif t == T_I8:
         for k in range(m):
-            d[k] = (<const i8*>s)[k]
+            d[k * ds] = (<const i8*>(s + k * ss))[0]
     elif t == T_U16:
         for k in range(m):
-            d[k] = (<const u16*>s)[k]
+            d[k * ds] = (<const u16*>(s + k * ss))[0]
     elif t == T_I16:
         for k in range(m):
-            d[k] = (<const i16*>s)[k]
+            d[k * ds] = (<const i16*>(s + k * ss))[0]
     elif t == T_U32:
         for k in range(m):
-            d[k] = (<const u32*>s)[k]
+            d[k * ds] = (<const u32*>(s + k * ss))[0]
     elif t == T_I32:
         for k in range(m):
-            d[k] = (<const i32*>s)[k]
+            d[k * ds] = (<const i32*>(s + k * ss))[0]
     elif t == T_U64:
         for k in range(m):
-            d[k] = <double>(<const u64*>s)[k]
+            d[k * ds] = <double>(<const u64*>(s + k * ss))[0]
     else:
         for k in range(m):
-            d[k] = <double>(<const i64*>s)[k]
+            d[k * ds] = <double>(<const i64*>(s + k * ss))[0]
 
 
 cdef inline u64 _to_u64(double v) noexcept nogil:
@@ -120,51 +196,62 @@ cdef inline u64 _to_u64(double v) noexcept nogil:
     return <u64>v
 
 
-cdef void _store(char* d, const double* s, Py_ssize_t m, int t) noexcept nogil:
-    """d[k] = s[k] converted to type code t (integers: truncation, then wrap-around)."""
+cdef void _store(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssize_t m,
+                 int t) noexcept nogil:
+    """*(d + k * ds) = s[k * ss] converted to type code t (integers: truncation, then wrap-around)."""
     cdef Py_ssize_t k
     if t == T_F64:
         for k in range(m):
-            (<double*>d)[k] = s[k]
+            (<double*>(d + k * ds))[0] = s[k * ss]
     elif t == T_F32:
         for k in range(m):
-            (<float*>d)[k] = <float>s[k]
+            (<float*>(d + k * ds))[0] = <float>s[k * ss]
     elif t == T_U8:
         for k in range(m):
-            (<u8*>d)[k] = <u8>(<i64>s[k])
+            (<u8*>(d + k * ds))[0] = <u8>(<i64>s[k * ss])
     elif t == T_I8:
         for k in range(m):
-            (<i8*>d)[k] = <i8>(<i64>s[k])
+            (<i8*>(d + k * ds))[0] = <i8>(<i64>s[k * ss])
     elif t == T_U16:
         for k in range(m):
-            (<u16*>d)[k] = <u16>(<i64>s[k])
+            (<u16*>(d + k * ds))[0] = <u16>(<i64>s[k * ss])
     elif t == T_I16:
         for k in range(m):
-            (<i16*>d)[k] = <i16>(<i64>s[k])
+            (<i16*>(d + k * ds))[0] = <i16>(<i64>s[k * ss])
     elif t == T_U32:
         for k in range(m):
-            (<u32*>d)[k] = <u32>(<i64>s[k])
+            (<u32*>(d + k * ds))[0] = <u32>(<i64>s[k * ss])
     elif t == T_I32:
         for k in range(m):
-            (<i32*>d)[k] = <i32>(<i64>s[k])
+            (<i32*>(d + k * ds))[0] = <i32>(<i64>s[k * ss])
     elif t == T_U64:
         for k in range(m):
-            (<u64*>d)[k] = _to_u64(s[k])
+            (<u64*>(d + k * ds))[0] = _to_u64(s[k * ss])
     else:
         for k in range(m):
-            (<i64*>d)[k] = <i64>s[k]
+            (<i64*>(d + k * ds))[0] = <i64>s[k]
 
 
-cdef void _gather(const Geom* g, Py_ssize_t item, double* buf, Py_ssize_t* i0,
-                  Py_ssize_t* o, Py_ssize_t* nb) noexcept nogil:
-    """Fill buf[p * B + b] with X[o, start + p, i0 + b] for p < ext (edge rule applied)."""
-    cdef Py_ssize_t blk = item % g.n_blocks
+cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
+                 Py_ssize_t* nb) noexcept nogil:
+    """Byte offsets of the first line of block `item` in x and out, and its number of lines."""
+    cdef Py_ssize_t o, i0
+    if g.inner == 1:
+        o = item * g.B
+        nb[0] = g.outer - o if g.outer - o < g.B else g.B
+        xoff[0] = o * g.n * g.isz
+        yoff[0] = o * g.n_out * g.osz
+    else:
+        o = item // g.n_blocks
+        i0 = (item % g.n_blocks) * g.B
+        nb[0] = g.inner - i0 if g.inner - i0 < g.B else g.B
+        xoff[0] = (o * g.n * g.inner + i0) * g.isz
+        yoff[0] = (o * g.n_out * g.inner + i0) * g.osz
+
+
+cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, double* buf) noexcept nogil:
+    """buf[p * B + b] = X[line b, start + p] for p < ext (edge rule applied)."""
     cdef Py_ssize_t p, b, idx, lo, hi
-    cdef Py_ssize_t B = g.B
-    o[0] = item // g.n_blocks
-    i0[0] = blk * g.B
-    nb[0] = g.inner - i0[0] if g.inner - i0[0] < g.B else g.B
-    cdef const char* base = g.x + (o[0] * g.n * g.inner + i0[0]) * g.isz
     # p in [lo, hi) reads inside the line
     lo = -g.start if g.start < 0 else 0
     hi = g.n - g.start
@@ -172,32 +259,36 @@ cdef void _gather(const Geom* g, Py_ssize_t item, double* buf, Py_ssize_t* i0,
         hi = g.ext
     if lo > hi:
         lo = hi
-    if nb[0] == g.inner and lo < hi:
-        _load(buf + lo * B, base + (g.start + lo) * g.inner * g.isz, (hi - lo) * B, g.tin)
+    if g.inner == 1:
+        # lines are rows far apart: read each one in a stream (not across rows, whose addresses
+        # would compete for the same cache sets)
+        for b in range(nb):
+            _load(buf + lo * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes, g.xes,
+                  hi - lo, g.tin)
     else:
         for p in range(lo, hi):
-            _load(buf + p * B, base + (g.start + p) * g.inner * g.isz, nb[0], g.tin)
+            _load(buf + p * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
     for p in range(g.ext):
         if lo <= p < hi:
             continue
         idx = map_index(g.start + p, g.n, g.mode)
         if idx < 0:
-            for b in range(nb[0]):
-                buf[p * B + b] = g.cval
+            for b in range(nb):
+                buf[p * g.B + b] = g.cval
         else:
-            _load(buf + p * B, base + idx * g.inner * g.isz, nb[0], g.tin)
+            _load(buf + p * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
 
 
-cdef void _put(const Geom* g, const double* acc, Py_ssize_t o, Py_ssize_t q0, Py_ssize_t nq,
-               Py_ssize_t i0, Py_ssize_t nb) noexcept nogil:
-    """Store acc[(q - q0) * B + b] into out[o, q, i0 + b] for q0 <= q < q0 + nq."""
-    cdef Py_ssize_t q
-    cdef char* dst = g.y + ((o * g.n_out + q0) * g.inner + i0) * g.osz
-    if nb == g.inner and nb == g.B:
-        _store(dst, acc, nq * nb, g.tout)
-        return
-    for q in range(nq):
-        _store(dst + q * g.inner * g.osz, acc + q * g.B, nb, g.tout)
+cdef void _put(const Geom* g, const double* acc, char* base, Py_ssize_t q0, Py_ssize_t nq,
+               Py_ssize_t nb) noexcept nogil:
+    """out[line b, q] = acc[(q - q0) * B + b] for q0 <= q < q0 + nq."""
+    cdef Py_ssize_t q, b
+    if g.inner == 1:
+        for b in range(nb):
+            _store(base + b * g.yls + q0 * g.yes, g.yes, acc + b, g.B, nq, g.tout)
+    else:
+        for q in range(nq):
+            _store(base + (q0 + q) * g.yes, g.yls, acc + q * g.B, 1, nb, g.tout)
 
 
 cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_ssize_t step,
@@ -211,30 +302,9 @@ cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_
     cdef const double* hi
     if step == 1:
         if sym != 0:
-            lo = buf + c * B
-            wj = w[c]
-            for t in range(T):
-                acc[t] = lo[t] * wj
-            for j in range(c):
-                lo = buf + j * B
-                hi = buf + (K - 1 - j) * B
-                wj = w[j]
-                if sym > 0:
-                    for t in range(T):
-                        acc[t] += (lo[t] + hi[t]) * wj
-                else:
-                    for t in range(T):
-                        acc[t] += (lo[t] - hi[t]) * wj
+            cl_sym(acc, buf, T, B, w, K, sym)
         else:
-            lo = buf + (K - 1) * B
-            wj = w[K - 1]
-            for t in range(T):
-                acc[t] = lo[t] * wj
-            for j in range(K - 1):
-                lo = buf + j * B
-                wj = w[j]
-                for t in range(T):
-                    acc[t] += lo[t] * wj
+            cl_gen(acc, buf, T, B, w, K)
         return
     # strided output: the same sums, output q reading from (q * step) * B
     for q in range(nq):
@@ -271,23 +341,27 @@ cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_
 
 cdef void _corr_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, const double* w,
                      Py_ssize_t K, int sym) noexcept nogil:
-    cdef Py_ssize_t i0, o, nb, q0, nq
+    cdef Py_ssize_t xoff, yoff, nb, q0, nq
     cdef Py_ssize_t per_tile = TILE // g.B
-    _gather(g, item, buf, &i0, &o, &nb)
+    _block(g, item, &xoff, &yoff, &nb)
+    _gather(g, g.x + xoff, nb, buf)
     q0 = 0
     while q0 < g.n_out:
         nq = g.n_out - q0 if g.n_out - q0 < per_tile else per_tile
         _taps(acc, buf + q0 * g.step * g.B, nq, g.B, g.step, w, K, sym)
-        _put(g, acc, o, q0, nq, i0, nb)
+        _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
 
 cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, double* run,
                         Py_ssize_t size) noexcept nogil:
-    cdef Py_ssize_t i0, o, nb, q0, nq, q, b, j, B = g.B
+    cdef Py_ssize_t xoff, yoff, nb, q0, nq, q, b, j, B = g.B
     cdef Py_ssize_t per_tile = TILE // g.B
     cdef double fs = <double>size
-    _gather(g, item, buf, &i0, &o, &nb)
+    cdef const double* enter
+    cdef const double* leave
+    _block(g, item, &xoff, &yoff, &nb)
+    _gather(g, g.x + xoff, nb, buf)
     for b in range(B):
         run[b] = 0.0
     for j in range(size):
@@ -298,11 +372,13 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc
         nq = g.n_out - q0 if g.n_out - q0 < per_tile else per_tile
         for q in range(q0, q0 + nq):
             if q > 0:
+                enter = buf + (q + size - 1) * B
+                leave = buf + (q - 1) * B
                 for b in range(B):
-                    run[b] += buf[(q + size - 1) * B + b] - buf[(q - 1) * B + b]
+                    run[b] += enter[b] - leave[b]
             for b in range(B):
                 acc[(q - q0) * B + b] = run[b] / fs
-        _put(g, acc, o, q0, nq, i0, nb)
+        _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
 
@@ -322,11 +398,19 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
     g.outer, g.n, g.inner = x.shape[0], x.shape[1], x.shape[2]
     g.n_out = out.shape[1]
     g.ext = (g.n_out - 1) * step + k if g.n_out > 0 else 0
-    g.B = 1 if g.inner == 1 else (g.inner if g.inner < 32 else 32)
-    if g.inner > 1 and x.dtype.itemsize >= 4 and g.B > 16:
-        g.B = 16
-    g.n_blocks = (g.inner + g.B - 1) // g.B
     g.isz, g.osz = x.dtype.itemsize, out.dtype.itemsize
+    if g.inner == 1:
+        # lines are rows of the array: a block is B rows, read sample by sample across them
+        g.B = g.outer if g.outer < 16 else 16
+        g.n_blocks = 1
+        g.n_items = (g.outer + g.B - 1) // g.B
+        g.xls, g.xes, g.yls, g.yes = g.n * g.isz, g.isz, g.n_out * g.osz, g.osz
+    else:
+        # lines are neighbours in memory: a block is a contiguous run of up to B of them
+        g.B = g.inner if g.inner < 64 else 64
+        g.n_blocks = (g.inner + g.B - 1) // g.B
+        g.n_items = g.outer * g.n_blocks
+        g.xls, g.xes, g.yls, g.yes = g.isz, g.inner * g.isz, g.osz, g.inner * g.osz
     g.start, g.step = start, step
     g.tin, g.tout = _CODES[x.dtype], _CODES[out.dtype]
     g.mode, g.cval = mode, cval
@@ -340,7 +424,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     """See the module docstring."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval)
-    cdef Py_ssize_t n_items = g.outer * g.n_blocks
+    cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t item
     cdef double* buf
     cdef double* acc
@@ -364,7 +448,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
 def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads):
     """See the module docstring."""
     cdef Geom g = _geometry(x, out, start, 1, size, mode, cval)
-    cdef Py_ssize_t n_items = g.outer * g.n_blocks
+    cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t item
     cdef double* buf
     cdef double* acc
