@@ -134,6 +134,20 @@ class TestApply:
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
         np.testing.assert_allclose(out, _correlate_loop(x, k, boundary), rtol=1e-12, atol=1e-13)
 
+    @pytest.mark.parametrize("shape", [(4, 4), (2, 6), (3, 8), (9, 9), (12, 13)])
+    @pytest.mark.parametrize("separable", [True, False])
+    def test_even_wide_and_separable_kernels_with_fill_value(self, shape, separable):
+        rng = np.random.default_rng(sum(shape))
+        x = rng.random((15, 19))
+        k = (np.outer(rng.random(shape[0]), rng.random(shape[1])) if separable
+             else rng.standard_normal(shape))
+        for boundary in ("fill", "symm", "wrap"):
+            out = filters.apply(x, k, boundary=boundary, cval=0.75)
+            ref = ss.correlate2d(x, k, mode="same", boundary=boundary, fillvalue=0.75)
+            np.testing.assert_allclose(out, ref, rtol=1e-11, atol=1e-12, err_msg=boundary)
+            strided = filters.apply(x, k, boundary=boundary, cval=0.75, stride=(3, 2))
+            np.testing.assert_allclose(strided, ref[::3, ::2], rtol=1e-11, atol=1e-12)
+
     def test_colour_channel_by_channel_and_stride(self):
         x = np.random.default_rng(2).integers(0, 256, (20, 31, 3)).astype(np.uint8)
         k = filters.gaussian(5, 1.2)
