@@ -42,7 +42,8 @@ def _correlate_loop(image, kernel, boundary):
 class TestKernels:
     def test_gradients_equal_scipy_ndimage_derivatives(self):
         x = np.random.default_rng(0).random((12, 13))
-        pairs = [(filters.sobel_x(), ndi.sobel(x, axis=1)), (filters.sobel_y(), ndi.sobel(x, axis=0)),
+        pairs = [(filters.sobel_x(), ndi.sobel(x, axis=1)),
+                 (filters.sobel_y(), ndi.sobel(x, axis=0)),
                  (filters.prewitt_x(), ndi.prewitt(x, axis=1)),
                  (filters.prewitt_y(), ndi.prewitt(x, axis=0)),
                  (filters.laplacian(), ndi.laplace(x))]

@@ -111,3 +111,16 @@ def test_without_pillow(png, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     assert cli.main(["filter", str(src), str(tmp_path / "o.png")]) == 1
     assert "Pillow is needed" in capsys.readouterr().err
+
+
+def test_truncated_png_and_sixteen_bit_grey(png, tmp_path, capsys):
+    src, _ = png
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(src.read_bytes()[:200])
+    assert cli.main(["filter", str(broken), str(tmp_path / "o.png")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    deep = (np.arange(16 * 16, dtype=np.uint16) * 250).reshape(16, 16)
+    src16, dst16 = tmp_path / "deep.png", tmp_path / "deep_out.png"
+    Image.fromarray(deep).save(src16)
+    assert cli.main(["filter", str(src16), str(dst16), "--kernel", "identity"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(dst16)), deep)

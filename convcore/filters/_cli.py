@@ -85,7 +85,8 @@ def _read(src, Image):
             elif mode not in ("L", "LA", "RGB", "RGBA"):
                 img = img.convert("RGB")
             return np.asarray(img), 255
-    except (OSError, SyntaxError, ValueError) as exc:     # UnidentifiedImageError is an OSError
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # UnidentifiedImageError (not an image) and truncated files are OSErrors
         raise CommandError(f"cannot read {src} as an image: {exc}") from None
 
 
