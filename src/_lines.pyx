@@ -229,7 +229,7 @@ cdef void _store(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssiz
             (<u64*>(d + k * ds))[0] = _to_u64(s[k * ss])
     else:
         for k in range(m):
-            (<i64*>(d + k * ds))[0] = <i64>s[k]
+            (<i64*>(d + k * ds))[0] = <i64>s[k * ss]
 
 
 cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
