@@ -6,7 +6,8 @@ each function returns the Figure and writes it when ``path`` is given.
 """
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_history"]
+__all__ = ["plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_history",
+           "plot_images"]
 
 
 def _figure(**kwargs):
@@ -107,9 +108,9 @@ def plot_history(history, path=None):
     return _finish(fig, path)
 
 
-def _grid(fig, planes, titles, cmap):
+def _grid(fig, planes, titles, cmap, cols=None):
     count = len(planes)
-    cols = int(np.ceil(np.sqrt(count)))
+    cols = int(np.ceil(np.sqrt(count))) if cols is None else min(cols, count)
     rows = int(np.ceil(count / cols))
     for i, (plane, title) in enumerate(zip(planes, titles)):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -169,4 +170,50 @@ def plot_feature_maps(maps, max_maps=16, path=None):
     planes = maps[:max_maps]
     fig = _figure(figsize=(8, 8))
     _grid(fig, planes, [f"channel {i}" for i in range(len(planes))], "viridis")
+    return _finish(fig, path)
+
+
+def plot_images(images, titles=None, cols=None, cmap="viridis", path=None):
+    """Show 2-D images side by side, e.g. an event and its filtered versions.
+
+    Parameters
+    ----------
+    images : sequence of array_like, each (H, W)
+        Images of any sizes (a filter with a stride gives a smaller one).
+    titles : sequence of str, optional
+        One title per image.
+    cols : int, optional
+        Images per row (default: a square grid).
+    cmap : str
+        A matplotlib colour map.
+    path : str or path-like, optional
+        Where to save the figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_images([np.eye(8), np.ones((4, 4))], titles=["event", "blurred"], cols=2)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['event', 'blurred']
+    """
+    planes = [np.asarray(image, dtype=float) for image in images]
+    if not planes:
+        raise ValueError("images must hold at least one image")
+    for i, plane in enumerate(planes):
+        if plane.ndim != 2:
+            raise ValueError(f"images[{i}] must be 2-D (H, W), got shape {plane.shape}")
+    if titles is None:
+        titles = [""] * len(planes)
+    elif len(titles) != len(planes):
+        raise ValueError(f"titles has {len(titles)} entries for {len(planes)} images")
+    if cols is not None and (isinstance(cols, bool) or not isinstance(cols, int) or cols < 1):
+        raise ValueError(f"cols must be a positive integer, got {cols!r}")
+    n_cols = min(cols or int(np.ceil(np.sqrt(len(planes)))), len(planes))
+    n_rows = int(np.ceil(len(planes) / n_cols))
+    fig = _figure(figsize=(2.4 * n_cols, 2.4 * n_rows + 0.3))
+    _grid(fig, planes, titles, cmap, cols=n_cols)
     return _finish(fig, path)

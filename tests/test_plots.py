@@ -43,3 +43,22 @@ def test_filters_and_feature_maps():
 def test_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_images_side_by_side(tmp_path):
+    fig = plots.plot_images([np.eye(6), np.ones((3, 3)), np.zeros((6, 6))], titles=["a", "b", "c"],
+                            cols=2, path=tmp_path / "img.png")
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    assert fig.axes[1].images[0].get_array().shape == (3, 3)
+    assert (tmp_path / "img.png").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(images=[]), "images must hold at least one image"),
+    (dict(images=[np.zeros(3)]), r"images\[0\] must be 2-D"),
+    (dict(images=[np.zeros((2, 2))], titles=["a", "b"]), "titles has 2 entries for 1 images"),
+    (dict(images=[np.zeros((2, 2))], cols=0), "cols must be a positive integer"),
+])
+def test_images_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plots.plot_images(**kwargs)
