@@ -1,0 +1,161 @@
+"""Containers: Sequential (a chain), Residual (block + shortcut) and Concat (parallel branches).
+
+Examples
+--------
+>>> import numpy as np
+>>> from convcore.nn import Linear, ReLU
+>>> block = Residual(Sequential(Linear(4, 4, dtype=np.float64), ReLU()))
+>>> block(np.zeros((2, 4))).shape
+(2, 4)
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from ._module import Module, deserialize, serialize
+
+__all__ = ["Sequential", "Residual", "Concat"]
+
+
+def _check_module(m, name):
+    if not isinstance(m, Module):
+        raise TypeError(f"{name} must be a Module, got {type(m).__name__}")
+    return m
+
+
+class Sequential(Module):
+    """Layers applied one after the other; ``Sequential(*layers)`` or ``Sequential(OrderedDict)``.
+
+    Children are named ``'0', '1', ...`` (or by the dict's keys); indexing returns a layer, slicing
+    a new Sequential sharing the layers.
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (dict, OrderedDict)):
+            items = list(layers[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(layers)]
+        for name, m in items:
+            if not isinstance(name, str) or not name or "." in name:
+                raise ValueError(f"layer names must be non-empty strings without '.', got {name!r}")
+            setattr(self, name, _check_module(m, f"layer {name!r}"))
+        self._layers = list(self._modules.values())
+
+    def append(self, layer):
+        setattr(self, str(len(self._modules)), _check_module(layer, "layer"))
+        self._layers = list(self._modules.values())
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        if isinstance(idx, str):
+            return self._modules[idx]
+        return self._layers[idx]
+
+    def forward(self, x):
+        for layer in self._layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_output):
+        for layer in reversed(self._layers):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+    def output_shape(self, input_shape):
+        for layer in self._layers:
+            input_shape = layer.output_shape(input_shape)
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {"layers": [[name, serialize(m)] for name, m in self._modules.items()]}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(OrderedDict((name, deserialize(spec)) for name, spec in config["layers"]))
+
+
+class Residual(Module):
+    """``block(x) + shortcut(x)``; the shortcut is the identity when None."""
+
+    def __init__(self, block, shortcut=None):
+        super().__init__()
+        self.block = _check_module(block, "block")
+        self.shortcut = None if shortcut is None else _check_module(shortcut, "shortcut")
+
+    def forward(self, x):
+        y = self.block.forward(x)
+        s = x if self.shortcut is None else self.shortcut.forward(x)
+        if y.shape != s.shape:
+            raise ValueError(f"block output {y.shape} and shortcut output {s.shape} differ in shape")
+        return y + s
+
+    def backward(self, grad_output):
+        g = self.block.backward(grad_output)
+        if self.shortcut is None:
+            return g + grad_output
+        return g + self.shortcut.backward(grad_output)
+
+    def output_shape(self, input_shape):
+        return self.block.output_shape(input_shape)
+
+    def get_config(self):
+        return {"block": serialize(self.block),
+                "shortcut": None if self.shortcut is None else serialize(self.shortcut)}
+
+    @classmethod
+    def from_config(cls, config):
+        sc = config["shortcut"]
+        return cls(deserialize(config["block"]), None if sc is None else deserialize(sc))
+
+
+class Concat(Module):
+    """Parallel branches on the same input, outputs joined along ``axis`` (channels by default)."""
+
+    def __init__(self, *branches, axis=1):
+        super().__init__()
+        if not branches:
+            raise ValueError("Concat needs at least one branch")
+        for i, b in enumerate(branches):
+            setattr(self, str(i), _check_module(b, f"branch {i}"))
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+        self.axis = int(axis)
+
+    def forward(self, x):
+        outs = [b.forward(x) for b in self._modules.values()]
+        self._sizes = [o.shape[self.axis] for o in outs]
+        return np.concatenate(outs, axis=self.axis)
+
+    def backward(self, grad_output):
+        splits = np.cumsum(self._sizes)[:-1]
+        parts = np.split(grad_output, splits, axis=self.axis)
+        total = None
+        for b, g in zip(self._modules.values(), parts):
+            gi = b.backward(np.ascontiguousarray(g))
+            total = gi if total is None else total + gi
+        return total
+
+    def output_shape(self, input_shape):
+        shapes = [b.output_shape(input_shape) for b in self._modules.values()]
+        out = list(shapes[0])
+        out[self.axis] = sum(s[self.axis] for s in shapes)
+        return tuple(out)
+
+    def get_config(self):
+        return {"branches": [serialize(b) for b in self._modules.values()], "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(*[deserialize(s) for s in config["branches"]], axis=config["axis"])
+
+    def extra_repr(self):
+        return f"axis={self.axis}"

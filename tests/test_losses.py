@@ -1,0 +1,118 @@
+"""convcore.losses: values and gradients (central differences, float64) and PyTorch cross-checks."""
+import numpy as np
+import pytest
+
+from convcore import losses
+
+RNG = np.random.default_rng(7)
+
+
+def check_gradient(loss, pred, target, eps=1e-6):
+    loss(pred, target)
+    g = loss.backward()
+    num = np.zeros_like(pred)
+    for i in np.ndindex(pred.shape):
+        old = pred[i]
+        pred[i] = old + eps
+        fp = loss(pred, target)
+        pred[i] = old - eps
+        fm = loss(pred, target)
+        pred[i] = old
+        num[i] = (fp - fm) / (2 * eps)
+    np.testing.assert_allclose(g, num, atol=1e-7, rtol=1e-5)
+
+
+LABELS = RNG.integers(0, 4, 6)
+
+
+@pytest.mark.parametrize("loss, pred, target", [
+    (losses.MSELoss(), RNG.standard_normal((5, 3)), RNG.standard_normal((5, 3))),
+    (losses.MAELoss(), RNG.standard_normal((5, 3)), RNG.standard_normal((5, 3))),
+    (losses.CrossEntropyLoss(), RNG.standard_normal((6, 4)), LABELS),
+    (losses.CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 3.0]), RNG.standard_normal((6, 4)), LABELS),
+    (losses.CrossEntropyLoss(label_smoothing=0.2), RNG.standard_normal((6, 4)), LABELS),
+    (losses.CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 3.0], label_smoothing=0.1),
+     RNG.standard_normal((6, 4)), LABELS),
+    (losses.BCEWithLogitsLoss(), RNG.standard_normal((7, 1)), RNG.integers(0, 2, (7, 1))),
+    (losses.BCEWithLogitsLoss(pos_weight=2.5), RNG.standard_normal(7), RNG.random(7)),
+])
+def test_gradients(loss, pred, target):
+    check_gradient(loss, pred.copy(), target)
+
+
+def test_hand_values():
+    assert losses.MSELoss()(np.array([1.0, 3.0]), np.array([0.0, 0.0])) == 5.0
+    assert losses.MAELoss()(np.array([1.0, -3.0]), np.array([0.0, 0.0])) == 2.0
+    # two classes, logits (0, log 3): p = (1/4, 3/4)
+    ce = losses.CrossEntropyLoss()(np.array([[0.0, np.log(3.0)]]), np.array([1]))
+    assert ce == pytest.approx(-np.log(0.75))
+    bce = losses.BCEWithLogitsLoss()(np.array([0.0]), np.array([1.0]))
+    assert bce == pytest.approx(np.log(2.0))
+
+
+def test_stable_for_huge_logits():
+    z = np.array([[1000.0, -1000.0, 0.0]])
+    loss = losses.CrossEntropyLoss()
+    assert loss(z, np.array([0])) == 0.0
+    assert np.isfinite(loss(z, np.array([1])))
+    assert np.all(np.isfinite(loss.backward()))
+    bce = losses.BCEWithLogitsLoss()
+    assert np.isfinite(bce(np.array([800.0, -800.0]), np.array([0.0, 1.0])))
+    assert np.all(np.isfinite(bce.backward()))
+
+
+def test_float32_stays_float32():
+    loss = losses.CrossEntropyLoss()
+    loss(RNG.standard_normal((3, 4)).astype(np.float32), np.array([0, 1, 2]))
+    assert loss.backward().dtype == np.float32
+    bce = losses.BCEWithLogitsLoss()
+    bce(np.zeros(3, np.float32), np.ones(3))
+    assert bce.backward().dtype == np.float32
+
+
+def test_against_torch():
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    z = RNG.standard_normal((8, 5))
+    y = RNG.integers(0, 5, 8)
+    w = RNG.random(5) + 0.2
+    for kwargs in [{}, {"weight": w}, {"label_smoothing": 0.15}, {"weight": w, "label_smoothing": 0.3}]:
+        tz = torch.tensor(z, requires_grad=True)
+        tk = {k: (torch.tensor(v) if k == "weight" else v) for k, v in kwargs.items()}
+        ref = tF.cross_entropy(tz, torch.tensor(y), **tk)
+        ref.backward()
+        ours = losses.CrossEntropyLoss(**kwargs)
+        assert ours(z, y) == pytest.approx(ref.item(), rel=1e-12)
+        np.testing.assert_allclose(ours.backward(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
+    t = RNG.random((8, 5))
+    for pw in (None, 3.0):
+        tz = torch.tensor(z, requires_grad=True)
+        ref = tF.binary_cross_entropy_with_logits(
+            tz, torch.tensor(t), pos_weight=None if pw is None else torch.tensor(pw))
+        ref.backward()
+        ours = losses.BCEWithLogitsLoss(pos_weight=pw)
+        assert ours(z, t) == pytest.approx(ref.item(), rel=1e-12)
+        np.testing.assert_allclose(ours.backward(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
+    for ours, ref in [(losses.MSELoss(), tF.mse_loss), (losses.MAELoss(), tF.l1_loss)]:
+        tz = torch.tensor(z, requires_grad=True)
+        r = ref(tz, torch.tensor(t))
+        r.backward()
+        assert ours(z, t) == pytest.approx(r.item(), rel=1e-12)
+        np.testing.assert_allclose(ours.backward(), tz.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: losses.CrossEntropyLoss()(np.zeros(3), np.zeros(3, int)), r"prediction must be 2-D logits"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.5, 1.0])), "target must be 2 integer class labels"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3])), r"target labels must be in \[0, 2\]"),
+    (lambda: losses.CrossEntropyLoss(weight=[1, 2])(np.zeros((2, 3)), np.array([0, 1])), "weight has 2 entries but there are 3 classes"),
+    (lambda: losses.CrossEntropyLoss(label_smoothing=1.5), r"label_smoothing must be in \[0, 1\]"),
+    (lambda: losses.CrossEntropyLoss(weight=[-1.0]), "weight must be a 1-D array of non-negative"),
+    (lambda: losses.BCEWithLogitsLoss()(np.zeros(2), np.array([0.0, 2.0])), r"target values must be in \[0, 1\]"),
+    (lambda: losses.BCEWithLogitsLoss(pos_weight=0), "pos_weight must be positive"),
+    (lambda: losses.MSELoss()(np.zeros(3), np.zeros(4)), "target shape"),
+    (lambda: losses.get_loss("hinge"), "loss must be a Loss or one of"),
+])
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,225 @@
+"""convcore.nn: gradients by central differences (float64), PyTorch cross-checks, state and naming."""
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from convcore import nn
+
+RNG = np.random.default_rng(1234)
+
+
+def numerical_check(module, x, atol=1e-6, rtol=1e-5, eps=1e-6):
+    """Compare backward() against central differences of sum(forward(x) * r) for x and params."""
+    y = module.forward(x.copy())
+    r = RNG.standard_normal(y.shape)
+    module.zero_grad()
+    gx = module.backward(r.copy())
+
+    def f():
+        return float(np.sum(module.forward(x) * r))
+
+    num = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        fp = f()
+        x[i] = old - eps
+        fm = f()
+        x[i] = old
+        num[i] = (fp - fm) / (2 * eps)
+    np.testing.assert_allclose(gx, num, atol=atol, rtol=rtol, err_msg="input gradient")
+    for name, p in module.named_parameters():
+        if not p.trainable:
+            continue
+        nump = np.zeros_like(p.data)
+        flat = p.data.reshape(-1)
+        for j in range(flat.size):
+            old = flat[j]
+            flat[j] = old + eps
+            fp = f()
+            flat[j] = old - eps
+            fm = f()
+            flat[j] = old
+            nump.reshape(-1)[j] = (fp - fm) / (2 * eps)
+        np.testing.assert_allclose(p.grad, nump, atol=atol, rtol=rtol, err_msg=name)
+
+
+F64 = np.float64
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(5, 3, dtype=F64), (4, 5)),
+    (lambda: nn.Linear(5, 3, bias=False, init="glorot_normal", dtype=F64), (2, 3, 5)),
+    (lambda: nn.ReLU(), (3, 7)),
+    (lambda: nn.LeakyReLU(0.2), (3, 7)),
+    (lambda: nn.Sigmoid(), (3, 7)),
+    (lambda: nn.Tanh(), (3, 7)),
+    (lambda: nn.GELU(), (3, 7)),
+    (lambda: nn.GELU(approximate="tanh"), (3, 7)),
+    (lambda: nn.Softmax(dim=1), (3, 5)),
+    (lambda: nn.Softmax(dim=-1), (2, 3, 4)),
+    (lambda: nn.Flatten(), (2, 3, 2, 2)),
+    (lambda: nn.Identity(), (2, 3)),
+])
+def test_layer_gradients(layer, shape):
+    x = RNG.standard_normal(shape)
+    x[np.abs(x) < 1e-3] = 0.5  # keep ReLU kinks away from the difference step
+    numerical_check(layer(), x)
+
+
+def test_dropout_gradient_uses_same_mask():
+    nn.init.manual_seed(3)
+    layer = nn.Dropout(0.4)
+    x = RNG.standard_normal((6, 5))
+    y = layer(x)
+    mask = layer._mask
+    assert set(np.unique(mask)) <= {0.0, 1 / 0.6}
+    np.testing.assert_allclose(y, x * mask)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), mask)
+    layer.eval()
+    assert layer(x) is x
+
+
+def test_container_gradients():
+    nn.init.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(4, 6, dtype=F64), nn.Tanh(), nn.Linear(6, 3, dtype=F64))
+    numerical_check(seq, RNG.standard_normal((3, 4)))
+    res = nn.Residual(nn.Sequential(nn.Linear(4, 4, dtype=F64), nn.Tanh()),
+                      nn.Linear(4, 4, bias=False, dtype=F64))
+    numerical_check(res, RNG.standard_normal((3, 4)))
+    ident = nn.Residual(nn.Sequential(nn.Linear(4, 4, dtype=F64), nn.Sigmoid()))
+    numerical_check(ident, RNG.standard_normal((3, 4)))
+    cat = nn.Concat(nn.Linear(4, 2, dtype=F64), nn.Sequential(nn.Linear(4, 3, dtype=F64), nn.GELU()))
+    numerical_check(cat, RNG.standard_normal((3, 4)))
+    assert cat.output_shape((3, 4)) == (3, 5)
+
+
+def test_frozen_parameters_get_no_gradient():
+    model = nn.Sequential(nn.Linear(3, 4, dtype=F64), nn.ReLU(), nn.Linear(4, 2, dtype=F64))
+    model[0].trainable = False
+    assert model.trainable and not model[0].trainable
+    model(RNG.standard_normal((5, 3)))
+    model.backward(np.ones((5, 2)))
+    assert model[0].weight.grad is None and model[0].bias.grad is None
+    assert model[2].weight.grad is not None
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_gradients_accumulate():
+    layer = nn.Linear(3, 2, dtype=F64)
+    x = RNG.standard_normal((4, 3))
+    layer(x)
+    layer.backward(np.ones((4, 2)))
+    first = layer.weight.grad.copy()
+    layer(x)
+    layer.backward(np.ones((4, 2)))
+    np.testing.assert_allclose(layer.weight.grad, 2 * first)
+
+
+def test_names_state_dict_and_submodules():
+    model = nn.Sequential(OrderedDict(features=nn.Sequential(nn.Linear(2, 3), nn.ReLU()),
+                                      fc=nn.Linear(3, 1)))
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["features.0.weight", "features.0.bias", "fc.weight", "fc.bias"]
+    assert [n for n, _ in model.named_modules()] == ["", "features", "features.0", "features.1", "fc"]
+    assert model.get_submodule("features.0") is model.features[0]
+    with pytest.raises(AttributeError, match="no submodule 'nope'"):
+        model.get_submodule("features.nope")
+    state = model.state_dict()
+    other = nn.Sequential(OrderedDict(features=nn.Sequential(nn.Linear(2, 3), nn.ReLU()),
+                                      fc=nn.Linear(3, 1)))
+    other.load_state_dict(state)
+    for (n, a), (_, b) in zip(model.named_parameters(), other.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    state["fc.weight"] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"mis-shaped keys: fc.weight: expected \(1, 3\)"):
+        other.load_state_dict(state)
+    del state["fc.weight"]
+    state["extra"] = np.zeros(1)
+    with pytest.raises(ValueError, match="missing keys: fc.weight.*unexpected keys: extra"):
+        other.load_state_dict(state)
+    missing, unexpected = other.load_state_dict(state, strict=False)
+    assert missing == ["fc.weight"] and unexpected == ["extra"]
+
+
+def test_repr_and_config_registry():
+    model = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Softmax(dim=1))
+    assert repr(model) == ("Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+                           "  (1): LeakyReLU(negative_slope=0.1)\n  (2): Softmax(dim=1)\n)")
+    rebuilt = nn.deserialize(nn.serialize(model))
+    assert repr(rebuilt) == repr(model)
+    with pytest.raises(ValueError, match="unknown layer class 'Bogus'"):
+        nn.deserialize({"class": "Bogus", "config": {}})
+
+
+def test_train_eval_modes_and_dtype():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    assert model.training and model[1].training
+    model.eval()
+    assert not model[1].training
+    model.train()
+    assert model[1].training
+    assert model.dtype == np.float32
+    assert model(np.ones((1, 2), dtype=np.float32)).dtype == np.float32
+
+
+def test_seeded_init_is_reproducible():
+    nn.init.manual_seed(42)
+    a = nn.Linear(10, 20).weight.data.copy()
+    nn.init.manual_seed(42)
+    b = nn.Linear(10, 20).weight.data
+    np.testing.assert_array_equal(a, b)
+    bound = np.sqrt(6 / 10)
+    assert np.abs(a).max() <= bound
+    w = nn.init.glorot_uniform((300, 200), dtype=np.float64)
+    assert np.abs(w).max() <= np.sqrt(6 / 500)
+    assert abs(w.std() - np.sqrt(2 / 500)) < 0.05 * np.sqrt(2 / 500)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: nn.Linear(0, 2), ValueError, "in_features must be positive, got 0"),
+    (lambda: nn.Linear(2.5, 2), TypeError, "in_features must be an integer"),
+    (lambda: nn.Linear(2, 2, init="zeros"), ValueError, "init must be one of"),
+    (lambda: nn.Linear(2, 2, dtype=np.int32), TypeError, "dtype must be float32 or float64"),
+    (lambda: nn.Linear(3, 2)(np.zeros((1, 4), np.float32)), ValueError, "x must have 3 features"),
+    (lambda: nn.Dropout(1.0), ValueError, r"p must be in \[0, 1\), got 1.0"),
+    (lambda: nn.GELU("erf"), ValueError, "approximate must be 'none' or 'tanh'"),
+    (lambda: nn.Sequential(nn.Linear(2, 2), 3), TypeError, "layer '1' must be a Module"),
+    (lambda: nn.Concat(), ValueError, "Concat needs at least one branch"),
+    (lambda: nn.Softmax(dim=3)(np.zeros((2, 2))), ValueError, "dim 3 is out of range"),
+])
+def test_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_activations_against_torch():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((4, 6))
+    tx = torch.tensor(x)
+    pairs = [(nn.ReLU(), torch.nn.ReLU()), (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
+             (nn.Sigmoid(), torch.nn.Sigmoid()), (nn.Tanh(), torch.nn.Tanh()),
+             (nn.GELU(), torch.nn.GELU()), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+             (nn.Softmax(1), torch.nn.Softmax(1))]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours(x), theirs(tx).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_linear_against_torch():
+    torch = pytest.importorskip("torch")
+    layer = nn.Linear(5, 3, dtype=F64)
+    ref = torch.nn.Linear(5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.weight.data))
+        ref.bias.copy_(torch.tensor(layer.bias.data))
+    x = RNG.standard_normal((4, 5))
+    tx = torch.tensor(x, requires_grad=True)
+    out = ref(tx)
+    g = RNG.standard_normal((4, 3))
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer(x), out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.backward(g), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-12)
