@@ -154,82 +154,67 @@ cdef extern from *:
                 Py_ssize_t K) noexcept nogil
 
 
-cdef void _load(double* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
-                int t) noexcept nogil:
-    """d[k * ds] = (double) *(s + k * ss) for k < m, samples of type code t, ss bytes apart."""
-    cdef Py_ssize_t k
-    if t == T_F64:
-        for k in range(m):
-            d[k * ds] = (<const double*>(s + k * ss))[0]
-    elif t == T_F32:
-        for k in range(m):
-            d[k * ds] = (<const float*>(s + k * ss))[0]
-    elif t == T_U8:
-        for k in range(m):
-            d[k * ds] = (<const u8*>(s + k * ss))[0]
-    elif t == T_I8:
-        for k in range(m):
-            d[k * ds] = (<const i8*>(s + k * ss))[0]
-    elif t == T_U16:
-        for k in range(m):
-            d[k * ds] = (<const u16*>(s + k * ss))[0]
-    elif t == T_I16:
-        for k in range(m):
-            d[k * ds] = (<const i16*>(s + k * ss))[0]
-    elif t == T_U32:
-        for k in range(m):
-            d[k * ds] = (<const u32*>(s + k * ss))[0]
-    elif t == T_I32:
-        for k in range(m):
-            d[k * ds] = (<const i32*>(s + k * ss))[0]
-    elif t == T_U64:
-        for k in range(m):
-            d[k * ds] = <double>(<const u64*>(s + k * ss))[0]
-    else:
-        for k in range(m):
-            d[k * ds] = <double>(<const i64*>(s + k * ss))[0]
-
-
-cdef inline u64 _to_u64(double v) noexcept nogil:
-    if v < 0:
-        return <u64>(<i64>v)
-    return <u64>v
-
-
-cdef void _store(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssize_t m,
-                 int t) noexcept nogil:
-    """*(d + k * ds) = s[k * ss] converted to type code t (integers: truncation, then wrap-around)."""
-    cdef Py_ssize_t k
-    if t == T_F64:
-        for k in range(m):
-            (<double*>(d + k * ds))[0] = s[k * ss]
-    elif t == T_F32:
-        for k in range(m):
-            (<float*>(d + k * ds))[0] = <float>s[k * ss]
-    elif t == T_U8:
-        for k in range(m):
-            (<u8*>(d + k * ds))[0] = <u8>(<i64>s[k * ss])
-    elif t == T_I8:
-        for k in range(m):
-            (<i8*>(d + k * ds))[0] = <i8>(<i64>s[k * ss])
-    elif t == T_U16:
-        for k in range(m):
-            (<u16*>(d + k * ds))[0] = <u16>(<i64>s[k * ss])
-    elif t == T_I16:
-        for k in range(m):
-            (<i16*>(d + k * ds))[0] = <i16>(<i64>s[k * ss])
-    elif t == T_U32:
-        for k in range(m):
-            (<u32*>(d + k * ds))[0] = <u32>(<i64>s[k * ss])
-    elif t == T_I32:
-        for k in range(m):
-            (<i32*>(d + k * ds))[0] = <i32>(<i64>s[k * ss])
-    elif t == T_U64:
-        for k in range(m):
-            (<u64*>(d + k * ds))[0] = _to_u64(s[k * ss])
-    else:
-        for k in range(m):
-            (<i64*>(d + k * ds))[0] = <i64>s[k * ss]
+# Conversions between the arrays' dtypes and the double buffers, with a contiguous fast path the
+# compiler vectorises. Stores follow C's conversion as SciPy's do: integers are truncated toward
+# zero through a 64-bit integer (so out-of-range values wrap), uint64 keeps values above 2**63.
+cdef extern from *:
+    """
+    typedef unsigned long long cl_u64;
+    typedef long long cl_i64;
+    #define CL_LOAD(T)                                                                          \
+        if (ds == 1 && ss == (Py_ssize_t)sizeof(T)) {                                          \
+            const T *p = (const T *)s;                                                          \
+            for (k = 0; k < m; k++) d[k] = (double)p[k];                                        \
+        } else {                                                                                \
+            for (k = 0; k < m; k++) d[k * ds] = (double)*(const T *)(s + k * ss);               \
+        }
+    static void cl_load(double *d, Py_ssize_t ds, const char *s, Py_ssize_t ss, Py_ssize_t m,
+                        int t) {
+        Py_ssize_t k;
+        switch (t) {
+        case 0: CL_LOAD(signed char) break;
+        case 1: CL_LOAD(unsigned char) break;
+        case 2: CL_LOAD(short) break;
+        case 3: CL_LOAD(unsigned short) break;
+        case 4: CL_LOAD(int) break;
+        case 5: CL_LOAD(unsigned int) break;
+        case 6: CL_LOAD(cl_i64) break;
+        case 7: CL_LOAD(cl_u64) break;
+        case 8: CL_LOAD(float) break;
+        default: CL_LOAD(double) break;
+        }
+    }
+    static inline cl_u64 cl_to_u64(double v) { return v < 0 ? (cl_u64)(cl_i64)v : (cl_u64)v; }
+    #define CL_STORE(T, CONV)                                                                   \
+        if (ss == 1 && ds == (Py_ssize_t)sizeof(T)) {                                          \
+            T *p = (T *)d;                                                                      \
+            for (k = 0; k < m; k++) p[k] = (T)CONV(s[k]);                                       \
+        } else {                                                                                \
+            for (k = 0; k < m; k++) *(T *)(d + k * ds) = (T)CONV(s[k * ss]);                    \
+        }
+    #define CL_TRUNC(v) ((cl_i64)(v))
+    #define CL_SAME(v) (v)
+    static void cl_store(char *d, Py_ssize_t ds, const double *s, Py_ssize_t ss, Py_ssize_t m,
+                         int t) {
+        Py_ssize_t k;
+        switch (t) {
+        case 0: CL_STORE(signed char, CL_TRUNC) break;
+        case 1: CL_STORE(unsigned char, CL_TRUNC) break;
+        case 2: CL_STORE(short, CL_TRUNC) break;
+        case 3: CL_STORE(unsigned short, CL_TRUNC) break;
+        case 4: CL_STORE(int, CL_TRUNC) break;
+        case 5: CL_STORE(unsigned int, CL_TRUNC) break;
+        case 6: CL_STORE(cl_i64, CL_TRUNC) break;
+        case 7: CL_STORE(cl_u64, cl_to_u64) break;
+        case 8: CL_STORE(float, CL_SAME) break;
+        default: CL_STORE(double, CL_SAME) break;
+        }
+    }
+    """
+    void _load "cl_load"(double* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
+                         int t) noexcept nogil
+    void _store "cl_store"(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssize_t m,
+                           int t) noexcept nogil
 
 
 cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
