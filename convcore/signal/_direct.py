@@ -1,12 +1,15 @@
 """The direct engines: one pass of the compiled kernel (src/_direct.pyx), or one pass per axis for a
-separable float filter.
+separable float filter (src/_lines.pyx for real data).
 
 Both read the input through the edge rule inside the kernel (no padded copy) and compute only the
 strided outputs. Integers and bools run in exact integer arithmetic (see ``_dtypes.work_dtype``).
 """
+import math
+
 import numpy as np
 
 from .. import _direct as _kernel
+from .. import _lines
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._dtypes import finish, work_dtype
@@ -34,32 +37,57 @@ def pass_order(plan):
     return sorted(range(plan.x.ndim), key=lambda a: ratio[a])
 
 
+def _symmetry(vec):
+    """1 for a symmetric odd-length vector, -1 for an antisymmetric one, else 0 (_lines' flag)."""
+    if vec.size % 2 == 0:
+        return 0
+    if np.array_equal(vec, vec[::-1]):
+        return 1
+    if np.array_equal(vec, -vec[::-1]):
+        return -1
+    return 0
+
+
+def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
+    """Filter every line of `cur` along `axis` with `vec`: the ndimage room's line kernel
+    (src/_lines.pyx, double accumulation) for real data, the direct kernel for complex data."""
+    out_shape = cur.shape[:axis] + (out_len,) + cur.shape[axis + 1:]
+    out = np.empty(out_shape, dtype=dtype)
+    if dtype.kind == "f":
+        outer = math.prod(cur.shape[:axis])
+        inner = math.prod(cur.shape[axis + 1:])
+        w = np.ascontiguousarray(vec, dtype=np.float64)
+        _lines.correlate(cur.reshape(outer, cur.shape[axis], inner), w,
+                         out.reshape(outer, out_len, inner), start, step, boundary,
+                         float(np.real(cval)), _symmetry(w), get_num_threads())
+        return out
+    shape = [1] * cur.ndim
+    shape[axis] = vec.size
+    starts = [0] * cur.ndim
+    starts[axis] = start
+    steps = [1] * cur.ndim
+    steps[axis] = step
+    _kernel.correlate(cur, _contiguous(np.reshape(vec, shape), dtype), out, starts, steps,
+                      boundary, np.asarray(cval).astype(dtype), get_num_threads())
+    return out
+
+
 def run_separable(plan, factors):
     """Evaluate `plan` whose weights are ``outer(*factors)`` as one 1-D pass per axis.
 
     Each pass filters along one axis with the edge rule and that axis' stride, leaving the other
     axes as they are. Under the constant rule the samples outside are constant along every other
     axis too, so after a pass they equal ``cval * sum(factor)``: that becomes the next pass'
-    constant.
+    constant. Real data go through the line kernel of ``src/_lines.pyx`` (shared with
+    convcore.ndimage), complex data through the direct kernel with a one-axis kernel.
     """
     work = work_dtype(plan.result)
     cur = _contiguous(plan.x, work)
-    cval = np.asarray(plan.cval).astype(work)
-    nd = cur.ndim
+    cval = plan.cval
     for axis in pass_order(plan):
-        vec = np.asarray(factors[axis])
-        shape = [1] * nd
-        shape[axis] = vec.size
-        weights = _contiguous(vec.reshape(shape), work)
-        start = [0] * nd
-        start[axis] = plan.start[axis]
-        step = [1] * nd
-        step[axis] = plan.stride[axis]
-        out_shape = list(cur.shape)
-        out_shape[axis] = plan.out_shape[axis]
-        out = np.empty(out_shape, dtype=work)
-        _kernel.correlate(cur, weights, out, start, step, plan.boundary, cval, get_num_threads())
+        vec = np.asarray(factors[axis], dtype=np.float64)
+        cur = _one_pass(cur, vec, axis, plan.start[axis], plan.stride[axis],
+                        plan.out_shape[axis], plan.boundary, cval, work)
         if plan.boundary == MODE_CONSTANT:
-            cval = (cval * weights.sum(dtype=work)).astype(work)
-        cur = out
+            cval = cval * vec.sum()
     return finish(cur, plan.result)
