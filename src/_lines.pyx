@@ -33,10 +33,12 @@ block of up to 32 neighbouring lines (consecutive ``i``): the block's samples ar
 row (contiguous runs of memory) into a buffer ``buf[p * B + b]``, so the filter runs along the
 buffer as contiguous loops over ``t = q * B + b`` that the C compiler vectorises, in tiles of the
 output small enough to stay in L1. Items are handed out dynamically over ``n_threads`` threads;
-each thread owns one buffer. Results do not depend on the thread count.
+each thread owns one slot of a work area kept between calls (per calling Python thread), so
+no memory is allocated in the hot path. Results do not depend on the thread count.
 """
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport free, malloc
+from cython.parallel cimport prange, threadid
+
+import threading
 
 import numpy as np
 
@@ -404,29 +406,42 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
     return g
 
 
+_local = threading.local()
+
+
+def _scratch(Py_ssize_t n_threads, Py_ssize_t per_thread):
+    """A per-thread work area of doubles, kept between calls (no allocation in the hot path)."""
+    per_thread = (per_thread + 7) // 8 * 8          # every slot starts on a 64-byte line
+    need = n_threads * per_thread + 8
+    cache = getattr(_local, "scratch", None)
+    if cache is None or cache.shape[0] < need:
+        cache = np.empty(need, dtype=np.float64)
+        _local.scratch = cache
+    return cache, per_thread
+
+
 def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, int mode,
               double cval, int symmetry, int n_threads):
     """See the module docstring."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval)
     cdef Py_ssize_t n_items = g.n_items
-    cdef Py_ssize_t item
+    cdef Py_ssize_t item, per
+    cdef double* base
     cdef double* buf
-    cdef double* acc
+    cdef int tid
     if symmetry != 0 and K % 2 == 0:
         raise ValueError("symmetry needs an odd number of weights")
     if n_items == 0 or g.n_out == 0:
         return out
-    buf = NULL
-    acc = NULL
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*>malloc(g.ext * g.B * sizeof(double))
-        acc = <double*>malloc(TILE * sizeof(double))
-        if buf != NULL and acc != NULL:
-            for item in prange(n_items, schedule="dynamic"):
-                _corr_item(&g, item, buf, acc, &w[0], K, symmetry)
-        free(buf)
-        free(acc)
+    n_threads = max(1, min(n_threads, n_items))
+    area, per = _scratch(n_threads, g.ext * g.B + TILE)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            buf = base + tid * per
+            _corr_item(&g, item, buf, buf + g.ext * g.B, &w[0], K, symmetry)
     return out
 
 
@@ -434,23 +449,24 @@ def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, in
     """See the module docstring."""
     cdef Geom g = _geometry(x, out, start, 1, size, mode, cval)
     cdef Py_ssize_t n_items = g.n_items
-    cdef Py_ssize_t item
+    cdef Py_ssize_t item, per
+    cdef double* base
     cdef double* buf
-    cdef double* acc
-    cdef double* run
+    cdef int tid
     if n_items == 0 or g.n_out == 0:
         return out
-    buf = NULL
-    acc = NULL
-    run = NULL
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*>malloc(g.ext * g.B * sizeof(double))
-        acc = <double*>malloc(TILE * sizeof(double))
-        run = <double*>malloc(g.B * sizeof(double))
-        if buf != NULL and acc != NULL and run != NULL:
-            for item in prange(n_items, schedule="dynamic"):
-                _uniform_item(&g, item, buf, acc, run, size)
-        free(buf)
-        free(acc)
-        free(run)
+    n_threads = max(1, min(n_threads, n_items))
+    area, per = _scratch(n_threads, g.ext * g.B + TILE + g.B)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            buf = base + tid * per
+            _uniform_item(&g, item, buf, buf + g.ext * g.B, buf + g.ext * g.B + TILE, size)
     return out
+
+
+cdef double* _aligned(double[::1] area):
+    """First 64-byte aligned double of `area` (which has 8 spare doubles)."""
+    cdef size_t addr = <size_t>&area[0]
+    return <double*>((addr + 63) // 64 * 64)
