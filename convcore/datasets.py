@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validation import as_int
 
-__all__ = ["PARTICLES", "detector_events", "load_digits"]
+__all__ = ["PARTICLES", "detector_events", "load_digits", "train_test_split"]
 
 #: Class names, in the order of the multi-class labels.
 PARTICLES = ("proton", "muon", "pion", "electron")
@@ -184,3 +184,69 @@ def load_digits():
     digits = sklearn_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, np.newaxis]
     return images, digits.target.astype(np.int64)
+
+
+def train_test_split(*arrays, test_size=0.25, seed=None, stratify=None):
+    """Split arrays into random train and test parts along their first axis.
+
+    Parameters
+    ----------
+    *arrays : array_like
+        Arrays with the same first dimension (e.g. images and labels).
+    test_size : float or int
+        Share (in (0, 1)) or number of samples held out for testing.
+    seed : int or numpy.random.Generator, optional
+        Makes the split reproducible.
+    stratify : array_like of labels, optional
+        Hold out the same share of every class (each class rounded on its own).
+
+    Returns
+    -------
+    list of ndarray
+        ``[a_train, a_test, b_train, b_test, ...]``, scikit-learn's order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, y = np.arange(20).reshape(10, 2), np.array([0] * 6 + [1] * 4)
+    >>> x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.5, seed=0, stratify=y)
+    >>> x_train.shape, x_test.shape, int(y_test.sum())
+    ((5, 2), (5, 2), 2)
+    """
+    if not arrays:
+        raise ValueError("train_test_split needs at least one array")
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    for i, a in enumerate(arrays):
+        if a.ndim == 0 or len(a) != n:
+            raise ValueError(f"arrays must have the same first dimension: array 0 has {n} samples, "
+                             f"array {i} has shape {a.shape}")
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, (int, float, np.number)):
+        raise TypeError(f"test_size must be a number, got {test_size!r}")
+    if isinstance(test_size, (int, np.integer)):
+        if not 0 < test_size < n:
+            raise ValueError(f"test_size must lie in [1, {n - 1}] samples, got {test_size}")
+        fraction = test_size / n
+    else:
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size must lie strictly between 0 and 1, got {test_size!r}")
+        fraction = float(test_size)
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        order = rng.permutation(n)
+        cut = max(1, min(n - 1, int(round(n * fraction))))
+        test, train = order[:cut], order[cut:]
+    else:
+        groups = np.asarray(stratify)
+        if groups.shape != (n,):
+            raise ValueError(f"stratify must be 1-D with {n} labels, got shape {groups.shape}")
+        train, test = [], []
+        for cls in np.unique(groups):
+            members = rng.permutation(np.flatnonzero(groups == cls))
+            cut = int(round(len(members) * fraction))
+            test.append(members[:cut])
+            train.append(members[cut:])
+        train, test = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+        if len(train) == 0 or len(test) == 0:
+            raise ValueError(f"test_size={test_size!r} leaves an empty train or test part")
+    return [part for a in arrays for part in (a[train], a[test])]

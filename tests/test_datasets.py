@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from convcore.datasets import PARTICLES, detector_events, load_digits
+from convcore.datasets import PARTICLES, detector_events, load_digits, train_test_split
 
 
 def test_shapes_dtypes_and_labels():
@@ -64,3 +64,34 @@ def test_load_digits():
     assert images.shape == (1797, 1, 8, 8) and images.dtype == np.float32
     assert images.min() == 0.0 and images.max() == 1.0
     assert set(labels.tolist()) == set(range(10))
+
+
+class TestTrainTestSplit:
+    def test_parts_cover_the_data_once(self):
+        x, y = np.arange(100).reshape(50, 2), np.arange(50) % 3
+        x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, seed=0)
+        assert len(x_te) == 10 and len(x_tr) == 40
+        np.testing.assert_array_equal(np.sort(np.concatenate([x_tr[:, 0], x_te[:, 0]])),
+                                      np.arange(0, 100, 2))
+        np.testing.assert_array_equal(y_tr, x_tr[:, 0] // 2 % 3)  # rows stay paired
+
+    def test_stratified_and_reproducible(self):
+        y = np.array([0] * 80 + [1] * 20)
+        a = train_test_split(y, test_size=0.25, seed=3, stratify=y)
+        b = train_test_split(y, test_size=0.25, seed=3, stratify=y)
+        np.testing.assert_array_equal(a[1], b[1])
+        assert np.sum(a[1] == 1) == 5 and np.sum(a[1] == 0) == 20
+        _, test = train_test_split(np.arange(10), test_size=3, seed=0)
+        assert len(test) == 3
+
+    @pytest.mark.parametrize("args, kwargs, error, match", [
+        ((), {}, ValueError, "at least one array"),
+        ((np.zeros(4), np.zeros(5)), {}, ValueError, "same first dimension"),
+        ((np.zeros(4),), dict(test_size=1.5), ValueError, "strictly between 0 and 1"),
+        ((np.zeros(4),), dict(test_size=4), ValueError, r"test_size must lie in \[1, 3\]"),
+        ((np.zeros(4),), dict(test_size="half"), TypeError, "test_size must be a number"),
+        ((np.zeros(4),), dict(stratify=[0, 1]), ValueError, "stratify must be 1-D with 4 labels"),
+    ])
+    def test_errors(self, args, kwargs, error, match):
+        with pytest.raises(error, match=match):
+            train_test_split(*args, **kwargs)
