@@ -148,6 +148,12 @@ def table(rows):
         flag = "" if ok else "  MISMATCH"
         lines.append(f"{name:<15}{dt:<9}{ours:12.1f}{sp:10.1f}{cv_ms}{sp / ours:9.1f}x{cv_ratio}"
                      f"{flag}")
+    fast = sum(sp / ours >= 3 for _, _, ours, sp, _, _ in rows)
+    lines.append(f"targets: >= 3x scipy.ndimage in {fast}/{len(rows)} cases")
+    with_cv = [(ours, cv) for _, _, ours, _, cv, _ in rows if cv is not None]
+    if with_cv:
+        near = sum(ours <= 2 * cv for ours, cv in with_cv)
+        lines[-1] += f"; within 2x of OpenCV in {near}/{len(with_cv)}"
     return "\n".join(lines)
 
 

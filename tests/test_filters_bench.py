@@ -23,6 +23,7 @@ def test_every_case_agrees_with_scipy_and_the_table_prints(bench):
     assert all(ok for *_, ok in rows), [r for r in rows if not r[-1]]
     text = bench.table(rows)
     assert "gaussian s=16" in text and "correlate 5x5" in text and "MISMATCH" not in text
+    assert "targets: >= 3x scipy.ndimage in " in text
 
 
 def test_opencv_peers_compute_the_same_filters(bench):
