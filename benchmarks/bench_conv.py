@@ -19,14 +19,18 @@ SHAPES = [(32, 3, 32, 5, 32), (16, 64, 32, 3, 64), (8, 64, 56, 3, 64), (8, 128, 
           (64, 1, 28, 5, 32)]
 
 
-def median_time(fn, repeat):
-    fn()  # warm up (allocations, thread pools)
-    times = []
+def median_times(fns, repeat):
+    """Median run time of each function, the functions taking turns so that a load change on the
+    (shared) machine hits all of them alike."""
+    for fn in fns:
+        fn()  # warm up (allocations, thread pools)
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [float(np.median(ts)) for ts in times]
 
 
 def main(argv=None):
@@ -42,7 +46,7 @@ def main(argv=None):
     except ImportError:
         torch = None
     rng = np.random.default_rng(0)
-    print(f"conv2d, {args.dtype}, threads={args.threads}, median of {args.repeat} "
+    print(f"conv2d, {args.dtype}, threads={args.threads}, median of {args.repeat} interleaved runs "
           f"(ratio = convcore GFLOP/s / torch GFLOP/s)")
     print(f"{'N, C_in, H, k, C_out':<24}{'pass':<9}{'convcore':>10}{'torch':>10}{'ratio':>8}")
     for n, c_in, h, k, c_out in SHAPES:
@@ -70,12 +74,12 @@ def main(argv=None):
             theirs["fwd+bwd"] = torch_fwd_bwd
         label = f"{n}, {c_in}, {h}, {k}, {c_out}"
         for name, (fn, work) in ours.items():
-            rate = work / median_time(fn, args.repeat) / 1e9
             if name in theirs:
-                peer = work / median_time(theirs[name], args.repeat) / 1e9
-                print(f"{label:<24}{name:<9}{rate:>10.1f}{peer:>10.1f}{rate / peer:>8.2f}")
+                mine, peer = (work / t / 1e9 for t in median_times([fn, theirs[name]], args.repeat))
+                print(f"{label:<24}{name:<9}{mine:>10.1f}{peer:>10.1f}{mine / peer:>8.2f}")
             else:
-                print(f"{label:<24}{name:<9}{rate:>10.1f}{'-':>10}{'-':>8}")
+                mine = work / median_times([fn], args.repeat)[0] / 1e9
+                print(f"{label:<24}{name:<9}{mine:>10.1f}{'-':>10}{'-':>8}")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,21 @@ class TestGradients:
         np.testing.assert_allclose(gw, numerical_grad(lambda v: loss(x, v, b), w), rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(gb, numerical_grad(lambda v: loss(x, w, v), b), rtol=1e-6, atol=1e-8)
 
+    @pytest.mark.parametrize("case", CASES + [(2, 2, 32, 8, (6, 7), (2, 3), 1, ((0, 2), (1, 0)), 2, 2)])
+    def test_input_gradient_by_convolution_equals_col2im(self, case, monkeypatch):
+        # stride 1: the input gradient runs as a convolution with flipped weights (deep layers)
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in // g) + kernel)
+        kw = dict(stride=s, padding=p, dilation=d, groups=g)
+        gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
+        grads = []
+        for threshold in (1, 10**9):
+            monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", threshold)
+            grads.append(conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0])
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+
     def test_lecture_1d_backprop(self):
         # o0 = F1 x1 + F2 x2, o1 = F1 x2 + F2 x3  =>  dJ/dF1 = dJ/do0 x1 + dJ/do1 x2
         x1, x2, x3 = 0.5, -1.5, 2.0

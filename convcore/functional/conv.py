@@ -76,6 +76,7 @@ class _Conv:
                                  f"the padded input {tuple(spatial)} (padding {pads})")
             out.append((n + lo + hi - span) // s + 1)
         self.out_spatial = tuple(out)
+        self.pads = pads
         lead = 3 - nd  # 1-D and 2-D run as 3-D with singleton leading axes
         rows = (spatial, out, kernel, self.stride, [lo for lo, _ in pads], self.dilation)
         fill = (1, 1, 1, 1, 0, 1)
@@ -106,20 +107,26 @@ def _flat(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
-# Bytes of one im2col tile (K rows x tile columns): half of a 1 MiB L2, so the tile, its packed
-# copy inside the GEMM and the weights stay in cache.
-_TILE_BYTES = 512 * 1024
+def _tile(K, L):
+    """Output positions per im2col tile. Measured on AVX-512 with OpenBLAS: for a deep K (many
+    channels x taps) sgemm wants wider tiles (512 columns: K x 512 values, about the size of L2);
+    for a shallow K (first layers) 256 columns do better."""
+    return min(256 if K < 256 else 512, L)
 
 
-def _tile(K, L, itemsize):
-    """Output positions per im2col tile: about _TILE_BYTES of columns, a multiple of 16, >= 64."""
-    tile = max(64, _TILE_BYTES // (K * itemsize) // 16 * 16)
-    return min(tile, L)
+def _forward(c, bias):
+    """Run the forward kernel for the checked arguments `c`; `bias` (C_out,) or empty."""
+    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tile = _tile(K, int(np.prod(c.out_spatial)))
+    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), bias, _flat(y), c.geometry,
+          c.groups, tile, per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+    return y
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
     c = _Conv(x, weight, stride, padding, dilation, groups, nd)
-    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
+    c_out = c.weight.shape[0]
     if bias is None:
         b = np.empty(0, dtype=c.dtype)
     else:
@@ -127,11 +134,31 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
         if b.shape != (c_out,):
             raise ValueError(f"bias must have shape ({c_out},), got {b.shape}")
         b = as_float_array(b, "bias", dtype=c.dtype)
-    y = np.empty(c.out_shape, dtype=c.dtype)
-    tile = _tile(K, y[0, 0].size, c.dtype.itemsize)
-    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), b, _flat(y), c.geometry,
-          c.groups, tile, per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
-    return c.unbatch(y)
+    return c.unbatch(_forward(c, b))
+
+
+# Input channels per group from which the stride-1 input gradient runs as a convolution (its GEMM
+# has this many rows; with fewer, GEMM + col2im is faster).
+_MIN_CHANNELS_BY_CONV = 16
+
+
+def _input_grad_by_conv(c, gy):
+    """With stride 1, the input gradient is itself a convolution: grad_output, zero padded by
+    dilation * (k - 1) - padding on each side, correlated with the flipped weights whose input and
+    output channels are swapped within each group. That turns col2im's scatter into im2col + GEMM
+    over the deep K = C_out/groups * taps. None when some padding exceeds dilation * (k - 1)."""
+    kernel = c.weight.shape[2:]
+    pads = []
+    for k, d, (lo, hi) in zip(kernel, c.dilation, c.pads):
+        span = d * (k - 1)
+        if lo > span or hi > span:
+            return None
+        pads.append((span - lo, span - hi))
+    g, c_out, cg = c.groups, c.weight.shape[0], c.weight.shape[1]
+    w = c.weight.reshape((g, c_out // g, cg) + kernel).swapaxes(1, 2)
+    w = w[(Ellipsis,) + (slice(None, None, -1),) * c.nd].reshape((g * cg, c_out // g) + kernel)
+    t = _Conv(gy, w, 1, pads, c.dilation, g, c.nd, x_name="grad_output")
+    return _forward(t, np.empty(0, dtype=c.dtype))
 
 
 def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
@@ -149,13 +176,16 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     gy = as_float_array(gy, "grad_output", dtype=c.dtype)
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
     L = int(np.prod(c.out_spatial))
-    tile = _tile(K, L, c.dtype.itemsize)
-    w2 = c.weight.reshape(c_out, K)
+    tile = _tile(K, L)
     grad_x = grad_w = grad_b = None
     if need_input:
-        grad_x = np.empty(c.x.shape, dtype=c.dtype)
-        c.run(kernels.backward_input, _flat(gy), w2, _flat(grad_x), c.geometry, c.groups, tile,
-              per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+        if all(s == 1 for s in c.stride) and c.weight.shape[1] >= _MIN_CHANNELS_BY_CONV:
+            grad_x = _input_grad_by_conv(c, gy)
+        if grad_x is None:
+            grad_x = np.empty(c.x.shape, dtype=c.dtype)
+            c.run(kernels.backward_input, _flat(gy), c.weight.reshape(c_out, K), _flat(grad_x),
+                  c.geometry, c.groups, tile,
+                  per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
     if need_weight:
         partial = []  # per-thread sums, allocated once the thread count is known
