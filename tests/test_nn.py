@@ -223,3 +223,128 @@ def test_linear_against_torch():
     np.testing.assert_allclose(layer.backward(g), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-12)
+
+
+# -- convolution, pooling, normalisation -----------------------------------------------------------
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1, dtype=F64), (2, 2, 7)),
+    (lambda: nn.Conv2d(2, 4, 3, padding=1, dtype=F64), (2, 2, 5, 5)),
+    (lambda: nn.Conv2d(4, 4, (2, 3), stride=(2, 1), dilation=(1, 2), groups=2, bias=False,
+                       dtype=F64), (1, 4, 5, 6)),
+    (lambda: nn.Conv2d(2, 2, 3, padding="same", dtype=F64), (1, 2, 4, 4)),
+    (lambda: nn.Conv3d(1, 2, 2, dtype=F64), (1, 1, 3, 3, 3)),
+    (lambda: nn.MaxPool1d(2), (2, 2, 6)),
+    (lambda: nn.MaxPool2d(3, stride=2, padding=1), (2, 2, 5, 5)),
+    (lambda: nn.MaxPool3d(2), (1, 2, 4, 4, 4)),
+    (lambda: nn.AvgPool1d(3, stride=1, padding=1), (2, 2, 5)),
+    (lambda: nn.AvgPool2d(2, padding=1, count_include_pad=False, ceil_mode=True), (1, 2, 5, 5)),
+    (lambda: nn.AvgPool3d(2), (1, 1, 4, 4, 2)),
+    (lambda: nn.GlobalAvgPool(), (2, 3, 3, 2)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (1, 2, 5, 5)),
+    (lambda: nn.BatchNorm1d(3, dtype=F64), (5, 3)),
+    (lambda: nn.BatchNorm1d(3, affine=False, dtype=F64), (4, 3, 2)),
+    (lambda: nn.BatchNorm2d(2, dtype=F64), (3, 2, 3, 3)),
+    (lambda: nn.BatchNorm2d(2, dtype=F64).eval(), (3, 2, 3, 3)),
+])
+def test_spatial_layer_gradients(layer, shape):
+    x = RNG.permutation(np.prod(shape)).reshape(shape) / np.prod(shape) + RNG.random(shape) * 1e-3
+    module = layer()
+    numerical_check(module, x)
+    assert module.output_shape(shape) == module(x).shape
+
+
+def test_small_cnn_gradient():
+    """A whole small network: conv, BN, pool, residual, concat, flatten, linear."""
+    nn.init.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1, dtype=F64), nn.BatchNorm2d(3, dtype=F64), nn.Tanh(),
+        nn.Residual(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, dtype=F64), nn.Tanh())),
+        nn.Concat(nn.MaxPool2d(2), nn.AvgPool2d(2)),
+        nn.Flatten(), nn.Linear(24, 4, dtype=F64))
+    x = RNG.standard_normal((2, 1, 4, 4))
+    numerical_check(model, x, atol=1e-5)
+    assert model.output_shape((2, 1, 4, 4)) == (2, 4)
+
+
+def test_conv_first_layer_can_skip_input_gradient():
+    layer = nn.Conv2d(1, 2, 3)
+    layer.need_input_grad = False
+    layer(np.ones((1, 1, 4, 4), np.float32))
+    assert layer.backward(np.ones((1, 2, 2, 2), np.float32)) is None
+    assert layer.weight.grad.shape == (2, 1, 3, 3)
+
+
+def test_batchnorm_running_stats_and_eval():
+    bn = nn.BatchNorm2d(3, momentum=0.2, dtype=F64)
+    x = RNG.standard_normal((4, 3, 2, 2)) * 3 + 1
+    bn(x)
+    mean = x.mean(axis=(0, 2, 3))
+    var = x.var(axis=(0, 2, 3), ddof=1)
+    np.testing.assert_allclose(bn.running_mean, 0.2 * mean)
+    np.testing.assert_allclose(bn.running_var, 0.8 + 0.2 * var)
+    assert int(bn.num_batches_tracked) == 1
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    bn.eval()
+    y = bn(x)
+    np.testing.assert_allclose(y, (x - bn.running_mean[:, None, None]) /
+                               np.sqrt(bn.running_var[:, None, None] + 1e-5))
+    assert int(bn.num_batches_tracked) == 1
+    cumulative = nn.BatchNorm1d(2, momentum=None, dtype=F64)
+    a, b = RNG.standard_normal((5, 2)), RNG.standard_normal((5, 2))
+    cumulative(a)
+    cumulative(b)
+    np.testing.assert_allclose(cumulative.running_mean, (a.mean(0) + b.mean(0)) / 2)
+
+
+def test_layers_against_torch():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((3, 2, 6, 6))
+    conv = nn.Conv2d(2, 4, 3, stride=2, padding=1, dtype=F64)
+    bn = nn.BatchNorm2d(4, momentum=0.3, dtype=F64)
+    bn.weight.data = RNG.random(4) + 0.5
+    bn.bias.data = RNG.standard_normal(4)
+    pool = nn.MaxPool2d(2)
+    tconv = torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, dtype=torch.float64)
+    tbn = torch.nn.BatchNorm2d(4, momentum=0.3, dtype=torch.float64)
+    model = nn.Sequential(conv, bn, nn.ReLU(), pool)
+    ref = torch.nn.Sequential(tconv, tbn, torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    ref.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    tx = torch.tensor(x, requires_grad=True)
+    out = ref(tx)
+    g = RNG.standard_normal(out.shape)
+    out.backward(torch.tensor(g))
+    np.testing.assert_allclose(model(x), out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.backward(g), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    ours = model.state_dict()
+    for name, tp in ref.named_parameters():
+        np.testing.assert_allclose(model.get_submodule(name.rsplit(".", 1)[0]).__getattribute__(
+            name.rsplit(".", 1)[1]).grad, tp.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    for name, buf in ref.state_dict().items():
+        np.testing.assert_allclose(ours[name], buf.numpy(), rtol=1e-12, err_msg=name)
+    model.eval()
+    ref.eval()
+    np.testing.assert_allclose(model(x), ref(tx).detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_spatial_config_round_trip():
+    model = nn.Sequential(nn.Conv2d(1, 2, (3, 1), padding=((1, 1), (0, 0)), groups=1),
+                          nn.BatchNorm2d(2, momentum=None), nn.AvgPool2d(2, count_include_pad=False),
+                          nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(2, 1))
+    rebuilt = nn.deserialize(nn.serialize(model))
+    assert repr(rebuilt) == repr(model)
+    assert rebuilt.output_shape((1, 1, 6, 6)) == (1, 1)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, "groups=2 must divide in_channels=3"),
+    (lambda: nn.Conv2d(0, 4, 3), ValueError, "in_channels"),
+    (lambda: nn.Conv2d(1, 1, 3, padding="full"), ValueError, "padding must be an int, a tuple"),
+    (lambda: nn.MaxPool2d(2, padding=2), ValueError, "padding must be at most half the kernel"),
+    (lambda: nn.BatchNorm2d(3)(np.zeros((2, 4, 2, 2), np.float32)), ValueError, "x must be 4-D with 3 channels"),
+    (lambda: nn.BatchNorm1d(3)(np.zeros((1, 3), np.float32)), ValueError, "more than one value per channel"),
+    (lambda: nn.BatchNorm1d(3, momentum=2), ValueError, r"momentum must be in \[0, 1\] or None"),
+])
+def test_spatial_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

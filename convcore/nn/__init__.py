@@ -12,10 +12,18 @@ from . import init
 from ._module import Module, Parameter, deserialize, serialize
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Concat, Residual, Sequential
+from .conv import Conv1d, Conv2d, Conv3d
 from .dropout import Dropout
 from .flatten import Flatten
 from .linear import Identity, Linear
+from .separable import DepthwiseConv2d, PointConv2d, SeparableConv2d
+from .attention import MultiheadSelfAttention, SpatialSelfAttention
+from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import (AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, MaxPool1d,
+                      MaxPool2d, MaxPool3d)
 
 __all__ = ["Module", "Parameter", "init", "serialize", "deserialize", "Sequential", "Residual",
            "Concat", "Linear", "Identity", "Flatten", "Dropout", "ReLU", "LeakyReLU", "Sigmoid",
-           "Tanh", "GELU", "Softmax"]
+           "Tanh", "GELU", "Softmax", "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d",
+           "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "GlobalAvgPool", "AdaptiveAvgPool2d",
+           "BatchNorm1d", "BatchNorm2d"]

@@ -1,0 +1,228 @@
+"""Optimizers (SGD with momentum/Nesterov/weight decay, Adam, AdamW), learning-rate schedules
+(StepLR, CosineAnnealingLR) and gradient clipping, with PyTorch's update rules.
+
+Optimizers update ``Parameter.data`` in place from ``Parameter.grad``; parameters that are frozen
+(``trainable`` False) or have no gradient are left unchanged.
+
+Examples
+--------
+>>> import numpy as np
+>>> from convcore.nn import Parameter
+>>> p = Parameter(np.array([1.0, -2.0]))
+>>> p.grad = np.array([0.5, 0.5])
+>>> opt = SGD([p], lr=0.1)
+>>> opt.step()
+>>> p.data
+array([ 0.95, -2.05])
+"""
+import math
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineAnnealingLR", "clip_grad_norm"]
+
+
+def _params(params):
+    from .nn import Module, Parameter
+    if isinstance(params, Module):
+        params = params.parameters()
+    params = list(params)
+    for p in params:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"params must be Parameters (or a Module), got {type(p).__name__}")
+    if not params:
+        raise ValueError("params is empty: the optimizer has nothing to update")
+    return params
+
+
+def _non_negative(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not value >= 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds ``params`` (a Module or Parameters), the learning rate ``lr`` and per-
+    parameter state; ``step()`` applies one update, ``zero_grad()`` clears the gradients."""
+
+    def __init__(self, params, lr):
+        self.params = _params(params)
+        self.lr = _non_negative(lr, "lr")
+        self.state = [dict() for _ in self.params]
+        self.step_count = 0
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def _active(self):
+        for p, st in zip(self.params, self.state):
+            if p.trainable and p.grad is not None:
+                yield p, p.grad, st
+
+    def step(self):
+        self.step_count += 1
+        for p, g, st in self._active():
+            self._update(p, g, st)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's rule: ``g = grad + weight_decay * p``; with momentum
+    ``b = momentum * b + (1 - dampening) * g`` (``b = g`` at the first step), then ``g = b`` or, with
+    ``nesterov``, ``g = g + momentum * b``; ``p -= lr * g``."""
+
+    def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.momentum = _non_negative(momentum, "momentum")
+        self.dampening = _non_negative(dampening, "dampening")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("nesterov needs a positive momentum and zero dampening")
+
+    def _update(self, p, g, st):
+        t = p.data.dtype.type
+        if self.weight_decay:
+            g = g + t(self.weight_decay) * p.data
+        if self.momentum:
+            buf = st.get("momentum")
+            if buf is None:
+                buf = st["momentum"] = np.array(g, dtype=p.data.dtype, copy=True)
+            else:
+                buf *= t(self.momentum)
+                buf += t(1 - self.dampening) * g
+            g = g + t(self.momentum) * buf if self.nesterov else buf
+        p.data -= t(self.lr) * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds ``weight_decay * p`` to the
+    gradient (L2), as ``torch.optim.Adam`` does."""
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _non_negative(eps, "eps")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+
+    def _update(self, p, g, st):
+        t = p.data.dtype.type
+        b1, b2 = self.betas
+        if self.weight_decay:
+            if self._decoupled:
+                p.data *= t(1 - self.lr * self.weight_decay)
+            else:
+                g = g + t(self.weight_decay) * p.data
+        if "m" not in st:
+            st["m"] = np.zeros_like(p.data)
+            st["v"] = np.zeros_like(p.data)
+            st["t"] = 0
+        st["t"] += 1
+        m, v, step = st["m"], st["v"], st["t"]
+        m *= t(b1)
+        m += t(1 - b1) * g
+        v *= t(b2)
+        v += t(1 - b2) * (g * g)
+        bc1 = 1 - b1 ** step
+        bc2 = 1 - b2 ** step
+        denom = np.sqrt(v)
+        denom *= t(1 / math.sqrt(bc2))
+        denom += t(self.eps)
+        p.data -= t(self.lr / bc1) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay`` before
+    the Adam step (default ``weight_decay=0.01``, as PyTorch)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class _Scheduler:
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+
+    def step(self):
+        """Advance one epoch and set the optimizer's learning rate."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.get_lr(self.last_epoch)
+        return self.optimizer.lr
+
+
+class StepLR(_Scheduler):
+    """``lr = base_lr * gamma ** (epoch // step_size)``.
+
+    >>> from convcore.nn import Linear
+    >>> sched = StepLR(SGD(Linear(2, 2), lr=1.0), step_size=2, gamma=0.5)
+    >>> [sched.step() for _ in range(4)]
+    [1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer)
+        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
+            raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _non_negative(gamma, "gamma")
+
+    def get_lr(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(_Scheduler):
+    """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):
+        super().__init__(optimizer)
+        if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
+            raise ValueError(f"T_max must be a positive integer, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = _non_negative(eta_min, "eta_min")
+
+    def get_lr(self, epoch):
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0):
+    """Scale all gradients together so their global ``norm_type`` norm is at most ``max_norm``.
+
+    Returns the norm before clipping (as ``torch.nn.utils.clip_grad_norm_``: the scale is
+    ``max_norm / (norm + 1e-6)`` when below 1).
+
+    >>> import numpy as np
+    >>> from convcore.nn import Parameter
+    >>> p = Parameter(np.zeros(2)); p.grad = np.array([3.0, 4.0])
+    >>> clip_grad_norm([p], 1.0)
+    5.0
+    >>> np.round(p.grad, 6)
+    array([0.6, 0.8])
+    """
+    max_norm = _non_negative(max_norm, "max_norm")
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"norm_type must be positive, got {norm_type}")
+    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(np.abs(g).max()) for g in grads)
+    else:
+        total = sum(float(np.sum(np.abs(g.astype(np.float64)) ** norm_type)) for g in grads) ** (1 / norm_type)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= g.dtype.type(coef)
+    return total

@@ -1,0 +1,136 @@
+"""convcore.optim: steps against hand-computed values and torch.optim, schedules, clipping."""
+import math
+
+import numpy as np
+import pytest
+
+from convcore import optim
+from convcore.nn import Linear, Parameter
+
+
+def param(values, grad):
+    p = Parameter(np.array(values, dtype=np.float64))
+    p.grad = np.array(grad, dtype=np.float64)
+    return p
+
+
+def test_sgd_momentum_nesterov_weight_decay_by_hand():
+    p = param([1.0], [0.5])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1)
+    opt.step()  # g = 0.5 + 0.1 = 0.6; buf = 0.6; p = 1 - 0.06
+    assert p.data[0] == pytest.approx(0.94)
+    p.grad = np.array([0.5])
+    opt.step()  # g = 0.5 + 0.094 = 0.594; buf = 0.54 + 0.594 = 1.134; p = 0.94 - 0.1134
+    assert p.data[0] == pytest.approx(0.8266)
+    q = param([1.0], [1.0])
+    nest = optim.SGD([q], lr=0.1, momentum=0.5, nesterov=True)
+    nest.step()  # buf = 1; g = 1 + 0.5 = 1.5
+    assert q.data[0] == pytest.approx(0.85)
+    nest.step()  # buf = 0.5 + 1 = 1.5; g = 1 + 0.75 = 1.75
+    assert q.data[0] == pytest.approx(0.675)
+
+
+def test_adam_and_adamw_by_hand():
+    p = param([1.0], [2.0])
+    opt = optim.Adam([p], lr=0.1)
+    opt.step()  # first step of Adam moves by lr * sign(g) (up to eps)
+    assert p.data[0] == pytest.approx(0.9, abs=1e-7)
+    p.grad = np.array([1.0])
+    before = p.data[0]
+    opt.step()
+    m = 0.9 * 0.2 + 0.1 * 1.0
+    v = 0.999 * 0.004 + 0.001 * 1.0
+    expected = before - 0.1 * (m / (1 - 0.81)) / (math.sqrt(v / (1 - 0.999 ** 2)) + 1e-8)
+    assert p.data[0] == pytest.approx(expected, rel=1e-12)
+    w = param([2.0], [1.0])
+    optim.AdamW([w], lr=0.1, weight_decay=0.5).step()  # 2 * (1 - 0.05) - 0.1
+    assert w.data[0] == pytest.approx(1.8, abs=1e-7)
+    w2 = param([2.0], [1.0])
+    optim.Adam([w2], lr=0.1, weight_decay=0.5).step()  # L2: g = 2, still a lr-sized step
+    assert w2.data[0] == pytest.approx(1.9, abs=1e-7)
+
+
+def test_frozen_and_gradless_parameters_untouched():
+    a, b = param([1.0], [1.0]), Parameter(np.array([1.0]))
+    a.trainable = False
+    opt = optim.SGD([a, b], lr=1.0)
+    opt.step()
+    assert a.data[0] == 1.0 and b.data[0] == 1.0
+    opt.zero_grad()
+    assert a.grad is None
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-2}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.02, "weight_decay": 0.3, "eps": 1e-6}),
+])
+def test_against_torch_optim(name, kwargs):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal((3, 4))
+    ours = Parameter(init.copy())
+    theirs = torch.tensor(init.copy(), requires_grad=True)
+    opt = getattr(optim, name)([ours], **kwargs)
+    topt = getattr(torch.optim, name)([theirs], **kwargs)
+    for _ in range(6):
+        g = rng.standard_normal((3, 4))
+        ours.grad = g.copy()
+        theirs.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_schedules_match_torch():
+    torch = pytest.importorskip("torch")
+    for ours_cls, kwargs in [(optim.StepLR, {"step_size": 3, "gamma": 0.5}),
+                             (optim.CosineAnnealingLR, {"T_max": 7, "eta_min": 0.01})]:
+        opt = optim.SGD(Linear(2, 2), lr=0.1)
+        tparam = torch.zeros(1, requires_grad=True)
+        topt = torch.optim.SGD([tparam], lr=0.1)
+        sched = ours_cls(opt, **kwargs)
+        tsched = getattr(torch.optim.lr_scheduler, ours_cls.__name__)(topt, **kwargs)
+        for _ in range(10):
+            topt.step()
+            tsched.step()
+            assert sched.step() == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+
+
+def test_cosine_by_hand():
+    opt = optim.SGD(Linear(2, 2), lr=1.0)
+    sched = optim.CosineAnnealingLR(opt, T_max=4)
+    assert [round(sched.step(), 12) for _ in range(4)] == [
+        round((1 + math.cos(math.pi * k / 4)) / 2, 12) for k in range(1, 5)]
+    assert opt.lr == 0.0
+
+
+def test_clip_grad_norm():
+    a, b = param([0.0], [3.0]), param([0.0, 0.0], [0.0, 4.0])
+    assert optim.clip_grad_norm([a, b], 10.0) == pytest.approx(5.0)
+    assert b.grad[1] == 4.0  # below the limit: unchanged
+    total = optim.clip_grad_norm([a, b], 1.0)
+    assert total == pytest.approx(5.0)
+    assert math.hypot(a.grad[0], b.grad[1]) == pytest.approx(1.0, rel=1e-5)
+    c = param([0.0, 0.0], [-3.0, 2.0])
+    assert optim.clip_grad_norm([c], 1.0, norm_type=math.inf) == 3.0
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: optim.SGD([], lr=0.1), ValueError, "params is empty"),
+    (lambda: optim.SGD([np.zeros(2)], lr=0.1), TypeError, "params must be Parameters"),
+    (lambda: optim.SGD(Linear(2, 2), lr=-1), ValueError, "lr must be a non-negative finite number, got -1"),
+    (lambda: optim.SGD(Linear(2, 2), nesterov=True), ValueError, "nesterov needs a positive momentum"),
+    (lambda: optim.Adam(Linear(2, 2), betas=(0.9, 1.0)), ValueError, r"betas must be two numbers in \[0, 1\)"),
+    (lambda: optim.StepLR(optim.SGD(Linear(2, 2)), step_size=0), ValueError, "step_size must be a positive integer"),
+    (lambda: optim.CosineAnnealingLR(optim.SGD(Linear(2, 2)), T_max=0), ValueError, "T_max must be a positive integer"),
+    (lambda: optim.StepLR("sgd", 1), TypeError, "optimizer must be an Optimizer"),
+])
+def test_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
