@@ -27,8 +27,10 @@ Functions (arrays C-contiguous and validated by ``convcore.functional.conv``):
 - ``backward_input(grad_y, w, grad_x, geometry, groups, tile, work, n_threads)``: ``grad_x``
   (N, C_in, D*H*W) written; ``work`` (n_threads, K * tile).
 - ``backward_weight(grad_y, x, grad_w, geometry, groups, tile, work, n_threads)``: ``grad_w``
-  (n_threads, C_out, K) zero-filled by the caller, receives one partial sum per thread (the
-  caller adds them up); ``work`` (n_threads, K * tile).
+  (n_chunks, C_out, K) zero-filled by the caller; chunk c receives the sum over images
+  ``c * N // n_chunks`` to ``(c + 1) * N // n_chunks``, taken in order, and the caller adds the
+  chunks up in order. The chunks are fixed by the caller, not by the thread count, so the result
+  is the same bits on any number of threads. ``work`` (n_threads, K * tile).
 
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
@@ -277,14 +279,16 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
                     floating[:, :, ::1] grad_w, const long long[:, ::1] geometry,
                     Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
     cdef Geometry g = _geometry(geometry)
-    cdef Py_ssize_t n
+    cdef Py_ssize_t chunk, n, n_chunks = grad_w.shape[0], N = x.shape[0]
     with nogil:
         if n_threads <= 1:
-            for n in range(x.shape[0]):
-                _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[0, 0, 0], &work[0, 0],
-                                   &g, x.shape[1], grad_w.shape[1], groups, tile)
+            for chunk in range(n_chunks):
+                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
+                    _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[chunk, 0, 0],
+                                       &work[0, 0], &g, x.shape[1], grad_w.shape[1], groups, tile)
         else:
-            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
-                _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[threadid(), 0, 0],
-                                   &work[threadid(), 0], &g, x.shape[1], grad_w.shape[1],
-                                   groups, tile)
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
+                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
+                    _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[chunk, 0, 0],
+                                       &work[threadid(), 0], &g, x.shape[1], grad_w.shape[1],
+                                       groups, tile)

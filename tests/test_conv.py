@@ -261,9 +261,9 @@ class TestAgainstTorch:
 
 class TestThreads:
     def test_one_and_two_threads_agree(self):
-        x = rng.standard_normal((5, 4, 12, 12)).astype(np.float32)
+        x = rng.standard_normal((11, 4, 12, 12)).astype(np.float32)
         w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
-        gy = rng.standard_normal((5, 6, 6, 6)).astype(np.float32)
+        gy = rng.standard_normal((11, 6, 6, 6)).astype(np.float32)
         before = convcore.get_num_threads()
         results = []
         try:
@@ -274,8 +274,8 @@ class TestThreads:
                                + F.conv2d_backward(gy, x, w, stride=2, padding=1, groups=2))
         finally:
             convcore.set_num_threads(before)
-        for a, b in zip(*results):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        for a, b in zip(*results):  # the same bits: images are summed in fixed chunks
+            np.testing.assert_array_equal(a, b)
 
 
 class TestBadInput:

@@ -94,7 +94,7 @@ class _Conv:
         """Call a kernel either with one image per thread (BLAS held to one thread) or, when the
         batch is smaller than the thread count, image by image with BLAS owning the threads.
         `per_image(threads)` returns the arguments that follow `arrays` and depend on the thread
-        count (scratch arrays, per-thread partial sums)."""
+        count (scratch arrays)."""
         n_threads = get_num_threads()
         if self.x.shape[0] >= n_threads > 1:
             with blas_threads(1):
@@ -136,6 +136,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
         b = as_float_array(b, "bias", dtype=c.dtype)
     return c.unbatch(_forward(c, b))
 
+
+# Partial weight gradients summed apart (and then added in order), at most one per image.
+_WEIGHT_CHUNKS = 8
 
 # Input channels per group from which the stride-1 input gradient runs as a convolution (its GEMM
 # has this many rows; with fewer, GEMM + col2im is faster).
@@ -188,13 +191,12 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
                   per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
     if need_weight:
-        partial = []  # per-thread sums, allocated once the thread count is known
-
-        def scratch(t):
-            partial.append(np.zeros((t, c_out, K), dtype=c.dtype))
-            return partial[0], c.geometry, c.groups, tile, np.empty((t, K * tile), dtype=c.dtype)
-        c.run(kernels.backward_weight, _flat(gy), _flat(c.x), per_image=scratch)
-        grad_w = partial[0].sum(axis=0).reshape(c.weight.shape)
+        # Images are summed in a fixed number of chunks, whatever the thread count, so that the
+        # gradient has the same bits on 1 or 2 threads.
+        partial = np.zeros((min(c.x.shape[0], _WEIGHT_CHUNKS), c_out, K), dtype=c.dtype)
+        c.run(kernels.backward_weight, _flat(gy), _flat(c.x), partial, c.geometry, c.groups, tile,
+              per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+        grad_w = partial.sum(axis=0).reshape(c.weight.shape)
     if need_bias:
         grad_b = _flat(gy).sum(axis=(0, 2))
     return grad_x, grad_w, grad_b
