@@ -170,8 +170,8 @@ cdef extern from *:
         } else {                                                                                \
             for (k = 0; k < m; k++) d[k * ds] = (double)*(const T *)(s + k * ss);               \
         }
-    static void cl_load(double *d, Py_ssize_t ds, const char *s, Py_ssize_t ss, Py_ssize_t m,
-                        int t) {
+    CL_CLONES static void cl_load(double *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
+                                  Py_ssize_t m, int t) {
         Py_ssize_t k;
         switch (t) {
         case 0: CL_LOAD(signed char) break;
@@ -196,15 +196,28 @@ cdef extern from *:
         }
     #define CL_TRUNC(v) ((cl_i64)(v))
     #define CL_SAME(v) (v)
-    static void cl_store(char *d, Py_ssize_t ds, const double *s, Py_ssize_t ss, Py_ssize_t m,
-                         int t) {
+    /* values that fit an int convert 4 or 8 at a time (the usual case for 8- to 32-bit outputs) */
+    static int cl_fits_int(const double *s, Py_ssize_t ss, Py_ssize_t m) {
+        Py_ssize_t k;
+        int ok = 1;
+        if (ss != 1) return 0;
+        for (k = 0; k < m; k++) ok &= (s[k] > -2147483648.0) & (s[k] < 2147483647.0);
+        return ok;
+    }
+    #define CL_STORE_NARROW(T)                                                                  \
+        if (ds == (Py_ssize_t)sizeof(T) && cl_fits_int(s, ss, m)) {                            \
+            T *p = (T *)d;                                                                      \
+            for (k = 0; k < m; k++) p[k] = (T)(int)s[k];                                        \
+        } else CL_STORE(T, CL_TRUNC)
+    CL_CLONES static void cl_store(char *d, Py_ssize_t ds, const double *s, Py_ssize_t ss,
+                                   Py_ssize_t m, int t) {
         Py_ssize_t k;
         switch (t) {
-        case 0: CL_STORE(signed char, CL_TRUNC) break;
-        case 1: CL_STORE(unsigned char, CL_TRUNC) break;
-        case 2: CL_STORE(short, CL_TRUNC) break;
-        case 3: CL_STORE(unsigned short, CL_TRUNC) break;
-        case 4: CL_STORE(int, CL_TRUNC) break;
+        case 0: CL_STORE_NARROW(signed char) break;
+        case 1: CL_STORE_NARROW(unsigned char) break;
+        case 2: CL_STORE_NARROW(short) break;
+        case 3: CL_STORE_NARROW(unsigned short) break;
+        case 4: CL_STORE_NARROW(int) break;
         case 5: CL_STORE(unsigned int, CL_TRUNC) break;
         case 6: CL_STORE(cl_i64, CL_TRUNC) break;
         case 7: CL_STORE(cl_u64, cl_to_u64) break;
@@ -370,7 +383,7 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc
 
 
 cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int mode,
-                    double cval) except *:
+                    double cval, Py_ssize_t rows_per_block) except *:
     cdef Geom g
     if x.ndim != 3 or out.ndim != 3:
         raise ValueError("x and out must be 3-D (outer, n, inner)")
@@ -387,8 +400,8 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
     g.ext = (g.n_out - 1) * step + k if g.n_out > 0 else 0
     g.isz, g.osz = x.dtype.itemsize, out.dtype.itemsize
     if g.inner == 1:
-        # lines are rows of the array: a block is B rows, read sample by sample across them
-        g.B = g.outer if g.outer < 16 else 16
+        # lines are rows of the array: a block is `rows_per_block` rows, interleaved in the buffer
+        g.B = g.outer if g.outer < rows_per_block else rows_per_block
         g.n_blocks = 1
         g.n_items = (g.outer + g.B - 1) // g.B
         g.xls, g.xes, g.yls, g.yes = g.n * g.isz, g.isz, g.n_out * g.osz, g.osz
@@ -424,7 +437,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
               double cval, int symmetry, int n_threads):
     """See the module docstring."""
     cdef Py_ssize_t K = w.shape[0]
-    cdef Geom g = _geometry(x, out, start, step, K, mode, cval)
+    cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1)
     cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t item, per
     cdef double* base
@@ -447,7 +460,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
 
 def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads):
     """See the module docstring."""
-    cdef Geom g = _geometry(x, out, start, 1, size, mode, cval)
+    cdef Geom g = _geometry(x, out, start, 1, size, mode, cval, 16)
     cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t item, per
     cdef double* base
