@@ -149,11 +149,30 @@ cdef extern from *:
             for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
         }
     }
+
+    /* running sums of B interleaved lines for outputs q0 .. q0 + nq - 1 (q0 > 0: first add the
+       sample entering and subtract the one leaving), each output the sum divided by size */
+    CL_CLONES static void cl_running(double *__restrict acc, double *__restrict run,
+                                     const double *__restrict buf, Py_ssize_t q0, Py_ssize_t nq,
+                                     Py_ssize_t B, Py_ssize_t size) {
+        Py_ssize_t q, b;
+        const double fs = (double)size;
+        for (q = q0; q < q0 + nq; q++) {
+            double *a = acc + (q - q0) * B;
+            if (q > 0) {
+                const double *enter = buf + (q + size - 1) * B, *leave = buf + (q - 1) * B;
+                for (b = 0; b < B; b++) run[b] += enter[b] - leave[b];
+            }
+            for (b = 0; b < B; b++) a[b] = run[b] / fs;
+        }
+    }
     """
     void cl_sym(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
                 Py_ssize_t K, int sign) noexcept nogil
     void cl_gen(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
                 Py_ssize_t K) noexcept nogil
+    void cl_running(double* acc, double* run, const double* buf, Py_ssize_t q0, Py_ssize_t nq,
+                    Py_ssize_t B, Py_ssize_t size) noexcept nogil
 
 
 # Conversions between the arrays' dtypes and the double buffers, with a contiguous fast path the
@@ -370,14 +389,7 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc
     q0 = 0
     while q0 < g.n_out:
         nq = g.n_out - q0 if g.n_out - q0 < per_tile else per_tile
-        for q in range(q0, q0 + nq):
-            if q > 0:
-                enter = buf + (q + size - 1) * B
-                leave = buf + (q - 1) * B
-                for b in range(B):
-                    run[b] += enter[b] - leave[b]
-            for b in range(B):
-                acc[(q - q0) * B + b] = run[b] / fs
+        cl_running(acc, run, buf, q0, nq, B, size)
         _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
