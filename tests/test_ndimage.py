@@ -245,3 +245,32 @@ def test_errors():
         ro = np.zeros_like(x)
         ro.flags.writeable = False
         cc.correlate1d(x, [1.0], output=ro)
+
+
+def test_in_place_and_complex_1d():
+    x = make((12, 10), np.float32)
+    y = x.copy()
+    assert cc.gaussian_filter(y, 1.5, output=y) is y
+    check(y, sp.gaussian_filter(x, 1.5))
+    z = make((9, 8), np.complex128)
+    w = make(4, np.complex128, seed=7)
+    check(cc.correlate1d(z, w, 0, mode="wrap"), sp.correlate1d(z, w, 0, mode="wrap"))
+    check(cc.convolve1d(z.real, w, 1), sp.convolve1d(z.real, w, 1))
+    check(cc.uniform_filter1d(z, 3, 0), sp.uniform_filter1d(z, 3, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_four_d_and_per_axis_arguments(dtype):
+    x = make((3, 4, 5, 6), dtype)
+    check(cc.gaussian_filter(x, (0.5, 1.0, 0.0, 2.0), mode=("wrap", "reflect", "nearest", "mirror")),
+          sp.gaussian_filter(x, (0.5, 1.0, 0.0, 2.0), mode=("wrap", "reflect", "nearest", "mirror")))
+    check(cc.uniform_filter(x, (1, 2, 3, 4), origin=(0, 0, 1, -2)),
+          sp.uniform_filter(x, (1, 2, 3, 4), origin=(0, 0, 1, -2)))
+    check(cc.correlate(x, np.ones((2, 2, 2, 2)) / 16), sp.correlate(x, np.ones((2, 2, 2, 2)) / 16))
+
+
+def test_float32_large_nd_kernel_in_double():
+    x = make((30, 30), np.float32)
+    w = make((9, 9), np.float64, seed=8)
+    check(cc.correlate(x, w), sp.correlate(x, w))
+    check(cc.convolve(x, w, output=np.uint8), sp.convolve(x, w, output=np.uint8))
