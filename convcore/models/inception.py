@@ -1,0 +1,184 @@
+"""GoogLeNet (Szegedy et al., 2014): a stem of convolutions, then nine inception blocks. Each block
+runs four branches on the same input and stacks their channels: a 1x1 convolution; a 1x1
+reduction then a 3x3; a 1x1 reduction then a second 3x3 (the "5x5" branch, as torchvision builds
+it); a 3x3 max-pool then a 1x1 projection. The 1x1 reductions are what keep the block cheap.
+Layer names and the parameter count (6,624,904 for 1000 classes, without the auxiliary heads)
+follow torchvision's ``googlenet``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from convcore.models import googlenet
+>>> model = googlenet(num_classes=10)
+>>> model.num_parameters()
+5610154
+>>> model.eval()(np.zeros((1, 3, 32, 32), dtype=np.float32)).shape
+(1, 10)
+"""
+import numpy as np
+
+from .. import nn
+from .._validation import as_int
+from ._base import check_arguments
+
+__all__ = ["BasicConv2d", "Inception", "GoogLeNet", "googlenet"]
+
+
+class BasicConv2d(nn.Module):
+    """Convolution (no bias), batch normalisation (eps 1e-3) and ReLU: ``conv``, ``bn``."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dtype=np.float32):
+        super().__init__()
+        self._args = {"in_channels": in_channels, "out_channels": out_channels,
+                      "kernel_size": kernel_size, "stride": stride, "padding": padding,
+                      "dtype": np.dtype(dtype).name}
+        if kernel_size == 1 and padding == 0:
+            self.conv = nn.PointConv2d(in_channels, out_channels, stride=stride, bias=False,
+                                       dtype=dtype)
+        else:
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                                  padding=padding, bias=False, dtype=dtype)
+        self.bn = nn.BatchNorm2d(out_channels, eps=1e-3, dtype=dtype)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu.forward(self.bn.forward(self.conv.forward(x)))
+
+    def backward(self, grad_output):
+        return self.conv.backward(self.bn.backward(self.relu.backward(grad_output)))
+
+    def output_shape(self, input_shape):
+        return self.conv.output_shape(input_shape)
+
+    def get_config(self):
+        return dict(self._args)
+
+
+class Inception(nn.Module):
+    """Four parallel branches joined along the channels: ``branch1`` (1x1), ``branch2`` (1x1 then
+    3x3), ``branch3`` (1x1 then 3x3), ``branch4`` (3x3 max-pool then 1x1).
+
+    Parameters
+    ----------
+    in_channels : int
+    ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj : int
+        Output channels of each convolution (torchvision's argument names); the block outputs
+        ``ch1x1 + ch3x3 + ch5x5 + pool_proj`` channels.
+    dtype : {float32, float64}
+    """
+
+    def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj,
+                 dtype=np.float32):
+        super().__init__()
+        self._args = [as_int(v, name, 1) for v, name in zip(
+            (in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj),
+            ("in_channels", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj"))]
+        self._dtype = np.dtype(dtype).name
+        self.branch1 = BasicConv2d(in_channels, ch1x1, 1, dtype=dtype)
+        self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, 1, dtype=dtype),
+                                     BasicConv2d(ch3x3red, ch3x3, 3, padding=1, dtype=dtype))
+        self.branch3 = nn.Sequential(BasicConv2d(in_channels, ch5x5red, 1, dtype=dtype),
+                                     BasicConv2d(ch5x5red, ch5x5, 3, padding=1, dtype=dtype))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+                                     BasicConv2d(in_channels, pool_proj, 1, dtype=dtype))
+        self._branches = [self.branch1, self.branch2, self.branch3, self.branch4]
+        self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
+
+    def forward(self, x):
+        outs = [b.forward(x) for b in self._branches]
+        self._splits = np.cumsum([o.shape[1] for o in outs])[:-1]
+        return np.concatenate(outs, axis=1)
+
+    def backward(self, grad_output):
+        parts = np.split(grad_output, self._splits, axis=1)
+        total = None
+        for branch, g in zip(self._branches, parts):
+            gx = branch.backward(np.ascontiguousarray(g))
+            total = gx if total is None else total + gx
+        return total
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.out_channels) + tuple(input_shape[2:])
+
+    def get_config(self):
+        names = ("in_channels", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+        return dict(zip(names, self._args), dtype=self._dtype)
+
+
+#: torchvision's inception blocks: name -> (in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)
+BLOCKS = {
+    "inception3a": (192, 64, 96, 128, 16, 32, 32),
+    "inception3b": (256, 128, 128, 192, 32, 96, 64),
+    "maxpool3": None,
+    "inception4a": (480, 192, 96, 208, 16, 48, 64),
+    "inception4b": (512, 160, 112, 224, 24, 64, 64),
+    "inception4c": (512, 128, 128, 256, 24, 64, 64),
+    "inception4d": (512, 112, 144, 288, 32, 64, 64),
+    "inception4e": (528, 256, 160, 320, 32, 128, 128),
+    "maxpool4": None,
+    "inception5a": (832, 256, 160, 320, 32, 128, 128),
+    "inception5b": (832, 384, 192, 384, 48, 128, 128),
+}
+
+
+class GoogLeNet(nn.Module):
+    """GoogLeNet without the auxiliary classifiers (torchvision's ``googlenet(aux_logits=False)``,
+    no input transform). Any input of at least 32x32 pixels.
+
+    Parameters
+    ----------
+    num_classes : int
+    in_channels : int
+    dropout : float
+    dtype : {float32, float64}
+    """
+
+    def __init__(self, num_classes=1000, in_channels=3, dropout=0.2, dtype=np.float32):
+        super().__init__()
+        self.num_classes, self.in_channels = check_arguments(num_classes, in_channels)
+        self.dropout_p, self._dtype = float(dropout), np.dtype(dtype).name
+        self.conv1 = BasicConv2d(self.in_channels, 64, 7, stride=2, padding=3, dtype=dtype)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, 1, dtype=dtype)
+        self.conv3 = BasicConv2d(64, 192, 3, padding=1, dtype=dtype)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        for name, args in BLOCKS.items():
+            if args is None:
+                k = 3 if name == "maxpool3" else 2
+                setattr(self, name, nn.MaxPool2d(k, stride=2, ceil_mode=True))
+            else:
+                setattr(self, name, Inception(*args, dtype=dtype))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(self.dropout_p)
+        self.fc = nn.Linear(1024, self.num_classes, dtype=dtype)
+        self._body = [m for name, m in self.named_children() if name not in ("dropout", "fc")]
+
+    def features(self, x):
+        """The 1024 pooled features per image (the input of the dropout and ``fc``)."""
+        for layer in self._body:
+            x = layer.forward(x)
+        return x.reshape(x.shape[0], -1)
+
+    def forward(self, x):
+        h = self.features(x)
+        self._pooled_shape = h.shape + (1, 1)
+        return self.fc.forward(self.dropout.forward(h))
+
+    def backward(self, grad_output):
+        g = self.dropout.backward(self.fc.backward(grad_output)).reshape(self._pooled_shape)
+        for layer in reversed(self._body):
+            g = layer.backward(g)
+        return g
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "in_channels": self.in_channels,
+                "dropout": self.dropout_p, "dtype": self._dtype}
+
+
+def googlenet(num_classes=1000, in_channels=3, dropout=0.2, dtype=np.float32):
+    """GoogLeNet built from inception blocks; see :class:`GoogLeNet`."""
+    return GoogLeNet(num_classes, in_channels, dropout, dtype)
