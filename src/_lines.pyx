@@ -28,13 +28,17 @@ in, float64 out). Every sample is read into a double buffer and every result is 
 by C's conversion: floats rounded, integers truncated toward zero and wrapped to the width of the
 output (through a 64-bit integer), which is what SciPy returns.
 
-Layout of the work: a work item is one line when the axis is the last one (``inner == 1``), else a
-block of up to 32 neighbouring lines (consecutive ``i``): the block's samples are gathered row by
-row (contiguous runs of memory) into a buffer ``buf[p * B + b]``, so the filter runs along the
-buffer as contiguous loops over ``t = q * B + b`` that the C compiler vectorises, in tiles of the
-output small enough to stay in L1. Items are handed out dynamically over ``n_threads`` threads;
-each thread owns one slot of a work area kept between calls (per calling Python thread), so
-no memory is allocated in the hot path. Results do not depend on the thread count.
+Layout of the work: lines are filtered in blocks of ``B`` at once, their samples interleaved in a
+double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap is one contiguous
+loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 copy is picked at run time on
+x86-64 Linux with GCC; no FMA, so the rounding stays SciPy's), over tiles of the output that stay in
+L1. Along an inner axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one contiguous
+run of each row: the rows are read and written as streams, never across rows whose power-of-two
+strides would compete for the same cache sets. Along the last axis (``inner == 1``) a block is one
+line (``correlate``) or 16 lines read one after the other (``uniform``, whose running sum is then
+vectorised across lines). Blocks are handed out dynamically over ``n_threads`` threads (one thread
+for small jobs); each thread owns one slot of a work area kept between calls (per calling Python
+thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
 from cython.parallel cimport prange, threadid
 
@@ -433,6 +437,15 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
 
 _local = threading.local()
 
+#: jobs of fewer multiply-adds than this run on one thread (waking a team costs more)
+SERIAL_WORK = 1 << 16
+
+
+def _team(int n_threads, Py_ssize_t n_items, Py_ssize_t work):
+    if work < SERIAL_WORK:
+        return 1
+    return max(1, min(n_threads, n_items))
+
 
 def _scratch(Py_ssize_t n_threads, Py_ssize_t per_thread):
     """A per-thread work area of doubles, kept between calls (no allocation in the hot path)."""
@@ -459,7 +472,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
         raise ValueError("symmetry needs an odd number of weights")
     if n_items == 0 or g.n_out == 0:
         return out
-    n_threads = max(1, min(n_threads, n_items))
+    n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * K)
     area, per = _scratch(n_threads, g.ext * g.B + TILE)
     base = _aligned(area)
     with nogil:
@@ -480,7 +493,7 @@ def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, in
     cdef int tid
     if n_items == 0 or g.n_out == 0:
         return out
-    n_threads = max(1, min(n_threads, n_items))
+    n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * 4)
     area, per = _scratch(n_threads, g.ext * g.B + TILE + g.B)
     base = _aligned(area)
     with nogil:
