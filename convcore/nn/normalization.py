@@ -11,8 +11,8 @@ Examples
 >>> bn = BatchNorm1d(2, dtype=np.float64)
 >>> y = bn(np.array([[1.0, 2.0], [3.0, 6.0]]))
 >>> y
-array([[-0.9999975 , -0.99999969],
-       [ 0.9999975 ,  0.99999969]])
+array([[-0.999995  , -0.99999875],
+       [ 0.999995  ,  0.99999875]])
 >>> bn.running_mean, int(bn.num_batches_tracked)
 (array([0.2, 0.4]), 1)
 """
