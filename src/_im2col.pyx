@@ -10,7 +10,7 @@ For one image and one group, im2col lays the input patches out as a matrix ``col
 convolution is the GEMM ``y[C_out_g, L] = w[C_out_g, K] @ cols[K, L]``. The kernels build that
 matrix in column tiles of ``tile`` output positions (chosen by the caller so that ``K * tile``
 values stay in L2) and hand each tile straight to sgemm/dgemm; within a tile, a stride-1 run of an
-input row is one ``memcpy``. The input gradient goes the other way, tile by tile:
+input row is one straight copy. The input gradient goes the other way, tile by tile:
 ``cols = w^T @ grad_y`` then col2im adds every column back onto the input positions it came from.
 
 Images are spread over threads with ``prange``; the caller limits SciPy's BLAS to one thread
@@ -35,7 +35,7 @@ Functions (arrays C-contiguous and validated by ``convcore.functional.conv``):
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
 from cython.parallel cimport prange, threadid
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 from _blas cimport gemm
 from _fused cimport floating
@@ -87,64 +87,11 @@ cdef inline void _valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, P
         lo[0] = hi[0]
 
 
-cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
-                   Py_ssize_t first, Py_ssize_t count, bint scatter) noexcept nogil:
-    """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
-    col2im (scatter True): x[...] += cols[K, count] for the same positions (x is then written).
-
-    Rows of cols run over (c, i, j, l) kernel taps; columns over output positions, walked one
-    output row (or the part of it inside the tile) at a time: one run per input row touched.
-    """
-    cdef Py_ssize_t c, i, j, l, r = 0, t, od, oh, ow, d, h, w_start, run, lo, hi, n
-    cdef Py_ssize_t oW = g.n_out[2], oHW = g.n_out[1] * g.n_out[2], sw = g.s[2]
-    cdef floating *row
-    cdef floating *src
-    for c in range(channels):
-        for i in range(g.k[0]):
-            for j in range(g.k[1]):
-                for l in range(g.k[2]):
-                    row = cols + r * count
-                    r += 1
-                    t = 0
-                    od = first // oHW
-                    oh = (first - od * oHW) // oW
-                    ow = first - od * oHW - oh * oW
-                    while t < count:
-                        run = oW - ow  # the rest of this output row, or of the tile
-                        if run > count - t:
-                            run = count - t
-                        d = od * g.s[0] - g.p[0] + i * g.dil[0]
-                        h = oh * g.s[1] - g.p[1] + j * g.dil[1]
-                        if d < 0 or d >= g.n_in[0] or h < 0 or h >= g.n_in[1]:
-                            if not scatter:
-                                memset(row + t, 0, run * sizeof(floating))
-                        else:
-                            w_start = ow * sw - g.p[2] + l * g.dil[2]
-                            _valid_range(w_start, sw, g.n_in[2], run, &lo, &hi)
-                            src = x + c * g.plane + (d * g.n_in[1] + h) * g.n_in[2] + w_start
-                            if scatter:
-                                if sw == 1:
-                                    _add_run(src + lo, row + t + lo, hi - lo)
-                                else:
-                                    for n in range(lo, hi):
-                                        src[n * sw] += row[t + n]
-                            else:
-                                if lo > 0:
-                                    memset(row + t, 0, lo * sizeof(floating))
-                                if sw == 1:
-                                    if hi > lo:
-                                        memcpy(row + t + lo, src + lo, (hi - lo) * sizeof(floating))
-                                else:
-                                    for n in range(lo, hi):
-                                        row[t + n] = src[n * sw]
-                                if hi < run:
-                                    memset(row + t + hi, 0, (run - hi) * sizeof(floating))
-                        t += run
-                        ow = 0
-                        oh += 1
-                        if oh == g.n_out[1]:
-                            oh = 0
-                            od += 1
+cdef inline void _copy_run(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    """dst[:n] = src[:n]: short runs (an image row) copied inline, no call."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = src[i]
 
 
 cdef inline void _add_run(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
@@ -152,6 +99,87 @@ cdef inline void _add_run(floating *dst, const floating *src, Py_ssize_t n) noex
     cdef Py_ssize_t i
     for i in range(n):
         dst[i] += src[i]
+
+
+cdef inline void _zero_run(floating *dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = 0
+
+
+cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
+                   Py_ssize_t first, Py_ssize_t count, bint scatter) noexcept nogil:
+    """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
+    col2im (scatter True): x[...] += cols[K, count] for the same positions (x is then written).
+
+    Rows of cols run over (c, i, j, l) kernel taps; columns over output positions. The positions
+    are walked one output row (or the part of it inside the tile) at a time, and for each the kw
+    taps l along the row share the input row they read: one run per tap, whose in-bounds part is
+    found without a division when the stride along W is 1.
+    """
+    cdef Py_ssize_t c, i, j, l, t, od, oh, ow, d, h, w_start, run, lo, hi, n
+    cdef Py_ssize_t oW = g.n_out[2], oHW = g.n_out[1] * g.n_out[2], sw = g.s[2]
+    cdef Py_ssize_t kw = g.k[2], W = g.n_in[2], od0, oh0, ow0
+    cdef floating *rows
+    cdef floating *row
+    cdef floating *src
+    od0 = first // oHW
+    oh0 = (first - od0 * oHW) // oW
+    ow0 = first - od0 * oHW - oh0 * oW
+    for c in range(channels):
+        for i in range(g.k[0]):
+            for j in range(g.k[1]):
+                rows = cols + ((c * g.k[0] + i) * g.k[1] + j) * kw * count
+                t = 0
+                od = od0
+                oh = oh0
+                ow = ow0
+                while t < count:
+                    run = oW - ow  # the rest of this output row, or of the tile
+                    if run > count - t:
+                        run = count - t
+                    d = od * g.s[0] - g.p[0] + i * g.dil[0]
+                    h = oh * g.s[1] - g.p[1] + j * g.dil[1]
+                    if d < 0 or d >= g.n_in[0] or h < 0 or h >= g.n_in[1]:
+                        if not scatter:
+                            for l in range(kw):
+                                _zero_run(rows + l * count + t, run)
+                    else:
+                        src = x + c * g.plane + (d * g.n_in[1] + h) * W
+                        for l in range(kw):
+                            row = rows + l * count + t
+                            w_start = ow * sw - g.p[2] + l * g.dil[2]
+                            if sw == 1:
+                                lo = -w_start if w_start < 0 else 0
+                                hi = W - w_start
+                                if hi > run:
+                                    hi = run
+                                if lo > run:
+                                    lo = run
+                                if hi < lo:
+                                    hi = lo
+                            else:
+                                _valid_range(w_start, sw, W, run, &lo, &hi)
+                            if scatter:
+                                if sw == 1:
+                                    _add_run(src + w_start + lo, row + lo, hi - lo)
+                                else:
+                                    for n in range(lo, hi):
+                                        src[w_start + n * sw] += row[n]
+                            else:
+                                _zero_run(row, lo)
+                                if sw == 1:
+                                    _copy_run(row + lo, src + w_start + lo, hi - lo)
+                                else:
+                                    for n in range(lo, hi):
+                                        row[n] = src[w_start + n * sw]
+                                _zero_run(row + hi, run - hi)
+                    t += run
+                    ow = 0
+                    oh += 1
+                    if oh == g.n_out[1]:
+                        oh = 0
+                        od += 1
 
 
 def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
