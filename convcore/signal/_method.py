@@ -5,8 +5,9 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
 ``n log2 n`` of one real transform; complex costs about 4x / 2x):
 
 - direct:     ``DIRECT[dtype] * outputs * taps / threads``
-- separable:  ``DIRECT[dtype] * sum over passes of (pass outputs * taps of that axis) / threads``
-  plus one memory pass per axis (``COPY`` per byte)
+- separable:  per axis, one pass of the line kernel of src/_lines.pyx over the data so far:
+  ``(LINES_MAC * outputs * taps + LINES_ELEMENT * outputs) / threads`` (complex data: the direct
+  kernel's constant plus one memory pass, ``COPY`` per byte)
 - fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
   a padded region when the edge rule is not a zero fill (with a stride: P phases of N/P points
   forward, one inverse of N/P); a 1-D transform is one long transform (``FFT_1D``, no threads);
@@ -35,6 +36,10 @@ COPY = 2.6e-11           # seconds per byte of an extra pass over memory (separa
 DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
 FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
 EXACT_FFT_LIMIT = 2 ** 40
+# the line kernel of src/_lines.pyx (one thread): per multiply-add, and per output sample of a pass
+# (gathering lines into double buffers and converting back)
+LINES_MAC = 6.0e-11
+LINES_ELEMENT = 1.5e-9
 
 
 def _dtype_key(dtype):
@@ -57,15 +62,22 @@ def direct_cost(plan):
 
 
 def separable_cost(plan):
+    """One 1-D pass per axis: the line kernel (src/_lines.pyx, double accumulation) for real data,
+    the direct kernel with a one-axis kernel for complex data."""
     cost = DIRECT_SETUP * plan.x.ndim
     shape = list(plan.x.shape)
-    per = DIRECT[_dtype_key(plan.result)]
+    real = plan.result.kind == "f"
+    per = LINES_MAC if real else DIRECT[_dtype_key(plan.result)]
     order = sorted(range(plan.x.ndim), key=lambda a: plan.out_shape[a] / max(plan.x.shape[a], 1))
     for axis in order:
         shape[axis] = plan.out_shape[axis]
         size = math.prod(shape)
         work = size * plan.w.shape[axis]
-        cost += per * work / _threads(work, get_num_threads()) + COPY * size * plan.result.itemsize
+        speedup = _threads(work, get_num_threads())
+        if real:
+            cost += (per * work + LINES_ELEMENT * size) / speedup
+        else:
+            cost += per * work / speedup + COPY * size * plan.result.itemsize
     return cost
 
 
