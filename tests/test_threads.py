@@ -1,5 +1,6 @@
 """convcore.set_num_threads reaches the kernels: the Python layer passes the setting to every
-kernel call, and a kernel's parallel loop runs on that many threads."""
+kernel call, a kernel's parallel loop runs on that many threads, and 1 or 2 threads give the same
+convolutions and gradients, bit for bit."""
 import numpy as np
 import pytest
 
@@ -57,3 +58,35 @@ def test_small_batch_leaves_the_threads_to_blas(spies):
     convcore.set_num_threads(2)
     convcore.functional.conv2d(np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 3)))
     assert conv_spy.threads == [1]  # one image: the GEMM owns the threads, not the batch loop
+
+
+THREAD_CASES = [  # conv dims, x shape, weight shape, keyword arguments
+    (2, (11, 4, 12, 12), (6, 2, 3, 3), dict(stride=2, padding=1, groups=2)),  # col2im path
+    (2, (5, 32, 9, 9), (16, 32, 3, 3), dict(padding=(1, 2), dilation=2)),  # input grad by conv
+    (2, (3, 8, 6, 6), (4, 8, 1, 1), {}),  # pointwise: GEMM only
+    (1, (7, 3, 20), (4, 3, 5), dict(padding="same")),
+    (3, (3, 2, 5, 6, 4), (3, 2, 2, 3, 2), dict(stride=(1, 2, 1), padding=1)),
+]
+
+
+@pytest.mark.parametrize("nd, x_shape, w_shape, kw", THREAD_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_and_two_threads_give_the_same_bits(nd, x_shape, w_shape, kw, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    conv = getattr(convcore.functional, f"conv{nd}d")
+    backward = getattr(convcore.functional, f"conv{nd}d_backward")
+    gy = rng.standard_normal(conv(x, w, b, **kw).shape).astype(dtype)
+    results = []
+    try:
+        for n in (1, 2):
+            convcore.set_num_threads(n)
+            assert convcore.get_num_threads() == (n if _openmp.openmp_enabled() else 1)
+            results.append((conv(x, w, b, **kw),) + backward(gy, x, w, **kw))
+    finally:
+        convcore.set_num_threads(None)
+    for one, two in zip(*results):
+        assert one.dtype == dtype
+        np.testing.assert_array_equal(one, two)
