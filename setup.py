@@ -48,6 +48,13 @@ def openmp_flags():
     return [], []
 
 
+def _write_build_info(compile_args, link_args, openmp):
+    """Record the flags of this build in the package, for `convcore info`."""
+    (HERE / "convcore" / "_build_info.py").write_text(
+        '"""Written by setup.py at build time: how the compiled modules were built."""\n'
+        f"COMPILE_ARGS = {compile_args!r}\nLINK_ARGS = {link_args!r}\nOPENMP = {openmp!r}\n")
+
+
 def extensions():
     omp_c, omp_l = openmp_flags()
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
@@ -73,6 +80,7 @@ def extensions():
                 extra_link_args=omp_l,
             )
         )
+    _write_build_info(cflags + omp_c, omp_l, bool(omp_c))
     directives = {
         "language_level": 3,
         "boundscheck": debug,

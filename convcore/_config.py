@@ -34,8 +34,17 @@ def config():
         "blas_threads": blas_threads,
         "threadpools": pools,
         "compiler": sysconfig.get_config_var("CC"),
-        "cflags": sysconfig.get_config_var("CFLAGS"),
+        "cflags": " ".join(filter(None, [sysconfig.get_config_var("CFLAGS"), *_build_args()])),
     }
+
+
+def _build_args():
+    """The flags setup.py added for the kernels (-O3, OpenMP), recorded at build time."""
+    try:
+        from ._build_info import COMPILE_ARGS
+    except ImportError:  # a source tree that was never built
+        return []
+    return COMPILE_ARGS
 
 
 def show_config(file=None):

@@ -42,3 +42,10 @@ def test_cli_info_and_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert convcore.__version__ in capsys.readouterr().out
+
+
+def test_config_reports_the_flags_of_this_build():
+    cflags = convcore._config.config()["cflags"]
+    assert "-O3" in cflags or "/O2" in cflags
+    if _openmp.openmp_enabled():
+        assert "openmp" in cflags
