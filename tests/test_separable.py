@@ -7,6 +7,13 @@ from convcore import nn
 from convcore.nn import DepthwiseConv2d, PointConv2d, SeparableConv2d
 
 
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Tiny convolutions called thousands of times run fastest on one thread (no team start-up)."""
+    from convcore import _threads
+    monkeypatch.setattr(_threads, "_setting", 1)
+
+
 def numeric_grad(f, a, eps=1e-6):
     g = np.zeros_like(a)
     it = np.nditer(a, flags=["multi_index"])

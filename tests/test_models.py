@@ -1,0 +1,215 @@
+"""The model zoo without torch: every network builds with torchvision's parameter count, runs a
+forward and a backward pass on a small input, freezes, rebuilds from its config, and loads weight
+files (with names and shapes checked); LeNet-5 and ResNet blocks against numerical gradients."""
+import os
+
+import numpy as np
+import pytest
+
+from convcore import models, nn
+from convcore.models import load_weights, save_weights
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Tiny convolutions called thousands of times run fastest on one thread (no team start-up)."""
+    from convcore import _threads
+    monkeypatch.setattr(_threads, "_setting", 1)
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# torchvision's parameter counts for 1000 classes, and the input features of the last layer
+# (to get the count for 10 classes: the head has (features + 1) * classes parameters).
+TORCHVISION = {"alexnet": (61_100_840, 4096), "vgg11": (132_863_336, 4096),
+               "vgg16": (138_357_544, 4096), "resnet18": (11_689_512, 512),
+               "resnet34": (21_797_672, 512), "googlenet": (6_624_904, 1024)}
+
+# name -> (input channels, image size) of the small input each network runs on here
+# (batch 1 where there is no batch normalisation)
+SMALL = {"lenet5": (1, 32, 2), "alexnet": (3, 64, 1), "vgg11": (3, 32, 1), "vgg16": (3, 32, 1),
+         "resnet18": (3, 16, 2), "resnet34": (3, 16, 2), "googlenet": (3, 32, 2),
+         "xception": (2, 16, 2)}
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    nn.init.manual_seed(0)
+    return {name: getattr(models, name)(num_classes=10, in_channels=SMALL[name][0])
+            for name in SMALL}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_parameter_counts_equal_torchvision(zoo, name):
+    count, features = TORCHVISION[name]
+    assert zoo[name].num_parameters() == count - 990 * (features + 1)
+
+
+def test_small_model_parameter_counts(zoo):
+    assert zoo["lenet5"].num_parameters() == 61_706
+    # stem 2*32*9 + 32*64*9 + BNs, separable blocks, head: fixed by the architecture
+    assert zoo["xception"].num_parameters() == models.xception(10, 2).num_parameters()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_forward_backward_on_a_small_input(zoo, name):
+    model = zoo[name].train()
+    channels, size, batch = SMALL[name]
+    x = np.random.default_rng(0).standard_normal((batch, channels, size, size)).astype(np.float32)
+    model.zero_grad()
+    y = model(x)
+    assert y.shape == (batch, 10) and y.dtype == np.float32 and np.all(np.isfinite(y))
+    assert model.output_shape(x.shape) == (batch, 10)
+    gx = model.backward(np.ones_like(y))
+    assert gx.shape == x.shape and np.all(np.isfinite(gx))
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, pname
+    model.zero_grad()
+    model.eval()
+
+
+def test_frozen_backbone_keeps_no_gradients(zoo):
+    model = zoo["resnet18"].train()
+    model.trainable = False
+    model.fc.trainable = True
+    x = np.random.default_rng(1).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    model.zero_grad()
+    model.backward(np.ones_like(model(x)))
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert grads["fc.weight"] is not None and grads["fc.bias"] is not None
+    assert all(g is None for n, g in grads.items() if not n.startswith("fc."))
+    assert model.num_parameters(trainable_only=True) == 512 * 10 + 10
+    model.trainable = True
+    model.zero_grad()
+
+
+def test_sub_layers_reached_by_name(zoo):
+    r = zoo["resnet18"]
+    assert isinstance(r.get_submodule("layer3.0.downsample.0"), nn.PointConv2d)
+    assert r.get_submodule("layer1.1.conv2").weight.shape == (64, 64, 3, 3)
+    assert isinstance(zoo["googlenet"].get_submodule("inception4a.branch2.1.conv"), nn.Conv2d)
+    assert isinstance(zoo["xception"].get_submodule("blocks.0.rep.1"), nn.SeparableConv2d)
+    keys = list(r.state_dict())
+    assert keys[:6] == ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                        "bn1.running_var", "bn1.num_batches_tracked"]
+    assert "layer2.0.downsample.1.running_var" in keys and keys[-2:] == ["fc.weight", "fc.bias"]
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet18", "googlenet", "xception"])
+def test_config_rebuilds_the_architecture(zoo, name):
+    model = zoo[name]
+    clone = nn.deserialize(nn.serialize(model))
+    assert type(clone) is type(model)
+    assert [(k, v.shape) for k, v in clone.state_dict().items()] == \
+        [(k, v.shape) for k, v in model.state_dict().items()]
+
+
+def check_numerically(f, a, grad, count=12, eps=1e-6):
+    """Central differences of f at `count` random entries of `a` against `grad` there."""
+    rng = np.random.default_rng(a.size)
+    flat = a.reshape(-1)
+    for i in rng.choice(a.size, size=min(count, a.size), replace=False):
+        old = flat[i]
+        flat[i] = old + eps
+        hi = f()
+        flat[i] = old - eps
+        lo = f()
+        flat[i] = old
+        np.testing.assert_allclose(grad.reshape(-1)[i], (hi - lo) / (2 * eps), rtol=1e-5,
+                                   atol=1e-7)
+
+
+@pytest.mark.parametrize("stride, c_out", [(1, 3), (2, 4)])
+def test_basic_block_gradients(stride, c_out):
+    nn.init.manual_seed(1)
+    block = models.BasicBlock(3, c_out, stride, dtype=np.float64).train()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 4, 4))
+    r = rng.standard_normal(block(x).shape)
+
+    def loss():
+        return float(np.sum(block.forward(x) * r))
+
+    block.forward(x)
+    gx = block.backward(r)
+    check_numerically(loss, x, gx)
+    for name, p in block.named_parameters():
+        check_numerically(loss, p.data, p.grad)
+
+
+def test_lenet_gradient_in_float64():
+    nn.init.manual_seed(3)
+    model = models.lenet5(num_classes=3, dtype=np.float64)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 1, 32, 32))
+    r = rng.standard_normal((2, 3))
+
+    def loss():
+        return float(np.sum(model.forward(x) * r))
+
+    model.forward(x)
+    model.backward(r)
+    for layer in (model.features[0], model.features[3], model.classifier[2]):
+        check_numerically(loss, layer.weight.data, layer.weight.grad)
+        check_numerically(loss, layer.bias.data, layer.bias.grad)
+
+
+def test_save_and_load_weights_round_trip(zoo, tmp_path):
+    model = zoo["resnet18"]
+    model.get_submodule("layer1.0.bn1").running_mean[:] = 0.5  # buffers travel too
+    path = save_weights(model, tmp_path / "r18.npz")
+    nn.init.manual_seed(5)
+    other = models.resnet18(num_classes=10)
+    load_weights(other, path)
+    for (k, a), (k2, b) in zip(model.state_dict().items(), other.state_dict().items()):
+        assert k == k2
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    assert other.get_submodule("layer1.0.bn1").running_mean[0] == 0.5
+    x = np.random.default_rng(6).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    np.testing.assert_array_equal(model.eval()(x), other.eval()(x))
+
+
+def test_load_weights_reports_missing_unexpected_and_mis_shaped(zoo, tmp_path):
+    model = zoo["lenet5"]
+    state = model.state_dict()
+    state["features.0.weight"] = np.zeros((6, 1, 3, 3), np.float32)  # wrong shape
+    del state["classifier.4.bias"]
+    state["head.weight"] = np.zeros(3, np.float32)
+    np.savez(tmp_path / "bad.npz", **state)
+    with pytest.raises(ValueError, match=r"missing keys: classifier\.4\.bias.*unexpected keys: "
+                                         r"head\.weight.*mis-shaped keys: features\.0\.weight: "
+                                         r"expected \(6, 1, 5, 5\), got \(6, 1, 3, 3\)"):
+        load_weights(models.lenet5(), tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="mis-shaped keys: features.0.weight"):
+        load_weights(models.lenet5(), tmp_path / "bad.npz", strict=False)
+
+
+def test_load_weights_refuses_malicious_and_truncated_files():
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_weights(models.lenet5(), os.path.join(DATA, "malicious.pt"))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_weights(models.lenet5(), os.path.join(DATA, "truncated.pt"))
+
+
+def test_load_committed_torch_file_into_a_matching_model():
+    """tests/data/tiny_state_dict.pt holds Conv2d(1, 2, 3), BatchNorm2d(2), Flatten, Linear(8, 3)
+    (plus three extra tensors, ignored with strict=False)."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+    missing, unexpected = model.load_state_dict(
+        models.read_state_dict(os.path.join(DATA, "tiny_state_dict.pt")), strict=False)
+    assert missing == [] and sorted(unexpected) == ["extra.double", "extra.half",
+                                                     "extra.transposed"]
+    assert int(model[1].num_batches_tracked) == 1
+    assert model[1].running_var.dtype == np.float32
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="num_classes must be positive, got 0"):
+        models.resnet18(num_classes=0)
+    with pytest.raises(TypeError, match="in_channels must be an integer"):
+        models.alexnet(in_channels=2.0)
+    with pytest.raises(ValueError, match=r"depth must be one of \[11, 16\], got 13"):
+        models.VGG(13)
+    with pytest.raises(ValueError, match=r"depth must be one of \[18, 34\], got 50"):
+        models.ResNet(50)
+    with pytest.raises(ValueError, match=r"LeNet5 takes \(N, C, 32, 32\) images"):
+        models.lenet5()(np.zeros((1, 1, 28, 28), np.float32))
