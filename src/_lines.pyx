@@ -508,3 +508,157 @@ cdef double* _aligned(double[::1] area):
     """First 64-byte aligned double of `area` (which has 8 spare doubles)."""
     cdef size_t addr = <size_t>&area[0]
     return <double*>((addr + 63) // 64 * 64)
+
+
+# ---- two passes over a 2-D image in one sweep (the separable filters of ndimage on images) ----
+
+cdef extern from *:
+    """
+    /* v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes */
+    #define CL_ROUND(T, CONV) for (k = 0; k < m; k++) v[k] = (double)(T)CONV(v[k]);
+    static void cl_round(double *v, Py_ssize_t m, int t) {
+        Py_ssize_t k;
+        switch (t) {
+        case 0: CL_ROUND(signed char, CL_TRUNC) break;
+        case 1: CL_ROUND(unsigned char, CL_TRUNC) break;
+        case 2: CL_ROUND(short, CL_TRUNC) break;
+        case 3: CL_ROUND(unsigned short, CL_TRUNC) break;
+        case 4: CL_ROUND(int, CL_TRUNC) break;
+        case 5: CL_ROUND(unsigned int, CL_TRUNC) break;
+        case 6: CL_ROUND(cl_i64, CL_TRUNC) break;
+        case 7: CL_ROUND(cl_u64, cl_to_u64) break;
+        case 8: CL_ROUND(float, CL_SAME) break;
+        default: break;
+        }
+    }
+    """
+    void _round "cl_round"(double* v, Py_ssize_t m, int t) noexcept nogil
+
+
+cdef struct Sep:
+    char* x
+    char* y
+    Py_ssize_t H, W, R, isz, osz
+    const double* wr          # weights along axis 0 (rows), Kr taps, symmetry sr
+    const double* wc          # weights along axis 1 (columns), Kc taps, symmetry sc
+    Py_ssize_t Kr, Kc
+    int sr, sc, mode_r, mode_c, tin, tout, rows_first
+    double cval
+
+
+cdef inline void _sym_tiles(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B,
+                            const double* w, Py_ssize_t K, int sym) noexcept nogil:
+    """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1."""
+    cdef Py_ssize_t t0 = 0, n
+    while t0 < T:
+        n = T - t0 if T - t0 < TILE else TILE
+        if sym != 0:
+            cl_sym(acc + t0, buf + t0, n, B, w, K, sym)
+        else:
+            cl_gen(acc + t0, buf + t0, n, B, w, K)
+        t0 += n
+
+
+cdef void _row_pass(const Sep* s, const double* row, double* ext, double* res) noexcept nogil:
+    """res[0:W] = the column-axis filter of one row of doubles (edge rule mode_c)."""
+    cdef Py_ssize_t c = s.Kc // 2, p, idx
+    cdef Py_ssize_t n_ext = s.W + s.Kc - 1
+    for p in range(n_ext):
+        idx = p - c
+        if 0 <= idx < s.W:
+            ext[p] = row[idx]
+        else:
+            idx = map_index(idx, s.W, s.mode_c)
+            ext[p] = s.cval if idx < 0 else row[idx]
+    _sym_tiles(res, ext, s.W, 1, s.wc, s.Kc, s.sc)
+
+
+cdef void _sep_item(const Sep* s, Py_ssize_t item, double* work) noexcept nogil:
+    """Output rows [r0, r0 + R) of the two passes."""
+    cdef Py_ssize_t r0 = item * s.R
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
+    cdef Py_ssize_t W = s.W, p, i, idx, n_in
+    cdef Py_ssize_t cr = s.Kr // 2
+    cdef double* rows = work                              # (nr + Kr - 1) x W
+    cdef double* mid = rows + (s.R + s.Kr - 1) * W        # nr x W
+    cdef double* ext = mid + s.R * W                      # W + Kc - 1
+    cdef double* line = ext + W + s.Kc - 1                # W
+    n_in = nr + s.Kr - 1
+    if not s.rows_first:
+        # columns of the image first (axis 0), then along each row (axis 1)
+        for p in range(n_in):
+            idx = map_index(r0 - cr + p, s.H, s.mode_r)
+            if idx < 0:
+                for i in range(W):
+                    rows[p * W + i] = s.cval
+            else:
+                _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+        _sym_tiles(mid, rows, nr * W, W, s.wr, s.Kr, s.sr)
+        _round(mid, nr * W, s.tout)
+        for i in range(nr):
+            _row_pass(s, mid + i * W, ext, line)
+            _store(s.y + (r0 + i) * W * s.osz, s.osz, line, 1, W, s.tout)
+    else:
+        # along each row first (axis 1), then the columns (axis 0) of that intermediate
+        for p in range(n_in):
+            idx = map_index(r0 - cr + p, s.H, s.mode_r)
+            if idx < 0:
+                for i in range(W):
+                    rows[p * W + i] = s.cval
+            else:
+                _load(line, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+                _row_pass(s, line, ext, rows + p * W)
+                _round(rows + p * W, W, s.tout)
+        _sym_tiles(mid, rows, nr * W, W, s.wr, s.Kr, s.sr)
+        for i in range(nr):
+            _store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
+
+
+def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
+                const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
+                bint rows_first, int n_threads):
+    """Two 1-D passes over a C-contiguous 2-D image ``x`` into ``out`` (same shape) in one sweep.
+
+    ``w_rows`` filters along axis 0 (centred: ``start = -(len // 2)``) with ``mode_rows``,
+    ``w_cols`` along axis 1 with ``mode_cols``; ``rows_first`` chooses which pass comes first
+    (False: axis 0 first). Equals two calls of :func:`correlate`, the first one's result stored
+    in ``out``'s dtype and read back (SciPy's intermediate array), but each strip of output rows
+    is finished while its input rows are in cache, and with one parallel region. Pays for short
+    column kernels (a strip re-reads ``len(w_rows) - 1`` rows of its neighbours, and with
+    ``rows_first`` recomputes their row pass); the caller picks it (``FUSE_MAX_TAPS``).
+    """
+    cdef Sep s
+    cdef Py_ssize_t n_items, item, per
+    cdef double* base
+    cdef int tid
+    if x.ndim != 2 or out.shape != x.shape:
+        raise ValueError("x must be 2-D and out of the same shape")
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("x and out must be C-contiguous")
+    if x.dtype not in _CODES or out.dtype not in _CODES:
+        raise TypeError(f"unsupported dtypes {x.dtype} -> {out.dtype}")
+    if w_rows.shape[0] < 1 or w_cols.shape[0] < 1:
+        raise ValueError("weights must not be empty")
+    if (sym_rows != 0 and w_rows.shape[0] % 2 == 0) or (sym_cols != 0 and w_cols.shape[0] % 2 == 0):
+        raise ValueError("symmetry needs an odd number of weights")
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
+    s.tin, s.tout = _CODES[x.dtype], _CODES[out.dtype]
+    s.wr, s.Kr, s.sr, s.mode_r = &w_rows[0], w_rows.shape[0], sym_rows, mode_rows
+    s.wc, s.Kc, s.sc, s.mode_c = &w_cols[0], w_cols.shape[0], sym_cols, mode_cols
+    s.cval, s.rows_first = cval, rows_first
+    # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels
+    s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
+    s.x = <char*><size_t>x.ctypes.data
+    s.y = <char*><size_t>out.ctypes.data
+    n_items = (s.H + s.R - 1) // s.R
+    n_threads = _team(n_threads, n_items, s.H * s.W * (s.Kr + s.Kc))
+    area, per = _scratch(n_threads, (2 * s.R + s.Kr - 1) * s.W + 2 * s.W + s.Kc)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            _sep_item(&s, item, base + tid * per)
+    return out

@@ -274,3 +274,21 @@ def test_float32_large_nd_kernel_in_double():
     w = make((9, 9), np.float64, seed=8)
     check(cc.correlate(x, w), sp.correlate(x, w))
     check(cc.convolve(x, w, output=np.uint8), sp.convolve(x, w, output=np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["reflect", "constant", ("wrap", "nearest"), ("mirror", "grid-constant")])
+def test_images_in_one_sweep(dtype, mode):
+    # 2-D images take the one-sweep path (src/_lines.pyx separable2d) when the column kernel is
+    # short, the two-pass path otherwise: both must be SciPy's result, intermediate rounding included
+    x = make((45, 38), dtype) * (2 if np.dtype(dtype).kind == "f" else 1)
+    for axis in (0, 1):
+        check(cc.sobel(x, axis, mode=mode, cval=2), sp.sobel(x, axis, mode=mode, cval=2))
+        check(cc.prewitt(x, axis, mode=mode, cval=2), sp.prewitt(x, axis, mode=mode, cval=2))
+    for sigma in (0.8, (3.0, 1.0), (1.0, 3.0), 9.0):
+        check(cc.gaussian_filter(x, sigma, mode=mode, cval=1), sp.gaussian_filter(x, sigma, mode=mode, cval=1))
+        check(cc.gaussian_filter(x, sigma, mode=mode, axes=(1, 0)),
+              sp.gaussian_filter(x, sigma, mode=mode, axes=(1, 0)))
+    check(cc.gaussian_filter(x, 1.5, order=(1, 0), output=np.float32),
+          sp.gaussian_filter(x, 1.5, order=(1, 0), output=np.float32))
+    check(cc.sobel(x, 0, output=np.int32), sp.sobel(x, 0, output=np.int32))

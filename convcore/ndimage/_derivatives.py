@@ -1,9 +1,11 @@
 """Derivative filters of scipy.ndimage: sobel, prewitt, laplace and the Gaussian derivatives."""
 import numpy as np
 
+from . import _engine
 from ._linear import correlate1d
 from ._smooth import gaussian_filter
-from ._support import as_input, as_sequence, check_axes, check_axis, get_output
+from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, get_output,
+                       mode_code)
 
 
 def _gradient(input, axis, output, mode, cval, smooth):
@@ -11,6 +13,12 @@ def _gradient(input, axis, output, mode, cval, smooth):
     axis = check_axis(axis, input.ndim)
     output = get_output(output, input)
     modes = as_sequence(mode, input.ndim, "mode")
+    if input.ndim == 2:
+        diff = [-1.0, 0.0, 1.0]
+        w_rows, w_cols = (diff, smooth) if axis == 0 else (smooth, diff)
+        if _engine.two_pass_2d(input, w_rows, mode_code(modes[0]), w_cols, mode_code(modes[1]),
+                               output, check_cval(cval, input), rows_first=axis == 1):
+            return output
     correlate1d(input, [-1, 0, 1], axis, output, modes[axis], cval, 0)
     for ax in range(input.ndim):
         if ax != axis:

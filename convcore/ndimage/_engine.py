@@ -149,3 +149,29 @@ def nd_correlate(x, weights, output, mode, cval, origins):
         else:
             _convert(res, output)
     return output
+
+
+#: the one-sweep 2-D path is used when the kernel along axis 0 has at most this many taps (axis 0
+#: filtered first) or at most FUSE_MAX_TAPS_ROWS_FIRST (axis 1 first: its pass is recomputed on
+#: the rows that neighbouring strips share).
+FUSE_MAX_TAPS = 33
+FUSE_MAX_TAPS_ROWS_FIRST = 9
+
+
+def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_first):
+    """Both passes of a separable filter of a 2-D image in one sweep; False when it doesn't apply.
+
+    Same result as ``line_correlate`` along the first axis into `output`, then along the other
+    axis in place (SciPy's two calls), origins 0.
+    """
+    k = len(w_rows)
+    if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
+            or not output.flags.c_contiguous or np.may_share_memory(output, x)
+            or k > (FUSE_MAX_TAPS_ROWS_FIRST if rows_first else FUSE_MAX_TAPS)):
+        return False
+    src = _readable(x)
+    wr = np.ascontiguousarray(w_rows, dtype=np.float64)
+    wc = np.ascontiguousarray(w_cols, dtype=np.float64)
+    _lines.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
+                       float(cval), rows_first, get_num_threads())
+    return True

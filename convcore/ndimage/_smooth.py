@@ -124,12 +124,15 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     >>> ndimage.gaussian_filter1d([1.0, 2.0, 3.0, 4.0, 5.0], 1).round(4)
     array([1.427 , 2.0678, 3.    , 3.9322, 4.573 ])
     """
+    return correlate1d(input, _weights(sigma, order, truncate, radius), axis, output, mode, cval, 0)
+
+
+def _weights(sigma, order, truncate, radius):
+    """The correlation weights of gaussian_filter1d (the kernel reversed)."""
     sigma = float(sigma)
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
-    lw = _radius(sigma, truncate, radius)
-    weights = gaussian_kernel1d(sigma, order, lw)[::-1]
-    return correlate1d(input, weights, axis, output, mode, cval, 0)
+    return gaussian_kernel1d(sigma, order, _radius(sigma, truncate, radius))[::-1]
 
 
 def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0,
@@ -160,6 +163,14 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     if not passes:
         output[...] = input
         return output
+    if input.ndim == 2 and len(passes) == 2:
+        (a0, s0, o0, m0, r0), (_, s1, o1, m1, r1) = passes
+        w0, w1 = _weights(s0, o0, truncate, r0), _weights(s1, o1, truncate, r1)
+        w_rows, w_cols = (w0, w1) if a0 == 0 else (w1, w0)
+        mode_rows, mode_cols = (m0, m1) if a0 == 0 else (m1, m0)
+        if _engine.two_pass_2d(input, w_rows, mode_code(mode_rows), w_cols, mode_code(mode_cols),
+                               output, check_cval(cval, input), rows_first=a0 == 1):
+            return output
     for axis, s, o, m, r in passes:
         gaussian_filter1d(input, s, axis, o, output, m, cval, truncate, radius=r)
         input = output
