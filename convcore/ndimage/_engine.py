@@ -154,7 +154,7 @@ def nd_correlate(x, weights, output, mode, cval, origins):
 #: the one-sweep 2-D path is used when the kernel along axis 0 has at most this many taps (axis 0
 #: filtered first) or at most FUSE_MAX_TAPS_ROWS_FIRST (axis 1 first: its pass is recomputed on
 #: the rows that neighbouring strips share).
-FUSE_MAX_TAPS = 33
+FUSE_MAX_TAPS = 17
 FUSE_MAX_TAPS_ROWS_FIRST = 9
 
 
