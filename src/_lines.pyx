@@ -439,6 +439,8 @@ _local = threading.local()
 
 #: jobs of fewer multiply-adds than this run on one thread (waking a team costs more)
 SERIAL_WORK = 1 << 16
+#: work areas up to this many doubles (8 MiB) are kept for the next call; larger ones are not
+KEEP_SCRATCH = 1 << 20
 
 
 def _team(int n_threads, Py_ssize_t n_items, Py_ssize_t work):
@@ -454,7 +456,8 @@ def _scratch(Py_ssize_t n_threads, Py_ssize_t per_thread):
     cache = getattr(_local, "scratch", None)
     if cache is None or cache.shape[0] < need:
         cache = np.empty(need, dtype=np.float64)
-        _local.scratch = cache
+        if need <= KEEP_SCRATCH:
+            _local.scratch = cache
     return cache, per_thread
 
 
