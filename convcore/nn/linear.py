@@ -1,5 +1,6 @@
 """Fully connected layer ``y = x W^T + b`` (PyTorch's ``nn.Linear`` layout) and Identity."""
 import numpy as np
+from scipy.linalg import blas as _blas
 
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
@@ -53,24 +54,32 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype=self._dtype)
 
+    # Products go through SciPy's BLAS (the library whose threads convcore's kernels manage), on
+    # row-major arrays seen as transposed column-major ones, so no copies are made.
+    def _gemm(self, a, b, trans_a=False, trans_b=False):
+        gemm = _blas.sgemm if a.dtype == np.float32 else _blas.dgemm
+        return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
+
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"x must have {self.in_features} features on its last axis, got shape {x.shape}")
-        self._x = x
-        y = x @ self.weight.data.T
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have {self.in_features} features on its last axis, got shape {np.shape(x)}")
+        w = self.weight.data
+        x2 = np.ascontiguousarray(x.reshape(-1, self.in_features), dtype=w.dtype)
+        self._x2, self._shape = x2, x.shape
+        y = self._gemm(w.T, x2.T, trans_a=True).T  # (W x^T)^T, C-contiguous
         if self.bias is not None:
             y += self.bias.data
-        return y
+        return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, grad_output):
-        x = self._x
-        x2 = x.reshape(-1, self.in_features)
-        g2 = grad_output.reshape(-1, self.out_features)
+        x2, w = self._x2, self.weight.data
+        g2 = np.ascontiguousarray(grad_output.reshape(-1, self.out_features), dtype=w.dtype)
         if self.weight.trainable:
-            self.weight.accumulate(g2.T @ x2)
+            self.weight.accumulate(self._gemm(x2.T, g2.T, trans_b=True).T)  # g^T x
         if self.bias is not None and self.bias.trainable:
             self.bias.accumulate(g2.sum(axis=0))
-        return grad_output @ self.weight.data
+        gx = self._gemm(w.T, g2.T).T  # g W
+        return gx.reshape(self._shape)
 
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.out_features,)
