@@ -35,7 +35,7 @@ x86-64 Linux with GCC; no FMA, so the rounding stays SciPy's), over tiles of the
 L1. Along an inner axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one contiguous
 run of each row: the rows are read and written as streams, never across rows whose power-of-two
 strides would compete for the same cache sets. Along the last axis (``inner == 1``) a block is one
-line (``correlate``) or 16 lines read one after the other (``uniform``, whose running sum is then
+line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read one after the other (``uniform``, whose running sum is then
 vectorised across lines). Blocks are handed out dynamically over ``n_threads`` threads (one thread
 for small jobs); each thread owns one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
@@ -69,6 +69,7 @@ cdef enum:
     T_F32 = 8
     T_F64 = 9
     TILE = 1024          # doubles of output accumulated at a time (8 KiB, in L1)
+    LINE_CHUNK = 8192    # outputs per work item on a long line filtered on its own
 
 _CODES = {np.dtype(np.int8): T_I8, np.dtype(np.uint8): T_U8, np.dtype(np.int16): T_I16,
           np.dtype(np.uint16): T_U16, np.dtype(np.int32): T_I32, np.dtype(np.uint32): T_U32,
@@ -80,6 +81,7 @@ cdef struct Geom:
     char* x
     char* y
     Py_ssize_t outer, n, inner, n_out, ext, B, n_blocks, n_items
+    Py_ssize_t qchunk, n_chunks, ext_chunk  # outputs of a line per work item (long lines split)
     Py_ssize_t isz, osz, start, step
     Py_ssize_t xls, xes, yls, yes     # byte strides between lines / between samples of a line
     int tin, tout, mode
@@ -272,34 +274,37 @@ cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* y
         yoff[0] = (o * g.n_out * g.inner + i0) * g.osz
 
 
-cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, double* buf) noexcept nogil:
-    """buf[p * B + b] = X[line b, start + p] for p < ext (edge rule applied)."""
+cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, double* buf, Py_ssize_t p0,
+                  Py_ssize_t p1) noexcept nogil:
+    """buf[(p - p0) * B + b] = X[line b, start + p] for p0 <= p < p1 (edge rule applied)."""
     cdef Py_ssize_t p, b, idx, lo, hi
     # p in [lo, hi) reads inside the line
     lo = -g.start if g.start < 0 else 0
     hi = g.n - g.start
-    if hi > g.ext:
-        hi = g.ext
+    if lo < p0:
+        lo = p0
+    if hi > p1:
+        hi = p1
     if lo > hi:
         lo = hi
     if g.inner == 1:
         # lines are rows far apart: read each one in a stream (not across rows, whose addresses
         # would compete for the same cache sets)
         for b in range(nb):
-            _load(buf + lo * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes, g.xes,
-                  hi - lo, g.tin)
+            _load(buf + (lo - p0) * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes,
+                  g.xes, hi - lo, g.tin)
     else:
         for p in range(lo, hi):
-            _load(buf + p * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
-    for p in range(g.ext):
+            _load(buf + (p - p0) * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
+    for p in range(p0, p1):
         if lo <= p < hi:
             continue
         idx = map_index(g.start + p, g.n, g.mode)
         if idx < 0:
             for b in range(nb):
-                buf[p * g.B + b] = g.cval
+                buf[(p - p0) * g.B + b] = g.cval
         else:
-            _load(buf + p * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
+            _load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
 
 
 cdef void _put(const Geom* g, const double* acc, char* base, Py_ssize_t q0, Py_ssize_t nq,
@@ -366,12 +371,14 @@ cdef void _corr_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, c
                      Py_ssize_t K, int sym) noexcept nogil:
     cdef Py_ssize_t xoff, yoff, nb, q0, nq
     cdef Py_ssize_t per_tile = TILE // g.B
-    _block(g, item, &xoff, &yoff, &nb)
-    _gather(g, g.x + xoff, nb, buf)
-    q0 = 0
-    while q0 < g.n_out:
-        nq = g.n_out - q0 if g.n_out - q0 < per_tile else per_tile
-        _taps(acc, buf + q0 * g.step * g.B, nq, g.B, g.step, w, K, sym)
+    cdef Py_ssize_t q_lo = (item % g.n_chunks) * g.qchunk
+    cdef Py_ssize_t q_hi = q_lo + g.qchunk if q_lo + g.qchunk < g.n_out else g.n_out
+    _block(g, item // g.n_chunks, &xoff, &yoff, &nb)
+    _gather(g, g.x + xoff, nb, buf, q_lo * g.step, (q_hi - 1) * g.step + K)
+    q0 = q_lo
+    while q0 < q_hi:
+        nq = q_hi - q0 if q_hi - q0 < per_tile else per_tile
+        _taps(acc, buf + (q0 - q_lo) * g.step * g.B, nq, g.B, g.step, w, K, sym)
         _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
@@ -384,7 +391,7 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc
     cdef const double* enter
     cdef const double* leave
     _block(g, item, &xoff, &yoff, &nb)
-    _gather(g, g.x + xoff, nb, buf)
+    _gather(g, g.x + xoff, nb, buf, 0, g.ext)
     for b in range(B):
         run[b] = 0.0
     for j in range(size):
@@ -427,6 +434,13 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
         g.n_blocks = (g.inner + g.B - 1) // g.B
         g.n_items = g.outer * g.n_blocks
         g.xls, g.xes, g.yls, g.yes = g.isz, g.inner * g.isz, g.osz, g.inner * g.osz
+    g.qchunk, g.n_chunks, g.ext_chunk = g.n_out, 1, g.ext
+    if g.B == 1 and g.n_out > 2 * LINE_CHUNK:
+        # long lines one at a time: split into chunks of outputs (parallel work, small buffers)
+        g.qchunk = LINE_CHUNK
+        g.n_chunks = (g.n_out + LINE_CHUNK - 1) // LINE_CHUNK
+        g.n_items = g.n_items * g.n_chunks
+        g.ext_chunk = (LINE_CHUNK - 1) * step + k
     g.start, g.step = start, step
     g.tin, g.tout = _CODES[x.dtype], _CODES[out.dtype]
     g.mode, g.cval = mode, cval
@@ -476,13 +490,13 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     if n_items == 0 or g.n_out == 0:
         return out
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * K)
-    area, per = _scratch(n_threads, g.ext * g.B + TILE)
+    area, per = _scratch(n_threads, g.ext_chunk * g.B + TILE)
     base = _aligned(area)
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()
             buf = base + tid * per
-            _corr_item(&g, item, buf, buf + g.ext * g.B, &w[0], K, symmetry)
+            _corr_item(&g, item, buf, buf + g.ext_chunk * g.B, &w[0], K, symmetry)
     return out
 
 

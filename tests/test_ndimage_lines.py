@@ -74,3 +74,15 @@ def test_kernel_checks():
         _lines.correlate(x, np.ones(2), x.copy(), 0, 1, 0, 0.0, 1, 1)
     with pytest.raises(ValueError, match="C-contiguous"):
         _lines.correlate(np.zeros((1, 8, 2))[:, ::2], np.ones(1), np.zeros((1, 4, 2)), 0, 1, 0, 0.0, 0, 1)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_long_lines_split_into_chunks(code):
+    # a line longer than two chunks of 8192 outputs is shared out between threads
+    x = np.random.default_rng(5).standard_normal((2, 20011, 1))
+    w = np.random.default_rng(6).standard_normal(9)
+    for start, step, n_out in ((-4, 1, 20011), (-9, 3, 6700), (2, 1, 19000)):
+        out = np.empty((2, n_out, 1))
+        _lines.correlate(x, w, out, start, step, code, 0.5, 0, 2)
+        np.testing.assert_allclose(out, reference(x, w, start, step, n_out, code, 0.5),
+                                   rtol=1e-12, atol=1e-12)
