@@ -180,6 +180,12 @@ class TestForward:
         x = rng.standard_normal((1, 1, 4, 4)).astype(np.float32)
         assert F.conv2d(x, np.ones((1, 1, 2, 2), np.float32)).dtype == np.float32
         assert F.conv2d(x, np.ones((1, 1, 2, 2))).dtype == np.float64
+        # integers and bools are converted to float64, whatever their width
+        image = rng.integers(0, 255, (1, 1, 4, 4)).astype(np.uint8)
+        y = F.conv2d(image, np.ones((1, 1, 2, 2), np.float32))
+        assert y.dtype == np.float64
+        np.testing.assert_array_equal(y, F.conv2d(image.astype(float), np.ones((1, 1, 2, 2))))
+        assert F.conv1d(np.ones((1, 1, 3), bool), np.ones((1, 1, 2), np.int8)).dtype == np.float64
 
 
 class TestGradients:

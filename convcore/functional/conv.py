@@ -52,7 +52,9 @@ class _Conv:
         for name, arr in ((x_name, x), ("weight", weight)):
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-        self.dtype = np.result_type(x.dtype, weight.dtype, np.float32)
+        # float32 / float64 keep their dtype, integers and bools count as float64 (the contract)
+        self.dtype = np.result_type(*(a.dtype if a.dtype.kind == "f" else np.float64
+                                      for a in (x, weight)))
         self.batched = x.ndim == nd + 2
         self.x = as_float_array(x if self.batched else x[np.newaxis], x_name, dtype=self.dtype)
         self.weight = as_float_array(weight, "weight", dtype=self.dtype)
