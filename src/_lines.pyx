@@ -1,11 +1,13 @@
 """1-D filtering of every line of an N-D array along one axis, in double precision.
 
-Two public functions; ``x`` and ``out`` are C-contiguous arrays viewed as 3-D
+Two line functions; ``x`` and ``out`` are C-contiguous arrays viewed as 3-D
 ``(outer, n, inner)`` / ``(outer, n_out, inner)`` where the filtered axis is the middle one (the
 caller reshapes: ``outer`` = product of the axes before it, ``inner`` = product of those after)::
 
     correlate(x, w, out, start, step, mode, cval, symmetry, n_threads)
     uniform(x, size, out, start, mode, cval, n_threads)
+
+and ``separable2d`` (two passes over a 2-D image in one sweep, see its docstring).
 
 ``correlate`` computes, for every line and every output index ``q``::
 
@@ -18,8 +20,8 @@ enters and subtracts the one that leaves, and every output is that sum divided b
 ``X`` is the line extended by the edge rule ``mode`` (a code of ``src/_modes.pxd``; MODE_CONSTANT
 reads ``cval``). ``w`` is float64 (1-D), ``start`` any int, ``step >= 1``. ``symmetry`` is 1 for a
 symmetric odd-length ``w``, -1 for an antisymmetric one, 0 otherwise: the symmetric kernels add
-pairs of samples first, ``w[c] * X[c] + sum over j of w[c-j] * (X[c-j] +/- X[c+j])``, outermost pair
-first, and a general kernel starts from the last tap, then adds ``w[0] ...`` in order. That is
+pairs of samples first, ``w[c] * X[c] + sum over j of w[c-j] * (X[c-j] +/- X[c+j])``, outermost
+pair first, and a general kernel starts from the last tap, then adds ``w[0] ...`` in order. That is
 scipy.ndimage's order of operations, so float64 results are bit for bit SciPy's and integer
 outputs truncate at the same places.
 
@@ -31,13 +33,14 @@ output (through a 64-bit integer), which is what SciPy returns.
 Layout of the work: lines are filtered in blocks of ``B`` at once, their samples interleaved in a
 double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap is one contiguous
 loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 copy is picked at run time on
-x86-64 Linux with GCC; no FMA, so the rounding stays SciPy's), over tiles of the output that stay in
-L1. Along an inner axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one contiguous
-run of each row: the rows are read and written as streams, never across rows whose power-of-two
-strides would compete for the same cache sets. Along the last axis (``inner == 1``) a block is one
-line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read one after the other (``uniform``, whose running sum is then
-vectorised across lines). Blocks are handed out dynamically over ``n_threads`` threads (one thread
-for small jobs); each thread owns one slot of a work area kept between calls (per calling Python
+x86-64 Linux with GCC; no FMA, so the rounding stays SciPy's), over tiles of the output that stay
+in L1. Along an inner axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one
+contiguous run of each row: the rows are read and written as streams, never across rows whose
+power-of-two strides would compete for the same cache sets. Along the last axis (``inner == 1``)
+a block is one line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read
+one after the other (``uniform``, whose running sum is then vectorised across lines). Blocks are
+handed out dynamically over ``n_threads`` threads (one thread for small jobs); each thread owns
+one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
 from cython.parallel cimport prange, threadid
@@ -321,7 +324,7 @@ cdef void _put(const Geom* g, const double* acc, char* base, Py_ssize_t q0, Py_s
 
 cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_ssize_t step,
                 const double* w, Py_ssize_t K, int sym) noexcept nogil:
-    """acc[q * B + b] = sum_j w[j] * buf[(q * step + j) * B + b], in SciPy's order of operations."""
+    """acc[q * B + b] = sum_j w[j] * buf[(q * step + j) * B + b] (SciPy's order of operations)."""
     cdef Py_ssize_t c = K // 2
     cdef Py_ssize_t T = nq * B
     cdef Py_ssize_t t, j, q, b
@@ -656,7 +659,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
         raise TypeError(f"unsupported dtypes {x.dtype} -> {out.dtype}")
     if w_rows.shape[0] < 1 or w_cols.shape[0] < 1:
         raise ValueError("weights must not be empty")
-    if (sym_rows != 0 and w_rows.shape[0] % 2 == 0) or (sym_cols != 0 and w_cols.shape[0] % 2 == 0):
+    if ((sym_rows != 0 and w_rows.shape[0] % 2 == 0)
+            or (sym_cols != 0 and w_cols.shape[0] % 2 == 0)):
         raise ValueError("symmetry needs an odd number of weights")
     s.H, s.W = x.shape[0], x.shape[1]
     if s.H == 0 or s.W == 0:

@@ -124,7 +124,8 @@ def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=
                                 axes=None, **kwargs):
     """Gradient magnitude with Gaussian derivatives (scipy.ndimage.gaussian_gradient_magnitude).
 
-    ``sqrt(sum over axes of (d/dx_axis G_sigma * input)**2)``, squares summed in the output's dtype.
+    ``sqrt(sum over axes of (d/dx_axis G_sigma * input)**2)``, squares summed in the output's
+    dtype.
 
     Examples
     --------

@@ -101,8 +101,8 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     return output
 
 
-#: float32 data with at most this many taps are correlated in float32 (the error of a float32 sum of
-#: a few dozen products stays far below the 1e-5 of a float32 result); larger kernels in double.
+#: float32 data with at most this many taps are correlated in float32 (the error of a float32 sum
+#: of a few dozen products stays far below the 1e-5 of a float32 result); larger kernels in double.
 FLOAT32_MAX_TAPS = 49
 
 

@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import _engine
-from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, check_origin, get_output,
-                       mode_code)
+from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, check_origin,
+                       get_output, mode_code)
 
 
 def _weights(weights, name="weights"):
@@ -35,8 +35,8 @@ def _complex_split(func, input, weights, output, cval, **kw):
 def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     """1-D correlation of every line of `input` along `axis` with `weights`.
 
-    Same arguments and results as :func:`scipy.ndimage.correlate1d`:
-    ``output[..., i, ...] = sum_j weights[j] * input[..., i + j - len(weights) // 2 - origin, ...]``
+    Same arguments and results as :func:`scipy.ndimage.correlate1d`, along `axis`:
+    ``output[i] = sum_j weights[j] * input[i + j - len(weights) // 2 - origin]``
     with `input` extended by `mode` ('reflect', 'constant', 'nearest', 'mirror', 'wrap' and the
     'grid-*' aliases; 'constant' reads `cval`). Computed in double precision; `output` (an array or
     a dtype, default the input's dtype) receives the result, integers truncated as in SciPy.

@@ -40,8 +40,8 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
                    axes=None):
     """N-D mean filter: a :func:`uniform_filter1d` pass per axis (scipy.ndimage.uniform_filter).
 
-    `size`, `mode` and `origin` may be given per axis (sequences of ``len(axes)``). As in SciPy, each
-    pass is stored in the output's dtype before the next one.
+    `size`, `mode` and `origin` may be given per axis (sequences of ``len(axes)``). As in SciPy,
+    each pass is stored in the output's dtype before the next one.
 
     Examples
     --------
@@ -124,7 +124,8 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     >>> ndimage.gaussian_filter1d([1.0, 2.0, 3.0, 4.0, 5.0], 1).round(4)
     array([1.427 , 2.0678, 3.    , 3.9322, 4.573 ])
     """
-    return correlate1d(input, _weights(sigma, order, truncate, radius), axis, output, mode, cval, 0)
+    weights = _weights(sigma, order, truncate, radius)
+    return correlate1d(input, weights, axis, output, mode, cval, 0)
 
 
 def _weights(sigma, order, truncate, radius):
