@@ -73,7 +73,8 @@ def test_kernel_checks():
     with pytest.raises(ValueError, match="symmetry needs an odd number of weights"):
         _lines.correlate(x, np.ones(2), x.copy(), 0, 1, 0, 0.0, 1, 1)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _lines.correlate(np.zeros((1, 8, 2))[:, ::2], np.ones(1), np.zeros((1, 4, 2)), 0, 1, 0, 0.0, 0, 1)
+        _lines.correlate(np.zeros((1, 8, 2))[:, ::2], np.ones(1), np.zeros((1, 4, 2)), 0, 1, 0,
+                         0.0, 0, 1)
 
 
 @pytest.mark.parametrize("code", CODES)
