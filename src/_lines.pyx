@@ -17,6 +17,9 @@ and ``separable2d`` (two passes over a 2-D image in one sweep, see its docstring
 1]`` (step 1), as a running sum: the first window is added up, then each step adds the sample that
 enters and subtracts the one that leaves, and every output is that sum divided by ``size``.
 
+``out`` may be ``x`` itself (in place, with ``n_out == n`` and ``step == 1``): a work item reads
+all of its lines before it writes them. Otherwise the two must not overlap.
+
 ``X`` is the line extended by the edge rule ``mode`` (a code of ``src/_modes.pxd``; MODE_CONSTANT
 reads ``cval``). ``w`` is float64 (1-D), ``start`` any int, ``step >= 1``. ``symmetry`` is 1 for a
 symmetric odd-length ``w``, -1 for an antisymmetric one, 0 otherwise: the symmetric kernels add
@@ -438,8 +441,9 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
         g.n_items = g.outer * g.n_blocks
         g.xls, g.xes, g.yls, g.yes = g.isz, g.inner * g.isz, g.osz, g.inner * g.osz
     g.qchunk, g.n_chunks, g.ext_chunk = g.n_out, 1, g.ext
-    if g.B == 1 and g.n_out > 2 * LINE_CHUNK:
-        # long lines one at a time: split into chunks of outputs (parallel work, small buffers)
+    if g.B == 1 and g.n_out > 2 * LINE_CHUNK and x.ctypes.data != out.ctypes.data:
+        # long lines one at a time: split into chunks of outputs (parallel work, small buffers);
+        # not in place, where a chunk would read samples that its neighbour has overwritten
         g.qchunk = LINE_CHUNK
         g.n_chunks = (g.n_out + LINE_CHUNK - 1) // LINE_CHUNK
         g.n_items = g.n_items * g.n_chunks

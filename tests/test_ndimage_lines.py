@@ -87,3 +87,11 @@ def test_long_lines_split_into_chunks(code):
         _lines.correlate(x, w, out, start, step, code, 0.5, 0, 2)
         np.testing.assert_allclose(out, reference(x, w, start, step, n_out, code, 0.5),
                                    rtol=1e-12, atol=1e-12)
+
+
+def test_in_place_long_line():
+    x = np.random.default_rng(7).standard_normal((1, 40000, 1))
+    w = np.random.default_rng(8).standard_normal(11)
+    want = reference(x, w, -5, 1, 40000, 1, 0.0)
+    _lines.correlate(x, w, x, -5, 1, 1, 0.0, 0, 2)
+    np.testing.assert_allclose(x, want, rtol=1e-12, atol=1e-12)
