@@ -74,6 +74,9 @@ CASES = [  # nd, N, C_in, C_out, spatial, kernel, stride, padding, dilation, gro
     (2, 1, 2, 2, (4, 4), 4, 1, 0, 1, 1),  # kernel == input
     (3, 1, 2, 3, (4, 5, 4), 3, 1, 1, 1, 1),
     (3, 2, 2, 2, (5, 4, 6), (2, 1, 3), (2, 1, 2), 0, (1, 1, 2), 2),
+    (1, 2, 4, 4, (12,), 3, 2, 1, 2, 4),  # depthwise, strided and dilated
+    (2, 2, 3, 3, (5, 5), 1, 1, 0, 1, 3),  # depthwise point convolution
+    (2, 3, 2, 1, (6, 6), 3, 1, 1, 1, 1),  # one output channel
 ]
 
 
@@ -189,7 +192,7 @@ class TestForward:
 
 
 class TestGradients:
-    @pytest.mark.parametrize("case", [CASES[i] for i in (1, 2, 4, 6, 7, 8, 11)])
+    @pytest.mark.parametrize("case", [CASES[i] for i in (1, 2, 4, 6, 7, 8, 11, 12, 13, 14)])
     def test_numerical_gradients(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
