@@ -2,10 +2,13 @@
 import numpy as np
 from scipy.linalg import blas as _blas
 
+from .._threads import blas_threads, get_num_threads
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 
 __all__ = ["Linear", "Identity"]
+
+_PARALLEL_WORK = 1 << 24  # multiply-adds from which a product uses every thread
 
 
 def _positive_int(value, name):
@@ -54,11 +57,14 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype=self._dtype)
 
-    # Products go through SciPy's BLAS (the library whose threads convcore's kernels manage), on
-    # row-major arrays seen as transposed column-major ones, so no copies are made.
+    # Products go through SciPy's BLAS (the library whose threads convcore manages), on row-major
+    # arrays seen as transposed column-major ones, so no copies are made. Small products run on one
+    # thread: waking BLAS threads costs more than a few million multiply-adds.
     def _gemm(self, a, b, trans_a=False, trans_b=False):
         gemm = _blas.sgemm if a.dtype == np.float32 else _blas.dgemm
-        return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
+        work = a.size * (b.shape[0] if trans_b else b.shape[1])
+        with blas_threads(1 if work < _PARALLEL_WORK else get_num_threads()):
+            return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
 
     def forward(self, x):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
