@@ -107,45 +107,6 @@ cdef inline void _zero_run(floating *dst, Py_ssize_t n) noexcept nogil:
         dst[i] = 0
 
 
-cdef inline void _product(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                          const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
-                          floating beta, floating *c, Py_ssize_t ldc) noexcept nogil:
-    """Row-major C[m, n] = op(A) @ op(B) + beta * C. A product with one output channel (a depthwise
-    convolution, or C_out == 1) is a vector-matrix product: it runs here as plain loops over
-    contiguous rows, since a BLAS call per group and tile would cost more than the arithmetic."""
-    cdef Py_ssize_t i, j, p
-    cdef floating s
-    cdef floating *ci
-    cdef const floating *bp
-    if not trans_a and not trans_b and m == 1:  # c[:] = beta c + sum_p a[p] b[p, :]
-        if beta == 0:
-            _zero_run(c, n)
-        for p in range(k):
-            s = a[p]
-            bp = b + p * ldb
-            for j in range(n):
-                c[j] += s * bp[j]
-    elif trans_a and not trans_b and k == 1:  # c[i, :] = a[i] b[0, :] + beta c[i, :]
-        for i in range(m):
-            s = a[i]
-            ci = c + i * ldc
-            if beta == 0:
-                for j in range(n):
-                    ci[j] = s * b[j]
-            else:
-                for j in range(n):
-                    ci[j] = s * b[j] + beta * ci[j]
-    elif not trans_a and trans_b and m == 1:  # c[j] = beta c[j] + b[j, :] . a
-        for j in range(n):
-            s = 0
-            bp = b + j * ldb
-            for p in range(k):
-                s = s + a[p] * bp[p]
-            c[j] = s if beta == 0 else s + beta * c[j]
-    else:
-        gemm(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
-
-
 cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
                    Py_ssize_t first, Py_ssize_t count, bint scatter) noexcept nogil:
     """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
@@ -256,15 +217,15 @@ cdef void _forward_image(const floating *x, const floating *w, const floating *b
                 yo[q] = bias[o]
     for grp in range(groups):
         if g.pointwise:
-            _product(False, False, og, L, K, w + grp * og * K, K, x + grp * cg * L, L,
-                     beta, y + grp * og * L, L)
+            gemm(False, False, og, L, K, 1, w + grp * og * K, K, x + grp * cg * L, L,
+                 beta, y + grp * og * L, L)
             continue
         first = 0
         while first < L:
             count = tile if L - first > tile else L - first
             _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
-            _product(False, False, og, count, K, w + grp * og * K, K, cols, count,
-                     beta, y + grp * og * L + first, L)
+            gemm(False, False, og, count, K, 1, w + grp * og * K, K, cols, count,
+                 beta, y + grp * og * L + first, L)
             first += count
 
 
@@ -294,14 +255,14 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
         memset(gx, 0, c_in * g.plane * sizeof(floating))
     for grp in range(groups):
         if g.pointwise:
-            _product(True, False, K, L, og, w + grp * og * K, K, gy + grp * og * L, L,
-                     0, gx + grp * cg * L, L)
+            gemm(True, False, K, L, og, 1, w + grp * og * K, K, gy + grp * og * L, L,
+                 0, gx + grp * cg * L, L)
             continue
         first = 0
         while first < L:  # cols[K, tile] = w_g^T @ gy_g[:, tile], added back where it came from
             count = tile if L - first > tile else L - first
-            _product(True, False, K, count, og, w + grp * og * K, K,
-                     gy + grp * og * L + first, L, 0, cols, count)
+            gemm(True, False, K, count, og, 1, w + grp * og * K, K,
+                 gy + grp * og * L + first, L, 0, cols, count)
             _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, True)
             first += count
 
@@ -330,15 +291,15 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
     cdef Py_ssize_t K = cg * g.taps, L = g.L
     for grp in range(groups):
         if g.pointwise:
-            _product(False, True, og, K, L, gy + grp * og * L, L, x + grp * cg * L, L,
-                     1, gw + grp * og * K, K)
+            gemm(False, True, og, K, L, 1, gy + grp * og * L, L, x + grp * cg * L, L,
+                 1, gw + grp * og * K, K)
             continue
         first = 0
         while first < L:  # gw_g[og, K] += gy_g[og, tile] @ cols[K, tile]^T
             count = tile if L - first > tile else L - first
             _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
-            _product(False, True, og, K, count, gy + grp * og * L + first, L, cols, count,
-                     1, gw + grp * og * K, K)
+            gemm(False, True, og, K, count, 1, gy + grp * og * L + first, L, cols, count,
+                 1, gw + grp * og * K, K)
             first += count
 
 
