@@ -122,19 +122,24 @@ class Adam(Optimizer):
         if "m" not in st:
             st["m"] = np.zeros_like(p.data)
             st["v"] = np.zeros_like(p.data)
+            st["tmp"] = np.empty_like(p.data)
             st["t"] = 0
         st["t"] += 1
-        m, v, step = st["m"], st["v"], st["t"]
+        m, v, tmp, step = st["m"], st["v"], st["tmp"], st["t"]
+        # in place, through one scratch array: no temporaries in the hot loop
+        np.multiply(g, t(1 - b1), out=tmp)
         m *= t(b1)
-        m += t(1 - b1) * g
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp *= t(1 - b2)
         v *= t(b2)
-        v += t(1 - b2) * (g * g)
-        bc1 = 1 - b1 ** step
-        bc2 = 1 - b2 ** step
-        denom = np.sqrt(v)
-        denom *= t(1 / math.sqrt(bc2))
-        denom += t(self.eps)
-        p.data -= t(self.lr / bc1) * (m / denom)
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp *= t(1 / math.sqrt(1 - b2 ** step))
+        tmp += t(self.eps)
+        np.divide(m, tmp, out=tmp)
+        tmp *= t(self.lr / (1 - b1 ** step))
+        p.data -= tmp
 
 
 class AdamW(Adam):

@@ -203,3 +203,29 @@ def test_data_errors():
         mlp().fit(X, y + 0.5, verbose=0, loss="cross_entropy")
     with pytest.raises(TypeError, match="model must be a convcore.nn.Module"):
         training.fit("model", X, y)
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_digits.py"
+    spec = importlib.util.spec_from_file_location("bench_digits", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_twins_agree():
+    """bench_digits.py compares like with like: the PyTorch twin computes the same function from
+    the same weights, and the replayed shuffles are the ones fit(seed=) draws."""
+    torch = pytest.importorskip("torch")
+    bench = _bench()
+    model = bench.build_model(0)
+    twin = bench.torch_twin(torch, model)
+    X = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(X), twin(torch.from_numpy(X)).numpy(), rtol=1e-4, atol=1e-5)
+    orders = bench.epoch_orders(7, 2, seed=3)
+    rng = np.random.default_rng(3)
+    for order in orders:
+        np.testing.assert_array_equal(order, rng.permutation(7))
