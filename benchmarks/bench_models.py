@@ -1,0 +1,222 @@
+"""Inference time of the model zoo against PyTorch in the same run, on the same thread count.
+
+Usage: python benchmarks/bench_models.py [--threads N] [--repeat R] [--only NAME ...]
+
+Cases: ResNet-18 on a batch of 8 RGB images of 224x224 (the issue's target: within 1.5x of
+PyTorch's time), and the zoo on small inputs (LeNet-5 on 32x32 digits, AlexNet on 64x64, VGG and
+ResNet on 32x32, GoogLeNet and the Xception-style network on 32x32). Each network is built in
+PyTorch with plain ``torch.nn`` in torchvision's layout (torchvision is not needed), given random
+weights and BatchNorm statistics, and its state dict is loaded into convcore's network; the outputs
+are checked to agree before anything is timed. Evaluation mode, float32, median of interleaved runs.
+The ratio is convcore's time over PyTorch's (lower is better). GoogLeNet and Xception have no
+PyTorch twin here and are timed alone.
+"""
+import argparse
+import time
+
+import numpy as np
+
+import convcore
+from convcore import models
+
+CASES = [  # name, batch, in_channels, image size
+    ("resnet18", 8, 3, 224), ("lenet5", 64, 1, 32), ("alexnet", 16, 3, 64), ("vgg11", 16, 3, 32),
+    ("vgg16", 16, 3, 32), ("resnet18", 32, 3, 32), ("resnet34", 32, 3, 32),
+    ("googlenet", 32, 3, 32), ("xception", 32, 3, 32),
+]
+
+
+def torch_reference(name, num_classes=10, in_channels=3):
+    """The network `name` in plain torch.nn, torchvision's layout and parameter names (None for
+    the networks without a twin here). Also used by tests/test_models_torch.py."""
+    import torch
+    tnn = torch.nn
+
+    class FeatureClassifier(tnn.Module):
+        def __init__(self, features, avgpool, classifier):
+            super().__init__()
+            self.features, self.avgpool, self.classifier = features, avgpool, classifier
+
+        def forward(self, x):
+            x = self.features(x)
+            if self.avgpool is not None:
+                x = self.avgpool(x)
+            return self.classifier(torch.flatten(x, 1))
+
+    class BasicBlock(tnn.Module):
+        def __init__(self, c_in, c, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(c_in, c, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(c)
+            self.relu = tnn.ReLU()
+            self.conv2 = tnn.Conv2d(c, c, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(c)
+            self.downsample = None
+            if stride != 1 or c_in != c:
+                self.downsample = tnn.Sequential(tnn.Conv2d(c_in, c, 1, stride, bias=False),
+                                                 tnn.BatchNorm2d(c))
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+    class ResNet(tnn.Module):
+        def __init__(self, blocks):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+            self.bn1 = tnn.BatchNorm2d(64)
+            self.relu = tnn.ReLU()
+            self.maxpool = tnn.MaxPool2d(3, 2, 1)
+            c_in = 64
+            for i, (n, c) in enumerate(zip(blocks, (64, 128, 256, 512))):
+                stage = [BasicBlock(c_in, c, 1 if i == 0 else 2)]
+                stage += [BasicBlock(c, c, 1) for _ in range(n - 1)]
+                setattr(self, f"layer{i + 1}", tnn.Sequential(*stage))
+                c_in = c
+            self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
+            self.fc = tnn.Linear(512, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    if name == "lenet5":
+        return FeatureClassifier(
+            tnn.Sequential(tnn.Conv2d(in_channels, 6, 5), tnn.Tanh(), tnn.AvgPool2d(2),
+                           tnn.Conv2d(6, 16, 5), tnn.Tanh(), tnn.AvgPool2d(2)), None,
+            tnn.Sequential(tnn.Linear(400, 120), tnn.Tanh(), tnn.Linear(120, 84), tnn.Tanh(),
+                           tnn.Linear(84, num_classes)))
+    if name == "alexnet":
+        features = tnn.Sequential(
+            tnn.Conv2d(in_channels, 64, 11, 4, 2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
+            tnn.Conv2d(64, 192, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
+            tnn.Conv2d(192, 384, 3, padding=1), tnn.ReLU(), tnn.Conv2d(384, 256, 3, padding=1),
+            tnn.ReLU(), tnn.Conv2d(256, 256, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(3, 2))
+        classifier = tnn.Sequential(
+            tnn.Dropout(0.0), tnn.Linear(9216, 4096), tnn.ReLU(), tnn.Dropout(0.0),
+            tnn.Linear(4096, 4096), tnn.ReLU(), tnn.Linear(4096, num_classes))
+        return FeatureClassifier(features, tnn.AdaptiveAvgPool2d((6, 6)), classifier)
+    if name in ("vgg11", "vgg16"):
+        layers, c = [], in_channels
+        for v in models.vgg.CONFIGS[int(name[3:])]:
+            if v == "M":
+                layers.append(tnn.MaxPool2d(2, 2))
+            else:
+                layers += [tnn.Conv2d(c, v, 3, padding=1), tnn.ReLU()]
+                c = v
+        classifier = tnn.Sequential(
+            tnn.Linear(25088, 4096), tnn.ReLU(), tnn.Dropout(0.0), tnn.Linear(4096, 4096),
+            tnn.ReLU(), tnn.Dropout(0.0), tnn.Linear(4096, num_classes))
+        return FeatureClassifier(tnn.Sequential(*layers), tnn.AdaptiveAvgPool2d((7, 7)),
+                                 classifier)
+    if name in ("resnet18", "resnet34"):
+        return ResNet(models.resnet.LAYERS[int(name[6:])])
+    return None
+
+
+def randomize_batchnorm(net, seed=1):
+    """Random affine parameters and running statistics for every BatchNorm2d of a torch net."""
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=gen)
+                m.bias.uniform_(-0.2, 0.2, generator=gen)
+                m.running_mean.uniform_(-0.2, 0.2, generator=gen)
+                m.running_var.uniform_(0.5, 1.5, generator=gen)
+
+
+def build(name, in_channels, with_torch):
+    """convcore's network (eval mode) and its torch twin holding the same weights (or None)."""
+    convcore.nn.init.manual_seed(0)
+    extra = {"dropout": 0.0} if name in ("alexnet", "vgg11", "vgg16") else {}
+    ours = getattr(models, name)(num_classes=10, in_channels=in_channels, **extra)
+    twin = None
+    if with_torch:
+        import torch
+        torch.manual_seed(0)
+        twin = torch_reference(name, 10, in_channels)
+        if twin is not None:
+            randomize_batchnorm(twin)
+            ours.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
+            twin.eval()
+    return ours.eval(), twin
+
+
+def median_times(fns, repeat):
+    """Median time of each function over `repeat` rounds in which the functions take turns."""
+    for fn in fns:
+        fn()  # warm-up
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [float(np.median(ts)) for ts in times]
+
+
+def run(cases=CASES, repeat=5, use_torch=True):
+    """Time each case; rows of (label, convcore seconds, torch seconds or None, max relative
+    difference of the outputs or None)."""
+    torch = None
+    if use_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+    rows = []
+    for name, batch, channels, size in cases:
+        ours, twin = build(name, channels, torch is not None)
+        x = np.random.default_rng(0).standard_normal((batch, channels, size, size)).astype(
+            np.float32)
+        fns = [lambda: ours(x)]
+        diff = None
+        if twin is not None:
+            xt = torch.from_numpy(x)
+
+            def peer():
+                with torch.no_grad():
+                    return twin(xt)
+            expected = peer().numpy()
+            diff = float(np.max(np.abs(ours(x) - expected)) / np.max(np.abs(expected)))
+            fns.append(peer)
+        times = median_times(fns, repeat)
+        rows.append((f"{name} {batch}x{channels}x{size}x{size}", times[0],
+                     times[1] if len(times) > 1 else None, diff))
+    return rows
+
+
+def table(rows, threads, repeat):
+    lines = [f"model inference (eval, float32), threads={threads}, median of {repeat} interleaved "
+             f"runs; ratio = convcore time / torch time (target <= 1.5)",
+             f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
+    for label, ours, peer, diff in rows:
+        peer_s = f"{peer * 1e3:10.1f}" if peer is not None else f"{'-':>10}"
+        ratio = f"{ours / peer:7.2f}" if peer is not None else f"{'-':>7}"
+        diff_s = f"{diff:14.1e}" if diff is not None else f"{'-':>14}"
+        lines.append(f"{label:<28}{ours * 1e3:12.1f}{peer_s}{ratio}{diff_s}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=convcore.get_num_threads())
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", nargs="*", help="model names to run (default: all cases)")
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args(argv)
+    convcore.set_num_threads(args.threads)
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+    cases = [c for c in CASES if not args.only or c[0] in args.only]
+    print(table(run(cases, args.repeat, not args.no_torch), args.threads, args.repeat))
+
+
+if __name__ == "__main__":
+    main()
