@@ -9,6 +9,7 @@ from . import __version__
 COMMANDS = {
     "info": ("convcore._config", "print the build and runtime configuration"),
     "filter": ("convcore.filters._cli", "filter an image (PNG/JPEG via Pillow) with a ready kernel"),
+    "demo": ("convcore.demo", "the lecture's workflow: filters, then a CNN telling protons from other particles"),
 }
 
 
