@@ -1,6 +1,7 @@
 """Self-attention: a NumPy reference written per head, numerical gradients and PyTorch."""
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 from convcore.functional import self_attention, self_attention_backward
 
@@ -38,19 +39,6 @@ def test_matches_reference(n, length, embed, heads, bias):
     x = rng.standard_normal((n, length, embed))
     p = params(embed, bias)
     np.testing.assert_allclose(self_attention(x, *p, heads), reference(x, *p, heads), rtol=1e-10, atol=1e-12)
-
-
-def numerical_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        orig = a[i]
-        a[i] = orig + eps
-        fp = f()
-        a[i] = orig - eps
-        fm = f()
-        a[i] = orig
-        g[i] = (fp - fm) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize("bias", [True, False])

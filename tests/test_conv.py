@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 import convcore
 import convcore.functional as F
@@ -34,19 +35,6 @@ def reference_conv(x, w, b, stride, pads, dilation, groups):
                     acc += w[(o, c) + tap] * xp[(n, g * cg + c) + src]
             y[(n, o) + pos] = acc
     return y
-
-
-def numerical_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        orig = x[i]
-        x[i] = orig + eps
-        fp = f(x)
-        x[i] = orig - eps
-        fm = f(x)
-        x[i] = orig
-        g[i] = (fp - fm) / (2 * eps)
-    return g
 
 
 def conv(nd):
@@ -129,6 +117,21 @@ class TestIm2col:
         with pytest.raises(ValueError, match=r"geometry must have shape \(6, 3\)"):
             _im2col.im2col(np.zeros((1, 4)), geometry[:5].copy(), np.zeros((2, 3)))
 
+    def test_kernels_refuse_arrays_that_disagree_with_the_geometry(self):
+        c = conv_module._Conv(np.zeros((2, 4, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 0, 1, 2, 2)
+        x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 3, 16)), np.zeros((4, 18))
+        work, bias = np.zeros((1, 18 * 16)), np.zeros(0)
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # 4 outputs in w, y has 3
+        with pytest.raises(ValueError, match="forward: bias must be empty or hold one value"):
+            _im2col.forward(x, w[:3], np.zeros(2), y, c.geometry, 2, 16, work, 1)
+        with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
+            _im2col.backward_input(y, w[:3], x, c.geometry, 2, 16, work, 2)  # one work row
+        with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
+            _im2col.backward_weight(y, x, np.zeros((1, 3, 18)), c.geometry, 2, 64, work, 1)
+        with pytest.raises(ValueError, match="backward_weight: grad_w must hold between 1 and N"):
+            _im2col.backward_weight(y, x, np.zeros((3, 3, 18)), c.geometry, 2, 16, work, 1)
+
 
 class TestForward:
     @pytest.mark.parametrize("case", CASES)
@@ -203,9 +206,9 @@ class TestGradients:
         gy = rng.standard_normal(conv(nd)(x, w, b, **kw).shape)
         gx, gw, gb = conv_backward(nd)(gy, x, w, **kw)
         loss = lambda xx, ww, bb: float(np.sum(conv(nd)(xx, ww, bb, **kw) * gy))
-        np.testing.assert_allclose(gx, numerical_grad(lambda v: loss(v, w, b), x), rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(gw, numerical_grad(lambda v: loss(x, v, b), w), rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(gb, numerical_grad(lambda v: loss(x, w, v), b), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gx, numerical_grad(lambda: loss(x, w, b), x), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gw, numerical_grad(lambda: loss(x, w, b), w), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gb, numerical_grad(lambda: loss(x, w, b), b), rtol=1e-6, atol=1e-8)
 
     @pytest.mark.parametrize("case", CASES + [(2, 2, 32, 8, (6, 7), (2, 3), 1, ((0, 2), (1, 0)), 2, 2)])
     def test_input_gradient_by_convolution_equals_col2im(self, case, monkeypatch):

@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 import convcore
 from convcore._validation import as_tuple
@@ -47,19 +48,6 @@ def reference_pool(x, kind, k, s, p, d=None, ceil_mode=False, count_include_pad=
             else:
                 y[(n, c) + o] = sum(values) / divisor
     return y, idx
-
-
-def numerical_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        orig = x[i]
-        x[i] = orig + eps
-        fp = f(x)
-        x[i] = orig - eps
-        fm = f(x)
-        x[i] = orig
-        g[i] = (fp - fm) / (2 * eps)
-    return g
 
 
 CASES = [  # nd, spatial, kernel, stride, padding
@@ -143,7 +131,7 @@ class TestMaxPool:
         loss = lambda z: float(np.sum(_fn("max", nd)(z, kernel, stride, padding) * w))
         _, idx = _fn("max", nd)(x, kernel, stride, padding, return_indices=True)
         g = _fn("max", nd, True)(w, idx, x.shape)
-        np.testing.assert_allclose(g, numerical_grad(loss, x), atol=1e-7)
+        np.testing.assert_allclose(g, numerical_grad(lambda: loss(x), x), atol=1e-7)
 
     def test_unbatched_input(self):
         x = rng.standard_normal((3, 6, 6))
@@ -186,7 +174,7 @@ class TestAvgPool:
         w = rng.standard_normal(_fn("avg", nd)(x, kernel, **kw).shape)
         loss = lambda z: float(np.sum(_fn("avg", nd)(z, kernel, **kw) * w))
         g = _fn("avg", nd, True)(w, x.shape, kernel, **kw)
-        np.testing.assert_allclose(g, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g, numerical_grad(lambda: loss(x), x), rtol=1e-6, atol=1e-8)
 
 
 class TestGlobalAvgPool:
@@ -195,7 +183,7 @@ class TestGlobalAvgPool:
         np.testing.assert_allclose(P.global_avg_pool(x), x.mean(axis=(2, 3)), rtol=1e-12)
         w = rng.standard_normal((2, 3))
         g = P.global_avg_pool_backward(w, x.shape)
-        num = numerical_grad(lambda z: float(np.sum(P.global_avg_pool(z) * w)), x)
+        num = numerical_grad(lambda: float(np.sum(P.global_avg_pool(x) * w)), x)
         np.testing.assert_allclose(g, num, rtol=1e-6)
 
     def test_float32(self):
@@ -294,7 +282,7 @@ class TestAdaptiveAvgPool:
                 np.testing.assert_allclose(y[..., i, j], x[..., r0:r1, c0:c1].mean(axis=(-2, -1)))
         gy = rng.standard_normal(y.shape)
         g = P.adaptive_avg_pool2d_backward(gy, shape)
-        num = numerical_grad(lambda z: float(np.sum(P.adaptive_avg_pool2d(z, out) * gy)), x)
+        num = numerical_grad(lambda: float(np.sum(P.adaptive_avg_pool2d(x, out) * gy)), x)
         np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
 
     def test_bad_output_size(self):
