@@ -687,3 +687,118 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
             tid = threadid()
             _sep_item(&s, item, base + tid * per)
     return out
+
+
+# ---- the 2-D uniform filter in one sweep ----
+
+cdef struct Box:
+    char* x
+    char* y
+    Py_ssize_t H, W, R, isz, osz, size_r, size_c, start_r, start_c
+    int mode_r, mode_c, tin, tout
+    double cval
+
+
+cdef void _box_row(const Box* s, Py_ssize_t r, double* dst) noexcept nogil:
+    """dst[0:W] = row r of X extended along axis 0 (the constant row when it falls outside)."""
+    cdef Py_ssize_t idx = map_index(r, s.H, s.mode_r), i
+    if idx < 0:
+        for i in range(s.W):
+            dst[i] = s.cval
+    else:
+        _load(dst, 1, s.x + idx * s.W * s.isz, s.isz, s.W, s.tin)
+
+
+cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
+    cdef Py_ssize_t r0 = item * s.R
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
+    cdef Py_ssize_t W = s.W, i, j, c, b, p, idx, g0, nb, q0, nq, n_ext
+    cdef Py_ssize_t per_tile = TILE // 16
+    cdef double fr = <double>s.size_r
+    cdef double* run = work                     # W: running sums down the columns
+    cdef double* enter = run + W                # W
+    cdef double* leave = enter + W              # W
+    cdef double* mid = leave + W                # R x W: the axis-0 result (rounded)
+    cdef double* ext = mid + s.R * W            # (W + size_c - 1) x 16
+    cdef double* acc = ext + (W + s.size_c - 1) * 16   # TILE
+    cdef double* run16 = acc + TILE             # 16
+    # axis 0: the window of the strip's first row added up, then entering minus leaving rows
+    for c in range(W):
+        run[c] = 0.0
+    for j in range(s.size_r):
+        _box_row(s, r0 + s.start_r + j, enter)
+        for c in range(W):
+            run[c] += enter[c]
+    for i in range(nr):
+        if i > 0:
+            _box_row(s, r0 + i + s.start_r + s.size_r - 1, enter)
+            _box_row(s, r0 + i + s.start_r - 1, leave)
+            for c in range(W):
+                run[c] += enter[c] - leave[c]
+        for c in range(W):
+            mid[i * W + c] = run[c] / fr
+        _round(mid + i * W, W, s.tout)
+    # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
+    n_ext = W + s.size_c - 1
+    g0 = 0
+    while g0 < nr:
+        nb = nr - g0 if nr - g0 < 16 else 16
+        for p in range(n_ext):
+            idx = map_index(s.start_c + p, W, s.mode_c)
+            for b in range(nb):
+                ext[p * 16 + b] = s.cval if idx < 0 else mid[(g0 + b) * W + idx]
+        for b in range(16):
+            run16[b] = 0.0
+        for j in range(s.size_c):
+            for b in range(16):
+                run16[b] += ext[j * 16 + b]
+        q0 = 0
+        while q0 < W:
+            nq = W - q0 if W - q0 < per_tile else per_tile
+            cl_running(acc, run16, ext, q0, nq, 16, s.size_c)
+            for b in range(nb):
+                _store(s.y + ((r0 + g0 + b) * W + q0) * s.osz, s.osz, acc + b, 16, nq, s.tout)
+            q0 += nq
+        g0 += nb
+
+
+def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c,
+              Py_ssize_t start_c, int mode_c, out, double cval, int n_threads):
+    """The running means of ``uniform`` along axis 0 and then axis 1 of a 2-D image, one sweep.
+
+    Each strip of output rows starts its running sums down the columns afresh (the window of its
+    first row added up), which is exact for integer images and equal to rounding otherwise; the
+    axis-0 result is stored in ``out``'s dtype and read back as SciPy's intermediate array is.
+    """
+    cdef Box s
+    cdef Py_ssize_t n_items, item, per
+    cdef double* base
+    cdef int tid
+    if x.ndim != 2 or out.shape != x.shape:
+        raise ValueError("x must be 2-D and out of the same shape")
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("x and out must be C-contiguous")
+    if x.dtype not in _CODES or out.dtype not in _CODES:
+        raise TypeError(f"unsupported dtypes {x.dtype} -> {out.dtype}")
+    if size_r < 1 or size_c < 1:
+        raise ValueError("sizes must be positive")
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
+    s.tin, s.tout = _CODES[x.dtype], _CODES[out.dtype]
+    s.size_r, s.start_r, s.mode_r = size_r, start_r, mode_r
+    s.size_c, s.start_c, s.mode_c = size_c, start_c, mode_c
+    s.cval = cval
+    s.R = 32
+    s.x = <char*><size_t>x.ctypes.data
+    s.y = <char*><size_t>out.ctypes.data
+    n_items = (s.H + s.R - 1) // s.R
+    n_threads = _team(n_threads, n_items, s.H * s.W * 8)
+    area, per = _scratch(n_threads, (3 + s.R) * s.W + (s.W + s.size_c - 1) * 16 + TILE + 16)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            _box_item(&s, item, base + tid * per)
+    return out

@@ -298,3 +298,16 @@ def test_images_in_one_sweep(dtype, mode):
     check(cc.gaussian_filter(x, 1.5, order=(1, 0), output=np.float32),
           sp.gaussian_filter(x, 1.5, order=(1, 0), output=np.float32))
     same("sobel", x, 0, output=np.int32)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.float32, np.float64])
+def test_uniform_images_in_one_sweep(dtype):
+    # taller than one strip (32 rows): every strip restarts its running sums down the columns
+    x = make((75, 41), dtype) * (5 if np.dtype(dtype).kind == "f" else 1)
+    for size, origin, mode in ((5, 0, "reflect"), ((3, 8), (1, -3), "constant"),
+                               ((33, 2), (0, 0), ("wrap", "mirror")), (40, 0, "nearest")):
+        same("uniform_filter", x, size, origin=origin, mode=mode, cval=3)
+    same("uniform_filter", x, 4, output=np.float64)
+    same("uniform_filter", x.astype(np.float64), 3, output=np.uint8)   # float to integer: two passes
+    with pytest.raises(ValueError, match="origin must satisfy"):
+        cc.uniform_filter(x, 3, origin=(0, 2))

@@ -175,3 +175,21 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     _lines.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
                        float(cval), rows_first, get_num_threads())
     return True
+
+
+def uniform_2d(x, sizes, origins, modes, output, cval):
+    """Both running means of uniform_filter on a 2-D image in one sweep; False when not applicable.
+
+    Used when the result is SciPy's exactly (integer images: the running sums are exact) or to
+    rounding (float outputs); the strips restart the running sums, so a float image with an
+    integer output keeps the two-pass path.
+    """
+    if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
+            or not output.flags.c_contiguous or np.may_share_memory(output, x)
+            or (x.dtype.kind == "f" and output.dtype.kind != "f")):
+        return False
+    src = _readable(x)
+    (s0, s1), (o0, o1), (m0, m1) = sizes, origins, modes
+    _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
+                     get_num_threads())
+    return True

@@ -9,6 +9,12 @@ from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval
                        mode_code)
 
 
+def _check_origin(size, origin):
+    if size // 2 + origin < 0 or size // 2 + origin >= size:
+        raise ValueError(f"origin must satisfy -({size} // 2) <= origin <= ({size} - 1) // 2 "
+                         f"for a filter of size {size}, got {origin}")
+
+
 def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     """Mean of `size` neighbours along `axis` (scipy.ndimage.uniform_filter1d).
 
@@ -27,9 +33,7 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     axis = check_axis(axis, input.ndim)
-    if size // 2 + origin < 0 or size // 2 + origin >= size:
-        raise ValueError(f"origin must satisfy -({size} // 2) <= origin <= ({size} - 1) // 2 "
-                         f"for a filter of size {size}, got {origin}")
+    _check_origin(size, origin)
     code = mode_code(mode)
     cval = check_cval(cval, input)
     output = get_output(output, input, complex_output=input.dtype.kind == "c")
@@ -62,6 +66,14 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     if not passes:
         output[...] = input
         return output
+    if input.ndim == 2 and [p[0] for p in passes] == [0, 1]:
+        sz = [int(p[1]) for p in passes]
+        org = [int(p[2]) for p in passes]
+        for k, o in zip(sz, org):
+            _check_origin(k, o)
+        codes = [mode_code(p[3]) for p in passes]
+        if _engine.uniform_2d(input, sz, org, codes, output, check_cval(cval, input)):
+            return output
     for axis, s, o, m in passes:
         uniform_filter1d(input, int(s), axis, output, m, cval, o)
         input = output
