@@ -182,6 +182,19 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                         od += 1
 
 
+cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, Py_ssize_t plane,
+                Py_ssize_t c_out, Py_ssize_t K, Py_ssize_t out_batch, Py_ssize_t out_channels,
+                Py_ssize_t L, Py_ssize_t groups, Py_ssize_t tile, Py_ssize_t work_rows,
+                Py_ssize_t work_size, int n_threads) except -1:
+    """Refuse a call whose arrays do not agree with the geometry (the kernels trust their sizes)."""
+    if (groups < 1 or c_in % groups or c_out % groups or K != c_in // groups * g.taps
+            or plane != g.plane or L != g.L or out_batch != batch
+            or out_channels != c_out or tile < 1 or work_rows < max(n_threads, 1)
+            or work_size < K * min(tile, g.L)):
+        raise ValueError(f"{name}: array shapes do not match the geometry")
+    return 0
+
+
 def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
     """cols[C * kd * kh * kw, L] = the patches of one image x[C, D * H * W] (zero outside)."""
     cdef Geometry g = _geometry(geometry)
@@ -235,6 +248,10 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
     cdef Geometry g = _geometry(geometry)
     cdef Py_ssize_t n
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    _check("forward", &g, x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], y.shape[0],
+           y.shape[1], y.shape[2], groups, tile, work.shape[0], work.shape[1], n_threads)
+    if bias.shape[0] not in (0, w.shape[0]):
+        raise ValueError("forward: bias must be empty or hold one value per output channel")
     with nogil:
         if n_threads <= 1:
             for n in range(x.shape[0]):
@@ -272,6 +289,9 @@ def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
                    Py_ssize_t tile, floating[:, ::1] work, int n_threads):
     cdef Geometry g = _geometry(geometry)
     cdef Py_ssize_t n
+    _check("backward_input", &g, grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], w.shape[0],
+           w.shape[1], grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile,
+           work.shape[0], work.shape[1], n_threads)
     with nogil:
         if n_threads <= 1:
             for n in range(grad_y.shape[0]):
@@ -308,6 +328,11 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
                     Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
     cdef Geometry g = _geometry(geometry)
     cdef Py_ssize_t chunk, n, n_chunks = grad_w.shape[0], N = x.shape[0]
+    _check("backward_weight", &g, N, x.shape[1], x.shape[2], grad_w.shape[1], grad_w.shape[2],
+           grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile, work.shape[0],
+           work.shape[1], n_threads)
+    if n_chunks < 1 or n_chunks > max(N, 1):
+        raise ValueError("backward_weight: grad_w must hold between 1 and N partial sums")
     with nogil:
         if n_threads <= 1:
             for chunk in range(n_chunks):

@@ -118,19 +118,20 @@ class TestIm2col:
             _im2col.im2col(np.zeros((1, 4)), geometry[:5].copy(), np.zeros((2, 3)))
 
     def test_kernels_refuse_arrays_that_disagree_with_the_geometry(self):
-        c = conv_module._Conv(np.zeros((2, 4, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 0, 1, 2, 2)
-        x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 3, 16)), np.zeros((4, 18))
+        c = conv_module._Conv(np.zeros((2, 4, 6, 6)), np.zeros((4, 2, 3, 3)), 1, 0, 1, 2, 2)
+        x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 4, 16)), np.zeros((4, 18))
         work, bias = np.zeros((1, 18 * 16)), np.zeros(0)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # 4 outputs in w, y has 3
+            _im2col.forward(x, w, bias, np.zeros((2, 3, 16)), c.geometry, 2, 16, work, 1)
         with pytest.raises(ValueError, match="forward: bias must be empty or hold one value"):
-            _im2col.forward(x, w[:3], np.zeros(2), y, c.geometry, 2, 16, work, 1)
+            _im2col.forward(x, w, np.zeros(2), y, c.geometry, 2, 16, work, 1)
         with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
-            _im2col.backward_input(y, w[:3], x, c.geometry, 2, 16, work, 2)  # one work row
+            _im2col.backward_input(y, w, x, c.geometry, 2, 16, work, 2)  # one work row
         with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
-            _im2col.backward_weight(y, x, np.zeros((1, 3, 18)), c.geometry, 2, 64, work, 1)
+            _im2col.backward_weight(y, x, np.zeros((1, 4, 18)), c.geometry, 2, 16, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="backward_weight: grad_w must hold between 1 and N"):
-            _im2col.backward_weight(y, x, np.zeros((3, 3, 18)), c.geometry, 2, 16, work, 1)
+            _im2col.backward_weight(y, x, np.zeros((3, 4, 18)), c.geometry, 2, 16, work, 1)
+        _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # the right shapes pass
 
 
 class TestForward:
