@@ -11,7 +11,7 @@ Examples
 >>> model = resnet18(num_classes=10)
 >>> model.num_parameters()
 11181642
->>> model.eval()(np.zeros((1, 3, 32, 32), dtype=np.float32)).shape
+>>> model.eval()(np.zeros((1, 3, 16, 16), dtype=np.float32)).shape
 (1, 10)
 >>> model.get_submodule('layer2.0.downsample.0')
 PointConv2d(64, 128, stride=(2, 2), bias=False)

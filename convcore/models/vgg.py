@@ -4,13 +4,13 @@ parameter names and counts are torchvision's (132,863,336 and 138,357,544 for 10
 
 Examples
 --------
->>> import numpy as np
->>> from convcore.models import vgg11
->>> model = vgg11(num_classes=10)
->>> model.features[0]
-Conv2d(3, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
->>> model(np.zeros((1, 3, 32, 32), dtype=np.float32)).shape
-(1, 10)
+The depth counts the weight layers: the 3x3 convolutions of the configuration and three fully
+connected layers (building ``vgg16()`` allocates its 138 million parameters, 550 MB):
+
+>>> sum(v != "M" for v in CONFIGS[16]) + 3
+16
+>>> sum(v != "M" for v in CONFIGS[11]) + 3
+11
 """
 import numpy as np
 

@@ -9,8 +9,8 @@ Examples
 --------
 >>> import numpy as np
 >>> from convcore.models import xception
->>> model = xception(num_classes=2, in_channels=1)
->>> model.eval()(np.zeros((2, 1, 32, 32), dtype=np.float32)).shape
+>>> model = xception(num_classes=2, in_channels=1, width=64, middle=1)
+>>> model.eval()(np.zeros((2, 1, 16, 16), dtype=np.float32)).shape
 (2, 2)
 """
 import numpy as np
