@@ -195,6 +195,43 @@ class TestForward:
         assert F.conv1d(np.ones((1, 1, 3), bool), np.ones((1, 1, 2), np.int8)).dtype == np.float64
 
 
+class TestLargerThanATile:
+    """Images with more output positions than an im2col tile, split mid-row (the small cases
+    above fit in one tile). Forward against sliding windows; gradients by linearity:
+    sum(grad_y * conv(x, w)) == sum(grad_x * x) == sum(grad_w * w)."""
+
+    @pytest.mark.parametrize("nd, x_shape, w_shape, kw", [
+        (1, (3, 5, 700), (4, 5, 3), dict(padding=((2, 0),), dilation=2)),
+        (2, (3, 32, 37, 41), (8, 32, 3, 3), dict(padding=1)),  # K = 288: 512-column tiles
+        (2, (2, 4, 45, 50), (6, 2, 5, 4), dict(stride=(2, 1), padding=(2, 1), groups=2)),
+        (3, (2, 3, 9, 10, 11), (2, 3, 2, 3, 3), dict(padding=1)),
+    ])
+    def test_forward_and_gradients(self, nd, x_shape, w_shape, kw):
+        x = rng.standard_normal(x_shape)
+        w = rng.standard_normal(w_shape)
+        y = conv(nd)(x, w, **kw)
+        pads = _pads(kw.get("padding", 0), nd)
+        stride, dilation = expand(kw.get("stride", 1), nd), expand(kw.get("dilation", 1), nd)
+        groups = kw.get("groups", 1)
+        xp = np.pad(x, [(0, 0), (0, 0)] + pads)
+        span = tuple(d * (k - 1) + 1 for d, k in zip(dilation, w_shape[2:]))
+        win = np.lib.stride_tricks.sliding_window_view(xp, span, axis=tuple(range(2, 2 + nd)))
+        win = win[(Ellipsis,) + tuple(slice(None, None, d) for d in dilation)]
+        win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+        og, cg = w_shape[0] // groups, w_shape[1]
+        taps = list(range(2 + nd, 2 + 2 * nd))  # window axes, after (n, c, *out)
+        ref = np.concatenate([np.tensordot(win[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og],
+                                           axes=([1] + taps, list(range(1, 2 + nd))))
+                              for g in range(groups)], axis=-1)  # (n, *out, c_out)
+        ref = np.moveaxis(ref, -1, 1)
+        np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-10)
+        gy = rng.standard_normal(y.shape)
+        gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
+        total = np.sum(gy * y)
+        assert np.sum(gx * x) == pytest.approx(total, rel=1e-9)
+        assert np.sum(gw * w) == pytest.approx(total, rel=1e-9)
+
+
 class TestGradients:
     @pytest.mark.parametrize("case", [CASES[i] for i in (1, 2, 4, 6, 7, 8, 11, 12, 13, 14)])
     def test_numerical_gradients(self, case):
