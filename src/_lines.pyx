@@ -712,27 +712,30 @@ cdef void _box_row(const Box* s, Py_ssize_t r, double* dst) noexcept nogil:
 cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
-    cdef Py_ssize_t W = s.W, i, j, c, b, p, idx, g0, nb, q0, nq, n_ext
+    cdef Py_ssize_t W = s.W, i, j, c, b, p, idx, g0, nb, q0, nq, n_ext, lo, hi
     cdef Py_ssize_t per_tile = TILE // 16
     cdef double fr = <double>s.size_r
     cdef double* run = work                     # W: running sums down the columns
-    cdef double* enter = run + W                # W
-    cdef double* leave = enter + W              # W
-    cdef double* mid = leave + W                # R x W: the axis-0 result (rounded)
+    cdef double* rows = run + W                 # (R + size_r - 1) x W: the strip's input rows
+    cdef double* mid = rows + (s.R + s.size_r - 1) * W   # R x W: the axis-0 result (rounded)
     cdef double* ext = mid + s.R * W            # (W + size_c - 1) x 16
     cdef double* acc = ext + (W + s.size_c - 1) * 16   # TILE
     cdef double* run16 = acc + TILE             # 16
+    cdef const double* enter
+    cdef const double* leave
+    for j in range(nr + s.size_r - 1):
+        _box_row(s, r0 + s.start_r + j, rows + j * W)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
     for c in range(W):
         run[c] = 0.0
     for j in range(s.size_r):
-        _box_row(s, r0 + s.start_r + j, enter)
+        enter = rows + j * W
         for c in range(W):
             run[c] += enter[c]
     for i in range(nr):
         if i > 0:
-            _box_row(s, r0 + i + s.start_r + s.size_r - 1, enter)
-            _box_row(s, r0 + i + s.start_r - 1, leave)
+            enter = rows + (i + s.size_r - 1) * W
+            leave = rows + (i - 1) * W
             for c in range(W):
                 run[c] += enter[c] - leave[c]
         for c in range(W):
@@ -740,10 +743,19 @@ cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
         _round(mid + i * W, W, s.tout)
     # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
     n_ext = W + s.size_c - 1
+    lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside the row
+    hi = W - s.start_c if W - s.start_c < n_ext else n_ext
+    if lo > hi:
+        lo = hi
     g0 = 0
     while g0 < nr:
         nb = nr - g0 if nr - g0 < 16 else 16
+        for b in range(nb):
+            for p in range(lo, hi):
+                ext[p * 16 + b] = mid[(g0 + b) * W + s.start_c + p]
         for p in range(n_ext):
+            if lo <= p < hi:
+                continue
             idx = map_index(s.start_c + p, W, s.mode_c)
             for b in range(nb):
                 ext[p * 16 + b] = s.cval if idx < 0 else mid[(g0 + b) * W + idx]
@@ -795,7 +807,8 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
     n_threads = _team(n_threads, n_items, s.H * s.W * 8)
-    area, per = _scratch(n_threads, (3 + s.R) * s.W + (s.W + s.size_c - 1) * 16 + TILE + 16)
+    area, per = _scratch(n_threads, (1 + 2 * s.R + s.size_r - 1) * s.W
+                         + (s.W + s.size_c - 1) * 16 + TILE + 16)
     base = _aligned(area)
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):

@@ -308,6 +308,7 @@ def test_uniform_images_in_one_sweep(dtype):
                                ((33, 2), (0, 0), ("wrap", "mirror")), (40, 0, "nearest")):
         same("uniform_filter", x, size, origin=origin, mode=mode, cval=3)
     same("uniform_filter", x, 4, output=np.float64)
-    same("uniform_filter", x.astype(np.float64), 3, output=np.uint8)   # float to integer: two passes
+    # float image, integer output: two passes
+    same("uniform_filter", x.astype(np.float64), 3, output=np.uint8)
     with pytest.raises(ValueError, match="origin must satisfy"):
         cc.uniform_filter(x, 3, origin=(0, 2))
