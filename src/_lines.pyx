@@ -587,13 +587,13 @@ cdef void _row_pass(const Sep* s, const double* row, double* ext, double* res) n
     """res[0:W] = the column-axis filter of one row of doubles (edge rule mode_c)."""
     cdef Py_ssize_t c = s.Kc // 2, p, idx
     cdef Py_ssize_t n_ext = s.W + s.Kc - 1
+    for p in range(c, c + s.W):
+        ext[p] = row[p - c]
     for p in range(n_ext):
-        idx = p - c
-        if 0 <= idx < s.W:
-            ext[p] = row[idx]
-        else:
-            idx = map_index(idx, s.W, s.mode_c)
-            ext[p] = s.cval if idx < 0 else row[idx]
+        if c <= p < c + s.W:
+            continue
+        idx = map_index(p - c, s.W, s.mode_c)
+        ext[p] = s.cval if idx < 0 else row[idx]
     _sym_tiles(res, ext, s.W, 1, s.wc, s.Kc, s.sc)
 
 
