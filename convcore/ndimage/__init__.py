@@ -11,9 +11,9 @@ Every mode ('reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-mirror', '
 or a dtype), `truncate` and `radius` work as in SciPy. Results are computed in double precision in
 SciPy's order of operations, so float64 results are SciPy's and integer images keep their dtype
 with SciPy's truncation. Separable filters run as 1-D passes on the compiled line kernel
-(``src/_lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`); on 2-D images with
-short kernels both passes run in one sweep over strips of rows. N-D kernels run on the direct
-kernel (``src/_direct.pyx``).
+(``src/_lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`); on 2-D images
+(Gaussian with short kernels, Sobel, Prewitt, uniform) both passes run in one sweep over strips of
+rows. N-D kernels run on the direct kernel (``src/_direct.pyx``).
 
 Examples
 --------
