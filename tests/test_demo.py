@@ -1,4 +1,9 @@
-"""The demo runs the whole workflow on a tiny setting and prints the lecture's metrics."""
+"""The demo runs the whole workflow on a tiny setting and prints the lecture's metrics; the
+examples run on tiny settings too."""
+import runpy
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -84,3 +89,23 @@ def test_metrics_layout_matches_the_lecture():
     demo._print_confusion(cm, lines.append)
     assert lines[2].split() == ["TRUE", "proton", "1", "TP", "1", "FN"]
     assert lines[3].split() == ["not", "proton", "1", "FP", "2", "TN"]
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("script, argv, expected", [
+    ("detector_binary.py", ["--events", "200", "--epochs", "1"], "threshold precision"),
+    ("detector_multiclass.py", ["--events", "200", "--epochs", "1"], "electron"),
+    ("cnn_vs_dense.py", ["--events", "200", "--epochs", "1"], "dense"),
+    ("digits_cnn.py", ["--epochs", "1"], "test accuracy"),
+])
+def test_examples_run(script, argv, expected, monkeypatch, capsys):
+    if script == "digits_cnn.py":
+        pytest.importorskip("sklearn")
+    path = EXAMPLES / script
+    if not path.exists():
+        pytest.skip("examples/ is not shipped with the installed package")
+    monkeypatch.setattr(sys, "argv", [str(path), *argv])
+    runpy.run_path(str(path), run_name="__main__")
+    assert expected in capsys.readouterr().out
