@@ -139,15 +139,22 @@ def test_frozen_parameters_get_no_gradient():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_gradients_accumulate():
-    layer = nn.Linear(3, 2, dtype=F64)
-    x = RNG.standard_normal((4, 3))
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(3, 2, dtype=F64), (4, 3)),
+    (lambda: nn.Conv2d(2, 3, 3, dtype=F64), (2, 2, 4, 4)),
+    (lambda: nn.BatchNorm2d(2, dtype=F64), (3, 2, 2, 2)),
+])
+def test_gradients_accumulate(layer, shape):
+    """Two backward passes add up (parameter gradients never alias a reused buffer)."""
+    layer = layer()
+    x = RNG.standard_normal(shape)
+    g = RNG.standard_normal(layer(x).shape)
+    layer.backward(g)
+    first = [p.grad.copy() for p in layer.parameters()]
     layer(x)
-    layer.backward(np.ones((4, 2)))
-    first = layer.weight.grad.copy()
-    layer(x)
-    layer.backward(np.ones((4, 2)))
-    np.testing.assert_allclose(layer.weight.grad, 2 * first)
+    layer.backward(g)
+    for p, f in zip(layer.parameters(), first):
+        np.testing.assert_allclose(p.grad, 2 * f)
 
 
 def test_names_state_dict_and_submodules():
