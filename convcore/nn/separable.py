@@ -21,14 +21,31 @@ Examples
 216
 """
 import numpy as np
+from scipy.linalg import blas as _blas
 
-from .. import functional as F
+from .._threads import blas_threads, get_num_threads
 from .._validation import as_int, as_tuple
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 from .conv import Conv2d
 
 __all__ = ["DepthwiseConv2d", "PointConv2d", "SeparableConv2d"]
+
+
+_PARALLEL_WORK = 1 << 24  # multiply-adds per product from which BLAS gets every thread
+
+
+def _gemm(a, b, trans_a=False, trans_b=False, beta=0.0, c=None):
+    """SciPy's BLAS (the one whose threads convcore manages) on Fortran-ordered operands: the
+    transposes of C-ordered arrays, so nothing is copied. ``c`` (Fortran) is updated in place."""
+    gemm = _blas.sgemm if a.dtype == np.float32 else _blas.dgemm
+    m = a.shape[1] if trans_a else a.shape[0]
+    k = a.shape[0] if trans_a else a.shape[1]
+    n = b.shape[0] if trans_b else b.shape[1]
+    with blas_threads(1 if m * n * k < _PARALLEL_WORK else get_num_threads()):
+        if c is None:
+            return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
+        return gemm(1.0, a, b, beta, c, trans_a=trans_a, trans_b=trans_b, overwrite_c=True)
 
 
 def _check_input(x, channels, layer):
@@ -140,9 +157,13 @@ class PointConv2d(Module):
     def _matrix(self, dtype):
         return self.weight.data.reshape(self.out_channels, self.in_channels).astype(dtype, copy=False)
 
+    # Row-major products as column-major ones on transposed views: y[n] = W @ x[n] is computed as
+    # y[n]^T = x[n]^T @ W^T, where x[n].T and W.T are Fortran-ordered views (no copies).
     def forward(self, x):
         x = _check_input(x, self.in_channels, "PointConv2d")
         dtype = np.result_type(x.dtype, self.weight.dtype)
+        if dtype not in (np.float32, np.float64):
+            dtype = np.dtype(np.float64)
         self._input_shape = x.shape
         sh, sw = self.stride
         if (sh, sw) != (1, 1):
@@ -151,7 +172,10 @@ class PointConv2d(Module):
         n, c, h, w = x.shape
         cols = x.reshape(n, c, h * w)
         self._cols = cols
-        y = np.matmul(self._matrix(dtype), cols)
+        wt = self._matrix(dtype).T
+        y = np.empty((n, self.out_channels, h * w), dtype=dtype)
+        for i in range(n):
+            y[i] = _gemm(cols[i].T, wt).T
         if self.bias is not None:
             y += self.bias.data.astype(dtype, copy=False)[:, None]
         return y.reshape(n, self.out_channels, h, w)
@@ -160,17 +184,22 @@ class PointConv2d(Module):
         cols = self._cols
         n, _, length = cols.shape
         g = np.ascontiguousarray(grad_output, dtype=cols.dtype)
-        if g.shape[:2] != (n, self.out_channels) or g.shape[2] * g.shape[3] != length:
+        if g.shape[:2] != (n, self.out_channels) or g.ndim != 4 or g.shape[2] * g.shape[3] != length:
             raise ValueError(f"grad_output has shape {g.shape}, which does not match the last "
                              f"forward output")
         g = g.reshape(n, self.out_channels, length)
         w, b = self.weight, self.bias
-        if w.trainable:
-            gw = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
-            w.accumulate(gw.reshape(w.shape).astype(w.dtype, copy=False))
+        if w.trainable:  # gW^T = sum_n x[n] @ g[n]^T, accumulated in a Fortran (C_in, C_out) array
+            acc = np.zeros((self.in_channels, self.out_channels), dtype=cols.dtype, order="F")
+            for i in range(n):
+                acc = _gemm(cols[i].T, g[i].T, trans_a=True, beta=1.0, c=acc)
+            w.accumulate(np.ascontiguousarray(acc.T).reshape(w.shape).astype(w.dtype, copy=False))
         if b is not None and b.trainable:
             b.accumulate(g.sum(axis=(0, 2)).astype(b.dtype, copy=False))
-        gcols = np.matmul(self._matrix(cols.dtype).T, g)
+        wt = self._matrix(cols.dtype).T
+        gcols = np.empty((n, self.in_channels, length), dtype=cols.dtype)
+        for i in range(n):  # gx[n]^T = g[n]^T @ W
+            gcols[i] = _gemm(g[i].T, wt, trans_b=True).T
         n_, c, h, wd = self._input_shape
         sh, sw = self.stride
         if (sh, sw) == (1, 1):
