@@ -95,3 +95,20 @@ def test_genuine_torch_save_round_trip(tmp_path):
     for key, value in state.items():
         np.testing.assert_array_equal(ours[key], value.numpy())
         assert ours[key].dtype == value.numpy().dtype
+
+
+def test_genuine_torch_save_of_every_integer_width_views_and_parameters(tmp_path):
+    torch = pytest.importorskip("torch")
+    base = torch.arange(24, dtype=torch.float32)
+    state = {"u8": torch.arange(10, dtype=torch.uint8), "i8": torch.tensor([-4], dtype=torch.int8),
+             "i16": torch.tensor([3], dtype=torch.int16), "i32": torch.tensor([-1, 2], dtype=torch.int32),
+             "offset": base[2:8].view(2, 3), "strided": base.view(4, 6)[:, 1::2],  # one storage
+             "scalar": torch.tensor(3.5), "empty": torch.zeros(0, 3),
+             "param": torch.nn.Parameter(torch.ones(2, 2))}
+    torch.save(state, tmp_path / "s.pt")
+    ours = read_state_dict(tmp_path / "s.pt")
+    assert list(ours) == list(state)
+    for key, value in state.items():
+        ref = value.detach().numpy()
+        assert ours[key].dtype == ref.dtype and ours[key].shape == ref.shape, key
+        np.testing.assert_array_equal(ours[key], ref, err_msg=key)
