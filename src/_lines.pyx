@@ -52,16 +52,8 @@ import threading
 
 import numpy as np
 
-from _modes cimport MODE_CONSTANT, map_index
+from _modes cimport map_index
 
-ctypedef signed char i8
-ctypedef unsigned char u8
-ctypedef short i16
-ctypedef unsigned short u16
-ctypedef int i32
-ctypedef unsigned int u32
-ctypedef long long i64
-ctypedef unsigned long long u64
 
 cdef enum:
     T_I8 = 0
