@@ -150,3 +150,33 @@ def test_missing_file_and_bad_model(tmp_path):
         load(tmp_path / "nope.npz")
     with pytest.raises(TypeError, match="model must be a convcore.nn.Module"):
         save("model", tmp_path / "x.npz")
+
+
+class Scaled(nn.Module):
+    """A user-defined layer holding a child module: registered by name, rebuilt from its config."""
+
+    def __init__(self, inner, factor=2.0):
+        super().__init__()
+        self.inner, self.factor = inner, factor
+
+    def forward(self, x):
+        return self.factor * self.inner.forward(x)
+
+    def backward(self, grad_output):
+        return self.inner.backward(self.factor * grad_output)
+
+    def get_config(self):
+        return {"inner": nn.serialize(self.inner), "factor": self.factor}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(nn.deserialize(config["inner"]), config["factor"])
+
+
+def test_user_defined_layer_round_trip(tmp_path):
+    model = nn.Sequential(Scaled(nn.Linear(3, 2), 0.5), nn.ReLU())
+    model.save(tmp_path / "custom.npz")
+    again = load(tmp_path / "custom.npz")
+    assert isinstance(again[0], Scaled) and again[0].factor == 0.5
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(again(x), model(x))

@@ -110,7 +110,10 @@ class Module:
 
     Subclasses set parameters and child modules as attributes (they are registered automatically, in
     order) and buffers with :meth:`register_buffer`; they implement ``forward``, ``backward``,
-    ``get_config`` and, for :meth:`summary`, ``output_shape``.
+    ``get_config`` and, for :meth:`summary`, ``output_shape``. Every subclass is recorded by class
+    name when it is defined, so :func:`convcore.io.load` can rebuild it: ``get_config()`` must
+    return the JSON-able constructor arguments (child modules through :func:`serialize`, with a
+    matching ``from_config`` classmethod that calls :func:`deserialize`).
 
     Every model has ``fit``, ``evaluate``, ``predict``, ``predict_proba``, ``summary`` and ``save``
     (see :mod:`convcore.training` and :mod:`convcore.io`).
