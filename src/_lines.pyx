@@ -532,14 +532,17 @@ cdef extern from *:
     """
     /* v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes */
     #define CL_ROUND(T, CONV) for (k = 0; k < m; k++) v[k] = (double)(T)CONV(v[k]);
-    static void cl_round(double *v, Py_ssize_t m, int t) {
+    #define CL_ROUND_NARROW(T)                                                                  \
+        if (cl_fits_int(v, 1, m)) { for (k = 0; k < m; k++) v[k] = (double)(T)(int)v[k]; }     \
+        else CL_ROUND(T, CL_TRUNC)
+    CL_CLONES static void cl_round(double *v, Py_ssize_t m, int t) {
         Py_ssize_t k;
         switch (t) {
-        case 0: CL_ROUND(signed char, CL_TRUNC) break;
-        case 1: CL_ROUND(unsigned char, CL_TRUNC) break;
-        case 2: CL_ROUND(short, CL_TRUNC) break;
-        case 3: CL_ROUND(unsigned short, CL_TRUNC) break;
-        case 4: CL_ROUND(int, CL_TRUNC) break;
+        case 0: CL_ROUND_NARROW(signed char) break;
+        case 1: CL_ROUND_NARROW(unsigned char) break;
+        case 2: CL_ROUND_NARROW(short) break;
+        case 3: CL_ROUND_NARROW(unsigned short) break;
+        case 4: CL_ROUND_NARROW(int) break;
         case 5: CL_ROUND(unsigned int, CL_TRUNC) break;
         case 6: CL_ROUND(cl_i64, CL_TRUNC) break;
         case 7: CL_ROUND(cl_u64, cl_to_u64) break;
