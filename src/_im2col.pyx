@@ -8,16 +8,17 @@ high-side padding is implicit in the output size, so asymmetric padding needs no
 For one image and one group, im2col lays the input patches out as a matrix ``cols`` of shape
 ``(K, L)``, ``K = C_g * kd * kh * kw`` kernel taps by ``L = oD * oH * oW`` output positions, and the
 convolution is the GEMM ``y[C_out_g, L] = w[C_out_g, K] @ cols[K, L]``. The kernels build that
-matrix in column tiles of ``tile`` output positions (chosen by the caller so that ``K * tile``
-values stay in L2) and hand each tile straight to sgemm/dgemm; within a tile, a stride-1 run of an
-input row is one straight copy. The input gradient goes the other way, tile by tile:
+matrix in column tiles of ``tile`` output positions (a few hundred, chosen by the caller: for a
+deep K a tile is about the size of L2) and hand each tile straight to sgemm/dgemm; within a tile,
+the kw taps along a row share its bounds and a stride-1 run of an input row is one straight copy. The input gradient goes the other way, tile by tile:
 ``cols = w^T @ grad_y`` then col2im adds every column back onto the input positions it came from.
 
 Images are spread over threads with ``prange``; the caller limits SciPy's BLAS to one thread
 meanwhile (or, for a batch smaller than the thread count, passes ``n_threads=1`` and lets BLAS own
 the threads), so the two kinds of threads never multiply.
 
-Functions (arrays C-contiguous and validated by ``convcore.functional.conv``):
+Functions (arrays C-contiguous; arguments validated by ``convcore.functional.conv``, array shapes
+checked here against the geometry before any memory is touched):
 
 - ``im2col(x, geometry, cols)``: one image ``x`` (C, D*H*W) -> ``cols`` (C * k, L), written.
 - ``col2im(cols, geometry, x)``: ``x`` (C, D*H*W) += the columns of ``cols`` (C * k, L).
