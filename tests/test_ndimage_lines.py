@@ -95,3 +95,17 @@ def test_in_place_long_line():
     want = reference(x, w, -5, 1, 40000, 1, 0.0)
     _lines.correlate(x, w, x, -5, 1, 1, 0.0, 0, 2)
     np.testing.assert_allclose(x, want, rtol=1e-12, atol=1e-12)
+
+
+def test_one_sweep_paths_do_not_depend_on_threads():
+    x = np.random.default_rng(9).standard_normal((150, 70))
+    w = np.random.default_rng(10).standard_normal(7)
+    outs = []
+    for n in (1, 2, 3):
+        a, b = np.empty_like(x), np.empty_like(x)
+        _lines.separable2d(x, w, 0, 1, w[:5], 0, 4, a, 0.0, True, n)
+        _lines.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 0.5, n)
+        outs.append((a, b))
+    for a, b in outs[1:]:
+        np.testing.assert_array_equal(a, outs[0][0])
+        np.testing.assert_array_equal(b, outs[0][1])
