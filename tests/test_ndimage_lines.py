@@ -109,3 +109,22 @@ def test_one_sweep_paths_do_not_depend_on_threads():
     for a, b in outs[1:]:
         np.testing.assert_array_equal(a, outs[0][0])
         np.testing.assert_array_equal(b, outs[0][1])
+
+
+def test_one_sweep_checks():
+    x = np.zeros((4, 5))
+    w = np.ones(3)
+    with pytest.raises(ValueError, match="x must be 2-D and out of the same shape"):
+        _lines.separable2d(np.zeros(5), w, 1, 1, w, 1, 1, np.zeros(5), 0.0, False, 1)
+    with pytest.raises(ValueError, match="x and out must be C-contiguous"):
+        _lines.separable2d(np.zeros((4, 10))[:, ::2], w, 1, 1, w, 1, 1, x, 0.0, False, 1)
+    with pytest.raises(TypeError, match="unsupported dtypes"):
+        _lines.separable2d(x.astype(np.complex64), w, 1, 1, w, 1, 1, x, 0.0, False, 1)
+    with pytest.raises(ValueError, match="weights must not be empty"):
+        _lines.separable2d(x, np.ones(0), 0, 1, w, 1, 1, x.copy(), 0.0, False, 1)
+    with pytest.raises(ValueError, match="symmetry needs an odd number of weights"):
+        _lines.separable2d(x, np.ones(2), 1, 1, w, 1, 1, x.copy(), 0.0, False, 1)
+    with pytest.raises(ValueError, match="x must be 2-D and out of the same shape"):
+        _lines.uniform2d(x, 3, -1, 1, 3, -1, 1, np.zeros((4, 4)), 0.0, 1)
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        _lines.uniform2d(x, 0, 0, 1, 3, -1, 1, x.copy(), 0.0, 1)
