@@ -150,13 +150,21 @@ class TestForward:
         tol = 1e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(y, ref, rtol=tol, atol=tol)
 
-    def test_lecture_formula_on_an_8x8_binary_image(self):
-        image = (rng.random((8, 8)) > 0.5).astype(float)
-        h = rng.standard_normal((3, 3))
-        y = F.conv2d(image[None, None], h[None, None])[0, 0]
-        expected = np.array([[np.sum(h * image[m:m + 3, n:n + 3]) for n in range(6)]
-                             for m in range(6)])
-        np.testing.assert_allclose(y, expected, rtol=1e-12)
+    @pytest.mark.parametrize("w", [1, 2])
+    def test_lecture_formula_on_an_8x8_binary_image(self, w):
+        # C[m, n] = sum_{i=-w..w} sum_{j=-w..w} h[i + w, j + w] * A[m + i, n + j], for the
+        # (m, n) where the (2w+1) x (2w+1) filter fits; 'same' padding extends A with zeros
+        A = (rng.random((8, 8)) > 0.5).astype(float)
+        h = rng.standard_normal((2 * w + 1, 2 * w + 1))
+        taps = range(-w, w + 1)
+        C = np.array([[sum(h[i + w, j + w] * A[m + i, n + j] for i in taps for j in taps)
+                       for n in range(w, 8 - w)] for m in range(w, 8 - w)])
+        np.testing.assert_allclose(F.conv2d(A[None, None], h[None, None])[0, 0], C, rtol=1e-12)
+        padded = np.pad(A, w)
+        C_same = np.array([[sum(h[i + w, j + w] * padded[w + m + i, w + n + j]
+                                for i in taps for j in taps) for n in range(8)] for m in range(8)])
+        np.testing.assert_allclose(F.conv2d(A[None, None], h[None, None], padding="same")[0, 0],
+                                   C_same, rtol=1e-12, atol=1e-15)
 
     @pytest.mark.parametrize("nd, kernel", [(1, (4,)), (2, (2, 4)), (2, (3, 3)), (3, (2, 3, 4))])
     def test_same_padding_keeps_the_size(self, nd, kernel):
