@@ -202,23 +202,18 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
     support = true_count.astype(int)
     if average is None:
         return precision, recall, fscore, support
-    if average == "weighted":
-        weights = true_count
-        if weights.sum() == 0:
-            fill = 0.0 if zero_division == "warn" else float(zero_division)
-            return fill, fill, fill, None
-    else:
-        weights = None
+    weights = true_count if average == "weighted" else None
 
     def mean(v):
+        # scikit-learn's rule: classes whose value is NaN (zero_division=nan) are left out; when
+        # the classes left all have zero support, the weighted mean falls back to the plain mean
         v = np.atleast_1d(v)
-        keep = ~np.isnan(v)  # zero_division=nan leaves those classes out of the average
-        w = None if weights is None else weights[keep]
+        keep = ~np.isnan(v)
         if not keep.any():
             return float("nan")
-        if w is not None and w.sum() == 0:  # only classes without support are left
-            return 0.0
-        return float(np.average(v[keep], weights=w))
+        if weights is None or weights[keep].sum() == 0:
+            return float(np.mean(v[keep]))
+        return float(np.average(v[keep], weights=weights[keep]))
     return mean(precision), mean(recall), mean(fscore), None
 
 

@@ -44,6 +44,15 @@ class TestHandComputed:
         assert M.precision_score([1, 0], [0, 0], zero_division=1) == 1.0
         assert np.isnan(M.precision_score([1, 0], [0, 0], zero_division=np.nan))
 
+    def test_weighted_average_without_support_is_the_plain_mean(self):
+        # class 1 is predicted twice but never true: precision 0/2, recall 0/0 -> zero_division
+        p, r, f, s = M.precision_recall_fscore_support([0, 0], [1, 1], labels=[1],
+                                                       average="weighted", zero_division=1)
+        assert (p, r, f, s) == (0.0, 1.0, 0.0, None)
+        p, r, _, _ = M.precision_recall_fscore_support([0, 0, 2], [1, 1, 2], labels=[1, 3],
+                                                       average="weighted", zero_division=np.nan)
+        assert p == 0.0 and np.isnan(r)
+
     def test_report_layout(self):
         report = M.classification_report([0, 1, 1, 0], [0, 1, 0, 0], target_names=["no", "yes"])
         assert report.splitlines()[0].split() == ["precision", "recall", "f1-score", "support"]
@@ -102,6 +111,28 @@ class TestAgainstScikitLearn:
             assert M.classification_report(y_true, y_pred, zero_division=0, digits=4, output_dict=True) \
                 == self.sk.classification_report(y_true, y_pred, zero_division=0, digits=4,
                                                  output_dict=True)
+
+    @pytest.mark.parametrize("seed", range(30))
+    def test_string_labels_subsets_and_beta(self, seed):
+        rng = np.random.default_rng(100 + seed)
+        names = np.array(["electron", "muon", "pion", "proton", "kaon"])
+        n = rng.integers(1, 20)
+        y_true, y_pred = names[rng.integers(0, 3, n)], names[rng.integers(0, 4, n)]
+        labels = list(rng.choice(names, rng.integers(1, 4), replace=False)) if seed % 2 else None
+        for average in ("micro", "macro", "weighted", None):
+            for zero_division in (0, 1, np.nan):
+                for beta in (0.5, 1.0, 2.0):
+                    kw = dict(labels=labels, average=average, zero_division=zero_division, beta=beta)
+                    ours = M.precision_recall_fscore_support(y_true, y_pred, **kw)
+                    theirs = self.sk.precision_recall_fscore_support(y_true, y_pred, **kw)
+                    for a, b in zip(ours, theirs):
+                        if b is None:
+                            assert a is None
+                        else:
+                            np.testing.assert_allclose(a, b, rtol=1e-12)
+        cm_labels = labels if labels is None or np.isin(y_true, labels).any() else None
+        np.testing.assert_array_equal(M.confusion_matrix(y_true, y_pred, labels=cm_labels),
+                                      self.sk.confusion_matrix(y_true, y_pred, labels=cm_labels))
 
     def test_subset_of_labels(self):
         y_true, y_pred = [0, 1, 1, 0, 2, 2], [0, 1, 0, 0, 2, 1]
