@@ -90,3 +90,11 @@ def test_one_and_two_threads_give_the_same_bits(nd, x_shape, w_shape, kw, dtype)
     for one, two in zip(*results):
         assert one.dtype == dtype
         np.testing.assert_array_equal(one, two)
+
+
+def test_weight_gradient_chunks_depend_on_sizes_only():
+    from convcore.functional.conv import _weight_chunks
+    assert _weight_chunks(1, 100) == 1
+    assert _weight_chunks(5, 100) == 5
+    assert _weight_chunks(64, 100) == 8
+    assert _weight_chunks(64, 20 * 1024 * 1024) == 2  # a large layer: 2 partial sums, not 8

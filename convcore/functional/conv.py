@@ -139,8 +139,15 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
     return c.unbatch(_forward(c, b))
 
 
-# Partial weight gradients summed apart (and then added in order), at most one per image.
+# Partial weight gradients summed apart (and then added in order): at most one per image, at
+# most _WEIGHT_CHUNKS, and no more than fit in _WEIGHT_CHUNK_BYTES (but at least 2, so that two
+# threads share a large layer). The count never depends on the thread count.
 _WEIGHT_CHUNKS = 8
+_WEIGHT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+def _weight_chunks(batch, weight_bytes):
+    return min(batch, _WEIGHT_CHUNKS, max(2, _WEIGHT_CHUNK_BYTES // weight_bytes))
 
 # Input channels per group from which the stride-1 input gradient runs as a convolution (its GEMM
 # has this many rows; with fewer, GEMM + col2im is faster).
@@ -195,7 +202,8 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     if need_weight:
         # Images are summed in a fixed number of chunks, whatever the thread count, so that the
         # gradient has the same bits on 1 or 2 threads.
-        partial = np.zeros((min(c.x.shape[0], _WEIGHT_CHUNKS), c_out, K), dtype=c.dtype)
+        chunks = _weight_chunks(c.x.shape[0], c.weight.nbytes)
+        partial = np.zeros((chunks, c_out, K), dtype=c.dtype)
         c.run(kernels.backward_weight, _flat(gy), _flat(c.x), partial, c.geometry, c.groups, tile,
               per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
         grad_w = partial.sum(axis=0).reshape(c.weight.shape)
