@@ -7,9 +7,9 @@ Conv2d(1,32,3,pad 1)-ReLU-MaxPool2 - Conv2d(32,64,3,pad 1)-ReLU-MaxPool2 - Flatt
 Linear(256,128)-ReLU - Linear(128,10), cross-entropy, Adam lr 1e-3, batch 32, 15 epochs, float32.
 Both frameworks start from the same initial weights, see the same mini-batches in the same order
 and run with the same thread count. The two take turns, one epoch each (convcore's through
-model.fit(epochs=1) with the optimizer carried over), so a busy machine slows both alike. Prints the median
-epoch time and the test accuracy of each (targets: accuracy >= 98%, convcore's epoch no slower
-than PyTorch's).
+model.fit(epochs=1) with the optimizer carried over), so a busy machine slows both alike. Prints
+the median epoch time and the test accuracy of each (targets: accuracy >= 98%, convcore's epoch
+no slower than PyTorch's).
 """
 import argparse
 import time
