@@ -103,9 +103,11 @@ def test_against_torch():
 
 @pytest.mark.parametrize("call, match", [
     (lambda: losses.CrossEntropyLoss()(np.zeros(3), np.zeros(3, int)), r"prediction must be 2-D logits"),
-    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.5, 1.0])), "target must be 2 integer class labels"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.5, 1.0])),
+     "target must be 2 integer class labels"),
     (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3])), r"target labels must be in \[0, 2\]"),
-    (lambda: losses.CrossEntropyLoss(weight=[1, 2])(np.zeros((2, 3)), np.array([0, 1])), "weight has 2 entries but there are 3 classes"),
+    (lambda: losses.CrossEntropyLoss(weight=[1, 2])(np.zeros((2, 3)), np.array([0, 1])),
+     "weight has 2 entries but there are 3 classes"),
     (lambda: losses.CrossEntropyLoss(label_smoothing=1.5), r"label_smoothing must be in \[0, 1\]"),
     (lambda: losses.CrossEntropyLoss(weight=[-1.0]), "weight must be a 1-D array of non-negative"),
     (lambda: losses.BCEWithLogitsLoss()(np.zeros(2), np.array([0.0, 2.0])), r"target values must be in \[0, 1\]"),

@@ -26,4 +26,5 @@ __all__ = ["Module", "Parameter", "init", "serialize", "deserialize", "Sequentia
            "Concat", "Linear", "Identity", "Flatten", "Dropout", "ReLU", "LeakyReLU", "Sigmoid",
            "Tanh", "GELU", "Softmax", "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d",
            "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "GlobalAvgPool", "AdaptiveAvgPool2d",
-           "BatchNorm1d", "BatchNorm2d"]
+           "BatchNorm1d", "BatchNorm2d", "DepthwiseConv2d", "PointConv2d", "SeparableConv2d",
+           "MultiheadSelfAttention", "SpatialSelfAttention"]

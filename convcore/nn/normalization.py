@@ -64,7 +64,8 @@ class _BatchNorm(Module):
         if use_batch:
             m = x3.shape[0] * x3.shape[2]
             if m < 2 and self.training:
-                raise ValueError(f"batch normalisation needs more than one value per channel in training, got shape {x.shape}")
+                raise ValueError("batch normalisation needs more than one value per channel in "
+                                 f"training, got shape {x.shape}")
             mean = x3.mean(axis=(0, 2))
             xc = x3 - mean[:, None]
             var = (xc * xc).mean(axis=(0, 2))

@@ -9,8 +9,6 @@ array([[ 5.,  7.],
 >>> GlobalAvgPool().output_shape((8, 3, 5, 5))
 (8, 3)
 """
-import numpy as np
-
 from .. import functional as F
 from .._validation import as_tuple
 from ..functional.pooling import _adaptive_args, _geometry
