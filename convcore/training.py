@@ -300,6 +300,7 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, callbacks=No
     Returns
     -------
     History
+        The model is left in evaluation mode (``model.train()`` switches back).
 
     Raises
     ------
