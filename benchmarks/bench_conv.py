@@ -8,6 +8,7 @@ forward + backward) and convcore's throughput over PyTorch's (higher is better; 
 at least 0.8 forward and 0.7 forward + backward). Both libraries run on the same number of threads.
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -48,6 +49,8 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"conv2d, {args.dtype}, threads={args.threads}, median of {args.repeat} interleaved runs "
           f"(ratio = convcore GFLOP/s / torch GFLOP/s)")
+    if hasattr(os, "getloadavg"):  # the machine may be shared: say how busy it was
+        print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'N, C_in, H, k, C_out':<24}{'pass':<9}{'convcore':>10}{'torch':>10}{'ratio':>8}")
     for n, c_in, h, k, c_out in SHAPES:
         x = rng.standard_normal((n, c_in, h, h)).astype(args.dtype)
