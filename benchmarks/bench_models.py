@@ -8,8 +8,7 @@ ResNet on 32x32, GoogLeNet and the Xception-style network on 32x32). Each networ
 PyTorch with plain ``torch.nn`` in torchvision's layout (torchvision is not needed), given random
 weights and BatchNorm statistics, and its state dict is loaded into convcore's network; the outputs
 are checked to agree before anything is timed. Evaluation mode, float32, median of interleaved runs.
-The ratio is convcore's time over PyTorch's (lower is better). GoogLeNet and Xception have no
-PyTorch twin here and are timed alone.
+The ratio is convcore's time over PyTorch's (lower is better).
 """
 import argparse
 import time
@@ -27,8 +26,8 @@ CASES = [  # name, batch, in_channels, image size
 
 
 def torch_reference(name, num_classes=10, in_channels=3):
-    """The network `name` in plain torch.nn, torchvision's layout and parameter names (None for
-    the networks without a twin here). Also used by tests/test_models_torch.py."""
+    """The network `name` in plain torch.nn, torchvision's layout and parameter names (for the
+    Xception-style network, convcore's layout). Also used by tests/test_models.py."""
     import torch
     tnn = torch.nn
 
@@ -112,7 +111,114 @@ def torch_reference(name, num_classes=10, in_channels=3):
                                  classifier)
     if name in ("resnet18", "resnet34"):
         return ResNet(models.resnet.LAYERS[int(name[6:])])
-    return None
+    if name == "googlenet":
+        return _torch_googlenet(tnn, torch, num_classes, in_channels)
+    if name == "xception":
+        return _torch_xception(tnn, torch, num_classes, in_channels)
+    raise ValueError(f"no torch reference for {name!r}")
+
+
+def _torch_googlenet(tnn, torch, num_classes, in_channels):
+    """torchvision's GoogLeNet without auxiliary heads or input transform."""
+
+    class BasicConv2d(tnn.Module):
+        def __init__(self, c_in, c_out, k, stride=1, padding=0):
+            super().__init__()
+            self.conv = tnn.Conv2d(c_in, c_out, k, stride, padding, bias=False)
+            self.bn = tnn.BatchNorm2d(c_out, eps=1e-3)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x)))
+
+    class Inception(tnn.Module):
+        def __init__(self, c_in, ch1, ch3r, ch3, ch5r, ch5, proj):
+            super().__init__()
+            self.branch1 = BasicConv2d(c_in, ch1, 1)
+            self.branch2 = tnn.Sequential(BasicConv2d(c_in, ch3r, 1), BasicConv2d(ch3r, ch3, 3, 1, 1))
+            self.branch3 = tnn.Sequential(BasicConv2d(c_in, ch5r, 1), BasicConv2d(ch5r, ch5, 3, 1, 1))
+            self.branch4 = tnn.Sequential(tnn.MaxPool2d(3, 1, 1, ceil_mode=True),
+                                          BasicConv2d(c_in, proj, 1))
+
+        def forward(self, x):
+            return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x),
+                              self.branch4(x)], 1)
+
+    class GoogLeNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = BasicConv2d(in_channels, 64, 7, 2, 3)
+            self.maxpool1 = tnn.MaxPool2d(3, 2, ceil_mode=True)
+            self.conv2 = BasicConv2d(64, 64, 1)
+            self.conv3 = BasicConv2d(64, 192, 3, 1, 1)
+            self.maxpool2 = tnn.MaxPool2d(3, 2, ceil_mode=True)
+            for block, args in models.inception.BLOCKS.items():
+                if args is None:
+                    k = 3 if block == "maxpool3" else 2
+                    setattr(self, block, tnn.MaxPool2d(k, 2, ceil_mode=True))
+                else:
+                    setattr(self, block, Inception(*args))
+            self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
+            self.dropout = tnn.Dropout(0.0)
+            self.fc = tnn.Linear(1024, num_classes)
+
+        def forward(self, x):
+            for name, layer in self.named_children():
+                if name == "fc":
+                    return layer(torch.flatten(x, 1))
+                x = layer(x)
+
+    return GoogLeNet()
+
+
+def _torch_xception(tnn, torch, num_classes, in_channels, width=256, middle=4):
+    """The twin of convcore.models.Xception (same layers and names)."""
+
+    class SeparableConv2d(tnn.Module):
+        def __init__(self, c_in, c_out):
+            super().__init__()
+            self.depthwise = tnn.Conv2d(c_in, c_in, 3, 1, 1, groups=c_in, bias=False)
+            self.pointwise = tnn.Conv2d(c_in, c_out, 1, bias=False)
+
+        def forward(self, x):
+            return self.pointwise(self.depthwise(x))
+
+    class Block(tnn.Module):
+        def __init__(self, c_in, c_out, reps, stride):
+            super().__init__()
+            layers, c = [], c_in
+            for _ in range(reps):
+                layers += [tnn.ReLU(), SeparableConv2d(c, c_out), tnn.BatchNorm2d(c_out)]
+                c = c_out
+            if stride != 1:
+                layers.append(tnn.MaxPool2d(3, stride, 1))
+            self.rep = tnn.Sequential(*layers)
+            self.skip = None
+            if stride != 1 or c_in != c_out:
+                self.skip = tnn.Sequential(tnn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                           tnn.BatchNorm2d(c_out))
+
+        def forward(self, x):
+            return self.rep(x) + (x if self.skip is None else self.skip(x))
+
+    class Xception(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            w = width
+            self.stem = tnn.Sequential(
+                tnn.Conv2d(in_channels, 32, 3, 2, 1, bias=False), tnn.BatchNorm2d(32), tnn.ReLU(),
+                tnn.Conv2d(32, 64, 3, 1, 1, bias=False), tnn.BatchNorm2d(64))
+            blocks = [Block(64, 128, 2, 2), Block(128, 256, 2, 2), Block(256, w, 2, 2)]
+            blocks += [Block(w, w, 3, 1) for _ in range(middle)]
+            blocks.append(Block(w, 2 * w, 2, 2))
+            self.blocks = tnn.Sequential(*blocks)
+            self.head = tnn.Sequential(SeparableConv2d(2 * w, 3 * w), tnn.BatchNorm2d(3 * w),
+                                       tnn.ReLU(), tnn.AdaptiveAvgPool2d((1, 1)))
+            self.fc = tnn.Linear(3 * w, num_classes)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.head(self.blocks(self.stem(x))), 1))
+
+    return Xception()
 
 
 def randomize_batchnorm(net, seed=1):
@@ -138,10 +244,9 @@ def build(name, in_channels, with_torch):
         import torch
         torch.manual_seed(0)
         twin = torch_reference(name, 10, in_channels)
-        if twin is not None:
-            randomize_batchnorm(twin)
-            ours.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
-            twin.eval()
+        randomize_batchnorm(twin)
+        ours.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
+        twin.eval()
     return ours.eval(), twin
 
 
