@@ -492,13 +492,13 @@ def summary(model, input_shape=None):
     >>> model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
     ...                       nn.Flatten(), nn.Linear(64, 10))
     >>> model.summary((1, 8, 8))
-    Layer (type)         Output Shape           Param #
+    Layer (type)        Output Shape            Param #
     ===================================================
-    0 (Conv2d)           (None, 4, 8, 8)             40
-    1 (ReLU)             (None, 4, 8, 8)              0
-    2 (MaxPool2d)        (None, 4, 4, 4)              0
-    3 (Flatten)          (None, 64)                   0
-    4 (Linear)           (None, 10)                 650
+    0 (Conv2d)          (None, 4, 8, 8)              40
+    1 (ReLU)            (None, 4, 8, 8)               0
+    2 (MaxPool2d)       (None, 4, 4, 4)               0
+    3 (Flatten)         (None, 64)                    0
+    4 (Linear)          (None, 10)                  650
     ===================================================
     Total params: 690
     Trainable params: 690
