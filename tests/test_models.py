@@ -92,6 +92,25 @@ def test_frozen_backbone_keeps_no_gradients(zoo):
     model.zero_grad()
 
 
+def test_replaced_head_and_layers_take_part():
+    nn.init.manual_seed(7)
+    model = models.resnet18(num_classes=10)
+    model.trainable = False
+    model.fc = nn.Linear(512, 3)
+    x = np.random.default_rng(8).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    assert model.train().features(x).min() >= 0  # the last block ends with a ReLU ...
+    model.layer4[1].relu2 = nn.Identity()
+    assert model.features(x).min() < 0           # ... until it is replaced
+    y = model(x)
+    assert y.shape == (2, 3)
+    model.backward(np.ones_like(y))
+    assert [n for n, p in model.named_parameters() if p.grad is not None] == ["fc.weight", "fc.bias"]
+    net = models.googlenet(num_classes=10)
+    net.fc = nn.Linear(1024, 4)
+    net.inception5b.branch1 = models.inception.BasicConv2d(832, 384, 1)
+    assert net.eval()(np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 4)
+
+
 def test_sub_layers_reached_by_name(zoo):
     r = zoo["resnet18"]
     assert isinstance(r.get_submodule("layer3.0.downsample.0"), nn.PointConv2d)

@@ -82,18 +82,20 @@ class Inception(nn.Module):
                                      BasicConv2d(ch5x5red, ch5x5, 3, padding=1, dtype=dtype))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
                                      BasicConv2d(in_channels, pool_proj, 1, dtype=dtype))
-        self._branches = [self.branch1, self.branch2, self.branch3, self.branch4]
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
 
+    def _branches(self):
+        return [self.branch1, self.branch2, self.branch3, self.branch4]
+
     def forward(self, x):
-        outs = [b.forward(x) for b in self._branches]
+        outs = [b.forward(x) for b in self._branches()]
         self._splits = np.cumsum([o.shape[1] for o in outs])[:-1]
         return np.concatenate(outs, axis=1)
 
     def backward(self, grad_output):
         parts = np.split(grad_output, self._splits, axis=1)
         total = None
-        for branch, g in zip(self._branches, parts):
+        for branch, g in zip(self._branches(), parts):
             gx = branch.backward(np.ascontiguousarray(g))
             total = gx if total is None else total + gx
         return total
@@ -152,11 +154,14 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(self.dropout_p)
         self.fc = nn.Linear(1024, self.num_classes, dtype=dtype)
-        self._body = [m for name, m in self.named_children() if name not in ("dropout", "fc")]
+
+    def _body(self):
+        """The layers before the dropout and ``fc``, in order, looked up each time."""
+        return [m for name, m in self.named_children() if name not in ("dropout", "fc")]
 
     def features(self, x):
         """The 1024 pooled features per image (the input of the dropout and ``fc``)."""
-        for layer in self._body:
+        for layer in self._body():
             x = layer.forward(x)
         return x.reshape(x.shape[0], -1)
 
@@ -167,7 +172,7 @@ class GoogLeNet(nn.Module):
 
     def backward(self, grad_output):
         g = self.dropout.backward(self.fc.backward(grad_output)).reshape(self._pooled_shape)
-        for layer in reversed(self._body):
+        for layer in reversed(self._body()):
             g = layer.backward(g)
         return g
 

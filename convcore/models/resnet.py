@@ -113,12 +113,15 @@ class ResNet(nn.Module):
             c_in = channels
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512, self.num_classes, dtype=dtype)
-        self._body = [self.conv1, self.bn1, self.relu, self.maxpool, self.layer1, self.layer2,
-                      self.layer3, self.layer4, self.avgpool]
+
+    def _body(self):
+        """The layers before ``fc``, looked up each time (a replaced layer takes part at once)."""
+        return [self.conv1, self.bn1, self.relu, self.maxpool, self.layer1, self.layer2,
+                self.layer3, self.layer4, self.avgpool]
 
     def features(self, x):
         """The 512 pooled features per image (the input of ``fc``)."""
-        for layer in self._body:
+        for layer in self._body():
             x = layer.forward(x)
         return x.reshape(x.shape[0], -1)
 
@@ -129,7 +132,7 @@ class ResNet(nn.Module):
 
     def backward(self, grad_output):
         g = self.fc.backward(grad_output).reshape(self._pooled_shape)
-        for layer in reversed(self._body):
+        for layer in reversed(self._body()):
             g = layer.backward(g)
         return g
 
