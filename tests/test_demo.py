@@ -109,3 +109,10 @@ def test_examples_run(script, argv, expected, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", [str(path), *argv])
     runpy.run_path(str(path), run_name="__main__")
     assert expected in capsys.readouterr().out
+
+
+def test_same_seed_same_run():
+    runs = [demo.run_demo(events=80, epochs=1, seed=5, size=16, verbose=False, out=lambda line: None)
+            for _ in range(2)]
+    assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
+    np.testing.assert_array_equal(runs[0]["confusion_matrix"], runs[1]["confusion_matrix"])
