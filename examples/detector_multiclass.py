@@ -3,7 +3,7 @@
 Muons and pions are both minimum-ionising tracks (pions kink more often), so they are the pair
 the network confuses most; protons (Bragg peak) and electrons (showers) stand apart.
 
-    python examples/detector_multiclass.py [--events 4000] [--epochs 10] [--seed 0] [--plot cm.png]
+    python examples/detector_multiclass.py [--events 3000] [--epochs 8] [--seed 0] [--plot cm.png]
 """
 import argparse
 
@@ -13,8 +13,8 @@ from convcore.datasets import PARTICLES, detector_events, train_test_split
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=4000)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="write the confusion matrix figure here (needs matplotlib)")
     args = parser.parse_args()
@@ -25,10 +25,10 @@ def main():
                                                         seed=args.seed, stratify=kinds)
     nn.init.manual_seed(args.seed)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Dropout(0.2),
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 64), nn.ReLU(), nn.Dropout(0.2),
         nn.Linear(64, len(PARTICLES)))
     print(model.summary((1, 32, 32)))
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32,
