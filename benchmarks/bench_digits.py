@@ -94,7 +94,8 @@ def main(argv=None):
         torch = tnet = None
 
     print(f"digits 8x8: train {len(X_train)}, test {len(X_test)}; batch {BATCH}, Adam {LR}, "
-          f"{args.epochs} epochs, threads={args.threads}; epochs timed in turns")
+          f"{args.epochs} epochs, threads={args.threads}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; epochs timed in turns")
     optimizer = convcore.optim.Adam(model, lr=LR)
     if torch is not None:
         topt = torch.optim.Adam(tnet.parameters(), lr=LR)
