@@ -10,8 +10,14 @@ and run with the same thread count. The two take turns, one epoch each (convcore
 model.fit(epochs=1) with the optimizer carried over), so a busy machine slows both alike. Prints
 the median epoch time and the test accuracy of each (targets: accuracy >= 98%, convcore's epoch
 no slower than PyTorch's).
+
+On a machine shared with other busy processes, OpenMP's default spin-waiting makes every parallel
+region of both frameworks pay for descheduled threads; ``OMP_WAIT_POLICY=passive`` (read by
+libgomp at start-up, so set it in the environment) changes the 2-thread figures by an order of
+magnitude there. The header line shows the policy in effect.
 """
 import argparse
+import os
 import time
 
 import numpy as np
