@@ -58,6 +58,15 @@ def get_num_threads():
     return _available_cores()
 
 
+def threads_for(work, grain):
+    """Threads worth starting for `work` units when each thread should get at least `grain`.
+
+    Waking a second thread costs more than a small kernel's whole run (and on a busy machine a
+    scheduler time slice), so small calls run on one thread; large ones on get_num_threads().
+    """
+    return max(1, min(get_num_threads(), int(work) // int(grain)))
+
+
 def _find_openblas():
     """ctypes handles (get, set) of the OpenBLAS that SciPy loaded, or None."""
     import scipy.linalg.cython_blas  # noqa: F401  (makes sure SciPy's BLAS is loaded)

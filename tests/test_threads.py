@@ -42,8 +42,9 @@ def test_set_num_threads_changes_what_kernels_use(spies, n):
     conv_spy, pool_spy = spies
     convcore.set_num_threads(n)
     expected = n if _openmp.openmp_enabled() else 1
-    x = np.random.default_rng(0).standard_normal((4, 2, 8, 8))
-    w = np.ones((3, 2, 3, 3))
+    # large enough for every kernel to be worth two threads
+    x = np.random.default_rng(0).standard_normal((8, 8, 64, 64))
+    w = np.ones((8, 8, 3, 3))
     y = convcore.functional.conv2d(x, w)
     convcore.functional.conv2d_backward(y, x, w)
     convcore.functional.max_pool2d(x, 2, return_indices=True)
@@ -53,10 +54,18 @@ def test_set_num_threads_changes_what_kernels_use(spies, n):
     assert _openmp.team_size(convcore.get_num_threads()) == expected
 
 
-def test_small_batch_leaves_the_threads_to_blas(spies):
-    conv_spy, _ = spies
+def test_small_calls_run_on_one_thread(spies):
+    conv_spy, pool_spy = spies
     convcore.set_num_threads(2)
     convcore.functional.conv2d(np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 3)))
+    convcore.functional.max_pool2d(np.ones((4, 4, 8, 8)), 2)
+    assert conv_spy.threads == [1] and pool_spy.threads == [1]  # waking a thread costs more
+
+
+def test_one_large_image_leaves_the_threads_to_blas(spies):
+    conv_spy, _ = spies
+    convcore.set_num_threads(2)
+    convcore.functional.conv2d(np.ones((1, 64, 64, 64)), np.ones((64, 64, 3, 3)))
     assert conv_spy.threads == [1]  # one image: the GEMM owns the threads, not the batch loop
 
 

@@ -9,7 +9,7 @@ move between the two unchanged.
 import numpy as np
 
 from .. import _im2col as kernels
-from .._threads import blas_threads, get_num_threads
+from .._threads import blas_threads, threads_for
 from .._validation import as_float_array, as_int, as_tuple
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "conv3d_backward"]
@@ -97,12 +97,18 @@ class _Conv:
         batch is smaller than the thread count, image by image with BLAS owning the threads.
         `per_image(threads)` returns the arguments that follow `arrays` and depend on the thread
         count (scratch arrays)."""
-        n_threads = get_num_threads()
+        flops = 2 * np.prod(self.out_shape) * np.prod(self.weight.shape[1:])
+        n_threads = threads_for(flops, _GRAIN)
         if self.x.shape[0] >= n_threads > 1:
             with blas_threads(1):
                 return kernel(*arrays, *per_image(n_threads), n_threads)
         with blas_threads(n_threads):
             return kernel(*arrays, *per_image(1), 1)
+
+
+# Multiply-adds a thread should have before a second one is worth waking (a small layer's whole
+# run is shorter than waking a thread, and on a busy machine than a scheduler time slice).
+_GRAIN = 1 << 24
 
 
 def _flat(a):

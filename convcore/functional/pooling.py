@@ -8,8 +8,11 @@ keep their float dtype; integer and boolean inputs are pooled in float64. The ar
 import numpy as np
 
 from .. import _pool
-from .._threads import get_num_threads
+from .._threads import threads_for
 from .._validation import as_float_array, as_int, as_tuple
+
+# Elements a thread should have to read before a second one is worth waking.
+_GRAIN = 1 << 16
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -66,7 +69,8 @@ def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_i
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
     indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
-    _pool.max_forward(arr.reshape(planes, -1), y, indices, geometry, get_num_threads())
+    _pool.max_forward(arr.reshape(planes, -1), y, indices, geometry,
+                      threads_for(arr.size, _GRAIN))
     shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
     y = y.reshape(shape)
     return (y, indices.reshape(shape)) if return_indices else y
@@ -95,7 +99,7 @@ def _max_pool_backward(grad_output, indices, input_shape, nd):
     if idx.min() < 0 or idx.max() >= plane:
         raise ValueError(f"indices must lie in [0, {plane}) (offsets within an input plane)")
     grad_x = np.zeros((idx.shape[0], plane), dtype=grad.dtype)
-    _pool.max_backward(grad.reshape(idx.shape), idx, grad_x, get_num_threads())
+    _pool.max_backward(grad.reshape(idx.shape), idx, grad_x, threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)
 
 
@@ -106,7 +110,7 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad)
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
     _pool.avg_forward(arr.reshape(planes, -1), y, geometry, bool(count_include_pad),
-                      get_num_threads())
+                      threads_for(arr.size, _GRAIN))
     return y.reshape((arr.shape[:2] if batched else arr.shape[1:2]) + out_spatial)
 
 
@@ -123,7 +127,7 @@ def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, paddin
     planes = grad.shape[0] * grad.shape[1]
     grad_x = np.zeros((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
     _pool.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
-                       get_num_threads())
+                       threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)
 
 
@@ -328,7 +332,7 @@ def global_avg_pool(x):
     arr = as_float_array(arr, "x")
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, 1), dtype=arr.dtype)
-    _pool.global_avg(arr.reshape(planes, -1), y, get_num_threads())
+    _pool.global_avg(arr.reshape(planes, -1), y, threads_for(arr.size, _GRAIN))
     return y.reshape(arr.shape[:2])
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.linalg import blas as _blas
 
-from .._threads import blas_threads, get_num_threads
+from .._threads import blas_threads, threads_for
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 
@@ -63,7 +63,7 @@ class Linear(Module):
     def _gemm(self, a, b, trans_a=False, trans_b=False):
         gemm = _blas.sgemm if a.dtype == np.float32 else _blas.dgemm
         work = a.size * (b.shape[0] if trans_b else b.shape[1])
-        with blas_threads(1 if work < _PARALLEL_WORK else get_num_threads()):
+        with blas_threads(threads_for(work, _PARALLEL_WORK)):
             return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
 
     def forward(self, x):
