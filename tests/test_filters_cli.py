@@ -98,11 +98,12 @@ def test_console_entry_point(png, tmp_path):
     src, _ = png
     dst = tmp_path / "o.png"
     proc = subprocess.run([sys.executable, "-m", "convcore", "filter", str(src), str(dst),
-                           "--kernel", "sharpen"], capture_output=True, text=True)
+                           "--kernel", "sharpen"], capture_output=True, text=True,
+                          cwd=tmp_path)  # not the source tree: the installed package must run
     assert proc.returncode == 0, proc.stderr
     assert dst.exists()
     proc = subprocess.run([sys.executable, "-m", "convcore", "filter", str(tmp_path / "x.png"),
-                           str(dst)], capture_output=True, text=True)
+                           str(dst)], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1 and "input file not found" in proc.stderr
 
 
