@@ -75,7 +75,7 @@ def plot_confusion_matrix(cm, labels=None, normalize=False, title="Confusion mat
     return _finish(fig, path)
 
 
-def plot_history(history, path=None):
+def plot_history(history, metrics=None, path=None):
     """Training curves: one panel per metric, training and validation together.
 
     Parameters
@@ -83,18 +83,32 @@ def plot_history(history, path=None):
     history : mapping of name to a list of per-epoch values, or an object with a ``history``
         mapping (as returned by ``model.fit``). Names starting with ``val_`` are drawn with the
         metric they validate.
+    metrics : sequence of str, optional
+        The metrics to draw (default: every one but the bookkeeping entries ``lr`` and ``time``).
 
     Examples
     --------
-    >>> fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.6, 0.8]})
+    >>> fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.6, 0.8],
+    ...                     "lr": [0.001, 0.001]})
     >>> [ax.get_title() for ax in fig.axes]
     ['loss', 'accuracy']
+    >>> [ax.get_title() for ax in plot_history({"loss": [1.0], "lr": [0.1]}, metrics=["lr"]).axes]
+    ['lr']
     """
     history = getattr(history, "history", history)
     if not hasattr(history, "items") or not history:
         raise ValueError("history must be a non-empty mapping of metric name to values")
-    metrics = [k for k in history if not k.startswith("val_")]
-    metrics += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
+    if metrics is None:
+        metrics = [k for k in history if not k.startswith("val_") and k not in ("lr", "time")]
+        metrics += [k[4:] for k in history if k.startswith("val_") and k[4:] not in history]
+    else:
+        metrics = list(metrics)
+        for name in metrics:
+            if name not in history and f"val_{name}" not in history:
+                raise ValueError(f"metrics: {name!r} is not in the history (it has "
+                                 f"{sorted(history)})")
+    if not metrics:
+        raise ValueError("metrics must name at least one metric to draw")
     fig = _figure(figsize=(4.5 * len(metrics), 3.5))
     for i, name in enumerate(metrics):
         ax = fig.add_subplot(1, len(metrics), i + 1)

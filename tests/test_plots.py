@@ -36,6 +36,8 @@ def test_filters_and_feature_maps():
     (lambda: plots.plot_confusion_matrix([[1, 2, 3]]), "cm must be a square"),
     (lambda: plots.plot_confusion_matrix([[1, 2], [3, 4]], labels=["a"]), "1 names for 2 classes"),
     (lambda: plots.plot_history({}), "history must be a non-empty mapping"),
+    (lambda: plots.plot_history({"loss": [1]}, metrics=["f1"]), "metrics: 'f1' is not in the history"),
+    (lambda: plots.plot_history({"lr": [1]}), "metrics must name at least one metric"),
     (lambda: plots.plot_filters(np.zeros((2, 3, 3))), "weight must be 4-D"),
     (lambda: plots.plot_filters(np.zeros((2, 1, 3, 3)), channel=1), r"channel must lie in \[0, 1\)"),
     (lambda: plots.plot_feature_maps(np.zeros((2, 2, 3, 3))), "maps must be"),
