@@ -116,3 +116,13 @@ def test_same_seed_same_run():
             for _ in range(2)]
     assert runs[0]["history"]["loss"] == runs[1]["history"]["loss"]
     np.testing.assert_array_equal(runs[0]["confusion_matrix"], runs[1]["confusion_matrix"])
+
+
+def test_without_matplotlib_the_figures_are_skipped(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    lines = []
+    result = demo.run_demo(events=80, epochs=1, seed=3, size=16, output=str(tmp_path / "figs"),
+                           verbose=False, out=lines.append)
+    assert result["figures"] == []
+    assert any(line.startswith("5. Figures skipped: matplotlib is not installed") for line in lines)
+    assert not (tmp_path / "figs").exists()
