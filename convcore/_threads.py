@@ -74,8 +74,8 @@ def _find_openblas():
     try:
         with open("/proc/self/maps") as fh:
             paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        paths = set()
+    except OSError:  # no /proc (macOS, Windows): threadpoolctl, when installed, knows the paths
+        paths = _threadpoolctl_blas_paths()
     for path in sorted(paths, key=lambda p: "scipy" not in p):
         try:
             lib = ctypes.CDLL(path)
@@ -90,6 +90,15 @@ def _find_openblas():
                     set_.argtypes = [ctypes.c_int]
                     return get, set_
     return None
+
+
+def _threadpoolctl_blas_paths():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return set()
+    return {pool["filepath"] for pool in threadpool_info()
+            if pool.get("internal_api") == "openblas" and pool.get("filepath")}
 
 
 _openblas = None
