@@ -40,41 +40,7 @@ from libc.string cimport memset
 
 from _blas cimport gemm
 from _fused cimport floating
-
-
-cdef struct Geometry:
-    Py_ssize_t n_in[3]
-    Py_ssize_t n_out[3]
-    Py_ssize_t k[3]
-    Py_ssize_t s[3]
-    Py_ssize_t p[3]
-    Py_ssize_t dil[3]
-    Py_ssize_t plane    # D * H * W
-    Py_ssize_t taps     # kd * kh * kw
-    Py_ssize_t L        # oD * oH * oW
-    bint pointwise      # 1x1x1 kernel, stride 1, no padding: the input is the im2col matrix
-
-
-cdef Geometry _geometry(const long long[:, ::1] g) except *:
-    cdef Geometry geo
-    cdef int a
-    if g.shape[0] != 6 or g.shape[1] != 3:
-        raise ValueError(f"geometry must have shape (6, 3), got {(g.shape[0], g.shape[1])}")
-    geo.plane = geo.taps = geo.L = 1
-    geo.pointwise = True
-    for a in range(3):
-        geo.n_in[a] = g[0, a]
-        geo.n_out[a] = g[1, a]
-        geo.k[a] = g[2, a]
-        geo.s[a] = g[3, a]
-        geo.p[a] = g[4, a]
-        geo.dil[a] = g[5, a]
-        geo.plane *= geo.n_in[a]
-        geo.taps *= geo.k[a]
-        geo.L *= geo.n_out[a]
-        if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0:
-            geo.pointwise = False
-    return geo
+from _geometry cimport Geometry, read_geometry
 
 
 cdef inline void _valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, Py_ssize_t count,
@@ -198,7 +164,7 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, 
 
 def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
     """cols[C * kd * kh * kw, L] = the patches of one image x[C, D * H * W] (zero outside)."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
             or cols.shape[1] != g.L):
         raise ValueError("im2col: array shapes do not match the geometry")
@@ -208,7 +174,7 @@ def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[
 
 def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floating[:, ::1] x):
     """x[C, D * H * W] += every column of cols added back onto the input positions it came from."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
             or cols.shape[1] != g.L):
         raise ValueError("col2im: array shapes do not match the geometry")
@@ -246,7 +212,7 @@ cdef void _forward_image(const floating *x, const floating *w, const floating *b
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
             floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t groups,
             Py_ssize_t tile, floating[:, ::1] work, int n_threads):
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     _check("forward", &g, x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], y.shape[0],
@@ -288,7 +254,7 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
 def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
                    floating[:, :, ::1] grad_x, const long long[:, ::1] geometry, Py_ssize_t groups,
                    Py_ssize_t tile, floating[:, ::1] work, int n_threads):
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n
     _check("backward_input", &g, grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], w.shape[0],
            w.shape[1], grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile,
@@ -327,7 +293,7 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
 def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                     floating[:, :, ::1] grad_w, const long long[:, ::1] geometry,
                     Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t chunk, n, n_chunks = grad_w.shape[0], N = x.shape[0]
     _check("backward_weight", &g, N, x.shape[1], x.shape[2], grad_w.shape[1], grad_w.shape[2],
            grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile, work.shape[0],

@@ -25,28 +25,7 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 
 from _fused cimport floating
-
-
-cdef struct Geometry:
-    Py_ssize_t n_in[3]
-    Py_ssize_t n_out[3]
-    Py_ssize_t k[3]
-    Py_ssize_t s[3]
-    Py_ssize_t p[3]
-    Py_ssize_t dil[3]
-
-
-cdef Geometry _geometry(const long long[:, ::1] g) except *:
-    cdef Geometry geo
-    cdef int a
-    for a in range(3):
-        geo.n_in[a] = g[0, a]
-        geo.n_out[a] = g[1, a]
-        geo.k[a] = g[2, a]
-        geo.s[a] = g[3, a]
-        geo.p[a] = g[4, a]
-        geo.dil[a] = g[5, a]
-    return geo
+from _geometry cimport Geometry, read_geometry
 
 
 cdef inline void _window(const Geometry *geo, int a, Py_ssize_t o, bint include_pad,
@@ -157,7 +136,7 @@ cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,
 
 def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] indices,
                 const long long[:, ::1] geometry, int n_threads):
-    cdef Geometry geo = _geometry(geometry)
+    cdef Geometry geo = read_geometry(geometry)
     cdef Py_ssize_t plane
     cdef bint with_indices = indices is not None
     with nogil:
@@ -177,7 +156,7 @@ def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
 
 def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:, ::1] geometry,
                 bint count_include_pad, int n_threads):
-    cdef Geometry geo = _geometry(geometry)
+    cdef Geometry geo = read_geometry(geometry)
     cdef Py_ssize_t plane
     with nogil:
         for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
@@ -186,7 +165,7 @@ def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:,
 
 def avg_backward(const floating[:, ::1] grad_y, floating[:, ::1] grad_x,
                  const long long[:, ::1] geometry, bint count_include_pad, int n_threads):
-    cdef Geometry geo = _geometry(geometry)
+    cdef Geometry geo = read_geometry(geometry)
     cdef Py_ssize_t plane
     with nogil:
         for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):

@@ -1,0 +1,37 @@
+# Window geometry shared by the convolution and pooling kernels. The Python layer passes it as an
+# int64 array of shape (6, 3): input size, output size, kernel, stride, low-side padding and
+# dilation, each over (D, H, W) (1-D and 2-D inputs have leading singleton axes).
+
+cdef struct Geometry:
+    Py_ssize_t n_in[3]
+    Py_ssize_t n_out[3]
+    Py_ssize_t k[3]
+    Py_ssize_t s[3]
+    Py_ssize_t p[3]
+    Py_ssize_t dil[3]
+    Py_ssize_t plane    # D * H * W
+    Py_ssize_t taps     # kd * kh * kw
+    Py_ssize_t L        # oD * oH * oW
+    bint pointwise      # 1x1x1 kernel, stride 1, no padding: the input is the im2col matrix
+
+
+cdef inline Geometry read_geometry(const long long[:, ::1] g) except *:
+    cdef Geometry geo
+    cdef int a
+    if g.shape[0] != 6 or g.shape[1] != 3:
+        raise ValueError(f"geometry must have shape (6, 3), got {(g.shape[0], g.shape[1])}")
+    geo.plane = geo.taps = geo.L = 1
+    geo.pointwise = True
+    for a in range(3):
+        geo.n_in[a] = g[0, a]
+        geo.n_out[a] = g[1, a]
+        geo.k[a] = g[2, a]
+        geo.s[a] = g[3, a]
+        geo.p[a] = g[4, a]
+        geo.dil[a] = g[5, a]
+        geo.plane *= geo.n_in[a]
+        geo.taps *= geo.k[a]
+        geo.L *= geo.n_out[a]
+        if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0:
+            geo.pointwise = False
+    return geo
