@@ -9,29 +9,15 @@ at least 0.8 forward and 0.7 forward + backward). Both libraries run on the same
 """
 import argparse
 import os
-import time
 
 import numpy as np
 
 import convcore
+from _timing import median_times
 from convcore.functional import conv2d, conv2d_backward
 
 SHAPES = [(32, 3, 32, 5, 32), (16, 64, 32, 3, 64), (8, 64, 56, 3, 64), (8, 128, 28, 3, 128),
           (64, 1, 28, 5, 32)]
-
-
-def median_times(fns, repeat):
-    """Median run time of each function, the functions taking turns so that a load change on the
-    (shared) machine hits all of them alike."""
-    for fn in fns:
-        fn()  # warm up (allocations, thread pools)
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [float(np.median(ts)) for ts in times]
 
 
 def main(argv=None):

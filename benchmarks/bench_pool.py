@@ -6,11 +6,11 @@ Cases are float32, NCHW. The figure of merit is convcore's median time over PyTo
 (lower is better; the compiled-core issue asks for at most 0.5 on the 2x2/stride-2 max pool).
 """
 import argparse
-import time
 
 import numpy as np
 
 import convcore
+from _timing import median_times
 from convcore.functional import avg_pool2d, max_pool2d, max_pool2d_backward
 
 CASES = [  # name, input shape, kernel, stride, padding
@@ -18,16 +18,6 @@ CASES = [  # name, input shape, kernel, stride, padding
     ("max 3x3/2 pad 1", (32, 64, 56, 56), 3, 2, 1),
     ("avg 2x2/2", (32, 64, 56, 56), 2, 2, 0),
 ]
-
-
-def median_time(fn, repeat):
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main(argv=None):
@@ -69,11 +59,11 @@ def main(argv=None):
                 out.backward(out.detach())
             theirs["fwd+bwd"] = torch_fwd_bwd
         for pass_, fn in ours.items():
-            t_ours = median_time(fn, args.repeat) * 1e3
             if pass_ in theirs:
-                t_theirs = median_time(theirs[pass_], args.repeat) * 1e3
+                t_ours, t_theirs = (t * 1e3 for t in median_times([fn, theirs[pass_]], args.repeat))
                 print(f"{name:<18}{pass_:<10}{t_ours:>10.2f}{t_theirs:>10.2f}{t_ours / t_theirs:>8.2f}")
             else:
+                t_ours = median_times([fn], args.repeat)[0] * 1e3
                 print(f"{name:<18}{pass_:<10}{t_ours:>10.2f}{'-':>10}{'-':>8}")
 
 
