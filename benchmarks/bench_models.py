@@ -7,26 +7,23 @@ PyTorch's time), and the zoo on small inputs (LeNet-5 on 32x32 digits, AlexNet o
 ResNet on 32x32, GoogLeNet and the Xception-style network on 32x32). Each network is built in
 PyTorch with plain ``torch.nn`` in torchvision's layout (torchvision is not needed), given random
 weights and BatchNorm statistics, and its state dict is loaded into convcore's network; the outputs
-are checked to agree before anything is timed. Evaluation mode, float32, median of interleaved runs.
+are checked to agree before anything is timed. Evaluation mode, float32, median of repeats.
 The ratio is convcore's time over PyTorch's (lower is better).
 
-Both libraries run in this one process, each with its own OpenMP runtime (PyTorch bundles its own
-libgomp). With the default "active" wait policy the idle threads of one runtime spin for a while
-after each call and take the cores from the other (measured: convcore's ResNet-18 on 8x224x224
-went from 0.3 s alone to 9 s interleaved with PyTorch on 2 cores). So the script sets
-OMP_WAIT_POLICY=PASSIVE for both unless it is already set; ``--no-torch`` times convcore alone.
+Both libraries run in this one process, each with its own OpenMP runtime (PyTorch bundles its
+own). On the shared 2-core machine convcore's kernels lose most when they run right after PyTorch's
+(measured: convcore's ResNet-18 on 8x224x224 took 0.3 s alone and 0.6-9 s with PyTorch timed in
+the same process). Each library's repeats run as one block after a pause, PyTorch's after
+convcore's; ``--no-torch`` times convcore alone (compare with a separate PyTorch-only run).
 """
+import argparse
 import os
+import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any OpenMP runtime starts
+import numpy as np
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import convcore  # noqa: E402
-from convcore import models  # noqa: E402
+import convcore
+from convcore import models
 
 CASES = [  # name, batch, in_channels, image size
     ("resnet18", 8, 3, 224), ("lenet5", 64, 1, 32), ("alexnet", 16, 3, 64), ("vgg11", 16, 3, 32),
@@ -260,17 +257,20 @@ def build(name, in_channels, with_torch):
     return ours.eval(), twin
 
 
-def median_times(fns, repeat):
-    """Median time of each function over `repeat` rounds in which the functions take turns."""
+def median_times(fns, repeat, pause=0.5):
+    """Median time of each function over `repeat` calls, one function after the other (after a
+    warm-up call and a pause that lets the other library's threads go to sleep)."""
+    medians = []
     for fn in fns:
+        time.sleep(pause)
         fn()  # warm-up
-    times = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, ts in zip(fns, times):
+        ts = []
+        for _ in range(repeat):
             start = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - start)
-    return [float(np.median(ts)) for ts in times]
+        medians.append(float(np.median(ts)))
+    return medians
 
 
 def run(cases=CASES, repeat=5, use_torch=True):
@@ -305,9 +305,9 @@ def run(cases=CASES, repeat=5, use_torch=True):
 
 
 def table(rows, threads, repeat):
-    lines = [f"model inference (eval, float32), threads={threads}, median of {repeat} interleaved "
-             f"runs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; ratio = convcore time / "
-             f"torch time (target <= 1.5)",
+    lines = [f"model inference (eval, float32), threads={threads}, median of {repeat} runs "
+             f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}); ratio = convcore "
+             f"time / torch time (target <= 1.5)",
              f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
     for label, ours, peer, diff in rows:
         peer_s = f"{peer * 1e3:10.1f}" if peer is not None else f"{'-':>10}"
