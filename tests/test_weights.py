@@ -112,3 +112,10 @@ def test_genuine_torch_save_of_every_integer_width_views_and_parameters(tmp_path
         ref = value.detach().numpy()
         assert ours[key].dtype == ref.dtype and ours[key].shape == ref.shape, key
         np.testing.assert_array_equal(ours[key], ref, err_msg=key)
+
+
+def test_bfloat16_is_refused_with_the_reason(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"a": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="BFloat16Storage tensors, which have no NumPy type"):
+        read_state_dict(tmp_path / "b.pt")

@@ -69,6 +69,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return self._ALLOWED[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
+        if module == "torch" and name.endswith("Storage"):
+            raise ValueError(f"the file holds {name} tensors, which have no NumPy type: convert "
+                             f"them before saving (e.g. tensor.float())")
         raise ValueError(f"refusing to load {module}.{name}: a weights file may only hold tensors, "
                          f"ordered dicts and plain values")
 
