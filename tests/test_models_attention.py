@@ -2,6 +2,7 @@
 NumPy reference, numerical gradients, torch.nn.MultiheadAttention's names and outputs."""
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 from convcore import nn
 from convcore.nn import MultiheadSelfAttention, SpatialSelfAttention
@@ -61,23 +62,12 @@ def test_gradients(cls, shape):
     def loss():
         return float(np.sum(layer.forward(x) * r))
 
-    def numeric(a, eps=1e-6):
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            old = a[i]
-            a[i] = old + eps
-            hi = loss()
-            a[i] = old - eps
-            lo = loss()
-            a[i] = old
-            g[i] = (hi - lo) / (2 * eps)
-        return g
-
     layer.forward(x)
     gx = layer.backward(r)
-    np.testing.assert_allclose(gx, numeric(x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-5, atol=1e-8)
     for name, p in layer.named_parameters():
-        np.testing.assert_allclose(p.grad, numeric(p.data), rtol=1e-5, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(p.grad, numerical_grad(loss, p.data), rtol=1e-5, atol=1e-8,
+                                   err_msg=name)
 
 
 def test_frozen_and_config():

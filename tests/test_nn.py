@@ -3,6 +3,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 import convcore
 from convcore import nn
@@ -29,29 +30,12 @@ def numerical_check(module, x, atol=1e-6, rtol=1e-5, eps=1e-6):
     def f():
         return float(np.sum(module.forward(x) * r))
 
-    num = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        num[i] = (fp - fm) / (2 * eps)
+    num = numerical_grad(f, x, eps)
     np.testing.assert_allclose(gx, num, atol=atol, rtol=rtol, err_msg="input gradient")
     for name, p in module.named_parameters():
         if not p.trainable:
             continue
-        nump = np.zeros_like(p.data)
-        flat = p.data.reshape(-1)
-        for j in range(flat.size):
-            old = flat[j]
-            flat[j] = old + eps
-            fp = f()
-            flat[j] = old - eps
-            fm = f()
-            flat[j] = old
-            nump.reshape(-1)[j] = (fp - fm) / (2 * eps)
+        nump = numerical_grad(f, p.data, eps)
         np.testing.assert_allclose(p.grad, nump, atol=atol, rtol=rtol, err_msg=name)
 
 

@@ -2,6 +2,7 @@
 frozen parameters, configs and (when installed) PyTorch."""
 import numpy as np
 import pytest
+from gradcheck import numerical_grad
 
 from convcore import nn
 from convcore.nn import DepthwiseConv2d, PointConv2d, SeparableConv2d
@@ -12,21 +13,6 @@ def one_thread(monkeypatch):
     """Tiny convolutions called thousands of times run fastest on one thread (no team start-up)."""
     from convcore import _threads
     monkeypatch.setattr(_threads, "_setting", 1)
-
-
-def numeric_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    it = np.nditer(a, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = a[i]
-        a[i] = old + eps
-        hi = f()
-        a[i] = old - eps
-        lo = f()
-        a[i] = old
-        g[i] = (hi - lo) / (2 * eps)
-    return g
 
 
 def check_gradients(layer, x, rtol=1e-5, atol=1e-7):
@@ -40,9 +26,9 @@ def check_gradients(layer, x, rtol=1e-5, atol=1e-7):
     layer.zero_grad()
     layer.forward(x)
     gx = layer.backward(r)
-    np.testing.assert_allclose(gx, numeric_grad(loss, x), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=rtol, atol=atol)
     for name, p in layer.named_parameters():
-        np.testing.assert_allclose(p.grad, numeric_grad(loss, p.data), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(p.grad, numerical_grad(loss, p.data), rtol=rtol, atol=atol,
                                    err_msg=name)
 
 
