@@ -75,9 +75,10 @@ cdef inline void _zero_run(floating *dst, Py_ssize_t n) noexcept nogil:
 
 
 cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
-                   Py_ssize_t first, Py_ssize_t count, bint scatter) noexcept nogil:
+                   Py_ssize_t first, Py_ssize_t count, Py_ssize_t ld, bint scatter) noexcept nogil:
     """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
     col2im (scatter True): x[...] += cols[K, count] for the same positions (x is then written).
+    ``ld`` (>= count) is the distance between rows of cols.
 
     Rows of cols run over (c, i, j, l) kernel taps; columns over output positions. The positions
     are walked one output row (or the part of it inside the tile) at a time, and for each the kw
@@ -96,7 +97,7 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
     for c in range(channels):
         for i in range(g.k[0]):
             for j in range(g.k[1]):
-                rows = cols + ((c * g.k[0] + i) * g.k[1] + j) * kw * count
+                rows = cols + ((c * g.k[0] + i) * g.k[1] + j) * kw * ld
                 t = 0
                 od = od0
                 oh = oh0
@@ -110,11 +111,11 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                     if d < 0 or d >= g.n_in[0] or h < 0 or h >= g.n_in[1]:
                         if not scatter:
                             for l in range(kw):
-                                _zero_run(rows + l * count + t, run)
+                                _zero_run(rows + l * ld + t, run)
                     else:
                         src = x + c * g.plane + (d * g.n_in[1] + h) * W
                         for l in range(kw):
-                            row = rows + l * count + t
+                            row = rows + l * ld + t
                             w_start = ow * sw - g.p[2] + l * g.dil[2]
                             if sw == 1:
                                 lo = -w_start if w_start < 0 else 0
@@ -169,7 +170,7 @@ def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[
             or cols.shape[1] != g.L):
         raise ValueError("im2col: array shapes do not match the geometry")
     with nogil:
-        _patches(<floating *> &x[0, 0], &cols[0, 0], x.shape[0], &g, 0, g.L, False)
+        _patches(<floating *> &x[0, 0], &cols[0, 0], x.shape[0], &g, 0, g.L, g.L, False)
 
 
 def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floating[:, ::1] x):
@@ -179,7 +180,7 @@ def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floati
             or cols.shape[1] != g.L):
         raise ValueError("col2im: array shapes do not match the geometry")
     with nogil:
-        _patches(&x[0, 0], <floating *> &cols[0, 0], x.shape[0], &g, 0, g.L, True)
+        _patches(&x[0, 0], <floating *> &cols[0, 0], x.shape[0], &g, 0, g.L, g.L, True)
 
 
 cdef void _forward_image(const floating *x, const floating *w, const floating *bias, floating *y,
@@ -203,29 +204,67 @@ cdef void _forward_image(const floating *x, const floating *w, const floating *b
         first = 0
         while first < L:
             count = tile if L - first > tile else L - first
-            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, count, False)
             gemm(False, False, og, count, K, 1, w + grp * og * K, K, cols, count,
                  beta, y + grp * og * L + first, L)
             first += count
 
 
+cdef void _forward_images(const floating *x, const floating *w, const floating *bias,
+                          floating *y, floating *work, const Geometry *g, Py_ssize_t nb,
+                          Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t groups) noexcept nogil:
+    """nb images at once, for outputs too small to fill a GEMM alone: cols[K, nb * L] holds image
+    b's patches in columns b * L ..., one GEMM per group writes out[og, nb * L], which is then
+    copied (with the bias) to y[b, o, :]."""
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, b, o, q
+    cdef Py_ssize_t K = cg * g.taps, L = g.L, M = nb * L
+    cdef floating *cols = work
+    cdef floating *out = work + K * M
+    cdef floating *dst
+    cdef const floating *src
+    cdef floating shift
+    for grp in range(groups):
+        for b in range(nb):
+            _patches(<floating *> x + (b * c_in + grp * cg) * g.plane, cols + b * L, cg, g, 0, L,
+                     M, False)
+        gemm(False, False, og, M, K, 1, w + grp * og * K, K, cols, M, 0, out, M)
+        for b in range(nb):
+            for o in range(og):
+                dst = y + (b * c_out + grp * og + o) * L
+                src = out + o * M + b * L
+                shift = bias[grp * og + o] if bias != NULL else 0
+                for q in range(L):
+                    dst[q] = src[q] + shift
+
+
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
             floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t groups,
-            Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+            Py_ssize_t tile, floating[:, ::1] work, int n_threads, Py_ssize_t images=1):
+    """With ``images`` > 1, every work item is that many images in one GEMM (``work`` then holds
+    (K + C_out / groups) * images * L values per thread); otherwise one image in column tiles."""
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n, item, nb, N = x.shape[0]
+    cdef Py_ssize_t n_items = (N + images - 1) // images if images > 1 else N
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     _check("forward", &g, x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], y.shape[0],
            y.shape[1], y.shape[2], groups, tile, work.shape[0], work.shape[1], n_threads)
     if bias.shape[0] not in (0, w.shape[0]):
         raise ValueError("forward: bias must be empty or hold one value per output channel")
+    if images > 1 and work.shape[1] < (w.shape[1] + w.shape[0] // groups) * images * g.L:
+        raise ValueError("forward: work is too small for the images per work item")
     with nogil:
-        if n_threads <= 1:
-            for n in range(x.shape[0]):
+        if images > 1:
+            for item in prange(n_items, num_threads=max(n_threads, 1), schedule="dynamic"):
+                n = item * images
+                nb = images if N - n > images else N - n
+                _forward_images(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[threadid(), 0],
+                                &g, nb, x.shape[1], w.shape[0], groups)
+        elif n_threads <= 1:
+            for n in range(N):
                 _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[0, 0], &g,
                                x.shape[1], w.shape[0], groups, tile)
         else:
-            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
+            for n in prange(N, num_threads=n_threads, schedule="dynamic"):
                 _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[threadid(), 0], &g,
                                x.shape[1], w.shape[0], groups, tile)
 
@@ -247,7 +286,7 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
             count = tile if L - first > tile else L - first
             gemm(True, False, K, count, og, 1, w + grp * og * K, K,
                  gy + grp * og * L + first, L, 0, cols, count)
-            _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, True)
+            _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, count, True)
             first += count
 
 
@@ -284,7 +323,7 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
         first = 0
         while first < L:  # gw_g[og, K] += gy_g[og, tile] @ cols[K, tile]^T
             count = tile if L - first > tile else L - first
-            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, False)
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, count, False)
             gemm(False, True, og, K, count, 1, gy + grp * og * L + first, L, cols, count,
                  1, gw + grp * og * K, K)
             first += count

@@ -131,6 +131,8 @@ class TestIm2col:
             _im2col.backward_weight(y, x, np.zeros((1, 4, 18)), c.geometry, 2, 16, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="backward_weight: grad_w must hold between 1 and N"):
             _im2col.backward_weight(y, x, np.zeros((3, 4, 18)), c.geometry, 2, 16, work, 1)
+        with pytest.raises(ValueError, match="forward: work is too small for the images"):
+            _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1, 2)
         _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # the right shapes pass
 
 
@@ -149,6 +151,36 @@ class TestForward:
         assert y.dtype == dtype
         tol = 1e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(y, ref, rtol=tol, atol=tol)
+
+    @pytest.mark.parametrize("case", CASES + [(2, 5, 4, 6, (3, 3), 3, 1, 1, 1, 2),
+                                              (2, 7, 1, 3, (9, 8), 5, 1, 0, 1, 1)])
+    @pytest.mark.parametrize("images", [1, 2, 3])
+    def test_several_images_per_gemm(self, case, images, monkeypatch):
+        # small outputs: several images' columns share one GEMM (a short last item included)
+        monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
+                             _pads(p, nd), expand(d, nd), g)
+        ys = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                ys.append(conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g))
+        finally:
+            convcore.set_num_threads(None)
+        np.testing.assert_allclose(ys[0], ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(ys[0], ys[1])
+
+    def test_images_per_gemm_fill_small_outputs_only(self):
+        assert conv_module._images_per_gemm(4608, 1, 32) == 16  # at most half the batch
+        assert conv_module._images_per_gemm(576, 64, 32) == 8  # 512 columns
+        assert conv_module._images_per_gemm(576, 3136, 32) == 1  # a large image alone
+        assert conv_module._images_per_gemm(25, 576, 64) == 7  # shallow K: 4096 columns
 
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):

@@ -92,18 +92,19 @@ class _Conv:
     def unbatch(self, y):
         return y if self.batched else y[0]
 
-    def run(self, kernel, *arrays, per_image):
-        """Call a kernel either with one image per thread (BLAS held to one thread) or, when the
-        batch is smaller than the thread count, image by image with BLAS owning the threads.
-        `per_image(threads)` returns the arguments that follow `arrays` and depend on the thread
-        count (scratch arrays)."""
+    def run(self, kernel, *arrays, per_image, images=1):
+        """Call a kernel either with one work item (`images` images) per thread (BLAS held to one
+        thread) or, when there are fewer items than threads, item by item with BLAS owning the
+        threads. `per_image(threads)` returns the arguments that follow `arrays` and depend on the
+        thread count (scratch arrays)."""
         flops = 2 * np.prod(self.out_shape) * np.prod(self.weight.shape[1:])
         n_threads = threads_for(flops, _GRAIN)
-        if self.x.shape[0] >= n_threads > 1:
+        extra = (images,) if images > 1 else ()
+        if -(-self.x.shape[0] // images) >= n_threads > 1:
             with blas_threads(1):
-                return kernel(*arrays, *per_image(n_threads), n_threads)
+                return kernel(*arrays, *per_image(n_threads), n_threads, *extra)
         with blas_threads(n_threads):
-            return kernel(*arrays, *per_image(1), 1)
+            return kernel(*arrays, *per_image(1), 1, *extra)
 
 
 # Multiply-adds a thread should have before a second one is worth waking (a small layer's whole
@@ -122,13 +123,27 @@ def _tile(K, L):
     return min(256 if K < 256 else 512, L)
 
 
+def _images_per_gemm(K, L, batch):
+    """Images whose im2col columns go into one GEMM. A GEMM over the few output positions of a
+    small image (a deep layer of a network on 32x32 inputs has 1 to 64) or over a shallow K runs
+    far below speed; several images fill it to about `_tile` columns, or up to 4096 columns of a
+    shallow K while the columns stay within 512 KiB of float32. At most half the batch, so that
+    two threads share it; the count depends on the shapes only, never on the thread count."""
+    wanted = max(_tile(K, 1 << 30), min(4096, (1 << 17) // K))
+    return max(1, min(wanted // L, (batch + 1) // 2))
+
+
 def _forward(c, bias):
     """Run the forward kernel for the checked arguments `c`; `bias` (C_out,) or empty."""
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
+    L = int(np.prod(c.out_spatial))
     y = np.empty(c.out_shape, dtype=c.dtype)
-    tile = _tile(K, int(np.prod(c.out_spatial)))
+    tile = _tile(K, L)
+    images = _images_per_gemm(K, L, c.x.shape[0])
+    work = K * tile if images == 1 else (K + c_out // c.groups) * images * L
     c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), bias, _flat(y), c.geometry,
-          c.groups, tile, per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+          c.groups, tile, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
+          images=images)
     return y
 
 
