@@ -11,7 +11,10 @@ from convcore import signal as cs
 from convcore.signal import _direct, _fft, _method
 from convcore.signal._convolve import _conv_plan
 from convcore.signal._fftconvolve import run_oa
+from convcore.signal._options import boundary_code, conv_start, out_shape
+from convcore.signal._plan import Plan
 from convcore.signal._separable import separable_factors
+from convcore.signal._tiles import run_tiles, tile_shape
 
 INTS = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
 FLOATS = [np.float32, np.float64, np.complex64, np.complex128]
@@ -403,6 +406,59 @@ class TestEngines:
             cs.choose_conv_method(np.ones(3), np.ones((3, 3)))
         with pytest.raises(ValueError, match="in2 cannot be empty"):
             cs.choose_conv_method(np.ones(3), np.ones(0))
+
+    @staticmethod
+    def _conv2d_plan(x, w, mode, boundary, fillvalue):
+        """The plan of scipy.signal.convolve2d(x, w, mode, boundary, fillvalue)."""
+        result = np.result_type(x, w)
+        return Plan(x=x, w=w[::-1, ::-1], start=conv_start(mode, w.shape),
+                    shape=out_shape(mode, x.shape, w.shape), stride=(1, 1),
+                    boundary=boundary_code(boundary), cval=result.type(fillvalue), result=result)
+
+    @pytest.mark.parametrize("boundary", BOUNDARIES)
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
+    def test_tiles_match_scipy(self, boundary, dtype):
+        # overlap-save tiles: forced tile shapes leave partial last rows and columns of tiles,
+        # the smallest tiles (kernel + 1), one tile, non-square tiles; kernel larger than input
+        rng = np.random.default_rng(31)
+        for xs, ws, tiles in (((45, 38), (7, 5), [(8, 6), (16, 9), (20, 32), (64, 64), None]),
+                              ((30, 33), (11, 11), [(12, 24), (27, 18), None]),
+                              ((6, 5), (9, 8), [(10, 9), (16, 16), None]),
+                              ((1, 17), (1, 4), [(1, 5), None])):
+            x, w = data(xs, dtype, rng, small=True), data(ws, dtype, rng, small=True)
+            for mode, tile in itertools.product(MODES, tiles):
+                if mode == "valid" and (xs[0] < ws[0] or xs[1] < ws[1]):
+                    continue
+                want = ss.convolve2d(x, w, mode=mode, boundary=boundary, fillvalue=3)
+                got = run_tiles(self._conv2d_plan(x, w, mode, boundary, 3), tile)
+                assert_same(got, want)
+
+    def test_tiles_chosen_for_mid_sized_dense_kernels(self):
+        rng = np.random.default_rng(32)
+        for dtype in (np.float32, np.float64):
+            x, w = data((300, 280), dtype, rng), data((31, 31), dtype, rng)
+            plan = self._conv2d_plan(x, w, "same", "fill", 0)
+            assert _method.choose(plan, "auto")[0] == "tiles"
+            assert cs.choose_conv_method(x, w, "same") == "fft"
+            assert_same(cs.convolve2d(x, w, "same"), ss.convolve2d(x, w, "same"))
+            assert_same(cs.correlate2d(x, w, "valid", "symm"),
+                        ss.correlate2d(x, w, "valid", "symm"))
+        (t0, t1), work = tile_shape((1024, 1024), (31, 31), 4)
+        assert 31 < t0 < 1024 and 31 < t1 < 1024 and work > 0
+        assert tile_shape((10, 10), (3, 3), 8)[0] == (12, 12)  # one tile covers it
+
+    def test_tiles_threads_identical(self):
+        rng = np.random.default_rng(33)
+        plan = self._conv2d_plan(data((90, 70), np.float64, rng), data((9, 13), np.float64, rng),
+                                 "same", "wrap", 0)
+        results = []
+        for n in (1, 2):
+            convcore.set_num_threads(n)
+            try:
+                results.append(run_tiles(plan, (32, 40)))
+            finally:
+                convcore.set_num_threads(None)
+        np.testing.assert_array_equal(*results)
 
     def test_threads_identical(self):
         rng = np.random.default_rng(13)

@@ -17,6 +17,7 @@ from ._method import choose
 from ._options import (boundary_code, check_method, check_mode, check_not_empty, check_stride,
                        conv_start, corr2d_start, out_shape, valid_swap_needed)
 from ._plan import Plan
+from ._tiles import run_tiles
 
 
 def _reverse(a):
@@ -30,8 +31,8 @@ def _conj(a):
 def execute(plan, method):
     """Run `plan` with the engine `method` allows and the cost model prefers."""
     engine, factors = choose(plan, method)
-    if engine in ("fft", "oa"):
-        out = run_fft(plan) if engine == "fft" else run_oa(plan)
+    if engine in ("fft", "oa", "tiles"):
+        out = {"fft": run_fft, "oa": run_oa, "tiles": run_tiles}[engine](plan)
         if out.size and out.dtype.kind in "fc" and not np.isfinite(out[(0,) * out.ndim]):
             warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
                           "output. Consider using method='direct' instead.",
@@ -290,4 +291,4 @@ def choose_conv_method(in1, in2, mode="full", measure=False, stride=1):
     if valid_swap_needed(mode, volume.shape, kernel.shape):
         volume, kernel = kernel, volume
     engine, _ = choose(_conv_plan(volume, kernel, mode, stride, result), "auto")
-    return "fft" if engine in ("fft", "oa") else "direct"
+    return "fft" if engine in ("fft", "oa", "tiles") else "direct"

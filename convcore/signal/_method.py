@@ -12,6 +12,9 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
   a padded region when the edge rule is not a zero fill (with a stride: P phases of N/P points
   forward, one inverse of N/P); a 1-D transform is one long transform (``FFT_1D``, no threads);
 - oa (1-D):   overlap-add, ``(2 * blocks + 1)`` transforms of the block length, batched.
+- tiles (2-D, stride 1, real): overlap-save over cache-sized tiles (``_tiles.tile_shape``):
+  ``FFT[dtype] * work / fft_threads`` plus one copy of the extended input; the same per-``n log n``
+  constant fits (``benchmarks/bench_signal.py --calibrate`` prints it for 180x180 tiles).
 
 Integers may only go to the FFT when the result is provably exact (every partial sum below 2**40,
 far inside float64's 53 bits, so rounding recovers the integer); bool and non-finite inputs always
@@ -25,6 +28,7 @@ import scipy.fft as sp_fft
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._separable import separable_factors
+from ._tiles import tile_shape, usable as tiles_usable
 
 # seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
 DIRECT = {"f4": 4.5e-11, "f8": 6.7e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
@@ -104,6 +108,20 @@ def fft_cost(plan):
     return cost
 
 
+def tiles_cost(plan):
+    """Overlap-save over tiles: forward and inverse transforms of every tile, the copies of the
+    input into the tile rows, and the padded region when the edge rule is not a zero fill."""
+    key = "f4" if plan.result == np.float32 else "f8"
+    item = 4 if key == "f4" else 8
+    _, work = tile_shape(tuple(plan.shape), tuple(plan.w.shape), item)
+    region = math.prod(m + k - 1 for m, k in zip(plan.shape, plan.w.shape))
+    cost = FFT_SETUP + FFT[key] * work / (1 + 0.7 * (get_num_threads() - 1))
+    cost += COPY * region * item * 2
+    if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
+        cost += COPY * region * item
+    return cost
+
+
 def oa_cost(plan):
     """Overlap-add of a 1-D plan: blocks of a fast length L, batched over the worker threads."""
     from ._fftconvolve import _block_length
@@ -134,6 +152,8 @@ def _finite(a):
 def candidates(plan, method):
     """Engines allowed for `plan` under `method` ('auto', 'direct', 'fft'): a list of names."""
     if method == "fft":
+        # one transform of the whole input: a NaN or inf spreads over the whole result, as in
+        # SciPy's fftconvolve (tiles would keep it inside its tiles)
         return ["fft"]
     allowed = ["direct"]
     floats = plan.result.kind in "fc"
@@ -143,6 +163,8 @@ def candidates(plan, method):
         allowed.append("fft")
         if plan.x.ndim == 1 and plan.w.shape[0] > 1:
             allowed.append("oa")
+        if tiles_usable(plan):
+            allowed.append("tiles")
     return allowed
 
 
@@ -156,8 +178,10 @@ def _fft_allowed(plan):
 def choose(plan, method):
     """(engine, factors): the cheapest allowed engine; factors for 'separable', else None."""
     allowed = candidates(plan, method)
-    if allowed == ["fft"]:
-        return "fft", None
+    spectral = [(cost(plan), name) for name, cost in (("fft", fft_cost), ("oa", oa_cost),
+                                                      ("tiles", tiles_cost)) if name in allowed]
+    if "direct" not in allowed:
+        return min(spectral)[1], None
     best, best_cost, factors = "direct", direct_cost(plan), None
     if "separable" in allowed:
         cost = separable_cost(plan)
@@ -165,8 +189,6 @@ def choose(plan, method):
             factors = separable_factors(plan.w)
             if factors is not None:
                 best, best_cost = "separable", cost
-    spectral = [(cost(plan), name) for name, cost in (("fft", fft_cost), ("oa", oa_cost))
-                if name in allowed]
     if spectral:
         cost, name = min(spectral)
         if cost < best_cost and _fft_allowed(plan):
