@@ -33,6 +33,14 @@ in, float64 out). Every sample is read into a double buffer and every result is 
 by C's conversion: floats rounded, integers truncated toward zero and wrapped to the width of the
 output (through a 64-bit integer), which is what SciPy returns.
 
+``single=True`` (every entry point) does the same with float buffers and float weights: twice the
+lanes of a vector and half the memory traffic. The caller chooses it where that is safe
+(``convcore/ndimage/_engine.py``): float32 data to float32 results with short kernels (the float
+sums' rounding stays far below float32's 1e-5), or integer data, weights and ``cval`` whose every
+partial sum stays below 2**24 (float holds them exactly, so the results are SciPy's bit for bit).
+A float running sum (``uniform``) is added up afresh from its window every 32 outputs, so that it
+cannot drift along a long line.
+
 Layout of the work: lines are filtered in blocks of ``B`` at once, their samples interleaved in a
 double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap is one contiguous
 loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 copy is picked at run time on
@@ -52,6 +60,7 @@ import threading
 
 import numpy as np
 
+from _fused cimport floating
 from _modes cimport map_index
 
 
@@ -86,9 +95,24 @@ cdef struct Geom:
     double cval
 
 
-# The taps of a unit-step pass over a tile, in C so that GCC can add an AVX2 copy picked at run
-# time (target_clones; no FMA, so every product and sum is rounded as in SciPy). Pairs of taps
-# (symmetric kernels) or taps are added four at a time into a register, in SciPy's order.
+# The C helpers, written once as a template over the buffer type R (suffix _d: double, _f:
+# float) so that GCC can add an AVX2 copy of each picked at run time (target_clones; no FMA, so
+# every product and sum is rounded as in SciPy). The double copies are SciPy's arithmetic; the
+# float copies serve float32 data (to float32 precision) and integer data whose sums are exact in
+# float32 (see ``correlate``'s ``single``).
+#
+# cl_sym / cl_gen: the taps of a unit-step pass over a tile. Pairs of taps (symmetric kernels) or
+# taps are added four at a time into a register, in SciPy's order.
+# cl_running: running sums of B interleaved lines for outputs q0 .. q0 + nq - 1 (q0 > 0: first add
+# the sample entering and subtract the one leaving), each output the sum divided by size; every
+# `anchor` outputs (0: never) the sum is added up afresh from its window, so that float sums
+# cannot drift along a long line.
+# cl_load / cl_store: conversions between the arrays' dtypes and the buffers, with a contiguous
+# fast path the compiler vectorises. Stores follow C's conversion as SciPy's do: integers are
+# truncated toward zero through a 64-bit integer (so out-of-range values wrap), uint64 keeps
+# values above 2**63; values that fit an int convert 4 or 8 at a time (the usual case for 8- to
+# 32-bit outputs).
+# cl_round: v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes.
 cdef extern from *:
     """
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -96,120 +120,17 @@ cdef extern from *:
     #else
     #define CL_CLONES
     #endif
-
-    CL_CLONES static void cl_sym(double *__restrict acc, const double *__restrict buf,
-                                 Py_ssize_t T, Py_ssize_t B, const double *w, Py_ssize_t K,
-                                 int sign) {
-        Py_ssize_t c = K / 2, j = 0, t;
-        const double *m = buf + c * B;
-        const double wc = w[c];
-        for (t = 0; t < T; t++) acc[t] = m[t] * wc;
-        for (; j + 4 <= c; j += 4) {
-            const double *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;
-            const double *h0 = buf + (K - 1 - j) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;
-            const double w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
-            if (sign > 0) {
-                for (t = 0; t < T; t++) {
-                    double a = acc[t];
-                    a += (l0[t] + h0[t]) * w0; a += (l1[t] + h1[t]) * w1;
-                    a += (l2[t] + h2[t]) * w2; a += (l3[t] + h3[t]) * w3;
-                    acc[t] = a;
-                }
-            } else {
-                for (t = 0; t < T; t++) {
-                    double a = acc[t];
-                    a += (l0[t] - h0[t]) * w0; a += (l1[t] - h1[t]) * w1;
-                    a += (l2[t] - h2[t]) * w2; a += (l3[t] - h3[t]) * w3;
-                    acc[t] = a;
-                }
-            }
-        }
-        for (; j < c; j++) {
-            const double *l0 = buf + j * B, *h0 = buf + (K - 1 - j) * B;
-            const double w0 = w[j];
-            if (sign > 0) { for (t = 0; t < T; t++) acc[t] += (l0[t] + h0[t]) * w0; }
-            else { for (t = 0; t < T; t++) acc[t] += (l0[t] - h0[t]) * w0; }
-        }
-    }
-
-    CL_CLONES static void cl_gen(double *__restrict acc, const double *__restrict buf,
-                                 Py_ssize_t T, Py_ssize_t B, const double *w, Py_ssize_t K) {
-        Py_ssize_t j = 0, t;
-        const double *m = buf + (K - 1) * B;
-        const double wl = w[K - 1];
-        for (t = 0; t < T; t++) acc[t] = m[t] * wl;
-        for (; j + 4 <= K - 1; j += 4) {
-            const double *s0 = buf + j * B, *s1 = s0 + B, *s2 = s1 + B, *s3 = s2 + B;
-            const double w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
-            for (t = 0; t < T; t++) {
-                double a = acc[t];
-                a += s0[t] * w0; a += s1[t] * w1; a += s2[t] * w2; a += s3[t] * w3;
-                acc[t] = a;
-            }
-        }
-        for (; j < K - 1; j++) {
-            const double *s0 = buf + j * B;
-            const double w0 = w[j];
-            for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
-        }
-    }
-
-    /* running sums of B interleaved lines for outputs q0 .. q0 + nq - 1 (q0 > 0: first add the
-       sample entering and subtract the one leaving), each output the sum divided by size */
-    CL_CLONES static void cl_running(double *__restrict acc, double *__restrict run,
-                                     const double *__restrict buf, Py_ssize_t q0, Py_ssize_t nq,
-                                     Py_ssize_t B, Py_ssize_t size) {
-        Py_ssize_t q, b;
-        const double fs = (double)size;
-        for (q = q0; q < q0 + nq; q++) {
-            double *a = acc + (q - q0) * B;
-            if (q > 0) {
-                const double *enter = buf + (q + size - 1) * B, *leave = buf + (q - 1) * B;
-                for (b = 0; b < B; b++) run[b] += enter[b] - leave[b];
-            }
-            for (b = 0; b < B; b++) a[b] = run[b] / fs;
-        }
-    }
-    """
-    void cl_sym(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
-                Py_ssize_t K, int sign) noexcept nogil
-    void cl_gen(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
-                Py_ssize_t K) noexcept nogil
-    void cl_running(double* acc, double* run, const double* buf, Py_ssize_t q0, Py_ssize_t nq,
-                    Py_ssize_t B, Py_ssize_t size) noexcept nogil
-
-
-# Conversions between the arrays' dtypes and the double buffers, with a contiguous fast path the
-# compiler vectorises. Stores follow C's conversion as SciPy's do: integers are truncated toward
-# zero through a 64-bit integer (so out-of-range values wrap), uint64 keeps values above 2**63.
-cdef extern from *:
-    """
     typedef unsigned long long cl_u64;
     typedef long long cl_i64;
-    #define CL_LOAD(T)                                                                          \
+    #define CL_TRUNC(v) ((cl_i64)(v))
+    #define CL_SAME(v) (v)
+    #define CL_LOAD(T, R)                                                                       \
         if (ds == 1 && ss == (Py_ssize_t)sizeof(T)) {                                          \
             const T *p = (const T *)s;                                                          \
-            for (k = 0; k < m; k++) d[k] = (double)p[k];                                        \
+            for (k = 0; k < m; k++) d[k] = (R)p[k];                                             \
         } else {                                                                                \
-            for (k = 0; k < m; k++) d[k * ds] = (double)*(const T *)(s + k * ss);               \
+            for (k = 0; k < m; k++) d[k * ds] = (R)*(const T *)(s + k * ss);                    \
         }
-    CL_CLONES static void cl_load(double *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
-                                  Py_ssize_t m, int t) {
-        Py_ssize_t k;
-        switch (t) {
-        case 0: CL_LOAD(signed char) break;
-        case 1: CL_LOAD(unsigned char) break;
-        case 2: CL_LOAD(short) break;
-        case 3: CL_LOAD(unsigned short) break;
-        case 4: CL_LOAD(int) break;
-        case 5: CL_LOAD(unsigned int) break;
-        case 6: CL_LOAD(cl_i64) break;
-        case 7: CL_LOAD(cl_u64) break;
-        case 8: CL_LOAD(float) break;
-        default: CL_LOAD(double) break;
-        }
-    }
-    static inline cl_u64 cl_to_u64(double v) { return v < 0 ? (cl_u64)(cl_i64)v : (cl_u64)v; }
     #define CL_STORE(T, CONV)                                                                   \
         if (ss == 1 && ds == (Py_ssize_t)sizeof(T)) {                                          \
             T *p = (T *)d;                                                                      \
@@ -217,42 +138,237 @@ cdef extern from *:
         } else {                                                                                \
             for (k = 0; k < m; k++) *(T *)(d + k * ds) = (T)CONV(s[k * ss]);                    \
         }
-    #define CL_TRUNC(v) ((cl_i64)(v))
-    #define CL_SAME(v) (v)
-    /* values that fit an int convert 4 or 8 at a time (the usual case for 8- to 32-bit outputs) */
-    static int cl_fits_int(const double *s, Py_ssize_t ss, Py_ssize_t m) {
-        Py_ssize_t k;
-        int ok = 1;
-        if (ss != 1) return 0;
-        for (k = 0; k < m; k++) ok &= (s[k] > -2147483648.0) & (s[k] < 2147483647.0);
-        return ok;
-    }
-    #define CL_STORE_NARROW(T)                                                                  \
-        if (ds == (Py_ssize_t)sizeof(T) && cl_fits_int(s, ss, m)) {                            \
+    #define CL_STORE_NARROW(T, S)                                                               \
+        if (ds == (Py_ssize_t)sizeof(T) && cl_fits_int_##S(s, ss, m)) {                        \
             T *p = (T *)d;                                                                      \
             for (k = 0; k < m; k++) p[k] = (T)(int)s[k];                                        \
         } else CL_STORE(T, CL_TRUNC)
-    CL_CLONES static void cl_store(char *d, Py_ssize_t ds, const double *s, Py_ssize_t ss,
-                                   Py_ssize_t m, int t) {
-        Py_ssize_t k;
-        switch (t) {
-        case 0: CL_STORE_NARROW(signed char) break;
-        case 1: CL_STORE_NARROW(unsigned char) break;
-        case 2: CL_STORE_NARROW(short) break;
-        case 3: CL_STORE_NARROW(unsigned short) break;
-        case 4: CL_STORE_NARROW(int) break;
-        case 5: CL_STORE(unsigned int, CL_TRUNC) break;
-        case 6: CL_STORE(cl_i64, CL_TRUNC) break;
-        case 7: CL_STORE(cl_u64, cl_to_u64) break;
-        case 8: CL_STORE(float, CL_SAME) break;
-        default: CL_STORE(double, CL_SAME) break;
-        }
+    #define CL_ROUND(T, CONV, R) for (k = 0; k < m; k++) v[k] = (R)(T)CONV(v[k]);
+    #define CL_ROUND_NARROW(T, R, S)                                                            \
+        if (cl_fits_int_##S(v, 1, m)) { for (k = 0; k < m; k++) v[k] = (R)(T)(int)v[k]; }      \
+        else CL_ROUND(T, CL_TRUNC, R)
+
+    #define CL_T_SYM(R, S)                                                                      \
+    CL_CLONES static void cl_sym_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
+                                     Py_ssize_t B, const R *w, Py_ssize_t K, int sign) {        \
+        Py_ssize_t c = K / 2, j = 0, t;                                                         \
+        const R *m = buf + c * B;                                                               \
+        const R wc = w[c];                                                                      \
+        for (t = 0; t < T; t++) acc[t] = m[t] * wc;                                             \
+        for (; j + 4 <= c; j += 4) {                                                            \
+            const R *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                \
+            const R *h0 = buf + (K - 1 - j) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;      \
+            const R w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];                     \
+            if (sign > 0) {                                                                     \
+                for (t = 0; t < T; t++) {                                                       \
+                    R a = acc[t];                                                               \
+                    a += (l0[t] + h0[t]) * w0; a += (l1[t] + h1[t]) * w1;                       \
+                    a += (l2[t] + h2[t]) * w2; a += (l3[t] + h3[t]) * w3;                       \
+                    acc[t] = a;                                                                 \
+                }                                                                               \
+            } else {                                                                            \
+                for (t = 0; t < T; t++) {                                                       \
+                    R a = acc[t];                                                               \
+                    a += (l0[t] - h0[t]) * w0; a += (l1[t] - h1[t]) * w1;                       \
+                    a += (l2[t] - h2[t]) * w2; a += (l3[t] - h3[t]) * w3;                       \
+                    acc[t] = a;                                                                 \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        for (; j < c; j++) {                                                                    \
+            const R *l0 = buf + j * B, *h0 = buf + (K - 1 - j) * B;                             \
+            const R w0 = w[j];                                                                  \
+            if (sign > 0) { for (t = 0; t < T; t++) acc[t] += (l0[t] + h0[t]) * w0; }           \
+            else { for (t = 0; t < T; t++) acc[t] += (l0[t] - h0[t]) * w0; }                    \
+        }                                                                                       \
     }
+
+    #define CL_T_GEN(R, S)                                                                      \
+    CL_CLONES static void cl_gen_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
+                                     Py_ssize_t B, const R *w, Py_ssize_t K) {                  \
+        Py_ssize_t j = 0, t;                                                                    \
+        const R *m = buf + (K - 1) * B;                                                         \
+        const R wl = w[K - 1];                                                                  \
+        for (t = 0; t < T; t++) acc[t] = m[t] * wl;                                             \
+        for (; j + 4 <= K - 1; j += 4) {                                                        \
+            const R *s0 = buf + j * B, *s1 = s0 + B, *s2 = s1 + B, *s3 = s2 + B;                \
+            const R w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];                     \
+            for (t = 0; t < T; t++) {                                                           \
+                R a = acc[t];                                                                   \
+                a += s0[t] * w0; a += s1[t] * w1; a += s2[t] * w2; a += s3[t] * w3;             \
+                acc[t] = a;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
+        for (; j < K - 1; j++) {                                                                \
+            const R *s0 = buf + j * B;                                                          \
+            const R w0 = w[j];                                                                  \
+            for (t = 0; t < T; t++) acc[t] += s0[t] * w0;                                       \
+        }                                                                                       \
+    }
+
+    #define CL_T_RUNNING(R, S)                                                                  \
+    CL_CLONES static void cl_running_##S(R *__restrict acc, R *__restrict run,                  \
+                                         const R *__restrict buf, Py_ssize_t q0, Py_ssize_t nq, \
+                                         Py_ssize_t B, Py_ssize_t size, Py_ssize_t anchor) {    \
+        Py_ssize_t q, b, j;                                                                     \
+        const R fs = (R)size;                                                                   \
+        for (q = q0; q < q0 + nq; q++) {                                                        \
+            R *a = acc + (q - q0) * B;                                                          \
+            if (anchor > 0 && q > 0 && q % anchor == 0) {                                       \
+                for (b = 0; b < B; b++) run[b] = buf[q * B + b];                                \
+                for (j = 1; j < size; j++) {                                                    \
+                    const R *s0 = buf + (q + j) * B;                                            \
+                    for (b = 0; b < B; b++) run[b] += s0[b];                                    \
+                }                                                                               \
+            } else if (q > 0) {                                                                 \
+                const R *enter = buf + (q + size - 1) * B, *leave = buf + (q - 1) * B;          \
+                for (b = 0; b < B; b++) run[b] += enter[b] - leave[b];                          \
+            }                                                                                   \
+            for (b = 0; b < B; b++) a[b] = run[b] / fs;                                         \
+        }                                                                                       \
+    }
+
+    #define CL_T_LOAD(R, S)                                                                     \
+    CL_CLONES static void cl_load_##S(R *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,        \
+                                      Py_ssize_t m, int t) {                                    \
+        Py_ssize_t k;                                                                           \
+        switch (t) {                                                                            \
+        case 0: CL_LOAD(signed char, R) break;                                                  \
+        case 1: CL_LOAD(unsigned char, R) break;                                                \
+        case 2: CL_LOAD(short, R) break;                                                        \
+        case 3: CL_LOAD(unsigned short, R) break;                                               \
+        case 4: CL_LOAD(int, R) break;                                                          \
+        case 5: CL_LOAD(unsigned int, R) break;                                                 \
+        case 6: CL_LOAD(cl_i64, R) break;                                                       \
+        case 7: CL_LOAD(cl_u64, R) break;                                                       \
+        case 8: CL_LOAD(float, R) break;                                                        \
+        default: CL_LOAD(double, R) break;                                                      \
+        }                                                                                       \
+    }
+
+    #define CL_T_STORE(R, S)                                                                    \
+    static inline cl_u64 cl_to_u64_##S(R v) { return v < 0 ? (cl_u64)(cl_i64)v : (cl_u64)v; }  \
+    static int cl_fits_int_##S(const R *s, Py_ssize_t ss, Py_ssize_t m) {                       \
+        Py_ssize_t k;                                                                           \
+        int ok = 1;                                                                             \
+        if (ss != 1) return 0;                                                                  \
+        for (k = 0; k < m; k++) ok &= (s[k] > (R)-2147483648.0) & (s[k] < (R)2147483520.0);    \
+        return ok;                                                                              \
+    }                                                                                           \
+    CL_CLONES static void cl_store_##S(char *d, Py_ssize_t ds, const R *s, Py_ssize_t ss,       \
+                                       Py_ssize_t m, int t) {                                   \
+        Py_ssize_t k;                                                                           \
+        switch (t) {                                                                            \
+        case 0: CL_STORE_NARROW(signed char, S) break;                                          \
+        case 1: CL_STORE_NARROW(unsigned char, S) break;                                        \
+        case 2: CL_STORE_NARROW(short, S) break;                                                \
+        case 3: CL_STORE_NARROW(unsigned short, S) break;                                       \
+        case 4: CL_STORE_NARROW(int, S) break;                                                  \
+        case 5: CL_STORE(unsigned int, CL_TRUNC) break;                                         \
+        case 6: CL_STORE(cl_i64, CL_TRUNC) break;                                               \
+        case 7: CL_STORE(cl_u64, cl_to_u64_##S) break;                                          \
+        case 8: CL_STORE(float, CL_SAME) break;                                                 \
+        default: CL_STORE(double, CL_SAME) break;                                               \
+        }                                                                                       \
+    }
+
+    #define CL_T_ROUND(R, S)                                                                    \
+    CL_CLONES static void cl_round_##S(R *v, Py_ssize_t m, int t) {                             \
+        Py_ssize_t k;                                                                           \
+        switch (t) {                                                                            \
+        case 0: CL_ROUND_NARROW(signed char, R, S) break;                                       \
+        case 1: CL_ROUND_NARROW(unsigned char, R, S) break;                                     \
+        case 2: CL_ROUND_NARROW(short, R, S) break;                                             \
+        case 3: CL_ROUND_NARROW(unsigned short, R, S) break;                                    \
+        case 4: CL_ROUND_NARROW(int, R, S) break;                                               \
+        case 5: CL_ROUND(unsigned int, CL_TRUNC, R) break;                                      \
+        case 6: CL_ROUND(cl_i64, CL_TRUNC, R) break;                                            \
+        case 7: CL_ROUND(cl_u64, cl_to_u64_##S, R) break;                                       \
+        case 8: CL_ROUND(float, CL_SAME, R) break;                                              \
+        default: CL_ROUND(double, CL_SAME, R) break;                                            \
+        }                                                                                       \
+    }
+
+    #define CL_TEMPLATE(R, S)                                                                   \
+        CL_T_SYM(R, S) CL_T_GEN(R, S) CL_T_RUNNING(R, S) CL_T_LOAD(R, S) CL_T_STORE(R, S)       \
+        CL_T_ROUND(R, S)
+    CL_TEMPLATE(double, d)
+    CL_TEMPLATE(float, f)
     """
-    void _load "cl_load"(double* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
-                         int t) noexcept nogil
-    void _store "cl_store"(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssize_t m,
-                           int t) noexcept nogil
+    void cl_sym_d(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
+                  Py_ssize_t K, int sign) noexcept nogil
+    void cl_sym_f(float* acc, const float* buf, Py_ssize_t T, Py_ssize_t B, const float* w,
+                  Py_ssize_t K, int sign) noexcept nogil
+    void cl_gen_d(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
+                  Py_ssize_t K) noexcept nogil
+    void cl_gen_f(float* acc, const float* buf, Py_ssize_t T, Py_ssize_t B, const float* w,
+                  Py_ssize_t K) noexcept nogil
+    void cl_running_d(double* acc, double* run, const double* buf, Py_ssize_t q0, Py_ssize_t nq,
+                      Py_ssize_t B, Py_ssize_t size, Py_ssize_t anchor) noexcept nogil
+    void cl_running_f(float* acc, float* run, const float* buf, Py_ssize_t q0, Py_ssize_t nq,
+                      Py_ssize_t B, Py_ssize_t size, Py_ssize_t anchor) noexcept nogil
+    void cl_load_d(double* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
+                   int t) noexcept nogil
+    void cl_load_f(float* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
+                   int t) noexcept nogil
+    void cl_store_d(char* d, Py_ssize_t ds, const double* s, Py_ssize_t ss, Py_ssize_t m,
+                    int t) noexcept nogil
+    void cl_store_f(char* d, Py_ssize_t ds, const float* s, Py_ssize_t ss, Py_ssize_t m,
+                    int t) noexcept nogil
+    void cl_round_d(double* v, Py_ssize_t m, int t) noexcept nogil
+    void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
+
+
+# The float copies run every `ANCHOR` outputs of a running sum afresh from its window.
+cdef enum:
+    ANCHOR = 32
+
+
+cdef inline void _sym(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
+                      const floating* w, Py_ssize_t K, int sign) noexcept nogil:
+    if floating is double:
+        cl_sym_d(acc, buf, T, B, w, K, sign)
+    else:
+        cl_sym_f(acc, buf, T, B, w, K, sign)
+
+
+cdef inline void _gen(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
+                      const floating* w, Py_ssize_t K) noexcept nogil:
+    if floating is double:
+        cl_gen_d(acc, buf, T, B, w, K)
+    else:
+        cl_gen_f(acc, buf, T, B, w, K)
+
+
+cdef inline void _running(floating* acc, floating* run, const floating* buf, Py_ssize_t q0,
+                          Py_ssize_t nq, Py_ssize_t B, Py_ssize_t size) noexcept nogil:
+    if floating is double:
+        cl_running_d(acc, run, buf, q0, nq, B, size, 0)
+    else:
+        cl_running_f(acc, run, buf, q0, nq, B, size, ANCHOR)
+
+
+cdef inline void _load(floating* d, Py_ssize_t ds, const char* s, Py_ssize_t ss, Py_ssize_t m,
+                       int t) noexcept nogil:
+    if floating is double:
+        cl_load_d(d, ds, s, ss, m, t)
+    else:
+        cl_load_f(d, ds, s, ss, m, t)
+
+
+cdef inline void _store(char* d, Py_ssize_t ds, const floating* s, Py_ssize_t ss, Py_ssize_t m,
+                        int t) noexcept nogil:
+    if floating is double:
+        cl_store_d(d, ds, s, ss, m, t)
+    else:
+        cl_store_f(d, ds, s, ss, m, t)
+
+
+cdef inline void _round(floating* v, Py_ssize_t m, int t) noexcept nogil:
+    if floating is double:
+        cl_round_d(v, m, t)
+    else:
+        cl_round_f(v, m, t)
 
 
 cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
@@ -272,7 +388,7 @@ cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* y
         yoff[0] = (o * g.n_out * g.inner + i0) * g.osz
 
 
-cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, double* buf, Py_ssize_t p0,
+cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf, Py_ssize_t p0,
                   Py_ssize_t p1) noexcept nogil:
     """buf[(p - p0) * B + b] = X[line b, start + p] for p0 <= p < p1 (edge rule applied)."""
     cdef Py_ssize_t p, b, idx, lo, hi
@@ -300,12 +416,12 @@ cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, double* buf, P
         idx = map_index(g.start + p, g.n, g.mode)
         if idx < 0:
             for b in range(nb):
-                buf[(p - p0) * g.B + b] = g.cval
+                buf[(p - p0) * g.B + b] = <floating>g.cval
         else:
             _load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
 
 
-cdef void _put(const Geom* g, const double* acc, char* base, Py_ssize_t q0, Py_ssize_t nq,
+cdef void _put(const Geom* g, const floating* acc, char* base, Py_ssize_t q0, Py_ssize_t nq,
                Py_ssize_t nb) noexcept nogil:
     """out[line b, q] = acc[(q - q0) * B + b] for q0 <= q < q0 + nq."""
     cdef Py_ssize_t q, b
@@ -317,20 +433,20 @@ cdef void _put(const Geom* g, const double* acc, char* base, Py_ssize_t q0, Py_s
             _store(base + (q0 + q) * g.yes, g.yls, acc + q * g.B, 1, nb, g.tout)
 
 
-cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_ssize_t step,
-                const double* w, Py_ssize_t K, int sym) noexcept nogil:
+cdef void _taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ssize_t B, Py_ssize_t step,
+                const floating* w, Py_ssize_t K, int sym) noexcept nogil:
     """acc[q * B + b] = sum_j w[j] * buf[(q * step + j) * B + b] (SciPy's order of operations)."""
     cdef Py_ssize_t c = K // 2
     cdef Py_ssize_t T = nq * B
     cdef Py_ssize_t t, j, q, b
-    cdef double wj
-    cdef const double* lo
-    cdef const double* hi
+    cdef floating wj
+    cdef const floating* lo
+    cdef const floating* hi
     if step == 1:
         if sym != 0:
-            cl_sym(acc, buf, T, B, w, K, sym)
+            _sym(acc, buf, T, B, w, K, sym)
         else:
-            cl_gen(acc, buf, T, B, w, K)
+            _gen(acc, buf, T, B, w, K)
         return
     # strided output: the same sums, output q reading from (q * step) * B
     for q in range(nq):
@@ -365,8 +481,8 @@ cdef void _taps(double* acc, const double* buf, Py_ssize_t nq, Py_ssize_t B, Py_
                     acc[q * B + b] += lo[b] * wj
 
 
-cdef void _corr_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, const double* w,
-                     Py_ssize_t K, int sym) noexcept nogil:
+cdef void _corr_item(const Geom* g, Py_ssize_t item, floating* buf, floating* acc,
+                     const floating* w, Py_ssize_t K, int sym) noexcept nogil:
     cdef Py_ssize_t xoff, yoff, nb, q0, nq
     cdef Py_ssize_t per_tile = TILE // g.B
     cdef Py_ssize_t q_lo = (item % g.n_chunks) * g.qchunk
@@ -381,13 +497,10 @@ cdef void _corr_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, c
         q0 += nq
 
 
-cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc, double* run,
-                        Py_ssize_t size) noexcept nogil:
-    cdef Py_ssize_t xoff, yoff, nb, q0, nq, q, b, j, B = g.B
+cdef void _uniform_item(const Geom* g, Py_ssize_t item, floating* buf, floating* acc,
+                        floating* run, Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t xoff, yoff, nb, q0, nq, b, j, B = g.B
     cdef Py_ssize_t per_tile = TILE // g.B
-    cdef double fs = <double>size
-    cdef const double* enter
-    cdef const double* leave
     _block(g, item, &xoff, &yoff, &nb)
     _gather(g, g.x + xoff, nb, buf, 0, g.ext)
     for b in range(B):
@@ -398,7 +511,7 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, double* buf, double* acc
     q0 = 0
     while q0 < g.n_out:
         nq = g.n_out - q0 if g.n_out - q0 < per_tile else per_tile
-        cl_running(acc, run, buf, q0, nq, B, size)
+        _running(acc, run, buf, q0, nq, B, size)
         _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
@@ -475,14 +588,16 @@ def _scratch(Py_ssize_t n_threads, Py_ssize_t per_thread):
 
 
 def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, int mode,
-              double cval, int symmetry, int n_threads):
-    """See the module docstring."""
+              double cval, int symmetry, int n_threads, bint single=False):
+    """See the module docstring (``single``: float buffers and weights, see there)."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1)
     cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t item, per
     cdef double* base
     cdef double* buf
+    cdef float* fbuf
+    cdef const float[::1] wf
     cdef int tid
     if symmetry != 0 and K % 2 == 0:
         raise ValueError("symmetry needs an odd number of weights")
@@ -491,6 +606,14 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * K)
     area, per = _scratch(n_threads, g.ext_chunk * g.B + TILE)
     base = _aligned(area)
+    if single:
+        wf = np.asarray(w, dtype=np.float32)
+        with nogil:
+            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+                tid = threadid()
+                fbuf = <float*>(base + tid * per)
+                _corr_item(&g, item, fbuf, fbuf + g.ext_chunk * g.B, &wf[0], K, symmetry)
+        return out
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()
@@ -499,24 +622,33 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     return out
 
 
-def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads):
-    """See the module docstring."""
+def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads,
+            bint single=False):
+    """See the module docstring (``single``: float buffers, see there)."""
     cdef Geom g = _geometry(x, out, start, 1, size, mode, cval, 16)
     cdef Py_ssize_t n_items = g.n_items
-    cdef Py_ssize_t item, per
+    cdef Py_ssize_t item, per, ext_b = g.ext * g.B
     cdef double* base
     cdef double* buf
+    cdef float* fbuf
     cdef int tid
     if n_items == 0 or g.n_out == 0:
         return out
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * 4)
-    area, per = _scratch(n_threads, g.ext * g.B + TILE + g.B)
+    area, per = _scratch(n_threads, ext_b + TILE + g.B)
     base = _aligned(area)
+    if single:
+        with nogil:
+            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+                tid = threadid()
+                fbuf = <float*>(base + tid * per)
+                _uniform_item(&g, item, fbuf, fbuf + ext_b, fbuf + ext_b + TILE, size)
+        return out
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()
             buf = base + tid * per
-            _uniform_item(&g, item, buf, buf + g.ext * g.B, buf + g.ext * g.B + TILE, size)
+            _uniform_item(&g, item, buf, buf + ext_b, buf + ext_b + TILE, size)
     return out
 
 
@@ -528,58 +660,36 @@ cdef double* _aligned(double[::1] area):
 
 # ---- two passes over a 2-D image in one sweep (the separable filters of ndimage on images) ----
 
-cdef extern from *:
-    """
-    /* v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes */
-    #define CL_ROUND(T, CONV) for (k = 0; k < m; k++) v[k] = (double)(T)CONV(v[k]);
-    #define CL_ROUND_NARROW(T)                                                                  \
-        if (cl_fits_int(v, 1, m)) { for (k = 0; k < m; k++) v[k] = (double)(T)(int)v[k]; }     \
-        else CL_ROUND(T, CL_TRUNC)
-    CL_CLONES static void cl_round(double *v, Py_ssize_t m, int t) {
-        Py_ssize_t k;
-        switch (t) {
-        case 0: CL_ROUND_NARROW(signed char) break;
-        case 1: CL_ROUND_NARROW(unsigned char) break;
-        case 2: CL_ROUND_NARROW(short) break;
-        case 3: CL_ROUND_NARROW(unsigned short) break;
-        case 4: CL_ROUND_NARROW(int) break;
-        case 5: CL_ROUND(unsigned int, CL_TRUNC) break;
-        case 6: CL_ROUND(cl_i64, CL_TRUNC) break;
-        case 7: CL_ROUND(cl_u64, cl_to_u64) break;
-        case 8: CL_ROUND(float, CL_SAME) break;
-        default: break;
-        }
-    }
-    """
-    void _round "cl_round"(double* v, Py_ssize_t m, int t) noexcept nogil
 
 
 cdef struct Sep:
     char* x
     char* y
     Py_ssize_t H, W, R, isz, osz
-    const double* wr          # weights along axis 0 (rows), Kr taps, symmetry sr
-    const double* wc          # weights along axis 1 (columns), Kc taps, symmetry sc
+    const void* wr            # weights along axis 0 (rows), Kr taps, symmetry sr
+    const void* wc            # weights along axis 1 (columns), Kc taps, symmetry sc
+                              # (double, or float with float buffers)
     Py_ssize_t Kr, Kc
     int sr, sc, mode_r, mode_c, tin, tout, rows_first
     double cval
 
 
-cdef inline void _sym_tiles(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B,
-                            const double* w, Py_ssize_t K, int sym) noexcept nogil:
+cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
+                            const floating* w, Py_ssize_t K, int sym) noexcept nogil:
     """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1."""
     cdef Py_ssize_t t0 = 0, n
     while t0 < T:
         n = T - t0 if T - t0 < TILE else TILE
         if sym != 0:
-            cl_sym(acc + t0, buf + t0, n, B, w, K, sym)
+            _sym(acc + t0, buf + t0, n, B, w, K, sym)
         else:
-            cl_gen(acc + t0, buf + t0, n, B, w, K)
+            _gen(acc + t0, buf + t0, n, B, w, K)
         t0 += n
 
 
-cdef void _row_pass(const Sep* s, const double* row, double* ext, double* res) noexcept nogil:
-    """res[0:W] = the column-axis filter of one row of doubles (edge rule mode_c)."""
+cdef void _row_pass(const Sep* s, const floating* row, floating* ext,
+                    floating* res) noexcept nogil:
+    """res[0:W] = the column-axis filter of one row of the buffer (edge rule mode_c)."""
     cdef Py_ssize_t c = s.Kc // 2, p, idx
     cdef Py_ssize_t n_ext = s.W + s.Kc - 1
     for p in range(c, c + s.W):
@@ -588,20 +698,20 @@ cdef void _row_pass(const Sep* s, const double* row, double* ext, double* res) n
         if c <= p < c + s.W:
             continue
         idx = map_index(p - c, s.W, s.mode_c)
-        ext[p] = s.cval if idx < 0 else row[idx]
-    _sym_tiles(res, ext, s.W, 1, s.wc, s.Kc, s.sc)
+        ext[p] = <floating>s.cval if idx < 0 else row[idx]
+    _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc)
 
 
-cdef void _sep_item(const Sep* s, Py_ssize_t item, double* work) noexcept nogil:
+cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogil:
     """Output rows [r0, r0 + R) of the two passes."""
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
     cdef Py_ssize_t cr = s.Kr // 2
-    cdef double* rows = work                              # (nr + Kr - 1) x W
-    cdef double* mid = rows + (s.R + s.Kr - 1) * W        # nr x W
-    cdef double* ext = mid + s.R * W                      # W + Kc - 1
-    cdef double* line = ext + W + s.Kc - 1                # W
+    cdef floating* rows = work                            # (nr + Kr - 1) x W
+    cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x W
+    cdef floating* ext = mid + s.R * W                    # W + Kc - 1
+    cdef floating* line = ext + W + s.Kc - 1              # W
     n_in = nr + s.Kr - 1
     if not s.rows_first:
         # columns of the image first (axis 0), then along each row (axis 1)
@@ -609,10 +719,10 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, double* work) noexcept nogil:
             idx = map_index(r0 - cr + p, s.H, s.mode_r)
             if idx < 0:
                 for i in range(W):
-                    rows[p * W + i] = s.cval
+                    rows[p * W + i] = <floating>s.cval
             else:
                 _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
-        _sym_tiles(mid, rows, nr * W, W, s.wr, s.Kr, s.sr)
+        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr)
         _round(mid, nr * W, s.tout)
         for i in range(nr):
             _row_pass(s, mid + i * W, ext, line)
@@ -623,19 +733,19 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, double* work) noexcept nogil:
             idx = map_index(r0 - cr + p, s.H, s.mode_r)
             if idx < 0:
                 for i in range(W):
-                    rows[p * W + i] = s.cval
+                    rows[p * W + i] = <floating>s.cval
             else:
                 _load(line, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
                 _row_pass(s, line, ext, rows + p * W)
                 _round(rows + p * W, W, s.tout)
-        _sym_tiles(mid, rows, nr * W, W, s.wr, s.Kr, s.sr)
+        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr)
         for i in range(nr):
             _store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
 
 
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
                 const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
-                bint rows_first, int n_threads):
+                bint rows_first, int n_threads, bint single=False):
     """Two 1-D passes over a C-contiguous 2-D image ``x`` into ``out`` (same shape) in one sweep.
 
     ``w_rows`` filters along axis 0 (centred: ``start = -(len // 2)``) with ``mode_rows``,
@@ -645,10 +755,13 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     is finished while its input rows are in cache, and with one parallel region. Pays for short
     column kernels (a strip re-reads ``len(w_rows) - 1`` rows of its neighbours, and with
     ``rows_first`` recomputes their row pass); the caller picks it (``FUSE_MAX_TAPS``).
+    ``single`` computes with float buffers and weights (as :func:`correlate`).
     """
     cdef Sep s
     cdef Py_ssize_t n_items, item, per
     cdef double* base
+    cdef const float[::1] wrf
+    cdef const float[::1] wcf
     cdef int tid
     if x.ndim != 2 or out.shape != x.shape:
         raise ValueError("x must be 2-D and out of the same shape")
@@ -668,6 +781,10 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.tin, s.tout = _CODES[x.dtype], _CODES[out.dtype]
     s.wr, s.Kr, s.sr, s.mode_r = &w_rows[0], w_rows.shape[0], sym_rows, mode_rows
     s.wc, s.Kc, s.sc, s.mode_c = &w_cols[0], w_cols.shape[0], sym_cols, mode_cols
+    if single:
+        wrf = np.asarray(w_rows, dtype=np.float32)
+        wcf = np.asarray(w_cols, dtype=np.float32)
+        s.wr, s.wc = &wrf[0], &wcf[0]
     s.cval, s.rows_first = cval, rows_first
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels
     s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
@@ -677,6 +794,12 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     n_threads = _team(n_threads, n_items, s.H * s.W * (s.Kr + s.Kc))
     area, per = _scratch(n_threads, (2 * s.R + s.Kr - 1) * s.W + 2 * s.W + s.Kc)
     base = _aligned(area)
+    if single:
+        with nogil:
+            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+                tid = threadid()
+                _sep_item(&s, item, <float*>(base + tid * per))
+        return out
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()
@@ -694,30 +817,30 @@ cdef struct Box:
     double cval
 
 
-cdef void _box_row(const Box* s, Py_ssize_t r, double* dst) noexcept nogil:
+cdef void _box_row(const Box* s, Py_ssize_t r, floating* dst) noexcept nogil:
     """dst[0:W] = row r of X extended along axis 0 (the constant row when it falls outside)."""
     cdef Py_ssize_t idx = map_index(r, s.H, s.mode_r), i
     if idx < 0:
         for i in range(s.W):
-            dst[i] = s.cval
+            dst[i] = <floating>s.cval
     else:
         _load(dst, 1, s.x + idx * s.W * s.isz, s.isz, s.W, s.tin)
 
 
-cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
+cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogil:
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, i, j, c, b, p, idx, g0, nb, q0, nq, n_ext, lo, hi
     cdef Py_ssize_t per_tile = TILE // 16
-    cdef double fr = <double>s.size_r
-    cdef double* run = work                     # W: running sums down the columns
-    cdef double* rows = run + W                 # (R + size_r - 1) x W: the strip's input rows
-    cdef double* mid = rows + (s.R + s.size_r - 1) * W   # R x W: the axis-0 result (rounded)
-    cdef double* ext = mid + s.R * W            # (W + size_c - 1) x 16
-    cdef double* acc = ext + (W + s.size_c - 1) * 16   # TILE
-    cdef double* run16 = acc + TILE             # 16
-    cdef const double* enter
-    cdef const double* leave
+    cdef floating fr = <floating>s.size_r
+    cdef floating* run = work                   # W: running sums down the columns
+    cdef floating* rows = run + W               # (R + size_r - 1) x W: the strip's input rows
+    cdef floating* mid = rows + (s.R + s.size_r - 1) * W   # R x W: the axis-0 result (rounded)
+    cdef floating* ext = mid + s.R * W          # (W + size_c - 1) x 16
+    cdef floating* acc = ext + (W + s.size_c - 1) * 16   # TILE
+    cdef floating* run16 = acc + TILE           # 16
+    cdef const floating* enter
+    cdef const floating* leave
     for j in range(nr + s.size_r - 1):
         _box_row(s, r0 + s.start_r + j, rows + j * W)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
@@ -753,7 +876,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
                 continue
             idx = map_index(s.start_c + p, W, s.mode_c)
             for b in range(nb):
-                ext[p * 16 + b] = s.cval if idx < 0 else mid[(g0 + b) * W + idx]
+                ext[p * 16 + b] = <floating>s.cval if idx < 0 else mid[(g0 + b) * W + idx]
         for b in range(16):
             run16[b] = 0.0
         for j in range(s.size_c):
@@ -762,7 +885,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
         q0 = 0
         while q0 < W:
             nq = W - q0 if W - q0 < per_tile else per_tile
-            cl_running(acc, run16, ext, q0, nq, 16, s.size_c)
+            _running(acc, run16, ext, q0, nq, 16, s.size_c)
             for b in range(nb):
                 _store(s.y + ((r0 + g0 + b) * W + q0) * s.osz, s.osz, acc + b, 16, nq, s.tout)
             q0 += nq
@@ -770,12 +893,14 @@ cdef void _box_item(const Box* s, Py_ssize_t item, double* work) noexcept nogil:
 
 
 def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c,
-              Py_ssize_t start_c, int mode_c, out, double cval, int n_threads):
+              Py_ssize_t start_c, int mode_c, out, double cval, int n_threads,
+              bint single=False):
     """The running means of ``uniform`` along axis 0 and then axis 1 of a 2-D image, one sweep.
 
     Each strip of output rows starts its running sums down the columns afresh (the window of its
     first row added up), which is exact for integer images and equal to rounding otherwise; the
     axis-0 result is stored in ``out``'s dtype and read back as SciPy's intermediate array is.
+    ``single`` computes with float buffers (as :func:`uniform`).
     """
     cdef Box s
     cdef Py_ssize_t n_items, item, per
@@ -805,6 +930,12 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     area, per = _scratch(n_threads, (1 + 2 * s.R + s.size_r - 1) * s.W
                          + (s.W + s.size_c - 1) * 16 + TILE + 16)
     base = _aligned(area)
+    if single:
+        with nogil:
+            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+                tid = threadid()
+                _box_item(&s, item, <float*>(base + tid * per))
+        return out
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()

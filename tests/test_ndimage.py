@@ -312,3 +312,41 @@ def test_uniform_images_in_one_sweep(dtype):
     same("uniform_filter", x.astype(np.float64), 3, output=np.uint8)
     with pytest.raises(ValueError, match="origin must satisfy"):
         cc.uniform_filter(x, 3, origin=(0, 2))
+
+
+def test_float32_buffers_when_exact_or_float32():
+    from convcore.ndimage._engine import _single
+    f32, f64, u8, i32 = (np.empty(1, t) for t in (np.float32, np.float64, np.uint8, np.int32))
+    short, long_ = np.ones(17), np.ones(18)
+    assert _single(f32, f32, [short], 0.0) and not _single(f32, f32, [long_], 0.0)
+    assert not _single(f32, f64, [short], 0.0) and not _single(f64, f64, [short], 0.0)
+    assert _single(u8, u8, [np.array([-1.0, 0, 1]), long_], 0.0)
+    assert not _single(u8, u8, [np.array([0.5, 1.0])], 0.0)       # weights not integers
+    assert not _single(u8, u8, [short], 0.5)                       # cval not an integer
+    assert not _single(i32, i32, [short], 0.0)                     # sums may pass 2**24
+    assert not _single(u8, f32, [short], 0.0)
+    assert not _single(u8, u8, [np.ones(65794)], 0.0)              # 255 * 65794 > 2**24
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.float32])
+def test_float32_buffer_paths_against_scipy(mode, dtype):
+    # full-range integers (wrap-around of the intermediate included), odd sizes, transposed
+    # (non-contiguous) input, every mode
+    rng = np.random.default_rng(21)
+    if np.dtype(dtype).kind == "f":
+        x = rng.standard_normal((37, 53)).astype(dtype) * 3
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=(37, 53), endpoint=True).astype(dtype)
+    for arr in (x, x.T):
+        for axis in (0, 1):
+            same("sobel", arr, axis, mode=mode, cval=3)
+            same("prewitt", arr, axis, mode=mode)
+            same("correlate1d", arr, [1, -2, 4, 0, 3], axis, mode=mode, cval=-1)
+            same("uniform_filter1d", arr, 6, axis, mode=mode, cval=2)
+        same("uniform_filter", arr, (5, 3), mode=mode, cval=1)
+        same("laplace", arr, mode=mode)
+        if np.dtype(dtype).kind == "f":
+            same("gaussian_filter", arr, 1.3, mode=mode, cval=0.5)
+            same("gaussian_filter1d", arr, 0.9, 1, order=1, mode=mode)

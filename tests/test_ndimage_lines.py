@@ -128,3 +128,98 @@ def test_one_sweep_checks():
         _lines.uniform2d(x, 3, -1, 1, 3, -1, 1, np.zeros((4, 4)), 0.0, 1)
     with pytest.raises(ValueError, match="sizes must be positive"):
         _lines.uniform2d(x, 0, 0, 1, 3, -1, 1, x.copy(), 0.0, 1)
+
+
+# ---- float buffers (single=True): float32 data to float32 precision, integers exactly ----
+
+def rel_close(got, want):
+    scale = max(float(np.max(np.abs(want))), 1.0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("shape", [(3, 37, 1), (2, 29, 13), (1, 8, 70)])
+def test_single_float32_correlate(code, shape):
+    # line lengths and runs of lines that are not multiples of the 8 float lanes
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(np.float32)
+    for k in (1, 3, 8, 17):
+        w = rng.standard_normal(k)
+        for sym, ww in ((0, w), (1, w + w[::-1]), (-1, w - w[::-1])):
+            if sym and k % 2 == 0:
+                continue
+            out = np.empty(shape, np.float32)
+            _lines.correlate(x, ww, out, -(k // 2), 1, code, 0.25, sym, 2, True)
+            rel_close(out, reference(x, ww, -(k // 2), 1, shape[1], code, 0.25))
+            out2 = np.empty((shape[0], 5, shape[2]), np.float32)
+            _lines.correlate(x, ww, out2, -1, 3, code, 0.25, sym, 2, True)
+            rel_close(out2, reference(x, ww, -1, 3, 5, code, 0.25))
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_single_float32_uniform_does_not_drift(code):
+    # long ramps: a float32 running sum that never started afresh would drift by more than 1e-5
+    # of the result along 5000 samples (3.7e-5 for size 5; its rounding errors all lean one way)
+    ramp = np.arange(5003) * 0.37 + 1
+    x = np.stack([ramp, ramp[::-1], ramp + np.random.default_rng(12).random(5003)])
+    x = x.astype(np.float32)[:, :, None]
+    for size in (1, 5, 16):
+        out = np.empty_like(x)
+        _lines.uniform(x, size, out, -(size // 2), code, 3.0, 2, True)
+        rel_close(out, reference(x, np.full(size, 1 / size), -(size // 2), 1, 5003, code, 3.0))
+    xt = np.ascontiguousarray(x.transpose(2, 1, 0))          # lines along an inner axis
+    out = np.empty_like(xt)
+    _lines.uniform(xt, 7, out, -3, code, 3.0, 2, True)
+    rel_close(out, reference(xt, np.full(7, 1 / 7), -3, 1, 5003, code, 3.0))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16])
+@pytest.mark.parametrize("code", CODES)
+def test_single_integers_exact(dtype, code):
+    # integer data, integer weights: the float sums are exact, so single equals double bit for bit
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(13)
+    x = rng.integers(info.min, info.max, size=(4, 45, 19), endpoint=True).astype(dtype)
+    for w in ([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0], [1.0, -3.0, 5.0, 2.0, 7.0]):
+        w = np.array(w)
+        for start in (-1, -2):
+            outs = []
+            for single in (False, True):
+                out = np.empty_like(x)
+                _lines.correlate(x, w, out, start, 1, code, -2.0, 0, 2, single)
+                outs.append(out)
+            np.testing.assert_array_equal(outs[1], outs[0])
+    for size in (2, 5, 9):
+        outs = []
+        for single in (False, True):
+            out = np.empty_like(x)
+            _lines.uniform(x.reshape(-1, 19, 1), size, out.reshape(-1, 19, 1), -(size // 2),
+                           code, 7.0, 2, single)
+            outs.append(out)
+        np.testing.assert_array_equal(outs[1], outs[0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32])
+def test_single_one_sweep_paths(dtype):
+    rng = np.random.default_rng(14)
+    if np.dtype(dtype).kind == "f":
+        x = rng.standard_normal((83, 61)).astype(dtype)
+        wr, wc = rng.standard_normal(5), rng.standard_normal(9)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=(83, 61), endpoint=True).astype(dtype)
+        wr, wc = np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])
+    for rows_first in (False, True):
+        for modes in ((1, 0), (4, 2), (3, 1)):
+            a, b = np.empty_like(x), np.empty_like(x)
+            _lines.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], a, 3.0, rows_first, 2)
+            _lines.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], b, 3.0, rows_first, 2, True)
+            c, d = np.empty_like(x), np.empty_like(x)
+            _lines.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], c, 3.0, 2)
+            _lines.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], d, 3.0, 2, True)
+            if np.dtype(dtype).kind == "f":
+                rel_close(b, a)
+                rel_close(d, c)
+            else:
+                np.testing.assert_array_equal(b, a)
+                np.testing.assert_array_equal(d, c)

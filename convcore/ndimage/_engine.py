@@ -66,6 +66,46 @@ def _complex_parts(run, x, output, cval, **kw):
     return output
 
 
+#: float32 data to a float32 result are filtered in float32 (8 lanes of AVX2 instead of 4) when the
+#: kernel has at most this many taps (uniform: this window size): the rounding error of such short
+#: sums stays about 1e-7 of the result's scale, far inside float32's 1e-5 contract; longer kernels
+#: and every float64 pass are computed in double, as SciPy does.
+SINGLE_MAX_TAPS = 17
+#: float32 holds every integer below this exactly
+_EXACT_FLOAT32 = 2.0 ** 24
+
+
+def _int_bound(*dtypes):
+    """Largest magnitude any of these integer dtypes holds (None when one is not an integer)."""
+    bound = 0
+    for dt in dtypes:
+        if dt.kind not in "iu":
+            return None
+        info = np.iinfo(dt)
+        bound = max(bound, -int(info.min), int(info.max))
+    return bound
+
+
+def _single(src, dst, kernels, cval):
+    """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers.
+
+    `kernels` are the float64 weight vectors of the passes (a uniform window of ``size`` counts as
+    ``np.ones(size)``). Either float32 data to float32 with short kernels (float32 precision), or
+    integer data, integer weights and cval: every product, pair and partial sum is then an integer
+    of magnitude at most ``sum|w| * bound`` (`bound`: the largest value the dtypes and cval hold);
+    below 2**24 float32 holds it exactly, so the result (and where a uniform pass divides by its
+    size, the quotient truncated: see ``line_uniform``) is SciPy's double result, bit for bit.
+    """
+    if src.dtype == np.float32 and dst.dtype == np.float32:
+        return all(k.size <= SINGLE_MAX_TAPS for k in kernels)
+    bound = _int_bound(src.dtype, dst.dtype)
+    if bound is None or not float(cval).is_integer():
+        return False
+    bound = max(bound, abs(float(cval)))
+    return all(np.all(k == np.round(k)) and float(np.abs(k).sum()) * bound < _EXACT_FLOAT32
+               for k in kernels)
+
+
 def line_correlate(x, weights, axis, output, mode, cval, origin):
     """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
     if x.dtype.kind == "c":
@@ -78,14 +118,20 @@ def line_correlate(x, weights, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(w.size // 2) - origin
     _lines.correlate(_as3d(src, axis), w, _as3d(dst, axis), start, 1, mode, float(cval),
-                     _symmetry(w), get_num_threads())
+                     _symmetry(w), get_num_threads(), _single(src, dst, [w], cval))
     if copy:
         _finish(dst, output)
     return output
 
 
 def line_uniform(x, size, axis, output, mode, cval, origin):
-    """Running mean of `size` samples along `axis` (SciPy's running-sum order)."""
+    """Running mean of `size` samples along `axis` (SciPy's running-sum order).
+
+    Integer data run in float32 when ``size * bound < 2**24`` (see ``_single``): the running sum
+    ``S`` is then exact, and float32's correctly rounded ``S / size`` truncates to the same integer
+    as SciPy's double one (both are the exact quotient truncated: a quotient that is not an
+    integer lies at least ``1 / size`` from one, more than either rounding error).
+    """
     if x.dtype.kind == "c":
         return _complex_parts(line_uniform, x, output, cval, size=size, axis=axis, mode=mode,
                               origin=origin)
@@ -95,7 +141,7 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(size // 2) - origin
     _lines.uniform(_as3d(src, axis), size, _as3d(dst, axis), start, mode, float(cval),
-                   get_num_threads())
+                   get_num_threads(), _single(src, dst, [np.ones(size)], cval))
     if copy:
         _finish(dst, output)
     return output
@@ -173,7 +219,8 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     wr = np.ascontiguousarray(w_rows, dtype=np.float64)
     wc = np.ascontiguousarray(w_cols, dtype=np.float64)
     _lines.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
-                       float(cval), rows_first, get_num_threads())
+                       float(cval), rows_first, get_num_threads(),
+                       _single(src, output, [wr, wc], cval))
     return True
 
 
@@ -191,5 +238,5 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
     src = _readable(x)
     (s0, s1), (o0, o1), (m0, m1) = sizes, origins, modes
     _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
-                     get_num_threads())
+                     get_num_threads(), _single(src, output, [np.ones(s0), np.ones(s1)], cval))
     return True
