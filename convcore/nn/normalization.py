@@ -80,9 +80,7 @@ class _BatchNorm(Module):
                 rv *= 1 - f
                 rv += f * unbiased.astype(rv.dtype)
         else:
-            mean = self._buffers["running_mean"].astype(x3.dtype)
-            var = self._buffers["running_var"].astype(x3.dtype)
-            xc = x3 - mean[:, None]
+            return self._eval_forward(x, x3)
         inv_std = 1.0 / np.sqrt(var + t(self.eps))
         xhat = xc * inv_std[:, None]
         self._xhat, self._inv_std, self._batch_stats = xhat, inv_std, use_batch
@@ -91,7 +89,26 @@ class _BatchNorm(Module):
             y = xhat * self.weight.data[:, None] + self.bias.data[:, None]
         return y.reshape(x.shape)
 
+    def _eval_forward(self, x, x3):
+        """With the running statistics, the normalisation is one affine map per channel,
+        ``x * scale + shift``: two passes over the data instead of four. The normalised input is
+        only formed again if a backward pass asks for it (a trainable affine part)."""
+        t = x3.dtype.type
+        mean = self._buffers["running_mean"].astype(x3.dtype)
+        inv_std = t(1) / np.sqrt(self._buffers["running_var"].astype(x3.dtype) + t(self.eps))
+        scale = inv_std * self.weight.data if self.affine else inv_std
+        shift = -mean * scale
+        if self.affine:
+            shift += self.bias.data
+        y = np.multiply(x3, scale[:, None])
+        y += shift[:, None]
+        self._x3, self._mean, self._xhat = x3, mean, None
+        self._inv_std, self._batch_stats = inv_std, False
+        return y.reshape(x.shape)
+
     def backward(self, grad_output):
+        if self._xhat is None:  # after an evaluation-mode forward
+            self._xhat = (self._x3 - self._mean[:, None]) * self._inv_std[:, None]
         g = grad_output.reshape(self._xhat.shape)
         xhat, inv_std = self._xhat, self._inv_std
         if self.affine:
