@@ -33,6 +33,10 @@ checked here against the geometry before any memory is touched):
   chunks up in order. The chunks are fixed by the caller, not by the thread count, so the result
   is the same bits on any number of threads. ``work`` (n_threads, K * tile).
 
+- ``forward_winograd(x, u, bias, y, geometry, tile_rows, work, n_threads)``: the same forward for
+  a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below); ``u``
+  (16, C_out, C_in) the transformed weights.
+
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
 from cython.parallel cimport prange, threadid
@@ -351,3 +355,150 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
                     _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[chunk, 0, 0],
                                        &work[threadid(), 0], &g, x.shape[1], grad_w.shape[1],
                                        groups, tile)
+
+
+# ---- Winograd F(2x2, 3x3): 2-D, 3x3 kernel, stride 1, no dilation, one group --------------------
+#
+# Every 2x2 block of outputs ("tile" t = (a, b), outputs rows 2a, 2a+1 and columns 2b, 2b+1) comes
+# from a 4x4 input patch d (rows 2a - p_h ..., zero outside the input). With
+# B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], A^T = [[1, 1, 1, 0],
+# [0, 1, -1, -1]] and U = G w G^T (made by the caller), the block is A^T [sum_c U_c * (B^T d_c B)] A:
+# the sum over channels is, for each of the 16 entries xi of the 4x4 products, one GEMM
+# M_xi[C_out, tiles] = U_xi[C_out, C_in] @ V_xi[C_in, tiles], with 4 * C_out * C_in * tiles
+# multiply-adds where im2col + GEMM has 9 * C_out * C_in * tiles.
+
+
+cdef inline void _wino_input_tile(const floating *xc, Py_ssize_t H, Py_ssize_t W, Py_ssize_t r0,
+                                  Py_ssize_t c0, floating *v, Py_ssize_t stride) noexcept nogil:
+    """v[xi * stride] = (B^T d B)[xi] for the 4x4 patch of plane xc whose corner is (r0, c0)."""
+    cdef floating d[4][4]
+    cdef floating t[4][4]
+    cdef Py_ssize_t r, k, rr, cc
+    cdef const floating *row
+    if r0 >= 0 and c0 >= 0 and r0 + 4 <= H and c0 + 4 <= W:
+        for r in range(4):
+            row = xc + (r0 + r) * W + c0
+            d[r][0] = row[0]
+            d[r][1] = row[1]
+            d[r][2] = row[2]
+            d[r][3] = row[3]
+    else:
+        for r in range(4):
+            rr = r0 + r
+            for k in range(4):
+                cc = c0 + k
+                if rr >= 0 and rr < H and cc >= 0 and cc < W:
+                    d[r][k] = xc[rr * W + cc]
+                else:
+                    d[r][k] = 0
+    for k in range(4):  # t = B^T d
+        t[0][k] = d[0][k] - d[2][k]
+        t[1][k] = d[1][k] + d[2][k]
+        t[2][k] = d[2][k] - d[1][k]
+        t[3][k] = d[1][k] - d[3][k]
+    for r in range(4):  # v = t B
+        v[(4 * r) * stride] = t[r][0] - t[r][2]
+        v[(4 * r + 1) * stride] = t[r][1] + t[r][2]
+        v[(4 * r + 2) * stride] = t[r][2] - t[r][1]
+        v[(4 * r + 3) * stride] = t[r][1] - t[r][3]
+
+
+# Values between consecutive xi blocks of the transformed input and of the products, beyond the
+# blocks themselves: the 16 streams a tile is written to (or read from) then start 256 bytes apart
+# modulo 4 KiB instead of all on one cache set when the block size is a power of two.
+cdef enum:
+    _WINO_SKEW = 64
+
+
+WINOGRAD_SKEW = _WINO_SKEW
+
+
+cdef inline Py_ssize_t _winograd_work_size(Py_ssize_t c_in, Py_ssize_t c_out,
+                                           Py_ssize_t tiles) noexcept nogil:
+    """Scratch values per thread for ``tiles`` tiles per step (the caller's formula, with
+    WINOGRAD_SKEW)."""
+    return 16 * (c_in + c_out) * tiles + 32 * _WINO_SKEW
+
+
+cdef void _winograd_image(const floating *x, const floating *u, const floating *bias, floating *y,
+                          floating *work, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
+                          Py_ssize_t tile_rows) noexcept nogil:
+    """One image by Winograd, ``tile_rows`` rows of tiles at a time; work holds
+    16 * (c_in + c_out) * tile_rows * ceil(W_out / 2) + 32 * WINOGRAD_SKEW values."""
+    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], oH = g.n_out[1], oW = g.n_out[2]
+    cdef Py_ssize_t ph = g.p[1], pw = g.p[2]
+    cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
+    cdef Py_ssize_t a0, a1, a, b, c, o, q, xi, count, i, j, r
+    cdef Py_ssize_t bv, bm
+    cdef floating *V = work
+    cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
+    cdef const floating *m
+    cdef floating *yo
+    cdef floating s[2][4]
+    cdef floating out[2][2]
+    cdef floating shift
+    a0 = 0
+    while a0 < th:
+        a1 = a0 + tile_rows if a0 + tile_rows < th else th
+        count = (a1 - a0) * tw
+        bv = c_in * count + _WINO_SKEW
+        bm = c_out * count + _WINO_SKEW
+        for c in range(c_in):  # V[xi, c, q]
+            for a in range(a0, a1):
+                q = (a - a0) * tw
+                for b in range(tw):
+                    _wino_input_tile(x + c * g.plane, H, W, 2 * a - ph, 2 * b - pw,
+                                     V + c * count + q + b, bv)
+        for xi in range(16):
+            gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
+                 V + xi * bv, count, 0, M + xi * bm, count)
+        for o in range(c_out):  # y = A^T M A (+ bias), the blocks cut at the output's edge
+            shift = bias[o] if bias != NULL else 0
+            yo = y + o * oH * oW
+            for a in range(a0, a1):
+                for b in range(tw):
+                    m = M + o * count + (a - a0) * tw + b
+                    for r in range(4):  # s = A^T m
+                        s[0][r] = m[r * bm] + m[(4 + r) * bm] + m[(8 + r) * bm]
+                        s[1][r] = m[(4 + r) * bm] - m[(8 + r) * bm] - m[(12 + r) * bm]
+                    for i in range(2):  # out = s A
+                        out[i][0] = s[i][0] + s[i][1] + s[i][2] + shift
+                        out[i][1] = s[i][1] - s[i][2] - s[i][3] + shift
+                    for i in range(2):
+                        if 2 * a + i < oH:
+                            for j in range(2):
+                                if 2 * b + j < oW:
+                                    yo[(2 * a + i) * oW + 2 * b + j] = out[i][j]
+        a0 = a1
+
+
+def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
+                     const floating[::1] bias, floating[:, :, ::1] y,
+                     const long long[:, ::1] geometry, Py_ssize_t tile_rows,
+                     floating[:, ::1] work, int n_threads):
+    """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
+    transformed weights G w G^T, ``work`` (n_threads, 16 * (C_in + C_out) * tile_rows *
+    ceil(W_out / 2) + 32 * WINOGRAD_SKEW)."""
+    cdef Geometry g = read_geometry(geometry)
+    cdef Py_ssize_t n, c_in = x.shape[1], c_out = u.shape[1]
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    if (g.n_in[0] != 1 or g.n_out[0] != 1 or g.k[0] != 1 or g.k[1] != 3 or g.k[2] != 3
+            or g.s[1] != 1 or g.s[2] != 1 or g.dil[1] != 1 or g.dil[2] != 1):
+        raise ValueError("forward_winograd: the geometry is not a 3x3, stride-1 2-D convolution")
+    if (x.shape[2] != g.plane or u.shape[0] != 16 or u.shape[2] != c_in or y.shape[0] != x.shape[0]
+            or y.shape[1] != c_out or y.shape[2] != g.L or tile_rows < 1
+            or work.shape[0] < max(n_threads, 1)
+            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows * tw)):
+        raise ValueError("forward_winograd: array shapes do not match the geometry")
+    if bias.shape[0] not in (0, c_out):
+        raise ValueError("forward_winograd: bias must be empty or hold one value per output channel")
+    with nogil:
+        if n_threads <= 1:
+            for n in range(x.shape[0]):
+                _winograd_image(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[0, 0], &g, c_in,
+                                c_out, tile_rows)
+        else:
+            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
+                _winograd_image(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[threadid(), 0],
+                                &g, c_in, c_out, tile_rows)

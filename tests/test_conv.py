@@ -235,6 +235,88 @@ class TestForward:
         assert F.conv1d(np.ones((1, 1, 3), bool), np.ones((1, 1, 2), np.int8)).dtype == np.float64
 
 
+def window_conv(x, w, b, pads):
+    """2-D, stride 1, ungrouped: tensordot of the weights with the sliding windows of the padded
+    input (a second reference, fast enough for many channels)."""
+    xp = np.pad(x, [(0, 0), (0, 0)] + list(pads))
+    win = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))
+    y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (n, oh, ow, c_out)
+    return np.moveaxis(y, -1, 1) + (0 if b is None else b[:, None, None])
+
+
+class TestWinograd:
+    """3x3, stride-1 convolutions between enough channels run by Winograd F(2x2, 3x3)."""
+
+    CASES = [  # N, C_in, C_out, (H, W), padding, bias
+        (2, 16, 16, (7, 9), 1, True),  # odd output: the last tiles are cut
+        (1, 17, 20, (8, 8), 0, False),
+        (3, 16, 24, (5, 6), ((0, 2), (1, 0)), True),  # asymmetric padding
+        (1, 32, 16, (3, 3), 2, True),  # more padding than input
+        (2, 20, 16, (12, 11), 1, False),
+    ]
+
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("tiles", [3, 256])  # several steps per image, or one
+    def test_matches_reference(self, case, dtype, tiles, monkeypatch):
+        monkeypatch.setattr(conv_module, "_WINOGRAD_TILES", tiles)
+        n, c_in, c_out, spatial, p, with_bias = case
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 3, 3))
+        b = rng.standard_normal(c_out) if with_bias else None
+        c = conv_module._Conv(x, w, 1, p, 1, 1, 2)
+        assert conv_module._use_winograd(c)
+        y = F.conv2d(x.astype(dtype), w.astype(dtype), None if b is None else b.astype(dtype),
+                     padding=p)
+        assert y.dtype == dtype
+        tol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(y, window_conv(x, w, b, _pads(p, 2)), rtol=tol, atol=tol)
+
+    def test_one_and_two_threads_give_the_same_bits(self, monkeypatch):
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as it is, use both threads
+        x = rng.standard_normal((5, 16, 9, 10)).astype(np.float32)
+        w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(16).astype(np.float32)
+        ys = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                ys.append(F.conv2d(x, w, b, padding=1))
+        finally:
+            convcore.set_num_threads(None)
+        np.testing.assert_array_equal(ys[0], ys[1])
+
+    @pytest.mark.parametrize("kw, shape, expected", [
+        ({}, (16, 16, 3, 3), True),
+        (dict(stride=2), (16, 16, 3, 3), False),
+        (dict(dilation=2), (16, 16, 3, 3), False),
+        (dict(groups=2), (16, 8, 3, 3), False),
+        ({}, (16, 16, 5, 5), False),
+        ({}, (8, 16, 3, 3), False),  # too few output channels
+        ({}, (16, 3, 3, 3), False),  # too few input channels
+    ])
+    def test_used_only_where_it_applies(self, kw, shape, expected):
+        c_in = shape[1] * kw.get("groups", 1)
+        c = conv_module._Conv(np.zeros((1, c_in, 9, 9)), np.zeros(shape), kw.get("stride", 1), 2,
+                              kw.get("dilation", 1), kw.get("groups", 1), 2)
+        assert conv_module._use_winograd(c) is expected
+
+    def test_kernel_refuses_other_geometries_and_shapes(self):
+        x, w = np.zeros((1, 16, 6, 6)), np.zeros((16, 16, 3, 3))
+        u, y, work = np.zeros((16, 16, 16)), np.zeros((1, 16, 36)), np.zeros((1, 100000))
+        c = conv_module._Conv(x, w, 1, 1, 1, 1, 2)
+        strided = conv_module._Conv(x, w, 2, 1, 1, 1, 2)
+        with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
+                                     1, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1,
+                                     work[:, :100].copy(), 1)
+        with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1,
+                                     work, 1)
+
+
 class TestLargerThanATile:
     """Images with more output positions than an im2col tile, split mid-row (the small cases
     above fit in one tile). Forward against sliding windows; gradients by linearity:
@@ -288,7 +370,8 @@ class TestGradients:
         np.testing.assert_allclose(gw, numerical_grad(lambda: loss(x, w, b), w), rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(gb, numerical_grad(lambda: loss(x, w, b), b), rtol=1e-6, atol=1e-8)
 
-    @pytest.mark.parametrize("case", CASES + [(2, 2, 32, 8, (6, 7), (2, 3), 1, ((0, 2), (1, 0)), 2, 2)])
+    @pytest.mark.parametrize("case", CASES + [(2, 2, 32, 8, (6, 7), (2, 3), 1, ((0, 2), (1, 0)), 2, 2),
+                                      (2, 2, 16, 16, (7, 6), 3, 1, ((1, 0), (2, 1)), 1, 1)])  # Winograd
     def test_input_gradient_by_convolution_equals_col2im(self, case, monkeypatch):
         # stride 1: the input gradient runs as a convolution with flipped weights (deep layers)
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case

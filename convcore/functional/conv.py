@@ -133,8 +133,48 @@ def _images_per_gemm(K, L, batch):
     return max(1, min(wanted // L, (batch + 1) // 2))
 
 
+# Channels (in and out) from which a 3x3 stride-1 convolution runs by Winograd F(2x2, 3x3): its 16
+# GEMMs have C_in as their depth and C_out rows; with fewer channels the transforms cost more than
+# the multiplications they save.
+_MIN_CHANNELS_WINOGRAD = 16
+# Rows of 2x2 output tiles per Winograd step: about this many tiles (a few hundred: the transformed
+# input and the 16 products of one step stay within L2/L3 and the GEMMs are still wide).
+_WINOGRAD_TILES = 256
+
+# F(2x2, 3x3) weight transform G (4x3): U = G w G^T.
+_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+
+
+def _use_winograd(c):
+    """A 2-D, ungrouped 3x3 convolution with stride 1 and no dilation between enough channels."""
+    c_out, c_in = c.weight.shape[:2]
+    return (c.nd == 2 and c.groups == 1 and c.weight.shape[2:] == (3, 3)
+            and c.stride == (1, 1) and c.dilation == (1, 1)
+            and min(c_in, c_out) >= _MIN_CHANNELS_WINOGRAD)
+
+
+def _winograd_weights(weight):
+    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype."""
+    G = _WINOGRAD_G.astype(weight.dtype)
+    u = np.einsum("ri,ocij,sj->rsoc", G, weight, G, optimize=True)
+    return np.ascontiguousarray(u.reshape(16, weight.shape[0], weight.shape[1]))
+
+
+def _forward_winograd(c, bias):
+    c_out, c_in = c.weight.shape[:2]
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tiles_w = (c.out_spatial[1] + 1) // 2
+    tile_rows = max(1, min(_WINOGRAD_TILES // tiles_w, (c.out_spatial[0] + 1) // 2))
+    work = 16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
+    c.run(kernels.forward_winograd, _flat(c.x), _winograd_weights(c.weight), bias, _flat(y),
+          c.geometry, tile_rows, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
+    return y
+
+
 def _forward(c, bias):
     """Run the forward kernel for the checked arguments `c`; `bias` (C_out,) or empty."""
+    if _use_winograd(c):
+        return _forward_winograd(c, bias)
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
     L = int(np.prod(c.out_spatial))
     y = np.empty(c.out_shape, dtype=c.dtype)
