@@ -55,6 +55,7 @@ one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
 from cython.parallel cimport prange, threadid
+from libc.string cimport memcpy
 
 import threading
 
@@ -113,6 +114,9 @@ cdef struct Geom:
 # values above 2**63; values that fit an int convert 4 or 8 at a time (the usual case for 8- to
 # 32-bit outputs).
 # cl_round: v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes.
+# cl_colrun: the running means down the columns of a strip of rows (uniform2d's axis 0), in the
+# order of cl_running; cl_boxsum: out[i] = (ext[i] + ... + ext[i + size - 1]) / size, every window
+# added up directly (float buffers only: not SciPy's order of operations).
 cdef extern from *:
     """
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -228,6 +232,37 @@ cdef extern from *:
         }                                                                                       \
     }
 
+    #define CL_T_BOX(R, S)                                                                      \
+    CL_CLONES static void cl_colrun_##S(R *__restrict mid, Py_ssize_t ms, R *__restrict run,    \
+                                        const R *__restrict rows, Py_ssize_t nr, Py_ssize_t W,  \
+                                        Py_ssize_t size) {                                      \
+        Py_ssize_t i, j, c;                                                                     \
+        const R fs = (R)size;                                                                   \
+        for (c = 0; c < W; c++) run[c] = 0;                                                     \
+        for (j = 0; j < size; j++) {                                                            \
+            const R *e = rows + j * W;                                                          \
+            for (c = 0; c < W; c++) run[c] += e[c];                                             \
+        }                                                                                       \
+        for (i = 0; i < nr; i++) {                                                              \
+            if (i > 0) {                                                                        \
+                const R *e = rows + (i + size - 1) * W, *l = rows + (i - 1) * W;                \
+                for (c = 0; c < W; c++) run[c] += e[c] - l[c];                                  \
+            }                                                                                   \
+            for (c = 0; c < W; c++) mid[i * ms + c] = run[c] / fs;                              \
+        }                                                                                       \
+    }                                                                                           \
+    CL_CLONES static void cl_boxsum_##S(R *__restrict out, const R *__restrict ext,             \
+                                        Py_ssize_t W, Py_ssize_t size) {                        \
+        Py_ssize_t i, j;                                                                        \
+        const R fs = (R)size;                                                                   \
+        for (i = 0; i < W; i++) out[i] = ext[i];                                                \
+        for (j = 1; j < size; j++) {                                                            \
+            const R *e = ext + j;                                                               \
+            for (i = 0; i < W; i++) out[i] += e[i];                                             \
+        }                                                                                       \
+        for (i = 0; i < W; i++) out[i] /= fs;                                                   \
+    }
+
     #define CL_T_LOAD(R, S)                                                                     \
     CL_CLONES static void cl_load_##S(R *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,        \
                                       Py_ssize_t m, int t) {                                    \
@@ -291,7 +326,7 @@ cdef extern from *:
 
     #define CL_TEMPLATE(R, S)                                                                   \
         CL_T_SYM(R, S) CL_T_GEN(R, S) CL_T_RUNNING(R, S) CL_T_LOAD(R, S) CL_T_STORE(R, S)       \
-        CL_T_ROUND(R, S)
+        CL_T_ROUND(R, S) CL_T_BOX(R, S)
     CL_TEMPLATE(double, d)
     CL_TEMPLATE(float, f)
     """
@@ -317,11 +352,18 @@ cdef extern from *:
                     int t) noexcept nogil
     void cl_round_d(double* v, Py_ssize_t m, int t) noexcept nogil
     void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
+    void cl_colrun_d(double* mid, Py_ssize_t ms, double* run, const double* rows, Py_ssize_t nr,
+                     Py_ssize_t W, Py_ssize_t size) noexcept nogil
+    void cl_colrun_f(float* mid, Py_ssize_t ms, float* run, const float* rows, Py_ssize_t nr,
+                     Py_ssize_t W, Py_ssize_t size) noexcept nogil
+    void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size) noexcept nogil
+    void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size) noexcept nogil
 
 
 # The float copies run every `ANCHOR` outputs of a running sum afresh from its window.
 cdef enum:
     ANCHOR = 32
+    BOX_DIRECT = 32      # uniform2d on float buffers adds up row windows of up to 32 directly
 
 
 cdef inline void _sym(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
@@ -366,9 +408,26 @@ cdef inline void _store(char* d, Py_ssize_t ds, const floating* s, Py_ssize_t ss
 
 cdef inline void _round(floating* v, Py_ssize_t m, int t) noexcept nogil:
     if floating is double:
-        cl_round_d(v, m, t)
-    else:
+        if t != T_F64:
+            cl_round_d(v, m, t)
+    elif t != T_F32 and t != T_F64:
         cl_round_f(v, m, t)
+
+
+cdef inline void _colrun(floating* mid, Py_ssize_t ms, floating* run, const floating* rows,
+                         Py_ssize_t nr, Py_ssize_t W, Py_ssize_t size) noexcept nogil:
+    if floating is double:
+        cl_colrun_d(mid, ms, run, rows, nr, W, size)
+    else:
+        cl_colrun_f(mid, ms, run, rows, nr, W, size)
+
+
+cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W,
+                         Py_ssize_t size) noexcept nogil:
+    if floating is double:
+        cl_boxsum_d(out, ext, W, size)
+    else:
+        cl_boxsum_f(out, ext, W, size)
 
 
 cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
@@ -410,8 +469,10 @@ cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf,
     else:
         for p in range(lo, hi):
             _load(buf + (p - p0) * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
-    for p in range(p0, p1):
+    p = p0
+    while p < p1:                   # the positions outside the line, [p0, lo) and [hi, p1)
         if lo <= p < hi:
+            p = hi
             continue
         idx = map_index(g.start + p, g.n, g.mode)
         if idx < 0:
@@ -419,6 +480,7 @@ cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf,
                 buf[(p - p0) * g.B + b] = <floating>g.cval
         else:
             _load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
+        p += 1
 
 
 cdef void _put(const Geom* g, const floating* acc, char* base, Py_ssize_t q0, Py_ssize_t nq,
@@ -692,13 +754,15 @@ cdef void _row_pass(const Sep* s, const floating* row, floating* ext,
     """res[0:W] = the column-axis filter of one row of the buffer (edge rule mode_c)."""
     cdef Py_ssize_t c = s.Kc // 2, p, idx
     cdef Py_ssize_t n_ext = s.W + s.Kc - 1
-    for p in range(c, c + s.W):
-        ext[p] = row[p - c]
-    for p in range(n_ext):
-        if c <= p < c + s.W:
+    memcpy(ext + c, row, s.W * sizeof(floating))
+    p = 0
+    while p < n_ext:                # the ends, [0, c) and [c + W, n_ext)
+        if p == c:
+            p = c + s.W
             continue
         idx = map_index(p - c, s.W, s.mode_c)
         ext[p] = <floating>s.cval if idx < 0 else row[idx]
+        p += 1
     _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc)
 
 
@@ -827,56 +891,65 @@ cdef void _box_row(const Box* s, Py_ssize_t r, floating* dst) noexcept nogil:
         _load(dst, 1, s.x + idx * s.W * s.isz, s.isz, s.W, s.tin)
 
 
+cdef void _box_ext(const Box* s, const floating* mid, Py_ssize_t ms, floating* ext, Py_ssize_t lo,
+                   Py_ssize_t hi, Py_ssize_t nb, Py_ssize_t B) noexcept nogil:
+    """ext[p * B + b] = row b of `mid` (rows `ms` apart) extended along axis 1, at position
+    start_c + p; the interior [lo, hi) is not copied when `ext` is that row itself (B == 1)."""
+    cdef Py_ssize_t n_ext = s.W + s.size_c - 1, b, p, idx
+    if B > 1 or ext + lo != mid + s.start_c + lo:
+        for b in range(nb):
+            for p in range(lo, hi):
+                ext[p * B + b] = mid[b * ms + s.start_c + p]
+    p = 0
+    while p < n_ext:                # the ends, [0, lo) and [hi, n_ext)
+        if lo <= p < hi:
+            p = hi
+            continue
+        idx = map_index(s.start_c + p, s.W, s.mode_c)
+        for b in range(nb):
+            ext[p * B + b] = <floating>s.cval if idx < 0 else mid[b * ms + idx]
+        p += 1
+
+
 cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogil:
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
-    cdef Py_ssize_t W = s.W, i, j, c, b, p, idx, g0, nb, q0, nq, n_ext, lo, hi
+    cdef Py_ssize_t W = s.W, i, j, b, g0, nb, q0, nq, lo, hi
+    cdef Py_ssize_t n_ext = W + s.size_c - 1
     cdef Py_ssize_t per_tile = TILE // 16
-    cdef floating fr = <floating>s.size_r
+    # float buffers, short row windows: each row of the axis-0 result is written straight into
+    # its extended row (a stride of n_ext, the row at offset -start_c), whose windows are then
+    # added up directly
+    cdef bint direct = floating is float and s.size_c <= BOX_DIRECT and s.start_c <= 0
+    cdef Py_ssize_t ms = n_ext if direct else W
+    cdef Py_ssize_t off = -s.start_c if direct else 0
     cdef floating* run = work                   # W: running sums down the columns
     cdef floating* rows = run + W               # (R + size_r - 1) x W: the strip's input rows
-    cdef floating* mid = rows + (s.R + s.size_r - 1) * W   # R x W: the axis-0 result (rounded)
-    cdef floating* ext = mid + s.R * W          # (W + size_c - 1) x 16
-    cdef floating* acc = ext + (W + s.size_c - 1) * 16   # TILE
+    cdef floating* mid = rows + (s.R + s.size_r - 1) * W   # R x ms: the axis-0 result (rounded)
+    cdef floating* ext = mid + s.R * n_ext      # n_ext x 16
+    cdef floating* acc = ext + n_ext * 16       # TILE
     cdef floating* run16 = acc + TILE           # 16
-    cdef const floating* enter
-    cdef const floating* leave
     for j in range(nr + s.size_r - 1):
         _box_row(s, r0 + s.start_r + j, rows + j * W)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
-    for c in range(W):
-        run[c] = 0.0
-    for j in range(s.size_r):
-        enter = rows + j * W
-        for c in range(W):
-            run[c] += enter[c]
+    _colrun(mid + off, ms, run, rows, nr, W, s.size_r)
     for i in range(nr):
-        if i > 0:
-            enter = rows + (i + s.size_r - 1) * W
-            leave = rows + (i - 1) * W
-            for c in range(W):
-                run[c] += enter[c] - leave[c]
-        for c in range(W):
-            mid[i * W + c] = run[c] / fr
-        _round(mid + i * W, W, s.tout)
-    # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
-    n_ext = W + s.size_c - 1
+        _round(mid + off + i * ms, W, s.tout)
     lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside the row
     hi = W - s.start_c if W - s.start_c < n_ext else n_ext
     if lo > hi:
         lo = hi
+    if direct:
+        for i in range(nr):
+            _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)
+            _boxsum(ext, mid + i * ms, W, s.size_c)
+            _store(s.y + (r0 + i) * W * s.osz, s.osz, ext, 1, W, s.tout)
+        return
+    # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
     g0 = 0
     while g0 < nr:
         nb = nr - g0 if nr - g0 < 16 else 16
-        for b in range(nb):
-            for p in range(lo, hi):
-                ext[p * 16 + b] = mid[(g0 + b) * W + s.start_c + p]
-        for p in range(n_ext):
-            if lo <= p < hi:
-                continue
-            idx = map_index(s.start_c + p, W, s.mode_c)
-            for b in range(nb):
-                ext[p * 16 + b] = <floating>s.cval if idx < 0 else mid[(g0 + b) * W + idx]
+        _box_ext(s, mid + g0 * W, W, ext, lo, hi, nb, 16)
         for b in range(16):
             run16[b] = 0.0
         for j in range(s.size_c):
@@ -927,8 +1000,8 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
     n_threads = _team(n_threads, n_items, s.H * s.W * 8)
-    area, per = _scratch(n_threads, (1 + 2 * s.R + s.size_r - 1) * s.W
-                         + (s.W + s.size_c - 1) * 16 + TILE + 16)
+    area, per = _scratch(n_threads, (1 + s.R + s.size_r - 1) * s.W
+                         + (s.W + s.size_c - 1) * (s.R + 16) + TILE + 16)
     base = _aligned(area)
     if single:
         with nogil:
