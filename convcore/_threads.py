@@ -68,7 +68,13 @@ def threads_for(work, grain):
 
 
 def _find_openblas():
-    """ctypes handles (get, set) of the OpenBLAS that SciPy loaded, or None."""
+    """ctypes handles (get, set) of every OpenBLAS in the process, SciPy's first.
+
+    convcore's kernels call SciPy's copy (through scipy.linalg.cython_blas); NumPy's wheels bring a
+    second one (``libscipy_openblas64_``) that ``numpy.matmul`` uses. Both have to be held, and
+    telling them apart by a name both contain once let the kernels' BLAS run free.
+    """
+    import scipy
     import scipy.linalg.cython_blas  # noqa: F401  (makes sure SciPy's BLAS is loaded)
 
     try:
@@ -76,19 +82,28 @@ def _find_openblas():
             paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
     except OSError:  # no /proc (macOS, Windows): threadpoolctl, when installed, knows the paths
         paths = _threadpoolctl_blas_paths()
-    for path in sorted(paths, key=lambda p: "scipy" not in p):
+    scipy_dir = os.path.dirname(os.path.abspath(scipy.__file__))  # its wheel's scipy.libs/ too
+    handles = []
+    for path in sorted(paths, key=lambda p: (not p.startswith(scipy_dir), p)):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix in ("scipy_openblas_", "openblas_"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    get.restype = ctypes.c_int
-                    set_.argtypes = [ctypes.c_int]
-                    return get, set_
+        handle = _thread_functions(lib)
+        if handle is not None:
+            handles.append(handle)
+    return handles
+
+
+def _thread_functions(lib):
+    for prefix in ("scipy_openblas_", "openblas_"):
+        for suffix in ("64_", ""):
+            get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype = ctypes.c_int
+                set_.argtypes = [ctypes.c_int]
+                return get, set_
     return None
 
 
@@ -108,9 +123,9 @@ _openblas_searched = False
 def blas_info():
     """(name, threads) of the BLAS that SciPy provides, as far as it can be seen."""
     handles = _blas_handles()
-    if handles is None:
+    if not handles:
         return "unknown", None
-    return "OpenBLAS (scipy)", handles[0]()
+    return "OpenBLAS (scipy)", handles[0][0]()
 
 
 def _blas_handles():
@@ -123,22 +138,21 @@ def _blas_handles():
 
 @contextlib.contextmanager
 def blas_threads(n):
-    """Run the block with SciPy's OpenBLAS limited to ``n`` threads (a no-op when it can't be found).
+    """Run the block with every OpenBLAS in the process (SciPy's and NumPy's) limited to ``n``
+    threads (a no-op when none can be found).
 
     Used around kernels that call BLAS from inside an OpenMP ``prange``, so that threads never
     multiply (OpenBLAS otherwise warns "Detect OpenMP Loop" and oversubscribes the cores).
     """
     handles = _blas_handles()
-    if handles is None:
-        yield
-        return
-    get, set_ = handles
     with _blas_lock:
-        before = get()
-        if before != n:
-            set_(n)
+        before = [get() for get, _ in handles]
+        for (_, set_), b in zip(handles, before):
+            if b != n:
+                set_(n)
         try:
             yield
         finally:
-            if before != n:
-                set_(before)
+            for (_, set_), b in zip(handles, before):
+                if b != n:
+                    set_(b)

@@ -107,3 +107,23 @@ def test_weight_gradient_chunks_depend_on_sizes_only():
     assert _weight_chunks(5, 100) == 5
     assert _weight_chunks(64, 100) == 8
     assert _weight_chunks(64, 20 * 1024 * 1024) == 2  # a large layer: 2 partial sums, not 8
+
+
+def test_blas_threads_holds_every_openblas_in_the_process():
+    # SciPy's OpenBLAS (the kernels' GEMMs) and NumPy's (numpy.matmul) are separate libraries
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from convcore._threads import blas_threads
+
+    np.ones((2, 2)) @ np.ones((2, 2))  # both libraries loaded
+    import scipy.linalg.cython_blas  # noqa: F401
+
+    def openblas_threads():
+        return {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p.get("internal_api") == "openblas"}
+
+    before = openblas_threads()
+    if not before:
+        pytest.skip("no OpenBLAS in this process")
+    with blas_threads(1):
+        assert set(openblas_threads().values()) == {1}
+    assert openblas_threads() == before
