@@ -36,6 +36,9 @@ checked here against the geometry before any memory is touched):
 - ``forward_winograd(x, u, bias, y, geometry, tile_rows, work, n_threads)``: the same forward for
   a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below); ``u``
   (16, C_out, C_in) the transformed weights.
+- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, work, n_threads)``: its weight
+  gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as in
+  ``backward_weight``.
 
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
@@ -420,15 +423,26 @@ cdef inline Py_ssize_t _winograd_work_size(Py_ssize_t c_in, Py_ssize_t c_out,
     return 16 * (c_in + c_out) * tiles + 32 * _WINO_SKEW
 
 
+cdef void _wino_input_step(const floating *x, floating *V, const Geometry *g, Py_ssize_t c_in,
+                           Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t bv) noexcept nogil:
+    """V[xi * bv + c * count + q] = (B^T d B)[xi] for the tiles q of tile rows a0..a1 of every
+    channel c (count = (a1 - a0) * tiles per row)."""
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, count = (a1 - a0) * tw, c, a, b
+    for c in range(c_in):
+        for a in range(a0, a1):
+            for b in range(tw):
+                _wino_input_tile(x + c * g.plane, g.n_in[1], g.n_in[2], 2 * a - g.p[1],
+                                 2 * b - g.p[2], V + c * count + (a - a0) * tw + b, bv)
+
+
 cdef void _winograd_image(const floating *x, const floating *u, const floating *bias, floating *y,
                           floating *work, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
                           Py_ssize_t tile_rows) noexcept nogil:
     """One image by Winograd, ``tile_rows`` rows of tiles at a time; work holds
     16 * (c_in + c_out) * tile_rows * ceil(W_out / 2) + 32 * WINOGRAD_SKEW values."""
-    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], oH = g.n_out[1], oW = g.n_out[2]
-    cdef Py_ssize_t ph = g.p[1], pw = g.p[2]
+    cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
-    cdef Py_ssize_t a0, a1, a, b, c, o, q, xi, count, i, j, r
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r
     cdef Py_ssize_t bv, bm
     cdef floating *V = work
     cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
@@ -443,12 +457,7 @@ cdef void _winograd_image(const floating *x, const floating *u, const floating *
         count = (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        for c in range(c_in):  # V[xi, c, q]
-            for a in range(a0, a1):
-                q = (a - a0) * tw
-                for b in range(tw):
-                    _wino_input_tile(x + c * g.plane, H, W, 2 * a - ph, 2 * b - pw,
-                                     V + c * count + q + b, bv)
+        _wino_input_step(x, V, g, c_in, a0, a1, bv)
         for xi in range(16):
             gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                  V + xi * bv, count, 0, M + xi * bm, count)
@@ -502,3 +511,90 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
             for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
                 _winograd_image(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[threadid(), 0],
                                 &g, c_in, c_out, tile_rows)
+
+
+cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, floating *gu,
+                                      floating *work, const Geometry *g, Py_ssize_t c_in,
+                                      Py_ssize_t c_out, Py_ssize_t tile_rows) noexcept nogil:
+    """gu[xi, o, c] += sum over the tiles t of one image of dM[xi, o, t] * V[xi, c, t], where
+    dM = A dy A^T is the 4x4 image of the tile's 2x2 output gradient (zero past the edge): the
+    adjoint of the forward's y = A^T M A, M_xi = U_xi @ V_xi. The caller turns gu into the weight
+    gradient G^T gu G. ``work`` as for the forward."""
+    cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
+    cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, bv, bm
+    cdef floating *V = work
+    cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
+    cdef floating *m
+    cdef const floating *gyo
+    cdef floating d[2][2]
+    cdef floating t[4][2]
+    a0 = 0
+    while a0 < th:
+        a1 = a0 + tile_rows if a0 + tile_rows < th else th
+        count = (a1 - a0) * tw
+        bv = c_in * count + _WINO_SKEW
+        bm = c_out * count + _WINO_SKEW
+        _wino_input_step(x, V, g, c_in, a0, a1, bv)
+        for o in range(c_out):  # dM[xi, o, q] = (A dy A^T)[xi]
+            gyo = gy + o * oH * oW
+            for a in range(a0, a1):
+                for b in range(tw):
+                    for i in range(2):
+                        for j in range(2):
+                            if 2 * a + i < oH and 2 * b + j < oW:
+                                d[i][j] = gyo[(2 * a + i) * oW + 2 * b + j]
+                            else:
+                                d[i][j] = 0
+                    for j in range(2):  # t = A d
+                        t[0][j] = d[0][j]
+                        t[1][j] = d[0][j] + d[1][j]
+                        t[2][j] = d[0][j] - d[1][j]
+                        t[3][j] = -d[1][j]
+                    m = M + o * count + (a - a0) * tw + b
+                    for r in range(4):  # dM = t A^T
+                        m[(4 * r) * bm] = t[r][0]
+                        m[(4 * r + 1) * bm] = t[r][0] + t[r][1]
+                        m[(4 * r + 2) * bm] = t[r][0] - t[r][1]
+                        m[(4 * r + 3) * bm] = -t[r][1]
+        for xi in range(16):  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
+            gemm(False, True, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, count,
+                 1, gu + xi * c_out * c_in, c_in)
+        a0 = a1
+
+
+def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
+                             floating[:, :, :, ::1] grad_u, const long long[:, ::1] geometry,
+                             Py_ssize_t tile_rows, floating[:, ::1] work, int n_threads):
+    """The weight gradient of forward_winograd in the Winograd domain: ``grad_u`` (n_chunks, 16,
+    C_out, C_in), zero-filled by the caller, chunk k receiving the images k * N // n_chunks to
+    (k + 1) * N // n_chunks in order (as backward_weight: the same bits on any thread count);
+    ``work`` as for forward_winograd."""
+    cdef Geometry g = read_geometry(geometry)
+    cdef Py_ssize_t chunk, n, N = x.shape[0], n_chunks = grad_u.shape[0]
+    cdef Py_ssize_t c_in = x.shape[1], c_out = grad_y.shape[1]
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2
+    if (g.n_in[0] != 1 or g.n_out[0] != 1 or g.k[0] != 1 or g.k[1] != 3 or g.k[2] != 3
+            or g.s[1] != 1 or g.s[2] != 1 or g.dil[1] != 1 or g.dil[2] != 1):
+        raise ValueError("backward_weight_winograd: the geometry is not a 3x3, stride-1 2-D "
+                         "convolution")
+    if (x.shape[2] != g.plane or grad_y.shape[0] != N or grad_y.shape[2] != g.L
+            or grad_u.shape[1] != 16 or grad_u.shape[2] != c_out or grad_u.shape[3] != c_in
+            or tile_rows < 1 or work.shape[0] < max(n_threads, 1)
+            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows * tw)):
+        raise ValueError("backward_weight_winograd: array shapes do not match the geometry")
+    if n_chunks < 1 or n_chunks > max(N, 1):
+        raise ValueError("backward_weight_winograd: grad_u must hold between 1 and N partial sums")
+    with nogil:
+        if n_threads <= 1:
+            for chunk in range(n_chunks):
+                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
+                    _winograd_weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0],
+                                                &grad_u[chunk, 0, 0, 0], &work[0, 0], &g, c_in,
+                                                c_out, tile_rows)
+        else:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
+                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
+                    _winograd_weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0],
+                                                &grad_u[chunk, 0, 0, 0], &work[threadid(), 0],
+                                                &g, c_in, c_out, tile_rows)

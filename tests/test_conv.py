@@ -272,19 +272,45 @@ class TestWinograd:
         tol = 2e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(y, window_conv(x, w, b, _pads(p, 2)), rtol=tol, atol=tol)
 
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("tiles", [3, 256])
+    def test_gradients(self, case, tiles, monkeypatch):
+        # grad_w[o, c, i, j] = sum over images and outputs p of grad_y[o, p] * x_padded[c, p + (i, j)];
+        # grad_x (a Winograd convolution too) against the col2im path
+        monkeypatch.setattr(conv_module, "_WINOGRAD_TILES", tiles)
+        n, c_in, c_out, spatial, p, _ = case
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 3, 3))
+        gy = rng.standard_normal(F.conv2d(x, w, padding=p).shape)
+        xp = np.pad(x, [(0, 0), (0, 0)] + _pads(p, 2))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))
+        ref_w = np.einsum("nopq,ncpqij->ocij", gy, win)
+        for dtype, tol in ((np.float64, 1e-11), (np.float32, 2e-5)):
+            gx, gw, gb = F.conv2d_backward(gy.astype(dtype), x.astype(dtype), w.astype(dtype),
+                                           padding=p)
+            assert gw.dtype == gx.dtype == dtype
+            np.testing.assert_allclose(gw, ref_w, rtol=tol, atol=tol * np.abs(ref_w).max())
+            np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=tol)
+        monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", 10**9)  # col2im
+        ref_x = F.conv2d_backward(gy, x, w, padding=p, need_weight=False, need_bias=False)[0]
+        np.testing.assert_allclose(gx, ref_x, rtol=2e-5, atol=2e-5 * np.abs(ref_x).max())
+
     def test_one_and_two_threads_give_the_same_bits(self, monkeypatch):
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as it is, use both threads
         x = rng.standard_normal((5, 16, 9, 10)).astype(np.float32)
         w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
         b = rng.standard_normal(16).astype(np.float32)
-        ys = []
+        gy = rng.standard_normal((5, 16, 9, 10)).astype(np.float32)
+        results = []
         try:
             for threads in (1, 2):
                 convcore.set_num_threads(threads)
-                ys.append(F.conv2d(x, w, b, padding=1))
+                results.append((F.conv2d(x, w, b, padding=1),)
+                               + F.conv2d_backward(gy, x, w, padding=1))
         finally:
             convcore.set_num_threads(None)
-        np.testing.assert_array_equal(ys[0], ys[1])
+        for one, two in zip(*results):
+            np.testing.assert_array_equal(one, two)
 
     @pytest.mark.parametrize("kw, shape, expected", [
         ({}, (16, 16, 3, 3), True),
@@ -315,6 +341,16 @@ class TestWinograd:
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1,
                                      work, 1)
+        gu = np.zeros((1, 16, 16, 16))
+        with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
+            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
+                                             work, 1)
+        with pytest.raises(ValueError, match="backward_weight_winograd: array shapes do not"):
+            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu[:, :, :8].copy(),
+                                             c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="backward_weight_winograd: grad_u must hold"):
+            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), np.zeros((2, 16, 16, 16)),
+                                             c.geometry, 1, work, 1)
 
 
 class TestLargerThanATile:

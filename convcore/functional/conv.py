@@ -1,4 +1,6 @@
-"""N-D convolution (cross-correlation, as in deep learning) and its gradients, im2col + GEMM.
+"""N-D convolution (cross-correlation, as in deep learning) and its gradients, im2col + GEMM
+(3x3 stride-1 layers between many channels by Winograd F(2x2, 3x3): 4 multiply-adds where the
+GEMM has 9, after cheap transforms of 4x4 input patches and 2x2 output blocks).
 
 ``y[n, o, p] = bias[o] + sum_{c, t} weight[o, c, t] * x_padded[n, g(o) * C_in/groups + c, p * stride + t * dilation]``
 — the lecture's ``C[m, n] = sum_i sum_j h[i, j] A[m + i, n + j]`` with channels, batch, stride,
@@ -160,15 +162,33 @@ def _winograd_weights(weight):
     return np.ascontiguousarray(u.reshape(16, weight.shape[0], weight.shape[1]))
 
 
-def _forward_winograd(c, bias):
+def _winograd_steps(c):
+    """(tile rows per step, scratch values per thread) of the Winograd kernels."""
     c_out, c_in = c.weight.shape[:2]
-    y = np.empty(c.out_shape, dtype=c.dtype)
     tiles_w = (c.out_spatial[1] + 1) // 2
     tile_rows = max(1, min(_WINOGRAD_TILES // tiles_w, (c.out_spatial[0] + 1) // 2))
-    work = 16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
+    return tile_rows, 16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
+
+
+def _forward_winograd(c, bias):
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tile_rows, work = _winograd_steps(c)
     c.run(kernels.forward_winograd, _flat(c.x), _winograd_weights(c.weight), bias, _flat(y),
           c.geometry, tile_rows, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
     return y
+
+
+def _weight_grad_winograd(c, gy):
+    """The weight gradient G^T dU G from its Winograd-domain sums dU (16, C_out, C_in)."""
+    c_out, c_in = c.weight.shape[:2]
+    tile_rows, work = _winograd_steps(c)
+    chunks = _weight_chunks(c.x.shape[0], 16 * c_out * c_in * c.weight.itemsize)
+    partial = np.zeros((chunks, 16, c_out, c_in), dtype=c.dtype)
+    c.run(kernels.backward_weight_winograd, _flat(gy), _flat(c.x), partial, c.geometry, tile_rows,
+          per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
+    gu = partial.sum(axis=0).reshape(4, 4, c_out, c_in)
+    G = _WINOGRAD_G.astype(c.dtype)
+    return np.einsum("ri,rsoc,sj->ocij", G, gu, G, optimize=True)
 
 
 def _forward(c, bias):
@@ -260,7 +280,9 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
                   c.geometry, c.groups, tile,
                   per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
-    if need_weight:
+    if need_weight and _use_winograd(c):
+        grad_w = _weight_grad_winograd(c, gy)
+    elif need_weight:
         # Images are summed in a fixed number of chunks, whatever the thread count, so that the
         # gradient has the same bits on 1 or 2 threads.
         chunks = _weight_chunks(c.x.shape[0], c.weight.nbytes)
@@ -369,9 +391,11 @@ _BACKWARD = """Gradients of :func:`conv{nd}d` for its input, weight and bias.
     Returns
     -------
     grad_input : ndarray, shape of x, or None
-        The full (transposed) convolution of grad_output with the weights, by GEMM + col2im.
+        The full (transposed) convolution of grad_output with the weights: with stride 1 and
+        many channels a convolution with the flipped weights, else GEMM + col2im.
     grad_weight : ndarray, shape of weight, or None
-        Correlation of the input with grad_output, by im2col + GEMM.
+        Correlation of the input with grad_output, by im2col + GEMM (by Winograd F(2x2, 3x3)
+        for the 3x3 stride-1 convolutions that run forward by it).
     grad_bias : ndarray, shape (C_out,), or None
         grad_output summed over the batch and the spatial axes.
 """
