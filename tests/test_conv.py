@@ -247,6 +247,11 @@ def window_conv(x, w, b, pads):
 class TestWinograd:
     """3x3, stride-1 convolutions between enough channels run by Winograd F(2x2, 3x3)."""
 
+    @pytest.fixture(autouse=True)
+    def _small_images_too(self, monkeypatch):
+        # the tests' images have few 2x2 tiles; by default those go to im2col
+        monkeypatch.setattr(conv_module, "_MIN_WINOGRAD_TILES", 1)
+
     CASES = [  # N, C_in, C_out, (H, W), padding, bias
         (2, 16, 16, (7, 9), 1, True),  # odd output: the last tiles are cut
         (1, 17, 20, (8, 8), 0, False),
@@ -325,6 +330,18 @@ class TestWinograd:
         c_in = shape[1] * kw.get("groups", 1)
         c = conv_module._Conv(np.zeros((1, c_in, 9, 9)), np.zeros(shape), kw.get("stride", 1), 2,
                               kw.get("dilation", 1), kw.get("groups", 1), 2)
+        assert conv_module._use_winograd(c) is expected
+
+    @pytest.mark.parametrize("shape, expected", [
+        ((8, 512, 7, 7), False),  # 16 tiles per image, 16 MiB of transformed weights
+        ((8, 256, 14, 14), True),  # 49 tiles
+        ((32, 64, 8, 8), True),  # 16 tiles, 256 KiB of weights that stay in cache
+        ((32, 128, 4, 4), False),  # 4 tiles
+    ])
+    def test_used_where_the_tiles_pay(self, shape, expected, monkeypatch):
+        monkeypatch.undo()  # the default threshold
+        c = conv_module._Conv(np.zeros(shape, np.float32), np.zeros((shape[1],) * 2 + (3, 3),
+                              np.float32), 1, 1, 1, 1, 2)
         assert conv_module._use_winograd(c) is expected
 
     def test_kernel_refuses_other_geometries_and_shapes(self):
