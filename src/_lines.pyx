@@ -41,6 +41,12 @@ partial sum stays below 2**24 (float holds them exactly, so the results are SciP
 A float running sum (``uniform``) is added up afresh from its window every 32 outputs, so that it
 cannot drift along a long line.
 
+``check = e > 0`` (with ``single``; ``correlate``, ``separable2d``) serves integer data with any
+weights into an integer output: the caller proves that every float result ``y`` lies within ``e``
+of SciPy's double one. Where ``[y - e, y + e]`` holds no integer boundary, both truncate to the
+same integer; the few outputs where it does are computed again in double in SciPy's order. The
+result is then SciPy's bit for bit.
+
 Layout of the work: lines are filtered in blocks of ``B`` at once, their samples interleaved in a
 double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap is one contiguous
 loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 copy is picked at run time on
@@ -94,6 +100,8 @@ cdef struct Geom:
     Py_ssize_t xls, xes, yls, yes     # byte strides between lines / between samples of a line
     int tin, tout, mode
     double cval
+    const double* wd                  # the weights in double, for outputs re-checked (check > 0)
+    float check
 
 
 # The C helpers, written once as a template over the buffer type R (suffix _d: double, _f:
@@ -329,6 +337,37 @@ cdef extern from *:
         CL_T_ROUND(R, S) CL_T_BOX(R, S)
     CL_TEMPLATE(double, d)
     CL_TEMPLATE(float, f)
+
+    /* outputs whose float sum y may truncate otherwise than SciPy's double one, i.e. those with
+       an integer boundary in [y - e, y + e], are computed again in double in cl_sym_d's or
+       cl_gen_d's order (the buffer holds integers, exact in float) and replaced by that double
+       truncated toward zero (exact in float: below 2**24) */
+    static inline int cl_near(float y, float e) { return (int)(y - e) != (int)(y + e); }
+    CL_CLONES static void cl_check_f(float *acc, const float *buf, Py_ssize_t T, Py_ssize_t B,
+                                     const double *w, Py_ssize_t K, int sign, float e) {
+        Py_ssize_t t0, t1, t, j, c = K / 2;
+        for (t0 = 0; t0 < T; t0 = t1) {
+            int bad = 0;
+            t1 = t0 + 64 < T ? t0 + 64 : T;
+            for (t = t0; t < t1; t++) bad |= cl_near(acc[t], e);
+            if (!bad) continue;
+            for (t = t0; t < t1; t++) {
+                double a;
+                if (!cl_near(acc[t], e)) continue;
+                if (sign != 0) {
+                    a = (double)buf[t + c * B] * w[c];
+                    for (j = 0; j < c; j++) {
+                        double l = buf[t + j * B], h = buf[t + (K - 1 - j) * B];
+                        a += (sign > 0 ? l + h : l - h) * w[j];
+                    }
+                } else {
+                    a = (double)buf[t + (K - 1) * B] * w[K - 1];
+                    for (j = 0; j < K - 1; j++) a += (double)buf[t + j * B] * w[j];
+                }
+                acc[t] = (float)(cl_i64)a;
+            }
+        }
+    }
     """
     void cl_sym_d(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
                   Py_ssize_t K, int sign) noexcept nogil
@@ -351,6 +390,8 @@ cdef extern from *:
     void cl_store_f(char* d, Py_ssize_t ds, const float* s, Py_ssize_t ss, Py_ssize_t m,
                     int t) noexcept nogil
     void cl_round_d(double* v, Py_ssize_t m, int t) noexcept nogil
+    void cl_check_f(float* acc, const float* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
+                    Py_ssize_t K, int sign, float e) noexcept nogil
     void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
     void cl_colrun_d(double* mid, Py_ssize_t ms, double* run, const double* rows, Py_ssize_t nr,
                      Py_ssize_t W, Py_ssize_t size) noexcept nogil
@@ -496,7 +537,8 @@ cdef void _put(const Geom* g, const floating* acc, char* base, Py_ssize_t q0, Py
 
 
 cdef void _taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ssize_t B, Py_ssize_t step,
-                const floating* w, Py_ssize_t K, int sym) noexcept nogil:
+                const floating* w, Py_ssize_t K, int sym, const double* wd,
+                float check) noexcept nogil:
     """acc[q * B + b] = sum_j w[j] * buf[(q * step + j) * B + b] (SciPy's order of operations)."""
     cdef Py_ssize_t c = K // 2
     cdef Py_ssize_t T = nq * B
@@ -509,6 +551,9 @@ cdef void _taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ssize_t B,
             _sym(acc, buf, T, B, w, K, sym)
         else:
             _gen(acc, buf, T, B, w, K)
+        if floating is float:
+            if check > 0:
+                cl_check_f(acc, buf, T, B, wd, K, sym, check)
         return
     # strided output: the same sums, output q reading from (q * step) * B
     for q in range(nq):
@@ -554,7 +599,7 @@ cdef void _corr_item(const Geom* g, Py_ssize_t item, floating* buf, floating* ac
     q0 = q_lo
     while q0 < q_hi:
         nq = q_hi - q0 if q_hi - q0 < per_tile else per_tile
-        _taps(acc, buf + (q0 - q_lo) * g.step * g.B, nq, g.B, g.step, w, K, sym)
+        _taps(acc, buf + (q0 - q_lo) * g.step * g.B, nq, g.B, g.step, w, K, sym, g.wd, g.check)
         _put(g, acc, g.y + yoff, q0, nq, nb)
         q0 += nq
 
@@ -650,8 +695,8 @@ def _scratch(Py_ssize_t n_threads, Py_ssize_t per_thread):
 
 
 def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, int mode,
-              double cval, int symmetry, int n_threads, bint single=False):
-    """See the module docstring (``single``: float buffers and weights, see there)."""
+              double cval, int symmetry, int n_threads, bint single=False, double check=0.0):
+    """See the module docstring (``single``, ``check``: float buffers and weights, see there)."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1)
     cdef Py_ssize_t n_items = g.n_items
@@ -663,6 +708,9 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     cdef int tid
     if symmetry != 0 and K % 2 == 0:
         raise ValueError("symmetry needs an odd number of weights")
+    g.wd, g.check = &w[0], _check(single, check)
+    if g.check > 0 and step != 1:
+        raise ValueError("check needs step 1")
     if n_items == 0 or g.n_out == 0:
         return out
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * K)
@@ -714,6 +762,14 @@ def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, in
     return out
 
 
+cdef float _check(bint single, double check) except -1:
+    if check < 0 or check != check:
+        raise ValueError("check must be a non-negative number")
+    if check > 0 and not single:
+        raise ValueError("check needs single")
+    return <float>check
+
+
 cdef double* _aligned(double[::1] area):
     """First 64-byte aligned double of `area` (which has 8 spare doubles)."""
     cdef size_t addr = <size_t>&area[0]
@@ -734,10 +790,14 @@ cdef struct Sep:
     Py_ssize_t Kr, Kc
     int sr, sc, mode_r, mode_c, tin, tout, rows_first
     double cval
+    const double* wrd         # the weights in double, for outputs re-checked (check > 0)
+    const double* wcd
+    float check_r, check_c
 
 
 cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
-                            const floating* w, Py_ssize_t K, int sym) noexcept nogil:
+                            const floating* w, Py_ssize_t K, int sym, const double* wd,
+                            float check) noexcept nogil:
     """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1."""
     cdef Py_ssize_t t0 = 0, n
     while t0 < T:
@@ -746,24 +806,26 @@ cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py
             _sym(acc + t0, buf + t0, n, B, w, K, sym)
         else:
             _gen(acc + t0, buf + t0, n, B, w, K)
+        if floating is float:
+            if check > 0:
+                cl_check_f(acc + t0, buf + t0, n, B, wd, K, sym, check)
         t0 += n
 
 
-cdef void _row_pass(const Sep* s, const floating* row, floating* ext,
-                    floating* res) noexcept nogil:
-    """res[0:W] = the column-axis filter of one row of the buffer (edge rule mode_c)."""
+cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
+    """res[0:W] = the column-axis filter of the row held at ext[c:c + W] (c = Kc // 2): its ends
+    are filled in by the edge rule mode_c first."""
     cdef Py_ssize_t c = s.Kc // 2, p, idx
     cdef Py_ssize_t n_ext = s.W + s.Kc - 1
-    memcpy(ext + c, row, s.W * sizeof(floating))
     p = 0
     while p < n_ext:                # the ends, [0, c) and [c + W, n_ext)
         if p == c:
             p = c + s.W
             continue
         idx = map_index(p - c, s.W, s.mode_c)
-        ext[p] = <floating>s.cval if idx < 0 else row[idx]
+        ext[p] = <floating>s.cval if idx < 0 else ext[c + idx]
         p += 1
-    _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc)
+    _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
 
 
 cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogil:
@@ -771,14 +833,15 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
-    cdef Py_ssize_t cr = s.Kr // 2
+    cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
     cdef floating* rows = work                            # (nr + Kr - 1) x W
-    cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x W
-    cdef floating* ext = mid + s.R * W                    # W + Kc - 1
-    cdef floating* line = ext + W + s.Kc - 1              # W
+    cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
+    cdef floating* ext = mid + s.R * ms                   # ms
+    cdef floating* line = ext + ms                        # W
     n_in = nr + s.Kr - 1
     if not s.rows_first:
-        # columns of the image first (axis 0), then along each row (axis 1)
+        # columns of the image first (axis 0), each row of the result written into the middle
+        # of its own extended row, then along each row (axis 1)
         for p in range(n_in):
             idx = map_index(r0 - cr + p, s.H, s.mode_r)
             if idx < 0:
@@ -786,30 +849,33 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                     rows[p * W + i] = <floating>s.cval
             else:
                 _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
-        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr)
-        _round(mid, nr * W, s.tout)
         for i in range(nr):
-            _row_pass(s, mid + i * W, ext, line)
+            _sym_tiles(mid + i * ms + cc, rows + i * W, W, W, <const floating*>s.wr, s.Kr, s.sr,
+                       s.wrd, s.check_r)
+            _round(mid + i * ms + cc, W, s.tout)
+            _row_pass(s, mid + i * ms, line)
             _store(s.y + (r0 + i) * W * s.osz, s.osz, line, 1, W, s.tout)
     else:
-        # along each row first (axis 1), then the columns (axis 0) of that intermediate
+        # along each row first (axis 1; the row read into the middle of its extension), then the
+        # columns (axis 0) of that intermediate
         for p in range(n_in):
             idx = map_index(r0 - cr + p, s.H, s.mode_r)
             if idx < 0:
                 for i in range(W):
                     rows[p * W + i] = <floating>s.cval
             else:
-                _load(line, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
-                _row_pass(s, line, ext, rows + p * W)
+                _load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+                _row_pass(s, ext, rows + p * W)
                 _round(rows + p * W, W, s.tout)
-        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr)
+        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
         for i in range(nr):
             _store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
 
 
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
                 const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
-                bint rows_first, int n_threads, bint single=False):
+                bint rows_first, int n_threads, bint single=False, double check_rows=0.0,
+                double check_cols=0.0):
     """Two 1-D passes over a C-contiguous 2-D image ``x`` into ``out`` (same shape) in one sweep.
 
     ``w_rows`` filters along axis 0 (centred: ``start = -(len // 2)``) with ``mode_rows``,
@@ -819,7 +885,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     is finished while its input rows are in cache, and with one parallel region. Pays for short
     column kernels (a strip re-reads ``len(w_rows) - 1`` rows of its neighbours, and with
     ``rows_first`` recomputes their row pass); the caller picks it (``FUSE_MAX_TAPS``).
-    ``single`` computes with float buffers and weights (as :func:`correlate`).
+    ``single`` computes with float buffers and weights, ``check_rows`` / ``check_cols`` are the
+    ``check`` of each pass (as :func:`correlate`).
     """
     cdef Sep s
     cdef Py_ssize_t n_items, item, per
@@ -850,13 +917,15 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
         wcf = np.asarray(w_cols, dtype=np.float32)
         s.wr, s.wc = &wrf[0], &wcf[0]
     s.cval, s.rows_first = cval, rows_first
+    s.wrd, s.wcd = &w_rows[0], &w_cols[0]
+    s.check_r, s.check_c = _check(single, check_rows), _check(single, check_cols)
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels
     s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
     n_threads = _team(n_threads, n_items, s.H * s.W * (s.Kr + s.Kc))
-    area, per = _scratch(n_threads, (2 * s.R + s.Kr - 1) * s.W + 2 * s.W + s.Kc)
+    area, per = _scratch(n_threads, (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W)
     base = _aligned(area)
     if single:
         with nogil:

@@ -350,3 +350,32 @@ def test_float32_buffer_paths_against_scipy(mode, dtype):
         if np.dtype(dtype).kind == "f":
             same("gaussian_filter", arr, 1.3, mode=mode, cval=0.5)
             same("gaussian_filter1d", arr, 0.9, 1, order=1, mode=mode)
+
+
+def test_checked_float32_margins():
+    from convcore.ndimage._engine import _checks, _plan
+    f32, u8, i16, i32 = (np.empty(1, t) for t in (np.float32, np.uint8, np.int16, np.int32))
+    g = np.array([0.25, 0.5, 0.25])
+    assert _checks(u8, u8, [g], 0.0) == [2 * 5 * 2.0 ** -24 * 255]
+    assert _checks(f32, f32, [g], 0.0) is None and _checks(i32, i32, [g], 0.0) is None
+    assert _checks(u8, u8, [g], 0.1) is None                       # cval not a float32
+    assert _checks(i16, i16, [np.ones(99) / 3], 0.0) is None       # margin too wide
+    assert _plan(u8, u8, [g], 0.0) == (True, _checks(u8, u8, [g], 0.0))
+    assert _plan(u8, u8, [np.array([1.0, 2, 1])], 0.0) == (True, [0.0])
+    assert _plan(i32, i32, [g], 0.0) == (False, [0.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_checked_integer_filters_against_scipy(mode, dtype):
+    # weights whose sums land on integers again and again: SciPy's truncation, bit for bit
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(22).integers(info.min, info.max, size=(41, 67),
+                                           endpoint=True).astype(dtype)
+    for arr in (x, x.T):
+        for axis in (0, 1):
+            same("correlate1d", arr, [0.1, 0.2, 0.4, 0.2, 0.1], axis, mode=mode, cval=3)
+            same("correlate1d", arr, [0.1, 0.7, 0.2], axis, mode=mode)
+            same("gaussian_filter1d", arr, 1.7, axis, mode=mode)
+        same("gaussian_filter", arr, 1.0, mode=mode)
+        same("gaussian_filter", arr, (0.7, 2.5), mode=mode, cval=2)

@@ -223,3 +223,73 @@ def test_single_one_sweep_paths(dtype):
             else:
                 np.testing.assert_array_equal(b, a)
                 np.testing.assert_array_equal(d, c)
+
+
+# ---- float buffers re-checked near truncation boundaries (check > 0): integers, any weights ----
+
+def margin(dtype, w):
+    """The float32 error bound of convcore.ndimage._engine._checks, for these tests' cval 4."""
+    info = np.iinfo(dtype)
+    bound = max(-int(info.min), int(info.max))
+    return 2.0 * (len(w) + 2) * 2.0 ** -24 * float(np.abs(w).sum()) * bound
+
+
+# weights whose sums of integers fall on (or a rounding away from) integers again and again
+CHECKED = ([0.1, 0.2, 0.4, 0.2, 0.1], [0.1, 0.7, 0.2], [-0.3, 0.0, 0.3], [0.3, 0.3, 0.4, 0.1],
+           [0.05, 0.25, 0.4, 0.25, 0.05])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16])
+@pytest.mark.parametrize("code", CODES)
+def test_checked_correlate_is_bit_exact(dtype, code):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(15)
+    for shape in ((7, 1001, 1), (2, 45, 23)):
+        x = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+        for w in CHECKED:
+            w = np.array(w)
+            sym = 1 if np.array_equal(w, w[::-1]) else (-1 if np.array_equal(w, -w[::-1]) else 0)
+            want = np.empty_like(x)
+            _lines.correlate(x, w, want, -(w.size // 2), 1, code, 4.0, sym, 2)
+            got = np.empty_like(x)
+            _lines.correlate(x, w, got, -(w.size // 2), 1, code, 4.0, sym, 2, True,
+                             margin(dtype, w))
+            np.testing.assert_array_equal(got, want)
+
+
+def test_unchecked_float_sums_would_truncate_differently():
+    # what the check is for: plain float32 sums differ from SciPy's double ones here
+    x = np.random.default_rng(16).integers(0, 256, size=(20, 999, 1)).astype(np.uint8)
+    w = np.array(CHECKED[1])
+    want, plain = np.empty_like(x), np.empty_like(x)
+    _lines.correlate(x, w, want, -1, 1, 1, 0.0, 0, 1)
+    _lines.correlate(x, w, plain, -1, 1, 1, 0.0, 0, 1, True)
+    assert np.count_nonzero(plain != want) > 100
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_checked_one_sweep_is_bit_exact(dtype):
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(17).integers(info.min, info.max, size=(70, 93),
+                                           endpoint=True).astype(dtype)
+    wr, wc = np.array(CHECKED[0]), np.array(CHECKED[3])
+    for rows_first in (False, True):
+        for modes in ((1, 0), (4, 2), (0, 3)):
+            want, got = np.empty_like(x), np.empty_like(x)
+            _lines.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], want, 2.0, rows_first, 2)
+            _lines.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], got, 2.0, rows_first, 2,
+                               True, margin(dtype, wr), margin(dtype, wc))
+            np.testing.assert_array_equal(got, want)
+
+
+def test_check_arguments():
+    x = np.zeros((1, 9, 1), np.uint8)
+    w = np.ones(3) / 3
+    with pytest.raises(ValueError, match="check needs single"):
+        _lines.correlate(x, w, x.copy(), -1, 1, 0, 0.0, 1, 1, False, 0.1)
+    with pytest.raises(ValueError, match="check must be a non-negative number"):
+        _lines.correlate(x, w, x.copy(), -1, 1, 0, 0.0, 1, 1, True, -1.0)
+    with pytest.raises(ValueError, match="check needs step 1"):
+        _lines.correlate(x, w, np.zeros((1, 4, 1), np.uint8), -1, 2, 0, 0.0, 1, 1, True, 0.1)
+    with pytest.raises(ValueError, match="check needs single"):
+        _lines.separable2d(x[0], w, 1, 0, w, 1, 0, x[0].copy(), 0.0, False, 1, False, 0.1)

@@ -87,7 +87,8 @@ def _int_bound(*dtypes):
 
 
 def _single(src, dst, kernels, cval):
-    """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers.
+    """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers, exactly or to
+    float32 precision (no re-check).
 
     `kernels` are the float64 weight vectors of the passes (a uniform window of ``size`` counts as
     ``np.ones(size)``). Either float32 data to float32 with short kernels (float32 precision), or
@@ -106,6 +107,39 @@ def _single(src, dst, kernels, cval):
                for k in kernels)
 
 
+#: integer passes re-check the outputs near a truncation boundary (see ``_checks``) when the
+#: margin stays below this (so that at most a few percent of the outputs are computed again)
+MAX_CHECK = 0.01
+
+
+def _checks(src, dst, kernels, cval):
+    """The float32 margins of integer passes with any weights, or None (compute in double).
+
+    A float32 pass of `K` taps ``w`` over integers of magnitude at most `bound` (the dtypes and
+    cval; the weights rounded to float32) lies within ``(K + 2) * 2**-24 * sum|w| * bound`` of the
+    exact sum, and SciPy's double pass within ``(K + 2) * 2**-53 * sum|w| * bound``: twice the
+    former covers both and the roundings of ``y -/+ e`` themselves. Outputs with an integer
+    boundary within that margin are computed again in double by the kernel (``check``), the others
+    truncate as SciPy's do: the result is SciPy's bit for bit.
+    """
+    bound = _int_bound(src.dtype, dst.dtype)
+    if bound is None or float(np.float32(cval)) != float(cval):
+        return None
+    bound = max(bound, abs(float(cval)))
+    checks = [2.0 * (k.size + 2) * 2.0 ** -24 * float(np.abs(k).sum()) * bound for k in kernels]
+    return checks if all(e < MAX_CHECK for e in checks) else None
+
+
+def _plan(src, dst, kernels, cval):
+    """(single, checks): float buffers or not, and each pass's ``check`` margin (0: none)."""
+    if _single(src, dst, kernels, cval):
+        return True, [0.0] * len(kernels)
+    checks = _checks(src, dst, kernels, cval)
+    if checks is None:
+        return False, [0.0] * len(kernels)
+    return True, checks
+
+
 def line_correlate(x, weights, axis, output, mode, cval, origin):
     """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
     if x.dtype.kind == "c":
@@ -117,8 +151,9 @@ def line_correlate(x, weights, axis, output, mode, cval, origin):
     src = _readable(x)
     dst, copy = _target(src, output)
     start = -(w.size // 2) - origin
+    single, (check,) = _plan(src, dst, [w], cval)
     _lines.correlate(_as3d(src, axis), w, _as3d(dst, axis), start, 1, mode, float(cval),
-                     _symmetry(w), get_num_threads(), _single(src, dst, [w], cval))
+                     _symmetry(w), get_num_threads(), single, check)
     if copy:
         _finish(dst, output)
     return output
@@ -218,9 +253,10 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     src = _readable(x)
     wr = np.ascontiguousarray(w_rows, dtype=np.float64)
     wc = np.ascontiguousarray(w_cols, dtype=np.float64)
+    single, (check_rows, check_cols) = _plan(src, output, [wr, wc], cval)
     _lines.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
-                       float(cval), rows_first, get_num_threads(),
-                       _single(src, output, [wr, wc], cval))
+                       float(cval), rows_first, get_num_threads(), single, check_rows,
+                       check_cols)
     return True
 
 
