@@ -180,7 +180,8 @@ class TestForward:
         assert conv_module._images_per_gemm(4608, 1, 32) == 16  # at most half the batch
         assert conv_module._images_per_gemm(576, 64, 32) == 8  # 512 columns
         assert conv_module._images_per_gemm(576, 3136, 32) == 1  # a large image alone
-        assert conv_module._images_per_gemm(25, 576, 64) == 7  # shallow K: 4096 columns
+        assert conv_module._images_per_gemm(25, 576, 64) == 1  # shallow K, wide enough alone
+        assert conv_module._images_per_gemm(25, 64, 64) == 4  # 256 columns
 
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):

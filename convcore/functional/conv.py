@@ -127,12 +127,14 @@ def _tile(K, L):
 
 def _images_per_gemm(K, L, batch):
     """Images whose im2col columns go into one GEMM. A GEMM over the few output positions of a
-    small image (a deep layer of a network on 32x32 inputs has 1 to 64) or over a shallow K runs
-    far below speed; several images fill it to about `_tile` columns, or up to 4096 columns of a
-    shallow K while the columns stay within 512 KiB of float32. At most half the batch, so that
-    two threads share it; the count depends on the shapes only, never on the thread count."""
-    wanted = max(_tile(K, 1 << 30), min(4096, (1 << 17) // K))
-    return max(1, min(wanted // L, (batch + 1) // 2))
+    small image (a deep layer of a network on 32x32 inputs has 1 to 64) runs below speed; several
+    images fill it to about `_tile` columns. Images of `_tile` columns or more go alone: the copy
+    of the shared product back to each image then costs more than it saves (one thread, float32:
+    64x1x28x28 by 32x1x5x5, 5 images per GEMM, 46 GFLOP/s against 65 alone; 64x3x28x28 by
+    16x3x5x5, 37 against 57; 32x512x4x4 by 512x512x3x3, 16 images, 85 against 70). At most half
+    the batch, so that two threads share it; the count depends on the shapes only, never on the
+    thread count."""
+    return max(1, min(_tile(K, 1 << 30) // L, (batch + 1) // 2))
 
 
 # Channels (in and out) from which a 3x3 stride-1 convolution runs by Winograd F(2x2, 3x3): its 16
@@ -214,7 +216,9 @@ def _forward(c, bias):
     L = int(np.prod(c.out_spatial))
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = _tile(K, L)
-    images = _images_per_gemm(K, L, c.x.shape[0])
+    # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
+    images = 1 if c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3] else _images_per_gemm(
+        K, L, c.x.shape[0])
     work = K * tile if images == 1 else (K + c_out // c.groups) * images * L
     c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), bias, _flat(y), c.geometry,
           c.groups, tile, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
