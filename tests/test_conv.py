@@ -183,6 +183,27 @@ class TestForward:
         assert conv_module._images_per_gemm(25, 576, 64) == 1  # shallow K, wide enough alone
         assert conv_module._images_per_gemm(25, 64, 64) == 4  # 256 columns
 
+    @pytest.mark.parametrize("case", [  # taps that meet only padding are dropped
+        (2, 3, 4, 5, (1, 1), 3, 1, 1, 1, 1),  # 3x3 on 1x1: the centre tap
+        (2, 2, 3, 2, (1, 4), 3, 1, 1, 1, 1),  # one axis trimmed
+        (2, 2, 2, 3, (2, 2), 5, 1, 2, 1, 1),  # 5x5 on 2x2: the middle 3x3
+        (2, 2, 4, 4, (3, 1), 3, 2, 1, 1, 2),  # stride, groups
+        (2, 1, 2, 2, (2, 3), 3, 1, 3, 2, 1),  # dilation with padding past the kernel
+        (1, 2, 3, 2, (2,), 7, 3, 3, 1, 1),
+        (3, 2, 2, 3, (1, 2, 1), 3, 1, 1, 1, 1),
+    ])
+    def test_taps_on_padding_only_are_dropped(self, case):
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in // g) + kernel)
+        b = rng.standard_normal(c_out)
+        c = conv_module._Conv(x, w, s, p, d, g, nd)
+        assert conv_module._trim_taps(c).weight.size < w.size
+        y = conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+        ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), g)
+        np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):
         # C[m, n] = sum_{i=-w..w} sum_{j=-w..w} h[i + w, j + w] * A[m + i, n + j], for the
