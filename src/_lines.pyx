@@ -405,6 +405,7 @@ cdef extern from *:
 cdef enum:
     ANCHOR = 32
     BOX_DIRECT = 32      # uniform2d on float buffers adds up row windows of up to 32 directly
+    RECHECK_CHUNK = 4096 # outputs per work item of recheck
 
 
 cdef inline void _sym(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
@@ -1083,3 +1084,148 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
             tid = threadid()
             _box_item(&s, item, base + tid * per)
     return out
+
+
+# ---- N-D correlation results re-checked near truncation boundaries ----
+
+# cl_flag_S: flags[i] = 1 where y = res[i] has an integer boundary within e (vectorised truncs);
+# returns how many
+cdef extern from *:
+    """
+    #include <math.h>
+    #define CL_T_FLAG(R, S, TR)                                                                 \
+    CL_CLONES static Py_ssize_t cl_flag_##S(unsigned char *__restrict flags,                    \
+                                            const R *__restrict res, Py_ssize_t m, R e) {       \
+        Py_ssize_t i, n = 0;                                                                    \
+        for (i = 0; i < m; i++) {                                                               \
+            unsigned char f = TR(res[i] - e) != TR(res[i] + e);                                 \
+            flags[i] = f;                                                                       \
+            n += f;                                                                             \
+        }                                                                                       \
+        return n;                                                                               \
+    }
+    CL_T_FLAG(double, d, trunc)
+    CL_T_FLAG(float, f, truncf)
+    """
+    double trunc(double v) noexcept nogil
+    Py_ssize_t cl_flag_d(unsigned char* flags, const double* res, Py_ssize_t m,
+                         double e) noexcept nogil
+    Py_ssize_t cl_flag_f(unsigned char* flags, const float* res, Py_ssize_t m,
+                         float e) noexcept nogil
+
+
+cdef struct Nd:
+    const char* x
+    const double* w
+    int tin, ndim, mode
+    Py_ssize_t n, kn, isz
+    Py_ssize_t shape[32]
+    Py_ssize_t kshape[32]
+    Py_ssize_t start[32]
+    Py_ssize_t xstride[32]            # elements
+    double cval
+
+
+cdef double _scipy_sum(const Nd* g, Py_ssize_t flat) noexcept nogil:
+    """The correlation at output `flat` as scipy.ndimage computes it: 0.0, then w[k] * X[...] added
+    for every kernel element k in C order (X: x extended by the edge rule, cval outside)."""
+    cdef Py_ssize_t o[32]
+    cdef Py_ssize_t k[32]
+    cdef Py_ssize_t d, i, off, idx, rem = flat
+    cdef double tmp = 0.0, v
+    cdef bint outside
+    for d in range(g.ndim - 1, -1, -1):
+        o[d] = rem % g.shape[d]
+        rem = rem // g.shape[d]
+        k[d] = 0
+    for i in range(g.kn):
+        off = 0
+        outside = False
+        for d in range(g.ndim):
+            idx = map_index(o[d] + g.start[d] + k[d], g.shape[d], g.mode)
+            if idx < 0:
+                outside = True
+                break
+            off += idx * g.xstride[d]
+        if outside:
+            v = g.cval
+        else:
+            cl_load_d(&v, 1, g.x + off * g.isz, g.isz, 1, g.tin)
+        tmp += g.w[i] * v
+        d = g.ndim - 1
+        while d >= 0:
+            k[d] += 1
+            if k[d] < g.kshape[d]:
+                break
+            k[d] = 0
+            d -= 1
+    return tmp
+
+
+cdef void _recheck_chunk(const Nd* g, floating* res, Py_ssize_t i0, Py_ssize_t i1,
+                         floating e) noexcept nogil:
+    cdef Py_ssize_t i, n
+    cdef unsigned char flags[RECHECK_CHUNK]
+    if floating is float:
+        n = cl_flag_f(flags, res + i0, i1 - i0, e)
+    else:
+        n = cl_flag_d(flags, res + i0, i1 - i0, e)
+    if n == 0:
+        return
+    for i in range(i0, i1):
+        if flags[i - i0]:
+            res[i] = <floating>trunc(_scipy_sum(g, i))
+
+
+def recheck(res, x, w, start, int mode, double cval, double check, int n_threads):
+    """Make an approximate N-D correlation truncate as SciPy's does.
+
+    ``res`` (float32 or float64) holds ``out[o] = sum over k of w[k] * X[start + o + k]`` (``X``:
+    ``x`` extended by ``mode``, ``cval`` outside; ``w`` float64, ``x``, ``res`` and ``w``
+    C-contiguous of one ndim, ``res`` of ``x``'s shape) to within ``check`` of SciPy's double
+    result. Every output with an integer boundary within ``check`` of it is replaced by SciPy's
+    double sum truncated toward zero (an integer), so that storing ``res`` into an integer array
+    by C's conversion then gives SciPy's result bit for bit.
+    """
+    cdef Nd g
+    cdef Py_ssize_t d, nchunks, chunk = RECHECK_CHUNK, c, i0, i1
+    cdef double[::1] rd
+    cdef float[::1] rf
+    cdef const double[::1] wflat
+    if res.shape != x.shape or not (res.flags.c_contiguous and x.flags.c_contiguous):
+        raise ValueError("res and x must be C-contiguous and of the same shape")
+    if res.dtype not in (np.float32, np.float64) or x.dtype not in _CODES:
+        raise TypeError(f"unsupported dtypes {x.dtype} -> {res.dtype}")
+    if not 1 <= x.ndim <= 32 or len(start) != x.ndim or w.ndim != x.ndim:
+        raise ValueError("start and w need one entry per axis of x (at most 32)")
+    if w.dtype != np.float64 or not w.flags.c_contiguous or w.size == 0:
+        raise ValueError("w must be a non-empty C-contiguous float64 array")
+    wflat = w.reshape(-1)
+    kshape = w.shape
+    starts = start
+    g.x = <char*><size_t>x.ctypes.data
+    g.w = &wflat[0]
+    g.tin, g.ndim, g.mode, g.isz = _CODES[x.dtype], x.ndim, mode, x.dtype.itemsize
+    g.n, g.kn, g.cval = x.size, w.size, cval
+    for d in range(g.ndim):
+        g.shape[d], g.kshape[d], g.start[d] = x.shape[d], kshape[d], starts[d]
+        g.xstride[d] = x.strides[d] // x.dtype.itemsize
+    if g.n == 0:
+        return res
+    nchunks = (g.n + chunk - 1) // chunk
+    n_threads = _team(n_threads, nchunks, g.n)
+    if res.dtype == np.float32:
+        rf = res.reshape(-1)
+        with nogil:
+            for c in prange(nchunks, schedule="static", num_threads=n_threads):
+                i0 = c * chunk
+                i1 = i0 + chunk if i0 + chunk < g.n else g.n
+                _recheck_chunk(&g, &rf[0], i0, i1, <float>check)
+    else:
+        rd = res.reshape(-1)
+        with nogil:
+            for c in prange(nchunks, schedule="static", num_threads=n_threads):
+                i0 = c * chunk
+                i1 = i0 + chunk if i0 + chunk < g.n else g.n
+                _recheck_chunk(&g, &rd[0], i0, i1, check)
+    return res

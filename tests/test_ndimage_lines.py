@@ -231,7 +231,7 @@ def margin(dtype, w):
     """The float32 error bound of convcore.ndimage._engine._checks, for these tests' cval 4."""
     info = np.iinfo(dtype)
     bound = max(-int(info.min), int(info.max))
-    return 2.0 * (len(w) + 2) * 2.0 ** -24 * float(np.abs(w).sum()) * bound
+    return (len(w) + 4) * 2.0 ** -24 * float(np.abs(w).sum()) * bound
 
 
 # weights whose sums of integers fall on (or a rounding away from) integers again and again
@@ -293,3 +293,25 @@ def test_check_arguments():
         _lines.correlate(x, w, np.zeros((1, 4, 1), np.uint8), -1, 2, 0, 0.0, 1, 1, True, 0.1)
     with pytest.raises(ValueError, match="check needs single"):
         _lines.separable2d(x[0], w, 1, 0, w, 1, 0, x[0].copy(), 0.0, False, 1, False, 0.1)
+
+
+def test_recheck_settles_outputs_near_boundaries():
+    # an exact result nudged just below integers is settled to SciPy's truncation; the others
+    # are left alone
+    x = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    w = np.full((1, 3), 0.1)
+    from scipy import ndimage as sp
+    want = sp.correlate(x.astype(np.float64), w, mode="nearest")
+    res = (want - 1e-9).astype(np.float64)
+    _lines.recheck(res, x, w, [0, -1], 3, 0.0, 1e-6, 2)
+    near = np.abs(want - np.round(want)) < 1e-6
+    np.testing.assert_array_equal(res[near], np.trunc(want[near]))
+    np.testing.assert_array_equal(res[~near], want[~near] - 1e-9)
+    with pytest.raises(ValueError, match="same shape"):
+        _lines.recheck(res[:2], x, w, [0, -1], 3, 0.0, 1e-6, 1)
+    with pytest.raises(TypeError, match="unsupported dtypes"):
+        _lines.recheck(res.astype(np.int64), x, w, [0, -1], 3, 0.0, 1e-6, 1)
+    with pytest.raises(ValueError, match="one entry per axis"):
+        _lines.recheck(res, x, w, [0], 3, 0.0, 1e-6, 1)
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        _lines.recheck(res, x, w.astype(np.float32), [0, -1], 3, 0.0, 1e-6, 1)

@@ -112,21 +112,23 @@ def _single(src, dst, kernels, cval):
 MAX_CHECK = 0.01
 
 
-def _checks(src, dst, kernels, cval):
+def _checks(src, dst, kernels, cval, eps=2.0 ** -24):
     """The float32 margins of integer passes with any weights, or None (compute in double).
 
     A float32 pass of `K` taps ``w`` over integers of magnitude at most `bound` (the dtypes and
-    cval; the weights rounded to float32) lies within ``(K + 2) * 2**-24 * sum|w| * bound`` of the
-    exact sum, and SciPy's double pass within ``(K + 2) * 2**-53 * sum|w| * bound``: twice the
-    former covers both and the roundings of ``y -/+ e`` themselves. Outputs with an integer
+    cval) lies within ``(K + 1) * u * S`` of the exact sum (``u = 2**-24``, ``S = sum|w| *
+    bound``), the weights' rounding to float32 adds ``u * S``, SciPy's double pass is within
+    ``(K + 1) * 2**-53 * S`` of it, and forming ``y -/+ e`` rounds by at most ``u * S`` more: the
+    margin ``e = (K + 4) * u * S`` covers them all. Outputs with an integer
     boundary within that margin are computed again in double by the kernel (``check``), the others
-    truncate as SciPy's do: the result is SciPy's bit for bit.
+    truncate as SciPy's do: the result is SciPy's bit for bit. ``eps=2**-53``: the same for a
+    double result summed in another order than SciPy's.
     """
     bound = _int_bound(src.dtype, dst.dtype)
     if bound is None or float(np.float32(cval)) != float(cval):
         return None
     bound = max(bound, abs(float(cval)))
-    checks = [2.0 * (k.size + 2) * 2.0 ** -24 * float(np.abs(k).sum()) * bound for k in kernels]
+    checks = [(k.size + 4) * eps * float(np.abs(k).sum()) * bound for k in kernels]
     return checks if all(e < MAX_CHECK for e in checks) else None
 
 
@@ -206,17 +208,28 @@ def _convert(res, output):
 def nd_correlate(x, weights, output, mode, cval, origins):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
-    Computed in double precision (float32 data with small kernels in float32, see
-    FLOAT32_MAX_TAPS) by the direct kernel of src/_direct.pyx.
+    Computed by the direct kernel of src/_direct.pyx: in double precision, or in float32 for
+    float32 data with small kernels (see FLOAT32_MAX_TAPS) and for small integers whose float32
+    sums stay within a narrow margin of SciPy's (see ``_checks``). That kernel adds the taps in
+    its own order, so an integer output is settled by ``_lines.recheck``: the outputs within the
+    margin of a truncation boundary are computed again in SciPy's order, and truncate as SciPy's.
     """
     if x.dtype.kind == "c":
         return _complex_parts(nd_correlate, x, output, cval, weights=weights, mode=mode,
                               origins=origins)
     if x.size == 0:
         return output
-    work = np.float64
+    work, check = np.float64, None
     if x.dtype == np.float32 and output.dtype == np.float32 and weights.size <= FLOAT32_MAX_TAPS:
         work = np.float32
+    elif output.dtype.kind in "iu" and x.dtype.kind in "biu":
+        xr = _readable(x)
+        flat = [np.ravel(weights)]
+        check = _checks(xr, output, flat, cval)
+        if check is not None and weights.size <= FLOAT32_MAX_TAPS:
+            work = np.float32
+        else:
+            check = _checks(xr, output, flat, cval, eps=2.0 ** -53)
     src = np.ascontiguousarray(x, dtype=work)
     w = np.ascontiguousarray(weights, dtype=work)
     res = output if (output.dtype == work and output.flags.c_contiguous
@@ -224,8 +237,11 @@ def nd_correlate(x, weights, output, mode, cval, origins):
     start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
                       get_num_threads())
+    if check is not None:
+        _lines.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
+                       float(cval), check[0], get_num_threads())
     if res is not output:
-        if work == np.float32:
+        if work == np.float32 and output.dtype.kind == "f":
             _finish(res, output)
         else:
             _convert(res, output)
