@@ -157,6 +157,19 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                         od += 1
 
 
+cdef enum:
+    _COLS_PAD = 16
+
+# Scratch columns of an im2col tile of `count` output positions (a tile's row length, the GEMM's
+# leading dimension): padded, so that a tile of a power-of-two width does not put every row of
+# the matrix on one cache set when sgemm packs it.
+COLS_PAD = _COLS_PAD
+
+
+cdef inline Py_ssize_t _cols_ld(Py_ssize_t count) noexcept nogil:
+    return count + _COLS_PAD
+
+
 cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, Py_ssize_t plane,
                 Py_ssize_t c_out, Py_ssize_t K, Py_ssize_t out_batch, Py_ssize_t out_channels,
                 Py_ssize_t L, Py_ssize_t groups, Py_ssize_t tile, Py_ssize_t work_rows,
@@ -165,7 +178,7 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, 
     if (groups < 1 or c_in % groups or c_out % groups or K != c_in // groups * g.taps
             or plane != g.plane or L != g.L or out_batch != batch
             or out_channels != c_out or tile < 1 or work_rows < max(n_threads, 1)
-            or work_size < K * min(tile, g.L)):
+            or work_size < K * _cols_ld(min(tile, g.L))):
         raise ValueError(f"{name}: array shapes do not match the geometry")
     return 0
 
@@ -192,11 +205,14 @@ def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floati
 
 cdef void _forward_image(const floating *x, const floating *w, const floating *bias, floating *y,
                          floating *cols, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
-                         Py_ssize_t groups, Py_ssize_t tile) noexcept nogil:
+                         Py_ssize_t groups, Py_ssize_t tile, bint folded) noexcept nogil:
+    """``folded``: w has one more column, the bias, which the GEMM multiplies by a row of ones
+    under the patches (y is then written once, by the GEMM)."""
     cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, first, count, o, q
-    cdef Py_ssize_t K = cg * g.taps, L = g.L
+    cdef Py_ssize_t K = cg * g.taps, L = g.L, kw = K + folded
     cdef floating beta = 0
     cdef floating *yo
+    cdef floating *ones
     if bias != NULL:  # y starts as the bias, the GEMMs add onto it
         beta = 1
         for o in range(c_out):
@@ -211,8 +227,13 @@ cdef void _forward_image(const floating *x, const floating *w, const floating *b
         first = 0
         while first < L:
             count = tile if L - first > tile else L - first
-            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, count, False)
-            gemm(False, False, og, count, K, 1, w + grp * og * K, K, cols, count,
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count,
+                     _cols_ld(count), False)
+            if folded:
+                ones = cols + K * _cols_ld(count)
+                for q in range(count):
+                    ones[q] = 1
+            gemm(False, False, og, count, kw, 1, w + grp * og * kw, kw, cols, _cols_ld(count),
                  beta, y + grp * og * L + first, L)
             first += count
 
@@ -253,8 +274,11 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
     cdef Py_ssize_t n, item, nb, N = x.shape[0]
     cdef Py_ssize_t n_items = (N + images - 1) // images if images > 1 else N
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    _check("forward", &g, x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1], y.shape[0],
-           y.shape[1], y.shape[2], groups, tile, work.shape[0], work.shape[1], n_threads)
+    cdef bint folded = (groups >= 1 and w.shape[1] == x.shape[1] // groups * g.taps + 1
+                        and not g.pointwise and images == 1 and b == NULL)
+    _check("forward", &g, x.shape[0], x.shape[1], x.shape[2], w.shape[0], w.shape[1] - folded,
+           y.shape[0], y.shape[1], y.shape[2], groups, tile, work.shape[0],
+           work.shape[1] - folded * _cols_ld(min(tile, g.L)), n_threads)
     if bias.shape[0] not in (0, w.shape[0]):
         raise ValueError("forward: bias must be empty or hold one value per output channel")
     if images > 1 and work.shape[1] < (w.shape[1] + w.shape[0] // groups) * images * g.L:
@@ -269,11 +293,11 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
         elif n_threads <= 1:
             for n in range(N):
                 _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[0, 0], &g,
-                               x.shape[1], w.shape[0], groups, tile)
+                               x.shape[1], w.shape[0], groups, tile, folded)
         else:
             for n in prange(N, num_threads=n_threads, schedule="dynamic"):
                 _forward_image(&x[n, 0, 0], &w[0, 0], b, &y[n, 0, 0], &work[threadid(), 0], &g,
-                               x.shape[1], w.shape[0], groups, tile)
+                               x.shape[1], w.shape[0], groups, tile, folded)
 
 
 cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx, floating *cols,
@@ -292,8 +316,8 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
         while first < L:  # cols[K, tile] = w_g^T @ gy_g[:, tile], added back where it came from
             count = tile if L - first > tile else L - first
             gemm(True, False, K, count, og, 1, w + grp * og * K, K,
-                 gy + grp * og * L + first, L, 0, cols, count)
-            _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, count, True)
+                 gy + grp * og * L + first, L, 0, cols, _cols_ld(count))
+            _patches(gx + grp * cg * g.plane, cols, cg, g, first, count, _cols_ld(count), True)
             first += count
 
 
@@ -330,8 +354,9 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
         first = 0
         while first < L:  # gw_g[og, K] += gy_g[og, tile] @ cols[K, tile]^T
             count = tile if L - first > tile else L - first
-            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count, count, False)
-            gemm(False, True, og, K, count, 1, gy + grp * og * L + first, L, cols, count,
+            _patches(<floating *> x + grp * cg * g.plane, cols, cg, g, first, count,
+                     _cols_ld(count), False)
+            gemm(False, True, og, K, count, 1, gy + grp * og * L + first, L, cols, _cols_ld(count),
                  1, gw + grp * og * K, K)
             first += count
 
@@ -365,7 +390,8 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
 # Every 2x2 block of outputs ("tile" t = (a, b), outputs rows 2a, 2a+1 and columns 2b, 2b+1) comes
 # from a 4x4 input patch d (rows 2a - p_h ..., zero outside the input). With
 # B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], A^T = [[1, 1, 1, 0],
-# [0, 1, -1, -1]] and U = G w G^T (made by the caller), the block is A^T [sum_c U_c * (B^T d_c B)] A:
+# [0, 1, -1, -1]] and U = G w G^T (made by the caller), the block is
+# A^T [sum_c U_c * (B^T d_c B)] A:
 # the sum over channels is, for each of the 16 entries xi of the 4x4 products, one GEMM
 # M_xi[C_out, tiles] = U_xi[C_out, C_in] @ V_xi[C_in, tiles], with 4 * C_out * C_in * tiles
 # multiply-adds where im2col + GEMM has 9 * C_out * C_in * tiles.
@@ -501,7 +527,8 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
             or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows * tw)):
         raise ValueError("forward_winograd: array shapes do not match the geometry")
     if bias.shape[0] not in (0, c_out):
-        raise ValueError("forward_winograd: bias must be empty or hold one value per output channel")
+        raise ValueError("forward_winograd: bias must be empty or hold one value per output "
+                         "channel")
     with nogil:
         if n_threads <= 1:
             for n in range(x.shape[0]):

@@ -120,7 +120,7 @@ class TestIm2col:
     def test_kernels_refuse_arrays_that_disagree_with_the_geometry(self):
         c = conv_module._Conv(np.zeros((2, 4, 6, 6)), np.zeros((4, 2, 3, 3)), 1, 0, 1, 2, 2)
         x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 4, 16)), np.zeros((4, 18))
-        work, bias = np.zeros((1, 18 * 16)), np.zeros(0)
+        work, bias = np.zeros((1, 18 * (16 + _im2col.COLS_PAD))), np.zeros(0)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
             _im2col.forward(x, w, bias, np.zeros((2, 3, 16)), c.geometry, 2, 16, work, 1)
         with pytest.raises(ValueError, match="forward: bias must be empty or hold one value"):
@@ -134,6 +134,22 @@ class TestIm2col:
         with pytest.raises(ValueError, match="forward: work is too small for the images"):
             _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1, 2)
         _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # the right shapes pass
+
+
+    @pytest.mark.parametrize("groups", [1, 2])
+    def test_bias_as_a_weight_column(self, groups):
+        # w (C_out, K + 1) with the bias last: the GEMM adds it against a row of ones
+        x = rng.standard_normal((3, 4, 7, 6))
+        w = rng.standard_normal((6, 4 // groups, 3, 2))
+        b = rng.standard_normal(6)
+        c = conv_module._Conv(x, w, 1, 1, 1, groups, 2)
+        K = w[0].size
+        y = np.empty((3, 6) + c.out_spatial)
+        w_b = np.concatenate([w.reshape(6, K), b[:, None]], axis=1)
+        _im2col.forward(conv_module._flat(x), w_b, np.zeros(0), conv_module._flat(y), c.geometry,
+                        groups, 5, np.empty((1, (K + 1) * (5 + _im2col.COLS_PAD))), 1)
+        np.testing.assert_allclose(y, reference_conv(x, w, b, (1, 1), [(1, 1)] * 2, (1, 1), groups),
+                                   rtol=1e-12, atol=1e-12)
 
 
 class TestForward:

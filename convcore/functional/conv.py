@@ -251,12 +251,18 @@ def _forward(c, bias):
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = _tile(K, L)
     # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
-    images = 1 if c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3] else _images_per_gemm(
-        K, L, c.x.shape[0])
-    work = K * tile if images == 1 else (K + c_out // c.groups) * images * L
-    c.run(kernels.forward, _flat(c.x), c.weight.reshape(c_out, K), bias, _flat(y), c.geometry,
-          c.groups, tile, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
-          images=images)
+    pointwise = c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
+    images = 1 if pointwise else _images_per_gemm(K, L, c.x.shape[0])
+    w = c.weight.reshape(c_out, K)
+    if bias.size and images == 1 and not pointwise:
+        # the bias as one more weight column, against a row of ones under the patches: the GEMM
+        # writes y once (a fill of y with the bias first cost 18% of a 1-channel 5x5 layer)
+        w, bias = np.concatenate([w, bias[:, None]], axis=1), bias[:0]
+    work = w.shape[1] * (tile + kernels.COLS_PAD)
+    if images > 1:
+        work = max(work, (K + c_out // c.groups) * images * L)
+    c.run(kernels.forward, _flat(c.x), w, bias, _flat(y), c.geometry, c.groups, tile,
+          per_image=lambda t: (np.empty((t, work), dtype=c.dtype),), images=images)
     return y
 
 
@@ -323,6 +329,7 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
     L = int(np.prod(c.out_spatial))
     tile = _tile(K, L)
+    cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
     if need_input:
         if all(s == 1 for s in c.stride) and c.weight.shape[1] >= _MIN_CHANNELS_BY_CONV:
@@ -331,7 +338,7 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
             grad_x = np.empty(c.x.shape, dtype=c.dtype)
             c.run(kernels.backward_input, _flat(gy), c.weight.reshape(c_out, K), _flat(grad_x),
                   c.geometry, c.groups, tile,
-                  per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+                  per_image=lambda t: (np.empty((t, cols_work), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
     if need_weight and _use_winograd(c):
         grad_w = _weight_grad_winograd(c, gy)
@@ -341,7 +348,7 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
         chunks = _weight_chunks(c.x.shape[0], c.weight.nbytes)
         partial = np.zeros((chunks, c_out, K), dtype=c.dtype)
         c.run(kernels.backward_weight, _flat(gy), _flat(c.x), partial, c.geometry, c.groups, tile,
-              per_image=lambda t: (np.empty((t, K * tile), dtype=c.dtype),))
+              per_image=lambda t: (np.empty((t, cols_work), dtype=c.dtype),))
         grad_w = partial.sum(axis=0).reshape(c.weight.shape)
     if need_bias:
         grad_b = _flat(gy).sum(axis=(0, 2))
