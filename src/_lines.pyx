@@ -368,6 +368,46 @@ cdef extern from *:
             }
         }
     }
+
+    /* 2-D taps: acc[t] = sum over k < n of w[k] * src[k][t] in k's order (groups of four taps
+       per sweep of the tile); the outputs near a truncation boundary (cl_near) are then computed
+       again in double in the same order from 0.0 (SciPy's N-D order) and truncated */
+    CL_CLONES static void cl_taps2_f(float *__restrict acc, const float *const *src,
+                                     const float *w, Py_ssize_t n, Py_ssize_t T) {
+        Py_ssize_t k = 0, t;
+        for (t = 0; t < T; t++) acc[t] = src[0][t] * w[0];
+        k = 1;
+        for (; k + 4 <= n; k += 4) {
+            const float *s0 = src[k], *s1 = src[k + 1], *s2 = src[k + 2], *s3 = src[k + 3];
+            const float w0 = w[k], w1 = w[k + 1], w2 = w[k + 2], w3 = w[k + 3];
+            for (t = 0; t < T; t++) {
+                float a = acc[t];
+                a += s0[t] * w0; a += s1[t] * w1; a += s2[t] * w2; a += s3[t] * w3;
+                acc[t] = a;
+            }
+        }
+        for (; k < n; k++) {
+            const float *s0 = src[k];
+            const float w0 = w[k];
+            for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
+        }
+    }
+    CL_CLONES static void cl_check2_f(float *acc, const float *const *src, const double *w,
+                                      Py_ssize_t n, Py_ssize_t T, float e) {
+        Py_ssize_t t0, t1, t, k;
+        for (t0 = 0; t0 < T; t0 = t1) {
+            int bad = 0;
+            t1 = t0 + 64 < T ? t0 + 64 : T;
+            for (t = t0; t < t1; t++) bad |= cl_near(acc[t], e);
+            if (!bad) continue;
+            for (t = t0; t < t1; t++) {
+                double a = 0.0;
+                if (!cl_near(acc[t], e)) continue;
+                for (k = 0; k < n; k++) a += w[k] * (double)src[k][t];
+                acc[t] = (float)(cl_i64)a;
+            }
+        }
+    }
     """
     void cl_sym_d(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
                   Py_ssize_t K, int sign) noexcept nogil
@@ -392,6 +432,10 @@ cdef extern from *:
     void cl_round_d(double* v, Py_ssize_t m, int t) noexcept nogil
     void cl_check_f(float* acc, const float* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
                     Py_ssize_t K, int sign, float e) noexcept nogil
+    void cl_taps2_f(float* acc, const float** src, const float* w, Py_ssize_t n,
+                    Py_ssize_t T) noexcept nogil
+    void cl_check2_f(float* acc, const float** src, const double* w, Py_ssize_t n, Py_ssize_t T,
+                     float e) noexcept nogil
     void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
     void cl_colrun_d(double* mid, Py_ssize_t ms, double* run, const double* rows, Py_ssize_t nr,
                      Py_ssize_t W, Py_ssize_t size) noexcept nogil
@@ -1229,3 +1273,118 @@ def recheck(res, x, w, start, int mode, double cval, double check, int n_threads
                 i1 = i0 + chunk if i0 + chunk < g.n else g.n
                 _recheck_chunk(&g, &rd[0], i0, i1, check)
     return res
+
+
+# ---- 2-D correlation of integer images on float buffers, re-checked (see correlate2d) ----
+
+cdef struct C2:
+    char* x
+    char* y
+    const float* wf
+    const double* wd
+    Py_ssize_t H, W, R, Kr, Kc, start_r, start_c, isz, osz, n_ext
+    int tin, tout, mode
+    double cval
+    float check
+
+
+cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src) noexcept nogil:
+    """Output rows [r0, r0 + R): the strip's input rows extended along both axes, then for each
+    output row every tap as a shifted extended row."""
+    cdef Py_ssize_t r0 = item * s.R
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
+    cdef Py_ssize_t W = s.W, n_ext = s.n_ext, p, q, i, a, b, idx, ridx, lo, hi, t0, n
+    cdef float* rows = work                         # (R + Kr - 1) x n_ext
+    cdef float* acc = rows + (s.R + s.Kr - 1) * n_ext   # TILE
+    cdef float* row
+    lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside a row
+    hi = W - s.start_c if W - s.start_c < n_ext else n_ext
+    if lo > hi:
+        lo = hi
+    for p in range(nr + s.Kr - 1):
+        row = rows + p * n_ext
+        ridx = map_index(r0 + s.start_r + p, s.H, s.mode)
+        if ridx < 0:
+            for q in range(n_ext):
+                row[q] = <float>s.cval
+            continue
+        _load(row + lo, 1, s.x + (ridx * W + s.start_c + lo) * s.isz, s.isz, hi - lo, s.tin)
+        q = 0
+        while q < n_ext:            # the ends, [0, lo) and [hi, n_ext)
+            if lo <= q < hi:
+                q = hi
+                continue
+            idx = map_index(s.start_c + q, W, s.mode)
+            if idx < 0:
+                row[q] = <float>s.cval
+            else:
+                _load(row + q, 1, s.x + (ridx * W + idx) * s.isz, s.isz, 1, s.tin)
+            q += 1
+    for i in range(nr):
+        t0 = 0
+        while t0 < W:
+            n = W - t0 if W - t0 < TILE else TILE
+            for a in range(s.Kr):
+                for b in range(s.Kc):
+                    src[a * s.Kc + b] = rows + (i + a) * n_ext + b + t0
+            cl_taps2_f(acc, src, s.wf, s.Kr * s.Kc, n)
+            if s.check > 0:
+                cl_check2_f(acc, src, s.wd, s.Kr * s.Kc, n, s.check)
+            _store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
+            t0 += n
+
+
+def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, double cval,
+                double check, int n_threads):
+    """``out[r, c] = sum over (a, b) of w[a, b] * X[start_r + r + a, start_c + c + b]`` for a
+    C-contiguous 2-D image ``x`` and ``out`` of its shape, ``w`` a C-contiguous 2-D float64 kernel
+    (``X``: ``x`` extended by ``mode`` along both axes, ``cval`` outside), with float buffers.
+
+    For integer data into an integer ``out`` with ``check > 0`` (a margin proven as for
+    :func:`correlate`'s): the outputs within ``check`` of a truncation boundary are computed again
+    in double, from 0.0 adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so
+    the result is SciPy's bit for bit. Each strip of output rows reads its input rows once,
+    extended in a float buffer; every tap is then a contiguous sweep over an output tile.
+    """
+    cdef C2 s
+    cdef Py_ssize_t n_items, item, per
+    cdef double* base
+    cdef int tid
+    cdef const float[::1] wf
+    cdef const double[::1] wd
+    cdef Py_ssize_t[::1] ptrs
+    if x.ndim != 2 or out.shape != x.shape or w.ndim != 2:
+        raise ValueError("x and w must be 2-D and out of x's shape")
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("x and out must be C-contiguous")
+    if x.dtype not in _CODES or out.dtype not in _CODES:
+        raise TypeError(f"unsupported dtypes {x.dtype} -> {out.dtype}")
+    if w.size == 0:
+        raise ValueError("weights must not be empty")
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    wd = np.ascontiguousarray(w, dtype=np.float64).reshape(-1)
+    wf = np.asarray(wd, dtype=np.float32)
+    s.wf, s.wd = &wf[0], &wd[0]
+    s.Kr, s.Kc = w.shape[0], w.shape[1]
+    s.start_r, s.start_c, s.mode, s.cval = start_r, start_c, mode, cval
+    s.check = _check(True, check)
+    s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
+    s.tin, s.tout = _CODES[x.dtype], _CODES[out.dtype]
+    s.n_ext = s.W + s.Kc - 1
+    s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
+    s.x = <char*><size_t>x.ctypes.data
+    s.y = <char*><size_t>out.ctypes.data
+    n_items = (s.H + s.R - 1) // s.R
+    n_threads = _team(n_threads, n_items, s.H * s.W * s.Kr * s.Kc)
+    # floats per thread: the rows and a tile, counted in doubles; then the tap pointers
+    area, per = _scratch(n_threads, ((s.R + s.Kr - 1) * s.n_ext + TILE) // 2 + 8)
+    ptrs = np.empty(n_threads * s.Kr * s.Kc, dtype=np.intp)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            _c2_item(&s, item, <float*>(base + tid * per),
+                     <const float**>&ptrs[tid * s.Kr * s.Kc])
+    return out

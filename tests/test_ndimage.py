@@ -396,3 +396,23 @@ def test_nd_correlate_integers_truncate_as_scipy(dtype):
             same("correlate", x3, w, mode=mode, cval=2)
             same("convolve", x3, w, mode=mode)
         same("correlate", x3, w, output=np.uint8)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16])
+def test_integer_images_correlate2d(mode, dtype):
+    # 2-D integer images take src/_lines.pyx correlate2d (float32 taps, re-checked): SciPy's
+    # truncation bit for bit, with weights whose sums keep landing on integers and random ones;
+    # widths below and above the 8 float lanes and the kernel's width, origins, transposed input
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(24)
+    lo, hi = max(info.min, -300), min(info.max, 300)
+    for shape in ((37, 29), (6, 3), (19, 1)):
+        x = rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+        for w in (np.full((5, 5), 0.04), np.array([[0.1, 0.2, 0.1], [0.2, 0.3, 0.1]]),
+                  rng.standard_normal((3, 4)), np.array([[0.7]])):
+            same("correlate", x, w, mode=mode, cval=5)
+            same("convolve", x.T, w, mode=mode)
+            if w.shape == (5, 5):
+                same("correlate", x, w, mode=mode, origin=(-2, 1))
+                same("correlate", x, w, mode=mode, output=np.int32)

@@ -315,3 +315,26 @@ def test_recheck_settles_outputs_near_boundaries():
         _lines.recheck(res, x, w, [0], 3, 0.0, 1e-6, 1)
     with pytest.raises(ValueError, match="C-contiguous float64"):
         _lines.recheck(res, x, w.astype(np.float32), [0, -1], 3, 0.0, 1e-6, 1)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_correlate2d_kernel(code):
+    from scipy import ndimage as sp
+    x = np.random.default_rng(18).integers(0, 256, size=(45, 50)).astype(np.uint8)
+    mode = {0: "constant", 1: "reflect", 2: "mirror", 3: "nearest", 4: "wrap"}[code]
+    for w in (np.full((3, 3), 0.1), np.array([[1.0, -2.0, 3.0], [0.0, 5.0, 1.0]])):
+        for origin in ((0, 0), (-1, 1)):
+            want = sp.correlate(x, w, mode=mode, cval=7, origin=origin)
+            got = np.empty_like(x)
+            start = [-(k // 2) - o for k, o in zip(w.shape, origin)]
+            _lines.correlate2d(x, w, got, start[0], start[1], code, 7.0,
+                               margin(np.uint8, w.ravel()), 2)
+            np.testing.assert_array_equal(got, want)
+    # unchecked float sums would differ (what the check is for)
+    got = np.empty_like(x)
+    _lines.correlate2d(x, np.full((3, 3), 0.1), got, -1, -1, code, 7.0, 0.0, 2)
+    assert np.count_nonzero(got != sp.correlate(x, np.full((3, 3), 0.1), mode=mode, cval=7)) > 0
+    with pytest.raises(ValueError, match="x and w must be 2-D"):
+        _lines.correlate2d(x[0], w, got[0], 0, 0, code, 0.0, 0.0, 1)
+    with pytest.raises(ValueError, match="weights must not be empty"):
+        _lines.correlate2d(x, np.ones((0, 3)), got, 0, 0, code, 0.0, 0.0, 1)

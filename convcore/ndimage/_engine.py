@@ -226,6 +226,16 @@ def nd_correlate(x, weights, output, mode, cval, origins):
         xr = _readable(x)
         flat = [np.ravel(weights)]
         check = _checks(xr, output, flat, cval)
+        if check is not None and x.ndim == 2 and weights.size <= FLOAT32_MAX_TAPS:
+            # integer images: float32 taps over rows read once, re-checked (bit-exact)
+            dst, copy = _target(xr, output)
+            _lines.correlate2d(xr, np.ascontiguousarray(weights, dtype=np.float64), dst,
+                               -(weights.shape[0] // 2) - origins[0],
+                               -(weights.shape[1] // 2) - origins[1], mode, float(cval),
+                               check[0], get_num_threads())
+            if copy:
+                _finish(dst, output)
+            return output
         if check is not None and weights.size <= FLOAT32_MAX_TAPS:
             work = np.float32
         else:
