@@ -143,7 +143,7 @@ def test_errors():
         PointConv2d(3, 2)(np.zeros((1, 2, 4, 4), dtype=np.float32))
     with pytest.raises(ValueError, match=r"PointConv2d: x must be 4-D \(N, C, H, W\)"):
         PointConv2d(3, 2)(np.zeros((3, 4, 4), dtype=np.float32))
-    with pytest.raises(ValueError, match="does not match the last forward output"):
+    with pytest.raises(ValueError, match="grad_output must have the output's shape"):
         layer = PointConv2d(3, 2)
         layer(np.zeros((1, 3, 4, 4), dtype=np.float32))
         layer.backward(np.zeros((1, 2, 3, 4), dtype=np.float32))
