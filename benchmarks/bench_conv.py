@@ -1,6 +1,7 @@
 """Time convcore's conv2d forward and forward+backward against PyTorch in the same run.
 
 Usage: python benchmarks/bench_conv.py [--threads N] [--repeat R] [--dtype float32|float64]
+                                       [--shapes 0,4]
 
 Shapes (N, C_in, H=W, k, C_out) are those of the compiled-core issue, padding k // 2, stride 1.
 Prints GFLOP/s (2 * N * C_out * H_out * W_out * C_in * k * k per forward, three times that for
@@ -25,7 +26,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=convcore.get_num_threads())
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--shapes", default=None,
+                        help="comma-separated indices into SHAPES (default: all)")
     args = parser.parse_args(argv)
+    shapes = SHAPES if args.shapes is None else [SHAPES[int(i)] for i in args.shapes.split(",")]
     convcore.set_num_threads(args.threads)
     try:
         import torch
@@ -38,7 +42,7 @@ def main(argv=None):
     if hasattr(os, "getloadavg"):  # the machine may be shared: say how busy it was
         print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'N, C_in, H, k, C_out':<24}{'pass':<9}{'convcore':>10}{'torch':>10}{'ratio':>8}")
-    for n, c_in, h, k, c_out in SHAPES:
+    for n, c_in, h, k, c_out in shapes:
         x = rng.standard_normal((n, c_in, h, h)).astype(args.dtype)
         w = rng.standard_normal((c_out, c_in, k, k)).astype(args.dtype)
         b = rng.standard_normal(c_out).astype(args.dtype)

@@ -178,7 +178,8 @@ def _winograd_weights(weight):
     one GEMM of kron(G, G) (16 x 9) with the 3x3 kernels as columns."""
     c_out, c_in = weight.shape[:2]
     gg = _WINOGRAD_GG.astype(weight.dtype)
-    return (gg @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
+    with blas_threads(1):  # NumPy's BLAS: a woken second thread then spins against the kernels
+        return (gg @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
 
 
 def _winograd_steps(c):
@@ -207,7 +208,8 @@ def _weight_grad_winograd(c, gy):
           per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
     gu = partial.sum(axis=0).reshape(16, c_out * c_in)
     gg = _WINOGRAD_GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
-    return (gu.T @ gg).reshape(c.weight.shape)
+    with blas_threads(1):
+        return (gu.T @ gg).reshape(c.weight.shape)
 
 
 def _trim_taps(c):
