@@ -12,8 +12,9 @@ Functions (arrays C-contiguous, validated by ``convcore.functional.pooling``):
 - ``max_forward(x, y, indices, geometry, n_threads)``: ``x`` (P, in), ``y`` (P, out), ``indices`` int64
   (P, out) or None; stores each window's maximum and the flat in-plane offset of its first maximum
   (NaN propagates).
-- ``max_backward(grad_y, indices, grad_x, n_threads)``: ``grad_x`` (P, in) zero-filled on entry;
-  adds every output gradient to the input element its index names.
+- ``max_backward(grad_y, indices, grad_x, n_threads)``: ``grad_x`` (P, in) written: each plane
+  zeroed, then every output gradient added to the input element its index names (while the plane
+  is in cache). Indices outside the plane are skipped and counted; the count is returned.
 - ``avg_forward(x, y, geometry, count_include_pad, n_threads)`` and
   ``avg_backward(grad_y, grad_x, geometry, count_include_pad, n_threads)`` (``grad_x`` zero-filled).
 - ``global_avg(x, y, n_threads)``: ``y[p] = mean(x[p, :])`` accumulated in double.
@@ -23,6 +24,7 @@ dilation, each over (D, H, W).
 """
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
+from libc.string cimport memset
 
 from _fused cimport floating
 from _geometry cimport Geometry, read_geometry
@@ -147,11 +149,21 @@ def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] 
 
 def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
                  floating[:, ::1] grad_x, int n_threads):
-    cdef Py_ssize_t plane, o
+    cdef Py_ssize_t plane, o, size = grad_x.shape[1], bad = 0
+    cdef long long i
+    if grad_x.shape[0] != grad_y.shape[0] or indices.shape[0] != grad_y.shape[0] \
+            or indices.shape[1] != grad_y.shape[1]:
+        raise ValueError("max_backward: array shapes do not agree")
     with nogil:
         for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
+            memset(&grad_x[plane, 0], 0, size * sizeof(floating))
             for o in range(grad_y.shape[1]):
-                grad_x[plane, indices[plane, o]] += grad_y[plane, o]
+                i = indices[plane, o]
+                if 0 <= i < size:
+                    grad_x[plane, i] += grad_y[plane, o]
+                else:
+                    bad += 1
+    return bad
 
 
 def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:, ::1] geometry,

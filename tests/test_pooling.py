@@ -250,6 +250,8 @@ class TestBadInput:
         (lambda x: P.avg_pool2d(np.zeros((1, 0, 4, 4)), 2), ValueError, r"x must not be empty"),
         (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), x.shape),
          ValueError, r"indices must lie in \[0, 16\)"),
+        (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.array([[[[0, 1], [-1, 2]]]]),
+                                         x.shape), ValueError, r"indices must lie in \[0, 16\)"),
         (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), x.shape),
          TypeError, r"indices must hold integers"),
         (lambda x: P.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 3, 2), int), x.shape),
