@@ -397,39 +397,95 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
 # multiply-adds where im2col + GEMM has 9 * C_out * C_in * tiles.
 
 
-cdef inline void _wino_input_tile(const floating *xc, Py_ssize_t H, Py_ssize_t W, Py_ssize_t r0,
-                                  Py_ssize_t c0, floating *v, Py_ssize_t stride) noexcept nogil:
-    """v[xi * stride] = (B^T d B)[xi] for the 4x4 patch of plane xc whose corner is (r0, c0)."""
-    cdef floating d[4][4]
-    cdef floating t[4][4]
-    cdef Py_ssize_t r, k, rr, cc
-    cdef const floating *row
-    if r0 >= 0 and c0 >= 0 and r0 + 4 <= H and c0 + 4 <= W:
-        for r in range(4):
-            row = xc + (r0 + r) * W + c0
-            d[r][0] = row[0]
-            d[r][1] = row[1]
-            d[r][2] = row[2]
-            d[r][3] = row[3]
-    else:
-        for r in range(4):
-            rr = r0 + r
-            for k in range(4):
-                cc = c0 + k
-                if rr >= 0 and rr < H and cc >= 0 and cc < W:
-                    d[r][k] = xc[rr * W + cc]
-                else:
-                    d[r][k] = 0
-    for k in range(4):  # t = B^T d
-        t[0][k] = d[0][k] - d[2][k]
-        t[1][k] = d[1][k] + d[2][k]
-        t[2][k] = d[2][k] - d[1][k]
-        t[3][k] = d[1][k] - d[3][k]
-    for r in range(4):  # v = t B
-        v[(4 * r) * stride] = t[r][0] - t[r][2]
-        v[(4 * r + 1) * stride] = t[r][1] + t[r][2]
-        v[(4 * r + 2) * stride] = t[r][2] - t[r][1]
-        v[(4 * r + 3) * stride] = t[r][1] - t[r][3]
+cdef extern from *:
+    """
+    /* Winograd transforms of a run of whole tiles along a tile row, written as plain loops over
+       the tiles b that the compiler vectorises (restrict: the 16 streams of v or m and the rows
+       do not overlap; stride-2 loads that overlap from one tile to the next do not vectorise, so
+       the input rows are first split into even and odd columns). The arithmetic is that of the
+       tile-by-tile Cython code, in the same order, so a tile has the same bits on either path. */
+    #define CONVCORE_WINO_RUN 64
+    #define CONVCORE_WINO_IN(T, NAME)                                                          \
+    static void NAME(const T *restrict x0, const T *restrict x1, const T *restrict x2,         \
+                     const T *restrict x3, T *restrict v, ptrdiff_t bv, ptrdiff_t n) {         \
+        /* e[q][j], o[q][j]: (B^T d)[q] at input columns 2j and 2j + 1 (tile b reads columns  \
+           2b ... 2b + 3, i.e. j = b and b + 1), then v[4q + s] along the tiles */             \
+        T e[4][CONVCORE_WINO_RUN + 1], o[4][CONVCORE_WINO_RUN + 1];                            \
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                              \
+            ptrdiff_t m = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;             \
+            const T *restrict r0 = x0 + 2 * b0, *restrict r1 = x1 + 2 * b0;                    \
+            const T *restrict r2 = x2 + 2 * b0, *restrict r3 = x3 + 2 * b0;                    \
+            for (ptrdiff_t j = 0; j <= m; j++) {                                               \
+                T e0 = r0[2 * j], e1 = r1[2 * j], e2 = r2[2 * j], e3 = r3[2 * j];              \
+                T o0 = r0[2 * j + 1], o1 = r1[2 * j + 1], o2 = r2[2 * j + 1], o3 = r3[2 * j + 1]; \
+                e[0][j] = e0 - e2; e[1][j] = e1 + e2; e[2][j] = e2 - e1; e[3][j] = e1 - e3;    \
+                o[0][j] = o0 - o2; o[1][j] = o1 + o2; o[2][j] = o2 - o1; o[3][j] = o1 - o3;    \
+            }                                                                                  \
+            for (int q = 0; q < 4; q++) {                                                      \
+                const T *restrict eq = e[q], *restrict oq = o[q];                              \
+                T *restrict v0 = v + b0 + (4 * q) * bv, *restrict v1 = v0 + bv;                \
+                T *restrict v2 = v1 + bv, *restrict v3 = v2 + bv;                              \
+                for (ptrdiff_t b = 0; b < m; b++) {                                            \
+                    v0[b] = eq[b] - eq[b + 1];                                                 \
+                    v1[b] = oq[b] + eq[b + 1];                                                 \
+                    v2[b] = eq[b + 1] - oq[b];                                                 \
+                    v3[b] = oq[b] - oq[b + 1];                                                 \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }
+    #define CONVCORE_WINO_GRAD(T, NAME)                                                        \
+    static void NAME(const T *restrict y0, const T *restrict y1, T *restrict m, ptrdiff_t bm,  \
+                     ptrdiff_t n) {                                                            \
+        /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b */  \
+        for (ptrdiff_t b = 0; b < n; b++) {                                                    \
+            T t[4][2];                                                                         \
+            for (int j = 0; j < 2; j++) {                                                      \
+                T d0 = y0[2 * b + j], d1 = y1[2 * b + j];                                      \
+                t[0][j] = d0; t[1][j] = d0 + d1; t[2][j] = d0 - d1; t[3][j] = -d1;             \
+            }                                                                                  \
+            for (int r = 0; r < 4; r++) {                                                      \
+                m[(4 * r) * bm + b] = t[r][0];                                                 \
+                m[(4 * r + 1) * bm + b] = t[r][0] + t[r][1];                                   \
+                m[(4 * r + 2) * bm + b] = t[r][0] - t[r][1];                                   \
+                m[(4 * r + 3) * bm + b] = -t[r][1];                                            \
+            }                                                                                  \
+        }                                                                                      \
+    }
+    #define CONVCORE_WINO_OUT(T, NAME)                                                         \
+    static void NAME(const T *restrict m, ptrdiff_t bm, T shift, T *restrict y0,             \
+                     T *restrict y1, ptrdiff_t n) {                                            \
+        for (ptrdiff_t b = 0; b < n; b++) {                                                    \
+            T s[2][4];                                                                         \
+            for (int r = 0; r < 4; r++) {                                                      \
+                s[0][r] = m[r * bm + b] + m[(4 + r) * bm + b] + m[(8 + r) * bm + b];           \
+                s[1][r] = m[(4 + r) * bm + b] - m[(8 + r) * bm + b] - m[(12 + r) * bm + b];    \
+            }                                                                                  \
+            y0[2 * b] = s[0][0] + s[0][1] + s[0][2] + shift;                                   \
+            y0[2 * b + 1] = s[0][1] - s[0][2] - s[0][3] + shift;                               \
+            y1[2 * b] = s[1][0] + s[1][1] + s[1][2] + shift;                                   \
+            y1[2 * b + 1] = s[1][1] - s[1][2] - s[1][3] + shift;                               \
+        }                                                                                      \
+    }
+    CONVCORE_WINO_IN(float, convcore_wino_in_f)
+    CONVCORE_WINO_IN(double, convcore_wino_in_d)
+    CONVCORE_WINO_OUT(float, convcore_wino_out_f)
+    CONVCORE_WINO_OUT(double, convcore_wino_out_d)
+    CONVCORE_WINO_GRAD(float, convcore_wino_grad_f)
+    CONVCORE_WINO_GRAD(double, convcore_wino_grad_d)
+    """
+    void convcore_wino_in_f(const float *x0, const float *x1, const float *x2, const float *x3,
+                            float *v, Py_ssize_t bv, Py_ssize_t n) noexcept nogil
+    void convcore_wino_in_d(const double *x0, const double *x1, const double *x2,
+                            const double *x3, double *v, Py_ssize_t bv, Py_ssize_t n) noexcept nogil
+    void convcore_wino_out_f(const float *m, Py_ssize_t bm, float shift, float *y0, float *y1,
+                             Py_ssize_t n) noexcept nogil
+    void convcore_wino_out_d(const double *m, Py_ssize_t bm, double shift, double *y0,
+                             double *y1, Py_ssize_t n) noexcept nogil
+    void convcore_wino_grad_f(const float *y0, const float *y1, float *m, Py_ssize_t bm,
+                              Py_ssize_t n) noexcept nogil
+    void convcore_wino_grad_d(const double *y0, const double *y1, double *m, Py_ssize_t bm,
+                              Py_ssize_t n) noexcept nogil
 
 
 # Values between consecutive xi blocks of the transformed input and of the products, beyond the
@@ -443,35 +499,68 @@ WINOGRAD_SKEW = _WINO_SKEW
 
 
 cdef inline Py_ssize_t _winograd_work_size(Py_ssize_t c_in, Py_ssize_t c_out,
-                                           Py_ssize_t tiles) noexcept nogil:
-    """Scratch values per thread for ``tiles`` tiles per step (the caller's formula, with
-    WINOGRAD_SKEW)."""
-    return 16 * (c_in + c_out) * tiles + 32 * _WINO_SKEW
+                                           Py_ssize_t tile_rows, Py_ssize_t tw) noexcept nogil:
+    """Scratch values per thread for ``tile_rows`` rows of ``tw`` tiles per step (the caller's
+    formula, with WINOGRAD_SKEW): the transformed input, the 16 products, 4 padded input rows."""
+    return 16 * (c_in + c_out) * tile_rows * tw + 32 * _WINO_SKEW + 4 * (2 * tw + 2)
 
 
 cdef void _wino_input_step(const floating *x, floating *V, const Geometry *g, Py_ssize_t c_in,
-                           Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t bv) noexcept nogil:
+                           Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t bv,
+                           floating *rows) noexcept nogil:
     """V[xi * bv + c * count + q] = (B^T d B)[xi] for the tiles q of tile rows a0..a1 of every
-    channel c (count = (a1 - a0) * tiles per row)."""
-    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, count = (a1 - a0) * tw, c, a, b
+    channel c (count = (a1 - a0) * tiles per row). The 4 input rows of a tile row are read in
+    place when they and the columns the tiles span lie inside the input, else copied into
+    ``rows`` (4 * (2 * tiles per row + 2) values) with the zero padding around them."""
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, count = (a1 - a0) * tw, c, a, r, k, rr, r0
+    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], pw = g.p[2], span = 2 * tw + 2
+    cdef Py_ssize_t lo = pw if pw < span else span  # buffer columns k <-> input column k - pw
+    cdef Py_ssize_t hi = W + pw if W + pw < span else span
+    cdef bint inside_w = pw == 0 and span <= W
+    cdef const floating *src
+    cdef const floating *row[4]
+    cdef floating *buf
+    if hi < lo:
+        hi = lo
     for c in range(c_in):
         for a in range(a0, a1):
-            for b in range(tw):
-                _wino_input_tile(x + c * g.plane, g.n_in[1], g.n_in[2], 2 * a - g.p[1],
-                                 2 * b - g.p[2], V + c * count + (a - a0) * tw + b, bv)
+            r0 = 2 * a - g.p[1]
+            for r in range(4):
+                rr = r0 + r
+                src = x + c * g.plane + rr * W
+                if inside_w and 0 <= rr < H:
+                    row[r] = src
+                    continue
+                buf = rows + r * span
+                if rr < 0 or rr >= H:
+                    _zero_run(buf, span)
+                else:
+                    _zero_run(buf, lo)
+                    for k in range(lo, hi):
+                        buf[k] = src[k - pw]
+                    _zero_run(buf + hi, span - hi)
+                row[r] = buf
+            if floating is float:
+                convcore_wino_in_f(row[0], row[1], row[2], row[3], V + c * count + (a - a0) * tw,
+                                   bv, tw)
+            else:
+                convcore_wino_in_d(row[0], row[1], row[2], row[3], V + c * count + (a - a0) * tw,
+                                   bv, tw)
 
 
 cdef void _winograd_image(const floating *x, const floating *u, const floating *bias, floating *y,
                           floating *work, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
                           Py_ssize_t tile_rows) noexcept nogil:
     """One image by Winograd, ``tile_rows`` rows of tiles at a time; work holds
-    16 * (c_in + c_out) * tile_rows * ceil(W_out / 2) + 32 * WINOGRAD_SKEW values."""
+    16 * (c_in + c_out) * tile_rows * tw + 32 * WINOGRAD_SKEW + 8 * tw + 8 values,
+    tw = ceil(W_out / 2)."""
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
-    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, full
     cdef Py_ssize_t bv, bm
     cdef floating *V = work
     cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
+    cdef floating *rows = M + 16 * (c_out * tile_rows * tw + _WINO_SKEW)  # 4 padded input rows
     cdef const floating *m
     cdef floating *yo
     cdef floating s[2][4]
@@ -483,7 +572,7 @@ cdef void _winograd_image(const floating *x, const floating *u, const floating *
         count = (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        _wino_input_step(x, V, g, c_in, a0, a1, bv)
+        _wino_input_step(x, V, g, c_in, a0, a1, bv, rows)
         for xi in range(16):
             gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                  V + xi * bv, count, 0, M + xi * bm, count)
@@ -491,7 +580,15 @@ cdef void _winograd_image(const floating *x, const floating *u, const floating *
             shift = bias[o] if bias != NULL else 0
             yo = y + o * oH * oW
             for a in range(a0, a1):
-                for b in range(tw):
+                full = tw if 2 * a + 1 < oH else 0  # tiles wholly inside the output
+                if full and oW % 2:
+                    full -= 1
+                m = M + o * count + (a - a0) * tw
+                if floating is float:
+                    convcore_wino_out_f(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW, full)
+                else:
+                    convcore_wino_out_d(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW, full)
+                for b in range(full, tw):
                     m = M + o * count + (a - a0) * tw + b
                     for r in range(4):  # s = A^T m
                         s[0][r] = m[r * bm] + m[(4 + r) * bm] + m[(8 + r) * bm]
@@ -512,8 +609,8 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                      const long long[:, ::1] geometry, Py_ssize_t tile_rows,
                      floating[:, ::1] work, int n_threads):
     """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
-    transformed weights G w G^T, ``work`` (n_threads, 16 * (C_in + C_out) * tile_rows *
-    ceil(W_out / 2) + 32 * WINOGRAD_SKEW)."""
+    transformed weights G w G^T, ``work`` (n_threads, 16 * (C_in + C_out) * tile_rows * tw +
+    32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2)."""
     cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n, c_in = x.shape[1], c_out = u.shape[1]
     cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2
@@ -524,7 +621,7 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
     if (x.shape[2] != g.plane or u.shape[0] != 16 or u.shape[2] != c_in or y.shape[0] != x.shape[0]
             or y.shape[1] != c_out or y.shape[2] != g.L or tile_rows < 1
             or work.shape[0] < max(n_threads, 1)
-            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows * tw)):
+            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows, tw)):
         raise ValueError("forward_winograd: array shapes do not match the geometry")
     if bias.shape[0] not in (0, c_out):
         raise ValueError("forward_winograd: bias must be empty or hold one value per output "
@@ -549,9 +646,10 @@ cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, flo
     gradient G^T gu G. ``work`` as for the forward."""
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
-    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, bv, bm
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, bv, bm, full
     cdef floating *V = work
     cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
+    cdef floating *rows = M + 16 * (c_out * tile_rows * tw + _WINO_SKEW)  # 4 padded input rows
     cdef floating *m
     cdef const floating *gyo
     cdef floating d[2][2]
@@ -562,11 +660,19 @@ cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, flo
         count = (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        _wino_input_step(x, V, g, c_in, a0, a1, bv)
+        _wino_input_step(x, V, g, c_in, a0, a1, bv, rows)
         for o in range(c_out):  # dM[xi, o, q] = (A dy A^T)[xi]
             gyo = gy + o * oH * oW
             for a in range(a0, a1):
-                for b in range(tw):
+                full = tw if 2 * a + 1 < oH else 0  # blocks wholly inside the output
+                if full and oW % 2:
+                    full -= 1
+                m = M + o * count + (a - a0) * tw
+                if floating is float:
+                    convcore_wino_grad_f(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm, full)
+                else:
+                    convcore_wino_grad_d(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm, full)
+                for b in range(full, tw):
                     for i in range(2):
                         for j in range(2):
                             if 2 * a + i < oH and 2 * b + j < oW:
@@ -608,7 +714,7 @@ def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:,
     if (x.shape[2] != g.plane or grad_y.shape[0] != N or grad_y.shape[2] != g.L
             or grad_u.shape[1] != 16 or grad_u.shape[2] != c_out or grad_u.shape[3] != c_in
             or tile_rows < 1 or work.shape[0] < max(n_threads, 1)
-            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows * tw)):
+            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows, tw)):
         raise ValueError("backward_weight_winograd: array shapes do not match the geometry")
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight_winograd: grad_u must hold between 1 and N partial sums")

@@ -187,7 +187,8 @@ def _winograd_steps(c):
     c_out, c_in = c.weight.shape[:2]
     tiles_w = (c.out_spatial[1] + 1) // 2
     tile_rows = max(1, min(_WINOGRAD_TILES // tiles_w, (c.out_spatial[0] + 1) // 2))
-    return tile_rows, 16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
+    return tile_rows, (16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
+                       + 8 * tiles_w + 8)
 
 
 def _forward_winograd(c, bias):
