@@ -61,7 +61,7 @@ one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
 from cython.parallel cimport prange, threadid
-from libc.string cimport memcpy
+from libc.math cimport nextafterf
 
 import threading
 
@@ -120,7 +120,7 @@ cdef struct Geom:
 # fast path the compiler vectorises. Stores follow C's conversion as SciPy's do: integers are
 # truncated toward zero through a 64-bit integer (so out-of-range values wrap), uint64 keeps
 # values above 2**63; values that fit an int convert 4 or 8 at a time (the usual case for 8- to
-# 32-bit outputs).
+# 32-bit outputs; one pass, converting again through 64 bits if any value did not).
 # cl_round: v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes.
 # cl_colrun: the running means down the columns of a strip of rows (uniform2d's axis 0), in the
 # order of cl_running; cl_boxsum: out[i] = (ext[i] + ... + ext[i + size - 1]) / size, every window
@@ -150,15 +150,32 @@ cdef extern from *:
         } else {                                                                                \
             for (k = 0; k < m; k++) *(T *)(d + k * ds) = (T)CONV(s[k * ss]);                    \
         }
-    #define CL_STORE_NARROW(T, S)                                                               \
-        if (ds == (Py_ssize_t)sizeof(T) && cl_fits_int_##S(s, ss, m)) {                        \
+    #define CL_IN_INT(x, R) (((x) > (R)-2147483648.0) & ((x) < (R)2147483520.0))
+    #define CL_STORE_NARROW(T, R)                                                               \
+        if (ss == 1 && ds == (Py_ssize_t)sizeof(T)) {                                           \
             T *p = (T *)d;                                                                      \
-            for (k = 0; k < m; k++) p[k] = (T)(int)s[k];                                        \
+            int ok = 1;                                                                         \
+            for (k = 0; k < m; k++) {                                                           \
+                int in = CL_IN_INT(s[k], R);                                                    \
+                ok &= in;                                                                       \
+                p[k] = (T)(int)(in ? s[k] : 0);                                                 \
+            }                                                                                   \
+            if (!ok) { CL_STORE(T, CL_TRUNC) }                                                  \
         } else CL_STORE(T, CL_TRUNC)
     #define CL_ROUND(T, CONV, R) for (k = 0; k < m; k++) v[k] = (R)(T)CONV(v[k]);
-    #define CL_ROUND_NARROW(T, R, S)                                                            \
-        if (cl_fits_int_##S(v, 1, m)) { for (k = 0; k < m; k++) v[k] = (R)(T)(int)v[k]; }      \
-        else CL_ROUND(T, CL_TRUNC, R)
+    /* (T) i for an int i, as masks the compiler vectorises (two's complement) */
+    #define CL_W_I8(i) ((((i) & 0xFF) ^ 0x80) - 0x80)
+    #define CL_W_U8(i) ((i) & 0xFF)
+    #define CL_W_I16(i) ((((i) & 0xFFFF) ^ 0x8000) - 0x8000)
+    #define CL_W_U16(i) ((i) & 0xFFFF)
+    #define CL_W_I32(i) (i)
+    #define CL_ROUND_NARROW(T, R, WRAP)                                                         \
+        {   /* (a check, then the conversion: one fused loop would not vectorise) */            \
+            int ok = 1;                                                                         \
+            for (k = 0; k < m; k++) ok &= CL_IN_INT(v[k], R);                                   \
+            if (ok) { for (k = 0; k < m; k++) v[k] = (R)WRAP((int)v[k]); }                      \
+            else CL_ROUND(T, CL_TRUNC, R)                                                       \
+        }
 
     #define CL_T_SYM(R, S)                                                                      \
     CL_CLONES static void cl_sym_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
@@ -243,7 +260,7 @@ cdef extern from *:
     #define CL_T_BOX(R, S)                                                                      \
     CL_CLONES static void cl_colrun_##S(R *__restrict mid, Py_ssize_t ms, R *__restrict run,    \
                                         const R *__restrict rows, Py_ssize_t nr, Py_ssize_t W,  \
-                                        Py_ssize_t size) {                                      \
+                                        Py_ssize_t size, R inv) {                               \
         Py_ssize_t i, j, c;                                                                     \
         const R fs = (R)size;                                                                   \
         for (c = 0; c < W; c++) run[c] = 0;                                                     \
@@ -256,11 +273,12 @@ cdef extern from *:
                 const R *e = rows + (i + size - 1) * W, *l = rows + (i - 1) * W;                \
                 for (c = 0; c < W; c++) run[c] += e[c] - l[c];                                  \
             }                                                                                   \
-            for (c = 0; c < W; c++) mid[i * ms + c] = run[c] / fs;                              \
+            if (inv > 0) { for (c = 0; c < W; c++) mid[i * ms + c] = run[c] * inv; }            \
+            else { for (c = 0; c < W; c++) mid[i * ms + c] = run[c] / fs; }                     \
         }                                                                                       \
     }                                                                                           \
     CL_CLONES static void cl_boxsum_##S(R *__restrict out, const R *__restrict ext,             \
-                                        Py_ssize_t W, Py_ssize_t size) {                        \
+                                        Py_ssize_t W, Py_ssize_t size, R inv) {                 \
         Py_ssize_t i, j;                                                                        \
         const R fs = (R)size;                                                                   \
         for (i = 0; i < W; i++) out[i] = ext[i];                                                \
@@ -268,7 +286,8 @@ cdef extern from *:
             const R *e = ext + j;                                                               \
             for (i = 0; i < W; i++) out[i] += e[i];                                             \
         }                                                                                       \
-        for (i = 0; i < W; i++) out[i] /= fs;                                                   \
+        if (inv > 0) { for (i = 0; i < W; i++) out[i] *= inv; }                                 \
+        else { for (i = 0; i < W; i++) out[i] /= fs; }                                          \
     }
 
     #define CL_T_LOAD(R, S)                                                                     \
@@ -291,22 +310,15 @@ cdef extern from *:
 
     #define CL_T_STORE(R, S)                                                                    \
     static inline cl_u64 cl_to_u64_##S(R v) { return v < 0 ? (cl_u64)(cl_i64)v : (cl_u64)v; }  \
-    static int cl_fits_int_##S(const R *s, Py_ssize_t ss, Py_ssize_t m) {                       \
-        Py_ssize_t k;                                                                           \
-        int ok = 1;                                                                             \
-        if (ss != 1) return 0;                                                                  \
-        for (k = 0; k < m; k++) ok &= (s[k] > (R)-2147483648.0) & (s[k] < (R)2147483520.0);    \
-        return ok;                                                                              \
-    }                                                                                           \
     CL_CLONES static void cl_store_##S(char *d, Py_ssize_t ds, const R *s, Py_ssize_t ss,       \
                                        Py_ssize_t m, int t) {                                   \
         Py_ssize_t k;                                                                           \
         switch (t) {                                                                            \
-        case 0: CL_STORE_NARROW(signed char, S) break;                                          \
-        case 1: CL_STORE_NARROW(unsigned char, S) break;                                        \
-        case 2: CL_STORE_NARROW(short, S) break;                                                \
-        case 3: CL_STORE_NARROW(unsigned short, S) break;                                       \
-        case 4: CL_STORE_NARROW(int, S) break;                                                  \
+        case 0: CL_STORE_NARROW(signed char, R) break;                                          \
+        case 1: CL_STORE_NARROW(unsigned char, R) break;                                        \
+        case 2: CL_STORE_NARROW(short, R) break;                                                \
+        case 3: CL_STORE_NARROW(unsigned short, R) break;                                       \
+        case 4: CL_STORE_NARROW(int, R) break;                                                  \
         case 5: CL_STORE(unsigned int, CL_TRUNC) break;                                         \
         case 6: CL_STORE(cl_i64, CL_TRUNC) break;                                               \
         case 7: CL_STORE(cl_u64, cl_to_u64_##S) break;                                          \
@@ -319,11 +331,11 @@ cdef extern from *:
     CL_CLONES static void cl_round_##S(R *v, Py_ssize_t m, int t) {                             \
         Py_ssize_t k;                                                                           \
         switch (t) {                                                                            \
-        case 0: CL_ROUND_NARROW(signed char, R, S) break;                                       \
-        case 1: CL_ROUND_NARROW(unsigned char, R, S) break;                                     \
-        case 2: CL_ROUND_NARROW(short, R, S) break;                                             \
-        case 3: CL_ROUND_NARROW(unsigned short, R, S) break;                                    \
-        case 4: CL_ROUND_NARROW(int, R, S) break;                                               \
+        case 0: CL_ROUND_NARROW(signed char, R, CL_W_I8) break;                                 \
+        case 1: CL_ROUND_NARROW(unsigned char, R, CL_W_U8) break;                               \
+        case 2: CL_ROUND_NARROW(short, R, CL_W_I16) break;                                      \
+        case 3: CL_ROUND_NARROW(unsigned short, R, CL_W_U16) break;                             \
+        case 4: CL_ROUND_NARROW(int, R, CL_W_I32) break;                                        \
         case 5: CL_ROUND(unsigned int, CL_TRUNC, R) break;                                      \
         case 6: CL_ROUND(cl_i64, CL_TRUNC, R) break;                                            \
         case 7: CL_ROUND(cl_u64, cl_to_u64_##S, R) break;                                       \
@@ -438,11 +450,13 @@ cdef extern from *:
                      float e) noexcept nogil
     void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
     void cl_colrun_d(double* mid, Py_ssize_t ms, double* run, const double* rows, Py_ssize_t nr,
-                     Py_ssize_t W, Py_ssize_t size) noexcept nogil
+                     Py_ssize_t W, Py_ssize_t size, double inv) noexcept nogil
     void cl_colrun_f(float* mid, Py_ssize_t ms, float* run, const float* rows, Py_ssize_t nr,
-                     Py_ssize_t W, Py_ssize_t size) noexcept nogil
-    void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size) noexcept nogil
-    void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size) noexcept nogil
+                     Py_ssize_t W, Py_ssize_t size, float inv) noexcept nogil
+    void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size,
+                     double inv) noexcept nogil
+    void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size,
+                     float inv) noexcept nogil
 
 
 # The float copies run every `ANCHOR` outputs of a running sum afresh from its window.
@@ -501,19 +515,37 @@ cdef inline void _round(floating* v, Py_ssize_t m, int t) noexcept nogil:
 
 
 cdef inline void _colrun(floating* mid, Py_ssize_t ms, floating* run, const floating* rows,
-                         Py_ssize_t nr, Py_ssize_t W, Py_ssize_t size) noexcept nogil:
+                         Py_ssize_t nr, Py_ssize_t W, Py_ssize_t size, int tin) noexcept nogil:
     if floating is double:
-        cl_colrun_d(mid, ms, run, rows, nr, W, size)
+        cl_colrun_d(mid, ms, run, rows, nr, W, size, 0.0)
     else:
-        cl_colrun_f(mid, ms, run, rows, nr, W, size)
+        cl_colrun_f(mid, ms, run, rows, nr, W, size, _recip(size, tin))
 
 
-cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W,
-                         Py_ssize_t size) noexcept nogil:
+cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W, Py_ssize_t size,
+                         int tin) noexcept nogil:
     if floating is double:
-        cl_boxsum_d(out, ext, W, size)
+        cl_boxsum_d(out, ext, W, size, 0.0)
     else:
-        cl_boxsum_f(out, ext, W, size)
+        cl_boxsum_f(out, ext, W, size, _recip(size, tin))
+
+
+cdef inline float _recip(Py_ssize_t size, int tin) noexcept nogil:
+    """What float buffers multiply a window sum by instead of dividing by `size` (the divisions
+    dominate otherwise). Float data: 1 / size (within an ulp or two of the quotient). Integer data
+    (sums ``S`` exact, ``|S| < 2**20``): 1 / size raised by 2**-21 and rounded up, ``r``; then
+    ``S / size <= fl(S * r) <= (S / size) (1 + 2**-20)``, and as a quotient that is not an integer
+    lies at least ``1 / size`` below the next one, ``fl(S * r)`` truncates to the exact quotient
+    truncated, which is what SciPy's double ``S / size`` truncates to."""
+    cdef double r = 1.0 / <double>size
+    cdef float f
+    if tin == T_F32 or tin == T_F64:
+        return <float>r
+    r = r * (1.0 + 1.0 / 2097152.0)
+    f = <float>r
+    if <double>f < r:
+        f = nextafterf(f, 1.0)
+    return f
 
 
 cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
@@ -1046,7 +1078,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     for j in range(nr + s.size_r - 1):
         _box_row(s, r0 + s.start_r + j, rows + j * W)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
-    _colrun(mid + off, ms, run, rows, nr, W, s.size_r)
+    _colrun(mid + off, ms, run, rows, nr, W, s.size_r, s.tin)
     for i in range(nr):
         _round(mid + off + i * ms, W, s.tout)
     lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside the row
@@ -1056,7 +1088,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     if direct:
         for i in range(nr):
             _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)
-            _boxsum(ext, mid + i * ms, W, s.size_c)
+            _boxsum(ext, mid + i * ms, W, s.size_c, s.tin)
             _store(s.y + (r0 + i) * W * s.osz, s.osz, ext, 1, W, s.tout)
         return
     # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)

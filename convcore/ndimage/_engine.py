@@ -86,7 +86,7 @@ def _int_bound(*dtypes):
     return bound
 
 
-def _single(src, dst, kernels, cval):
+def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32):
     """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers, exactly or to
     float32 precision (no re-check).
 
@@ -96,6 +96,7 @@ def _single(src, dst, kernels, cval):
     of magnitude at most ``sum|w| * bound`` (`bound`: the largest value the dtypes and cval hold);
     below 2**24 float32 holds it exactly, so the result (and where a uniform pass divides by its
     size, the quotient truncated: see ``line_uniform``) is SciPy's double result, bit for bit.
+    `limit` lowers 2**24 (uniform2d multiplies by a reciprocal: exact below 2**20).
     """
     if src.dtype == np.float32 and dst.dtype == np.float32:
         return all(k.size <= SINGLE_MAX_TAPS for k in kernels)
@@ -103,7 +104,7 @@ def _single(src, dst, kernels, cval):
     if bound is None or not float(cval).is_integer():
         return False
     bound = max(bound, abs(float(cval)))
-    return all(np.all(k == np.round(k)) and float(np.abs(k).sum()) * bound < _EXACT_FLOAT32
+    return all(np.all(k == np.round(k)) and float(np.abs(k).sum()) * bound < limit
                for k in kernels)
 
 
@@ -300,5 +301,6 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
     src = _readable(x)
     (s0, s1), (o0, o1), (m0, m1) = sizes, origins, modes
     _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
-                     get_num_threads(), _single(src, output, [np.ones(s0), np.ones(s1)], cval))
+                     get_num_threads(),
+                     _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20))
     return True
