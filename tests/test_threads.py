@@ -1,6 +1,8 @@
 """convcore.set_num_threads reaches the kernels: the Python layer passes the setting to every
 kernel call, a kernel's parallel loop runs on that many threads, and 1 or 2 threads give the same
 convolutions and gradients, bit for bit."""
+import os
+
 import numpy as np
 import pytest
 
@@ -115,11 +117,14 @@ def test_blas_threads_holds_every_openblas_in_the_process():
     from convcore._threads import blas_threads
 
     np.ones((2, 2)) @ np.ones((2, 2))  # both libraries loaded
+    import scipy
     import scipy.linalg.cython_blas  # noqa: F401
 
-    def openblas_threads():
+    homes = tuple(os.path.dirname(m.__file__) for m in (np, scipy))  # their wheels' .libs too
+
+    def openblas_threads():  # (other packages, e.g. OpenCV, may bring OpenBLAS copies of their own)
         return {p["filepath"]: p["num_threads"] for p in threadpoolctl.threadpool_info()
-                if p.get("internal_api") == "openblas"}
+                if p.get("internal_api") == "openblas" and p["filepath"].startswith(homes)}
 
     before = openblas_threads()
     if not before:
