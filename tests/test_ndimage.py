@@ -416,3 +416,18 @@ def test_integer_images_correlate2d(mode, dtype):
             if w.shape == (5, 5):
                 same("correlate", x, w, mode=mode, origin=(-2, 1))
                 same("correlate", x, w, mode=mode, output=np.int32)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16])
+def test_uniform_images_reciprocal_exact(dtype):
+    # the one-sweep uniform filter on float buffers multiplies integer window sums by a reciprocal
+    # rounded up: the quotient must still truncate as SciPy's division does, for every window size
+    # up to the largest the float path takes (size * bound < 2**20) and past it
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(25).integers(info.min, info.max, size=(40, 47),
+                                           endpoint=True).astype(dtype)
+    x[:6] = info.max                        # windows of equal extreme values: exact quotients
+    x[6:9] = info.min
+    for size in ((1, 2), (3, 7), (9, 13), (15, 16), (31, 2), (2, 33), (6, 41)):
+        same("uniform_filter", x, size)
+        same("uniform_filter", x, size, mode="constant", cval=-3)
