@@ -143,8 +143,8 @@ def _images_per_gemm(K, L, batch):
 # GEMMs have C_in as their depth and C_out rows; with fewer channels the transforms cost more than
 # the multiplications they save.
 _MIN_CHANNELS_WINOGRAD = 16
-# Rows of 2x2 output tiles per Winograd step: about this many tiles (a few hundred: the transformed
-# input and the 16 products of one step stay within L2/L3 and the GEMMs are still wide).
+# Rows of 2x2 output tiles per Winograd step: at most about this many tiles (the weight gradient's
+# steps; its GEMMs sum over the tiles, and wider ones did a little better).
 _WINOGRAD_TILES = 256
 
 # F(2x2, 3x3) weight transform G (4x3): U = G w G^T, i.e. U[r * 4 + s] = kron(G, G) @ w[i * 3 + j].
@@ -182,18 +182,34 @@ def _winograd_weights(weight):
         return (gg @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
 
 
-def _winograd_steps(c):
-    """(tile rows per step, scratch values per thread) of the Winograd kernels."""
+# Forward (and input-gradient) steps hold 16 * (C_in + C_out) values per tile (the transformed
+# input and the products), kept within about L2: one thread, float32, 8x128x28x28 ran 186 GFLOP/s
+# with 56 tiles per step (0.9 MiB) against 153 with 84 to 256; 8x64x56x56 174 with 112 tiles (0.9
+# MiB) against 133 with 256; below 64 tiles the GEMMs get too narrow (8x256x14x14: 126 with 28).
+_WINOGRAD_STEP_BYTES = 1 << 20
+
+
+def _winograd_forward_tiles(c):
+    """Tiles per step of the forward kernel: ~_WINOGRAD_STEP_BYTES of scratch, 64 to
+    _WINOGRAD_TILES tiles."""
+    c_out, c_in = c.weight.shape[:2]
+    fit = _WINOGRAD_STEP_BYTES // (16 * (c_in + c_out) * c.weight.itemsize)
+    return min(_WINOGRAD_TILES, max(64, fit))
+
+
+def _winograd_steps(c, tiles):
+    """(tile rows per step, scratch values per thread) of the Winograd kernels for steps of about
+    `tiles` tiles (whole rows of tiles, at least one)."""
     c_out, c_in = c.weight.shape[:2]
     tiles_w = (c.out_spatial[1] + 1) // 2
-    tile_rows = max(1, min(_WINOGRAD_TILES // tiles_w, (c.out_spatial[0] + 1) // 2))
+    tile_rows = max(1, min(tiles // tiles_w, (c.out_spatial[0] + 1) // 2))
     return tile_rows, (16 * (c_in + c_out) * tile_rows * tiles_w + 32 * kernels.WINOGRAD_SKEW
                        + 8 * tiles_w + 8)
 
 
 def _forward_winograd(c, bias):
     y = np.empty(c.out_shape, dtype=c.dtype)
-    tile_rows, work = _winograd_steps(c)
+    tile_rows, work = _winograd_steps(c, _winograd_forward_tiles(c))
     c.run(kernels.forward_winograd, _flat(c.x), _winograd_weights(c.weight), bias, _flat(y),
           c.geometry, tile_rows, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
     return y
@@ -202,7 +218,7 @@ def _forward_winograd(c, bias):
 def _weight_grad_winograd(c, gy):
     """The weight gradient G^T dU G from its Winograd-domain sums dU (16, C_out, C_in)."""
     c_out, c_in = c.weight.shape[:2]
-    tile_rows, work = _winograd_steps(c)
+    tile_rows, work = _winograd_steps(c, _WINOGRAD_TILES)
     chunks = _weight_chunks(c.x.shape[0], 16 * c_out * c_in * c.weight.itemsize)
     partial = np.zeros((chunks, 16, c_out, c_in), dtype=c.dtype)
     c.run(kernels.backward_weight_winograd, _flat(gy), _flat(c.x), partial, c.geometry, tile_rows,
