@@ -177,13 +177,46 @@ cdef extern from *:
             else CL_ROUND(T, CL_TRUNC, R)                                                       \
         }
 
+    /* acc = m * wc, then up to four pairs (l OP h) * w added in order, in one sweep */
+    #define CL_SYM_FIRST(R, OP)                                                                 \
+        switch (c < 4 ? c : 4) {                                                                \
+        case 0: for (t = 0; t < T; t++) acc[t] = m[t] * wc; break;                              \
+        case 1: for (t = 0; t < T; t++) acc[t] = m[t] * wc + (l0[t] OP h0[t]) * w[0]; break;    \
+        case 2:                                                                                 \
+            for (t = 0; t < T; t++) {                                                           \
+                R a = m[t] * wc;                                                                \
+                a += (l0[t] OP h0[t]) * w[0]; a += (l1[t] OP h1[t]) * w[1];                     \
+                acc[t] = a;                                                                     \
+            }                                                                                   \
+            break;                                                                              \
+        case 3:                                                                                 \
+            for (t = 0; t < T; t++) {                                                           \
+                R a = m[t] * wc;                                                                \
+                a += (l0[t] OP h0[t]) * w[0]; a += (l1[t] OP h1[t]) * w[1];                     \
+                a += (l2[t] OP h2[t]) * w[2];                                                   \
+                acc[t] = a;                                                                     \
+            }                                                                                   \
+            break;                                                                              \
+        default:                                                                                \
+            for (t = 0; t < T; t++) {                                                           \
+                R a = m[t] * wc;                                                                \
+                a += (l0[t] OP h0[t]) * w[0]; a += (l1[t] OP h1[t]) * w[1];                     \
+                a += (l2[t] OP h2[t]) * w[2]; a += (l3[t] OP h3[t]) * w[3];                     \
+                acc[t] = a;                                                                     \
+            }                                                                                   \
+        }
+
     #define CL_T_SYM(R, S)                                                                      \
     CL_CLONES static void cl_sym_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
                                      Py_ssize_t B, const R *w, Py_ssize_t K, int sign) {        \
         Py_ssize_t c = K / 2, j = 0, t;                                                         \
         const R *m = buf + c * B;                                                               \
         const R wc = w[c];                                                                      \
-        for (t = 0; t < T; t++) acc[t] = m[t] * wc;                                             \
+        /* the first sweep: the centre and up to four pairs (the same order as in sweeps) */    \
+        const R *l0 = buf, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                            \
+        const R *h0 = buf + (K - 1) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;              \
+        if (sign > 0) { CL_SYM_FIRST(R, +) } else { CL_SYM_FIRST(R, -) }                        \
+        j = c < 4 ? c : 4;                                                                      \
         for (; j + 4 <= c; j += 4) {                                                            \
             const R *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                \
             const R *h0 = buf + (K - 1 - j) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;      \
