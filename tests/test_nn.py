@@ -320,6 +320,33 @@ def test_batchnorm_running_stats_and_eval():
     np.testing.assert_allclose(cumulative.running_mean, (a.mean(0) + b.mean(0)) / 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_eval_is_the_affine_map_of_the_running_statistics(dtype, monkeypatch):
+    # the compiled one-pass kernel, on a non-contiguous input, on 1 and 2 threads
+    from convcore.nn import normalization
+    monkeypatch.setattr(normalization, "_GRAIN", 1)
+    bn = nn.BatchNorm2d(5, dtype=dtype).eval()
+    bn.running_mean[:] = RNG.standard_normal(5)
+    bn.running_var[:] = RNG.random(5) + 0.5
+    bn.weight.data = RNG.standard_normal(5).astype(dtype)
+    bn.bias.data = RNG.standard_normal(5).astype(dtype)
+    x = RNG.standard_normal((3, 7, 5, 6)).astype(dtype).transpose(0, 2, 1, 3)  # (3, 5, 7, 6)
+    c = (slice(None), None, None)
+    expected = ((x.astype(float) - bn.running_mean[c]) / np.sqrt(bn.running_var[c] + 1e-5)
+                * bn.weight.data[c] + bn.bias.data[c])
+    outs = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            outs.append(bn(x))
+    finally:
+        convcore.set_num_threads(None)
+    assert outs[0].dtype == dtype and outs[0].shape == x.shape
+    np.testing.assert_allclose(outs[0], expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_layers_against_torch():
     torch = pytest.importorskip("torch")
     x = RNG.standard_normal((3, 2, 6, 6))
