@@ -63,8 +63,8 @@ class BasicBlock(nn.Module):
     def forward(self, x):
         h = self.relu.forward(self.bn1.forward(self.conv1.forward(x)))
         h = self.bn2.forward(self.conv2.forward(h))
-        shortcut = x if self.downsample is None else self.downsample.forward(x)
-        return self.relu2.forward(h + shortcut)
+        h += x if self.downsample is None else self.downsample.forward(x)  # h is bn2's new array
+        return self.relu2.forward(h)
 
     def backward(self, grad_output):
         g = self.relu2.backward(grad_output)
