@@ -437,18 +437,28 @@ cdef extern from *:
     #define CONVCORE_WINO_GRAD(T, NAME)                                                        \
     static void NAME(const T *restrict y0, const T *restrict y1, T *restrict m, ptrdiff_t bm,  \
                      ptrdiff_t n) {                                                            \
-        /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b */  \
-        for (ptrdiff_t b = 0; b < n; b++) {                                                    \
-            T t[4][2];                                                                         \
-            for (int j = 0; j < 2; j++) {                                                      \
-                T d0 = y0[2 * b + j], d1 = y1[2 * b + j];                                      \
-                t[0][j] = d0; t[1][j] = d0 + d1; t[2][j] = d0 - d1; t[3][j] = -d1;             \
+        /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b:    \
+           the rows split into even and odd columns, then 4 outputs per row r of A dy */       \
+        T e0[CONVCORE_WINO_RUN], o0[CONVCORE_WINO_RUN];                                        \
+        T e1[CONVCORE_WINO_RUN], o1[CONVCORE_WINO_RUN];                                        \
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                              \
+            ptrdiff_t k = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;             \
+            const T *restrict r0 = y0 + 2 * b0, *restrict r1 = y1 + 2 * b0;                    \
+            for (ptrdiff_t j = 0; j < k; j++) {                                                \
+                e0[j] = r0[2 * j]; o0[j] = r0[2 * j + 1];                                      \
+                e1[j] = r1[2 * j]; o1[j] = r1[2 * j + 1];                                      \
             }                                                                                  \
             for (int r = 0; r < 4; r++) {                                                      \
-                m[(4 * r) * bm + b] = t[r][0];                                                 \
-                m[(4 * r + 1) * bm + b] = t[r][0] + t[r][1];                                   \
-                m[(4 * r + 2) * bm + b] = t[r][0] - t[r][1];                                   \
-                m[(4 * r + 3) * bm + b] = -t[r][1];                                            \
+                T *restrict v0 = m + b0 + (4 * r) * bm, *restrict v1 = v0 + bm;                \
+                T *restrict v2 = v1 + bm, *restrict v3 = v2 + bm;                              \
+                for (ptrdiff_t b = 0; b < k; b++) {                                            \
+                    T a, c;                                                                    \
+                    if (r == 0) { a = e0[b]; c = o0[b]; }                                      \
+                    else if (r == 1) { a = e0[b] + e1[b]; c = o0[b] + o1[b]; }                 \
+                    else if (r == 2) { a = e0[b] - e1[b]; c = o0[b] - o1[b]; }                 \
+                    else { a = -e1[b]; c = -o1[b]; }                                           \
+                    v0[b] = a; v1[b] = a + c; v2[b] = a - c; v3[b] = -c;                       \
+                }                                                                              \
             }                                                                                  \
         }                                                                                      \
     }
