@@ -13,11 +13,14 @@ Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, f
 relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times are medians of
 ``--repeats`` rounds after warm-up, the three libraries of one row called in turn within each round,
 so a slow spell of the shared machine hits all of them alike. Ratios are peer time / convcore time
-(above 1: convcore is faster). Threads: convcore and OpenCV use ``convcore.get_num_threads()``;
-scipy.ndimage runs on one thread (it has no threading).
+(above 1: convcore is faster). Threads: convcore and OpenCV use ``convcore.get_num_threads()``
+(``--threads`` sets it); scipy.ndimage runs on one thread (it has no threading). On a machine
+whose cores are busy with other work, a parallel region waits at its end for a thread the
+scheduler has not run yet (a few milliseconds): ``--threads 1`` then compares the kernels alone.
 
     python benchmarks/bench_ndimage.py              # the table of the issue
     python benchmarks/bench_ndimage.py --size 512   # a quicker, smaller image
+    python benchmarks/bench_ndimage.py --threads 1  # one thread each
 """
 import argparse
 import statistics
@@ -162,7 +165,10 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=SIZE, help="image side (default 2048)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
+    parser.add_argument("--threads", type=int, help="threads of convcore and OpenCV (default: all)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        convcore.set_num_threads(args.threads)
     cv2 = _opencv()
     print(f"{args.size}x{args.size} image, {convcore.get_num_threads()} threads, numpy "
           f"{np.__version__}, scipy {sn.__name__ and __import__('scipy').__version__}, opencv "

@@ -8,9 +8,13 @@ Change ``from scipy import ndimage`` to ``from convcore import ndimage`` for::
 
 Every mode ('reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-mirror', 'grid-constant',
 'grid-wrap'; one per axis for the separable filters), `cval`, `origin`, `axes`, `output` (an array
-or a dtype), `truncate` and `radius` work as in SciPy. Results are computed in double precision in
-SciPy's order of operations, so float64 results are SciPy's and integer images keep their dtype
-with SciPy's truncation. Separable filters run as 1-D passes on the compiled line kernel
+or a dtype), `truncate` and `radius` work as in SciPy. float64 results are computed in double
+precision in SciPy's order of operations, so they are SciPy's; float32 data with short kernels are
+filtered in float32 (8 AVX2 lanes; within float32's 1e-5 of SciPy's result); integer images keep
+their dtype with SciPy's truncation, bit for bit: in float32 where every sum is exact there
+(integer weights) or, for other weights, with the few outputs that a float32 sum could truncate
+otherwise recomputed in double in SciPy's order. Separable filters run as 1-D passes on the
+compiled line kernel
 (``src/_lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`); on 2-D images
 (Gaussian with short kernels, Sobel, Prewitt, uniform) both passes run in one sweep over strips of
 rows. N-D kernels run on the direct kernel (``src/_direct.pyx``).

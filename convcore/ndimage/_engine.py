@@ -1,8 +1,9 @@
 """Runs the compiled kernels for the public filters: 1-D line passes and N-D direct correlation.
 
-Results follow scipy.ndimage: computed in double precision, stored in the output's dtype by C's
-conversion (integers truncated toward zero, then wrapped to their width). Complex data are filtered
-as real and imaginary parts, like SciPy does.
+Results follow scipy.ndimage: stored in the output's dtype by C's conversion (integers truncated
+toward zero, then wrapped to their width), computed in double precision, or in float32 where that
+gives SciPy's result (see ``_single``, ``_checks``). Complex data are filtered as real and
+imaginary parts, like SciPy does.
 """
 import numpy as np
 
