@@ -402,8 +402,9 @@ cdef extern from *:
     /* Winograd transforms of a run of whole tiles along a tile row, written as plain loops over
        the tiles b that the compiler vectorises (restrict: the 16 streams of v or m and the rows
        do not overlap; stride-2 loads that overlap from one tile to the next do not vectorise, so
-       the input rows are first split into even and odd columns). The arithmetic is that of the
-       tile-by-tile Cython code, in the same order, so a tile has the same bits on either path. */
+       the input rows are first split into even and odd columns). The output transforms of the
+       tiles cut by the output's edge run tile by tile in Cython with the same arithmetic in the
+       same order, so every tile gets the bits it would get here. */
     #define CONVCORE_WINO_RUN 64
     #define CONVCORE_WINO_IN(T, NAME)                                                          \
     static void NAME(const T *restrict x0, const T *restrict x1, const T *restrict x2,         \
@@ -537,14 +538,14 @@ cdef void _wino_input_step(const floating *x, floating *V, const Geometry *g, Py
             r0 = 2 * a - g.p[1]
             for r in range(4):
                 rr = r0 + r
-                src = x + c * g.plane + rr * W
                 if inside_w and 0 <= rr < H:
-                    row[r] = src
+                    row[r] = x + c * g.plane + rr * W
                     continue
                 buf = rows + r * span
                 if rr < 0 or rr >= H:
                     _zero_run(buf, span)
                 else:
+                    src = x + c * g.plane + rr * W
                     _zero_run(buf, lo)
                     for k in range(lo, hi):
                         buf[k] = src[k - pw]
