@@ -502,7 +502,8 @@ class TestAgainstTorch:
     torch = pytest.importorskip("torch")
 
     @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-    @pytest.mark.parametrize("case", CASES + [(2, 2, 4, 6, (7, 6), (2, 4), 1, "same", (1, 2), 2)])
+    @pytest.mark.parametrize("case", CASES + [(2, 2, 4, 6, (7, 6), (2, 4), 1, "same", (1, 2), 2),
+                                      (2, 3, 16, 24, (13, 12), 3, 1, 1, 1, 1)])  # Winograd
     def test_forward_and_backward(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
