@@ -1,5 +1,6 @@
 """The compiled direct-correlation kernel (convcore._direct) against a plain NumPy loop."""
 import itertools
+import threading
 
 import numpy as np
 import pytest
@@ -83,6 +84,36 @@ def test_threads_give_identical_results():
     a = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=1)
     b = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=2)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16, np.uint8, np.complex128])
+def test_thread_pool_every_dtype_and_concurrent_callers(dtype):
+    # large enough for the helper-thread pool (every dtype goes through its batch function); four
+    # Python threads calling at once: one uses the pool, the others run serially, same results
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((300, 257)) * 20).astype(dtype)
+    w = (rng.standard_normal((3, 5)) * 4).astype(dtype)
+    want = run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, n_threads=1)
+    loop = reference(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, 0)
+    if x.dtype.kind in "iu":
+        np.testing.assert_array_equal(want, loop)
+    else:
+        tol = 1e-4 if x.dtype in (np.float32, np.complex64) else 1e-12
+        np.testing.assert_allclose(want, loop, rtol=tol, atol=tol * np.abs(loop).max())
+    got = [None] * 4
+
+    def call(i):
+        got[i] = [run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, n_threads=2 + i % 2)
+                  for _ in range(5)]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for results in got:
+        for out in results:
+            np.testing.assert_array_equal(out, want)
 
 
 def test_argument_errors():
