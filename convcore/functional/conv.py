@@ -9,6 +9,7 @@ padding, dilation and groups. Inputs are channels-first ``(N, C_in, *spatial)`` 
 move between the two unchanged.
 """
 import copy
+import math
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class _Conv:
         thread) or, when there are fewer items than threads, item by item with BLAS owning the
         threads. `per_image(threads)` returns the arguments that follow `arrays` and depend on the
         thread count (scratch arrays)."""
-        flops = 2 * np.prod(self.out_shape) * np.prod(self.weight.shape[1:])
+        flops = 2 * math.prod(self.out_shape) * math.prod(self.weight.shape[1:])
         n_threads = threads_for(flops, _GRAIN)
         extra = (images,) if images > 1 else ()
         if -(-self.x.shape[0] // images) >= n_threads > 1:
@@ -265,8 +266,8 @@ def _forward(c, bias):
     c = _trim_taps(c)
     if _use_winograd(c):
         return _forward_winograd(c, bias)
-    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
-    L = int(np.prod(c.out_spatial))
+    c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
+    L = math.prod(c.out_spatial)
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = _tile(K, L)
     # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
@@ -345,8 +346,8 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
         raise ValueError(f"grad_output must have the output's shape {expected}, got "
                          f"{np.shape(grad_output)}")
     gy = as_float_array(gy, "grad_output", dtype=c.dtype)
-    c_out, K = c.weight.shape[0], int(np.prod(c.weight.shape[1:]))
-    L = int(np.prod(c.out_spatial))
+    c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
+    L = math.prod(c.out_spatial)
     tile = _tile(K, L)
     cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
