@@ -123,8 +123,9 @@ cdef struct Geom:
 # 32-bit outputs; one pass, converting again through 64 bits if any value did not).
 # cl_round: v[k] = what reading back (T) v[k] gives: the intermediate array of SciPy's two passes.
 # cl_colrun: the running means down the columns of a strip of rows (uniform2d's axis 0), in the
-# order of cl_running; cl_boxsum: out[i] = (ext[i] + ... + ext[i + size - 1]) / size, every window
-# added up directly (float buffers only: not SciPy's order of operations).
+# order of cl_running (inv > 0: multiplied by inv instead of divided by size); cl_boxsum:
+# out[i] = (ext[i] + ... + ext[i + size - 1]) * inv, every window added up directly (float buffers
+# only: not SciPy's order of operations).
 cdef extern from *:
     """
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -302,25 +303,47 @@ cdef extern from *:
             for (c = 0; c < W; c++) run[c] += e[c];                                             \
         }                                                                                       \
         for (i = 0; i < nr; i++) {                                                              \
-            if (i > 0) {                                                                        \
-                const R *e = rows + (i + size - 1) * W, *l = rows + (i - 1) * W;                \
-                for (c = 0; c < W; c++) run[c] += e[c] - l[c];                                  \
+            const R *e = rows + (i + size - 1) * W, *l = rows + (i - 1) * W;                    \
+            R *o = mid + i * ms;                                                                \
+            if (i == 0) {                                                                       \
+                if (inv > 0) { for (c = 0; c < W; c++) o[c] = run[c] * inv; }                   \
+                else { for (c = 0; c < W; c++) o[c] = run[c] / fs; }                            \
+            } else if (inv > 0) {                                                               \
+                for (c = 0; c < W; c++) {                                                       \
+                    R r = run[c] + (e[c] - l[c]);                                               \
+                    run[c] = r; o[c] = r * inv;                                                 \
+                }                                                                               \
+            } else {                                                                            \
+                for (c = 0; c < W; c++) {                                                       \
+                    R r = run[c] + (e[c] - l[c]);                                               \
+                    run[c] = r; o[c] = r / fs;                                                  \
+                }                                                                               \
             }                                                                                   \
-            if (inv > 0) { for (c = 0; c < W; c++) mid[i * ms + c] = run[c] * inv; }            \
-            else { for (c = 0; c < W; c++) mid[i * ms + c] = run[c] / fs; }                     \
         }                                                                                       \
     }                                                                                           \
     CL_CLONES static void cl_boxsum_##S(R *__restrict out, const R *__restrict ext,             \
                                         Py_ssize_t W, Py_ssize_t size, R inv) {                 \
-        Py_ssize_t i, j;                                                                        \
-        const R fs = (R)size;                                                                   \
-        for (i = 0; i < W; i++) out[i] = ext[i];                                                \
-        for (j = 1; j < size; j++) {                                                            \
-            const R *e = ext + j;                                                               \
-            for (i = 0; i < W; i++) out[i] += e[i];                                             \
+        Py_ssize_t i, j = 0;                                                                    \
+        const R *e0 = ext, *e1 = ext + 1, *e2 = ext + 2, *e3 = ext + 3;                         \
+        /* up to four windows' terms per sweep; the last sweep multiplies by inv */             \
+        switch (size < 4 ? size : 4) {                                                          \
+        case 1: for (i = 0; i < W; i++) out[i] = e0[i]; break;                                  \
+        case 2: for (i = 0; i < W; i++) out[i] = e0[i] + e1[i]; break;                          \
+        case 3: for (i = 0; i < W; i++) out[i] = (e0[i] + e1[i]) + e2[i]; break;                \
+        default: for (i = 0; i < W; i++) out[i] = ((e0[i] + e1[i]) + e2[i]) + e3[i];            \
         }                                                                                       \
-        if (inv > 0) { for (i = 0; i < W; i++) out[i] *= inv; }                                 \
-        else { for (i = 0; i < W; i++) out[i] /= fs; }                                          \
+        j = size < 4 ? size : 4;                                                                \
+        for (; j + 4 <= size; j += 4) {                                                         \
+            e0 = ext + j; e1 = e0 + 1; e2 = e0 + 2; e3 = e0 + 3;                                \
+            for (i = 0; i < W; i++) out[i] = (((out[i] + e0[i]) + e1[i]) + e2[i]) + e3[i];      \
+        }                                                                                       \
+        e0 = ext + j; e1 = e0 + 1; e2 = e0 + 2;                                                 \
+        switch (size - j) {                                                                     \
+        case 0: for (i = 0; i < W; i++) out[i] *= inv; break;                                   \
+        case 1: for (i = 0; i < W; i++) out[i] = (out[i] + e0[i]) * inv; break;                 \
+        case 2: for (i = 0; i < W; i++) out[i] = ((out[i] + e0[i]) + e1[i]) * inv; break;       \
+        default: for (i = 0; i < W; i++) out[i] = (((out[i] + e0[i]) + e1[i]) + e2[i]) * inv;   \
+        }                                                                                       \
     }
 
     #define CL_T_LOAD(R, S)                                                                     \
@@ -558,7 +581,7 @@ cdef inline void _colrun(floating* mid, Py_ssize_t ms, floating* run, const floa
 cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W, Py_ssize_t size,
                          int tin) noexcept nogil:
     if floating is double:
-        cl_boxsum_d(out, ext, W, size, 0.0)
+        cl_boxsum_d(out, ext, W, size, 1.0 / size)
     else:
         cl_boxsum_f(out, ext, W, size, _recip(size, tin))
 
