@@ -121,11 +121,21 @@ def _flat(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
-def _tile(K, L):
-    """Output positions per im2col tile. Measured on AVX-512 with OpenBLAS: for a deep K (many
-    channels x taps) sgemm wants wider tiles (512 columns: K x 512 values, about the size of L2);
-    for a shallow K (first layers) 256 columns do better."""
-    return min(256 if K < 256 else 512, L)
+# OpenBLAS multiplies small matrices (M * N * K up to about 1e6) by a kernel that reads them in
+# place, without packing; a shallow layer's tile of up to that size runs by it.
+_SMALL_GEMM = 1_000_000
+
+
+def _tile(K, L, rows=0):
+    """Output positions per im2col tile, for GEMMs of `rows` (C_out per group) x tile x K (+1 for
+    a bias column). Measured on AVX-512 with OpenBLAS: for a deep K (many channels x taps) sgemm
+    wants wider tiles (512 columns: K x 512 values, about the size of L2); for a shallow K (first
+    layers) 256 columns, or as many as keep the GEMM small (one thread, float32, 64x1x28x28 by
+    32x1x5x5: weight gradient 63 GFLOP/s in 256-column tiles, 71 in one of 784; 32x3x32x32 by
+    32x3x5x5: forward 77 with 256 or 384 columns, 50 with 512)."""
+    if K >= 256:
+        return min(512, L)
+    return min(max(256, _SMALL_GEMM // max(1, rows * (K + 1))), L)
 
 
 def _images_per_gemm(K, L, batch):
@@ -137,7 +147,7 @@ def _images_per_gemm(K, L, batch):
     16x3x5x5, 37 against 57; 32x512x4x4 by 512x512x3x3, 16 images, 85 against 70). At most half
     the batch, so that two threads share it; the count depends on the shapes only, never on the
     thread count."""
-    return max(1, min(_tile(K, 1 << 30) // L, (batch + 1) // 2))
+    return max(1, min(_tile(K, 1 << 30, 1 << 30) // L, (batch + 1) // 2))
 
 
 # Channels (in and out) from which a 3x3 stride-1 convolution runs by Winograd F(2x2, 3x3): its 16
@@ -269,7 +279,7 @@ def _forward(c, bias):
     c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
     L = math.prod(c.out_spatial)
     y = np.empty(c.out_shape, dtype=c.dtype)
-    tile = _tile(K, L)
+    tile = _tile(K, L, c_out // c.groups)
     # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
     pointwise = c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
     images = 1 if pointwise else _images_per_gemm(K, L, c.x.shape[0])
@@ -348,7 +358,7 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     gy = as_float_array(gy, "grad_output", dtype=c.dtype)
     c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
     L = math.prod(c.out_spatial)
-    tile = _tile(K, L)
+    tile = _tile(K, L, c_out // c.groups)
     cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
     if need_input:
