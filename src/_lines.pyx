@@ -1052,8 +1052,9 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.cval, s.rows_first = cval, rows_first
     s.wrd, s.wcd = &w_rows[0], &w_cols[0]
     s.check_r, s.check_c = _check(single, check_rows), _check(single, check_cols)
-    # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels
-    s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
+    # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
+    # for float buffers, half the size)
+    s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
