@@ -10,7 +10,8 @@ For one image and one group, im2col lays the input patches out as a matrix ``col
 convolution is the GEMM ``y[C_out_g, L] = w[C_out_g, K] @ cols[K, L]``. The kernels build that
 matrix in column tiles of ``tile`` output positions (a few hundred, chosen by the caller: for a
 deep K a tile is about the size of L2) and hand each tile straight to sgemm/dgemm; within a tile,
-the kw taps along a row share its bounds and a stride-1 run of an input row is one straight copy. The input gradient goes the other way, tile by tile:
+the kw taps along a row share its bounds and a stride-1 run of an input row is one straight copy.
+The input gradient goes the other way, tile by tile:
 ``cols = w^T @ grad_y`` then col2im adds every column back onto the input positions it came from.
 
 Images are spread over threads with ``prange``; the caller limits SciPy's BLAS to one thread
@@ -22,16 +23,18 @@ checked here against the geometry before any memory is touched):
 
 - ``im2col(x, geometry, cols)``: one image ``x`` (C, D*H*W) -> ``cols`` (C * k, L), written.
 - ``col2im(cols, geometry, x)``: ``x`` (C, D*H*W) += the columns of ``cols`` (C * k, L).
-- ``forward(x, w, bias, y, geometry, groups, tile, work, n_threads)``: ``x`` (N, C_in, D*H*W),
-  ``w`` (C_out, K), ``bias`` (C_out,) or empty, ``y`` (N, C_out, L) written;
-  ``work`` (n_threads, K * tile) scratch.
+- ``forward(x, w, bias, y, geometry, groups, tile, images, work, n_threads)``: ``x`` (N, C_in,
+  D*H*W), ``w`` (C_out, K) or (C_out, K + 1) with the bias as its last column (then ``bias`` is
+  empty and the GEMM adds it against a row of ones under the patches), ``bias`` (C_out,) or
+  empty, ``y`` (N, C_out, L) written; ``work`` (n_threads, K' * (tile + COLS_PAD)) scratch, K' the
+  columns of w. With ``images`` > 1 every work item is that many images in one GEMM.
 - ``backward_input(grad_y, w, grad_x, geometry, groups, tile, work, n_threads)``: ``grad_x``
-  (N, C_in, D*H*W) written; ``work`` (n_threads, K * tile).
+  (N, C_in, D*H*W) written; ``work`` (n_threads, K * (tile + COLS_PAD)).
 - ``backward_weight(grad_y, x, grad_w, geometry, groups, tile, work, n_threads)``: ``grad_w``
   (n_chunks, C_out, K) zero-filled by the caller; chunk c receives the sum over images
   ``c * N // n_chunks`` to ``(c + 1) * N // n_chunks``, taken in order, and the caller adds the
   chunks up in order. The chunks are fixed by the caller, not by the thread count, so the result
-  is the same bits on any number of threads. ``work`` (n_threads, K * tile).
+  is the same bits on any number of threads. ``work`` (n_threads, K * (tile + COLS_PAD)).
 
 - ``forward_winograd(x, u, bias, y, geometry, tile_rows, work, n_threads)``: the same forward for
   a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below); ``u``
@@ -267,7 +270,7 @@ cdef void _forward_images(const floating *x, const floating *w, const floating *
 
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
             floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t groups,
-            Py_ssize_t tile, floating[:, ::1] work, int n_threads, Py_ssize_t images=1):
+            Py_ssize_t tile, Py_ssize_t images, floating[:, ::1] work, int n_threads):
     """With ``images`` > 1, every work item is that many images in one GEMM (``work`` then holds
     (K + C_out / groups) * images * L values per thread); otherwise one image in column tiles."""
     cdef Geometry g = read_geometry(geometry)

@@ -122,9 +122,9 @@ class TestIm2col:
         x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 4, 16)), np.zeros((4, 18))
         work, bias = np.zeros((1, 18 * (16 + _im2col.COLS_PAD))), np.zeros(0)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _im2col.forward(x, w, bias, np.zeros((2, 3, 16)), c.geometry, 2, 16, work, 1)
+            _im2col.forward(x, w, bias, np.zeros((2, 3, 16)), c.geometry, 2, 16, 1, work, 1)
         with pytest.raises(ValueError, match="forward: bias must be empty or hold one value"):
-            _im2col.forward(x, w, np.zeros(2), y, c.geometry, 2, 16, work, 1)
+            _im2col.forward(x, w, np.zeros(2), y, c.geometry, 2, 16, 1, work, 1)
         with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
             _im2col.backward_input(y, w, x, c.geometry, 2, 16, work, 2)  # one work row
         with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
@@ -132,8 +132,8 @@ class TestIm2col:
         with pytest.raises(ValueError, match="backward_weight: grad_w must hold between 1 and N"):
             _im2col.backward_weight(y, x, np.zeros((3, 4, 18)), c.geometry, 2, 16, work, 1)
         with pytest.raises(ValueError, match="forward: work is too small for the images"):
-            _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1, 2)
-        _im2col.forward(x, w, bias, y, c.geometry, 2, 16, work, 1)  # the right shapes pass
+            _im2col.forward(x, w, bias, y, c.geometry, 2, 16, 2, work, 1)
+        _im2col.forward(x, w, bias, y, c.geometry, 2, 16, 1, work, 1)  # the right shapes pass
 
 
     @pytest.mark.parametrize("groups", [1, 2])
@@ -147,7 +147,7 @@ class TestIm2col:
         y = np.empty((3, 6) + c.out_spatial)
         w_b = np.concatenate([w.reshape(6, K), b[:, None]], axis=1)
         _im2col.forward(conv_module._flat(x), w_b, np.zeros(0), conv_module._flat(y), c.geometry,
-                        groups, 5, np.empty((1, (K + 1) * (5 + _im2col.COLS_PAD))), 1)
+                        groups, 5, 1, np.empty((1, (K + 1) * (5 + _im2col.COLS_PAD))), 1)
         np.testing.assert_allclose(y, reference_conv(x, w, b, (1, 1), [(1, 1)] * 2, (1, 1), groups),
                                    rtol=1e-12, atol=1e-12)
 

@@ -104,12 +104,11 @@ class _Conv:
         thread count (scratch arrays)."""
         flops = 2 * math.prod(self.out_shape) * math.prod(self.weight.shape[1:])
         n_threads = threads_for(flops, _GRAIN)
-        extra = (images,) if images > 1 else ()
         if -(-self.x.shape[0] // images) >= n_threads > 1:
             with blas_threads(1):
-                return kernel(*arrays, *per_image(n_threads), n_threads, *extra)
+                return kernel(*arrays, *per_image(n_threads), n_threads)
         with blas_threads(n_threads):
-            return kernel(*arrays, *per_image(1), 1, *extra)
+            return kernel(*arrays, *per_image(1), 1)
 
 
 # Multiply-adds a thread should have before a second one is worth waking (a small layer's whole
@@ -291,7 +290,7 @@ def _forward(c, bias):
     work = w.shape[1] * (tile + kernels.COLS_PAD)
     if images > 1:
         work = max(work, (K + c_out // c.groups) * images * L)
-    c.run(kernels.forward, _flat(c.x), w, bias, _flat(y), c.geometry, c.groups, tile,
+    c.run(kernels.forward, _flat(c.x), w, bias, _flat(y), c.geometry, c.groups, tile, images,
           per_image=lambda t: (np.empty((t, work), dtype=c.dtype),), images=images)
     return y
 
