@@ -199,6 +199,13 @@ class TestForward:
         assert conv_module._images_per_gemm(25, 576, 64) == 1  # shallow K, wide enough alone
         assert conv_module._images_per_gemm(25, 64, 64) == 4  # 256 columns
 
+    def test_tiles_depend_on_the_shapes_only(self):
+        assert conv_module._tile(576, 3136, 64) == 512  # deep K: about L2
+        assert conv_module._tile(25, 784, 32) == 784  # 32 x 784 x 26 stays a small GEMM
+        assert conv_module._tile(75, 1024, 32) == 1_000_000 // (32 * 76)
+        assert conv_module._tile(75, 1024, 512) == 256  # at least 256 columns
+        assert conv_module._tile(75, 100, 32) == 100  # never more than the image
+
     @pytest.mark.parametrize("case", [  # taps that meet only padding are dropped
         (2, 3, 4, 5, (1, 1), 3, 1, 1, 1, 1),  # 3x3 on 1x1: the centre tap
         (2, 2, 3, 2, (1, 4), 3, 1, 1, 1, 1),  # one axis trimmed
