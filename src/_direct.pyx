@@ -208,10 +208,11 @@ cdef extern from *:
     CC_RDISPATCH(cc_rows_u32, unsigned int, unsigned int)
     CC_RDISPATCH(cc_rows_u64, unsigned long long, unsigned long long)
 
-    /* small 2-D kernels: r <= 3 kernel rows of kw = 3 or 5 taps in one pass over the output row */
+    /* small 2-D kernels: r <= 3 kernel rows of kw = 3 or 5 taps in one pass over the output row,
+       added to d (acc) or written over it (the first pass: no zeroing pass, no read of d) */
     #define CC_RECT(NAME, T, A, ATTR)                                                           \
     static ATTR void NAME(T *__restrict d, const T *const *s, const T *w, Py_ssize_t kw,        \
-                          Py_ssize_t r, Py_ssize_t n) {                                         \
+                          Py_ssize_t r, Py_ssize_t n, int acc) {                                \
         Py_ssize_t t;                                                                           \
         const T *__restrict s0 = s[0];                                                          \
         const T *__restrict s1 = s[r > 1 ? 1 : 0];                                              \
@@ -220,14 +221,14 @@ cdef extern from *:
         case 13: {                                                                              \
             const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2];                                \
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]);      \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]);      \
             break;                                                                              \
         }                                                                                       \
         case 14: {                                                                              \
             const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w10 = (A)w[3], w11 = (A)w[4];  \
             const A w12 = (A)w[5];                                                              \
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
                            + w10 * s1[t + 0] + w11 * s1[t + 1] + w12 * s1[t + 2]);              \
             break;                                                                              \
         }                                                                                       \
@@ -235,7 +236,7 @@ cdef extern from *:
             const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w10 = (A)w[3], w11 = (A)w[4];  \
             const A w12 = (A)w[5], w20 = (A)w[6], w21 = (A)w[7], w22 = (A)w[8];                 \
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
                            + w10 * s1[t + 0] + w11 * s1[t + 1] + w12 * s1[t + 2]                \
                            + w20 * s2[t + 0] + w21 * s2[t + 1] + w22 * s2[t + 2]);              \
             break;                                                                              \
@@ -243,7 +244,7 @@ cdef extern from *:
         case 21: {                                                                              \
             const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w03 = (A)w[3], w04 = (A)w[4];  \
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
                            + w03 * s0[t + 3] + w04 * s0[t + 4]);                                \
             break;                                                                              \
         }                                                                                       \
@@ -251,7 +252,7 @@ cdef extern from *:
             const A w00 = (A)w[0], w01 = (A)w[1], w02 = (A)w[2], w03 = (A)w[3], w04 = (A)w[4];  \
             const A w10 = (A)w[5], w11 = (A)w[6], w12 = (A)w[7], w13 = (A)w[8], w14 = (A)w[9];  \
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
                            + w03 * s0[t + 3] + w04 * s0[t + 4] + w10 * s1[t + 0]                \
                            + w11 * s1[t + 1] + w12 * s1[t + 2] + w13 * s1[t + 3]                \
                            + w14 * s1[t + 4]);                                                  \
@@ -262,7 +263,7 @@ cdef extern from *:
             const A w10 = (A)w[5], w11 = (A)w[6], w12 = (A)w[7], w13 = (A)w[8], w14 = (A)w[9];  \
             const A w20 = (A)w[10], w21 = (A)w[11], w22 = (A)w[12], w23 = (A)w[13], w24 = (A)w[14];\
             for (t = 0; t < n; t++)                                                             \
-                d[t] = (T)((A)d[t] + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
+                d[t] = (T)((acc ? (A)d[t] : (A)0) + w00 * s0[t + 0] + w01 * s0[t + 1] + w02 * s0[t + 2]        \
                            + w03 * s0[t + 3] + w04 * s0[t + 4] + w10 * s1[t + 0]                \
                            + w11 * s1[t + 1] + w12 * s1[t + 2] + w13 * s1[t + 3]                \
                            + w14 * s1[t + 4] + w20 * s2[t + 0] + w21 * s2[t + 1]                \
@@ -276,8 +277,9 @@ cdef extern from *:
         CC_RECT(NAME##_base, T, A, )                                                           \
         CC_RECT(NAME##_avx2, T, A, CC_AVX2)                                                     \
         static void NAME(T *d, const T *const *s, const T *w, Py_ssize_t kw, Py_ssize_t r,      \
-                         Py_ssize_t n) {                                                        \
-            if (cc_use_avx2) NAME##_avx2(d, s, w, kw, r, n); else NAME##_base(d, s, w, kw, r, n); \
+                         Py_ssize_t n, int acc) {                                               \
+            if (cc_use_avx2) NAME##_avx2(d, s, w, kw, r, n, acc);                               \
+            else NAME##_base(d, s, w, kw, r, n, acc);                                           \
         }
     #else
     #define CC_XDISPATCH(NAME, T, A) CC_RECT(NAME, T, A, )
@@ -337,17 +339,17 @@ cdef extern from *:
     void cc_rows_u32(u32* d, const u32** s, const u32* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_rows_u64(u64* d, const u64** s, const u64* w, Py_ssize_t g, Py_ssize_t n) noexcept nogil
     void cc_rect_f32(float* d, const float** s, const float* w, Py_ssize_t kw, Py_ssize_t r,
-                     Py_ssize_t n) noexcept nogil
+                     Py_ssize_t n, int acc) noexcept nogil
     void cc_rect_f64(double* d, const double** s, const double* w, Py_ssize_t kw, Py_ssize_t r,
-                     Py_ssize_t n) noexcept nogil
+                     Py_ssize_t n, int acc) noexcept nogil
     void cc_rect_u8(u8* d, const u8** s, const u8* w, Py_ssize_t kw, Py_ssize_t r,
-                    Py_ssize_t n) noexcept nogil
+                    Py_ssize_t n, int acc) noexcept nogil
     void cc_rect_u16(u16* d, const u16** s, const u16* w, Py_ssize_t kw, Py_ssize_t r,
-                     Py_ssize_t n) noexcept nogil
+                     Py_ssize_t n, int acc) noexcept nogil
     void cc_rect_u32(u32* d, const u32** s, const u32* w, Py_ssize_t kw, Py_ssize_t r,
-                     Py_ssize_t n) noexcept nogil
+                     Py_ssize_t n, int acc) noexcept nogil
     void cc_rect_u64(u64* d, const u64** s, const u64* w, Py_ssize_t kw, Py_ssize_t r,
-                     Py_ssize_t n) noexcept nogil
+                     Py_ssize_t n, int acc) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -548,21 +550,21 @@ cdef inline void _batch_rows(wrapping* d, const wrapping** s, const wrapping* w,
 
 
 cdef inline void _rect(wrapping* d, const wrapping** s, const wrapping* w, Py_ssize_t kw,
-                       Py_ssize_t r, Py_ssize_t n) noexcept nogil:
+                       Py_ssize_t r, Py_ssize_t n, int acc) noexcept nogil:
     """d[t] += sum_{i<r} sum_{c<kw} w[i*kw + c] * s[i][t + c] (kw 3 or 5, r <= RECT_ROWS; real
     types only)."""
     if wrapping is float:
-        cc_rect_f32(d, s, w, kw, r, n)
+        cc_rect_f32(d, s, w, kw, r, n, acc)
     elif wrapping is double:
-        cc_rect_f64(d, s, w, kw, r, n)
+        cc_rect_f64(d, s, w, kw, r, n, acc)
     elif wrapping is u8:
-        cc_rect_u8(d, s, w, kw, r, n)
+        cc_rect_u8(d, s, w, kw, r, n, acc)
     elif wrapping is u16:
-        cc_rect_u16(d, s, w, kw, r, n)
+        cc_rect_u16(d, s, w, kw, r, n, acc)
     elif wrapping is u32:
-        cc_rect_u32(d, s, w, kw, r, n)
+        cc_rect_u32(d, s, w, kw, r, n, acc)
     elif wrapping is u64:
-        cc_rect_u64(d, s, w, kw, r, n)
+        cc_rect_u64(d, s, w, kw, r, n, acc)
 
 
 cdef inline void _group_range(Py_ssize_t off, Py_ssize_t g, Py_ssize_t j0, Py_ssize_t j1,
@@ -644,7 +646,7 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
     cdef wrapping ws[GROUP * RECT_ROWS]
     cdef int nb = 0
     cdef Py_ssize_t kw = g.k[L], jlo = 0, jhi = 0, c
-    cdef bint batch, rect
+    cdef bint batch, rect, fresh = False
     if j1 > g.m[L]:
         j1 = g.m[L]
     # a column kernel whose columns all read inside the rows: add GROUP input rows per pass
@@ -669,8 +671,16 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
         cnt[d] = 0
         d = d - 1
     dst = y + y_off
-    for t in range(j0, j1):
-        dst[t] = 0
+    if rect and jhi > jlo:
+        # the interior columns [jlo, jhi) are written by the first rect pass (not zeroed first)
+        fresh = True
+        for t in range(j0, jlo):
+            dst[t] = 0
+        for t in range(jhi, j1):
+            dst[t] = 0
+    else:
+        for t in range(j0, j1):
+            dst[t] = 0
     for q in range(g.n_lead):
         x_off = 0
         outside = False
@@ -699,9 +709,14 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
                     ws[nb * kw + c] = w[q * kw + c]
                 nb = nb + 1
                 if nb == RECT_ROWS:
-                    _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo)
+                    _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo, not fresh)
+                    fresh = False
                     nb = 0
         else:
+            if fresh:
+                for t in range(jlo, jhi):
+                    dst[t] = 0
+                fresh = False
             _row(dst, src, w + q * g.k[L], g.k[L], j0, j1,
                  g.start[L], g.step[L], g.n[L], g.mode, cval)
         d = L - 1
@@ -714,7 +729,11 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
     if nb > 0 and batch:
         _batch_rows(dst + j0, srcs, ws, nb, j1 - j0)
     elif nb > 0:
-        _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo)
+        _rect(dst + jlo, srcs, ws, kw, nb, jhi - jlo, not fresh)
+        fresh = False
+    if fresh:
+        for t in range(jlo, jhi):
+            dst[t] = 0
 
 
 cdef struct Job:

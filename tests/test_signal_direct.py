@@ -46,6 +46,26 @@ def test_matches_loop(mode, xs, ws, step):
     np.testing.assert_allclose(got, reference(x, w, out_shape, start, step, mode, 0.25), rtol=1e-12)
 
 
+@pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_REFLECT, MODE_WRAP])
+@pytest.mark.parametrize("dtype", [np.float64, np.int32])
+def test_three_and_five_wide_kernels_every_row_count(mode, dtype):
+    # the rect passes (up to 3 kernel rows at once, the first one writing over the row): 1 to 7
+    # kernel rows, rows outside the input (constant rows), rows too short for an interior
+    rng = np.random.default_rng(6)
+    for kh, kw, xs, cval in itertools.product(range(1, 8), (3, 5), [(9, 12), (4, 3), (6, 1)],
+                                              (0, 2)):
+        x = (rng.standard_normal(xs) * 9).astype(dtype)
+        w = (rng.standard_normal((kh, kw)) * 5).astype(dtype)
+        start = [-(kh // 2) - 1, -(kw // 2)]
+        out_shape = (xs[0] + 2, xs[1])
+        got = run(x, w, out_shape, start, (1, 1), mode, cval=cval)
+        want = reference(x, w, out_shape, start, (1, 1), mode, cval)
+        if dtype == np.int32:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
 def test_long_row_split_in_chunks_and_offset_window():
     rng = np.random.default_rng(2)
     x, w = rng.random(10000), rng.random(7)

@@ -59,15 +59,16 @@ def _threads(work, threads):
     return 1.0 + (threads - 1) * min(1.0, work / 2e6) * 0.9
 
 
-def direct_cost(plan):
+def direct_cost(plan, threads=None):
     work = plan.outputs * plan.taps
-    return DIRECT_SETUP + DIRECT[_dtype_key(plan.result)] * work / _threads(work,
-                                                                             get_num_threads())
+    threads = threads or get_num_threads()
+    return DIRECT_SETUP + DIRECT[_dtype_key(plan.result)] * work / _threads(work, threads)
 
 
-def separable_cost(plan):
+def separable_cost(plan, threads=None):
     """One 1-D pass per axis: the line kernel (src/_lines.pyx, double accumulation) for real data,
     the direct kernel with a one-axis kernel for complex data."""
+    threads = threads or get_num_threads()
     cost = DIRECT_SETUP * plan.x.ndim
     shape = list(plan.x.shape)
     real = plan.result.kind == "f"
@@ -77,7 +78,7 @@ def separable_cost(plan):
         shape[axis] = plan.out_shape[axis]
         size = math.prod(shape)
         work = size * plan.w.shape[axis]
-        speedup = _threads(work, get_num_threads())
+        speedup = _threads(work, threads)
         if real:
             cost += (per * work + LINES_ELEMENT * size) / speedup
         else:
@@ -85,7 +86,7 @@ def separable_cost(plan):
     return cost
 
 
-def fft_cost(plan):
+def fft_cost(plan, threads=None):
     is_complex = plan.result.kind == "c"
     n = 1
     for m, k in zip(plan.shape, plan.w.shape):
@@ -101,28 +102,28 @@ def fft_cost(plan):
     if plan.x.ndim == 1:  # one long transform: no worker threads, cache misses
         per, speedup = FFT_1D * (2 if is_complex else 1), 1.0
     else:
-        speedup = 1 + 0.7 * (get_num_threads() - 1)
+        speedup = 1 + 0.7 * ((threads or get_num_threads()) - 1)
     cost = FFT_SETUP + per * work / speedup + COPY * n * 16
     if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
         cost += COPY * n * plan.result.itemsize
     return cost
 
 
-def tiles_cost(plan):
+def tiles_cost(plan, threads=None):
     """Overlap-save over tiles: forward and inverse transforms of every tile, the copies of the
     input into the tile rows, and the padded region when the edge rule is not a zero fill."""
     key = "f4" if plan.result == np.float32 else "f8"
     item = 4 if key == "f4" else 8
     _, work = tile_shape(tuple(plan.shape), tuple(plan.w.shape), item)
     region = math.prod(m + k - 1 for m, k in zip(plan.shape, plan.w.shape))
-    cost = FFT_SETUP + FFT[key] * work / (1 + 0.7 * (get_num_threads() - 1))
+    cost = FFT_SETUP + FFT[key] * work / (1 + 0.7 * ((threads or get_num_threads()) - 1))
     cost += COPY * region * item * 2
     if not (plan.boundary == MODE_CONSTANT and plan.cval == 0):
         cost += COPY * region * item
     return cost
 
 
-def oa_cost(plan):
+def oa_cost(plan, threads=None):
     """Overlap-add of a 1-D plan: blocks of a fast length L, batched over the worker threads."""
     from ._fftconvolve import _block_length
 
@@ -134,7 +135,8 @@ def oa_cost(plan):
     key = "f4" if plan.result in (np.float32, np.complex64) else "f8"
     per = FFT[key] * (2 if is_complex else 1)
     work = (2 * blocks + 1) * length * math.log2(max(length, 2))
-    return OA_SETUP + OA_FACTOR * per * work / (1 + 0.7 * (get_num_threads() - 1))
+    threads = threads or get_num_threads()
+    return OA_SETUP + OA_FACTOR * per * work / (1 + 0.7 * (threads - 1))
 
 
 def exact_in_fft(x, w, cval=0):
@@ -178,13 +180,16 @@ def _fft_allowed(plan):
 def choose(plan, method):
     """(engine, factors): the cheapest allowed engine; factors for 'separable', else None."""
     allowed = candidates(plan, method)
-    spectral = [(cost(plan), name) for name, cost in (("fft", fft_cost), ("oa", oa_cost),
-                                                      ("tiles", tiles_cost)) if name in allowed]
+    threads = get_num_threads()
+    spectral = [(cost(plan, threads), name) for name, cost in (("fft", fft_cost),
+                                                               ("oa", oa_cost),
+                                                               ("tiles", tiles_cost))
+                if name in allowed]
     if "direct" not in allowed:
         return min(spectral)[1], None
-    best, best_cost, factors = "direct", direct_cost(plan), None
+    best, best_cost, factors = "direct", direct_cost(plan, threads), None
     if "separable" in allowed:
-        cost = separable_cost(plan)
+        cost = separable_cost(plan, threads)
         if cost < best_cost:
             factors = separable_factors(plan.w)
             if factors is not None:

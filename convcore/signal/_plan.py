@@ -9,6 +9,7 @@ constant rule). A convolution passes its kernel reversed, a correlation passes i
 ``mode`` of SciPy only sets ``start`` and the output shape. Engines take a :class:`Plan` and return
 the result in ``plan.result`` dtype, so the choice between them never changes the interface.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,4 +37,4 @@ class Plan:
 
     @property
     def outputs(self):
-        return int(np.prod(self.out_shape))
+        return math.prod(self.out_shape)
