@@ -409,8 +409,15 @@ cdef extern from *:
        tiles cut by the output's edge run tile by tile in Cython with the same arithmetic in the
        same order, so every tile gets the bits it would get here. */
     #define CONVCORE_WINO_RUN 64
+    /* With GCC on x86-64 Linux, each helper is also built for AVX2 and AVX-512 and the widest the
+       CPU has is picked when the module loads (an ifunc); elsewhere the baseline build only. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define CONVCORE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define CONVCORE_CLONES
+    #endif
     #define CONVCORE_WINO_IN(T, NAME)                                                          \
-    static void NAME(const T *restrict x0, const T *restrict x1, const T *restrict x2,         \
+    CONVCORE_CLONES static void NAME(const T *restrict x0, const T *restrict x1, const T *restrict x2,         \
                      const T *restrict x3, T *restrict v, ptrdiff_t bv, ptrdiff_t n) {         \
         /* e[q][j], o[q][j]: (B^T d)[q] at input columns 2j and 2j + 1 (tile b reads columns  \
            2b ... 2b + 3, i.e. j = b and b + 1), then v[4q + s] along the tiles */             \
@@ -439,7 +446,7 @@ cdef extern from *:
         }                                                                                      \
     }
     #define CONVCORE_WINO_GRAD(T, NAME)                                                        \
-    static void NAME(const T *restrict y0, const T *restrict y1, T *restrict m, ptrdiff_t bm,  \
+    CONVCORE_CLONES static void NAME(const T *restrict y0, const T *restrict y1, T *restrict m, ptrdiff_t bm,  \
                      ptrdiff_t n) {                                                            \
         /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b:    \
            the rows split into even and odd columns, then 4 outputs per row r of A dy */       \
@@ -467,7 +474,7 @@ cdef extern from *:
         }                                                                                      \
     }
     #define CONVCORE_WINO_OUT(T, NAME)                                                         \
-    static void NAME(const T *restrict m, ptrdiff_t bm, T shift, T *restrict y0,             \
+    CONVCORE_CLONES static void NAME(const T *restrict m, ptrdiff_t bm, T shift, T *restrict y0,             \
                      T *restrict y1, ptrdiff_t n) {                                            \
         for (ptrdiff_t b = 0; b < n; b++) {                                                    \
             T s[2][4];                                                                         \
