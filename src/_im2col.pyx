@@ -84,6 +84,42 @@ cdef inline void _zero_run(floating *dst, Py_ssize_t n) noexcept nogil:
         dst[i] = 0
 
 
+cdef extern from *:
+    """
+    /* im2col's stride-1 gather of one output-row run for the kw taps along W: row l of dst
+       (rows ld apart) gets src[w0 + l * dil + n] for n in [0, run), zero where that column lies
+       outside [0, W). With GCC on x86-64 Linux also built for AVX2 and AVX-512 (picked at load). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define CONVCORE_GATHER_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define CONVCORE_GATHER_CLONES
+    #endif
+    #define CONVCORE_GATHER(T, NAME)                                                           \
+    CONVCORE_GATHER_CLONES static void NAME(const T *restrict src, T *restrict dst,            \
+            ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,              \
+            ptrdiff_t run) {                                                                   \
+        for (ptrdiff_t l = 0; l < kw; l++) {                                                   \
+            T *restrict row = dst + l * ld;                                                    \
+            ptrdiff_t ws = w0 + l * dil, lo = ws < 0 ? -ws : 0, hi = W - ws;                   \
+            if (hi > run) hi = run;                                                            \
+            if (lo > run) lo = run;                                                            \
+            if (hi < lo) hi = lo;                                                              \
+            for (ptrdiff_t n = 0; n < lo; n++) row[n] = 0;                                     \
+            for (ptrdiff_t n = lo; n < hi; n++) row[n] = src[ws + n];                          \
+            for (ptrdiff_t n = hi; n < run; n++) row[n] = 0;                                   \
+        }                                                                                      \
+    }
+    CONVCORE_GATHER(float, convcore_gather_f)
+    CONVCORE_GATHER(double, convcore_gather_d)
+    """
+    void convcore_gather_f(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
+                           Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                           Py_ssize_t run) noexcept nogil
+    void convcore_gather_d(const double *src, double *dst, Py_ssize_t ld, Py_ssize_t kw,
+                           Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                           Py_ssize_t run) noexcept nogil
+
+
 cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
                    Py_ssize_t first, Py_ssize_t count, Py_ssize_t ld, bint scatter) noexcept nogil:
     """im2col (scatter False): cols[K, count] = the patches of output positions first..first+count.
@@ -122,6 +158,12 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                         if not scatter:
                             for l in range(kw):
                                 _zero_run(rows + l * ld + t, run)
+                    elif sw == 1 and not scatter:
+                        src = x + c * g.plane + (d * g.n_in[1] + h) * W
+                        if floating is float:
+                            convcore_gather_f(src, rows + t, ld, kw, W, ow - g.p[2], g.dil[2], run)
+                        else:
+                            convcore_gather_d(src, rows + t, ld, kw, W, ow - g.p[2], g.dil[2], run)
                     else:
                         src = x + c * g.plane + (d * g.n_in[1] + h) * W
                         for l in range(kw):
