@@ -294,7 +294,7 @@ cdef extern from *:
     #define CL_T_BOX(R, S)                                                                      \
     CL_CLONES static void cl_colrun_##S(R *__restrict mid, Py_ssize_t ms, R *__restrict run,    \
                                         const R *__restrict rows, Py_ssize_t nr, Py_ssize_t W,  \
-                                        Py_ssize_t size, R inv) {                               \
+                                        Py_ssize_t size, R inv, int trunc) {                    \
         Py_ssize_t i, j, c;                                                                     \
         const R fs = (R)size;                                                                   \
         for (c = 0; c < W; c++) run[c] = 0;                                                     \
@@ -306,8 +306,14 @@ cdef extern from *:
             const R *e = rows + (i + size - 1) * W, *l = rows + (i - 1) * W;                    \
             R *o = mid + i * ms;                                                                \
             if (i == 0) {                                                                       \
-                if (inv > 0) { for (c = 0; c < W; c++) o[c] = run[c] * inv; }                   \
+                if (inv > 0 && trunc) { for (c = 0; c < W; c++) o[c] = (R)(int)(run[c] * inv); }\
+                else if (inv > 0) { for (c = 0; c < W; c++) o[c] = run[c] * inv; }              \
                 else { for (c = 0; c < W; c++) o[c] = run[c] / fs; }                            \
+            } else if (inv > 0 && trunc) {   /* means that need no wrapping: truncated */       \
+                for (c = 0; c < W; c++) {                                                       \
+                    R r = run[c] + (e[c] - l[c]);                                               \
+                    run[c] = r; o[c] = (R)(int)(r * inv);                                       \
+                }                                                                               \
             } else if (inv > 0) {                                                               \
                 for (c = 0; c < W; c++) {                                                       \
                     R r = run[c] + (e[c] - l[c]);                                               \
@@ -506,9 +512,9 @@ cdef extern from *:
                      float e) noexcept nogil
     void cl_round_f(float* v, Py_ssize_t m, int t) noexcept nogil
     void cl_colrun_d(double* mid, Py_ssize_t ms, double* run, const double* rows, Py_ssize_t nr,
-                     Py_ssize_t W, Py_ssize_t size, double inv) noexcept nogil
+                     Py_ssize_t W, Py_ssize_t size, double inv, int trunc) noexcept nogil
     void cl_colrun_f(float* mid, Py_ssize_t ms, float* run, const float* rows, Py_ssize_t nr,
-                     Py_ssize_t W, Py_ssize_t size, float inv) noexcept nogil
+                     Py_ssize_t W, Py_ssize_t size, float inv, int trunc) noexcept nogil
     void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size,
                      double inv) noexcept nogil
     void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size,
@@ -571,11 +577,14 @@ cdef inline void _round(floating* v, Py_ssize_t m, int t) noexcept nogil:
 
 
 cdef inline void _colrun(floating* mid, Py_ssize_t ms, floating* run, const floating* rows,
-                         Py_ssize_t nr, Py_ssize_t W, Py_ssize_t size, int tin) noexcept nogil:
+                         Py_ssize_t nr, Py_ssize_t W, Py_ssize_t size, int tin,
+                         bint trunc) noexcept nogil:
+    """The running means down the columns; `trunc` (float buffers): truncated toward zero, which
+    is their rounding into an integer output whose range holds every mean (no wrapping)."""
     if floating is double:
-        cl_colrun_d(mid, ms, run, rows, nr, W, size, 0.0)
+        cl_colrun_d(mid, ms, run, rows, nr, W, size, 0.0, 0)
     else:
-        cl_colrun_f(mid, ms, run, rows, nr, W, size, _recip(size, tin))
+        cl_colrun_f(mid, ms, run, rows, nr, W, size, _recip(size, tin), trunc)
 
 
 cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W, Py_ssize_t size,
@@ -1081,6 +1090,7 @@ cdef struct Box:
     char* y
     Py_ssize_t H, W, R, isz, osz, size_r, size_c, start_r, start_c
     int mode_r, mode_c, tin, tout
+    bint trunc                # integer means that fit the output: rounding = truncation
     double cval
 
 
@@ -1135,9 +1145,10 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     for j in range(nr + s.size_r - 1):
         _box_row(s, r0 + s.start_r + j, rows + j * W)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
-    _colrun(mid + off, ms, run, rows, nr, W, s.size_r, s.tin)
-    for i in range(nr):
-        _round(mid + off + i * ms, W, s.tout)
+    _colrun(mid + off, ms, run, rows, nr, W, s.size_r, s.tin, s.trunc)
+    if not (floating is float and s.trunc):
+        for i in range(nr):
+            _round(mid + off + i * ms, W, s.tout)
     lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside the row
     hi = W - s.start_c if W - s.start_c < n_ext else n_ext
     if lo > hi:
@@ -1198,6 +1209,10 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     s.size_r, s.start_r, s.mode_r = size_r, start_r, mode_r
     s.size_c, s.start_c, s.mode_c = size_c, start_c, mode_c
     s.cval = cval
+    # integer data whose every mean (of samples and cval) fits the output and an int
+    s.trunc = (x.dtype.kind in "iu" and out.dtype.kind in "iu" and out.dtype.itemsize <= 4
+               and np.can_cast(x.dtype, out.dtype, "safe")
+               and np.iinfo(out.dtype).min <= cval <= np.iinfo(out.dtype).max)
     s.R = 32
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
