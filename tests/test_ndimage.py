@@ -431,3 +431,14 @@ def test_uniform_images_reciprocal_exact(dtype):
     for size in ((1, 2), (3, 7), (9, 13), (15, 16), (31, 2), (2, 33), (6, 41)):
         same("uniform_filter", x, size)
         same("uniform_filter", x, size, mode="constant", cval=-3)
+
+
+def test_uniform_images_means_that_wrap():
+    # integer means that do not fit the output wrap around as in SciPy (the float path truncates
+    # in the column sweep only when every mean fits)
+    rng = np.random.default_rng(26)
+    x = rng.integers(0, 256, size=(45, 37)).astype(np.uint8)
+    same("uniform_filter", x, 5, output=np.int8)
+    same("uniform_filter", x.astype(np.int16) * 100, (3, 4), output=np.uint8)
+    same("uniform_filter", x, 3, mode="constant", cval=300)
+    same("uniform_filter", x.astype(np.int8), (5, 2), output=np.int16, mode="constant", cval=-7)
