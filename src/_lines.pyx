@@ -179,10 +179,18 @@ cdef extern from *:
         }
 
     /* acc = m * wc, then up to four pairs (l OP h) * w added in order, in one sweep */
-    #define CL_SYM_FIRST(R, OP)                                                                 \
+    #define CL_ZERO_d 0
+    #define CL_ZERO_f 1
+    #define CL_SYM_FIRST(R, OP, ZERO)                                                           \
         switch (c < 4 ? c : 4) {                                                                \
         case 0: for (t = 0; t < T; t++) acc[t] = m[t] * wc; break;                              \
-        case 1: for (t = 0; t < T; t++) acc[t] = m[t] * wc + (l0[t] OP h0[t]) * w[0]; break;    \
+        case 1:                                                                                 \
+            if (ZERO && wc == 0) {   /* float copies: a zero centre left out */                 \
+                for (t = 0; t < T; t++) acc[t] = (l0[t] OP h0[t]) * w[0];                       \
+            } else {                                                                            \
+                for (t = 0; t < T; t++) acc[t] = m[t] * wc + (l0[t] OP h0[t]) * w[0];           \
+            }                                                                                   \
+            break;                                                                              \
         case 2:                                                                                 \
             for (t = 0; t < T; t++) {                                                           \
                 R a = m[t] * wc;                                                                \
@@ -216,7 +224,8 @@ cdef extern from *:
         /* the first sweep: the centre and up to four pairs (the same order as in sweeps) */    \
         const R *l0 = buf, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                            \
         const R *h0 = buf + (K - 1) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;              \
-        if (sign > 0) { CL_SYM_FIRST(R, +) } else { CL_SYM_FIRST(R, -) }                        \
+        if (sign > 0) { CL_SYM_FIRST(R, +, CL_ZERO_##S) }                                       \
+        else { CL_SYM_FIRST(R, -, CL_ZERO_##S) }                                                \
         j = c < 4 ? c : 4;                                                                      \
         for (; j + 4 <= c; j += 4) {                                                            \
             const R *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                \
