@@ -338,3 +338,26 @@ def test_correlate2d_kernel(code):
         _lines.correlate2d(x[0], w, got[0], 0, 0, code, 0.0, 0.0, 1)
     with pytest.raises(ValueError, match="weights must not be empty"):
         _lines.correlate2d(x, np.ones((0, 3)), got, 0, 0, code, 0.0, 0.0, 1)
+
+
+def test_float_paths_do_not_depend_on_threads():
+    rng = np.random.default_rng(19)
+    x = rng.integers(0, 256, size=(150, 70)).astype(np.uint8)
+    xf = rng.standard_normal((150, 70)).astype(np.float32)
+    w = np.array(CHECKED[0])
+    w2 = np.outer(w, w[:3])
+    outs = []
+    for n in (1, 2, 3):
+        a, b, c, d = (np.empty_like(x) for _ in range(4))
+        e = np.empty_like(xf)
+        _lines.separable2d(x, w, 1, 1, w, 1, 4, a, 0.0, True, n, True, margin(np.uint8, w),
+                           margin(np.uint8, w))
+        _lines.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 2.0, n, True)
+        _lines.correlate2d(x, w2, c, -2, -1, 1, 0.0, margin(np.uint8, w2.ravel()), n)
+        _lines.correlate(x[:, :, None], w, d[:, :, None], -2, 1, 2, 0.0, 1, n, True,
+                         margin(np.uint8, w))
+        _lines.uniform2d(xf, 4, -2, 1, 7, -3, 0, e, 0.5, n, True)
+        outs.append((a, b, c, d, e))
+    for got in outs[1:]:
+        for g, want in zip(got, outs[0]):
+            np.testing.assert_array_equal(g, want)
