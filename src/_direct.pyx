@@ -373,6 +373,7 @@ cdef extern from *:
     #include <pthread.h>
     #include <sched.h>
     #include <stdint.h>
+    #include <time.h>
     #include <unistd.h>
     typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
     #define CC_MAX_THREADS 64
@@ -385,8 +386,16 @@ cdef extern from *:
     /* the job's fields (atomic loads/stores: a late helper may read them while they change) */
     static cc_batch_fn cc_fn = 0;
     static void *cc_ctx = 0;
-    static long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1;
+    static long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1, cc_claims = 0;
+    static long long cc_per = 1;
     static int cc_helpers = 0;
+    static int cc_skip = 0, cc_penalty = 0;    /* back-off after a call that waited for a helper */
+
+    static double cc_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    }
     static pid_t cc_pid = 0;
 
     #define CC_LD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
@@ -400,15 +409,21 @@ cdef extern from *:
             cc_batch_fn fn = CC_LD(cc_fn);
             void *ctx = CC_LD(cc_ctx);
             long long n = CC_LD(cc_n), batch = CC_LD(cc_batch), batches = CC_LD(cc_batches);
-            long long threads = CC_LD(cc_threads);
-            long long i = (long long)(t & 0xffffffffULL);
-            if (i >= batches || tid >= threads) return;
+            long long threads = CC_LD(cc_threads), claims = CC_LD(cc_claims), per = CC_LD(cc_per);
+            long long c = (long long)(t & 0xffffffffULL);
+            if (c >= claims || tid >= threads) return;
             if (!__atomic_compare_exchange_n(&cc_ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL,
                                              __ATOMIC_ACQUIRE))
                 continue;
-            /* claimed batch i of generation gen: the job is alive until cc_done counts it */
-            long long hi = (i + 1) * batch < n ? (i + 1) * batch : n;
-            fn(ctx, (Py_ssize_t)(i * batch), (Py_ssize_t)hi, tid);
+            /* claim c of generation gen: the job is alive until cc_done counts it. Claims go
+               round the `threads` contiguous parts of the batches, so threads working at the same
+               pace stay in different parts (first touches of the output's pages, each zeroing a
+               page of up to 2 MiB, then run side by side instead of one after the other) */
+            long long i = (c % threads) * per + c / threads;
+            if (i < batches) {
+                long long hi = (i + 1) * batch < n ? (i + 1) * batch : n;
+                fn(ctx, (Py_ssize_t)(i * batch), (Py_ssize_t)hi, tid);
+            }
             __atomic_add_fetch(&cc_done, 1, __ATOMIC_ACQ_REL);
         }
     }
@@ -431,6 +446,11 @@ cdef extern from *:
     static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
         if (threads > CC_MAX_THREADS) threads = CC_MAX_THREADS;
         if (pthread_mutex_trylock(&cc_run_mu) != 0) return 1;
+        if (cc_skip > 0) {                 /* backing off: helpers were late recently */
+            cc_skip--;
+            pthread_mutex_unlock(&cc_run_mu);
+            return 1;
+        }
         if (cc_pid != getpid()) {          /* first use, or a forked child: no helpers yet */
             cc_helpers = 0;
             cc_pid = getpid();
@@ -448,21 +468,33 @@ cdef extern from *:
         if (threads > cc_helpers + 1) threads = cc_helpers + 1;
         if (threads <= 1) { pthread_mutex_unlock(&cc_run_mu); return 1; }
         long long batches = (n + batch - 1) / batch;
+        long long per = (batches + threads - 1) / threads;
         unsigned long long gen = (CC_LD(cc_ticket) >> 32) + 1;
         CC_ST(cc_fn, fn); CC_ST(cc_ctx, ctx); CC_ST(cc_n, (long long)n);
         CC_ST(cc_batch, (long long)batch); CC_ST(cc_batches, batches);
         CC_ST(cc_threads, (long long)threads);
+        CC_ST(cc_per, per); CC_ST(cc_claims, per * threads);
         CC_ST(cc_done, 0);
         __atomic_store_n(&cc_ticket, gen << 32, __ATOMIC_SEQ_CST);
         pthread_mutex_lock(&cc_mu);
         cc_wake = gen;
         pthread_cond_broadcast(&cc_cv);
         pthread_mutex_unlock(&cc_mu);
+        double t0 = cc_now();
         cc_work(gen, 0);
+        double t1 = cc_now();
         /* every batch is claimed: wait for those that helpers are still running */
         int spins = 0;
-        while (CC_LD(cc_done) < batches) {
+        while (CC_LD(cc_done) < per * threads) {
             if (++spins > 64) sched_yield();
+        }
+        /* a helper that held the caller up (it was preempted: the machine is busy) makes the next
+           calls run on the caller alone, 4, 8, ... up to 256 of them, then the pool is tried again */
+        if (cc_now() - t1 > 0.5 * (t1 - t0) + 50e-6) {
+            cc_penalty = cc_penalty ? (cc_penalty < 128 ? 2 * cc_penalty : 256) : 4;
+            cc_skip = cc_penalty;
+        } else {
+            cc_penalty = 0;
         }
         pthread_mutex_unlock(&cc_run_mu);
         return threads;
@@ -737,14 +769,47 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
 
 
 cdef struct Job:
+    int op                # 0: correlate items (_run), 1: extend rows (_extend_rows)
     const Geom* g
-    int kind              # which `wrapping` type the pointers hold (_KIND below)
+    int kind              # which `wrapping` type the pointers hold (see _kind)
     const void* x
     const void* w
     void* y
     const void* cval
     Py_ssize_t* scratch   # one row of `stride` entries per thread
     Py_ssize_t stride
+    Py_ssize_t n          # _extend_rows: row lengths in x and xe, first column, edge rule
+    Py_ssize_t ne
+    Py_ssize_t first
+    int mode
+
+
+cdef inline int _kind(const wrapping* dummy) noexcept nogil:
+    """The code of the `wrapping` type that Job.kind records."""
+    if wrapping is u8:
+        return 0
+    elif wrapping is u16:
+        return 1
+    elif wrapping is u32:
+        return 2
+    elif wrapping is u64:
+        return 3
+    elif wrapping is float:
+        return 4
+    elif wrapping is double:
+        return 5
+    elif wrapping is "float complex":
+        return 6
+    else:
+        return 7
+
+
+cdef inline void _job_rows(const Job* j, const wrapping* x, wrapping* y, const wrapping* cval,
+                           Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    if j.op == 1:
+        _extend(x, y, lo, hi, j.n, j.ne, j.first, j.mode, cval)
+    else:
+        _items(j.g, x, <const wrapping*>j.w, y, cval, lo, hi, j.scratch + tid * j.stride)
 
 
 cdef inline void _items(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y,
@@ -758,27 +823,24 @@ cdef inline void _items(const Geom* g, const wrapping* x, const wrapping* w, wra
 cdef void _job_batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
     """Items [lo, hi) of a Job on thread `tid` (the pool's batch function)."""
     cdef Job* j = <Job*>ctx
-    cdef Py_ssize_t* s = j.scratch + tid * j.stride
     if j.kind == 0:
-        _items(j.g, <const u8*>j.x, <const u8*>j.w, <u8*>j.y, <const u8*>j.cval, lo, hi, s)
+        _job_rows(j, <const u8*>j.x, <u8*>j.y, <const u8*>j.cval, lo, hi, tid)
     elif j.kind == 1:
-        _items(j.g, <const u16*>j.x, <const u16*>j.w, <u16*>j.y, <const u16*>j.cval, lo, hi, s)
+        _job_rows(j, <const u16*>j.x, <u16*>j.y, <const u16*>j.cval, lo, hi, tid)
     elif j.kind == 2:
-        _items(j.g, <const u32*>j.x, <const u32*>j.w, <u32*>j.y, <const u32*>j.cval, lo, hi, s)
+        _job_rows(j, <const u32*>j.x, <u32*>j.y, <const u32*>j.cval, lo, hi, tid)
     elif j.kind == 3:
-        _items(j.g, <const u64*>j.x, <const u64*>j.w, <u64*>j.y, <const u64*>j.cval, lo, hi, s)
+        _job_rows(j, <const u64*>j.x, <u64*>j.y, <const u64*>j.cval, lo, hi, tid)
     elif j.kind == 4:
-        _items(j.g, <const float*>j.x, <const float*>j.w, <float*>j.y, <const float*>j.cval,
-               lo, hi, s)
+        _job_rows(j, <const float*>j.x, <float*>j.y, <const float*>j.cval, lo, hi, tid)
     elif j.kind == 5:
-        _items(j.g, <const double*>j.x, <const double*>j.w, <double*>j.y, <const double*>j.cval,
-               lo, hi, s)
+        _job_rows(j, <const double*>j.x, <double*>j.y, <const double*>j.cval, lo, hi, tid)
     elif j.kind == 6:
-        _items(j.g, <const float complex*>j.x, <const float complex*>j.w, <float complex*>j.y,
-               <const float complex*>j.cval, lo, hi, s)
+        _job_rows(j, <const float complex*>j.x, <float complex*>j.y,
+                  <const float complex*>j.cval, lo, hi, tid)
     else:
-        _items(j.g, <const double complex*>j.x, <const double complex*>j.w,
-               <double complex*>j.y, <const double complex*>j.cval, lo, hi, s)
+        _job_rows(j, <const double complex*>j.x, <double complex*>j.y,
+                  <const double complex*>j.cval, lo, hi, tid)
 
 
 def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wrapping[::1] cval,
@@ -805,22 +867,8 @@ def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wr
         job.g = &g
         job.x, job.w, job.y, job.cval = &x[0], &w[0], &y[0], &cval[0]
         job.scratch, job.stride = &scratch[0, 0], scratch.shape[1]
-        if wrapping is u8:
-            job.kind = 0
-        elif wrapping is u16:
-            job.kind = 1
-        elif wrapping is u32:
-            job.kind = 2
-        elif wrapping is u64:
-            job.kind = 3
-        elif wrapping is float:
-            job.kind = 4
-        elif wrapping is double:
-            job.kind = 5
-        elif wrapping is "float complex":
-            job.kind = 6
-        else:
-            job.kind = 7
+        job.op = 0
+        job.kind = _kind(&cval[0])
         with nogil:
             if cc_parallel(_job_batch, &job, n_items, batch, n_threads) <= 1:
                 _items(&g, &x[0], &w[0], &y[0], &cval[0], 0, n_items, &scratch[0, 0])
@@ -831,26 +879,50 @@ def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wr
         _item(&g, &x[0], &w[0], &y[0], cv, item, &scratch[tid, 0], &scratch[tid, g.idx_size])
 
 
+cdef inline void _extend(const wrapping* x, wrapping* xe, Py_ssize_t r0, Py_ssize_t r1,
+                         Py_ssize_t n, Py_ssize_t ne, Py_ssize_t first, int mode,
+                         const wrapping* cval) noexcept nogil:
+    """Rows [r0, r1) of _extend_rows (row length n in x, ne in xe)."""
+    cdef Py_ssize_t r, i, v, lo, hi
+    cdef const wrapping* src
+    cdef wrapping* dst
+    lo = -first if first < 0 else 0                 # xe[r, lo:hi] = x[r, first+lo : first+hi]
+    hi = n - first if n - first < ne else ne
+    if hi < lo:
+        hi = lo
+    for r in range(r0, r1):
+        src = x + r * n
+        dst = xe + r * ne
+        for i in range(lo):
+            v = map_index(first + i, n, mode)
+            dst[i] = src[v] if v >= 0 else cval[0]
+        for i in range(lo, hi):
+            dst[i] = src[first + i]
+        for i in range(hi, ne):
+            v = map_index(first + i, n, mode)
+            dst[i] = src[v] if v >= 0 else cval[0]
+
+
 def _extend_rows(const wrapping[:, ::1] x, wrapping[:, ::1] xe, Py_ssize_t first, int mode,
                  const wrapping[::1] cval, int n_threads):
     """xe[r, i] = X[r, first + i]: each row extended along its axis by the edge rule (rows in
     parallel; the inside part is a straight copy)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], ne = xe.shape[1]
-    cdef Py_ssize_t r, i, v, lo, hi
-    cdef wrapping cv = cval[0]
-    lo = -first if first < 0 else 0                 # xe[r, lo:hi] = x[r, first+lo : first+hi]
-    hi = n - first if n - first < ne else ne
-    if hi < lo:
-        hi = lo
+    cdef Py_ssize_t r
+    cdef Job job
+    if rows == 0:
+        return
+    if n_threads > 1 and CC_POOL:
+        job.op = 1
+        job.kind = _kind(&cval[0])
+        job.x, job.y, job.cval = &x[0, 0], &xe[0, 0], &cval[0]
+        job.n, job.ne, job.first, job.mode = n, ne, first, mode
+        with nogil:
+            if cc_parallel(_job_batch, &job, rows, 16, n_threads) <= 1:
+                _extend(&x[0, 0], &xe[0, 0], 0, rows, n, ne, first, mode, &cval[0])
+        return
     for r in prange(rows, nogil=True, num_threads=n_threads, schedule="dynamic", chunksize=16):
-        for i in range(lo):
-            v = map_index(first + i, n, mode)
-            xe[r, i] = x[r, v] if v >= 0 else cv
-        for i in range(lo, hi):
-            xe[r, i] = x[r, first + i]
-        for i in range(hi, ne):
-            v = map_index(first + i, n, mode)
-            xe[r, i] = x[r, v] if v >= 0 else cv
+        _extend(&x[0, 0], &xe[0, 0], r, r + 1, n, ne, first, mode, &cval[0])
 
 
 def _extension_pays(shape_x, shape_w, shape_y, start, step):

@@ -66,6 +66,18 @@ def test_three_and_five_wide_kernels_every_row_count(mode, dtype):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_MIRROR, MODE_WRAP])
+def test_short_rows_wide_kernel_extended_copy_on_threads(mode):
+    # a kernel as wide as the rows: the rows are first copied extended by the edge rule (in
+    # parallel over rows), then filtered; 1 and 2 threads agree bit for bit
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((260, 20)), rng.standard_normal((3, 15))
+    args = ((260, 20), (-1, -7), (1, 1), mode, 0.5)
+    one = run(x, w, *args, n_threads=1)
+    np.testing.assert_array_equal(run(x, w, *args, n_threads=2), one)
+    np.testing.assert_allclose(one, reference(x, w, *args), rtol=1e-12, atol=1e-12)
+
+
 def test_long_row_split_in_chunks_and_offset_window():
     rng = np.random.default_rng(2)
     x, w = rng.random(10000), rng.random(7)
