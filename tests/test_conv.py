@@ -341,7 +341,7 @@ class TestWinograd:
             assert gw.dtype == gx.dtype == dtype
             np.testing.assert_allclose(gw, ref_w, rtol=tol, atol=tol * np.abs(ref_w).max())
             np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=tol)
-        monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", 10**9)  # col2im
+        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
         ref_x = F.conv2d_backward(gy, x, w, padding=p, need_weight=False, need_bias=False)[0]
         np.testing.assert_allclose(gx, ref_x, rtol=2e-5, atol=2e-5 * np.abs(ref_x).max())
 
@@ -368,7 +368,8 @@ class TestWinograd:
         (dict(dilation=2), (16, 16, 3, 3), False),
         (dict(groups=2), (16, 8, 3, 3), False),
         ({}, (16, 16, 5, 5), False),
-        ({}, (8, 16, 3, 3), False),  # too few output channels
+        ({}, (4, 16, 3, 3), False),  # too few output channels
+        ({}, (8, 8, 3, 3), True),
         ({}, (16, 3, 3, 3), False),  # too few input channels
     ])
     def test_used_only_where_it_applies(self, kw, shape, expected):
@@ -478,11 +479,31 @@ class TestGradients:
         w = rng.standard_normal((c_out, c_in // g) + kernel)
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
         gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
-        grads = []
-        for threshold in (1, 10**9):
-            monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", threshold)
-            grads.append(conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0])
-        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+        monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", 1)
+        by_conv = conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0]
+        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        by_col2im = conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0]
+        np.testing.assert_allclose(by_conv, by_col2im, rtol=1e-12, atol=1e-12)
+
+    @pytest.mark.parametrize("c_in, expected", [(8, True), (4, False), (16, True)])
+    def test_few_input_channels_by_convolution_only_if_winograd(self, c_in, expected, monkeypatch):
+        # stride 1, 3x3, 16 output channels: fewer than 16 input channels go by convolution only
+        # when it runs by Winograd (8 or more)
+        calls = []
+        by_conv = conv_module._input_grad_by_conv
+
+        def spy(*args, **kwargs):
+            calls.append(by_conv(*args, **kwargs))
+            return calls[-1]
+        monkeypatch.setattr(conv_module, "_input_grad_by_conv", spy)
+        x = rng.standard_normal((2, c_in, 12, 12))
+        w = rng.standard_normal((16, c_in, 3, 3))
+        gy = rng.standard_normal((2, 16, 12, 12))
+        gx = F.conv2d_backward(gy, x, w, padding=1, need_weight=False, need_bias=False)[0]
+        assert (calls[0] is not None) is expected
+        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        ref = F.conv2d_backward(gy, x, w, padding=1, need_weight=False, need_bias=False)[0]
+        np.testing.assert_allclose(gx, ref, rtol=1e-12, atol=1e-12)
 
     def test_lecture_1d_backprop(self):
         # o0 = F1 x1 + F2 x2, o1 = F1 x2 + F2 x3  =>  dJ/dF1 = dJ/do0 x1 + dJ/do1 x2

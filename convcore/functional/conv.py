@@ -151,8 +151,11 @@ def _images_per_gemm(K, L, batch):
 
 # Channels (in and out) from which a 3x3 stride-1 convolution runs by Winograd F(2x2, 3x3): its 16
 # GEMMs have C_in as their depth and C_out rows; with fewer channels the transforms cost more than
-# the multiplications they save.
-_MIN_CHANNELS_WINOGRAD = 16
+# the multiplications they save. Measured (one thread, float32, 16 images of 32x32, forward /
+# weight gradient GFLOP/s, Winograd against im2col): 8 -> 8 channels 55/54 against 44/45, 8 -> 32
+# 100/92 against 80/53, 32 -> 8 72/73 against 25/25; 4 -> 16 56/55 against 58/60, 3 -> 64 70/53
+# against 82/51.
+_MIN_CHANNELS_WINOGRAD = 8
 # Rows of 2x2 output tiles per Winograd step: at most about this many tiles (the weight gradient's
 # steps; its GEMMs sum over the tiles, and wider ones did a little better).
 _WINOGRAD_TILES = 256
@@ -319,15 +322,19 @@ def _weight_chunks(batch, weight_bytes):
     return min(batch, _WEIGHT_CHUNKS, max(2, _WEIGHT_CHUNK_BYTES // weight_bytes))
 
 # Input channels per group from which the stride-1 input gradient runs as a convolution (its GEMM
-# has this many rows; with fewer, GEMM + col2im is faster).
+# has this many rows; with fewer, GEMM + col2im is faster), or with fewer when that convolution
+# runs by Winograd (one thread, float32, 16x8x32x32 by 8x8x3x3: 50 GFLOP/s against 36 by col2im;
+# 12 -> 16 channels 82 against 54; with 4 input channels, im2col, 31 against 71).
 _MIN_CHANNELS_BY_CONV = 16
 
 
-def _input_grad_by_conv(c, gy):
+def _input_grad_by_conv(c, gy, winograd_only=False):
     """With stride 1, the input gradient is itself a convolution: grad_output, zero padded by
     dilation * (k - 1) - padding on each side, correlated with the flipped weights whose input and
     output channels are swapped within each group. That turns col2im's scatter into im2col + GEMM
-    over the deep K = C_out/groups * taps. None when some padding exceeds dilation * (k - 1)."""
+    over the deep K = C_out/groups * taps, or into a Winograd convolution. None when some padding
+    exceeds dilation * (k - 1), or with `winograd_only` when that convolution would not run by
+    Winograd."""
     kernel = c.weight.shape[2:]
     pads = []
     for k, d, (lo, hi) in zip(kernel, c.dilation, c.pads):
@@ -339,6 +346,8 @@ def _input_grad_by_conv(c, gy):
     w = c.weight.reshape((g, c_out // g, cg) + kernel).swapaxes(1, 2)
     w = w[(Ellipsis,) + (slice(None, None, -1),) * c.nd].reshape((g * cg, c_out // g) + kernel)
     t = _Conv(gy, w, 1, pads, c.dilation, g, c.nd, x_name="grad_output")
+    if winograd_only and not _use_winograd(_trim_taps(t)):
+        return None
     return _forward(t, np.empty(0, dtype=c.dtype))
 
 
@@ -361,8 +370,9 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
     if need_input:
-        if all(s == 1 for s in c.stride) and c.weight.shape[1] >= _MIN_CHANNELS_BY_CONV:
-            grad_x = _input_grad_by_conv(c, gy)
+        if all(s == 1 for s in c.stride):
+            grad_x = _input_grad_by_conv(
+                c, gy, winograd_only=c.weight.shape[1] < _MIN_CHANNELS_BY_CONV)
         if grad_x is None:
             grad_x = np.empty(c.x.shape, dtype=c.dtype)
             c.run(kernels.backward_input, _flat(gy), c.weight.reshape(c_out, K), _flat(grad_x),
