@@ -133,6 +133,7 @@ cdef extern from *:
     #else
     #define CL_CLONES
     #endif
+    #include <string.h>
     typedef unsigned long long cl_u64;
     typedef long long cl_i64;
     #define CL_TRUNC(v) ((cl_i64)(v))
@@ -426,30 +427,51 @@ cdef extern from *:
        cl_gen_d's order (the buffer holds integers, exact in float) and replaced by that double
        truncated toward zero (exact in float: below 2**24) */
     static inline int cl_near(float y, float e) { return (int)(y - e) != (int)(y + e); }
-    CL_CLONES static void cl_check_f(float *acc, const float *buf, Py_ssize_t T, Py_ssize_t B,
-                                     const double *w, Py_ssize_t K, int sign, float e) {
-        Py_ssize_t t0, t1, t, j, c = K / 2;
-        for (t0 = 0; t0 < T; t0 = t1) {
-            int bad = 0;
-            t1 = t0 + 64 < T ? t0 + 64 : T;
-            for (t = t0; t < t1; t++) bad |= cl_near(acc[t], e);
-            if (!bad) continue;
-            for (t = t0; t < t1; t++) {
-                double a;
-                if (!cl_near(acc[t], e)) continue;
-                if (sign != 0) {
-                    a = (double)buf[t + c * B] * w[c];
-                    for (j = 0; j < c; j++) {
-                        double l = buf[t + j * B], h = buf[t + (K - 1 - j) * B];
-                        a += (sign > 0 ? l + h : l - h) * w[j];
-                    }
-                } else {
-                    a = (double)buf[t + (K - 1) * B] * w[K - 1];
-                    for (j = 0; j < K - 1; j++) a += (double)buf[t + j * B] * w[j];
-                }
-                acc[t] = (float)(cl_i64)a;
-            }
+    /* flags[t] = cl_near(acc[t], e) for t < T (vectorised), zeros up to a multiple of 8; how
+       many words of 8 flags */
+    #define CL_FLAGS_MAX 1024
+    CL_CLONES static Py_ssize_t cl_flags(unsigned char *flags, const float *acc, Py_ssize_t T,
+                                         float e) {
+        Py_ssize_t t;
+        for (t = 0; t < T; t++) flags[t] = (unsigned char)cl_near(acc[t], e);
+        for (; t % 8; t++) flags[t] = 0;
+        return t / 8;
+    }
+    #define CL_EACH_FLAGGED(T, ...)                                                             \
+        {                                                                                       \
+            unsigned char flags[CL_FLAGS_MAX + 8];                                              \
+            Py_ssize_t t0, t, nw, q;                                                            \
+            for (t0 = 0; t0 < T; t0 += CL_FLAGS_MAX) {                                          \
+                Py_ssize_t m = T - t0 < CL_FLAGS_MAX ? T - t0 : CL_FLAGS_MAX;                   \
+                nw = cl_flags(flags, acc + t0, m, e);                                           \
+                for (q = 0; q < nw; q++) {                                                      \
+                    unsigned long long word;                                                    \
+                    memcpy(&word, flags + 8 * q, 8);                                            \
+                    if (!word) continue;                                                        \
+                    for (t = t0 + 8 * q; t < t0 + 8 * q + 8; t++) {                             \
+                        if (!flags[t - t0]) continue;                                           \
+                        __VA_ARGS__                                                             \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
         }
+    static void cl_check_f(float *acc, const float *buf, Py_ssize_t T, Py_ssize_t B,
+                           const double *w, Py_ssize_t K, int sign, float e) {
+        Py_ssize_t j, c = K / 2;
+        CL_EACH_FLAGGED(T, {
+            double a;
+            if (sign != 0) {
+                a = (double)buf[t + c * B] * w[c];
+                for (j = 0; j < c; j++) {
+                    double l = buf[t + j * B], h = buf[t + (K - 1 - j) * B];
+                    a += (sign > 0 ? l + h : l - h) * w[j];
+                }
+            } else {
+                a = (double)buf[t + (K - 1) * B] * w[K - 1];
+                for (j = 0; j < K - 1; j++) a += (double)buf[t + j * B] * w[j];
+            }
+            acc[t] = (float)(cl_i64)a;
+        })
     }
 
     /* 2-D taps: acc[t] = sum over k < n of w[k] * src[k][t] in k's order (groups of four taps
@@ -475,21 +497,14 @@ cdef extern from *:
             for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
         }
     }
-    CL_CLONES static void cl_check2_f(float *acc, const float *const *src, const double *w,
-                                      Py_ssize_t n, Py_ssize_t T, float e) {
-        Py_ssize_t t0, t1, t, k;
-        for (t0 = 0; t0 < T; t0 = t1) {
-            int bad = 0;
-            t1 = t0 + 64 < T ? t0 + 64 : T;
-            for (t = t0; t < t1; t++) bad |= cl_near(acc[t], e);
-            if (!bad) continue;
-            for (t = t0; t < t1; t++) {
-                double a = 0.0;
-                if (!cl_near(acc[t], e)) continue;
-                for (k = 0; k < n; k++) a += w[k] * (double)src[k][t];
-                acc[t] = (float)(cl_i64)a;
-            }
-        }
+    static void cl_check2_f(float *acc, const float *const *src, const double *w, Py_ssize_t n,
+                            Py_ssize_t T, float e) {
+        Py_ssize_t k;
+        CL_EACH_FLAGGED(T, {
+            double a = 0.0;
+            for (k = 0; k < n; k++) a += w[k] * (double)src[k][t];
+            acc[t] = (float)(cl_i64)a;
+        })
     }
     """
     void cl_sym_d(double* acc, const double* buf, Py_ssize_t T, Py_ssize_t B, const double* w,
