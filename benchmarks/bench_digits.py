@@ -12,12 +12,11 @@ the median epoch time and the test accuracy of each (targets: accuracy >= 98%, c
 no slower than PyTorch's).
 
 On a machine shared with other busy processes, OpenMP's default spin-waiting makes every parallel
-region of both frameworks pay for descheduled threads; ``OMP_WAIT_POLICY=passive`` (read by
-libgomp at start-up, so set it in the environment) changes the 2-thread figures by an order of
-magnitude there. The header line shows the policy in effect.
+region pay for descheduled threads, so convcore loads its OpenMP runtime with passive waiting
+(``convcore._runtime``; PyTorch, imported after convcore, shares that runtime here). The header
+line shows the policy in effect.
 """
 import argparse
-import os
 import time
 
 import numpy as np
@@ -101,7 +100,7 @@ def main(argv=None):
 
     print(f"digits 8x8: train {len(X_train)}, test {len(X_test)}; batch {BATCH}, Adam {LR}, "
           f"{args.epochs} epochs, threads={args.threads}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; epochs timed in turns")
+          f"OpenMP wait policy {convcore._runtime.WAIT_POLICY}; epochs timed in turns")
     optimizer = convcore.optim.Adam(model, lr=LR)
     if torch is not None:
         topt = torch.optim.Adam(tnet.parameters(), lr=LR)

@@ -6,7 +6,7 @@ import sysconfig
 import numpy
 import scipy
 
-from . import __version__, _openmp
+from . import __version__, _openmp, _runtime
 from ._threads import blas_info, get_num_threads
 
 
@@ -29,6 +29,7 @@ def config():
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "openmp": _openmp.openmp_enabled(),
+        "omp_wait_policy": _runtime.WAIT_POLICY,
         "threads": get_num_threads(),
         "blas": blas_name,
         "blas_threads": blas_threads,
@@ -59,9 +60,9 @@ def show_config(file=None):
     file = sys.stdout if file is None else file
     cfg = config()
     print(f"convcore {cfg['convcore']}", file=file)
-    for key in ("python", "platform", "numpy", "scipy", "openmp", "threads", "blas",
-                "blas_threads", "compiler", "cflags"):
-        print(f"  {key:<13}{cfg[key]}", file=file)
+    for key in ("python", "platform", "numpy", "scipy", "openmp", "omp_wait_policy", "threads",
+                "blas", "blas_threads", "compiler", "cflags"):
+        print(f"  {key:<16}{cfg[key]}", file=file)
     if cfg["threadpools"]:
         print("  threadpools (threadpoolctl):", file=file)
         for pool in cfg["threadpools"]:

@@ -1,4 +1,7 @@
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -15,7 +18,7 @@ def test_show_config_reports_openmp_state_of_the_build():
     buf = io.StringIO()
     convcore.show_config(file=buf)
     text = buf.getvalue()
-    assert f"openmp       {_openmp.openmp_enabled()}" in text
+    assert f"openmp          {_openmp.openmp_enabled()}" in text
     assert convcore.__version__ in text
 
 
@@ -49,3 +52,16 @@ def test_config_reports_the_flags_of_this_build():
     assert "-O3" in cflags or "/O2" in cflags
     if _openmp.openmp_enabled():
         assert "openmp" in cflags
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_openmp_runtime_waits_passively_unless_the_user_chose(user):
+    # the variable is only set while the runtime loads: the environment is left as it was
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user:
+        env["OMP_WAIT_POLICY"] = user
+    code = ("import os, convcore; print(convcore._config.config()['omp_wait_policy'], "
+            "os.environ.get('OMP_WAIT_POLICY'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == (["PASSIVE", "None"] if user is None else [user, user])
