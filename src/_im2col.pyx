@@ -88,8 +88,9 @@ cdef extern from *:
     """
     /* im2col's stride-1 gather of one output-row run for the kw taps along W: row l of dst
        (rows ld apart) gets src[w0 + l * dil + n] for n in [0, run), zero where that column lies
-       outside [0, W). With GCC on x86-64 Linux also built for AVX2 and AVX-512 (picked at load). */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+       outside [0, W). With GCC on x86-64 glibc also built for AVX2 and AVX-512 (picked at load
+       through an ifunc, which musl lacks). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
     #define CONVCORE_GATHER_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define CONVCORE_GATHER_CLONES
@@ -451,9 +452,9 @@ cdef extern from *:
        tiles cut by the output's edge run tile by tile in Cython with the same arithmetic in the
        same order, so every tile gets the bits it would get here. */
     #define CONVCORE_WINO_RUN 64
-    /* With GCC on x86-64 Linux, each helper is also built for AVX2 and AVX-512 and the widest the
+    /* With GCC on x86-64 glibc, each helper is also built for AVX2 and AVX-512 and the widest the
        CPU has is picked when the module loads (an ifunc); elsewhere the baseline build only. */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
     #define CONVCORE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define CONVCORE_CLONES
