@@ -95,20 +95,20 @@ cdef extern from *:
     #else
     #define CONVCORE_GATHER_CLONES
     #endif
-    #define CONVCORE_GATHER(T, NAME)                                                           \
-    CONVCORE_GATHER_CLONES static void NAME(const T *restrict src, T *restrict dst,            \
-            ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,              \
-            ptrdiff_t run) {                                                                   \
-        for (ptrdiff_t l = 0; l < kw; l++) {                                                   \
-            T *restrict row = dst + l * ld;                                                    \
-            ptrdiff_t ws = w0 + l * dil, lo = ws < 0 ? -ws : 0, hi = W - ws;                   \
-            if (hi > run) hi = run;                                                            \
-            if (lo > run) lo = run;                                                            \
-            if (hi < lo) hi = lo;                                                              \
-            for (ptrdiff_t n = 0; n < lo; n++) row[n] = 0;                                     \
-            for (ptrdiff_t n = lo; n < hi; n++) row[n] = src[ws + n];                          \
-            for (ptrdiff_t n = hi; n < run; n++) row[n] = 0;                                   \
-        }                                                                                      \
+    #define CONVCORE_GATHER(T, NAME)                                                              \
+    CONVCORE_GATHER_CLONES static void NAME(const T *__restrict src, T *__restrict dst,           \
+            ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,                 \
+            ptrdiff_t run) {                                                                      \
+        for (ptrdiff_t l = 0; l < kw; l++) {                                                      \
+            T *__restrict row = dst + l * ld;                                                     \
+            ptrdiff_t ws = w0 + l * dil, lo = ws < 0 ? -ws : 0, hi = W - ws;                      \
+            if (hi > run) hi = run;                                                               \
+            if (lo > run) lo = run;                                                               \
+            if (hi < lo) hi = lo;                                                                 \
+            for (ptrdiff_t n = 0; n < lo; n++) row[n] = 0;                                        \
+            for (ptrdiff_t n = lo; n < hi; n++) row[n] = src[ws + n];                             \
+            for (ptrdiff_t n = hi; n < run; n++) row[n] = 0;                                      \
+        }                                                                                         \
     }
     CONVCORE_GATHER(float, convcore_gather_f)
     CONVCORE_GATHER(double, convcore_gather_d)
@@ -446,7 +446,8 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
 cdef extern from *:
     """
     /* Winograd transforms of a run of whole tiles along a tile row, written as plain loops over
-       the tiles b that the compiler vectorises (restrict: the 16 streams of v or m and the rows
+       the tiles b that the compiler vectorises (__restrict, which GCC, Clang and MSVC know: the
+       16 streams of v or m and the rows
        do not overlap; stride-2 loads that overlap from one tile to the next do not vectorise, so
        the input rows are first split into even and odd columns). The output transforms of the
        tiles cut by the output's edge run tile by tile in Cython with the same arithmetic in the
@@ -459,77 +460,78 @@ cdef extern from *:
     #else
     #define CONVCORE_CLONES
     #endif
-    #define CONVCORE_WINO_IN(T, NAME)                                                          \
-    CONVCORE_CLONES static void NAME(const T *restrict x0, const T *restrict x1, const T *restrict x2,         \
-                     const T *restrict x3, T *restrict v, ptrdiff_t bv, ptrdiff_t n) {         \
-        /* e[q][j], o[q][j]: (B^T d)[q] at input columns 2j and 2j + 1 (tile b reads columns  \
-           2b ... 2b + 3, i.e. j = b and b + 1), then v[4q + s] along the tiles */             \
-        T e[4][CONVCORE_WINO_RUN + 1], o[4][CONVCORE_WINO_RUN + 1];                            \
-        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                              \
-            ptrdiff_t m = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;             \
-            const T *restrict r0 = x0 + 2 * b0, *restrict r1 = x1 + 2 * b0;                    \
-            const T *restrict r2 = x2 + 2 * b0, *restrict r3 = x3 + 2 * b0;                    \
-            for (ptrdiff_t j = 0; j <= m; j++) {                                               \
-                T e0 = r0[2 * j], e1 = r1[2 * j], e2 = r2[2 * j], e3 = r3[2 * j];              \
+    #define CONVCORE_WINO_IN(T, NAME)                                                             \
+    CONVCORE_CLONES static void NAME(const T *__restrict x0, const T *__restrict x1,               \
+                                     const T *__restrict x2, const T *__restrict x3,               \
+                                     T *__restrict v, ptrdiff_t bv, ptrdiff_t n) {                 \
+        /* e[q][j], o[q][j]: (B^T d)[q] at input columns 2j and 2j + 1 (tile b reads columns      \
+           2b ... 2b + 3, i.e. j = b and b + 1), then v[4q + s] along the tiles */                \
+        T e[4][CONVCORE_WINO_RUN + 1], o[4][CONVCORE_WINO_RUN + 1];                               \
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                                 \
+            ptrdiff_t m = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;                \
+            const T *__restrict r0 = x0 + 2 * b0, *__restrict r1 = x1 + 2 * b0;                   \
+            const T *__restrict r2 = x2 + 2 * b0, *__restrict r3 = x3 + 2 * b0;                   \
+            for (ptrdiff_t j = 0; j <= m; j++) {                                                  \
+                T e0 = r0[2 * j], e1 = r1[2 * j], e2 = r2[2 * j], e3 = r3[2 * j];                 \
                 T o0 = r0[2 * j + 1], o1 = r1[2 * j + 1], o2 = r2[2 * j + 1], o3 = r3[2 * j + 1]; \
-                e[0][j] = e0 - e2; e[1][j] = e1 + e2; e[2][j] = e2 - e1; e[3][j] = e1 - e3;    \
-                o[0][j] = o0 - o2; o[1][j] = o1 + o2; o[2][j] = o2 - o1; o[3][j] = o1 - o3;    \
-            }                                                                                  \
-            for (int q = 0; q < 4; q++) {                                                      \
-                const T *restrict eq = e[q], *restrict oq = o[q];                              \
-                T *restrict v0 = v + b0 + (4 * q) * bv, *restrict v1 = v0 + bv;                \
-                T *restrict v2 = v1 + bv, *restrict v3 = v2 + bv;                              \
-                for (ptrdiff_t b = 0; b < m; b++) {                                            \
-                    v0[b] = eq[b] - eq[b + 1];                                                 \
-                    v1[b] = oq[b] + eq[b + 1];                                                 \
-                    v2[b] = eq[b + 1] - oq[b];                                                 \
-                    v3[b] = oq[b] - oq[b + 1];                                                 \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
+                e[0][j] = e0 - e2; e[1][j] = e1 + e2; e[2][j] = e2 - e1; e[3][j] = e1 - e3;       \
+                o[0][j] = o0 - o2; o[1][j] = o1 + o2; o[2][j] = o2 - o1; o[3][j] = o1 - o3;       \
+            }                                                                                     \
+            for (int q = 0; q < 4; q++) {                                                         \
+                const T *__restrict eq = e[q], *__restrict oq = o[q];                             \
+                T *__restrict v0 = v + b0 + (4 * q) * bv, *__restrict v1 = v0 + bv;               \
+                T *__restrict v2 = v1 + bv, *__restrict v3 = v2 + bv;                             \
+                for (ptrdiff_t b = 0; b < m; b++) {                                               \
+                    v0[b] = eq[b] - eq[b + 1];                                                    \
+                    v1[b] = oq[b] + eq[b + 1];                                                    \
+                    v2[b] = eq[b + 1] - oq[b];                                                    \
+                    v3[b] = oq[b] - oq[b + 1];                                                    \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
     }
-    #define CONVCORE_WINO_GRAD(T, NAME)                                                        \
-    CONVCORE_CLONES static void NAME(const T *restrict y0, const T *restrict y1, T *restrict m, ptrdiff_t bm,  \
-                     ptrdiff_t n) {                                                            \
-        /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b:    \
-           the rows split into even and odd columns, then 4 outputs per row r of A dy */       \
-        T e0[CONVCORE_WINO_RUN], o0[CONVCORE_WINO_RUN];                                        \
-        T e1[CONVCORE_WINO_RUN], o1[CONVCORE_WINO_RUN];                                        \
-        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                              \
-            ptrdiff_t k = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;             \
-            const T *restrict r0 = y0 + 2 * b0, *restrict r1 = y1 + 2 * b0;                    \
-            for (ptrdiff_t j = 0; j < k; j++) {                                                \
-                e0[j] = r0[2 * j]; o0[j] = r0[2 * j + 1];                                      \
-                e1[j] = r1[2 * j]; o1[j] = r1[2 * j + 1];                                      \
-            }                                                                                  \
-            for (int r = 0; r < 4; r++) {                                                      \
-                T *restrict v0 = m + b0 + (4 * r) * bm, *restrict v1 = v0 + bm;                \
-                T *restrict v2 = v1 + bm, *restrict v3 = v2 + bm;                              \
-                for (ptrdiff_t b = 0; b < k; b++) {                                            \
-                    T a, c;                                                                    \
-                    if (r == 0) { a = e0[b]; c = o0[b]; }                                      \
-                    else if (r == 1) { a = e0[b] + e1[b]; c = o0[b] + o1[b]; }                 \
-                    else if (r == 2) { a = e0[b] - e1[b]; c = o0[b] - o1[b]; }                 \
-                    else { a = -e1[b]; c = -o1[b]; }                                           \
-                    v0[b] = a; v1[b] = a + c; v2[b] = a - c; v3[b] = -c;                       \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
+    #define CONVCORE_WINO_GRAD(T, NAME)                                                           \
+    CONVCORE_CLONES static void NAME(const T *__restrict y0, const T *__restrict y1,               \
+                                     T *__restrict m, ptrdiff_t bm, ptrdiff_t n) {                 \
+        /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b:       \
+           the rows split into even and odd columns, then 4 outputs per row r of A dy */          \
+        T e0[CONVCORE_WINO_RUN], o0[CONVCORE_WINO_RUN];                                           \
+        T e1[CONVCORE_WINO_RUN], o1[CONVCORE_WINO_RUN];                                           \
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += CONVCORE_WINO_RUN) {                                 \
+            ptrdiff_t k = n - b0 < CONVCORE_WINO_RUN ? n - b0 : CONVCORE_WINO_RUN;                \
+            const T *__restrict r0 = y0 + 2 * b0, *__restrict r1 = y1 + 2 * b0;                   \
+            for (ptrdiff_t j = 0; j < k; j++) {                                                   \
+                e0[j] = r0[2 * j]; o0[j] = r0[2 * j + 1];                                         \
+                e1[j] = r1[2 * j]; o1[j] = r1[2 * j + 1];                                         \
+            }                                                                                     \
+            for (int r = 0; r < 4; r++) {                                                         \
+                T *__restrict v0 = m + b0 + (4 * r) * bm, *__restrict v1 = v0 + bm;               \
+                T *__restrict v2 = v1 + bm, *__restrict v3 = v2 + bm;                             \
+                for (ptrdiff_t b = 0; b < k; b++) {                                               \
+                    T a, c;                                                                       \
+                    if (r == 0) { a = e0[b]; c = o0[b]; }                                         \
+                    else if (r == 1) { a = e0[b] + e1[b]; c = o0[b] + o1[b]; }                    \
+                    else if (r == 2) { a = e0[b] - e1[b]; c = o0[b] - o1[b]; }                    \
+                    else { a = -e1[b]; c = -o1[b]; }                                              \
+                    v0[b] = a; v1[b] = a + c; v2[b] = a - c; v3[b] = -c;                          \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
     }
-    #define CONVCORE_WINO_OUT(T, NAME)                                                         \
-    CONVCORE_CLONES static void NAME(const T *restrict m, ptrdiff_t bm, T shift, T *restrict y0,             \
-                     T *restrict y1, ptrdiff_t n) {                                            \
-        for (ptrdiff_t b = 0; b < n; b++) {                                                    \
-            T s[2][4];                                                                         \
-            for (int r = 0; r < 4; r++) {                                                      \
-                s[0][r] = m[r * bm + b] + m[(4 + r) * bm + b] + m[(8 + r) * bm + b];           \
-                s[1][r] = m[(4 + r) * bm + b] - m[(8 + r) * bm + b] - m[(12 + r) * bm + b];    \
-            }                                                                                  \
-            y0[2 * b] = s[0][0] + s[0][1] + s[0][2] + shift;                                   \
-            y0[2 * b + 1] = s[0][1] - s[0][2] - s[0][3] + shift;                               \
-            y1[2 * b] = s[1][0] + s[1][1] + s[1][2] + shift;                                   \
-            y1[2 * b + 1] = s[1][1] - s[1][2] - s[1][3] + shift;                               \
-        }                                                                                      \
+    #define CONVCORE_WINO_OUT(T, NAME)                                                            \
+    CONVCORE_CLONES static void NAME(const T *__restrict m, ptrdiff_t bm, T shift,                 \
+                                     T *__restrict y0, T *__restrict y1, ptrdiff_t n) {            \
+        for (ptrdiff_t b = 0; b < n; b++) {                                                       \
+            T s[2][4];                                                                            \
+            for (int r = 0; r < 4; r++) {                                                         \
+                s[0][r] = m[r * bm + b] + m[(4 + r) * bm + b] + m[(8 + r) * bm + b];              \
+                s[1][r] = m[(4 + r) * bm + b] - m[(8 + r) * bm + b] - m[(12 + r) * bm + b];       \
+            }                                                                                     \
+            y0[2 * b] = s[0][0] + s[0][1] + s[0][2] + shift;                                      \
+            y0[2 * b + 1] = s[0][1] - s[0][2] - s[0][3] + shift;                                  \
+            y1[2 * b] = s[1][0] + s[1][1] + s[1][2] + shift;                                      \
+            y1[2 * b + 1] = s[1][1] - s[1][2] - s[1][3] + shift;                                  \
+        }                                                                                         \
     }
     CONVCORE_WINO_IN(float, convcore_wino_in_f)
     CONVCORE_WINO_IN(double, convcore_wino_in_d)
