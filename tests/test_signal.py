@@ -14,7 +14,7 @@ from convcore.signal._fftconvolve import run_oa
 from convcore.signal._options import boundary_code, conv_start, out_shape
 from convcore.signal._plan import Plan
 from convcore.signal._separable import separable_factors
-from convcore.signal._tiles import run_tiles, tile_shape
+from convcore.signal._tiles import _Rows, run_tiles, tile_shape
 
 INTS = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
 FLOATS = [np.float32, np.float64, np.complex64, np.complex128]
@@ -459,6 +459,18 @@ class TestEngines:
             finally:
                 convcore.set_num_threads(None)
         np.testing.assert_array_equal(*results)
+
+    def test_tile_rows_every_row_once_and_errors_reach_the_caller(self):
+        seen = []
+        _Rows(50, lambda i, state: seen.append(i)).run(3)
+        assert sorted(seen) == list(range(50))
+
+        def body(i, state):
+            if i == 3:
+                raise MemoryError("row 3")
+
+        with pytest.raises(MemoryError, match="row 3"):
+            _Rows(8, body).run(2)
 
     def test_threads_identical(self):
         rng = np.random.default_rng(13)

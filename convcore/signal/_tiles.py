@@ -6,8 +6,9 @@ of ``T0 x T1`` samples (fast lengths), each tile gives ``(T0 - K0 + 1) x (T1 - K
 outputs: ``irfft2(rfft2(tile) * rfft2(reversed w, T))`` taken from index ``K - 1`` on is the valid
 correlation of the tile with ``w``; the circular wrap-around only touches the first ``K - 1`` entries
 that are dropped. The kernel's spectrum is ``T0 x T1`` only, a row of tiles is transformed at once
-(one batched scipy.fft call with the project's worker threads), and a tile's spectrum stays in the
-core's cache between the forward transform, the product and the inverse. Float32 data are transformed
+(one batched scipy.fft call; rows of tiles are shared between the caller and helper threads), and
+a tile's spectrum stays in the core's cache between the forward transform, the product and the
+inverse. Float32 data are transformed
 in float32 (complex64), float64 and integers in float64 (integers are rounded back, exact only where
 ``_method._fft_allowed`` says so).
 
@@ -16,7 +17,8 @@ partial row and column, times ``T0 T1 log2(T0 T1)``), with a penalty for tiles w
 not fit in a core's L2 cache; a single tile covering the whole output is the plain FFT convolution.
 """
 import functools
-import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -68,9 +70,75 @@ def usable(plan):
             and plan.x.dtype.kind != "c" and plan.w.dtype.kind != "c")
 
 
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _helpers(n):
+    """A thread pool with at least `n` helper threads (kept for later calls)."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < n:
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="convcore-tiles")
+            _pool_size = n
+        return _pool
+
+
+class _Rows:
+    """Rows of tiles handed out one at a time to the caller and helper threads.
+
+    The caller never waits for a helper that has not started: it claims rows itself until none is
+    left, then waits only for rows a helper has claimed and is still computing (a helper that
+    starts late finds nothing to do). Every row is computed the same way whichever thread takes it,
+    so results do not depend on the thread count.
+    """
+
+    def __init__(self, count, body):
+        self.count, self.body = count, body
+        self.next = self.busy = 0
+        self.error = None
+        self.cond = threading.Condition()
+
+    def work(self):
+        state = {}
+        while True:
+            with self.cond:
+                if self.next >= self.count or self.error is not None:
+                    return
+                i = self.next
+                self.next += 1
+                self.busy += 1
+            try:
+                self.body(i, state)
+            except BaseException as exc:  # handed to the caller, which raises it
+                with self.cond:
+                    self.error = self.error or exc
+            finally:
+                with self.cond:
+                    self.busy -= 1
+                    self.cond.notify_all()
+
+    def run(self, threads):
+        if threads > 1 and self.count > 1:
+            pool = _helpers(threads - 1)
+            for _ in range(min(threads, self.count) - 1):
+                pool.submit(self.work)
+        self.work()
+        with self.cond:
+            while self.busy:
+                self.cond.wait()
+        if self.error is not None:
+            raise self.error
+
+
 def run_tiles(plan, tile=None):
     """Evaluate a 2-D stride-1 `plan` by overlap-save FFT over tiles (``tile`` = (T0, T1) forces
-    a tile shape; each must exceed the kernel's length along its axis)."""
+    a tile shape; each must exceed the kernel's length along its axis).
+
+    Rows of tiles are shared out between the caller and helper threads (``_Rows``); each thread
+    transforms its row of tiles in one batched call on one core.
+    """
     work = work_dtype(plan)
     region, offset = region_of(plan)
     (m0, m1), (k0, k1) = plan.shape, plan.w.shape
@@ -79,33 +147,38 @@ def run_tiles(plan, tile=None):
     t0, t1 = tile
     b0, b1 = t0 - k0 + 1, t1 - k1 + 1
     n0, n1 = -(-m0 // b0), -(-m1 // b1)
-    workers = get_num_threads()
     spec_w = sp_fft.rfft2(plan.w[::-1, ::-1].astype(work), tile, workers=1)
     out = np.empty((m0, m1), dtype=work)
     width = n1 * b1 + k1 - 1
-    strip = np.zeros((t0, width), dtype=work)
-    # columns of the strip that the region fills (the rest stay zero: the constant-zero edge)
+    # columns of a strip that the region fills (the rest stay zero: the constant-zero edge)
     c_lo, c_hi = offset[1], min(offset[1] + region.shape[1], width)
-    windows = sliding_window_view(strip, t1, axis=1)[:, ::b1].transpose(1, 0, 2)  # (n1, t0, t1)
-    for i in range(n0):
+
+    def row(i, state):
+        if "strip" not in state:   # one strip per thread, reused for its rows
+            state["strip"] = np.zeros((t0, width), dtype=work)
+            state["clean"] = True
+        strip = state["strip"]
         top = i * b0 - offset[0]          # region row of the strip's first row
         r_lo, r_hi = max(top, 0), min(top + t0, region.shape[0])
-        full_rows = r_lo == top and r_hi == top + t0
-        if not (full_rows and c_lo == 0 and c_hi == width):
+        covered = r_lo == top and r_hi == top + t0 and c_lo == 0 and c_hi == width
+        if not (covered or state["clean"]):
             strip.fill(0)
+        state["clean"] = False
         if r_hi > r_lo and c_hi > c_lo:
             strip[r_lo - top:r_hi - top, c_lo:c_hi] = region[r_lo:r_hi, :c_hi - c_lo]
-        spec = sp_fft.rfft2(windows, tile, workers=workers)
+        windows = sliding_window_view(strip, t1, axis=1)[:, ::b1].transpose(1, 0, 2)
+        spec = sp_fft.rfft2(windows, tile, workers=1)
         spec *= spec_w
-        res = sp_fft.irfft2(spec, tile, workers=workers, overwrite_x=True)
+        res = sp_fft.irfft2(spec, tile, workers=1, overwrite_x=True)
         rows = min(b0, m0 - i * b0)
         valid = res[:, k0 - 1:k0 - 1 + rows, k1 - 1:]                  # (n1, rows, b1)
         dst = out[i * b0:i * b0 + rows]
-        full_cols = n1 * b1 == m1
-        if full_cols:
+        if n1 * b1 == m1:
             dst.reshape(rows, n1, b1)[...] = valid.transpose(1, 0, 2)
         else:
             dst[:, :(n1 - 1) * b1].reshape(rows, n1 - 1, b1)[...] = \
                 valid[:n1 - 1].transpose(1, 0, 2)
             dst[:, (n1 - 1) * b1:] = valid[n1 - 1, :, :m1 - (n1 - 1) * b1]
+
+    _Rows(n0, row).run(get_num_threads())
     return as_result(out, plan)
