@@ -497,6 +497,19 @@ cdef extern from *:
             for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
         }
     }
+    /* contiguous float values known to fit both an int and the narrow integer type t (0..4)
+       truncated into it: no range check */
+    #define CL_STORE_FIT(T) { T *p = (T *)d; for (k = 0; k < m; k++) p[k] = (T)(int)s[k]; }
+    CL_CLONES static void cl_store_fit_f(char *d, const float *s, Py_ssize_t m, int t) {
+        Py_ssize_t k;
+        switch (t) {
+        case 0: CL_STORE_FIT(signed char) break;
+        case 1: CL_STORE_FIT(unsigned char) break;
+        case 2: CL_STORE_FIT(short) break;
+        case 3: CL_STORE_FIT(unsigned short) break;
+        default: CL_STORE_FIT(int) break;
+        }
+    }
     static void cl_check2_f(float *acc, const float *const *src, const double *w, Py_ssize_t n,
                             Py_ssize_t T, float e) {
         Py_ssize_t k;
@@ -541,6 +554,7 @@ cdef extern from *:
                      Py_ssize_t W, Py_ssize_t size, float inv, int trunc) noexcept nogil
     void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size,
                      double inv) noexcept nogil
+    void cl_store_fit_f(char* d, const float* s, Py_ssize_t m, int t) noexcept nogil
     void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size,
                      float inv) noexcept nogil
 
@@ -1181,6 +1195,11 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
         for i in range(nr):
             _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)
             _boxsum(ext, mid + i * ms, W, s.size_c, s.tin)
+            if floating is float:
+                if s.trunc and s.tout <= T_I32:
+                    # means of integers that fit the output: truncated with no range check
+                    cl_store_fit_f(s.y + (r0 + i) * W * s.osz, ext, W, s.tout)
+                    continue
             _store(s.y + (r0 + i) * W * s.osz, s.osz, ext, 1, W, s.tout)
         return
     # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
