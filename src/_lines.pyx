@@ -341,7 +341,23 @@ cdef extern from *:
                                         Py_ssize_t W, Py_ssize_t size, R inv) {                 \
         Py_ssize_t i, j = 0;                                                                    \
         const R *e0 = ext, *e1 = ext + 1, *e2 = ext + 2, *e3 = ext + 3;                         \
-        /* up to four windows' terms per sweep; the last sweep multiplies by inv */             \
+        const R *e4 = ext + 4, *e5 = ext + 5, *e6 = ext + 6;                                    \
+        /* windows of 5 to 7: one sweep */                                                      \
+        if (size == 5) {                                                                        \
+            for (i = 0; i < W; i++) out[i] = ((((e0[i] + e1[i]) + e2[i]) + e3[i]) + e4[i]) * inv;\
+            return;                                                                             \
+        }                                                                                       \
+        if (size == 6) {                                                                        \
+            for (i = 0; i < W; i++)                                                             \
+                out[i] = (((((e0[i] + e1[i]) + e2[i]) + e3[i]) + e4[i]) + e5[i]) * inv;         \
+            return;                                                                             \
+        }                                                                                       \
+        if (size == 7) {                                                                        \
+            for (i = 0; i < W; i++)                                                             \
+                out[i] = ((((((e0[i] + e1[i]) + e2[i]) + e3[i]) + e4[i]) + e5[i]) + e6[i]) * inv;\
+            return;                                                                             \
+        }                                                                                       \
+        /* otherwise up to four windows' terms per sweep; the last sweep multiplies by inv */   \
         switch (size < 4 ? size : 4) {                                                          \
         case 1: for (i = 0; i < W; i++) out[i] = e0[i]; break;                                  \
         case 2: for (i = 0; i < W; i++) out[i] = e0[i] + e1[i]; break;                          \
