@@ -398,3 +398,25 @@ def test_spatial_config_round_trip():
 def test_spatial_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False),
+                                              (True, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_products_in_column_blocks(trans_a, trans_b, dtype):
+    # Linear's products: blocks of 256 output columns over the threads (a ragged last block)
+    from convcore import _dense
+    m, k, n = 7, 33, 600
+    a = RNG.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = RNG.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    expected = (a.T if trans_a else a).astype(float) @ (b.T if trans_b else b).astype(float)
+    outs = []
+    for threads in (1, 2):
+        c = np.full((m, n), np.nan, dtype=dtype)
+        _dense.matmul(a, b, c, trans_a, trans_b, threads)
+        outs.append(c)
+    np.testing.assert_allclose(outs[0], expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    with pytest.raises(ValueError, match="matmul: array shapes do not agree"):
+        _dense.matmul(a, b, np.empty((m + 1, n), dtype), trans_a, trans_b, 1)

@@ -1,7 +1,7 @@
 """Fully connected layer ``y = x W^T + b`` (PyTorch's ``nn.Linear`` layout) and Identity."""
 import numpy as np
-from scipy.linalg import blas as _blas
 
+from .. import _dense
 from .._threads import blas_threads, threads_for
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
@@ -57,14 +57,19 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype=self._dtype)
 
-    # Products go through SciPy's BLAS (the library whose threads convcore manages), on row-major
-    # arrays seen as transposed column-major ones, so no copies are made. Small products run on one
-    # thread: waking BLAS threads costs more than a few million multiply-adds.
-    def _gemm(self, a, b, trans_a=False, trans_b=False):
-        gemm = _blas.sgemm if a.dtype == np.float32 else _blas.dgemm
-        work = a.size * (b.shape[0] if trans_b else b.shape[1])
-        with blas_threads(threads_for(work, _PARALLEL_WORK)):
-            return gemm(1.0, a, b, trans_a=trans_a, trans_b=trans_b)
+    # Products through the compiled core: single-threaded GEMMs over blocks of output columns,
+    # spread over convcore's threads (see src/_dense.pyx for why not BLAS's own threads). Small
+    # products run on one thread: waking a second costs more than a few million multiply-adds.
+    @staticmethod
+    def _matmul(a, b, trans_a=False, trans_b=False):
+        m = a.shape[1] if trans_a else a.shape[0]
+        n = b.shape[0] if trans_b else b.shape[1]
+        k = a.shape[0] if trans_a else a.shape[1]
+        c = np.empty((m, n), dtype=a.dtype)
+        with blas_threads(1):
+            _dense.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), c, trans_a, trans_b,
+                          threads_for(m * n * k, _PARALLEL_WORK))
+        return c
 
     def forward(self, x):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
@@ -72,7 +77,7 @@ class Linear(Module):
         w = self.weight.data
         x2 = np.ascontiguousarray(x.reshape(-1, self.in_features), dtype=w.dtype)
         self._x2, self._shape = x2, x.shape
-        y = self._gemm(w.T, x2.T, trans_a=True).T  # (W x^T)^T, C-contiguous
+        y = self._matmul(x2, w, trans_b=True)  # x W^T
         if self.bias is not None:
             y += self.bias.data
         return y.reshape(x.shape[:-1] + (self.out_features,))
@@ -81,10 +86,10 @@ class Linear(Module):
         x2, w = self._x2, self.weight.data
         g2 = np.ascontiguousarray(grad_output.reshape(-1, self.out_features), dtype=w.dtype)
         if self.weight.trainable:
-            self.weight.accumulate(self._gemm(x2.T, g2.T, trans_b=True).T)  # g^T x
+            self.weight.accumulate(self._matmul(g2, x2, trans_a=True))  # g^T x
         if self.bias is not None and self.bias.trainable:
             self.bias.accumulate(g2.sum(axis=0))
-        gx = self._gemm(w.T, g2.T).T  # g W
+        gx = self._matmul(g2, w)  # g W
         return gx.reshape(self._shape)
 
     def output_shape(self, input_shape):
