@@ -1,13 +1,16 @@
-"""1-D filtering of every line of an N-D array along one axis, in double precision.
+"""1-D filtering of every line of an N-D array along one axis, in double precision (or in float
+where that gives SciPy's result, see ``single`` below).
 
 Two line functions; ``x`` and ``out`` are C-contiguous arrays viewed as 3-D
 ``(outer, n, inner)`` / ``(outer, n_out, inner)`` where the filtered axis is the middle one (the
 caller reshapes: ``outer`` = product of the axes before it, ``inner`` = product of those after)::
 
-    correlate(x, w, out, start, step, mode, cval, symmetry, n_threads)
-    uniform(x, size, out, start, mode, cval, n_threads)
+    correlate(x, w, out, start, step, mode, cval, symmetry, n_threads, single=False, check=0.0)
+    uniform(x, size, out, start, mode, cval, n_threads, single=False)
 
-and ``separable2d`` (two passes over a 2-D image in one sweep, see its docstring).
+and, on 2-D images, ``separable2d`` and ``uniform2d`` (two passes in one sweep), ``correlate2d``
+(a 2-D kernel over integer images on float buffers) and ``recheck`` (settles an N-D correlation
+of integers computed in another order than SciPy's); see their docstrings.
 
 ``correlate`` computes, for every line and every output index ``q``::
 
