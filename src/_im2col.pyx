@@ -110,8 +110,27 @@ cdef extern from *:
             for (ptrdiff_t n = hi; n < run; n++) row[n] = 0;                                      \
         }                                                                                         \
     }
+    /* The same for stride 2 along W (downsampling layers): row l gets src[w0 + l * dil + 2n]. */
+    #define CONVCORE_GATHER2(T, NAME)                                                          \
+    CONVCORE_GATHER_CLONES static void NAME(const T *__restrict src, T *__restrict dst,        \
+            ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,              \
+            ptrdiff_t run) {                                                                   \
+        for (ptrdiff_t l = 0; l < kw; l++) {                                                   \
+            T *__restrict row = dst + l * ld;                                                  \
+            ptrdiff_t ws = w0 + l * dil;                                                       \
+            ptrdiff_t lo = ws < 0 ? (-ws + 1) / 2 : 0, hi = ws < W ? (W - 1 - ws) / 2 + 1 : 0; \
+            if (hi > run) hi = run;                                                            \
+            if (lo > hi) lo = hi;                                                              \
+            for (ptrdiff_t n = 0; n < lo; n++) row[n] = 0;                                     \
+            const T *__restrict from = src + ws;                                               \
+            for (ptrdiff_t n = lo; n < hi; n++) row[n] = from[2 * n];                          \
+            for (ptrdiff_t n = hi; n < run; n++) row[n] = 0;                                   \
+        }                                                                                      \
+    }
     CONVCORE_GATHER(float, convcore_gather_f)
     CONVCORE_GATHER(double, convcore_gather_d)
+    CONVCORE_GATHER2(float, convcore_gather2_f)
+    CONVCORE_GATHER2(double, convcore_gather2_d)
     """
     void convcore_gather_f(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
                            Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
@@ -119,6 +138,12 @@ cdef extern from *:
     void convcore_gather_d(const double *src, double *dst, Py_ssize_t ld, Py_ssize_t kw,
                            Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
                            Py_ssize_t run) noexcept nogil
+    void convcore_gather2_f(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
+                            Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                            Py_ssize_t run) noexcept nogil
+    void convcore_gather2_d(const double *src, double *dst, Py_ssize_t ld, Py_ssize_t kw,
+                            Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                            Py_ssize_t run) noexcept nogil
 
 
 cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,
@@ -165,6 +190,14 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                             convcore_gather_f(src, rows + t, ld, kw, W, ow - g.p[2], g.dil[2], run)
                         else:
                             convcore_gather_d(src, rows + t, ld, kw, W, ow - g.p[2], g.dil[2], run)
+                    elif sw == 2 and not scatter:
+                        src = x + c * g.plane + (d * g.n_in[1] + h) * W
+                        if floating is float:
+                            convcore_gather2_f(src, rows + t, ld, kw, W, 2 * ow - g.p[2], g.dil[2],
+                                               run)
+                        else:
+                            convcore_gather2_d(src, rows + t, ld, kw, W, 2 * ow - g.p[2], g.dil[2],
+                                               run)
                     else:
                         src = x + c * g.plane + (d * g.n_in[1] + h) * W
                         for l in range(kw):
