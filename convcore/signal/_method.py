@@ -31,7 +31,9 @@ from ._separable import separable_factors
 from ._tiles import tile_shape, usable as tiles_usable
 
 # seconds per multiply-add (direct kernel) / per n log2 n of one real FFT, one thread
-DIRECT = {"f4": 4.5e-11, "f8": 6.7e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
+# (f4 / f8 re-measured with the kernel of 11x11 to 21x21 filters of a 1024x1024 image, where the
+# choice against the tiled FFT is made: 3.6-3.9e-11 and 5.0-6.5e-11)
+DIRECT = {"f4": 3.8e-11, "f8": 5.5e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
 FFT = {"f4": 1.8e-10, "f8": 3.3e-10}
 FFT_1D = 6.0e-10         # one long 1-D transform, in place in a convolution (no thread speed-up)
 OA_SETUP = 3.0e-4        # overlap-add: padding, block reshapes and the overlap sums

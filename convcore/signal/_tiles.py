@@ -28,9 +28,11 @@ from .._threads import get_num_threads
 from ._fft import as_result, region_of, work_dtype
 
 L2_BYTES = 1 << 20        # per-core L2 of the project's machine (AMD EPYC, 1 MiB)
-OUT_OF_CACHE = 2.0        # measured: a tile whose spectrum spills L2 costs ~2x per n log n (one
-                          # 1125x1125 float32 tile 21 ms, 25 tiles of 320x320 15 ms, one thread)
-TILE_OVERHEAD = 4.0e3     # fixed work per tile (n log n units): Python calls, copies of the edges
+OUT_OF_CACHE = 2.0        # measured: a tile whose samples and spectrum spill L2 costs ~2x per
+                          # n log n (1024x1024 float32, 101x101 kernel, one thread: 9 tiles of
+                          # 480x480 21 ms, 25 of 320x320 15 ms, one 1125x1125 tile 21 ms)
+TILE_OVERHEAD = 2.0e4     # fixed work per tile (n log n units): the calls and copies of a row of
+                          # tiles shared out per tile (measured: 90x90 tiles, 11x11 kernel)
 
 
 def _lengths(k, full):
@@ -56,8 +58,8 @@ def tile_shape(shape, kshape, itemsize):
     t0, t1 = np.meshgrid(cand[0], cand[1], indexing="ij")
     tiles = (-(-shape[0] // (t0 - kshape[0] + 1))) * (-(-shape[1] // (t1 - kshape[1] + 1)))
     size = (t0 * t1).astype(np.float64)
-    spectrum = t0 * (t1 // 2 + 1) * 2.0 * itemsize
-    per = np.where(spectrum > L2_BYTES, OUT_OF_CACHE, 1.0)
+    footprint = (t0 * (t1 // 2 + 1) * 2.0 + t0 * t1) * itemsize   # spectrum and samples
+    per = np.where(footprint > L2_BYTES, OUT_OF_CACHE, 1.0)
     work = tiles * (2 * size * np.log2(size) * per + TILE_OVERHEAD)
     i, j = np.unravel_index(np.argmin(work), work.shape)
     best = ((int(t0[i, j]), int(t1[i, j])), float(work[i, j]))
