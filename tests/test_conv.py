@@ -254,6 +254,32 @@ class TestForward:
         np.testing.assert_allclose(y, reference_conv(x, w, None, (1,) * nd, pads, (d,) * nd, 1),
                                    rtol=1e-12, atol=1e-12)
 
+    @pytest.mark.parametrize("bias", [False, True])
+    def test_point_convolution_padded_on_the_high_side(self, bias):
+        # a 1x1 kernel with padding after the input only: the output is larger than the input,
+        # so it is not the plain GEMM over the input (that read and wrote past the arrays)
+        x, w = rng.standard_normal((2, 11, 5, 14)), rng.standard_normal((5, 11, 1, 1))
+        b = rng.standard_normal(5) if bias else None
+        kw = dict(padding=((0, 3), (0, 3)))
+        y = F.conv2d(x, w, b, **kw)
+        ref = reference_conv(x, w, b, (1, 1), [(0, 3), (0, 3)], (1, 1), 1)
+        np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+        gy = rng.standard_normal(y.shape)
+        gx, gw, _ = F.conv2d_backward(gy, x, w, **kw)
+        total = np.sum(gy * (y - (0 if b is None else b[:, None, None])))
+        assert np.sum(gx * x) == pytest.approx(total, rel=1e-10)
+        assert np.sum(gw * w) == pytest.approx(total, rel=1e-10)
+
+    def test_outputs_that_read_only_padding(self):
+        # stride 2 over a width-1 input padded by 3: no output column ever reads the input
+        x, w, b = rng.standard_normal((2, 2, 8, 1)), rng.standard_normal((3, 2, 1, 1)), np.arange(3.)
+        kw = dict(stride=2, padding=((3, 0), (3, 3)))
+        y = F.conv2d(x, w, b, **kw)
+        ref = reference_conv(x, w, b, (2, 2), [(3, 0), (3, 3)], (1, 1), 1)
+        np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+        gx, gw, gb = F.conv2d_backward(np.ones_like(y), x, w, **kw)
+        assert not gx.any() and not gw.any() and gb.tolist() == [y[:, 0].size] * 3
+
     def test_valid_padding(self):
         x, w = rng.standard_normal((1, 1, 6, 6)), rng.standard_normal((1, 1, 3, 3))
         np.testing.assert_array_equal(F.conv2d(x, w, padding="valid"), F.conv2d(x, w))

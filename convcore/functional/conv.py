@@ -260,6 +260,8 @@ def _trim_taps(c):
             last = min((n_out - 1) * s, n - 1 + lo - t * d)
             if first <= last and -(-first // s) * s <= last:
                 used.append(t)
+        if not used:  # no tap ever reaches the input (a strided axis all in the padding)
+            return c
         keep.append((used[0], used[-1] + 1))
     if all(t1 - t0 == k for (t0, t1), k in zip(keep, c.weight.shape[2:])):
         return c
@@ -283,7 +285,8 @@ def _forward(c, bias):
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = _tile(K, L, c_out // c.groups)
     # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
-    pointwise = c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
+    pointwise = (c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
+                 and c.out_spatial == c.x.shape[2:])
     images = 1 if pointwise else _images_per_gemm(K, L, c.x.shape[0])
     w = c.weight.reshape(c_out, K)
     if bias.size and images == 1 and not pointwise:
