@@ -47,7 +47,7 @@ def test_matches_loop(mode, xs, ws, step):
 
 
 @pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_REFLECT, MODE_WRAP])
-@pytest.mark.parametrize("dtype", [np.float64, np.int32])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
 def test_three_and_five_wide_kernels_every_row_count(mode, dtype):
     # the rect passes (up to 3 kernel rows at once, the first one writing over the row): 1 to 7
     # kernel rows, rows outside the input (constant rows), rows too short for an interior
@@ -63,7 +63,24 @@ def test_three_and_five_wide_kernels_every_row_count(mode, dtype):
         if dtype == np.int32:
             np.testing.assert_array_equal(got, want)
         else:
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+            tol = 1e-5 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_3x3_row_pairs_on_chunked_rows(dtype):
+    # 3x3 float kernels compute two output rows per item where both read inside the input; rows
+    # longer than a work item's column chunk, odd and even row counts, 'same' and 'valid' windows
+    rng = np.random.default_rng(10)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for rows, start in ((6, (-1, -1)), (7, (0, 0)), (5, (-2, 1))):
+        x = rng.standard_normal((rows, 4500)).astype(dtype)
+        w = rng.standard_normal((3, 3)).astype(dtype)
+        out_shape = (rows + 1, 4497)
+        want = reference(x, w, out_shape, start, (1, 1), MODE_REFLECT, 0)
+        for threads in (1, 2):
+            got = run(x, w, out_shape, start, (1, 1), MODE_REFLECT, n_threads=threads)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 @pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_MIRROR, MODE_WRAP])
