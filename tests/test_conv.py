@@ -406,9 +406,12 @@ class TestWinograd:
 
     @pytest.mark.parametrize("shape, expected", [
         ((8, 512, 7, 7), False),  # 16 tiles per image, 16 MiB of transformed weights
+        ((8, 512, 10, 10), True),  # 25 tiles
         ((8, 256, 14, 14), True),  # 49 tiles
         ((32, 64, 8, 8), True),  # 16 tiles, 256 KiB of weights that stay in cache
-        ((32, 128, 4, 4), False),  # 4 tiles
+        ((32, 128, 4, 4), True),  # 4 tiles, 1 MiB
+        ((32, 512, 4, 4), False),  # 4 tiles, 16 MiB
+        ((32, 256, 2, 2), False),  # one tile
     ])
     def test_used_where_the_tiles_pay(self, shape, expected, monkeypatch):
         monkeypatch.undo()  # the default threshold

@@ -165,12 +165,16 @@ _WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 _WINOGRAD_GG = np.kron(_WINOGRAD_G, _WINOGRAD_G)
 # Winograd runs a step of 16 GEMMs per image whose width is the image's 2x2 tiles; their 16
 # transformed weight matrices are read again for every image. With few tiles (a deep layer on a
-# small image) that traffic costs more than the multiplications saved, unless the 16 matrices
-# stay in cache. Measured (one thread, float32): 8x512x7x7 (16 tiles, 16 MiB of weights) 60 ms
-# against 23 ms by im2col; 8x256x14x14 (49 tiles, 4 MiB) 12 against 21; 32x64x8x8 (16 tiles,
-# 256 KiB) 1.6 against 2.7; 32x128x4x4 (4 tiles) 1.3 against 1.2.
-_MIN_WINOGRAD_TILES = 36
-_WINOGRAD_CACHED_BYTES = 1 << 20
+# small image) that traffic costs more than the multiplications saved once the 16 matrices no
+# longer stay in cache. Measured (one thread, float32, forward / weight gradient GFLOP/s, Winograd
+# against im2col, with the vectorised transforms): 8x512x7x7 (16 tiles, 16 MiB of transformed
+# weights) 60/73 against 86/77, 32x512x4x4 (4 tiles) 34/59 against 80/69, 8x512x10x10 (25 tiles)
+# 93/113 against 86/88; 16x448x8x8 (16 tiles, 12 MiB) 118/139 against 89/85; 32x384x4x4 (9 MiB)
+# 122/71 against 83/59; 32x128x4x4 103/60 against 64/56; 32x64x4x4 66/49 against 47/42; one tile
+# (2x2 maps) 49/13 against 67/26 at 256 channels.
+_MIN_WINOGRAD_TILES = 4
+_WINOGRAD_CACHED_BYTES = 14 << 20
+_MIN_WINOGRAD_TILES_UNCACHED = 25
 
 
 def _use_winograd(c):
@@ -183,7 +187,7 @@ def _use_winograd(c):
         return False
     tiles = ((c.out_spatial[0] + 1) // 2) * ((c.out_spatial[1] + 1) // 2)
     cached = 16 * c_in * c_out * c.weight.itemsize <= _WINOGRAD_CACHED_BYTES
-    return tiles >= _MIN_WINOGRAD_TILES or (tiles >= 16 and cached)
+    return tiles >= _MIN_WINOGRAD_TILES and (cached or tiles >= _MIN_WINOGRAD_TILES_UNCACHED)
 
 
 def _winograd_weights(weight):
