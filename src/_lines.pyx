@@ -516,6 +516,44 @@ cdef extern from *:
             for (t = 0; t < T; t++) acc[t] += s0[t] * w0;
         }
     }
+    /* two neighbouring output rows of a symmetric (sign > 0) or antisymmetric K-tap kernel
+       across rows B apart, for K = 3, 5, 7, 9: the K + 1 input rows are read once for both
+       (float buffers only; the products are added in cl_sym's order) */
+    #define CL_SYM2_LOOP(KK, OP)                                                                \
+        for (t = 0; t < T; t++) {                                                               \
+            float x[KK + 1];                                                                    \
+            for (p = 0; p <= KK; p++) x[p] = buf[p * B + t];                                    \
+            float a0 = x[KK / 2] * wk[KK / 2], a1 = x[KK / 2 + 1] * wk[KK / 2];                 \
+            for (j = 0; j < KK / 2; j++) {                                                      \
+                a0 += (x[j] OP x[KK - 1 - j]) * wk[j];                                          \
+                a1 += (x[j + 1] OP x[KK - j]) * wk[j];                                          \
+            }                                                                                   \
+            a0p[t] = a0; a1p[t] = a1;                                                           \
+        }
+    #define CL_SYM2(KK)                                                                         \
+    CL_CLONES static void cl_sym2_##KK(float *__restrict a0p, float *__restrict a1p,            \
+                                       const float *__restrict buf, Py_ssize_t T,               \
+                                       Py_ssize_t B, const float *w, int sign) {                \
+        Py_ssize_t t, p, j;                                                                     \
+        float wk[KK];                                                                           \
+        for (p = 0; p < KK; p++) wk[p] = w[p];                                                  \
+        if (sign > 0) { CL_SYM2_LOOP(KK, +) } else { CL_SYM2_LOOP(KK, -) }                      \
+    }
+    CL_SYM2(3)
+    CL_SYM2(5)
+    CL_SYM2(7)
+    CL_SYM2(9)
+    static int cl_sym2_f(float *a0, float *a1, const float *buf, Py_ssize_t T, Py_ssize_t B,
+                         const float *w, Py_ssize_t K, int sign) {
+        switch (K) {
+        case 3: cl_sym2_3(a0, a1, buf, T, B, w, sign); return 1;
+        case 5: cl_sym2_5(a0, a1, buf, T, B, w, sign); return 1;
+        case 7: cl_sym2_7(a0, a1, buf, T, B, w, sign); return 1;
+        case 9: cl_sym2_9(a0, a1, buf, T, B, w, sign); return 1;
+        default: return 0;
+        }
+    }
+
     /* contiguous float values known to fit both an int and the narrow integer type t (0..4)
        truncated into it: no range check */
     #define CL_STORE_FIT(T) { T *p = (T *)d; for (k = 0; k < m; k++) p[k] = (T)(int)s[k]; }
@@ -574,6 +612,8 @@ cdef extern from *:
     void cl_boxsum_d(double* out, const double* ext, Py_ssize_t W, Py_ssize_t size,
                      double inv) noexcept nogil
     void cl_store_fit_f(char* d, const float* s, Py_ssize_t m, int t) noexcept nogil
+    int cl_sym2_f(float* a0, float* a1, const float* buf, Py_ssize_t T, Py_ssize_t B,
+                  const float* w, Py_ssize_t K, int sign) noexcept nogil
     void cl_boxsum_f(float* out, const float* ext, Py_ssize_t W, Py_ssize_t size,
                      float inv) noexcept nogil
 
@@ -1011,6 +1051,24 @@ cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py
         t0 += n
 
 
+cdef bint _sym2_rows(float* acc0, float* acc1, const float* buf, Py_ssize_t W, Py_ssize_t B,
+                    const float* w, Py_ssize_t K, int sym, const double* wd,
+                    float check) noexcept nogil:
+    """Two neighbouring output rows of a symmetric kernel across rows (acc0 from buf, acc1 from
+    buf + B) in one sweep per tile, with their re-checks; False when K has no such sweep."""
+    cdef Py_ssize_t t0 = 0, n
+    if sym == 0 or K > 9 or K % 2 == 0:
+        return False
+    while t0 < W:
+        n = W - t0 if W - t0 < TILE else TILE
+        cl_sym2_f(acc0 + t0, acc1 + t0, buf + t0, n, B, w, K, sym)
+        if check > 0:
+            cl_check_f(acc0 + t0, buf + t0, n, B, wd, K, sym, check)
+            cl_check_f(acc1 + t0, buf + B + t0, n, B, wd, K, sym, check)
+        t0 += n
+    return True
+
+
 cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
     """res[0:W] = the column-axis filter of the row held at ext[c:c + W] (c = Kc // 2): its ends
     are filled in by the edge rule mode_c first."""
@@ -1033,6 +1091,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
+    cdef bint two
     cdef floating* rows = work                            # (nr + Kr - 1) x W
     cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
     cdef floating* ext = mid + s.R * ms                   # ms
@@ -1048,12 +1107,22 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                     rows[p * W + i] = <floating>s.cval
             else:
                 _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
-        for i in range(nr):
-            _sym_tiles(mid + i * ms + cc, rows + i * W, W, W, <const floating*>s.wr, s.Kr, s.sr,
-                       s.wrd, s.check_r)
-            _round(mid + i * ms + cc, W, s.tout)
-            _row_pass(s, mid + i * ms, line)
-            _store(s.y + (r0 + i) * W * s.osz, s.osz, line, 1, W, s.tout)
+        i = 0
+        while i < nr:
+            two = False
+            if floating is float:
+                # float buffers: two output rows per sweep where the kernel allows
+                two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
+                                                rows + i * W, W, W, <const float*>s.wr, s.Kr,
+                                                s.sr, s.wrd, s.check_r)
+            if not two:
+                _sym_tiles(mid + i * ms + cc, rows + i * W, W, W, <const floating*>s.wr, s.Kr,
+                           s.sr, s.wrd, s.check_r)
+            for p in range(i, i + 2 if two else i + 1):
+                _round(mid + p * ms + cc, W, s.tout)
+                _row_pass(s, mid + p * ms, line)
+                _store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+            i += 2 if two else 1
     else:
         # along each row first (axis 1; the row read into the middle of its extension), then the
         # columns (axis 0) of that intermediate
@@ -1066,7 +1135,14 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 _load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
                 _row_pass(s, ext, rows + p * W)
                 _round(rows + p * W, W, s.tout)
-        _sym_tiles(mid, rows, nr * W, W, <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
+        i = 0
+        if floating is float:
+            # float buffers: two output rows per sweep where the kernel allows
+            while i + 1 < nr and _sym2_rows(mid + i * W, mid + (i + 1) * W, rows + i * W, W, W,
+                                            <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r):
+                i += 2
+        _sym_tiles(mid + i * W, rows + i * W, (nr - i) * W, W, <const floating*>s.wr, s.Kr,
+                   s.sr, s.wrd, s.check_r)
         for i in range(nr):
             _store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
 
