@@ -361,3 +361,21 @@ def test_float_paths_do_not_depend_on_threads():
     for got in outs[1:]:
         for g, want in zip(got, outs[0]):
             np.testing.assert_array_equal(g, want)
+
+
+@pytest.mark.parametrize("rows_first", [False, True])
+def test_two_rows_per_sweep_every_strip_height(rows_first):
+    # float buffers compute two output rows per sweep across rows (symmetric kernels of 3 to 9
+    # taps); strips of 32 rows leave odd and even remainders
+    rng = np.random.default_rng(20)
+    for h in (1, 2, 33, 34, 65):
+        x = rng.integers(0, 256, size=(h, 41)).astype(np.uint8)
+        for k in (3, 5, 7, 9, 11):
+            wr = np.round(rng.random(k), 1)
+            wr = wr + wr[::-1]
+            wc = np.array(CHECKED[2])
+            want, got = np.empty_like(x), np.empty_like(x)
+            _lines.separable2d(x, wr, 1, 1, wc, -1, 2, want, 0.0, rows_first, 2)
+            _lines.separable2d(x, wr, 1, 1, wc, -1, 2, got, 0.0, rows_first, 2, True,
+                               margin(np.uint8, wr), margin(np.uint8, wc))
+            np.testing.assert_array_equal(got, want)
