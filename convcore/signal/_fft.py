@@ -41,6 +41,21 @@ def forward(arr, fshape, axes, is_complex, workers):
     return out
 
 
+def inverse(spec, fshape, axes, is_complex, workers):
+    """ifftn / irfftn of `spec` to `fshape` along `axes`, consuming `spec`.
+
+    The real inverse runs as complex inverses along the leading axes (in place) and one c2r along
+    the last: the same steps irfftn takes, but scipy 1.17's multi-axis c2r of float64 data is about
+    2.5x slower than the two calls (batches of 180x180 tiles: 2.1 ms against 0.8 ms; a 1080x1080
+    image 7.6 against 5.5 ms; float32 the same either way).
+    """
+    if is_complex:
+        return sp_fft.ifftn(spec, fshape, axes=axes, workers=workers, overwrite_x=True)
+    if len(axes) > 1:
+        spec = sp_fft.ifftn(spec, fshape[:-1], axes=axes[:-1], workers=workers, overwrite_x=True)
+    return sp_fft.irfft(spec, fshape[-1], axis=axes[-1], workers=workers, overwrite_x=True)
+
+
 def conv_window(a, b, axes, first, count):
     """Entries ``[first, first + count)`` along `axes` of the full linear convolution of a and b.
 
@@ -63,14 +78,13 @@ def conv_window(a, b, axes, first, count):
     dtype = np.result_type(a.dtype, b.dtype)
     if any(h == l for l, h in zip(lo, hi)):
         return np.zeros(out_shape, dtype=dtype)
-    inv = sp_fft.ifftn if is_complex else sp_fft.irfftn
     spec = forward(a, fshape, axes, is_complex, workers)
     other = forward(b, fshape, axes, is_complex, workers)
     if other.shape == spec.shape:
         spec *= other
     else:  # broadcasting over a non-convolved axis
         spec = spec * other
-    ret = inv(spec, fshape, axes=axes, workers=workers)
+    ret = inverse(spec, fshape, axes, is_complex, workers)
     take = [slice(None)] * ret.ndim
     place = [slice(None)] * ret.ndim
     whole = True
@@ -132,7 +146,6 @@ def _polyphase(plan, region, offset, work):
     weights = np.zeros([st * ko for st, ko in zip(s, k_out)], dtype=work)
     weights[tuple(slice(0, n) for n in k)] = plan.w
     is_complex = np.dtype(work).kind == "c"
-    inv = sp_fft.ifftn if is_complex else sp_fft.irfftn
     fshape = [sp_fft.next_fast_len(mo + ko - 1, not is_complex) for mo, ko in zip(m_out, k_out)]
     axes = list(range(len(s)))
     workers = get_num_threads()
@@ -151,7 +164,7 @@ def _polyphase(plan, region, offset, work):
             spec += term
     if spec is None:
         return np.zeros(m_out, dtype=work)
-    ret = inv(spec, fshape, axes=axes, workers=workers)
+    ret = inverse(spec, fshape, axes, is_complex, workers)
     return ret[tuple(slice(ko - 1, ko - 1 + mo) for ko, mo in zip(k_out, m_out))]
 
 

@@ -12,7 +12,7 @@ import scipy.fft as sp_fft
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._dtypes import fft_input
-from ._fft import as_result, conv_window, region_of, run_fft, work_dtype
+from ._fft import as_result, conv_window, inverse, region_of, run_fft, work_dtype
 from ._options import check_mode, check_stride, valid_swap_needed
 from ._plan import Plan
 
@@ -254,10 +254,10 @@ def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
         return fftconvolve(a, b, mode, axes, stride)
     a2, b2, fft_axes, fshape, block_axes = _blocked(a, b, axes, plan, is_complex)
     workers = get_num_threads()
-    fwd, inv = (sp_fft.fftn, sp_fft.ifftn) if is_complex else (sp_fft.rfftn, sp_fft.irfftn)
+    fwd = sp_fft.fftn if is_complex else sp_fft.rfftn
     spec = fwd(a2, fshape, axes=fft_axes, workers=workers)
     spec = spec * fwd(b2, fshape, axes=fft_axes, workers=workers)
-    ret = inv(spec, fshape, axes=fft_axes, workers=workers)
+    ret = inverse(spec, fshape, fft_axes, is_complex, workers)
     # overlap-add the blocked axes (last first, so earlier positions stay put); crop the others
     for ax in sorted(plan, reverse=True):
         pos = block_axes[sorted(plan).index(ax)]

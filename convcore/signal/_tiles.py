@@ -25,7 +25,7 @@ import scipy.fft as sp_fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._threads import get_num_threads
-from ._fft import as_result, region_of, work_dtype
+from ._fft import as_result, inverse, region_of, work_dtype
 
 L2_BYTES = 1 << 20        # per-core L2 of the project's machine (AMD EPYC, 1 MiB)
 OUT_OF_CACHE = 2.0        # measured: a tile whose samples and spectrum spill L2 costs ~2x per
@@ -171,7 +171,7 @@ def run_tiles(plan, tile=None):
         windows = sliding_window_view(strip, t1, axis=1)[:, ::b1].transpose(1, 0, 2)
         spec = sp_fft.rfft2(windows, tile, workers=1)
         spec *= spec_w
-        res = sp_fft.irfft2(spec, tile, workers=1, overwrite_x=True)
+        res = inverse(spec, tile, (1, 2), False, 1)
         rows = min(b0, m0 - i * b0)
         valid = res[:, k0 - 1:k0 - 1 + rows, k1 - 1:]                  # (n1, rows, b1)
         dst = out[i * b0:i * b0 + rows]
