@@ -36,9 +36,9 @@ checked here against the geometry before any memory is touched):
   chunks up in order. The chunks are fixed by the caller, not by the thread count, so the result
   is the same bits on any number of threads. ``work`` (n_threads, K * (tile + COLS_PAD)).
 
-- ``forward_winograd(x, u, bias, y, geometry, tile_rows, work, n_threads)``: the same forward for
-  a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below); ``u``
-  (16, C_out, C_in) the transformed weights.
+- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, work, n_threads)``: the same
+  forward for a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below);
+  ``u`` (16, C_out, C_in) the transformed weights; small images ``images`` to a step.
 - ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, work, n_threads)``: its weight
   gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as in
   ``backward_weight``.
@@ -614,13 +614,14 @@ cdef inline Py_ssize_t _winograd_work_size(Py_ssize_t c_in, Py_ssize_t c_out,
 
 
 cdef void _wino_input_step(const floating *x, floating *V, const Geometry *g, Py_ssize_t c_in,
-                           Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t bv,
+                           Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t bv, Py_ssize_t count,
                            floating *rows) noexcept nogil:
     """V[xi * bv + c * count + q] = (B^T d B)[xi] for the tiles q of tile rows a0..a1 of every
-    channel c (count = (a1 - a0) * tiles per row). The 4 input rows of a tile row are read in
-    place when they and the columns the tiles span lie inside the input, else copied into
-    ``rows`` (4 * (2 * tiles per row + 2) values) with the zero padding around them."""
-    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, count = (a1 - a0) * tw, c, a, r, k, rr, r0
+    channel c (count >= (a1 - a0) * tiles per row: the step may hold more images' tiles). The 4
+    input rows of a tile row are read in place when they and the columns the tiles span lie
+    inside the input, else copied into ``rows`` (4 * (2 * tiles per row + 2) values) with the
+    zero padding around them."""
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, c, a, r, k, rr, r0
     cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], pw = g.p[2], span = 2 * tw + 2
     cdef Py_ssize_t lo = pw if pw < span else span  # buffer columns k <-> input column k - pw
     cdef Py_ssize_t hi = W + pw if W + pw < span else span
@@ -656,19 +657,21 @@ cdef void _wino_input_step(const floating *x, floating *V, const Geometry *g, Py
                                    bv, tw)
 
 
-cdef void _winograd_image(const floating *x, const floating *u, const floating *bias, floating *y,
-                          floating *work, const Geometry *g, Py_ssize_t c_in, Py_ssize_t c_out,
-                          Py_ssize_t tile_rows) noexcept nogil:
-    """One image by Winograd, ``tile_rows`` rows of tiles at a time; work holds
-    16 * (c_in + c_out) * tile_rows * tw + 32 * WINOGRAD_SKEW + 8 * tw + 8 values,
+cdef void _winograd_images(const floating *x, const floating *u, const floating *bias,
+                           floating *y, floating *work, const Geometry *g, Py_ssize_t c_in,
+                           Py_ssize_t c_out, Py_ssize_t tile_rows, Py_ssize_t nb) noexcept nogil:
+    """``nb`` images by Winograd: one image ``tile_rows`` rows of tiles at a time, or (nb > 1,
+    then tile_rows covers the image) the nb images' tiles side by side in one step, so that the
+    16 transformed weight matrices are read once for them all. work holds
+    16 * (c_in + c_out) * nb * tile_rows * tw + 32 * WINOGRAD_SKEW + 8 * tw + 8 values,
     tw = ceil(W_out / 2)."""
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
-    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, full
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, full, img, q0
     cdef Py_ssize_t bv, bm
     cdef floating *V = work
-    cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
-    cdef floating *rows = M + 16 * (c_out * tile_rows * tw + _WINO_SKEW)  # 4 padded input rows
+    cdef floating *M = work + 16 * (c_in * nb * tile_rows * tw + _WINO_SKEW)
+    cdef floating *rows = M + 16 * (c_out * nb * tile_rows * tw + _WINO_SKEW)  # 4 padded rows
     cdef const floating *m
     cdef floating *yo
     cdef floating s[2][4]
@@ -677,72 +680,86 @@ cdef void _winograd_image(const floating *x, const floating *u, const floating *
     a0 = 0
     while a0 < th:
         a1 = a0 + tile_rows if a0 + tile_rows < th else th
-        count = (a1 - a0) * tw
+        count = nb * (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        _wino_input_step(x, V, g, c_in, a0, a1, bv, rows)
+        for img in range(nb):
+            _wino_input_step(x + img * c_in * g.plane, V + img * (a1 - a0) * tw, g, c_in, a0, a1,
+                             bv, count, rows)
         for xi in range(16):
             gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                  V + xi * bv, count, 0, M + xi * bm, count)
-        for o in range(c_out):  # y = A^T M A (+ bias), the blocks cut at the output's edge
-            shift = bias[o] if bias != NULL else 0
-            yo = y + o * oH * oW
-            for a in range(a0, a1):
-                full = tw if 2 * a + 1 < oH else 0  # tiles wholly inside the output
-                if full and oW % 2:
-                    full -= 1
-                m = M + o * count + (a - a0) * tw
-                if floating is float:
-                    convcore_wino_out_f(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW, full)
-                else:
-                    convcore_wino_out_d(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW, full)
-                for b in range(full, tw):
-                    m = M + o * count + (a - a0) * tw + b
-                    for r in range(4):  # s = A^T m
-                        s[0][r] = m[r * bm] + m[(4 + r) * bm] + m[(8 + r) * bm]
-                        s[1][r] = m[(4 + r) * bm] - m[(8 + r) * bm] - m[(12 + r) * bm]
-                    for i in range(2):  # out = s A
-                        out[i][0] = s[i][0] + s[i][1] + s[i][2] + shift
-                        out[i][1] = s[i][1] - s[i][2] - s[i][3] + shift
-                    for i in range(2):
-                        if 2 * a + i < oH:
-                            for j in range(2):
-                                if 2 * b + j < oW:
-                                    yo[(2 * a + i) * oW + 2 * b + j] = out[i][j]
+        for img in range(nb):
+            q0 = img * (a1 - a0) * tw  # the image's first tile in the step
+            for o in range(c_out):  # y = A^T M A (+ bias), the blocks cut at the output's edge
+                shift = bias[o] if bias != NULL else 0
+                yo = y + (img * c_out + o) * oH * oW
+                for a in range(a0, a1):
+                    full = tw if 2 * a + 1 < oH else 0  # tiles wholly inside the output
+                    if full and oW % 2:
+                        full -= 1
+                    m = M + o * count + q0 + (a - a0) * tw
+                    if floating is float:
+                        convcore_wino_out_f(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW,
+                                            full)
+                    else:
+                        convcore_wino_out_d(m, bm, shift, yo + 2 * a * oW, yo + (2 * a + 1) * oW,
+                                            full)
+                    for b in range(full, tw):
+                        m = M + o * count + q0 + (a - a0) * tw + b
+                        for r in range(4):  # s = A^T m
+                            s[0][r] = m[r * bm] + m[(4 + r) * bm] + m[(8 + r) * bm]
+                            s[1][r] = m[(4 + r) * bm] - m[(8 + r) * bm] - m[(12 + r) * bm]
+                        for i in range(2):  # out = s A
+                            out[i][0] = s[i][0] + s[i][1] + s[i][2] + shift
+                            out[i][1] = s[i][1] - s[i][2] - s[i][3] + shift
+                        for i in range(2):
+                            if 2 * a + i < oH:
+                                for j in range(2):
+                                    if 2 * b + j < oW:
+                                        yo[(2 * a + i) * oW + 2 * b + j] = out[i][j]
         a0 = a1
 
 
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                      const floating[::1] bias, floating[:, :, ::1] y,
-                     const long long[:, ::1] geometry, Py_ssize_t tile_rows,
+                     const long long[:, ::1] geometry, Py_ssize_t tile_rows, Py_ssize_t images,
                      floating[:, ::1] work, int n_threads):
     """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
-    transformed weights G w G^T, ``work`` (n_threads, 16 * (C_in + C_out) * tile_rows * tw +
+    transformed weights G w G^T. Every work item is ``images`` images (then ``tile_rows`` must
+    cover an image: all their tiles in one step) or one image in steps of ``tile_rows`` rows of
+    tiles; ``work`` (n_threads, 16 * (C_in + C_out) * images * tile_rows * tw +
     32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2)."""
     cdef Geometry g = _geometry(geometry)
-    cdef Py_ssize_t n, c_in = x.shape[1], c_out = u.shape[1]
-    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2
+    cdef Py_ssize_t n, item, nb, c_in = x.shape[1], c_out = u.shape[1], N = x.shape[0]
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, th = (g.n_out[1] + 1) // 2
+    cdef Py_ssize_t n_items
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if (g.n_in[0] != 1 or g.n_out[0] != 1 or g.k[0] != 1 or g.k[1] != 3 or g.k[2] != 3
             or g.s[1] != 1 or g.s[2] != 1 or g.dil[1] != 1 or g.dil[2] != 1):
         raise ValueError("forward_winograd: the geometry is not a 3x3, stride-1 2-D convolution")
     if (x.shape[2] != g.plane or u.shape[0] != 16 or u.shape[2] != c_in or y.shape[0] != x.shape[0]
-            or y.shape[1] != c_out or y.shape[2] != g.L or tile_rows < 1
-            or work.shape[0] < max(n_threads, 1)
-            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows, tw)):
+            or y.shape[1] != c_out or y.shape[2] != g.L or tile_rows < 1 or images < 1
+            or (images > 1 and tile_rows < th) or work.shape[0] < max(n_threads, 1)
+            or work.shape[1] < _winograd_work_size(c_in, c_out, images * tile_rows, tw)):
         raise ValueError("forward_winograd: array shapes do not match the geometry")
+    n_items = (N + images - 1) // images
     if bias.shape[0] not in (0, c_out):
         raise ValueError("forward_winograd: bias must be empty or hold one value per output "
                          "channel")
     with nogil:
         if n_threads <= 1:
-            for n in range(x.shape[0]):
-                _winograd_image(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[0, 0], &g, c_in,
-                                c_out, tile_rows)
+            for item in range(n_items):
+                n = item * images
+                nb = images if N - n > images else N - n
+                _winograd_images(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[0, 0], &g, c_in,
+                                 c_out, tile_rows, nb)
         else:
-            for n in prange(x.shape[0], num_threads=n_threads, schedule="dynamic"):
-                _winograd_image(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[threadid(), 0],
-                                &g, c_in, c_out, tile_rows)
+            for item in prange(n_items, num_threads=n_threads, schedule="dynamic"):
+                n = item * images
+                nb = images if N - n > images else N - n
+                _winograd_images(&x[n, 0, 0], &u[0, 0, 0], b, &y[n, 0, 0], &work[threadid(), 0],
+                                 &g, c_in, c_out, tile_rows, nb)
 
 
 cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, floating *gu,
@@ -768,7 +785,7 @@ cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, flo
         count = (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        _wino_input_step(x, V, g, c_in, a0, a1, bv, rows)
+        _wino_input_step(x, V, g, c_in, a0, a1, bv, count, rows)
         for o in range(c_out):  # dM[xi, o, q] = (A dy A^T)[xi]
             gyo = gy + o * oH * oW
             for a in range(a0, a1):

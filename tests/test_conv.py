@@ -322,6 +322,7 @@ class TestWinograd:
     def _small_images_too(self, monkeypatch):
         # the tests' images have few 2x2 tiles; by default those go to im2col
         monkeypatch.setattr(conv_module, "_MIN_WINOGRAD_TILES", 1)
+        monkeypatch.setattr(conv_module, "_MIN_WINOGRAD_TILES_WEIGHT_GRAD", 1)
 
     CASES = [  # N, C_in, C_out, (H, W), padding, bias
         (2, 16, 16, (7, 9), 1, True),  # odd output: the last tiles are cut
@@ -370,6 +371,40 @@ class TestWinograd:
         monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
         ref_x = F.conv2d_backward(gy, x, w, padding=p, need_weight=False, need_bias=False)[0]
         np.testing.assert_allclose(gx, ref_x, rtol=2e-5, atol=2e-5 * np.abs(ref_x).max())
+
+    @pytest.mark.parametrize("images", [1, 2, 3])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_several_images_per_step(self, images, dtype, monkeypatch):
+        # small images share a step (5 images by 2 or 3: a short last item); 1 and 2 threads
+        monkeypatch.setattr(conv_module, "_winograd_forward_images", lambda c: images)
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)
+        x = rng.standard_normal((5, 16, 5, 7))
+        w = rng.standard_normal((12, 16, 3, 3))
+        b = rng.standard_normal(12)
+        ref = window_conv(x, w, b, [(1, 1), (1, 1)])
+        ys = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                ys.append(F.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype), padding=1))
+        finally:
+            convcore.set_num_threads(None)
+        tol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(ys[0], ref, rtol=tol, atol=tol)
+        np.testing.assert_array_equal(ys[0], ys[1])
+
+    def test_images_per_step_depend_on_the_shapes_only(self, monkeypatch):
+        monkeypatch.undo()  # the default thresholds
+
+        def images(n, c, h):
+            return conv_module._winograd_forward_images(conv_module._Conv(
+                np.zeros((n, c, h, h), np.float32), np.zeros((c, c, 3, 3), np.float32), 1, 1, 1,
+                1, 2))
+        assert images(8, 64, 56) == 1  # 784 tiles: steps within the image
+        assert images(32, 128, 8) == 4  # 16 tiles, 64 per step
+        assert images(32, 512, 4) == 16  # 4 tiles, uncached weights: 64 tiles per step pay
+        assert images(2, 512, 4) == 0  # a batch of 2: one image per step, too few tiles
+        assert images(8, 64, 2) == 0  # one tile per image: im2col
 
     def test_one_and_two_threads_give_the_same_bits(self, monkeypatch):
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as it is, use both threads
@@ -426,12 +461,16 @@ class TestWinograd:
         strided = conv_module._Conv(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
-                                     1, work, 1)
+                                     1, 1, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1,
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
                                      work[:, :100].copy(), 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            # several images per step need steps that cover an image (3 rows of tiles here)
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
+                                     work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1,
+            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
                                      work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
