@@ -8,13 +8,13 @@ correlation of the tile with ``w``; the circular wrap-around only touches the fi
 that are dropped. The kernel's spectrum is ``T0 x T1`` only, a row of tiles is transformed at once
 (one batched scipy.fft call; rows of tiles are shared between the caller and helper threads), and
 a tile's spectrum stays in the core's cache between the forward transform, the product and the
-inverse. Float32 data are transformed
-in float32 (complex64), float64 and integers in float64 (integers are rounded back, exact only where
-``_method._fft_allowed`` says so).
+inverse. Float32 data are transformed in float32 (complex64), float64 and integers in float64
+(integers are rounded back, exact only where ``_method._fft_allowed`` says so).
 
 ``tile_shape`` picks the tile by the FFT work per output sample (tile count, including the last
-partial row and column, times ``T0 T1 log2(T0 T1)``), with a penalty for tiles whose spectrum does
-not fit in a core's L2 cache; a single tile covering the whole output is the plain FFT convolution.
+partial row and column, times ``T0 T1 log2(T0 T1)``, plus a fixed cost per tile), with a penalty
+for tiles whose samples and spectrum do not fit in a core's L2 cache; a single tile covering the
+whole output is the plain FFT convolution.
 """
 import functools
 import threading
@@ -53,7 +53,6 @@ def tile_shape(shape, kshape, itemsize):
     """((T0, T1), work): the tile shape of least modelled FFT work for an output `shape` and a kernel
     `kshape`, and that work in units of ``n log2 n`` of real transforms (forward + inverse of every
     tile; the kernel's one transform is small and left out)."""
-    best = None
     cand = [np.asarray(_lengths(k, m + k - 1)) for m, k in zip(shape, kshape)]
     t0, t1 = np.meshgrid(cand[0], cand[1], indexing="ij")
     tiles = (-(-shape[0] // (t0 - kshape[0] + 1))) * (-(-shape[1] // (t1 - kshape[1] + 1)))
@@ -62,13 +61,12 @@ def tile_shape(shape, kshape, itemsize):
     per = np.where(footprint > L2_BYTES, OUT_OF_CACHE, 1.0)
     work = tiles * (2 * size * np.log2(size) * per + TILE_OVERHEAD)
     i, j = np.unravel_index(np.argmin(work), work.shape)
-    best = ((int(t0[i, j]), int(t1[i, j])), float(work[i, j]))
-    return best
+    return (int(t0[i, j]), int(t1[i, j])), float(work[i, j])
 
 
 def usable(plan):
     """Tiles cover 2-D real (or exactly integer) plans at stride 1."""
-    return (plan.x.ndim == 2 and plan.result.kind in "fiu" and plan.stride == (1, 1)
+    return (plan.x.ndim == 2 and plan.result.kind in "fiu" and tuple(plan.stride) == (1, 1)
             and plan.x.dtype.kind != "c" and plan.w.dtype.kind != "c")
 
 
