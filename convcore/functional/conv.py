@@ -276,6 +276,10 @@ def _trim_taps(c):
     dropped taps only ever multiply zeros. Along each axis, tap t reads input t * dilation - low
     + o * stride for the outputs o; the taps kept run from the first to the last that lands on
     the input for some o."""
+    if c.stride == (1,) * c.nd and all(
+            n >= d * (k - 1) + 1
+            for n, k, d in zip(c.x.shape[2:], c.weight.shape[2:], c.dilation)):
+        return c  # stride 1 over an input as wide as the kernel's span: taps 0 and k-1 both reach it
     lead = 3 - c.nd
     g = c.geometry
     keep = []
