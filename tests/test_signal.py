@@ -460,6 +460,27 @@ class TestEngines:
                 convcore.set_num_threads(None)
         np.testing.assert_array_equal(*results)
 
+    def test_cost_floor_bounds_every_other_engine(self):
+        # choose() returns 'direct' at once when it is cheaper than this floor: it must lie below
+        # the cost of every other engine
+        rng = np.random.default_rng(34)
+        cases = [((1024, 1024), (3, 3), np.float64, (1, 1)), ((512, 300), (31, 31), np.float32,
+                                                              (1, 1)),
+                 ((200, 200), (5, 5), np.complex128, (2, 1)), ((100000,), (301,), np.float64, (1,)),
+                 ((64, 64, 64), (3, 5, 3), np.float32, (1, 1, 1))]
+        for xs, ws, dtype, stride in cases:
+            plan = self._plan(data(xs, dtype, rng), data(ws, dtype, rng), "same", stride)
+            for threads in (1, 2, 4):
+                floor = _method._floor(plan, threads)
+                costs = [_method.fft_cost(plan, threads), _method.separable_cost(plan, threads)]
+                if plan.x.ndim == 1:
+                    costs.append(_method.oa_cost(plan, threads))
+                if _method.tiles_usable(plan):
+                    costs.append(_method.tiles_cost(plan, threads))
+                assert floor <= min(costs), (xs, ws, dtype, threads)
+        plan = self._plan(np.ones((1024, 1024)), rng.random((3, 3)))
+        assert _method.choose(plan, "auto") == ("direct", None)
+
     def test_tile_rows_every_row_once_and_errors_reach_the_caller(self):
         seen = []
         _Rows(50, lambda i, state: seen.append(i)).run(3)

@@ -179,17 +179,31 @@ def _fft_allowed(plan):
     return exact_in_fft(plan.x, plan.w, plan.cval if plan.boundary == MODE_CONSTANT else 0)
 
 
+def _floor(plan, threads):
+    """A lower bound of every other engine's cost: the fixed cost and one pass over the output of
+    the transforms (copies into the transform buffers) or of the separable line passes."""
+    outputs = plan.outputs
+    item = 4 if plan.result in (np.float32, np.complex64) else 8
+    spectral = FFT_SETUP + COPY * outputs * 2 * item
+    separable = DIRECT_SETUP * plan.x.ndim + min(LINES_ELEMENT / threads, COPY * 16) * outputs
+    return min(spectral, separable)
+
+
 def choose(plan, method):
     """(engine, factors): the cheapest allowed engine; factors for 'separable', else None."""
     allowed = candidates(plan, method)
     threads = get_num_threads()
+    if "direct" in allowed:
+        best_cost = direct_cost(plan, threads)
+        if best_cost <= _floor(plan, threads):  # small kernels: skip the other estimates
+            return "direct", None
     spectral = [(cost(plan, threads), name) for name, cost in (("fft", fft_cost),
                                                                ("oa", oa_cost),
                                                                ("tiles", tiles_cost))
                 if name in allowed]
     if "direct" not in allowed:
         return min(spectral)[1], None
-    best, best_cost, factors = "direct", direct_cost(plan, threads), None
+    best, factors = "direct", None
     if "separable" in allowed:
         cost = separable_cost(plan, threads)
         if cost < best_cost:
