@@ -39,9 +39,9 @@ checked here against the geometry before any memory is touched):
 - ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, work, n_threads)``: the same
   forward for a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below);
   ``u`` (16, C_out, C_in) the transformed weights; small images ``images`` to a step.
-- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, work, n_threads)``: its weight
-  gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as in
-  ``backward_weight``.
+- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
+  its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
+  in ``backward_weight``.
 
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
@@ -762,19 +762,21 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                                  &g, c_in, c_out, tile_rows, nb)
 
 
-cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, floating *gu,
-                                      floating *work, const Geometry *g, Py_ssize_t c_in,
-                                      Py_ssize_t c_out, Py_ssize_t tile_rows) noexcept nogil:
-    """gu[xi, o, c] += sum over the tiles t of one image of dM[xi, o, t] * V[xi, c, t], where
+cdef void _winograd_weight_grad_images(const floating *gy, const floating *x, floating *gu,
+                                       floating *work, const Geometry *g, Py_ssize_t c_in,
+                                       Py_ssize_t c_out, Py_ssize_t tile_rows,
+                                       Py_ssize_t nb) noexcept nogil:
+    """gu[xi, o, c] += sum over the tiles t of ``nb`` images of dM[xi, o, t] * V[xi, c, t], where
     dM = A dy A^T is the 4x4 image of the tile's 2x2 output gradient (zero past the edge): the
     adjoint of the forward's y = A^T M A, M_xi = U_xi @ V_xi. The caller turns gu into the weight
-    gradient G^T gu G. ``work`` as for the forward."""
+    gradient G^T gu G. ``work`` as for the forward; with nb > 1, tile_rows covers an image and
+    the nb images' tiles go side by side into one step."""
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t th = (oH + 1) // 2, tw = (oW + 1) // 2
-    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, bv, bm, full
+    cdef Py_ssize_t a0, a1, a, b, o, xi, count, i, j, r, bv, bm, full, img, q0
     cdef floating *V = work
-    cdef floating *M = work + 16 * (c_in * tile_rows * tw + _WINO_SKEW)
-    cdef floating *rows = M + 16 * (c_out * tile_rows * tw + _WINO_SKEW)  # 4 padded input rows
+    cdef floating *M = work + 16 * (c_in * nb * tile_rows * tw + _WINO_SKEW)
+    cdef floating *rows = M + 16 * (c_out * nb * tile_rows * tw + _WINO_SKEW)  # 4 padded rows
     cdef floating *m
     cdef const floating *gyo
     cdef floating d[2][2]
@@ -782,39 +784,45 @@ cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, flo
     a0 = 0
     while a0 < th:
         a1 = a0 + tile_rows if a0 + tile_rows < th else th
-        count = (a1 - a0) * tw
+        count = nb * (a1 - a0) * tw
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
-        _wino_input_step(x, V, g, c_in, a0, a1, bv, count, rows)
-        for o in range(c_out):  # dM[xi, o, q] = (A dy A^T)[xi]
-            gyo = gy + o * oH * oW
-            for a in range(a0, a1):
-                full = tw if 2 * a + 1 < oH else 0  # blocks wholly inside the output
-                if full and oW % 2:
-                    full -= 1
-                m = M + o * count + (a - a0) * tw
-                if floating is float:
-                    convcore_wino_grad_f(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm, full)
-                else:
-                    convcore_wino_grad_d(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm, full)
-                for b in range(full, tw):
-                    for i in range(2):
-                        for j in range(2):
-                            if 2 * a + i < oH and 2 * b + j < oW:
-                                d[i][j] = gyo[(2 * a + i) * oW + 2 * b + j]
-                            else:
-                                d[i][j] = 0
-                    for j in range(2):  # t = A d
-                        t[0][j] = d[0][j]
-                        t[1][j] = d[0][j] + d[1][j]
-                        t[2][j] = d[0][j] - d[1][j]
-                        t[3][j] = -d[1][j]
-                    m = M + o * count + (a - a0) * tw + b
-                    for r in range(4):  # dM = t A^T
-                        m[(4 * r) * bm] = t[r][0]
-                        m[(4 * r + 1) * bm] = t[r][0] + t[r][1]
-                        m[(4 * r + 2) * bm] = t[r][0] - t[r][1]
-                        m[(4 * r + 3) * bm] = -t[r][1]
+        for img in range(nb):
+            _wino_input_step(x + img * c_in * g.plane, V + img * (a1 - a0) * tw, g, c_in, a0, a1,
+                             bv, count, rows)
+        for img in range(nb):  # dM[xi, o, q] = (A dy A^T)[xi]
+            q0 = img * (a1 - a0) * tw  # the image's first tile in the step
+            for o in range(c_out):
+                gyo = gy + (img * c_out + o) * oH * oW
+                for a in range(a0, a1):
+                    full = tw if 2 * a + 1 < oH else 0  # blocks wholly inside the output
+                    if full and oW % 2:
+                        full -= 1
+                    m = M + o * count + q0 + (a - a0) * tw
+                    if floating is float:
+                        convcore_wino_grad_f(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm,
+                                             full)
+                    else:
+                        convcore_wino_grad_d(gyo + 2 * a * oW, gyo + (2 * a + 1) * oW, m, bm,
+                                             full)
+                    for b in range(full, tw):
+                        for i in range(2):
+                            for j in range(2):
+                                if 2 * a + i < oH and 2 * b + j < oW:
+                                    d[i][j] = gyo[(2 * a + i) * oW + 2 * b + j]
+                                else:
+                                    d[i][j] = 0
+                        for j in range(2):  # t = A d
+                            t[0][j] = d[0][j]
+                            t[1][j] = d[0][j] + d[1][j]
+                            t[2][j] = d[0][j] - d[1][j]
+                            t[3][j] = -d[1][j]
+                        m = M + o * count + q0 + (a - a0) * tw + b
+                        for r in range(4):  # dM = t A^T
+                            m[(4 * r) * bm] = t[r][0]
+                            m[(4 * r + 1) * bm] = t[r][0] + t[r][1]
+                            m[(4 * r + 2) * bm] = t[r][0] - t[r][1]
+                            m[(4 * r + 3) * bm] = -t[r][1]
         for xi in range(16):  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
             gemm(False, True, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, count,
                  1, gu + xi * c_out * c_in, c_in)
@@ -823,36 +831,46 @@ cdef void _winograd_weight_grad_image(const floating *gy, const floating *x, flo
 
 def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                              floating[:, :, :, ::1] grad_u, const long long[:, ::1] geometry,
-                             Py_ssize_t tile_rows, floating[:, ::1] work, int n_threads):
+                             Py_ssize_t tile_rows, Py_ssize_t images, floating[:, ::1] work,
+                             int n_threads):
     """The weight gradient of forward_winograd in the Winograd domain: ``grad_u`` (n_chunks, 16,
     C_out, C_in), zero-filled by the caller, chunk k receiving the images k * N // n_chunks to
-    (k + 1) * N // n_chunks in order (as backward_weight: the same bits on any thread count);
-    ``work`` as for forward_winograd."""
+    (k + 1) * N // n_chunks in order, ``images`` at a time (as backward_weight: the same bits on
+    any thread count); ``tile_rows``, ``images`` and ``work`` as for forward_winograd."""
     cdef Geometry g = _geometry(geometry)
-    cdef Py_ssize_t chunk, n, N = x.shape[0], n_chunks = grad_u.shape[0]
+    cdef Py_ssize_t chunk, n, n1, nb, N = x.shape[0], n_chunks = grad_u.shape[0]
     cdef Py_ssize_t c_in = x.shape[1], c_out = grad_y.shape[1]
-    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2
+    cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, th = (g.n_out[1] + 1) // 2
     if (g.n_in[0] != 1 or g.n_out[0] != 1 or g.k[0] != 1 or g.k[1] != 3 or g.k[2] != 3
             or g.s[1] != 1 or g.s[2] != 1 or g.dil[1] != 1 or g.dil[2] != 1):
         raise ValueError("backward_weight_winograd: the geometry is not a 3x3, stride-1 2-D "
                          "convolution")
     if (x.shape[2] != g.plane or grad_y.shape[0] != N or grad_y.shape[2] != g.L
             or grad_u.shape[1] != 16 or grad_u.shape[2] != c_out or grad_u.shape[3] != c_in
-            or tile_rows < 1 or work.shape[0] < max(n_threads, 1)
-            or work.shape[1] < _winograd_work_size(c_in, c_out, tile_rows, tw)):
+            or tile_rows < 1 or images < 1 or (images > 1 and tile_rows < th)
+            or work.shape[0] < max(n_threads, 1)
+            or work.shape[1] < _winograd_work_size(c_in, c_out, images * tile_rows, tw)):
         raise ValueError("backward_weight_winograd: array shapes do not match the geometry")
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight_winograd: grad_u must hold between 1 and N partial sums")
     with nogil:
         if n_threads <= 1:
             for chunk in range(n_chunks):
-                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
-                    _winograd_weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0],
-                                                &grad_u[chunk, 0, 0, 0], &work[0, 0], &g, c_in,
-                                                c_out, tile_rows)
+                n = chunk * N // n_chunks
+                n1 = (chunk + 1) * N // n_chunks
+                while n < n1:
+                    nb = images if n1 - n > images else n1 - n
+                    _winograd_weight_grad_images(&grad_y[n, 0, 0], &x[n, 0, 0],
+                                                 &grad_u[chunk, 0, 0, 0], &work[0, 0], &g, c_in,
+                                                 c_out, tile_rows, nb)
+                    n = n + nb
         else:
             for chunk in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
-                for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
-                    _winograd_weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0],
-                                                &grad_u[chunk, 0, 0, 0], &work[threadid(), 0],
-                                                &g, c_in, c_out, tile_rows)
+                n = chunk * N // n_chunks
+                n1 = (chunk + 1) * N // n_chunks
+                while n < n1:
+                    nb = images if n1 - n > images else n1 - n
+                    _winograd_weight_grad_images(&grad_y[n, 0, 0], &x[n, 0, 0],
+                                                 &grad_u[chunk, 0, 0, 0], &work[threadid(), 0],
+                                                 &g, c_in, c_out, tile_rows, nb)
+                    n = n + nb

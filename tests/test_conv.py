@@ -375,23 +375,33 @@ class TestWinograd:
     @pytest.mark.parametrize("images", [1, 2, 3])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_several_images_per_step(self, images, dtype, monkeypatch):
-        # small images share a step (5 images by 2 or 3: a short last item); 1 and 2 threads
+        # small images share a step (5 images by 2 or 3: a short last item), forward and weight
+        # gradient (2 chunks of 2 and 3 images); 1 and 2 threads give the same bits
         monkeypatch.setattr(conv_module, "_winograd_forward_images", lambda c: images)
+        monkeypatch.setattr(conv_module, "_weight_grad_winograd_plan", lambda c: (2, images))
         monkeypatch.setattr(conv_module, "_GRAIN", 1)
         x = rng.standard_normal((5, 16, 5, 7))
         w = rng.standard_normal((12, 16, 3, 3))
         b = rng.standard_normal(12)
         ref = window_conv(x, w, b, [(1, 1), (1, 1)])
-        ys = []
+        gy = rng.standard_normal(ref.shape)
+        win = np.lib.stride_tricks.sliding_window_view(np.pad(x, [(0, 0)] * 2 + [(1, 1)] * 2),
+                                                       (3, 3), axis=(2, 3))
+        ref_w = np.einsum("nopq,ncpqij->ocij", gy, win)
+        results = []
         try:
             for threads in (1, 2):
                 convcore.set_num_threads(threads)
-                ys.append(F.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype), padding=1))
+                xd, wd = x.astype(dtype), w.astype(dtype)
+                results.append((F.conv2d(xd, wd, b.astype(dtype), padding=1),
+                                F.conv2d_backward(gy.astype(dtype), xd, wd, padding=1)[1]))
         finally:
             convcore.set_num_threads(None)
         tol = 2e-5 if dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(ys[0], ref, rtol=tol, atol=tol)
-        np.testing.assert_array_equal(ys[0], ys[1])
+        np.testing.assert_allclose(results[0][0], ref, rtol=tol, atol=tol)
+        np.testing.assert_allclose(results[0][1], ref_w, rtol=tol, atol=tol * np.abs(ref_w).max())
+        for one, two in zip(*results):
+            np.testing.assert_array_equal(one, two)
 
     def test_images_per_step_depend_on_the_shapes_only(self, monkeypatch):
         monkeypatch.undo()  # the default thresholds
@@ -475,13 +485,13 @@ class TestWinograd:
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
             _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
-                                             work, 1)
+                                             1, work, 1)
         with pytest.raises(ValueError, match="backward_weight_winograd: array shapes do not"):
             _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu[:, :, :8].copy(),
-                                             c.geometry, 1, work, 1)
+                                             c.geometry, 1, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight_winograd: grad_u must hold"):
             _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), np.zeros((2, 16, 16, 16)),
-                                             c.geometry, 1, work, 1)
+                                             c.geometry, 1, 1, work, 1)
 
 
 class TestLargerThanATile:

@@ -175,8 +175,8 @@ _WINOGRAD_GG = np.kron(_WINOGRAD_G, _WINOGRAD_G)
 _MIN_WINOGRAD_TILES = 4
 _WINOGRAD_CACHED_BYTES = 14 << 20
 _MIN_WINOGRAD_TILES_UNCACHED = 25
-# The weight gradient's GEMMs sum over one image's tiles: with few they are too shallow (32x256x4x4:
-# 41 GFLOP/s against 59 by im2col; 32x64x8x8, 16 tiles: 83 against 59).
+# The weight gradient's GEMMs sum over a step's tiles: with few they are too shallow (32x256x4x4,
+# 4 tiles a step: 41 GFLOP/s against 59 by im2col; 32x64x8x8, 16 tiles: 83 against 59).
 _MIN_WINOGRAD_TILES_WEIGHT_GRAD = 16
 
 
@@ -241,28 +241,48 @@ def _winograd_steps(c, tiles):
                        + 8 * tiles_w + 8)
 
 
+def _winograd_image_steps(c, images, tiles):
+    """(tile rows per step, scratch values per thread): whole images side by side when `images`
+    > 1, else steps of about `tiles` tiles within an image."""
+    if images == 1:
+        return _winograd_steps(c, tiles)
+    tile_rows, work = _winograd_steps(c, 1 << 62)
+    c_out, c_in = c.weight.shape[:2]
+    return tile_rows, work + 16 * (c_in + c_out) * (images - 1) * tile_rows * (
+        (c.out_spatial[1] + 1) // 2)
+
+
 def _forward_winograd(c, bias, images):
     y = np.empty(c.out_shape, dtype=c.dtype)
-    if images > 1:  # whole images side by side in one step
-        tile_rows, work = _winograd_steps(c, 1 << 62)
-        c_out, c_in = c.weight.shape[:2]
-        work += 16 * (c_in + c_out) * (images - 1) * tile_rows * ((c.out_spatial[1] + 1) // 2)
-    else:
-        tile_rows, work = _winograd_steps(c, _winograd_forward_tiles(c))
+    tile_rows, work = _winograd_image_steps(c, images, _winograd_forward_tiles(c))
     c.run(kernels.forward_winograd, _flat(c.x), _winograd_weights(c.weight), bias, _flat(y),
           c.geometry, tile_rows, images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
           images=images)
     return y
 
 
-def _weight_grad_winograd(c, gy):
+def _weight_grad_winograd_plan(c):
+    """(chunks, images per step) of the Winograd weight gradient, or None where im2col does
+    better: small images go several to a step (up to _WINOGRAD_TILES tiles, within a chunk), and
+    a step needs _MIN_WINOGRAD_TILES_WEIGHT_GRAD tiles (its GEMMs sum over them)."""
+    if c.nd != 2:
+        return None
+    c_out, c_in = c.weight.shape[:2]
+    chunks = _weight_chunks(c.x.shape[0], 16 * c_out * c_in * c.weight.itemsize)
+    tiles = ((c.out_spatial[0] + 1) // 2) * ((c.out_spatial[1] + 1) // 2)
+    images = max(1, min(_WINOGRAD_TILES // tiles, c.x.shape[0] // chunks))
+    if tiles * images < _MIN_WINOGRAD_TILES_WEIGHT_GRAD or not _use_winograd(c, images):
+        return None
+    return chunks, images
+
+
+def _weight_grad_winograd(c, gy, chunks, images):
     """The weight gradient G^T dU G from its Winograd-domain sums dU (16, C_out, C_in)."""
     c_out, c_in = c.weight.shape[:2]
-    tile_rows, work = _winograd_steps(c, _WINOGRAD_TILES)
-    chunks = _weight_chunks(c.x.shape[0], 16 * c_out * c_in * c.weight.itemsize)
+    tile_rows, work = _winograd_image_steps(c, images, _WINOGRAD_TILES)
     partial = np.zeros((chunks, 16, c_out, c_in), dtype=c.dtype)
     c.run(kernels.backward_weight_winograd, _flat(gy), _flat(c.x), partial, c.geometry, tile_rows,
-          per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
+          images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
     gu = partial.sum(axis=0).reshape(16, c_out * c_in)
     gg = _WINOGRAD_GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
     with blas_threads(1):
@@ -414,9 +434,9 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
                   c.geometry, c.groups, tile,
                   per_image=lambda t: (np.empty((t, cols_work), dtype=c.dtype),))
         grad_x = c.unbatch(grad_x)
-    tiles = ((c.out_spatial[0] + 1) // 2) * ((c.out_spatial[-1] + 1) // 2)
-    if need_weight and _use_winograd(c) and tiles >= _MIN_WINOGRAD_TILES_WEIGHT_GRAD:
-        grad_w = _weight_grad_winograd(c, gy)
+    plan = _weight_grad_winograd_plan(c) if need_weight else None
+    if plan is not None:
+        grad_w = _weight_grad_winograd(c, gy, *plan)
     elif need_weight:
         # Images are summed in a fixed number of chunks, whatever the thread count, so that the
         # gradient has the same bits on 1 or 2 threads.
