@@ -12,7 +12,7 @@ cdef struct Geometry:
     Py_ssize_t plane    # D * H * W
     Py_ssize_t taps     # kd * kh * kw
     Py_ssize_t L        # oD * oH * oW
-    bint pointwise      # 1x1x1 kernel, stride 1, no padding: the input is the im2col matrix
+    bint pointwise      # 1x1x1 kernel, stride 1, no padding, output = input: the im2col matrix
 
 
 cdef inline Geometry read_geometry(const long long[:, ::1] g) except *:
@@ -32,6 +32,7 @@ cdef inline Geometry read_geometry(const long long[:, ::1] g) except *:
         geo.plane *= geo.n_in[a]
         geo.taps *= geo.k[a]
         geo.L *= geo.n_out[a]
-        if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0:
+        # (a 1x1 kernel padded on the high side only has a larger output: not the input itself)
+        if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0 or geo.n_out[a] != geo.n_in[a]:
             geo.pointwise = False
     return geo

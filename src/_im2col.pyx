@@ -53,15 +53,6 @@ from _fused cimport floating
 from _geometry cimport Geometry, read_geometry
 
 
-cdef inline Geometry _geometry(const long long[:, ::1] geometry) except *:
-    """The geometry, "pointwise" only when the output also has the input's size: a 1x1 kernel
-    with padding on the high side only is not the plain GEMM over the input (its output is
-    larger), so it runs through im2col like any other."""
-    cdef Geometry g = read_geometry(geometry)
-    g.pointwise = g.pointwise and g.plane == g.L
-    return g
-
-
 cdef inline void _valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, Py_ssize_t count,
                               Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
     """Outputs o in [lo, hi) for which start + o * step lies in [0, n); count outputs in all."""
@@ -273,7 +264,7 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, 
 
 def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
     """cols[C * kd * kh * kw, L] = the patches of one image x[C, D * H * W] (zero outside)."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
             or cols.shape[1] != g.L):
         raise ValueError("im2col: array shapes do not match the geometry")
@@ -283,7 +274,7 @@ def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[
 
 def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floating[:, ::1] x):
     """x[C, D * H * W] += every column of cols added back onto the input positions it came from."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
             or cols.shape[1] != g.L):
         raise ValueError("col2im: array shapes do not match the geometry")
@@ -358,7 +349,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
             Py_ssize_t tile, Py_ssize_t images, floating[:, ::1] work, int n_threads):
     """With ``images`` > 1, every work item is that many images in one GEMM (``work`` then holds
     (K + C_out / groups) * images * L values per thread); otherwise one image in column tiles."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n, item, nb, N = x.shape[0]
     cdef Py_ssize_t n_items = (N + images - 1) // images if images > 1 else N
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
@@ -412,7 +403,7 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
 def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
                    floating[:, :, ::1] grad_x, const long long[:, ::1] geometry, Py_ssize_t groups,
                    Py_ssize_t tile, floating[:, ::1] work, int n_threads):
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n
     _check("backward_input", &g, grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], w.shape[0],
            w.shape[1], grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile,
@@ -452,7 +443,7 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
 def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                     floating[:, :, ::1] grad_w, const long long[:, ::1] geometry,
                     Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t chunk, n, n_chunks = grad_w.shape[0], N = x.shape[0]
     _check("backward_weight", &g, N, x.shape[1], x.shape[2], grad_w.shape[1], grad_w.shape[2],
            grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile, work.shape[0],
@@ -730,7 +721,7 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
     cover an image: all their tiles in one step) or one image in steps of ``tile_rows`` rows of
     tiles; ``work`` (n_threads, 16 * (C_in + C_out) * images * tile_rows * tw +
     32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2)."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t n, item, nb, c_in = x.shape[1], c_out = u.shape[1], N = x.shape[0]
     cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, th = (g.n_out[1] + 1) // 2
     cdef Py_ssize_t n_items
@@ -837,7 +828,7 @@ def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:,
     C_out, C_in), zero-filled by the caller, chunk k receiving the images k * N // n_chunks to
     (k + 1) * N // n_chunks in order, ``images`` at a time (as backward_weight: the same bits on
     any thread count); ``tile_rows``, ``images`` and ``work`` as for forward_winograd."""
-    cdef Geometry g = _geometry(geometry)
+    cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t chunk, n, n1, nb, N = x.shape[0], n_chunks = grad_u.shape[0]
     cdef Py_ssize_t c_in = x.shape[1], c_out = grad_y.shape[1]
     cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, th = (g.n_out[1] + 1) // 2
