@@ -16,6 +16,11 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
   ``FFT[dtype] * work / fft_threads`` plus one copy of the extended input; the same per-``n log n``
   constant fits (``benchmarks/bench_signal.py --calibrate`` prints it for 180x180 tiles).
 
+A direct cost below ``_floor`` (a lower bound of every other engine: its fixed cost plus one pass
+over the output) is taken at once, so small kernels skip the other estimates. 'tiles' and 'oa' are
+FFT engines too: ``choose_conv_method`` reports them as 'fft'; ``method='fft'`` always runs one
+transform of the whole input, as SciPy's fftconvolve (a NaN spreads over the whole result).
+
 Integers may only go to the FFT when the result is provably exact (every partial sum below 2**40,
 far inside float64's 53 bits, so rounding recovers the integer); bool and non-finite inputs always
 stay direct. ``choose_conv_method`` answers SciPy's question ('direct' or 'fft') with this model.
