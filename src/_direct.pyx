@@ -490,6 +490,10 @@ cdef extern from *:
             return 1;
         }
         if (cc_pid != getpid()) {          /* first use, or a forked child: no helpers yet */
+            if (cc_pid != 0) {             /* a child: a parent's helper may have held cc_mu */
+                pthread_mutex_init(&cc_mu, NULL);
+                pthread_cond_init(&cc_cv, NULL);
+            }
             cc_helpers = 0;
             cc_pid = getpid();
         }

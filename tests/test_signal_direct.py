@@ -1,6 +1,8 @@
 """The compiled direct-correlation kernel (convcore._direct) against a plain NumPy loop."""
 import itertools
+import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -163,6 +165,22 @@ def test_thread_pool_every_dtype_and_concurrent_callers(dtype):
     for results in got:
         for out in results:
             np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_thread_pool_in_a_forked_child():
+    # the helper threads do not survive a fork: the child starts its own and gets the same result
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((400, 300)), rng.standard_normal((3, 3))
+    want = run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, n_threads=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python >= 3.12)
+        pid = os.fork()
+    if pid == 0:
+        ok = np.array_equal(run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, n_threads=2), want)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def test_argument_errors():
