@@ -65,6 +65,7 @@ thread), so no memory is allocated in the hot path. Results do not depend on the
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport nextafterf
+from libc.string cimport memset
 
 import threading
 
@@ -1369,6 +1370,253 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
             tid = threadid()
             _box_item(&s, item, base + tid * per)
+    return out
+
+
+# ---- the 2-D uniform filter of 8-bit images in 16-bit integer lanes ----
+
+# A window of at most 257 uint8 (or int8) samples sums to at most 255 * 257 < 2**16 in magnitude,
+# so both running sums run exactly on 16-bit lanes (16 per AVX2 vector, twice float32's). SciPy
+# truncates each pass's mean toward zero: for a sum 0 <= S <= top that is floor(S / d), computed
+# as mulhi(S, M) = (S * M) >> 16 for a magic M (and, when it needs a shift sh > 0, a second
+# mulhi by P = 2**(16 - sh), which is >> sh on 16-bit lanes: a plain shift by a variable count
+# makes GCC widen to 32 bits). `magic16` finds M and sh and checks the quotient for every S in
+# 0..top, so the result is exact by exhaustion, not by a bound. Signed sums (int8) take the
+# quotient of |S| and the sign back: truncation toward zero.
+# cl_b8add_S: run[c] += row[c] (mod 2**16); cl_b8col_S: the running sums down the columns one
+# row on (first: as they are), each mean stored in mid; cl_b8row_S: out[i] = the truncated mean
+# of ext[i .. i + size - 1], one sweep for windows up to 8 (acc: 256 spare lanes otherwise).
+cdef extern from *:
+    """
+    #define CL_MULHI(s, M) ((unsigned short)(((unsigned int)(unsigned short)(s) * (M)) >> 16))
+    #define CL_QU1(a) CL_MULHI(a, M)
+    #define CL_QU2(a) CL_MULHI(CL_MULHI(a, M), P)
+    #define CL_QS1(v) ((short)(v) < 0 ? (unsigned short)-CL_QU1(-(short)(v))                  \
+                                        : CL_QU1((short)(v)))
+    #define CL_QS2(v) ((short)(v) < 0 ? (unsigned short)-CL_QU2(-(short)(v))                  \
+                                        : CL_QU2((short)(v)))
+    #define CL_E2 (unsigned short)(e[i] + e[i + 1])
+    #define CL_E3 (unsigned short)(CL_E2 + e[i + 2])
+    #define CL_E4 (unsigned short)(CL_E3 + e[i + 3])
+    #define CL_E5 (unsigned short)(CL_E4 + e[i + 4])
+    #define CL_E6 (unsigned short)(CL_E5 + e[i + 5])
+    #define CL_E7 (unsigned short)(CL_E6 + e[i + 6])
+    #define CL_E8 (unsigned short)(CL_E7 + e[i + 7])
+    #define CL_B8ROW_SWEEP(OUT_T, Q, SUM)                                                     \
+        for (i = 0; i < W; i++) { unsigned short s = SUM; out[i] = (OUT_T)Q(s); }           \
+        break;
+    #define CL_B8ROW_ALL(OUT_T, Q)                                                            \
+        switch (size) {                                                                       \
+        case 1: CL_B8ROW_SWEEP(OUT_T, Q, e[i])                                                \
+        case 2: CL_B8ROW_SWEEP(OUT_T, Q, CL_E2)                                               \
+        case 3: CL_B8ROW_SWEEP(OUT_T, Q, CL_E3)                                               \
+        case 4: CL_B8ROW_SWEEP(OUT_T, Q, CL_E4)                                               \
+        case 5: CL_B8ROW_SWEEP(OUT_T, Q, CL_E5)                                               \
+        case 6: CL_B8ROW_SWEEP(OUT_T, Q, CL_E6)                                               \
+        case 7: CL_B8ROW_SWEEP(OUT_T, Q, CL_E7)                                               \
+        case 8: CL_B8ROW_SWEEP(OUT_T, Q, CL_E8)                                               \
+        default:                                                                              \
+            for (i0 = 0; i0 < W; i0 += 256) {                                                 \
+                Py_ssize_t n = W - i0 < 256 ? W - i0 : 256, j;                                \
+                const unsigned short *f = e + i0;                                             \
+                for (i = 0; i < n; i++) acc[i] = (unsigned short)(f[i] + f[i + 1]);           \
+                for (j = 2; j < size; j++) {                                                  \
+                    const unsigned short *g = f + j;                                          \
+                    for (i = 0; i < n; i++) acc[i] = (unsigned short)(acc[i] + g[i]);         \
+                }                                                                             \
+                for (i = 0; i < n; i++) out[i0 + i] = (OUT_T)Q(acc[i]);                       \
+            }                                                                                 \
+        }
+    #define CL_T_B8(S, T, QQ)                                                                 \
+    CL_CLONES static void cl_b8add_##S(unsigned short *__restrict run,                        \
+                                       const T *__restrict row, Py_ssize_t W) {               \
+        Py_ssize_t c;                                                                         \
+        for (c = 0; c < W; c++) run[c] = (unsigned short)(run[c] + (unsigned short)row[c]);   \
+    }                                                                                         \
+    CL_CLONES static void cl_b8col_##S(unsigned short *__restrict mid,                        \
+                                       unsigned short *__restrict run,                        \
+                                       const T *__restrict e, const T *__restrict l,          \
+                                       Py_ssize_t W, int first, unsigned short M,             \
+                                       unsigned short P) {                                    \
+        Py_ssize_t c;                                                                         \
+        if (first && P) { for (c = 0; c < W; c++) mid[c] = QQ##2(run[c]); return; }          \
+        if (first) { for (c = 0; c < W; c++) mid[c] = QQ##1(run[c]); return; }                \
+        if (P) {                                                                              \
+            for (c = 0; c < W; c++) {                                                         \
+                unsigned short r = (unsigned short)(run[c] + (unsigned short)e[c]             \
+                                                    - (unsigned short)l[c]);                  \
+                run[c] = r; mid[c] = QQ##2(r);                                                \
+            }                                                                                 \
+        } else {                                                                              \
+            for (c = 0; c < W; c++) {                                                         \
+                unsigned short r = (unsigned short)(run[c] + (unsigned short)e[c]             \
+                                                    - (unsigned short)l[c]);                  \
+                run[c] = r; mid[c] = QQ##1(r);                                                \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+    CL_CLONES static void cl_b8row_##S(T *__restrict out, const unsigned short *__restrict e, \
+                                       Py_ssize_t W, Py_ssize_t size, unsigned short M,       \
+                                       unsigned short P, unsigned short *__restrict acc) {    \
+        Py_ssize_t i, i0;                                                                     \
+        if (P) { CL_B8ROW_ALL(T, QQ##2) } else { CL_B8ROW_ALL(T, QQ##1) }                     \
+    }
+    CL_T_B8(u, unsigned char, CL_QU)
+    CL_T_B8(s, signed char, CL_QS)
+    """
+    void cl_b8add_u(unsigned short* run, const unsigned char* row, Py_ssize_t W) noexcept nogil
+    void cl_b8add_s(unsigned short* run, const signed char* row, Py_ssize_t W) noexcept nogil
+    void cl_b8col_u(unsigned short* mid, unsigned short* run, const unsigned char* e,
+                    const unsigned char* l, Py_ssize_t W, int first, unsigned short M,
+                    unsigned short P) noexcept nogil
+    void cl_b8col_s(unsigned short* mid, unsigned short* run, const signed char* e,
+                    const signed char* l, Py_ssize_t W, int first, unsigned short M,
+                    unsigned short P) noexcept nogil
+    void cl_b8row_u(unsigned char* out, const unsigned short* e, Py_ssize_t W, Py_ssize_t size,
+                    unsigned short M, unsigned short P, unsigned short* acc) noexcept nogil
+    void cl_b8row_s(signed char* out, const unsigned short* e, Py_ssize_t W, Py_ssize_t size,
+                    unsigned short M, unsigned short P, unsigned short* acc) noexcept nogil
+
+
+cdef enum:
+    BOX8_MAX = 257       # the longest window whose 8-bit sums fit 16 bits (255 * 257 < 2**16)
+    BOX8_ROWS = 64       # rows per work item of box8
+
+BOX8_SIZE_MAX = BOX8_MAX
+
+
+def magic16(Py_ssize_t divisor, Py_ssize_t top):
+    """``(M, P)`` with ``floor(S / divisor) == mulhi(S, M)`` (P == 0) or ``mulhi(mulhi(S, M), P)``
+    for every ``0 <= S <= top`` (``mulhi(a, b) = (a * b) >> 16`` on 16-bit values), checked for
+    each S; None when no 16-bit M does (divisor 1 among them)."""
+    cdef Py_ssize_t sh, S, m, q
+    cdef unsigned int M
+    cdef bint ok
+    if divisor < 1 or top < 0 or top > 65535:
+        raise ValueError("divisor must be positive and top within 0..65535")
+    for sh in range(16):
+        m = ((1 << (16 + sh)) + divisor - 1) // divisor
+        if m >= 65536:
+            continue
+        M = <unsigned int>m
+        ok = True
+        with nogil:
+            for S in range(top + 1):
+                if sh == 0:
+                    q = (S * M) >> 16
+                else:
+                    q = ((((S * M) >> 16) & 0xFFFF) * (1 << (16 - sh))) >> 16
+                if q != S // divisor:
+                    ok = False
+                    break
+        if ok:
+            return m, (0 if sh == 0 else 1 << (16 - sh))
+    return None
+
+
+cdef struct Box8:
+    const char* x
+    char* y
+    Py_ssize_t H, W, R, size_r, size_c, start_r, start_c
+    int mode_r, mode_c, cval
+    bint sgn
+    unsigned short mr, pr, mc, pc
+
+
+cdef inline const char* _b8_row(const Box8* s, Py_ssize_t r, const char* crow) noexcept nogil:
+    cdef Py_ssize_t idx = map_index(r, s.H, s.mode_r)
+    return crow if idx < 0 else s.x + idx * s.W
+
+
+cdef void _b8_item(const Box8* s, Py_ssize_t item, unsigned short* work) noexcept nogil:
+    cdef Py_ssize_t r0 = item * s.R
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
+    cdef Py_ssize_t W = s.W, i, j, p, idx
+    cdef Py_ssize_t n_ext = W + s.size_c - 1
+    cdef Py_ssize_t lo = -s.start_c, hi = lo + W     # ext[lo:hi] is the row itself
+    cdef unsigned short cv = <unsigned short>s.cval
+    cdef unsigned short* run = work                  # W: running sums down the columns
+    cdef unsigned short* acc = run + W               # 256
+    cdef unsigned short* ext = acc + 256             # n_ext: the axis-0 means, extended
+    cdef unsigned short* mid = ext + lo
+    cdef char* crow = <char*>(ext + n_ext + 16)      # W: a row of cval
+    cdef const char* e
+    cdef const char* l
+    memset(crow, s.cval & 0xFF, W)
+    memset(run, 0, W * sizeof(unsigned short))
+    for j in range(s.size_r):
+        e = _b8_row(s, r0 + s.start_r + j, crow)
+        if s.sgn:
+            cl_b8add_s(run, <const signed char*>e, W)
+        else:
+            cl_b8add_u(run, <const unsigned char*>e, W)
+    for i in range(nr):
+        e = _b8_row(s, r0 + s.start_r + i + s.size_r - 1, crow)
+        l = _b8_row(s, r0 + s.start_r + i - 1, crow)
+        if s.sgn:
+            cl_b8col_s(mid, run, <const signed char*>e, <const signed char*>l, W, i == 0,
+                       s.mr, s.pr)
+        else:
+            cl_b8col_u(mid, run, <const unsigned char*>e, <const unsigned char*>l, W, i == 0,
+                       s.mr, s.pr)
+        p = 0
+        while p < n_ext:                             # the ends, [0, lo) and [hi, n_ext)
+            if p == lo:
+                p = hi
+                continue
+            idx = map_index(s.start_c + p, W, s.mode_c)
+            ext[p] = cv if idx < 0 else mid[idx]
+            p += 1
+        if s.sgn:
+            cl_b8row_s(<signed char*>(s.y + (r0 + i) * W), ext, W, s.size_c, s.mc, s.pc, acc)
+        else:
+            cl_b8row_u(<unsigned char*>(s.y + (r0 + i) * W), ext, W, s.size_c, s.mc, s.pc, acc)
+
+
+def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c,
+         Py_ssize_t start_c, int mode_c, out, int cval, int n_threads, magic_r, magic_c):
+    """``uniform2d`` of an 8-bit image (uint8 or int8, ``out`` of the same dtype) on 16-bit
+    integer lanes: SciPy's result exactly. ``magic_r`` / ``magic_c``: ``magic16(size, top)`` of
+    each axis with ``top = 255 * size`` (uint8) or ``128 * size`` (int8); ``cval`` within the
+    dtype; ``-size < start <= 0`` on axis 1; sizes up to BOX8_MAX."""
+    cdef Box8 s
+    cdef Py_ssize_t n_items, item, per
+    cdef double* base
+    cdef int tid
+    if x.ndim != 2 or out.shape != x.shape or x.dtype != out.dtype:
+        raise ValueError("x must be 2-D and out of the same shape and dtype")
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("x and out must be C-contiguous")
+    if x.dtype != np.uint8 and x.dtype != np.int8:
+        raise TypeError(f"unsupported dtype {x.dtype}")
+    if not (1 <= size_r <= BOX8_MAX and 1 <= size_c <= BOX8_MAX):
+        raise ValueError(f"sizes must be within 1..{BOX8_MAX}")
+    if not -size_c < start_c <= 0:
+        raise ValueError("start_c must be within -size_c + 1..0")
+    info = np.iinfo(x.dtype)
+    if not info.min <= cval <= info.max:
+        raise ValueError("cval must be within the dtype's range")
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    s.size_r, s.start_r, s.mode_r = size_r, start_r, mode_r
+    s.size_c, s.start_c, s.mode_c = size_c, start_c, mode_c
+    s.cval = cval
+    s.sgn = x.dtype == np.int8
+    s.mr, s.pr = magic_r
+    s.mc, s.pc = magic_c
+    s.R = BOX8_ROWS
+    s.x = <char*><size_t>x.ctypes.data
+    s.y = <char*><size_t>out.ctypes.data
+    n_items = (s.H + s.R - 1) // s.R
+    n_threads = _team(n_threads, n_items, s.H * s.W * 8)
+    # in doubles: run (W) + acc (256) + ext (W + size_c - 1) + 16 spare, 2 bytes each; crow W bytes
+    area, per = _scratch(n_threads, (2 * (2 * s.W + s.size_c + 272) + s.W) // 8 + 8)
+    base = _aligned(area)
+    with nogil:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            _b8_item(&s, item, <unsigned short*>(base + tid * per))
     return out
 
 

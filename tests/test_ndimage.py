@@ -442,3 +442,56 @@ def test_uniform_images_means_that_wrap():
     same("uniform_filter", x.astype(np.int16) * 100, (3, 4), output=np.uint8)
     same("uniform_filter", x, 3, mode="constant", cval=300)
     same("uniform_filter", x.astype(np.int8), (5, 2), output=np.int16, mode="constant", cval=-7)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_uniform_8bit_images_exact(dtype):
+    # 8-bit images into their own dtype run on 16-bit integer lanes (_lines.box8): every mode,
+    # window sizes 1..40 and a few up to and past the longest 16-bit window (257), odd widths,
+    # origins, cval at the dtype's ends (and outside it or fractional: the float path)
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    x = rng.integers(info.min, int(info.max) + 1, size=(29, 37)).astype(dtype)
+    for mode in MODES:
+        for s in range(1, 41):
+            s0 = (s * 7) % 40 + 1
+            same("uniform_filter", x, (s0, s), mode=mode, cval=info.max)
+        same("uniform_filter", x, (40, 1), mode=mode, cval=info.min)
+    for size in ((186, 3), (3, 186), (200, 257), (257, 17), (258, 5), (5, 258)):
+        same("uniform_filter", x, size, mode="reflect")
+    same("uniform_filter", x, (4, 6), origin=(1, -3), mode="constant", cval=5)
+    same("uniform_filter", x, (3, 8), origin=(-1, 3), mode="wrap")
+    for cval in (2.5, 300, -200):
+        same("uniform_filter", x, 5, mode="constant", cval=cval)
+    for shape in ((1, 53), (53, 1), (1, 1), (131, 3)):
+        same("uniform_filter", rng.integers(info.min, int(info.max) + 1, size=shape)
+             .astype(dtype), 5, mode="mirror")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
+    import convcore
+    from convcore import _lines
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(8).integers(info.min, int(info.max) + 1, size=(301, 263))
+    x = x.astype(dtype)
+    for view in (x[::2, ::3], x.T, x[5:-7, 3:-2]):          # not C-contiguous
+        same("uniform_filter", view, 5)
+        same("uniform_filter", view, (7, 3), axes=(1, 0))
+    same("uniform_filter", x, 5, output=np.int16)           # another output dtype: float path
+    out = np.empty_like(x)
+    cc.uniform_filter(x, 5, output=out)
+    np.testing.assert_array_equal(out, sp.uniform_filter(x, 5))
+    old = convcore.get_num_threads()
+    try:
+        convcore.set_num_threads(1)
+        one = cc.uniform_filter(x, 9, mode="wrap")
+        convcore.set_num_threads(2)
+        two = cc.uniform_filter(x, 9, mode="wrap")
+    finally:
+        convcore.set_num_threads(old)
+    np.testing.assert_array_equal(one, two)
+    calls = []
+    monkeypatch.setattr(_lines, "box8", lambda *a: calls.append(a) or a[7])
+    cc.uniform_filter(x, 5)
+    assert len(calls) == 1                                  # the 16-bit path was taken

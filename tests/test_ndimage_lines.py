@@ -379,3 +379,54 @@ def test_two_rows_per_sweep_every_strip_height(rows_first):
             _lines.separable2d(x, wr, 1, 1, wc, -1, 2, got, 0.0, rows_first, 2, True,
                                margin(np.uint8, wr), margin(np.uint8, wc))
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_box8_magic_exhaustive(dtype):
+    # floor(S / size) == mulhi(S, M) (then mulhi by P when P > 0) for every window sum S of the
+    # dtype's values, every window size with a magic; every size of 2..185 has one
+    from convcore.ndimage._engine import box8_magic
+    top = 255 if dtype == np.uint8 else 128
+    S = np.arange(top * 257 + 1, dtype=np.uint64)
+    for size in range(2, 258):
+        magic = box8_magic(size, dtype)
+        if size <= 185:
+            assert magic is not None
+        if magic is None:
+            continue
+        M, P = magic
+        assert 0 < M < 65536 and 0 <= P < 65536
+        s = S[:top * size + 1]
+        q = (s * np.uint64(M)) >> np.uint64(16)
+        if P:
+            q = (q * np.uint64(P)) >> np.uint64(16)
+        np.testing.assert_array_equal(q, s // np.uint64(size))
+    assert box8_magic(1, dtype) is None and box8_magic(258, dtype) is None
+    assert _lines.magic16(7, 7 * 255) == (9363, 0)
+
+
+def test_box8_threads_and_checks():
+    rng = np.random.default_rng(21)
+    x = rng.integers(0, 256, size=(300, 517)).astype(np.uint8)   # 5 strips of 64 rows
+    m5, m3 = _lines.magic16(5, 5 * 255), _lines.magic16(3, 3 * 255)
+    outs = []
+    for n in (1, 2):
+        out = np.empty_like(x)
+        _lines.box8(x, 5, -2, 1, 3, -1, 4, out, 0, n, m5, m3)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    y = np.empty_like(x)
+    with pytest.raises(ValueError, match="same shape and dtype"):
+        _lines.box8(x, 5, -2, 1, 3, -1, 1, y.view(np.int8), 0, 1, m5, m3)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _lines.box8(x[:, ::2], 5, -2, 1, 3, -1, 1, y[:, ::2], 0, 1, m5, m3)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        _lines.box8(x.astype(np.int16), 5, -2, 1, 3, -1, 1, y.astype(np.int16), 0, 1, m5, m3)
+    with pytest.raises(ValueError, match="sizes must be within"):
+        _lines.box8(x, 258, -2, 1, 3, -1, 1, y, 0, 1, m5, m3)
+    with pytest.raises(ValueError, match="start_c"):
+        _lines.box8(x, 5, -2, 1, 3, -3, 1, y, 0, 1, m5, m3)
+    with pytest.raises(ValueError, match="cval"):
+        _lines.box8(x, 5, -2, 1, 3, -1, 1, y, 256, 1, m5, m3)
+    with pytest.raises(ValueError, match="divisor"):
+        _lines.magic16(0, 10)

@@ -5,6 +5,8 @@ toward zero, then wrapped to their width), computed in double precision, or in f
 gives SciPy's result (see ``_single``, ``_checks``). Complex data are filtered as real and
 imaginary parts, like SciPy does.
 """
+import functools
+
 import numpy as np
 
 from .. import _direct, _lines
@@ -301,7 +303,34 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
         return False
     src = _readable(x)
     (s0, s1), (o0, o1), (m0, m1) = sizes, origins, modes
+    if _box8(src, (s0, s1), (-(s0 // 2) - o0, -(s1 // 2) - o1), (m0, m1), output, cval):
+        return True
     _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
                      get_num_threads(),
                      _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20))
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def box8_magic(size, dtype):
+    """The 16-bit magic of ``_lines.box8`` for a window of `size` samples of 8-bit `dtype` (every
+    window sum of the dtype's values checked), or None when that path does not apply."""
+    if not 1 < size <= _lines.BOX8_SIZE_MAX:
+        return None
+    return _lines.magic16(size, (255 if np.dtype(dtype) == np.uint8 else 128) * size)
+
+
+def _box8(src, sizes, starts, modes, output, cval):
+    """uniform_2d of a uint8 / int8 image into the same dtype on 16-bit integer lanes (exact)."""
+    if src.dtype != output.dtype or src.dtype not in (np.uint8, np.int8):
+        return False
+    info = np.iinfo(src.dtype)
+    cval = float(cval)
+    if not (cval.is_integer() and info.min <= cval <= info.max):
+        return False
+    magic = [box8_magic(int(k), src.dtype) for k in sizes]
+    if None in magic or not -sizes[1] < starts[1] <= 0:
+        return False
+    _lines.box8(src, sizes[0], starts[0], modes[0], sizes[1], starts[1], modes[1], output,
+                int(cval), get_num_threads(), magic[0], magic[1])
     return True
