@@ -36,3 +36,14 @@ cdef inline Geometry read_geometry(const long long[:, ::1] g) except *:
         if geo.k[a] != 1 or geo.s[a] != 1 or geo.p[a] != 0 or geo.n_out[a] != geo.n_in[a]:
             geo.pointwise = False
     return geo
+
+
+cdef inline void valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, Py_ssize_t count,
+                             Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Outputs o in [lo, hi) for which start + o * step lies in [0, n); count outputs in all."""
+    lo[0] = 0 if start >= 0 else (-start + step - 1) // step
+    hi[0] = 0 if start >= n else (n - 1 - start) // step + 1
+    if hi[0] > count:
+        hi[0] = count
+    if lo[0] > hi[0]:
+        lo[0] = hi[0]

@@ -50,18 +50,7 @@ from libc.string cimport memset
 
 from _blas cimport gemm
 from _fused cimport floating
-from _geometry cimport Geometry, read_geometry
-
-
-cdef inline void _valid_range(Py_ssize_t start, Py_ssize_t step, Py_ssize_t n, Py_ssize_t count,
-                              Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
-    """Outputs o in [lo, hi) for which start + o * step lies in [0, n); count outputs in all."""
-    lo[0] = 0 if start >= 0 else (-start + step - 1) // step
-    hi[0] = 0 if start >= n else (n - 1 - start) // step + 1
-    if hi[0] > count:
-        hi[0] = count
-    if lo[0] > hi[0]:
-        lo[0] = hi[0]
+from _geometry cimport Geometry, read_geometry, valid_range
 
 
 cdef inline void _copy_run(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
@@ -213,7 +202,7 @@ cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geome
                                 if hi < lo:
                                     hi = lo
                             else:
-                                _valid_range(w_start, sw, W, run, &lo, &hi)
+                                valid_range(w_start, sw, W, run, &lo, &hi)
                             if scatter:
                                 if sw == 1:
                                     _add_run(src + w_start + lo, row + lo, hi - lo)

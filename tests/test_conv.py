@@ -227,6 +227,40 @@ class TestForward:
         ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), g)
         np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
 
+    @pytest.mark.parametrize("case", [  # groups == C_in: the direct depthwise kernel
+        (2, 3, 4, 4, (7, 6), 3, 1, 1, 1, 4),
+        (2, 2, 3, 6, (9, 8), 3, 2, ((1, 0), (2, 1)), (1, 2), 3),  # multiplier 2, strided
+        (2, 2, 2, 6, (5, 5), (2, 3), 1, 0, 1, 2),  # multiplier 3, even kernel
+        (1, 3, 5, 5, (11,), 5, 3, 2, 1, 5),
+        (3, 2, 2, 4, (4, 5, 3), 3, (2, 1, 1), 1, 1, 2),
+    ])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_depthwise_direct(self, case, dtype, monkeypatch):
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        x = rng.standard_normal((n, c_in) + spatial).astype(dtype)
+        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(dtype)
+        b = rng.standard_normal(c_out).astype(dtype)
+        ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
+                             _pads(p, nd), expand(d, nd), g)
+        ys = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                ys.append(conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g))
+        finally:
+            convcore.set_num_threads(None)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        assert ys[0].dtype == dtype
+        np.testing.assert_allclose(ys[0], ref, rtol=tol, atol=tol)
+        np.testing.assert_array_equal(ys[0], ys[1])
+        with pytest.raises(ValueError, match="depthwise forward: array shapes do not match"):
+            from convcore import _depthwise
+            c = conv_module._Conv(x, w, s, p, d, g, nd)
+            _depthwise.forward(c.x.reshape(n, c_in, -1), w.reshape(c_out, -1), b,
+                               np.empty((n, c_out + 1, 1), dtype), c.geometry, c_out // g, 1)
+
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):
         # C[m, n] = sum_{i=-w..w} sum_{j=-w..w} h[i + w, j + w] * A[m + i, n + j], for the

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import _depthwise
 from .. import _im2col as kernels
 from .._threads import blas_threads, threads_for
 from .._validation import as_float_array, as_int, as_tuple
@@ -326,9 +327,24 @@ def _trim_taps(c):
     return trimmed
 
 
+def _forward_depthwise(c, bias):
+    """groups == C_in > 1 (one input channel per filter): each output plane made directly from its
+    input plane (src/_depthwise.pyx); the im2col GEMM of such a group is C_out/groups rows deep
+    by the kernel's taps, far too small to pay (32x256x4x4, 3x3, one thread: 1.85 ms by im2col
+    against 0.16 ms in PyTorch)."""
+    c_out = c.weight.shape[0]
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    flops = 2 * math.prod(c.out_shape) * math.prod(c.weight.shape[2:])
+    _depthwise.forward(_flat(c.x), c.weight.reshape(c_out, -1), bias, _flat(y), c.geometry,
+                       c_out // c.groups, threads_for(flops, _GRAIN))
+    return y
+
+
 def _forward(c, bias):
     """Run the forward kernel for the checked arguments `c`; `bias` (C_out,) or empty."""
     c = _trim_taps(c)
+    if c.groups > 1 and c.weight.shape[1] == 1:
+        return _forward_depthwise(c, bias)
     images = _winograd_forward_images(c)
     if images:
         return _forward_winograd(c, bias, images)
