@@ -12,11 +12,15 @@ compiler vectorises.
   order whatever the thread count.
 """
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 
 import numpy as np
 
 from _fused cimport floating
 from _geometry cimport Geometry, read_geometry, valid_range
+
+cdef enum:
+    WIDE_MAX = 32  # output widths up to which small planes take the padded-plane runs
 
 
 cdef void _plane(const floating *x, const floating *w, floating shift, floating *y,
@@ -57,6 +61,43 @@ cdef void _plane(const floating *x, const floating *w, floating shift, floating 
                                 yrow[ow] += wv * xrow[ow * sw + s0]
 
 
+cdef bint _wide_pays(const Geometry *g) noexcept nogil:
+    """A small 2-D (or 1-D) plane with stride 1: the padded-plane runs of ``_plane_wide``."""
+    return (g.n_out[0] == 1 and g.k[0] == 1 and g.s[1] == 1 and g.s[2] == 1
+            and g.n_out[2] <= WIDE_MAX)
+
+
+cdef void _plane_wide(const floating *x, const floating *w, floating shift, floating *y,
+                      const Geometry *g, floating *pad, floating *wide) noexcept nogil:
+    """``_plane`` for a small plane with stride 1: the plane is copied once, zero padded, into
+    ``pad`` (Hp x Wp rows, then a zero tail), and every tap is then one run over all oH * Wp
+    positions of a wide output; the Wp - oW extra columns of each row are dropped at the end.
+    (Row-by-row runs on a 4x4 plane are 4 long: loop overhead, not arithmetic.)"""
+    cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2], H = g.n_in[1], W = g.n_in[2]
+    cdef Py_ssize_t kh = g.k[1], kw = g.k[2], dh = g.dil[1], dw = g.dil[2]
+    cdef Py_ssize_t Hp = oH + (kh - 1) * dh, Wp = oW + (kw - 1) * dw, n = oH * Wp
+    cdef Py_ssize_t r, c, sr, sc, j, l, q, off
+    cdef floating wv
+    for r in range(Hp):
+        sr = r - g.p[1]
+        for c in range(Wp):
+            sc = c - g.p[2]
+            pad[r * Wp + c] = x[sr * W + sc] if 0 <= sr < H and 0 <= sc < W else 0
+    for q in range(Hp * Wp, Hp * Wp + (kw - 1) * dw):
+        pad[q] = 0
+    for q in range(n):
+        wide[q] = shift
+    for j in range(kh):
+        for l in range(kw):
+            wv = w[j * kw + l]
+            off = j * dh * Wp + l * dw
+            for q in range(n):
+                wide[q] += wv * pad[q + off]
+    for r in range(oH):
+        for c in range(oW):
+            y[r * oW + c] = wide[r * Wp + c]
+
+
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
             floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t multiplier,
             int n_threads):
@@ -75,9 +116,27 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
     for l in range(g.k[2]):
         start[l] = l * g.dil[2] - g.p[2]
         valid_range(start[l], g.s[2], g.n_in[2], g.n_out[2], &lo[l], &hi[l])
+    cdef int teams = max(n_threads, 1), t
+    cdef Py_ssize_t P = N * O, pad_size = 0, wide_size = 0
+    cdef bint wide = _wide_pays(&g)
+    cdef floating *scratch
+    if wide:
+        pad_size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1]) * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
+                    + (g.k[2] - 1) * g.dil[2])
+        wide_size = g.n_out[1] * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
     with nogil:
-        for p in prange(N * O, num_threads=max(n_threads, 1), schedule="static"):
-            n = p // O
-            o = p - n * O
-            _plane(&x[n, o // multiplier, 0], &w[o, 0], bias[o] if bias.shape[0] else 0,
-                   &y[n, o, 0], &g, &lo[0], &hi[0], &start[0])
+        for t in prange(teams, num_threads=teams, schedule="static", chunksize=1):
+            scratch = NULL
+            if wide:
+                scratch = <floating *> malloc((pad_size + wide_size) * sizeof(floating))
+            for p in range(t * P // teams, (t + 1) * P // teams):
+                n = p // O
+                o = p - n * O
+                if wide and scratch != NULL:  # (out of memory: the row-by-row way needs none)
+                    _plane_wide(&x[n, o // multiplier, 0], &w[o, 0],
+                                bias[o] if bias.shape[0] else 0, &y[n, o, 0], &g, scratch,
+                                scratch + pad_size)
+                else:
+                    _plane(&x[n, o // multiplier, 0], &w[o, 0], bias[o] if bias.shape[0] else 0,
+                           &y[n, o, 0], &g, &lo[0], &hi[0], &start[0])
+            free(scratch)

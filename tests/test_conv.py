@@ -229,6 +229,8 @@ class TestForward:
 
     @pytest.mark.parametrize("case", [  # groups == C_in: the direct depthwise kernel
         (2, 3, 4, 4, (7, 6), 3, 1, 1, 1, 4),
+        (2, 2, 2, 2, (3, 40), 3, 1, 1, 1, 2),  # rows wider than the padded-plane path takes
+        (2, 2, 3, 3, (4, 4), 3, 1, 2, 2, 3),  # dilated, padding past the kernel
         (2, 2, 3, 6, (9, 8), 3, 2, ((1, 0), (2, 1)), (1, 2), 3),  # multiplier 2, strided
         (2, 2, 2, 6, (5, 5), (2, 3), 1, 0, 1, 2),  # multiplier 3, even kernel
         (1, 3, 5, 5, (11,), 5, 3, 2, 1, 5),
