@@ -8,9 +8,10 @@ caller reshapes: ``outer`` = product of the axes before it, ``inner`` = product 
     correlate(x, w, out, start, step, mode, cval, symmetry, n_threads, single=False, check=0.0)
     uniform(x, size, out, start, mode, cval, n_threads, single=False)
 
-and, on 2-D images, ``separable2d`` and ``uniform2d`` (two passes in one sweep), ``correlate2d``
-(a 2-D kernel over integer images on float buffers) and ``recheck`` (settles an N-D correlation
-of integers computed in another order than SciPy's); see their docstrings.
+and, on 2-D images, ``separable2d`` and ``uniform2d`` (two passes in one sweep), ``box8``
+(``uniform2d`` of uint8 / int8 images on 16-bit integer lanes, with ``magic16``'s divisions),
+``correlate2d`` (a 2-D kernel over integer images on float buffers) and ``recheck`` (settles an
+N-D correlation of integers computed in another order than SciPy's); see their docstrings.
 
 ``correlate`` computes, for every line and every output index ``q``::
 
@@ -1385,49 +1386,40 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
 # quotient of |S| and the sign back: truncation toward zero.
 # cl_b8add_S: run[c] += row[c] (mod 2**16); cl_b8col_S: the running sums down the columns one
 # row on (first: as they are), each mean stored in mid; cl_b8row_S: out[i] = the truncated mean
-# of ext[i .. i + size - 1], one sweep for windows up to 8 (acc: 256 spare lanes otherwise).
+# of ext[i .. i + size - 1], one sweep for windows up to 8, longer ones as the sum of blocks of
+# 1, 2, 4, ... samples built by doubling (log2(size) sweeps; acc: 1280 spare lanes).
 cdef extern from *:
     """
     #define CL_MULHI(s, M) ((unsigned short)(((unsigned int)(unsigned short)(s) * (M)) >> 16))
-    #define CL_QU1(a) CL_MULHI(a, M)
-    #define CL_QU2(a) CL_MULHI(CL_MULHI(a, M), P)
-    #define CL_QS1(v) ((short)(v) < 0 ? (unsigned short)-CL_QU1(-(short)(v))                  \
-                                        : CL_QU1((short)(v)))
-    #define CL_QS2(v) ((short)(v) < 0 ? (unsigned short)-CL_QU2(-(short)(v))                  \
-                                        : CL_QU2((short)(v)))
-    #define CL_E2 (unsigned short)(e[i] + e[i + 1])
-    #define CL_E3 (unsigned short)(CL_E2 + e[i + 2])
-    #define CL_E4 (unsigned short)(CL_E3 + e[i + 3])
-    #define CL_E5 (unsigned short)(CL_E4 + e[i + 4])
-    #define CL_E6 (unsigned short)(CL_E5 + e[i + 5])
-    #define CL_E7 (unsigned short)(CL_E6 + e[i + 6])
-    #define CL_E8 (unsigned short)(CL_E7 + e[i + 7])
-    #define CL_B8ROW_SWEEP(OUT_T, Q, SUM)                                                     \
-        for (i = 0; i < W; i++) { unsigned short s = SUM; out[i] = (OUT_T)Q(s); }           \
-        break;
-    #define CL_B8ROW_ALL(OUT_T, Q)                                                            \
+    /* the quotient step by K: unsigned, and signed (of |v|, the sign put back) */
+    #define CL_QU(a, K) CL_MULHI(a, K)
+    #define CL_QS(v, K) ((short)(v) < 0 ? (unsigned short)-CL_MULHI(-(short)(v), K)            \
+                                        : CL_MULHI((short)(v), K))
+    #define CL_E2 (unsigned short)(f[i] + f[i + 1])
+    #define CL_E3 (unsigned short)(CL_E2 + f[i + 2])
+    #define CL_E4 (unsigned short)(CL_E3 + f[i + 3])
+    #define CL_E5 (unsigned short)(CL_E4 + f[i + 4])
+    #define CL_E6 (unsigned short)(CL_E5 + f[i + 5])
+    #define CL_E7 (unsigned short)(CL_E6 + f[i + 6])
+    #define CL_E8 (unsigned short)(CL_E7 + f[i + 7])
+    #define CL_B8_SWEEP(DST, SUM, FIN) for (i = 0; i < n; i++) DST[i] = FIN(SUM); break;
+    #define CL_B8_SHORT(DST, FIN)                                                             \
         switch (size) {                                                                       \
-        case 1: CL_B8ROW_SWEEP(OUT_T, Q, e[i])                                                \
-        case 2: CL_B8ROW_SWEEP(OUT_T, Q, CL_E2)                                               \
-        case 3: CL_B8ROW_SWEEP(OUT_T, Q, CL_E3)                                               \
-        case 4: CL_B8ROW_SWEEP(OUT_T, Q, CL_E4)                                               \
-        case 5: CL_B8ROW_SWEEP(OUT_T, Q, CL_E5)                                               \
-        case 6: CL_B8ROW_SWEEP(OUT_T, Q, CL_E6)                                               \
-        case 7: CL_B8ROW_SWEEP(OUT_T, Q, CL_E7)                                               \
-        case 8: CL_B8ROW_SWEEP(OUT_T, Q, CL_E8)                                               \
-        default:                                                                              \
-            for (i0 = 0; i0 < W; i0 += 256) {                                                 \
-                Py_ssize_t n = W - i0 < 256 ? W - i0 : 256, j;                                \
-                const unsigned short *f = e + i0;                                             \
-                for (i = 0; i < n; i++) acc[i] = (unsigned short)(f[i] + f[i + 1]);           \
-                for (j = 2; j < size; j++) {                                                  \
-                    const unsigned short *g = f + j;                                          \
-                    for (i = 0; i < n; i++) acc[i] = (unsigned short)(acc[i] + g[i]);         \
-                }                                                                             \
-                for (i = 0; i < n; i++) out[i0 + i] = (OUT_T)Q(acc[i]);                       \
-            }                                                                                 \
+        case 1: CL_B8_SWEEP(DST, f[i], FIN)                                                   \
+        case 2: CL_B8_SWEEP(DST, CL_E2, FIN)                                                  \
+        case 3: CL_B8_SWEEP(DST, CL_E3, FIN)                                                  \
+        case 4: CL_B8_SWEEP(DST, CL_E4, FIN)                                                  \
+        case 5: CL_B8_SWEEP(DST, CL_E5, FIN)                                                  \
+        case 6: CL_B8_SWEEP(DST, CL_E6, FIN)                                                  \
+        case 7: CL_B8_SWEEP(DST, CL_E7, FIN)                                                  \
+        default: CL_B8_SWEEP(DST, CL_E8, FIN)                                                 \
         }
-    #define CL_T_B8(S, T, QQ)                                                                 \
+    #define CL_B8_KEEP(s) (s)
+    #define CL_B8_FIN_u(s) (unsigned char)CL_QU(s, M)
+    #define CL_B8_FIN_s(s) (signed char)CL_QS(s, M)
+    /* (a second mulhi chained in one loop, or a shift by a variable count, makes GCC widen the
+       lanes to 32 bits: each quotient step is a loop of its own over 16-bit lanes) */
+    #define CL_T_B8(S, T, Q)                                                                  \
     CL_CLONES static void cl_b8add_##S(unsigned short *__restrict run,                        \
                                        const T *__restrict row, Py_ssize_t W) {               \
         Py_ssize_t c;                                                                         \
@@ -1439,27 +1431,57 @@ cdef extern from *:
                                        Py_ssize_t W, int first, unsigned short M,             \
                                        unsigned short P) {                                    \
         Py_ssize_t c;                                                                         \
-        if (first && P) { for (c = 0; c < W; c++) mid[c] = QQ##2(run[c]); return; }          \
-        if (first) { for (c = 0; c < W; c++) mid[c] = QQ##1(run[c]); return; }                \
-        if (P) {                                                                              \
+        if (first) { for (c = 0; c < W; c++) mid[c] = Q(run[c], M); }                         \
+        else {                                                                                \
             for (c = 0; c < W; c++) {                                                         \
                 unsigned short r = (unsigned short)(run[c] + (unsigned short)e[c]             \
                                                     - (unsigned short)l[c]);                  \
-                run[c] = r; mid[c] = QQ##2(r);                                                \
-            }                                                                                 \
-        } else {                                                                              \
-            for (c = 0; c < W; c++) {                                                         \
-                unsigned short r = (unsigned short)(run[c] + (unsigned short)e[c]             \
-                                                    - (unsigned short)l[c]);                  \
-                run[c] = r; mid[c] = QQ##1(r);                                                \
+                run[c] = r; mid[c] = Q(r, M);                                                 \
             }                                                                                 \
         }                                                                                     \
+        if (P) { for (c = 0; c < W; c++) mid[c] = Q(mid[c], P); }                             \
     }                                                                                         \
     CL_CLONES static void cl_b8row_##S(T *__restrict out, const unsigned short *__restrict e, \
                                        Py_ssize_t W, Py_ssize_t size, unsigned short M,       \
                                        unsigned short P, unsigned short *__restrict acc) {    \
-        Py_ssize_t i, i0;                                                                     \
-        if (P) { CL_B8ROW_ALL(T, QQ##2) } else { CL_B8ROW_ALL(T, QQ##1) }                     \
+        Py_ssize_t i, i0, n = W;                                                              \
+        const unsigned short *f = e;                                                          \
+        unsigned short *b0 = acc + 256, *b1 = b0 + 512;                                       \
+        if (size <= 8 && !P) {                                                                \
+            CL_B8_SHORT(out, CL_B8_FIN_##S)                                                   \
+            return;                                                                           \
+        }                                                                                     \
+        for (i0 = 0; i0 < W; i0 += 256) {                                                     \
+            n = W - i0 < 256 ? W - i0 : 256;                                                  \
+            f = e + i0;                                                                       \
+            if (size <= 8) { CL_B8_SHORT(acc, CL_B8_KEEP) }                                   \
+            else {                                                                            \
+                /* blocks of len = 1, 2, 4, ... samples (b[i]: the block at i); the window    \
+                   is the blocks of its size's set bits, the lowest first */                  \
+                Py_ssize_t len = 1, L = n + size - 1, off;                                    \
+                const unsigned short *b = f;                                                  \
+                int any = 0;                                                                  \
+                for (;;) {                                                                    \
+                    if (size & len) {                                                         \
+                        off = size & (len - 1);                                               \
+                        if (any) { for (i = 0; i < n; i++) acc[i] += b[i + off]; }            \
+                        else { for (i = 0; i < n; i++) acc[i] = b[i + off]; }                 \
+                        any = 1;                                                              \
+                    }                                                                         \
+                    if (2 * len > size) break;                                                \
+                    {                                                                         \
+                        unsigned short *nb = b == b0 ? b1 : b0;                               \
+                        L -= len;                                                             \
+                        for (i = 0; i < L; i++) nb[i] = (unsigned short)(b[i] + b[i + len]);  \
+                        b = nb;                                                               \
+                    }                                                                         \
+                    len *= 2;                                                                 \
+                }                                                                             \
+            }                                                                                 \
+            for (i = 0; i < n; i++) acc[i] = Q(acc[i], M);                                    \
+            if (P) { for (i = 0; i < n; i++) out[i0 + i] = (T)Q(acc[i], P); }                 \
+            else { for (i = 0; i < n; i++) out[i0 + i] = (T)acc[i]; }                         \
+        }                                                                                     \
     }
     CL_T_B8(u, unsigned char, CL_QU)
     CL_T_B8(s, signed char, CL_QS)
@@ -1536,8 +1558,8 @@ cdef void _b8_item(const Box8* s, Py_ssize_t item, unsigned short* work) noexcep
     cdef Py_ssize_t lo = -s.start_c, hi = lo + W     # ext[lo:hi] is the row itself
     cdef unsigned short cv = <unsigned short>s.cval
     cdef unsigned short* run = work                  # W: running sums down the columns
-    cdef unsigned short* acc = run + W               # 256
-    cdef unsigned short* ext = acc + 256             # n_ext: the axis-0 means, extended
+    cdef unsigned short* acc = run + W               # 1280: cl_b8row's sums and blocks
+    cdef unsigned short* ext = acc + 1280            # n_ext: the axis-0 means, extended
     cdef unsigned short* mid = ext + lo
     cdef char* crow = <char*>(ext + n_ext + 16)      # W: a row of cval
     cdef const char* e
@@ -1610,8 +1632,8 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
     n_threads = _team(n_threads, n_items, s.H * s.W * 8)
-    # in doubles: run (W) + acc (256) + ext (W + size_c - 1) + 16 spare, 2 bytes each; crow W bytes
-    area, per = _scratch(n_threads, (2 * (2 * s.W + s.size_c + 272) + s.W) // 8 + 8)
+    # in doubles: run (W) + acc (1280) + ext (W + size_c - 1) + 16 spare, 2 bytes each; crow W
+    area, per = _scratch(n_threads, (2 * (2 * s.W + s.size_c + 1296) + s.W) // 8 + 8)
     base = _aligned(area)
     with nogil:
         for item in prange(n_items, schedule="dynamic", num_threads=n_threads):

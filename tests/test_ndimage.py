@@ -463,6 +463,10 @@ def test_uniform_8bit_images_exact(dtype):
     same("uniform_filter", x, (3, 8), origin=(-1, 3), mode="wrap")
     for cval in (2.5, 300, -200):
         same("uniform_filter", x, 5, mode="constant", cval=cval)
+    # rows longer than cl_b8row's chunks of 256 outputs, short and long (doubled) windows
+    wide = rng.integers(info.min, int(info.max) + 1, size=(70, 601)).astype(dtype)
+    for size in ((3, 17), (20, 9), (5, 100), (9, 257), (2, 8), (65, 6)):
+        same("uniform_filter", wide, size, mode="nearest")
     for shape in ((1, 53), (53, 1), (1, 1), (131, 3)):
         same("uniform_filter", rng.integers(info.min, int(info.max) + 1, size=shape)
              .astype(dtype), 5, mode="mirror")

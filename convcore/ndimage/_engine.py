@@ -295,7 +295,8 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
 
     Used when the result is SciPy's exactly (integer images: the running sums are exact) or to
     rounding (float outputs); the strips restart the running sums, so a float image with an
-    integer output keeps the two-pass path.
+    integer output keeps the two-pass path. 8-bit images into their own dtype run on 16-bit
+    integer lanes (``_box8``).
     """
     if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
             or not output.flags.c_contiguous or np.may_share_memory(output, x)
