@@ -133,7 +133,7 @@ cdef struct Geom:
 # only: not SciPy's order of operations).
 cdef extern from *:
     """
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
     #define CL_CLONES __attribute__((target_clones("avx2", "default")))
     #else
     #define CL_CLONES
