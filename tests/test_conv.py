@@ -87,6 +87,30 @@ def reference_im2col(x, kernel, stride, pads, dilation):
     return np.array(cols)
 
 
+def _matches_reference_on_one_and_two_threads(case, dtype):
+    """Random arrays for `case` in `dtype`: the convolution on 1 and on 2 threads equals the NumPy
+    reference and gives the same bits on both. Returns (x, w, b)."""
+    nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+    kernel = expand(k, nd)
+    x = rng.standard_normal((n, c_in) + spatial).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // g) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
+                         _pads(p, nd), expand(d, nd), g)
+    ys = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            ys.append(conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g))
+    finally:
+        convcore.set_num_threads(None)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert ys[0].dtype == dtype
+    np.testing.assert_allclose(ys[0], ref, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(ys[0], ys[1])
+    return x, w, b
+
+
 class TestIm2col:
     @pytest.mark.parametrize("case", CASES)
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -175,22 +199,7 @@ class TestForward:
         # small outputs: several images' columns share one GEMM (a short last item included)
         monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
-        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
-        kernel = expand(k, nd)
-        x = rng.standard_normal((n, c_in) + spatial).astype(np.float32)
-        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(np.float32)
-        b = rng.standard_normal(c_out).astype(np.float32)
-        ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
-                             _pads(p, nd), expand(d, nd), g)
-        ys = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                ys.append(conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g))
-        finally:
-            convcore.set_num_threads(None)
-        np.testing.assert_allclose(ys[0], ref, rtol=1e-5, atol=1e-5)
-        np.testing.assert_array_equal(ys[0], ys[1])
+        _matches_reference_on_one_and_two_threads(case, np.float32)
 
     def test_images_per_gemm_fill_small_outputs_only(self):
         assert conv_module._images_per_gemm(4608, 1, 32) == 16  # at most half the batch
@@ -239,24 +248,8 @@ class TestForward:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_depthwise_direct(self, case, dtype, monkeypatch):
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
+        x, w, b = _matches_reference_on_one_and_two_threads(case, dtype)
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
-        kernel = expand(k, nd)
-        x = rng.standard_normal((n, c_in) + spatial).astype(dtype)
-        w = rng.standard_normal((c_out, c_in // g) + kernel).astype(dtype)
-        b = rng.standard_normal(c_out).astype(dtype)
-        ref = reference_conv(x.astype(float), w.astype(float), b.astype(float), expand(s, nd),
-                             _pads(p, nd), expand(d, nd), g)
-        ys = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                ys.append(conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g))
-        finally:
-            convcore.set_num_threads(None)
-        tol = 1e-5 if dtype == np.float32 else 1e-12
-        assert ys[0].dtype == dtype
-        np.testing.assert_allclose(ys[0], ref, rtol=tol, atol=tol)
-        np.testing.assert_array_equal(ys[0], ys[1])
         with pytest.raises(ValueError, match="depthwise forward: array shapes do not match"):
             from convcore import _depthwise
             c = conv_module._Conv(x, w, s, p, d, g, nd)
