@@ -563,6 +563,54 @@ class TestLargerThanATile:
 
 
 class TestGradients:
+    @pytest.mark.parametrize("case", [  # groups == C_in: the direct depthwise kernels
+        (2, 3, 4, 4, (7, 6), 3, 1, 1, 1, 4),
+        (2, 2, 3, 6, (9, 8), 3, 2, ((1, 0), (2, 1)), (1, 2), 3),  # multiplier 2, strided
+        (2, 2, 2, 6, (5, 5), (2, 3), 1, 0, 1, 2),  # multiplier 3, even kernel
+        (1, 3, 5, 5, (11,), 5, 3, 2, 1, 5),
+        (3, 2, 2, 4, (4, 5, 3), 3, (2, 1, 1), 1, 1, 2),
+        (2, 2, 2, 2, (3, 40), 3, 1, 1, 1, 2),  # wide rows: the weight gradient by im2col
+    ])
+    def test_depthwise_gradients(self, case, monkeypatch):
+        # the convolution is linear in x and in w: <gy, conv(x, w)> = <grad_x, x> = <grad_w, w>;
+        # and numerical gradients; float32 on 1 and 2 threads gives the same bits
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kernel = expand(k, nd)
+        kw = dict(stride=s, padding=p, dilation=d, groups=g)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in // g) + kernel)
+        gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
+        gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
+        total = np.sum(gy * conv(nd)(x, w, **kw))
+        assert np.sum(gx * x) == pytest.approx(total, rel=1e-10)
+        assert np.sum(gw * w) == pytest.approx(total, rel=1e-10)
+        loss = lambda: np.sum(gy * conv(nd)(x, w, **kw))  # noqa: E731
+        np.testing.assert_allclose(gw, numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+        outs = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                outs.append(conv_backward(nd)(gy.astype(np.float32), x.astype(np.float32),
+                                              w.astype(np.float32), **kw)[:2])
+        finally:
+            convcore.set_num_threads(None)
+        for one, two, ref in zip(*outs, (gx, gw)):
+            assert one.dtype == np.float32
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+    def test_depthwise_kernels_refuse_mismatched_shapes(self):
+        from convcore import _depthwise
+        c = conv_module._Conv(np.zeros((2, 4, 5, 5)), np.zeros((8, 1, 3, 3)), 1, 1, 1, 4, 2)
+        gy, x = np.zeros((2, 8, 25)), np.zeros((2, 4, 25))
+        with pytest.raises(ValueError, match="depthwise backward_input: array shapes do not"):
+            _depthwise.backward_input(gy, np.zeros((8, 9)), np.zeros((2, 4, 24)), c.geometry, 2, 1)
+        with pytest.raises(ValueError, match="depthwise backward_weight: array shapes do not"):
+            _depthwise.backward_weight(gy, x, np.zeros((8, 9)), c.geometry, 3, 1)
+        _depthwise.backward_weight(gy, x, np.zeros((8, 9)), c.geometry, 2, 1)  # these fit
+
     @pytest.mark.parametrize("case", [CASES[i] for i in (1, 2, 4, 6, 7, 8, 11, 12, 13, 14)])
     def test_numerical_gradients(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case

@@ -340,6 +340,28 @@ def _forward_depthwise(c, bias):
     return y
 
 
+_DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
+
+
+def _depthwise_backward(c, gy, need_input, need_weight):
+    """(grad_x, grad_w) of a depthwise convolution by src/_depthwise.pyx (None where not asked)."""
+    c_out = c.weight.shape[0]
+    multiplier = c_out // c.groups
+    threads = threads_for(2 * math.prod(c.out_shape) * math.prod(c.weight.shape[2:]), _GRAIN)
+    grad_x = grad_w = None
+    if need_input:
+        grad_x = np.empty(c.x.shape, dtype=c.dtype)
+        _depthwise.backward_input(_flat(gy), c.weight.reshape(c_out, -1), _flat(grad_x),
+                                  c.geometry, multiplier, threads)
+        grad_x = c.unbatch(grad_x)
+    if need_weight:
+        grad_w = np.empty((c_out, math.prod(c.weight.shape[2:])), dtype=c.dtype)
+        _depthwise.backward_weight(_flat(gy), _flat(c.x), grad_w, c.geometry, multiplier,
+                                   threads)
+        grad_w = grad_w.reshape(c.weight.shape)
+    return grad_x, grad_w
+
+
 def _forward(c, bias):
     """Run the forward kernel for the checked arguments `c`; `bias` (C_out,) or empty."""
     c = _trim_taps(c)
@@ -440,6 +462,12 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
     tile = _tile(K, L, c_out // c.groups)
     cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
+    if c.groups > 1 and c.weight.shape[1] == 1:  # depthwise: the direct kernels
+        # (the weight gradient of wide outputs goes faster by im2col + GEMM: 8x64x56x56, 3x3, one
+        # thread, 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1)
+        direct_weight = need_weight and c.out_spatial[-1] <= _DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH
+        grad_x, grad_w = _depthwise_backward(c, gy, need_input, direct_weight)
+        need_input, need_weight = False, need_weight and not direct_weight
     if need_input:
         if all(s == 1 for s in c.stride):
             grad_x = _input_grad_by_conv(
