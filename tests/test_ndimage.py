@@ -206,31 +206,31 @@ def test_empty_and_bool_input():
 
 def test_errors():
     x = np.zeros((4, 5))
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(RuntimeError, match="boundary mode not supported"):
         cc.correlate1d(x, [1.0], mode="edge")
-    with pytest.raises(ValueError, match="weights must not be empty"):
+    with pytest.raises(RuntimeError, match="no filter weights given"):
         cc.correlate1d(x, [])
-    with pytest.raises(ValueError, match="weights must be 1-D"):
+    with pytest.raises(RuntimeError, match="weights must be 1-D"):
         cc.correlate1d(x, [[1.0]])
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(np.exceptions.AxisError, match="axis 2 is out of bounds"):
         cc.correlate1d(x, [1.0], axis=2)
     with pytest.raises(TypeError, match="axis must be an int"):
         cc.correlate1d(x, [1.0], axis=1.0)
-    with pytest.raises(ValueError, match="output shape"):
+    with pytest.raises(RuntimeError, match="output shape not correct"):
         cc.correlate1d(x, [1.0], output=np.zeros(3))
-    with pytest.raises(TypeError, match="output must be an array or a numeric dtype"):
+    with pytest.raises(RuntimeError, match="output must have numeric dtype"):
         cc.correlate1d(x, [1.0], output="U5")
-    with pytest.raises(ValueError, match="cval must be real"):
+    with pytest.raises(TypeError, match="cval must be real"):
         cc.correlate1d(x, [1.0], cval=1j)
     with pytest.raises(TypeError, match="input must hold numbers"):
         cc.correlate1d(np.array(["a"]), [1.0])
-    with pytest.raises(ValueError, match="size must be positive"):
+    with pytest.raises(RuntimeError, match="incorrect filter size"):
         cc.uniform_filter1d(x, 0)
     with pytest.raises(TypeError, match="size must be an integer"):
         cc.uniform_filter1d(x, 2.5)
     with pytest.raises(ValueError, match="origin must satisfy"):
         cc.uniform_filter1d(x, 3, origin=2)
-    with pytest.raises(ValueError, match="sigma must be a scalar or a sequence of length 2"):
+    with pytest.raises(RuntimeError, match="sequence argument must have length equal to input rank"):
         cc.gaussian_filter(x, (1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="sigma must be positive"):
         cc.gaussian_filter1d(x, -1.0)
@@ -242,9 +242,9 @@ def test_errors():
         cc.uniform_filter(x, 3, axes=(0, 0))
     with pytest.raises(ValueError, match="axes entry 3 is out of range"):
         cc.gaussian_filter(x, 1.0, axes=(3,))
-    with pytest.raises(ValueError, match="weights must have one axis per filtered axis"):
+    with pytest.raises(RuntimeError, match=r"weights.ndim \(1\) must match len\(axes\) \(2\)"):
         cc.correlate(x, np.ones(3))
-    with pytest.raises(ValueError, match="mode must be a single mode name"):
+    with pytest.raises(RuntimeError, match="A sequence of modes is not supported"):
         cc.correlate(x, np.ones((3, 3)), mode=("wrap", "wrap"))
     with pytest.raises(ValueError, match="output array is read-only"):
         ro = np.zeros_like(x)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _direct, _lines
 from .._threads import get_num_threads
-from ._support import KERNEL_DTYPES
+from ._support import KERNEL_DTYPES, check_supported
 
 
 def _readable(x):
@@ -148,6 +148,7 @@ def _plan(src, dst, kernels, cval):
 
 def line_correlate(x, weights, axis, output, mode, cval, origin):
     """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
+    check_supported(x, output)
     if x.dtype.kind == "c":
         return _complex_parts(line_correlate, x, output, cval, weights=weights, axis=axis,
                               mode=mode, origin=origin)
@@ -173,6 +174,7 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     as SciPy's double one (both are the exact quotient truncated: a quotient that is not an
     integer lies at least ``1 / size`` from one, more than either rounding error).
     """
+    check_supported(x, output)
     if x.dtype.kind == "c":
         return _complex_parts(line_uniform, x, output, cval, size=size, axis=axis, mode=mode,
                               origin=origin)
@@ -218,6 +220,7 @@ def nd_correlate(x, weights, output, mode, cval, origins):
     its own order, so an integer output is settled by ``_lines.recheck``: the outputs within the
     margin of a truncation boundary are computed again in SciPy's order, and truncate as SciPy's.
     """
+    check_supported(x, output)
     if x.dtype.kind == "c":
         return _complex_parts(nd_correlate, x, output, cval, weights=weights, mode=mode,
                               origins=origins)
@@ -275,6 +278,7 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     Same result as ``line_correlate`` along the first axis into `output`, then along the other
     axis in place (SciPy's two calls), origins 0.
     """
+    check_supported(x, output)
     k = len(w_rows)
     if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
             or not output.flags.c_contiguous or np.may_share_memory(output, x)
@@ -298,6 +302,7 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
     integer output keeps the two-pass path. 8-bit images into their own dtype run on 16-bit
     integer lanes (``_box8``).
     """
+    check_supported(x, output)
     if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
             or not output.flags.c_contiguous or np.may_share_memory(output, x)
             or (x.dtype.kind == "f" and output.dtype.kind != "f")):

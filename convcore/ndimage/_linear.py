@@ -11,7 +11,7 @@ def _weights(weights, name="weights"):
     if w.dtype.kind not in "biufc":
         raise TypeError(f"{name} must hold numbers, got dtype {w.dtype}")
     if w.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {w.shape}")
+        raise RuntimeError(f"no filter weights given: {name} has shape {w.shape}")
     return w
 
 
@@ -51,7 +51,8 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     input = as_input(input)
     weights = _weights(weights)
     if weights.ndim != 1:
-        raise ValueError(f"weights must be 1-D, got shape {weights.shape}")
+        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
+                           f"{weights.shape}")
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128)
@@ -80,7 +81,8 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     """
     weights = _weights(weights)
     if weights.ndim != 1:
-        raise ValueError(f"weights must be 1-D, got shape {weights.shape}")
+        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
+                           f"{weights.shape}")
     check_origin(origin, weights.size)
     weights = weights[::-1]
     origin = -origin - (1 if weights.size % 2 == 0 else 0)
@@ -102,8 +104,7 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
     axes = check_axes(axes, input.ndim)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != len(axes):
-        raise ValueError(f"weights must have one axis per filtered axis ({len(axes)}), "
-                         f"got shape {weights.shape}")
+        raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
     origins = as_sequence(origin, len(axes), "origin")
     # as SciPy: the kernel's axes go to `axes` in increasing order, origins in the order given
     weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
@@ -116,8 +117,8 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
         full_origins = [-o - (1 if k % 2 == 0 else 0) for o, k in zip(full_origins, shape)]
     for o, k in zip(full_origins, shape):
         check_origin(o, k)
-    if not isinstance(mode, str):
-        raise ValueError(f"mode must be a single mode name for an N-D kernel, got {mode!r}")
+    if not isinstance(mode, str) and np.iterable(mode):
+        raise RuntimeError(f"A sequence of modes is not supported, got {mode!r}")
     code = mode_code(mode)
     cval = check_cval(cval, input)
     output = get_output(output, input)

@@ -31,7 +31,7 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
         raise TypeError(f"size must be an integer, got {size!r}")
     size = int(size)
     if size < 1:
-        raise ValueError(f"size must be positive, got {size}")
+        raise RuntimeError(f"incorrect filter size: size must be positive, got {size}")
     axis = check_axis(axis, input.ndim)
     _check_origin(size, origin)
     code = mode_code(mode)
@@ -143,6 +143,8 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
 def _weights(sigma, order, truncate, radius):
     """The correlation weights of gaussian_filter1d (the kernel reversed)."""
     sigma = float(sigma)
+    if sigma == 0:   # SciPy divides by sigma**2
+        raise ZeroDivisionError("sigma must not be zero")
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     return gaussian_kernel1d(sigma, order, _radius(sigma, truncate, radius))[::-1]

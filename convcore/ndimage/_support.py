@@ -1,10 +1,12 @@
 """Argument handling shared by the ndimage filters: modes, axes, per-axis sequences, outputs.
 
 Each helper follows the rule of its scipy.ndimage counterpart (same defaults, same broadcasting of
-a scalar to every axis) and raises a ValueError/TypeError that names the argument.
+a scalar to every axis) and raises what SciPy raises: a ValueError/TypeError that names the
+argument, or SciPy's RuntimeError (with its message) where SciPy's own tests pin that class.
 """
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -19,7 +21,8 @@ KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.
 def mode_code(mode, name="mode"):
     """The kernel code of an ndimage mode name (grid-* aliases included)."""
     if not isinstance(mode, str) or mode not in NDIMAGE_MODES:
-        raise ValueError(f"{name} must be one of {sorted(NDIMAGE_MODES)}, got {mode!r}")
+        raise RuntimeError(f"boundary mode not supported: {name} must be one of "
+                           f"{sorted(NDIMAGE_MODES)}, got {mode!r}")
     return NDIMAGE_MODES[mode]
 
 
@@ -28,7 +31,8 @@ def as_sequence(value, n, name):
     if not isinstance(value, str) and np.iterable(value):
         items = list(value)
         if len(items) != n:
-            raise ValueError(f"{name} must be a scalar or a sequence of length {n}, got {value!r}")
+            raise RuntimeError("sequence argument must have length equal to input rank "
+                               f"({name}: {n} filtered axes, got {value!r})")
         return items
     return [value] * n
 
@@ -43,10 +47,7 @@ def check_axes(axes, ndim):
         raise TypeError(f"axes must be an int, a sequence of ints or None, got {axes!r}")
     out = []
     for ax in axes:
-        try:
-            ax = operator.index(ax)
-        except TypeError:
-            raise TypeError(f"axes must be an int, a sequence of ints or None, got {axes!r}")
+        ax = operator.index(ax)     # SciPy's TypeError: "... cannot be interpreted as an integer"
         if not -ndim <= ax < ndim:
             raise ValueError(f"axes entry {ax} is out of range for a {ndim}-D input")
         out.append(ax % ndim)
@@ -62,7 +63,7 @@ def check_axis(axis, ndim):
     except TypeError:
         raise TypeError(f"axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for a {ndim}-D input")
+        raise np.exceptions.AxisError(axis, ndim)
     return axis % ndim
 
 
@@ -75,7 +76,11 @@ def as_input(input):
 
 
 def get_output(output, input, complex_output=False):
-    """The array the result goes to: new (None or a dtype) or `output` itself, checked."""
+    """The array the result goes to: new (None or a dtype) or `output` itself, checked.
+
+    As SciPy: a real dtype asked for complex data is promoted with a warning, a real output array
+    for complex data or one of the wrong shape is a RuntimeError.
+    """
     shape = input.shape
     if output is None:
         dtype = input.dtype
@@ -88,21 +93,32 @@ def get_output(output, input, complex_output=False):
         except TypeError:
             raise TypeError(f"output must be an array or a numeric dtype, got {output!r}")
         if dtype.kind not in "biufc":
-            raise TypeError(f"output must be an array or a numeric dtype, got {output!r}")
+            raise RuntimeError(f"output must have numeric dtype, got {output!r}")
         if complex_output and dtype.kind != "c":
-            raise TypeError(f"output must have a complex dtype for complex data, got {dtype}")
+            if isinstance(output, str):
+                raise RuntimeError(f"output must have complex dtype, got {output!r}")
+            warnings.warn("promoting specified output dtype to complex", stacklevel=4)
+            dtype = np.promote_types(dtype, np.complex64)
         return np.zeros(shape, dtype=dtype)
     if not isinstance(output, np.ndarray):
         raise TypeError(f"output must be an array or a numeric dtype, got {type(output).__name__}")
     if output.shape != shape:
-        raise ValueError(f"output shape {output.shape} does not match the input shape {shape}")
+        raise RuntimeError(f"output shape not correct: {output.shape} for an input of shape "
+                           f"{shape}")
     if output.dtype.kind not in "biufc":
         raise TypeError(f"output must have a numeric dtype, got {output.dtype}")
     if complex_output and output.dtype.kind != "c":
-        raise TypeError(f"output must have a complex dtype for complex data, got {output.dtype}")
+        raise RuntimeError(f"output must have complex dtype for complex data, got {output.dtype}")
     if not output.flags.writeable:
         raise ValueError("output array is read-only")
     return output
+
+
+def check_supported(*arrays):
+    """SciPy's RuntimeError for the dtypes its filters do not compute in (float16)."""
+    for a in arrays:
+        if a.dtype == np.float16:
+            raise RuntimeError(f"array type {a.dtype!r} not supported")
 
 
 def check_origin(origin, size, name="origin"):
@@ -119,7 +135,7 @@ def check_origin(origin, size, name="origin"):
 def check_cval(cval, input):
     """`cval` as a float (a complex one only for complex input)."""
     if np.iscomplexobj(cval) and input.dtype.kind != "c":
-        raise ValueError("cval must be real for real input, got a complex value")
+        raise TypeError("cval must be real for real input, got a complex value")
     try:
         return complex(cval) if np.iscomplexobj(cval) else float(cval)
     except (TypeError, ValueError):

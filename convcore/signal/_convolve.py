@@ -10,6 +10,7 @@ import numpy as np
 
 from .._modes import MODE_CONSTANT
 from ._direct import run_direct, run_separable
+from ._extended import extended_to_scipy
 from ._dtypes import fill_scalar, result_dtype
 from ._fft import run_fft
 from ._fftconvolve import run_oa
@@ -59,6 +60,7 @@ def _nd(volume, kernel, mode, method, stride):
     return execute(_conv_plan(volume, kernel, mode, stride, result), method)
 
 
+@extended_to_scipy
 def convolve(in1, in2, mode="full", method="auto", stride=1):
     """Convolve two N-dimensional arrays (scipy.signal.convolve plus `stride`).
 
@@ -105,6 +107,7 @@ def convolve(in1, in2, mode="full", method="auto", stride=1):
     return _nd(volume, kernel, mode, method, stride)
 
 
+@extended_to_scipy
 def correlate(in1, in2, mode="full", method="auto", stride=1):
     """Cross-correlate two N-dimensional arrays (scipy.signal.correlate plus `stride`).
 
@@ -146,6 +149,7 @@ def _fill(boundary, fillvalue, result):
     return code, result.type(0)
 
 
+@extended_to_scipy
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     """Convolve two 2-D arrays with an edge rule (scipy.signal.convolve2d plus `stride`).
 
@@ -199,6 +203,7 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     return execute(plan, "auto")
 
 
+@extended_to_scipy
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     """Cross-correlate two 2-D arrays with an edge rule (scipy.signal.correlate2d plus `stride`).
 
@@ -233,6 +238,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     return execute(plan, "auto")
 
 
+@extended_to_scipy
 def choose_conv_method(in1, in2, mode="full", measure=False, stride=1):
     """Find the faster method for :func:`convolve` / :func:`correlate` of these inputs.
 

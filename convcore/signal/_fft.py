@@ -80,7 +80,7 @@ def conv_window(a, b, axes, first, count):
         return np.zeros(out_shape, dtype=dtype)
     spec = forward(a, fshape, axes, is_complex, workers)
     other = forward(b, fshape, axes, is_complex, workers)
-    if other.shape == spec.shape:
+    if other.shape == spec.shape and other.dtype == spec.dtype:
         spec *= other
     else:  # broadcasting over a non-convolved axis
         spec = spec * other

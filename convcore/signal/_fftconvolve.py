@@ -5,16 +5,33 @@ axes must match), result dtypes (integers and bools become float64), empty input
 array, 0-d inputs their product.
 """
 import math
+import operator
 
 import numpy as np
 import scipy.fft as sp_fft
 
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
+from ._extended import extended_to_scipy
 from ._dtypes import fft_input
 from ._fft import as_result, conv_window, inverse, region_of, run_fft, work_dtype
 from ._options import check_mode, check_stride, valid_swap_needed
 from ._plan import Plan
+
+
+def _axes_list(axes, ndim):
+    """`axes` as a list of non-negative ints, with scipy.fft's checks and messages."""
+    try:
+        axes = [operator.index(axes)] if np.ndim(axes) == 0 else \
+            [operator.index(a) for a in axes]
+    except TypeError:
+        raise ValueError(f"axes must be a scalar or iterable of integers, got {axes!r}") from None
+    axes = [a + ndim if a < 0 else a for a in axes]
+    if any(a >= ndim or a < 0 for a in axes):
+        raise ValueError(f"axes exceeds dimensionality of input: axes={axes}, ndim={ndim}")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"all axes must be unique, got {axes}")
+    return axes
 
 
 def _normalise_axes(in1, in2, axes):
@@ -23,19 +40,9 @@ def _normalise_axes(in1, in2, axes):
     if axes is None:
         axes = list(range(in1.ndim))
     else:
-        axes = [axes] if np.ndim(axes) == 0 else list(axes)
+        axes = _axes_list(axes, in1.ndim)
         if not axes:
             raise ValueError("when provided, axes cannot be empty")
-        try:
-            axes = [int(a) for a in axes]
-        except (TypeError, ValueError):
-            raise ValueError(f"axes must be integers, got {axes!r}") from None
-        if any(a >= in1.ndim or a < -in1.ndim for a in axes):
-            raise ValueError(f"axes exceeds dimensionality of input: axes={axes}, "
-                             f"ndim={in1.ndim}")
-        axes = [a % in1.ndim for a in axes]
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"all axes must be unique, got {axes}")
     axes = [a for a in axes if s1[a] != 1 and s2[a] != 1]
     for a in range(in1.ndim):
         if a not in axes and not (s1[a] == s2[a] or s1[a] == 1 or s2[a] == 1):
@@ -60,9 +67,10 @@ def _mode_window(mode, s1, s2, axes, ndim):
 
 
 def _prepare(in1, in2, mode, axes, stride):
-    """Shared checks of fftconvolve and oaconvolve; returns None for the 0-d / empty answers."""
+    """Shared checks of fftconvolve and oaconvolve (in SciPy's order); returns None for the answers
+    without a transform: 0-d inputs, empty inputs, no axis left to convolve (SciPy then returns
+    ``in1 * in2`` in NumPy's dtype, integers kept)."""
     in1, in2 = np.asarray(in1), np.asarray(in2)
-    check_mode(mode)
     if in1.ndim == in2.ndim == 0:
         check_stride(stride, 0)
         return in1 * in2, None
@@ -76,8 +84,11 @@ def _prepare(in1, in2, mode, axes, stride):
     if in1.size == 0 or in2.size == 0:
         return np.asarray([]), None
     axes = _normalise_axes(in1, in2, axes)
+    check_mode(mode, "acceptable")
     if valid_swap_needed(mode, in1.shape, in2.shape, axes):
         in1, in2 = in2, in1
+    if not axes:
+        return _finish(in1 * in2, in1, in2, mode, axes, stride), None
     return (fft_input(in1), fft_input(in2), axes, stride), True
 
 
@@ -91,6 +102,7 @@ def _finish(ret, in1, in2, mode, axes, stride, windowed=True):
     return np.ascontiguousarray(ret[tuple(crop)])
 
 
+@extended_to_scipy
 def fftconvolve(in1, in2, mode="full", axes=None, stride=1):
     """Convolve two N-D arrays using the FFT (scipy.signal.fftconvolve plus `stride`).
 
@@ -126,8 +138,6 @@ def fftconvolve(in1, in2, mode="full", axes=None, stride=1):
     if ok is None:
         return prepared
     a, b, axes, stride = prepared
-    if not axes:
-        return _finish(a * b, a, b, mode, axes, stride)
     first, count = _mode_window(mode, a.shape, b.shape, axes, a.ndim)
     if math.prod(stride) > 1 and all(ax in axes or a.shape[ax] == b.shape[ax] == 1
                                      for ax in range(a.ndim)):
@@ -217,6 +227,7 @@ def _blocked(a, b, axes, plan, is_complex):
     return a2, b2, fft_axes, fshape, block_axes
 
 
+@extended_to_scipy
 def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
     """Convolve two N-D arrays by overlap-add (scipy.signal.oaconvolve plus `stride`).
 
@@ -237,8 +248,6 @@ def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
     if ok is None:
         return prepared
     a, b, axes, stride = prepared
-    if not axes:
-        return _finish(a * b, a, b, mode, axes, stride)
     if a.shape == b.shape:
         return fftconvolve(a, b, mode, axes, stride)
     is_complex = a.dtype.kind == "c" or b.dtype.kind == "c"

@@ -11,10 +11,12 @@ MODES = ("full", "same", "valid")
 METHODS = ("auto", "direct", "fft")
 
 
-def check_mode(mode):
-    """Return `mode` if it is one of 'full', 'same', 'valid', else raise SciPy's ValueError."""
+def check_mode(mode, first_word="Acceptable"):
+    """Return `mode` if it is one of 'full', 'same', 'valid', else raise SciPy's ValueError
+    (whose first word is lower case in SciPy's FFT convolutions)."""
     if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"Acceptable mode flags are 'valid', 'same', or 'full'; got mode={mode!r}.")
+        raise ValueError(f"{first_word} mode flags are 'valid', 'same', or 'full'; "
+                         f"got mode={mode!r}.")
     return mode
 
 
