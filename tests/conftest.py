@@ -13,3 +13,24 @@ def pytest_make_collect_report(collector):
         report.outcome = "failed"
         report.longrepr = (f"{collector.nodeid} was skipped as a whole at import ({report.longrepr[2]}"
                            "); skip inside the tests that need the missing library instead")
+
+
+# CI sets CONVCORE_REQUIRE_TORCH=1 where it installed torch: the PyTorch cross-checks must then run,
+# so a missing torch stops the session and a test skipped for want of torch counts as failed.
+_REQUIRE_TORCH = __import__("os").environ.get("CONVCORE_REQUIRE_TORCH") == "1"
+
+
+def pytest_sessionstart(session):
+    if _REQUIRE_TORCH:
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise pytest.UsageError(f"CONVCORE_REQUIRE_TORCH=1 but torch cannot be imported: {exc}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if _REQUIRE_TORCH and report.skipped and "torch" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"skipped although CONVCORE_REQUIRE_TORCH=1: {report.longrepr}"

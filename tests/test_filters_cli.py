@@ -8,11 +8,14 @@ import pytest
 
 from convcore import cli, filters
 
-Image = pytest.importorskip("PIL.Image")
+@pytest.fixture
+def Image():
+    """Pillow, skipped test by test: the refusals that need no image still run without it."""
+    return pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture
-def png(tmp_path):
+def png(tmp_path, Image):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (24, 32, 3)).astype(np.uint8)
     path = tmp_path / "photo.png"
@@ -25,7 +28,7 @@ def _expected(pixels, kernel, stride=1, boundary="symm"):
     return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
 
 
-def test_gaussian_round_trip(png, tmp_path, capsys):
+def test_gaussian_round_trip(png, tmp_path, capsys, Image):
     src, pixels = png
     dst = tmp_path / "blurred.png"
     assert cli.main(["filter", str(src), str(dst), "--kernel", "gaussian", "--size", "7",
@@ -35,7 +38,7 @@ def test_gaussian_round_trip(png, tmp_path, capsys):
     np.testing.assert_array_equal(got, _expected(pixels, filters.gaussian(7, 1.5)))
 
 
-def test_stride_boundary_and_grey(tmp_path):
+def test_stride_boundary_and_grey(tmp_path, Image):
     grey = (np.arange(20 * 30) % 251).astype(np.uint8).reshape(20, 30)
     src, dst = tmp_path / "grey.png", tmp_path / "small.png"
     Image.fromarray(grey).save(src)
@@ -46,7 +49,7 @@ def test_stride_boundary_and_grey(tmp_path):
     np.testing.assert_array_equal(got, _expected(grey, filters.box(3), 2, "wrap"))
 
 
-def test_edge_kernels_write_their_magnitude(png, tmp_path):
+def test_edge_kernels_write_their_magnitude(png, tmp_path, Image):
     src, pixels = png
     dst = tmp_path / "lines.jpg"
     assert cli.main(["filter", str(src), str(dst), "--kernel", "line_vertical"]) == 0
@@ -58,7 +61,7 @@ def test_edge_kernels_write_their_magnitude(png, tmp_path):
     np.testing.assert_allclose(got, np.rint(ref / ref.max() * 255), atol=1)
 
 
-def test_text_file_fails_cleanly(tmp_path, capsys):
+def test_text_file_fails_cleanly(tmp_path, capsys, Image):
     txt = tmp_path / "notes.txt"
     txt.write_text("not an image\n")
     assert cli.main(["filter", str(txt), str(tmp_path / "o.png")]) == 1
@@ -114,7 +117,7 @@ def test_without_pillow(png, tmp_path, capsys, monkeypatch):
     assert "Pillow is needed" in capsys.readouterr().err
 
 
-def test_truncated_png_and_sixteen_bit_grey(png, tmp_path, capsys):
+def test_truncated_png_and_sixteen_bit_grey(png, tmp_path, capsys, Image):
     src, _ = png
     broken = tmp_path / "broken.png"
     broken.write_bytes(src.read_bytes()[:200])

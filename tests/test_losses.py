@@ -1,6 +1,7 @@
 """convcore.losses: values and gradients (central differences, float64) and PyTorch cross-checks."""
 import numpy as np
 import pytest
+from scipy.special import log_softmax
 
 from convcore import losses
 
@@ -38,6 +39,73 @@ LABELS = RNG.integers(0, 4, 6)
 ])
 def test_gradients(loss, pred, target):
     check_gradient(loss, pred.copy(), target)
+
+
+def cross_entropy_by_definition(z, y, weight=None, eps=0.0):
+    """PyTorch's cross-entropy, one sample and one class at a time: the smoothed target
+    q_c = (1 - eps) [c == y] + eps / C, the loss sum_i sum_c w_c q_ic (-log p_ic) / sum_i w_{y_i}."""
+    n, c = z.shape
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=float)
+    logp = log_softmax(z, axis=1)  # SciPy's, not convcore's
+    total = denom = 0.0
+    for i in range(n):
+        for k in range(c):
+            q = (1 - eps) * (k == y[i]) + eps / c
+            total += w[k] * q * -logp[i, k]
+        denom += w[y[i]]
+    return total / denom
+
+
+@pytest.mark.parametrize("weight", [None, [1.0, 2.0, 0.5, 3.0], [0.0, 1.0, 4.0, 0.25]])
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.35, 1.0])
+def test_cross_entropy_by_definition(weight, eps):
+    rng = np.random.default_rng(11)
+    z, y = rng.standard_normal((7, 4)) * 2, np.array([0, 1, 2, 3, 1, 1, 2])
+    ours = losses.CrossEntropyLoss(weight=weight, label_smoothing=eps)(z, y)
+    assert ours == pytest.approx(cross_entropy_by_definition(z, y, weight, eps), rel=1e-12)
+
+
+def test_weighted_cross_entropy_divides_by_the_weight_of_the_targets():
+    # one sample of class 1 with weight 4: the weight cancels (PyTorch's mean), whatever N
+    z = np.array([[0.0, np.log(3.0)]])
+    assert losses.CrossEntropyLoss(weight=[1.0, 4.0])(z, np.array([1])) == pytest.approx(-np.log(0.75))
+    # classes 0 and 1 with weights 1 and 3: (1 * -log(1/4) + 3 * -log(3/4)) / 4
+    loss = losses.CrossEntropyLoss(weight=[1.0, 3.0])
+    value = loss(np.array([[0.0, np.log(3.0)]] * 2), np.array([0, 1]))
+    assert value == pytest.approx((np.log(4.0) + 3 * np.log(4 / 3)) / 4)
+    # the gradient is the softmax minus the one-hot target, weighted the same way
+    expected = np.array([[0.25 - 1, 0.75], [3 * 0.25, 3 * (0.75 - 1)]]) / 4
+    np.testing.assert_allclose(loss.backward(), expected, rtol=1e-12)
+
+
+def test_label_smoothing_target_distribution():
+    # uniform logits: -log p = log C for every class, whatever the target distribution q; and the
+    # gradient p - q reveals q itself: q_y = 1 - eps + eps / C, the others eps / C
+    eps, c = 0.3, 5
+    loss = losses.CrossEntropyLoss(label_smoothing=eps)
+    assert loss(np.zeros((1, c)), np.array([2])) == pytest.approx(np.log(c))
+    q = np.full(c, eps / c)
+    q[2] += 1 - eps
+    np.testing.assert_allclose(loss.backward()[0], 1 / c - q, rtol=1e-12, atol=1e-15)
+
+
+def test_regression_losses_and_bce_by_definition():
+    rng = np.random.default_rng(12)
+    p, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    mse, mae = losses.MSELoss(), losses.MAELoss()
+    assert mse(p, t) == pytest.approx(sum((a - b) ** 2 for a, b in zip(p.flat, t.flat)) / 12)
+    np.testing.assert_allclose(mse.backward(), 2 * (p - t) / 12, rtol=1e-12)
+    assert mae(p, t) == pytest.approx(sum(abs(a - b) for a, b in zip(p.flat, t.flat)) / 12)
+    np.testing.assert_allclose(mae.backward(), np.sign(p - t) / 12, rtol=1e-12)
+    z, y = rng.standard_normal(6) * 3, rng.random(6)
+    for pw in (None, 2.5):
+        w = 1.0 if pw is None else pw
+        sig = 1 / (1 + np.exp(-z))
+        bce = losses.BCEWithLogitsLoss(pos_weight=pw)
+        expected = np.mean(-(w * y * np.log(sig) + (1 - y) * np.log(1 - sig)))
+        assert bce(z, y) == pytest.approx(expected, rel=1e-12)
+        # d/dz: (w y + 1 - y) sigmoid(z) - w y, over N
+        np.testing.assert_allclose(bce.backward(), ((w * y + 1 - y) * sig - w * y) / 6, rtol=1e-10)
 
 
 def test_hand_values():

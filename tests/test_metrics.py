@@ -19,6 +19,22 @@ class TestHandComputed:
         assert M.recall_score(self.y_true, self.y_pred) == 0.75
         assert M.f1_score(self.y_true, self.y_pred) == 0.75
 
+    def test_fbeta_weighs_recall_against_precision(self):
+        # TP 2, FP 1, FN 3: precision 2/3 and recall 2/5 differ, so beta matters;
+        # F_beta = (1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)
+        y_true, y_pred = [1, 1, 1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 1, 0, 0]
+        assert M.precision_score(y_true, y_pred) == pytest.approx(2 / 3)
+        assert M.recall_score(y_true, y_pred) == pytest.approx(2 / 5)
+        assert M.fbeta_score(y_true, y_pred, beta=2) == pytest.approx(10 / 23)
+        assert M.fbeta_score(y_true, y_pred, beta=0.5) == pytest.approx(10 / 17)
+        assert M.fbeta_score(y_true, y_pred, beta=1) == M.f1_score(y_true, y_pred) == 0.5
+        assert M.fbeta_score(y_true, y_pred, beta=0) == pytest.approx(2 / 3)  # precision
+        assert M.fbeta_score(y_true, y_pred, beta=1e4) == pytest.approx(2 / 5, rel=1e-6)  # recall
+        # per class (class 0 has TP 2, FP 3, FN 1: 10 / (10 + 4 + 3)) and averaged
+        f = M.precision_recall_fscore_support(y_true, y_pred, beta=2)[2]
+        np.testing.assert_allclose(f, [10 / 17, 10 / 23], rtol=1e-14)
+        assert M.fbeta_score(y_true, y_pred, beta=2, average="macro") == pytest.approx(np.mean(f))
+
     def test_multiclass_averages(self):
         y_true, y_pred = [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0]
         p, r, f, s = M.precision_recall_fscore_support(y_true, y_pred)
@@ -80,7 +96,10 @@ class TestHandComputed:
 
 
 class TestAgainstScikitLearn:
-    sk = pytest.importorskip("sklearn.metrics")
+    @pytest.fixture(autouse=True)
+    def sklearn_metrics(self):
+        """Skipped test by test (not at import, which would skip the hand-computed cases too)."""
+        self.sk = pytest.importorskip("sklearn.metrics")
 
     @pytest.mark.parametrize("seed", range(40))
     def test_random_labels(self, seed):

@@ -1,4 +1,5 @@
 """convcore.nn: gradients by central differences (float64), PyTorch cross-checks, state and naming."""
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -216,6 +217,50 @@ def test_seeded_init_is_reproducible():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_activations_by_definition():
+    """Every activation and its derivative from its formula, element by element with the Python
+    standard library (``math.erf`` for the Gaussian CDF): the reference that runs without torch."""
+    x = np.concatenate([np.linspace(-6, 6, 49), [-30.0, 30.0, 0.0]])
+    cdf = [0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x]
+    pdf = [math.exp(-v * v / 2) / math.sqrt(2 * math.pi) for v in x]
+    c, k = math.sqrt(2 / math.pi), 0.044715
+    th = [math.tanh(c * (v + k * v ** 3)) for v in x]
+    sig = [1 / (1 + math.exp(-v)) for v in x]
+    cases = [
+        (nn.GELU(), [v * p for v, p in zip(x, cdf)], [p + v * d for v, p, d in zip(x, cdf, pdf)]),
+        (nn.GELU("tanh"), [0.5 * v * (1 + t) for v, t in zip(x, th)],
+         [0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * k * v * v) for v, t in zip(x, th)]),
+        (nn.ReLU(), [max(v, 0.0) for v in x], [float(v > 0) for v in x]),
+        (nn.LeakyReLU(0.2), [v if v > 0 else 0.2 * v for v in x], [1.0 if v > 0 else 0.2 for v in x]),
+        (nn.Sigmoid(), sig, [s * (1 - s) for s in sig]),
+        (nn.Tanh(), [math.tanh(v) for v in x], [1 - math.tanh(v) ** 2 for v in x]),
+    ]
+    for layer, value, slope in cases:
+        np.testing.assert_allclose(layer(x), value, rtol=1e-13, atol=1e-15, err_msg=repr(layer))
+        np.testing.assert_allclose(layer.backward(np.full_like(x, 2.0)), 2 * np.array(slope),
+                                   rtol=1e-12, atol=1e-13, err_msg=repr(layer))
+    # the exact GELU and its tanh approximation differ by up to ~5e-4 (so neither passes for the other)
+    assert np.max(np.abs(np.array(cases[0][1]) - cases[1][1])) > 1e-4
+    z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, np.log(2.0)]])
+    sm = nn.Softmax(dim=1)
+    np.testing.assert_allclose(sm(z), [np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum(), [0.25, 0.25, 0.5]],
+                               rtol=1e-14)
+    # d softmax_i / d z_j = s_i (delta_ij - s_j): a gradient that is all ones gives zero
+    np.testing.assert_allclose(sm.backward(np.ones_like(z)), 0, atol=1e-15)
+    g = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    s = sm(z)
+    np.testing.assert_allclose(sm.backward(g), [s[0] * (g[0] - s[0, 0]), s[1] * (g[1] - s[1, 2])],
+                               rtol=1e-13, atol=1e-16)
+
+
+def test_activations_keep_float32():
+    x = RNG.standard_normal(5).astype(np.float32)
+    for layer in (nn.GELU(), nn.GELU("tanh"), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(),
+                  nn.ReLU(), nn.Softmax(0)):
+        assert layer(x).dtype == np.float32, layer
+        assert layer.backward(np.ones_like(x)).dtype == np.float32, layer
 
 
 def test_activations_against_torch():

@@ -60,7 +60,7 @@ def test_frozen_and_gradless_parameters_untouched():
     assert a.grad is None
 
 
-@pytest.mark.parametrize("name, kwargs", [
+CASES = [
     ("SGD", {"lr": 0.1}),
     ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-2}),
     ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.1}),
@@ -69,7 +69,59 @@ def test_frozen_and_gradless_parameters_untouched():
     ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1}),
     ("AdamW", {"lr": 0.01}),
     ("AdamW", {"lr": 0.02, "weight_decay": 0.3, "eps": 1e-6}),
-])
+    ("Adam", {"lr": 0.05, "betas": (0.5, 0.6), "eps": 1e-3}),
+    ("SGD", {"lr": 0.1, "momentum": 0.7, "dampening": 0.6, "weight_decay": 0.2}),
+]
+
+
+class ScalarReference:
+    """PyTorch's update rules (the pseudo-code of torch.optim.SGD / Adam / AdamW) written out for
+    one scalar parameter in plain Python floats: the reference that runs without torch."""
+
+    def __init__(self, name, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=None,
+                 betas=(0.9, 0.999), eps=1e-8):
+        if weight_decay is None:
+            weight_decay = 0.01 if name == "AdamW" else 0.0
+        self.name, self.lr, self.mu, self.tau, self.nesterov = name, lr, momentum, dampening, nesterov
+        self.wd, (self.b1, self.b2), self.eps = weight_decay, betas, eps
+        self.t, self.b, self.m, self.v = 0, None, 0.0, 0.0
+
+    def step(self, theta, g):
+        self.t += 1
+        if self.name == "SGD":
+            g = g + self.wd * theta
+            if self.mu:
+                self.b = g if self.b is None else self.mu * self.b + (1 - self.tau) * g
+                g = g + self.mu * self.b if self.nesterov else self.b
+            return theta - self.lr * g
+        if self.name == "AdamW":
+            theta = theta * (1 - self.lr * self.wd)
+        else:
+            g = g + self.wd * theta
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.b2 * self.v + (1 - self.b2) * g * g
+        m_hat = self.m / (1 - self.b1 ** self.t)
+        v_hat = self.v / (1 - self.b2 ** self.t)
+        return theta - self.lr * m_hat / (math.sqrt(v_hat) + self.eps)
+
+
+@pytest.mark.parametrize("name, kwargs", CASES)
+def test_against_the_update_rules_written_out(name, kwargs):
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal((3, 4))
+    ours = Parameter(init.copy())
+    opt = getattr(optim, name)([ours], **kwargs)
+    refs = [ScalarReference(name, **kwargs) for _ in range(init.size)]
+    expected = init.reshape(-1).tolist()
+    for _ in range(6):
+        g = rng.standard_normal((3, 4))
+        ours.grad = g.copy()
+        opt.step()
+        expected = [r.step(theta, gi) for r, theta, gi in zip(refs, expected, g.reshape(-1))]
+    np.testing.assert_allclose(ours.data.reshape(-1), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, kwargs", CASES)
 def test_against_torch_optim(name, kwargs):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

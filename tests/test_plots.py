@@ -2,12 +2,16 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib")
-
-from convcore import plots  # noqa: E402
+from convcore import plots
 
 
-def test_confusion_matrix_figure_shows_the_counts(tmp_path):
+@pytest.fixture
+def matplotlib():
+    """For the tests that draw; the argument checks run without matplotlib."""
+    return pytest.importorskip("matplotlib")
+
+
+def test_confusion_matrix_figure_shows_the_counts(tmp_path, matplotlib):
     path = tmp_path / "cm.png"
     fig = plots.plot_confusion_matrix([[5, 1], [2, 7]], labels=["proton", "other"], path=path)
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
@@ -17,7 +21,7 @@ def test_confusion_matrix_figure_shows_the_counts(tmp_path):
     assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0.17", "0.25", "0.75", "0.83"]
 
 
-def test_history_pairs_training_and_validation(tmp_path):
+def test_history_pairs_training_and_validation(tmp_path, matplotlib):
     fig = plots.plot_history({"loss": [3, 2, 1], "val_loss": [3, 2.5, 2], "accuracy": [0.1, 0.5, 0.9]},
                              path=tmp_path / "h.svg")
     loss_ax = fig.axes[0]
@@ -26,7 +30,7 @@ def test_history_pairs_training_and_validation(tmp_path):
     assert (tmp_path / "h.svg").exists()
 
 
-def test_filters_and_feature_maps():
+def test_filters_and_feature_maps(matplotlib):
     w = np.random.default_rng(0).normal(size=(40, 2, 3, 3))
     assert len(plots.plot_filters(w, channel=1).axes) == 32
     assert len(plots.plot_feature_maps(np.zeros((3, 5, 5))).axes) == 3
@@ -47,7 +51,7 @@ def test_clear_errors(call, match):
         call()
 
 
-def test_images_side_by_side(tmp_path):
+def test_images_side_by_side(tmp_path, matplotlib):
     fig = plots.plot_images([np.eye(6), np.ones((3, 3)), np.zeros((6, 6))], titles=["a", "b", "c"],
                             cols=2, path=tmp_path / "img.png")
     assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]

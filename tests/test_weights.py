@@ -28,6 +28,41 @@ def test_torch_file_equals_its_npz_reference():
     np.testing.assert_array_equal(ours["extra.transposed"], np.arange(12.0).reshape(3, 4).T)
 
 
+def test_every_storage_type_view_scalar_and_empty_tensor_of_a_committed_torch_file():
+    """views_state_dict.pt: torch.save of every integer width, bool, float16/32/64, views into one
+    shared storage (an offset, strides, a transpose), 0-d scalars, empty tensors, a Parameter."""
+    ours = read_state_dict(data("views_state_dict.pt"))
+    reference = read_state_dict(data("views_state_dict.npz"))
+    assert list(ours) == list(reference)
+    for key, ref in reference.items():
+        assert ours[key].dtype == ref.dtype and ours[key].shape == ref.shape, key
+        np.testing.assert_array_equal(ours[key], ref, err_msg=key)
+    # the views, independently of NumPy's writer: one storage 0.25, 0.5, ..., 6.0
+    base = np.arange(1, 25, dtype=np.float32) / 4
+    np.testing.assert_array_equal(ours["whole"], base)
+    np.testing.assert_array_equal(ours["offset"], base[5:11].reshape(2, 3))
+    np.testing.assert_array_equal(ours["strided"], base.reshape(4, 6)[1:, ::2])
+    np.testing.assert_array_equal(ours["transposed"], base[2:14].reshape(3, 4).T)
+    np.testing.assert_array_equal(ours["int_offset"], np.arange(3, 7, dtype=np.int32))
+    expected = {"bool": (np.bool_, [True, False, True]), "uint8": (np.uint8, [0, 7, 255]),
+                "int8": (np.int8, [-128, -3, 127]), "int16": (np.int16, [[-32768, 5], [300, 32767]]),
+                "int32": (np.int32, [-2 ** 31, 12345, 2 ** 31 - 1]),
+                "int64": (np.int64, [-2 ** 40, 2 ** 62]), "float16": (np.float16, [0.5, -2, 65504]),
+                "float64": (np.float64, [[1e-300, -3.5]]), "scalar": (np.float32, 3.25),
+                "int_scalar": (np.int64, -7), "bool_scalar": (np.bool_, True),
+                "empty": (np.float32, np.zeros((0, 3))), "empty_int": (np.int16, np.zeros((2, 0))),
+                "param": (np.float32, [[1.5, 1.5], [1.5, 1.5]])}
+    for key, (dtype, values) in expected.items():
+        values = np.asarray(values)
+        assert ours[key].dtype == dtype and ours[key].shape == values.shape, key
+        np.testing.assert_array_equal(ours[key], values, err_msg=key)
+
+
+def test_bfloat16_file_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="BFloat16Storage tensors, which have no NumPy type"):
+        read_state_dict(data("bfloat16.pt"))
+
+
 def test_refuses_a_pickle_that_would_call_a_function(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
