@@ -12,9 +12,9 @@ the median epoch time and the test accuracy of each (targets: accuracy >= 98%, c
 no slower than PyTorch's).
 
 On a machine shared with other busy processes, OpenMP's default spin-waiting makes every parallel
-region pay for descheduled threads, so convcore loads its OpenMP runtime with passive waiting
-(``convcore._runtime``; PyTorch, imported after convcore, shares that runtime here). The header
-line shows the policy in effect.
+region pay for descheduled threads; ``OMP_WAIT_POLICY=PASSIVE``, set by the user before Python
+starts, changes that for every OpenMP library in the process (see ``convcore._runtime``). The
+header line shows the policy in effect.
 """
 import argparse
 import time
@@ -100,7 +100,7 @@ def main(argv=None):
 
     print(f"digits 8x8: train {len(X_train)}, test {len(X_test)}; batch {BATCH}, Adam {LR}, "
           f"{args.epochs} epochs, threads={args.threads}, "
-          f"OpenMP wait policy {convcore._runtime.WAIT_POLICY}; epochs timed in turns")
+          f"OpenMP wait policy {convcore._runtime.wait_policy()}; epochs timed in turns")
     optimizer = convcore.optim.Adam(model, lr=LR)
     if torch is not None:
         topt = torch.optim.Adam(tnet.parameters(), lr=LR)

@@ -305,7 +305,7 @@ def run(cases=CASES, repeat=5, use_torch=True):
 
 def table(rows, threads, repeat):
     lines = [f"model inference (eval, float32), threads={threads}, median of {repeat} runs "
-             f"(OpenMP wait policy {convcore._runtime.WAIT_POLICY}); ratio = convcore "
+             f"(OpenMP wait policy {convcore._runtime.wait_policy()}); ratio = convcore "
              f"time / torch time (target <= 1.5)",
              f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
     for label, ours, peer, diff in rows:

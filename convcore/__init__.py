@@ -12,7 +12,6 @@ __version__ = "0.1.0"
 
 import importlib
 
-from . import _runtime  # noqa: F401  (first: loads the OpenMP runtime, see its docstring)
 from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
 from .functional import *  # noqa: F401,F403

@@ -29,7 +29,7 @@ def config():
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "openmp": _openmp.openmp_enabled(),
-        "omp_wait_policy": _runtime.WAIT_POLICY,
+        "omp_wait_policy": _runtime.wait_policy(),
         "threads": get_num_threads(),
         "blas": blas_name,
         "blas_threads": blas_threads,
