@@ -19,6 +19,12 @@ import math
 
 import numpy as np
 
+from . import _optim
+from ._threads import threads_for
+
+# Elements a thread should have to update before a second one is worth waking.
+_GRAIN = 1 << 16
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineAnnealingLR", "clip_grad_norm"]
 
 
@@ -33,6 +39,13 @@ def _params(params):
     if not params:
         raise ValueError("params is empty: the optimizer has nothing to update")
     return params
+
+
+def _flat(p, g):
+    """p.data and g as 1-D views of C-contiguous arrays of p's dtype, for the compiled updates."""
+    if not p.data.flags.c_contiguous or not p.data.flags.writeable:
+        p.data = np.array(p.data, order="C")
+    return p.data.reshape(-1), np.ascontiguousarray(g, dtype=p.data.dtype).reshape(-1)
 
 
 def _non_negative(value, name):
@@ -83,18 +96,14 @@ class SGD(Optimizer):
             raise ValueError("nesterov needs a positive momentum and zero dampening")
 
     def _update(self, p, g, st):
-        t = p.data.dtype.type
-        if self.weight_decay:
-            g = g + t(self.weight_decay) * p.data
-        if self.momentum:
-            buf = st.get("momentum")
-            if buf is None:
-                buf = st["momentum"] = np.array(g, dtype=p.data.dtype, copy=True)
-            else:
-                buf *= t(self.momentum)
-                buf += t(1 - self.dampening) * g
-            g = g + t(self.momentum) * buf if self.nesterov else buf
-        p.data -= t(self.lr) * g
+        data, g = _flat(p, g)
+        buf = st.get("momentum")
+        first = buf is None
+        if first and self.momentum:
+            buf = st["momentum"] = np.empty_like(p.data)
+        _optim.sgd(data, g, data[:0] if buf is None else buf.reshape(-1), self.lr, self.momentum,
+                   self.dampening, self.weight_decay, self.nesterov, first,
+                   threads_for(data.size, _GRAIN))
 
 
 class Adam(Optimizer):
@@ -112,34 +121,15 @@ class Adam(Optimizer):
         self.weight_decay = _non_negative(weight_decay, "weight_decay")
 
     def _update(self, p, g, st):
-        t = p.data.dtype.type
-        b1, b2 = self.betas
-        if self.weight_decay:
-            if self._decoupled:
-                p.data *= t(1 - self.lr * self.weight_decay)
-            else:
-                g = g + t(self.weight_decay) * p.data
+        data, g = _flat(p, g)
         if "m" not in st:
             st["m"] = np.zeros_like(p.data)
             st["v"] = np.zeros_like(p.data)
-            st["tmp"] = np.empty_like(p.data)
             st["t"] = 0
         st["t"] += 1
-        m, v, tmp, step = st["m"], st["v"], st["tmp"], st["t"]
-        # in place, through one scratch array: no temporaries in the hot loop
-        np.multiply(g, t(1 - b1), out=tmp)
-        m *= t(b1)
-        m += tmp
-        np.multiply(g, g, out=tmp)
-        tmp *= t(1 - b2)
-        v *= t(b2)
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp *= t(1 / math.sqrt(1 - b2 ** step))
-        tmp += t(self.eps)
-        np.divide(m, tmp, out=tmp)
-        tmp *= t(self.lr / (1 - b1 ** step))
-        p.data -= tmp
+        _optim.adam(data, g, st["m"].reshape(-1), st["v"].reshape(-1), self.lr, self.betas[0],
+                    self.betas[1], self.eps, self.weight_decay, st["t"], self._decoupled,
+                    threads_for(data.size, _GRAIN))
 
 
 class AdamW(Adam):

@@ -1,13 +1,25 @@
-"""Per-channel affine map of an ``(N, C, L)`` array in one pass: BatchNorm in evaluation mode.
+"""Per-channel passes over an ``(N, C, L)`` array: batch normalisation's statistics, its affine
+map and its gradient, each one parallel pass (NumPy takes three to five, on one thread).
 
 - ``affine(x, scale, shift, y, n_threads)``: ``y[n, c, l] = x[n, c, l] * scale[c] + shift[c]``,
   the planes ``(n, c)`` spread over ``n_threads`` threads. ``y`` may be ``x`` itself.
+- ``batch_stats(x, mean, var, n_threads)``: the mean and the biased variance of every channel
+  over ``(n, l)``, summed in double (the mean first, then the squared deviations from it).
+- ``batch_norm_backward(g, x, mean, inv_std, scale, gx, sums, batch_stats, n_threads)``: with
+  ``xhat = (x - mean) * inv_std``, ``sums[0, c] = sum g`` and ``sums[1, c] = sum g * xhat``
+  (the bias and weight gradients) and the input gradient ``gx = scale * (g - sums[0] / m - xhat *
+  sums[1] / m)`` (``m = N * L``) when the statistics came from the batch, else ``scale * g``.
 
-NumPy needs two passes over the data (a product, then a sum) on one thread; this is one.
+Channels are spread over the threads and every channel is summed in one fixed order, so the
+results are the same bits on any number of threads. Sums run in LANES independent double
+accumulators, which the compiler can keep in vector registers.
 """
 from cython.parallel cimport prange
 
 from _fused cimport floating
+
+cdef enum:
+    LANES = 8
 
 
 def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
@@ -25,3 +37,105 @@ def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floatin
             b = shift[c]
             for l in range(L):
                 y[n, c, l] = x[n, c, l] * s + b
+
+
+cdef double _sum(const floating *a, Py_ssize_t L, double shift) noexcept nogil:
+    """sum over l of (a[l] - shift), in LANES accumulators added up at the end."""
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, l, j, L0 = L - L % LANES
+    for j in range(LANES):
+        acc[j] = 0
+    for i in range(L0 // LANES):
+        l = i * LANES
+        for j in range(LANES):
+            acc[j] += a[l + j] - shift
+    for l in range(L0, L):
+        acc[0] += a[l] - shift
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef double _sum_sq(const floating *a, Py_ssize_t L, double shift) noexcept nogil:
+    """sum over l of (a[l] - shift) ** 2."""
+    cdef double acc[LANES]
+    cdef double d
+    cdef Py_ssize_t i, l, j, L0 = L - L % LANES
+    for j in range(LANES):
+        acc[j] = 0
+    for i in range(L0 // LANES):
+        l = i * LANES
+        for j in range(LANES):
+            d = a[l + j] - shift
+            acc[j] += d * d
+    for l in range(L0, L):
+        d = a[l] - shift
+        acc[0] += d * d
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef double _dot(const floating *a, const floating *b, Py_ssize_t L, double shift) noexcept nogil:
+    """sum over l of a[l] * (b[l] - shift)."""
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, l, j, L0 = L - L % LANES
+    for j in range(LANES):
+        acc[j] = 0
+    for i in range(L0 // LANES):
+        l = i * LANES
+        for j in range(LANES):
+            acc[j] += a[l + j] * (b[l + j] - shift)
+    for l in range(L0, L):
+        acc[0] += a[l] * (b[l] - shift)
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var,
+                int n_threads):
+    cdef Py_ssize_t n, c, N = x.shape[0], C = x.shape[1], L = x.shape[2]
+    cdef double m = N * L, s, mu
+    if mean.shape[0] != C or var.shape[0] != C or N * L < 1:
+        raise ValueError("batch_stats: array shapes do not agree")
+    with nogil:
+        for c in prange(C, num_threads=max(n_threads, 1), schedule="static"):
+            s = 0
+            for n in range(N):
+                s = s + _sum(&x[n, c, 0], L, 0)
+            mu = s / m
+            s = 0
+            for n in range(N):
+                s = s + _sum_sq(&x[n, c, 0], L, mu)
+            mean[c] = <floating> mu
+            var[c] = <floating> (s / m)
+
+
+def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+                        const floating[::1] mean, const floating[::1] inv_std,
+                        const floating[::1] scale, floating[:, :, ::1] gx, floating[:, ::1] sums,
+                        bint batch_stats, int n_threads):
+    cdef Py_ssize_t n, c, l, N = x.shape[0], C = x.shape[1], L = x.shape[2]
+    cdef double sg, sgx, mu
+    cdef floating k, a, b, mu_f
+    if (g.shape[0] != N or g.shape[1] != C or g.shape[2] != L or gx.shape[0] != N
+            or gx.shape[1] != C or gx.shape[2] != L or mean.shape[0] != C
+            or inv_std.shape[0] != C or scale.shape[0] != C or sums.shape[0] != 2
+            or sums.shape[1] != C or N * L < 1):
+        raise ValueError("batch_norm_backward: array shapes do not agree")
+    with nogil:
+        for c in prange(C, num_threads=max(n_threads, 1), schedule="static"):
+            mu = mean[c]
+            sg = 0
+            sgx = 0
+            for n in range(N):
+                sg = sg + _sum(&g[n, c, 0], L, 0)
+                sgx = sgx + _dot(&g[n, c, 0], &x[n, c, 0], L, mu)
+            sums[0, c] = <floating> sg
+            sums[1, c] = <floating> (sgx * inv_std[c])
+            # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b
+            k = scale[c]
+            a = 0
+            b = 0
+            if batch_stats:
+                a = <floating> (-scale[c] * inv_std[c] * inv_std[c] * sgx / (N * L))
+                b = <floating> (-scale[c] * sg / (N * L))
+            mu_f = mean[c]
+            for n in range(N):
+                for l in range(L):
+                    gx[n, c, l] = k * g[n, c, l] + a * (x[n, c, l] - mu_f) + b

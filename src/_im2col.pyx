@@ -28,13 +28,16 @@ checked here against the geometry before any memory is touched):
   empty and the GEMM adds it against a row of ones under the patches), ``bias`` (C_out,) or
   empty, ``y`` (N, C_out, L) written; ``work`` (n_threads, K' * (tile + COLS_PAD)) scratch, K' the
   columns of w. With ``images`` > 1 every work item is that many images in one GEMM.
-- ``backward_input(grad_y, w, grad_x, geometry, groups, tile, work, n_threads)``: ``grad_x``
-  (N, C_in, D*H*W) written; ``work`` (n_threads, K * (tile + COLS_PAD)).
-- ``backward_weight(grad_y, x, grad_w, geometry, groups, tile, work, n_threads)``: ``grad_w``
+- ``backward_input(grad_y, w, grad_x, geometry, groups, tile, work, n_threads, images=1)``:
+  ``grad_x`` (N, C_in, D*H*W) written; ``work`` (n_threads, K * (tile + COLS_PAD)).
+- ``backward_weight(grad_y, x, grad_w, geometry, groups, tile, work, n_threads, images=1)``: ``grad_w``
   (n_chunks, C_out, K) zero-filled by the caller; chunk c receives the sum over images
   ``c * N // n_chunks`` to ``(c + 1) * N // n_chunks``, taken in order, and the caller adds the
   chunks up in order. The chunks are fixed by the caller, not by the thread count, so the result
   is the same bits on any number of threads. ``work`` (n_threads, K * (tile + COLS_PAD)).
+  With ``images`` > 1 (both gradients), the output gradients and patches of that many images sit
+  side by side in one GEMM, as in ``forward``: small maps (a deep layer on 32x32 inputs has 1 to
+  16 output positions per image) make GEMMs of depth or width 1 to 16 one image at a time.
 
 - ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, work, n_threads)``: the same
   forward for a 2-D 3x3 kernel with stride 1 by Winograd F(2x2, 3x3) (see the section below);
@@ -46,7 +49,7 @@ checked here against the geometry before any memory is touched):
 A 1x1 convolution with stride 1 and no padding skips im2col: its input already is the matrix.
 """
 from cython.parallel cimport prange, threadid
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from _blas cimport gemm
 from _fused cimport floating
@@ -389,16 +392,57 @@ cdef void _input_grad_image(const floating *gy, const floating *w, floating *gx,
             first += count
 
 
+cdef void _join_images(const floating *src, floating *dst, Py_ssize_t nb, Py_ssize_t rows,
+                       Py_ssize_t image_stride, Py_ssize_t L) noexcept nogil:
+    """dst[r, b * L + q] = src[b * image_stride + r * L + q] for nb images of `rows` rows of L: the
+    rows of several images side by side, as one GEMM operand."""
+    cdef Py_ssize_t b, r, M = nb * L
+    for b in range(nb):
+        for r in range(rows):
+            memcpy(dst + r * M + b * L, src + b * image_stride + r * L, L * sizeof(floating))
+
+
+cdef void _input_grad_images(const floating *gy, const floating *w, floating *gx,
+                             floating *work, const Geometry *g, Py_ssize_t nb, Py_ssize_t c_in,
+                             Py_ssize_t c_out, Py_ssize_t groups) noexcept nogil:
+    """nb images at once (outputs too small to fill a GEMM alone): gys[og, nb * L] their output
+    gradients side by side, cols[K, nb * L] = w_g^T @ gys by one GEMM per group, each image's
+    columns then added back onto its input positions."""
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, b
+    cdef Py_ssize_t K = cg * g.taps, L = g.L, M = nb * L
+    cdef floating *cols = work
+    cdef floating *gys = work + K * M
+    memset(gx, 0, nb * c_in * g.plane * sizeof(floating))
+    for grp in range(groups):
+        _join_images(gy + grp * og * L, gys, nb, og, c_out * L, L)
+        gemm(True, False, K, M, og, 1, w + grp * og * K, K, gys, M, 0, cols, M)
+        for b in range(nb):
+            _patches(gx + (b * c_in + grp * cg) * g.plane, cols + b * L, cg, g, 0, L, M, True)
+
+
 def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
                    floating[:, :, ::1] grad_x, const long long[:, ::1] geometry, Py_ssize_t groups,
-                   Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+                   Py_ssize_t tile, floating[:, ::1] work, int n_threads, Py_ssize_t images=1):
+    """grad_x = the input gradient, image by image in column tiles of ``tile``, or with
+    ``images`` > 1 that many images per GEMM (``work`` then holds (K + C_out / groups) * images
+    * L values per thread)."""
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n, item, nb, N = grad_y.shape[0]
     _check("backward_input", &g, grad_x.shape[0], grad_x.shape[1], grad_x.shape[2], w.shape[0],
            w.shape[1], grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile,
            work.shape[0], work.shape[1], n_threads)
+    if images > 1 and work.shape[1] < (w.shape[1] + w.shape[0] // groups) * images * g.L:
+        raise ValueError("backward_input: work is too small for the images per GEMM")
     with nogil:
-        if n_threads <= 1:
+        if images > 1:
+            for item in prange((N + images - 1) // images, num_threads=max(n_threads, 1),
+                               schedule="dynamic"):
+                n = item * images
+                nb = images if N - n > images else N - n
+                _input_grad_images(&grad_y[n, 0, 0], &w[0, 0], &grad_x[n, 0, 0],
+                                   &work[threadid(), 0], &g, nb, grad_x.shape[1], w.shape[0],
+                                   groups)
+        elif n_threads <= 1:
             for n in range(grad_y.shape[0]):
                 _input_grad_image(&grad_y[n, 0, 0], &w[0, 0], &grad_x[n, 0, 0], &work[0, 0], &g,
                                   grad_x.shape[1], w.shape[0], groups, tile)
@@ -429,18 +473,53 @@ cdef void _weight_grad_image(const floating *gy, const floating *x, floating *gw
             first += count
 
 
+cdef void _weight_grad_images(const floating *gy, const floating *x, floating *gw,
+                              floating *work, const Geometry *g, Py_ssize_t nb, Py_ssize_t c_in,
+                              Py_ssize_t c_out, Py_ssize_t groups) noexcept nogil:
+    """nb images at once, for outputs too small to fill a GEMM alone (a 3x3 layer on 2x2 maps is
+    a GEMM of depth 4 per image): cols[K, nb * L] holds their patches side by side, gys[og, nb * L]
+    their output gradients, and one GEMM per group adds gys @ cols^T to gw."""
+    cdef Py_ssize_t cg = c_in // groups, og = c_out // groups, grp, b
+    cdef Py_ssize_t K = cg * g.taps, L = g.L, M = nb * L
+    cdef floating *cols = work
+    cdef floating *gys = work + K * M
+    for grp in range(groups):
+        for b in range(nb):
+            _patches(<floating *> x + (b * c_in + grp * cg) * g.plane, cols + b * L, cg, g, 0, L,
+                     M, False)
+        _join_images(gy + grp * og * L, gys, nb, og, c_out * L, L)
+        gemm(False, True, og, K, M, 1, gys, M, cols, M, 1, gw + grp * og * K, K)
+
+
 def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                     floating[:, :, ::1] grad_w, const long long[:, ::1] geometry,
-                    Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads):
+                    Py_ssize_t groups, Py_ssize_t tile, floating[:, ::1] work, int n_threads,
+                    Py_ssize_t images=1):
+    """grad_w[k] (zero-filled by the caller) += the weight gradient of images k * N // n_chunks
+    to (k + 1) * N // n_chunks, in order (the same bits on any thread count). With ``images`` > 1
+    they go that many at a time into one GEMM (``work`` then holds (K + C_out / groups) * images
+    * L values per thread); otherwise one image in column tiles of ``tile``."""
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t chunk, n, n_chunks = grad_w.shape[0], N = x.shape[0]
+    cdef Py_ssize_t chunk, n, n1, nb, n_chunks = grad_w.shape[0], N = x.shape[0]
     _check("backward_weight", &g, N, x.shape[1], x.shape[2], grad_w.shape[1], grad_w.shape[2],
            grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], groups, tile, work.shape[0],
            work.shape[1], n_threads)
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight: grad_w must hold between 1 and N partial sums")
+    if images > 1 and work.shape[1] < (grad_w.shape[2] + grad_w.shape[1] // groups) * images * g.L:
+        raise ValueError("backward_weight: work is too small for the images per GEMM")
     with nogil:
-        if n_threads <= 1:
+        if images > 1:
+            for chunk in prange(n_chunks, num_threads=max(n_threads, 1), schedule="dynamic"):
+                n = chunk * N // n_chunks
+                n1 = (chunk + 1) * N // n_chunks
+                while n < n1:
+                    nb = images if n1 - n > images else n1 - n
+                    _weight_grad_images(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[chunk, 0, 0],
+                                        &work[threadid(), 0], &g, nb, x.shape[1],
+                                        grad_w.shape[1], groups)
+                    n = n + nb
+        elif n_threads <= 1:
             for chunk in range(n_chunks):
                 for n in range(chunk * N // n_chunks, (chunk + 1) * N // n_chunks):
                     _weight_grad_image(&grad_y[n, 0, 0], &x[n, 0, 0], &grad_w[chunk, 0, 0],

@@ -16,7 +16,9 @@ Functions (arrays C-contiguous, validated by ``convcore.functional.pooling``):
   zeroed, then every output gradient added to the input element its index names (while the plane
   is in cache). Indices outside the plane are skipped and counted; the count is returned.
 - ``avg_forward(x, y, geometry, count_include_pad, n_threads)`` and
-  ``avg_backward(grad_y, grad_x, geometry, count_include_pad, n_threads)`` (``grad_x`` zero-filled).
+  ``avg_backward(grad_y, grad_x, geometry, count_include_pad, n_threads)`` (``grad_x`` written:
+  each plane zeroed, then every output gradient spread over its window; windows that tile the
+  plane take a path without per-window bounds).
 - ``global_avg(x, y, n_threads)``: ``y[p] = mean(x[p, :])`` accumulated in double.
 
 ``geometry`` is an int64 array of shape (6, 3): input size, output size, kernel, stride, padding,
@@ -166,22 +168,75 @@ def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
     return bad
 
 
+cdef bint _tiles(const Geometry *geo) noexcept nogil:
+    """Windows that tile the plane (LeNet's 2x2 pooling): along D one tap, along H and W a stride
+    equal to the kernel, no padding, and no window cut by the input's edge."""
+    cdef int a
+    if geo.k[0] != 1 or geo.s[0] != 1:
+        return False
+    for a in range(3):
+        if geo.p[a] != 0 or geo.s[a] != geo.k[a] or geo.n_out[a] * geo.k[a] > geo.n_in[a]:
+            return False
+    return True
+
+
+cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
+                     bint backward) noexcept nogil:
+    """_avg_plane for windows that tile the plane (the same sums in the same order), without
+    the per-window bounds. Backward writes every input gradient once (zero outside the tiles)."""
+    cdef Py_ssize_t d, oh, ow, i, j, o = 0, row
+    cdef Py_ssize_t H = geo.n_in[1], W = geo.n_in[2], kh = geo.k[1], kw = geo.k[2]
+    cdef Py_ssize_t oH = geo.n_out[1], oW = geo.n_out[2], used = oW * kw
+    cdef double acc, size = kh * kw
+    cdef floating share
+    for d in range(geo.n_out[0]):
+        for oh in range(oH):
+            for ow in range(oW):
+                row = (d * H + oh * kh) * W + ow * kw
+                if backward:
+                    share = <floating> (x[o] / size)
+                    for i in range(kh):
+                        for j in range(kw):
+                            y[row + i * W + j] = share
+                else:
+                    acc = 0.0
+                    for i in range(kh):
+                        for j in range(kw):
+                            acc = acc + x[row + i * W + j]
+                    y[o] = <floating> (acc / size)
+                o += 1
+            if backward and used < W:
+                for i in range(kh):
+                    memset(&y[(d * H + oh * kh + i) * W + used], 0, (W - used) * sizeof(floating))
+        if backward and oH * kh < H:
+            memset(&y[(d * H + oH * kh) * W], 0, (H - oH * kh) * W * sizeof(floating))
+
+
 def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:, ::1] geometry,
                 bint count_include_pad, int n_threads):
     cdef Geometry geo = read_geometry(geometry)
     cdef Py_ssize_t plane
+    cdef bint tiles = _tiles(&geo)
     with nogil:
         for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
-            _avg_plane(&x[plane, 0], &y[plane, 0], &geo, count_include_pad, False)
+            if tiles:
+                _avg_tiles(&x[plane, 0], &y[plane, 0], &geo, False)
+            else:
+                _avg_plane(&x[plane, 0], &y[plane, 0], &geo, count_include_pad, False)
 
 
 def avg_backward(const floating[:, ::1] grad_y, floating[:, ::1] grad_x,
                  const long long[:, ::1] geometry, bint count_include_pad, int n_threads):
     cdef Geometry geo = read_geometry(geometry)
     cdef Py_ssize_t plane
+    cdef bint tiles = _tiles(&geo)
     with nogil:
         for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
-            _avg_plane(&grad_y[plane, 0], &grad_x[plane, 0], &geo, count_include_pad, True)
+            if tiles:
+                _avg_tiles(&grad_y[plane, 0], &grad_x[plane, 0], &geo, True)
+            else:
+                memset(&grad_x[plane, 0], 0, grad_x.shape[1] * sizeof(floating))
+                _avg_plane(&grad_y[plane, 0], &grad_x[plane, 0], &geo, count_include_pad, True)
 
 
 def global_avg(const floating[:, ::1] x, floating[:, ::1] y, int n_threads):

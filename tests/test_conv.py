@@ -626,6 +626,53 @@ class TestGradients:
         np.testing.assert_allclose(gw, numerical_grad(lambda: loss(x, w, b), w), rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(gb, numerical_grad(lambda: loss(x, w, b), b), rtol=1e-6, atol=1e-8)
 
+    @pytest.mark.parametrize("case", [
+        (2, 5, 4, 6, (3, 3), 3, 2, 1, 1, 2),  # strided, groups: the input gradient by col2im
+        (2, 7, 3, 5, (2, 2), 3, 1, 1, 1, 1),  # 2x2 maps, every tap reaches the input
+        (2, 4, 6, 4, (1, 1), 3, 1, 1, 1, 1),  # 3x3 on 1x1: the centre tap only
+        (2, 5, 3, 4, (2, 2), 3, 2, 1, 1, 1),  # stride 2 on 2x2: 2x2 of the 3x3 taps
+        (2, 3, 2, 3, (2, 2), 5, 1, 2, 1, 1),  # 5x5 on 2x2: the middle 3x3
+        (1, 5, 2, 3, (5,), 3, 2, 1, 1, 1),
+        (3, 3, 2, 2, (1, 2, 1), 3, 1, 1, 1, 1),
+    ])
+    @pytest.mark.parametrize("images", [1, 2, 3])
+    def test_gradients_of_small_maps(self, case, images, monkeypatch):
+        # several images per GEMM (a short last one included) and the taps that meet only padding
+        # left out: numerical gradients (zero for those taps), and float32 on 1 and 2 threads
+        # gives the same bits
+        monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
+        monkeypatch.setattr(conv_module, "_GRAIN", 1)
+        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        kw = dict(stride=s, padding=p, dilation=d, groups=g)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in // g) + expand(k, nd))
+        gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
+        gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
+        loss = lambda: float(np.sum(conv(nd)(x, w, **kw) * gy))  # noqa: E731
+        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gw, numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
+        outs = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                outs.append(conv_backward(nd)(gy.astype(np.float32), x.astype(np.float32),
+                                              w.astype(np.float32), **kw)[:2])
+        finally:
+            convcore.set_num_threads(None)
+        for one, two, ref in zip(*outs, (gx, gw)):
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+    def test_kernels_refuse_too_little_work_for_the_images(self):
+        c = conv_module._Conv(np.zeros((4, 2, 2, 2)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
+        gy, x = np.zeros((4, 3, 4)), np.zeros((4, 2, 4))
+        work = np.zeros((1, 18 * (4 + _im2col.COLS_PAD)))  # one image's tile, not 8 images
+        with pytest.raises(ValueError, match="backward_weight: work is too small for the images"):
+            _im2col.backward_weight(gy, x, np.zeros((1, 3, 18)), c.geometry, 1, 4, work, 1, 8)
+        with pytest.raises(ValueError, match="backward_input: work is too small for the images"):
+            _im2col.backward_input(gy, np.zeros((3, 18)), x, c.geometry, 1, 4, work, 1, 8)
+
     @pytest.mark.parametrize("case", CASES + [(2, 2, 32, 8, (6, 7), (2, 3), 1, ((0, 2), (1, 0)), 2, 2),
                                       (2, 2, 16, 16, (7, 6), 3, 1, ((1, 0), (2, 1)), 1, 1)])  # Winograd
     def test_input_gradient_by_convolution_equals_col2im(self, case, monkeypatch):

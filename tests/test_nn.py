@@ -392,6 +392,45 @@ def test_batchnorm_eval_is_the_affine_map_of_the_running_statistics(dtype, monke
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (9, 2, 1, 1), (6, 3, 4, 4)])
+def test_batchnorm_training_kernels_match_the_formula_on_one_and_two_threads(shape, monkeypatch):
+    # float32 batch statistics, output and gradients against the textbook formulas in float64
+    # (channel rows shorter and longer than the kernels' 8 accumulators), same bits on 1 and 2
+    # threads
+    from convcore.nn import normalization
+    monkeypatch.setattr(normalization, "_GRAIN", 1)
+    x = (RNG.standard_normal(shape) * 3 + 2).astype(np.float32)
+    g = RNG.standard_normal(shape).astype(np.float32)
+    w, b = RNG.random(shape[1]) + 0.5, RNG.standard_normal(shape[1])
+    axes, c = (0, 2, 3), (slice(None), None, None)
+    xd = x.astype(float)
+    mean, var = xd.mean(axis=axes), xd.var(axis=axes)
+    xhat = (xd - mean[c]) / np.sqrt(var[c] + 1e-5)
+    m = x.size // shape[1]
+    gxhat = g * w[c]
+    expected_gx = (gxhat - gxhat.mean(axis=axes)[c]
+                   - xhat * (gxhat * xhat).sum(axis=axes)[c] / m) / np.sqrt(var[c] + 1e-5)
+    outs = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            bn = nn.BatchNorm2d(shape[1])
+            bn.weight.data, bn.bias.data = w.astype(np.float32), b.astype(np.float32)
+            y = bn(x)
+            outs.append((y, bn.backward(g), bn.weight.grad, bn.bias.grad, bn.running_var))
+    finally:
+        convcore.set_num_threads(None)
+    y, gx, gw, gb, running_var = outs[0]
+    assert y.dtype == gx.dtype == np.float32
+    np.testing.assert_allclose(y, xhat * w[c] + b[c], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gx, expected_gx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gw, (g * xhat).sum(axis=axes), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gb, g.astype(float).sum(axis=axes), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(running_var, 0.9 + 0.1 * var * m / (m - 1), rtol=1e-6)
+    for one, two in zip(*outs):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_layers_against_torch():
     torch = pytest.importorskip("torch")
     x = RNG.standard_normal((3, 2, 6, 6))

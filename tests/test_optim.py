@@ -186,3 +186,35 @@ def test_clip_grad_norm():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-2}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.02, "weight_decay": 0.3}),
+])
+def test_float32_updates_one_and_two_threads(name, kwargs, monkeypatch):
+    # the compiled one-pass updates: float32 stays float32, against the same rule in float64,
+    # the same bits on 1 and 2 threads; a non-contiguous gradient is accepted
+    import convcore
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    rng = np.random.default_rng(3)
+    init = rng.standard_normal((5, 7)).astype(np.float32)
+    grads = [rng.standard_normal((7, 5)).astype(np.float32).T for _ in range(3)]
+    results = []
+    try:
+        for threads in (1, 2, None):
+            convcore.set_num_threads(threads)
+            p = Parameter(init.astype(np.float64) if threads is None else init.copy())
+            opt = getattr(optim, name)([p], **kwargs)
+            for g in grads:
+                p.grad = g.astype(p.data.dtype)
+                opt.step()
+            results.append(p.data)
+    finally:
+        convcore.set_num_threads(None)
+    assert results[0].dtype == np.float32
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], results[2], rtol=1e-5, atol=1e-6)

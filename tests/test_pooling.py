@@ -177,6 +177,36 @@ class TestAvgPool:
         np.testing.assert_allclose(g, numerical_grad(lambda: loss(x), x), rtol=1e-6, atol=1e-8)
 
 
+    @pytest.mark.parametrize("nd, spatial, kernel", [
+        (2, (7, 5), 2),  # windows that tile the plane, a row and a column left over
+        (2, (8, 6), (2, 3)),
+        (1, (7,), 2),
+        (3, (3, 4, 5), (1, 2, 2)),
+    ])
+    def test_tiling_windows(self, nd, spatial, kernel, monkeypatch):
+        # the path without per-window bounds: reference, numerical gradient (zero where no window
+        # reads), float32 on 1 and 2 threads gives the same bits
+        monkeypatch.setattr(P, "_GRAIN", 1)
+        x = rng.standard_normal((2, 3) + spatial)
+        y = _fn("avg", nd)(x, kernel)
+        np.testing.assert_allclose(y, reference_pool(x, "avg", *_args(nd, kernel, None, 0))[0],
+                                   rtol=1e-12)
+        w = rng.standard_normal(y.shape)
+        g = _fn("avg", nd, True)(w, x.shape, kernel)
+        loss = lambda: float(np.sum(_fn("avg", nd)(x, kernel) * w))  # noqa: E731
+        np.testing.assert_allclose(g, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+        outs = []
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                outs.append((_fn("avg", nd)(x.astype(np.float32), kernel),
+                             _fn("avg", nd, True)(w.astype(np.float32), x.shape, kernel)))
+        finally:
+            convcore.set_num_threads(None)
+        for one, two in zip(*outs):
+            np.testing.assert_array_equal(one, two)
+
+
 class TestGlobalAvgPool:
     def test_forward_and_gradient(self):
         x = rng.standard_normal((2, 3, 4, 5))

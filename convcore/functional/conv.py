@@ -98,18 +98,18 @@ class _Conv:
     def unbatch(self, y):
         return y if self.batched else y[0]
 
-    def run(self, kernel, *arrays, per_image, images=1):
+    def run(self, kernel, *arrays, per_image, images=1, tail=()):
         """Call a kernel either with one work item (`images` images) per thread (BLAS held to one
         thread) or, when there are fewer items than threads, item by item with BLAS owning the
         threads. `per_image(threads)` returns the arguments that follow `arrays` and depend on the
-        thread count (scratch arrays)."""
+        thread count (scratch arrays); `tail` follows the thread count."""
         flops = 2 * math.prod(self.out_shape) * math.prod(self.weight.shape[1:])
         n_threads = threads_for(flops, _GRAIN)
         if -(-self.x.shape[0] // images) >= n_threads > 1:
             with blas_threads(1):
-                return kernel(*arrays, *per_image(n_threads), n_threads)
+                return kernel(*arrays, *per_image(n_threads), n_threads, *tail)
         with blas_threads(n_threads):
-            return kernel(*arrays, *per_image(1), 1)
+            return kernel(*arrays, *per_image(1), 1, *tail)
 
 
 # Multiply-adds a thread should have before a second one is worth waking (a small layer's whole
@@ -318,12 +318,16 @@ def _trim_taps(c):
     if all(t1 - t0 == k for (t0, t1), k in zip(keep, c.weight.shape[2:])):
         return c
     trimmed = copy.copy(c)
-    trimmed.weight = np.ascontiguousarray(
-        c.weight[(Ellipsis,) + tuple(slice(t0, t1) for t0, t1 in keep)])
+    trimmed.taps = (Ellipsis,) + tuple(slice(t0, t1) for t0, t1 in keep)  # of the full weight
+    trimmed.weight = np.ascontiguousarray(c.weight[trimmed.taps])
     trimmed.geometry = g.copy()
     for a, (t0, t1) in zip(range(lead, 3), keep):
         trimmed.geometry[2, a] = t1 - t0
         trimmed.geometry[4, a] -= t0 * g[5, a]
+    # the padding that gives the same outputs with the kept taps (negative where the kept taps
+    # never reach the input's first or last element)
+    trimmed.pads = [(lo, (n_out - 1) * s + d * (k - 1) + 1 - n - lo)
+                    for n, n_out, k, s, lo, d in zip(*trimmed.geometry[:, lead:].tolist())]
     return trimmed
 
 
@@ -432,7 +436,7 @@ def _input_grad_by_conv(c, gy, winograd_only=False):
     pads = []
     for k, d, (lo, hi) in zip(kernel, c.dilation, c.pads):
         span = d * (k - 1)
-        if lo > span or hi > span:
+        if not 0 <= lo <= span or not 0 <= hi <= span:
             return None
         pads.append((span - lo, span - hi))
     g, c_out, cg = c.groups, c.weight.shape[0], c.weight.shape[1]
@@ -457,41 +461,57 @@ def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, ne
         raise ValueError(f"grad_output must have the output's shape {expected}, got "
                          f"{np.shape(grad_output)}")
     gy = as_float_array(gy, "grad_output", dtype=c.dtype)
-    c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
-    L = math.prod(c.out_spatial)
-    tile = _tile(K, L, c_out // c.groups)
-    cols_work = K * (tile + kernels.COLS_PAD)  # one im2col tile per thread
     grad_x = grad_w = grad_b = None
+    if need_bias:
+        grad_b = _flat(gy).sum(axis=(0, 2))
     if c.groups > 1 and c.weight.shape[1] == 1:  # depthwise: the direct kernels
         # (the weight gradient of wide outputs goes faster by im2col + GEMM: 8x64x56x56, 3x3, one
         # thread, 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1)
         direct_weight = need_weight and c.out_spatial[-1] <= _DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH
         grad_x, grad_w = _depthwise_backward(c, gy, need_input, direct_weight)
         need_input, need_weight = False, need_weight and not direct_weight
-    if need_input:
-        if all(s == 1 for s in c.stride):
-            grad_x = _input_grad_by_conv(
-                c, gy, winograd_only=c.weight.shape[1] < _MIN_CHANNELS_BY_CONV)
-        if grad_x is None:
-            grad_x = np.empty(c.x.shape, dtype=c.dtype)
-            c.run(kernels.backward_input, _flat(gy), c.weight.reshape(c_out, K), _flat(grad_x),
-                  c.geometry, c.groups, tile,
-                  per_image=lambda t: (np.empty((t, cols_work), dtype=c.dtype),))
+    # the taps that meet only zero padding get a zero weight gradient and give no input gradient:
+    # the kernels run without them
+    t = _trim_taps(c)
+    if need_input and all(s == 1 for s in c.stride):
+        grad_x = _input_grad_by_conv(t, gy, winograd_only=t.weight.shape[1] < _MIN_CHANNELS_BY_CONV)
+        need_input = grad_x is None
+    if need_input or need_weight:
+        grad_x, grad_w = _im2col_backward(t, gy, need_input, need_weight, grad_x, grad_w)
+        if need_weight and t is not c:
+            full = np.zeros(c.weight.shape, dtype=c.dtype)
+            full[t.taps] = grad_w
+            grad_w = full
+    if grad_x is not None:
         grad_x = c.unbatch(grad_x)
+    return grad_x, grad_w, grad_b
+
+
+def _im2col_backward(c, gy, need_input, need_weight, grad_x, grad_w):
+    """The input gradient (col2im of w^T @ grad_output) and the weight gradient (Winograd, or
+    grad_output @ im2col^T), where asked; small maps put several images into one GEMM."""
+    c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
+    L = math.prod(c.out_spatial)
+    tile = _tile(K, L, c_out // c.groups)
+    images = _images_per_gemm(K, L, c.x.shape[0])
+    work = max(K * (tile + kernels.COLS_PAD), (K + c_out // c.groups) * images * L)
+    per_thread = lambda t: (np.empty((t, work), dtype=c.dtype),)  # noqa: E731
+    if need_input:
+        grad_x = np.empty(c.x.shape, dtype=c.dtype)
+        c.run(kernels.backward_input, _flat(gy), c.weight.reshape(c_out, K), _flat(grad_x),
+              c.geometry, c.groups, tile, per_image=per_thread, images=images, tail=(images,))
     plan = _weight_grad_winograd_plan(c) if need_weight else None
     if plan is not None:
         grad_w = _weight_grad_winograd(c, gy, *plan)
     elif need_weight:
         # Images are summed in a fixed number of chunks, whatever the thread count, so that the
-        # gradient has the same bits on 1 or 2 threads.
-        chunks = _weight_chunks(c.x.shape[0], c.weight.nbytes)
+        # gradient has the same bits on 1 or 2 threads; no more chunks than GEMMs of `images`.
+        chunks = min(_weight_chunks(c.x.shape[0], c.weight.nbytes), -(-c.x.shape[0] // images))
         partial = np.zeros((chunks, c_out, K), dtype=c.dtype)
         c.run(kernels.backward_weight, _flat(gy), _flat(c.x), partial, c.geometry, c.groups, tile,
-              per_image=lambda t: (np.empty((t, cols_work), dtype=c.dtype),))
+              per_image=per_thread, tail=(images,))
         grad_w = partial.sum(axis=0).reshape(c.weight.shape)
-    if need_bias:
-        grad_b = _flat(gy).sum(axis=(0, 2))
-    return grad_x, grad_w, grad_b
+    return grad_x, grad_w
 
 
 _PARAMS = """x : array_like, shape (N, C_in, {sp}) or (C_in, {sp})

@@ -125,7 +125,7 @@ def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, paddin
         raise ValueError(f"grad_output must have shape {full_shape[:2] + out_spatial} for "
                          f"input_shape {input_shape}, got {grad.shape}")
     planes = grad.shape[0] * grad.shape[1]
-    grad_x = np.zeros((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
+    grad_x = np.empty((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
     _pool.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
                        threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)

@@ -63,16 +63,20 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         x3 = self._view(x)
+        if x3.dtype not in (np.float32, np.float64):
+            x3 = x3.astype(np.float64)
+        x3 = np.ascontiguousarray(x3)
         t = x3.dtype.type
+        c = self.num_features
+        threads = threads_for(x3.size, _GRAIN)
         use_batch = self.training or not self.track_running_stats
         if use_batch:
             m = x3.shape[0] * x3.shape[2]
             if m < 2 and self.training:
                 raise ValueError("batch normalisation needs more than one value per channel in "
                                  f"training, got shape {x.shape}")
-            mean = x3.mean(axis=(0, 2))
-            xc = x3 - mean[:, None]
-            var = (xc * xc).mean(axis=(0, 2))
+            mean, var = np.empty(c, dtype=x3.dtype), np.empty(c, dtype=x3.dtype)
+            _channels.batch_stats(x3, mean, var, threads)
             if self.training and self.track_running_stats:
                 nbt = self._buffers["num_batches_tracked"]
                 self._buffers["num_batches_tracked"] = nbt + 1
@@ -84,56 +88,35 @@ class _BatchNorm(Module):
                 rv *= 1 - f
                 rv += f * unbiased.astype(rv.dtype)
         else:
-            return self._eval_forward(x, x3)
-        inv_std = 1.0 / np.sqrt(var + t(self.eps))
-        xhat = xc * inv_std[:, None]
-        self._xhat, self._inv_std, self._batch_stats = xhat, inv_std, use_batch
-        y = xhat
-        if self.affine:
-            y = xhat * self.weight.data[:, None] + self.bias.data[:, None]
-        return y.reshape(x.shape)
-
-    def _eval_forward(self, x, x3):
-        """With the running statistics, the normalisation is one affine map per channel,
-        ``x * scale + shift``: one pass over the data (compiled, parallel) instead of four. The normalised input is
-        only formed again if a backward pass asks for it (a trainable affine part)."""
-        t = x3.dtype.type
-        mean = self._buffers["running_mean"].astype(x3.dtype)
-        inv_std = t(1) / np.sqrt(self._buffers["running_var"].astype(x3.dtype) + t(self.eps))
-        scale = inv_std * self.weight.data if self.affine else inv_std
+            # the running statistics: the normalisation is one affine map per channel
+            mean = self._buffers["running_mean"].astype(x3.dtype)
+            var = self._buffers["running_var"].astype(x3.dtype)
+        inv_std = t(1) / np.sqrt(var + t(self.eps))
+        scale = inv_std * self.weight.data.astype(x3.dtype) if self.affine else inv_std
         shift = -mean * scale
         if self.affine:
             shift += self.bias.data
-        if x3.dtype in (np.float32, np.float64):  # one parallel pass
-            x3 = np.ascontiguousarray(x3)
-            y = np.empty_like(x3)
-            _channels.affine(x3, scale, shift, y, threads_for(x3.size, _GRAIN))
-        else:
-            y = np.multiply(x3, scale[:, None])
-            y += shift[:, None]
-        self._x3, self._mean, self._xhat = x3, mean, None
-        self._inv_std, self._batch_stats = inv_std, False
+        y = np.empty_like(x3)
+        _channels.affine(x3, scale, shift, y, threads)
+        self._x3, self._mean, self._inv_std, self._batch_stats = x3, mean, inv_std, use_batch
         return y.reshape(x.shape)
 
     def backward(self, grad_output):
-        if self._xhat is None:  # after an evaluation-mode forward
-            self._xhat = (self._x3 - self._mean[:, None]) * self._inv_std[:, None]
-        g = grad_output.reshape(self._xhat.shape)
-        xhat, inv_std = self._xhat, self._inv_std
+        """One compiled pass for the sums over each channel (the parameters' gradients, and
+        what the batch statistics pass back), one for the input gradient."""
+        x3 = self._x3
+        g = np.ascontiguousarray(grad_output.reshape(x3.shape), dtype=x3.dtype)
+        inv_std = self._inv_std
+        scale = inv_std * self.weight.data.astype(x3.dtype) if self.affine else inv_std
+        gx = np.empty_like(x3)
+        sums = np.empty((2, x3.shape[1]), dtype=x3.dtype)
+        _channels.batch_norm_backward(g, x3, self._mean, inv_std, scale, gx, sums,
+                                      self._batch_stats, threads_for(x3.size, _GRAIN))
         if self.affine:
             if self.weight.trainable:
-                self.weight.accumulate((g * xhat).sum(axis=(0, 2)))
+                self.weight.accumulate(sums[1])
             if self.bias.trainable:
-                self.bias.accumulate(g.sum(axis=(0, 2)))
-            gamma = self.weight.data
-            scale = (gamma * inv_std)[:, None]
-        else:
-            scale = inv_std[:, None]
-        if not self._batch_stats:
-            return (g * scale).reshape(grad_output.shape)
-        mean_g = g.mean(axis=(0, 2))
-        mean_gx = (g * xhat).mean(axis=(0, 2))
-        gx = (g - mean_g[:, None] - xhat * mean_gx[:, None]) * scale
+                self.bias.accumulate(sums[0])
         return gx.reshape(grad_output.shape)
 
     def get_config(self):

@@ -1,0 +1,227 @@
+"""Training-step and first-layer times of convcore against PyTorch, each library in its own process.
+
+Usage: python benchmarks/bench_train.py [--threads N] [--rounds R] [--steps S] [--only CASE ...]
+
+Training cases: one step (forward, loss, backward, optimizer step) of ResNet-18 and ResNet-34 on
+32x32 RGB images (batch 32, SGD with momentum), LeNet-5 (batch 64, SGD with momentum), the digits
+CNN of ``bench_digits.py`` (8x8, batch 32, Adam) and the MNIST-1D CNN (three Conv1d and a Linear
+layer on 40 samples, batch 100, Adam), cross-entropy, float32. The first layer's input gradient is
+not computed (as ``fit`` does; PyTorch skips it for an input that needs no gradient). First-layer
+cases (``conv:...``): the forward of a single-channel 5x5 convolution (64x1x28x28 by 32x1x5x5,
+padding 2) and of 7x7 stride-2 layers on RGB input.
+
+Method: for each case the script starts itself twice as a worker, ``--worker convcore`` and
+``--worker torch``; a worker imports only its own library, builds the case with random data and
+weights, sets the thread count and waits. The parent then asks the two workers for ``--steps``
+timed steps in turn, ``--rounds`` times, so a change of load on the (shared) machine hits both
+alike, and prints each library's median step time and the ratio convcore / PyTorch (below 1:
+convcore is faster). The header shows the threads, the load average and the CPU's vector features.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TRAIN_CASES = ["resnet18", "resnet34", "lenet5", "digits", "mnist1d"]
+CONV_CASES = {  # name: (input shape, weight shape, stride, padding)
+    "conv:1x28x28-5x5": ((64, 1, 28, 28), (32, 1, 5, 5), 1, 2),
+    "conv:3x32x32-7x7s2": ((32, 3, 32, 32), (64, 3, 7, 7), 2, 3),
+    "conv:3x224x224-7x7s2": ((8, 3, 224, 224), (64, 3, 7, 7), 2, 3),
+}
+BATCH = {"resnet18": 32, "resnet34": 32, "lenet5": 64, "digits": 32, "mnist1d": 100}
+INPUT = {"resnet18": (3, 32, 32), "resnet34": (3, 32, 32), "lenet5": (1, 32, 32),
+         "digits": (1, 8, 8), "mnist1d": (1, 40)}
+ADAM = {"digits", "mnist1d"}
+
+
+def _data(case):
+    rng = np.random.default_rng(0)
+    if case in CONV_CASES:
+        xs, ws, _, _ = CONV_CASES[case]
+        return rng.standard_normal(xs, dtype=np.float32), rng.standard_normal(ws, dtype=np.float32)
+    x = rng.standard_normal((BATCH[case],) + INPUT[case], dtype=np.float32)
+    return x, rng.integers(0, 10, BATCH[case])
+
+
+def convcore_step(case):
+    """A function running one step of `case` with convcore."""
+    from convcore import losses, models, nn, optim
+    x, y = _data(case)
+    if case in CONV_CASES:
+        _, _, stride, padding = CONV_CASES[case]
+        from convcore import functional as F
+        return lambda: F.conv2d(x, y, None, stride, padding)
+    if case.startswith("resnet"):
+        model = models.resnet18(10) if case == "resnet18" else models.resnet34(10)
+    elif case == "lenet5":
+        model = models.lenet5(10)
+    elif case == "digits":
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        model = nn.Sequential(
+            nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(125, 10))
+    opt = optim.Adam(model, lr=1e-3) if case in ADAM else optim.SGD(model, lr=0.01, momentum=0.9)
+    loss = losses.CrossEntropyLoss()
+    params = model.parameters()
+    first = next(m for m in model.modules() if hasattr(m, "need_input_grad"))
+    first.need_input_grad = False
+    model.train()
+
+    def step():
+        value = loss(model.forward(x), y)
+        for p in params:
+            p.grad = None
+        model.backward(loss.backward())
+        opt.step()
+        return value
+    return step
+
+
+def torch_step(case):
+    """A function running one step of `case` with PyTorch (plain torch.nn, the same layers)."""
+    import torch
+    tnn = torch.nn
+    x, y = (torch.from_numpy(a) for a in _data(case))
+    if case in CONV_CASES:
+        _, _, stride, padding = CONV_CASES[case]
+        return lambda: torch.nn.functional.conv2d(x, y, None, stride, padding)
+
+    class Block(tnn.Module):
+        def __init__(self, c_in, c, stride):
+            super().__init__()
+            self.body = tnn.Sequential(
+                tnn.Conv2d(c_in, c, 3, stride, 1, bias=False), tnn.BatchNorm2d(c), tnn.ReLU(),
+                tnn.Conv2d(c, c, 3, 1, 1, bias=False), tnn.BatchNorm2d(c))
+            self.short = tnn.Identity() if stride == 1 and c_in == c else tnn.Sequential(
+                tnn.Conv2d(c_in, c, 1, stride, bias=False), tnn.BatchNorm2d(c))
+
+        def forward(self, h):
+            return torch.relu(self.body(h) + self.short(h))
+
+    if case.startswith("resnet"):
+        layers = [tnn.Conv2d(3, 64, 7, 2, 3, bias=False), tnn.BatchNorm2d(64), tnn.ReLU(),
+                  tnn.MaxPool2d(3, 2, 1)]
+        c_in = 64
+        for i, (n, c) in enumerate(zip((2, 2, 2, 2) if case == "resnet18" else (3, 4, 6, 3),
+                                       (64, 128, 256, 512))):
+            layers += [Block(c_in if j == 0 else c, c, 2 if i and not j else 1) for j in range(n)]
+            c_in = c
+        model = tnn.Sequential(*layers, tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(512, 10))
+    elif case == "lenet5":
+        model = tnn.Sequential(
+            tnn.Conv2d(1, 6, 5), tnn.Tanh(), tnn.AvgPool2d(2), tnn.Conv2d(6, 16, 5), tnn.Tanh(),
+            tnn.AvgPool2d(2), tnn.Flatten(), tnn.Linear(400, 120), tnn.Tanh(),
+            tnn.Linear(120, 84), tnn.Tanh(), tnn.Linear(84, 10))
+    elif case == "digits":
+        model = tnn.Sequential(
+            tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Flatten(), tnn.Linear(256, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    else:
+        model = tnn.Sequential(
+            tnn.Conv1d(1, 25, 5, stride=2, padding=1), tnn.ReLU(),
+            tnn.Conv1d(25, 25, 3, stride=2, padding=1), tnn.ReLU(),
+            tnn.Conv1d(25, 25, 3, stride=2, padding=1), tnn.ReLU(),
+            tnn.Flatten(), tnn.Linear(125, 10))
+    opt = (torch.optim.Adam(model.parameters(), lr=1e-3) if case in ADAM
+           else torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    loss_fn = tnn.CrossEntropyLoss()
+    model.train()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def worker(library, case, threads):
+    """Serve timing requests on stdin: a line ``N`` runs N steps and answers their times (JSON)."""
+    if library == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        step = torch_step(case)
+    else:
+        import convcore
+        convcore.set_num_threads(threads)
+        step = convcore_step(case)
+    for _ in range(3):
+        step()  # warm up: allocations, thread pools, optimizer state
+    print("ready", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        print(json.dumps(times), flush=True)
+
+
+def cpu_features():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    return ",".join(x for x in ("avx512f", "avx2", "fma", "sse4_2") if x in flags)
+
+
+def measure(case, threads, rounds, steps):
+    """Median step time (s) of convcore and of PyTorch for `case`, alternating rounds."""
+    procs = {}
+    for lib in ("convcore", "torch"):
+        procs[lib] = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", lib, "--case", case,
+             "--threads", str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    times = {lib: [] for lib in procs}
+    try:
+        for lib, p in procs.items():
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"the {lib} worker for {case} failed")
+        for _ in range(rounds):
+            for lib, p in procs.items():
+                p.stdin.write(f"{steps}\n")
+                p.stdin.flush()
+                times[lib] += json.loads(p.stdout.readline())
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+    return {lib: float(np.median(ts)) for lib, ts in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per round")
+    parser.add_argument("--only", nargs="+", choices=TRAIN_CASES + list(CONV_CASES))
+    parser.add_argument("--worker", choices=["convcore", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.case, args.threads)
+    print(f"threads {args.threads}, load average {os.getloadavg()[0]:.2f}, CPU {cpu_features()}, "
+          f"{args.rounds} rounds x {args.steps} steps, separate processes")
+    print(f"{'case':24s} {'convcore ms':>12s} {'PyTorch ms':>11s} {'ratio':>6s}")
+    for case in args.only or TRAIN_CASES + list(CONV_CASES):
+        t = measure(case, args.threads, args.rounds, args.steps)
+        print(f"{case:24s} {t['convcore'] * 1e3:12.2f} {t['torch'] * 1e3:11.2f} "
+              f"{t['convcore'] / t['torch']:6.2f}", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
