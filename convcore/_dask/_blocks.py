@@ -21,6 +21,13 @@ class OnThreads:
             return self.fn(*args, **kwargs)
 
 
+class OnThreadsAt(OnThreads):
+    """:class:`OnThreads` for ``map_blocks``: `fn` is told the chunk's ``block_id``."""
+
+    def __call__(self, block, block_id=None):
+        return super().__call__(block, block_id=block_id)
+
+
 def fit_chunks(chunks, minimum, modulus=1, residue=0):
     """Chunk sizes along one axis with no empty chunk, each at least `minimum` long, and the inner
     boundaries moved down to ``residue`` modulo `modulus` (strided outputs stay aligned).
