@@ -115,6 +115,20 @@ def test_output_dtypes(da, dtype, output):
             np.testing.assert_array_equal(got.compute(), expected)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_wide_rows(da, mode):
+    """Rows much longer than the kernel: the direct kernel sums edge columns in its own order,
+    and chunks at the edges make the whole array's choice of that order."""
+    x = _data((12, 300), np.float64)
+    d = da.from_array(x, chunks=(5, 11))
+    for name, kw in [("correlate", dict(weights=_weights(2), origin=(0, 1))),
+                     ("convolve", dict(weights=_weights(2, 3)[:, :2])),
+                     ("correlate", dict(weights=_weights(1), axes=1))]:
+        func = getattr(ndimage, name)
+        np.testing.assert_array_equal(func(d, mode=mode, **kw).compute(),
+                                      func(x, mode=mode, **kw))
+
+
 def test_per_axis_modes_and_mixed_wrap(da):
     x = _data((25, 19), np.float64)
     d = da.from_array(x, chunks=(4, 3))

@@ -57,6 +57,25 @@ def fit_chunks(chunks, minimum, modulus=1, residue=0):
     return tuple(sizes)
 
 
+def direct_last_axis(n, k, taps, first, m, step, wrap):
+    """The least chunk length along the last axis (None: keep that axis whole) for which the
+    direct kernel (``src/_direct.pyx``) sums each output in the order it does for the whole array.
+
+    That kernel sums the columns that read outside the input (the edge rule) in another order
+    than the inner ones, unless it copies the rows extended first (short rows against the kernel:
+    ``(k - 1) * taps >= m``, stride 1 along the axis), when every column takes the inner loop.
+    A chunk at the array's edge must make the whole array's choice: no copy needs more than
+    ``(k - 1) * taps`` outputs in it; and 'wrap' columns read the far end only in a whole row.
+    """
+    if k < 2 or (first >= 0 and first + (m - 1) * step + k <= n):
+        return 0                        # nothing read outside: no edge columns
+    if step == 1 and (k - 1) * taps >= m:
+        return 0                        # rows copied extended, in every chunk too
+    if wrap:
+        return None
+    return (k - 1) * taps + k + 1 if step == 1 else 0
+
+
 def standin(x, shape=None):
     """A small in-memory array of `x`'s dtype (by default one sample per axis, none if empty) on
     which the NumPy path checks the arguments and tells the result's dtype."""

@@ -14,7 +14,8 @@ from .. import signal
 from .._modes import MODE_WRAP, SIGNAL_BOUNDARIES
 from .._validation import as_tuple
 from ..filters._apply import _check_kernel, as_float_image
-from ._blocks import OnThreads, check_in_memory, chunk_threads, fit_chunks, meta
+from ._blocks import (OnThreads, check_in_memory, chunk_threads, direct_last_axis, fit_chunks,
+                      meta)
 
 
 def _call(public, args, block):
@@ -41,9 +42,14 @@ def run(public, func_name, name, bound):
                for p in planes]
         return out[0] if work.ndim == 2 else da.stack(out, axis=-1)
     depth = [k // 2 for k in kernel.shape] + [0] * (image.ndim - 2)
+    least = list(depth)
+    # the rows (x) are the last axis of the planes the direct kernel filters
+    k, width = kernel.shape[1], image.shape[1]
+    least[1] = direct_last_axis(width, k, kernel.size, -((k - 1) // 2), width, 1, wrap)
+    least[1] = width if least[1] is None else max(least[1], depth[1])
     chunks = []
     for ax in range(image.ndim):
-        c = fit_chunks(image.chunks[ax], depth[ax])
+        c = fit_chunks(image.chunks[ax], least[ax])
         if len(c) == 1:
             depth[ax] = 0
         chunks.append(c)

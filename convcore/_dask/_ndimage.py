@@ -8,6 +8,7 @@ and the chunk's edge is the array's, so every mode, ``cval`` included, acts as i
 whose passes mix ``wrap`` with other modes is kept in one chunk.
 """
 import functools
+import math
 
 import dask.array as da
 import numpy as np
@@ -15,7 +16,8 @@ import numpy as np
 from .._modes import MODE_WRAP, NDIMAGE_MODES
 from ..ndimage._smooth import _radius
 from ..ndimage._support import as_sequence, check_axes, check_axis
-from ._blocks import OnThreads, check_in_memory, check_output, chunk_threads, fit_chunks, meta
+from ._blocks import (OnThreads, check_in_memory, check_output, chunk_threads, direct_last_axis,
+                      fit_chunks, meta)
 
 
 def _reach(size, origin):
@@ -33,8 +35,9 @@ def _gauss(sigma, truncate, radius):
 
 
 def _plan(name, a, ndim):
-    """(depth per axis, the modes each axis sees) of ndimage filter `name` with arguments `a`."""
-    depth, modes = [0] * ndim, [set() for _ in range(ndim)]
+    """(depth per axis, the modes each axis sees, the N-D kernel's (taps, origin) per axis) of
+    ndimage filter `name` with arguments `a`."""
+    depth, modes, window = [0] * ndim, [set() for _ in range(ndim)], [(1, 0)] * ndim
 
     def along(ax, d, mode):
         depth[ax] = max(depth[ax], d)
@@ -50,19 +53,20 @@ def _plan(name, a, ndim):
             origin = a["origin"]
             along(axis, _reach(size, _flipped(origin, size) if name == "convolve1d" else origin),
                   mode)
-        return depth, modes
+        return depth, modes, window
     if name in ("sobel", "prewitt"):
         for ax, m in enumerate(as_sequence(mode, ndim, "mode")):
             along(ax, 1, m)
-        return depth, modes
+        return depth, modes, window
     axes = check_axes(a["axes"], ndim)
     if name in ("correlate", "convolve"):
         shape = np.shape(a["weights"])
         origins = as_sequence(a["origin"], len(axes), "origin")
         for k, ax in zip(shape, sorted(axes)):
             o = origins[axes.index(ax)]
-            along(ax, _reach(k, _flipped(o, k) if name == "convolve" else o), mode)
-        return depth, modes
+            window[ax] = (k, _flipped(o, k) if name == "convolve" else o)
+            along(ax, _reach(*window[ax]), mode)
+        return depth, modes, window
     per_axis = as_sequence(mode, len(axes), "mode")
     if name == "uniform_filter":
         sizes = as_sequence(a["size"], len(axes), "size")
@@ -91,7 +95,7 @@ def _plan(name, a, ndim):
         for m in per_axis:
             for ax in range(ndim):
                 along(ax, _gauss(sigmas[ax], truncate, radii[ax]), m)
-    return depth, modes
+    return depth, modes, window
 
 
 def _call(public, name, args, block):
@@ -109,12 +113,18 @@ def run(public, func_name, name, bound):
     args.update(bound.arguments.get("kwargs", {}))
     # the NumPy path checks every argument (same errors, now) and tells the result's dtype
     probe = public(**{name: np.zeros((1,) * x.ndim, dtype=x.dtype)}, **args)
-    depth, modes = _plan(func_name, bound.arguments, x.ndim)
+    depth, modes, window = _plan(func_name, bound.arguments, x.ndim)
     chunks, boundary = [], {}
     for ax in range(x.ndim):
         wrap = {NDIMAGE_MODES[m] == MODE_WRAP for m in modes[ax]}
+        least = depth[ax]
+        if ax == x.ndim - 1:  # correlate / convolve run on the direct kernel
+            (k, o), n = window[ax], x.shape[ax]
+            least = direct_last_axis(n, k, math.prod(w for w, _ in window), -(k // 2) - o, n, 1,
+                                     True in wrap)
+            least = n if least is None else max(least, depth[ax])
         c = x.chunks[ax] if len(wrap) < 2 else (x.shape[ax],)
-        c = fit_chunks(c, depth[ax])
+        c = fit_chunks(c, least)
         if len(c) == 1:
             depth[ax] = 0
         chunks.append(c)

@@ -25,19 +25,20 @@ from ..signal._method import choose
 from ..signal._options import (check_stride, conv_start, corr2d_start, out_shape,
                                valid_swap_needed)
 from ..signal._plan import Plan
-from ._blocks import OnThreads, OnThreadsAt, check_in_memory, chunk_threads, fit_chunks, meta
+from ._blocks import (OnThreads, OnThreadsAt, check_in_memory, chunk_threads, direct_last_axis,
+                      fit_chunks, meta)
 
 
-def _layout(n, chunks, k, start, m, s, periodic):
+def _layout(n, chunks, k, start, m, s, periodic, least=0):
     """Per chunk along one axis: (core start, left overlap, first output, number of outputs).
 
-    Also the chunk sizes (refitted) and the depth of the overlap.
+    Also the chunk sizes (refitted, each at least `least` long) and the depth of the overlap.
     """
     centre = start + k // 2
     depth = k // 2
     if periodic:  # the rim outputs of the outer chunks read up to this far outside in1
         depth = max(depth, -start, start + (m - 1) + k - n)
-    chunks = fit_chunks(chunks, max(depth, k - 1), s, centre % s)
+    chunks = fit_chunks(chunks, max(depth, k - 1, least), s, centre % s)
     if len(chunks) == 1:
         depth = 0
     rows, a = [], 0
@@ -88,11 +89,19 @@ def _block(plan, engine, layouts, block, block_id=None):
 def lazy(plan, method):
     """The dask array of `plan` (``plan.x`` a dask array), engine chosen for the whole plan."""
     x = plan.x
+    engine = _engine(plan, method)
+    periodic = plan.boundary == MODE_WRAP
+    least = [0] * x.ndim
+    if engine[0] == "direct":
+        ax = x.ndim - 1
+        least[ax] = direct_last_axis(x.shape[ax], plan.w.shape[ax], plan.w.size, plan.start[ax],
+                                     plan.shape[ax], plan.stride[ax], periodic)
+        if least[ax] is None:
+            least[ax] = x.shape[ax]
     layouts, chunks, depth, boundary = [], [], {}, {}
     for ax in range(x.ndim):
-        periodic = plan.boundary == MODE_WRAP
         rows, c, d = _layout(x.shape[ax], x.chunks[ax], plan.w.shape[ax], plan.start[ax],
-                             plan.shape[ax], plan.stride[ax], periodic)
+                             plan.shape[ax], plan.stride[ax], periodic, least[ax])
         layouts.append(rows)
         chunks.append(c)
         depth[ax] = d
@@ -100,7 +109,7 @@ def lazy(plan, method):
     x = x.rechunk(tuple(chunks))
     grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
     out_chunks = tuple(tuple(r[3] for r in rows) for rows in layouts)
-    fn = OnThreadsAt(functools.partial(_block, plan, _engine(plan, method), layouts),
+    fn = OnThreadsAt(functools.partial(_block, plan, engine, layouts),
                    chunk_threads())
     return da.map_blocks(fn, grown, chunks=out_chunks, dtype=plan.result,
                          meta=meta(x.ndim, plan.result))
@@ -121,7 +130,9 @@ def _call(public, args, block):
 def _probe_shape(x, kernel):
     """A stand-in for in1 of at most ``kernel + 1`` samples per axis: every shape rule (empty,
     'valid' sizes, broadcasting) answers for it as for `x`."""
-    return tuple(min(n, k + 1) for n, k in zip(x.shape, kernel.shape)) if x.ndim else ()
+    if x.ndim != kernel.ndim:
+        return tuple(min(n, 1) for n in x.shape)
+    return tuple(min(n, k + 1) for n, k in zip(x.shape, kernel.shape))
 
 
 def run(public, func_name, name, bound):
@@ -130,7 +141,12 @@ def run(public, func_name, name, bound):
     x = args.pop("in1")
     check_in_memory("in2", args["in2"])
     kernel = np.asarray(args["in2"])
-    probe = public(np.zeros(_probe_shape(x, kernel), x.dtype), **args)
+    try:
+        probe = public(np.zeros(_probe_shape(x, kernel), x.dtype), **args)
+    except (ValueError, TypeError):
+        # the same refusal again with in1's own shape in the message (a view of one zero)
+        public(np.broadcast_to(np.zeros((), x.dtype), x.shape), **args)
+        raise
     result = probe.dtype
     if x.size == 0:  # fftconvolve's empty answer (the others refused an empty in1)
         return da.from_array(probe)
