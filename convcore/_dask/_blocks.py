@@ -39,7 +39,7 @@ def fit_chunks(chunks, minimum, modulus=1, residue=0):
     >>> fit_chunks((1, 1, 0, 5, 1), 2)
     (2, 6)
     >>> fit_chunks((4, 4, 4), 1, modulus=3)
-    (3, 6, 3)
+    (3, 3, 6)
     """
     total = int(sum(chunks))
     if total == 0:
