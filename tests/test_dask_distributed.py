@@ -110,7 +110,8 @@ def test_network_errors_are_eager(da, model):
     d = da.zeros((10, 1, 7, 8), chunks=(5, 1, 7, 8), dtype=np.float32)
     with pytest.raises(ValueError) as expected:
         model.predict(np.zeros((10, 1, 7, 8), np.float32))
-    with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+    # checked on one sample of the batch, so the message shows that sample's shape
+    with pytest.raises(ValueError, match=re.escape(str(expected.value).split("(10,")[0])):
         model.predict(d)
     with pytest.raises(ValueError):
         F.conv2d(d, np.zeros((2, 3, 3, 3), np.float32))   # channels do not match
