@@ -41,14 +41,16 @@ def test_filters_on_the_cluster(client, da):
     d, di = da.from_array(x, chunks=(16, 25)), da.from_array(xi, chunks=(33, 17))
     dv = da.from_array(vol, chunks=(7, 10, 6))
     jobs = [
-        (ndimage.gaussian_filter(d, 2.0, mode="wrap"), ndimage.gaussian_filter(x, 2.0, mode="wrap")),
+        (ndimage.gaussian_filter(d, 2.0, mode="wrap"),
+         ndimage.gaussian_filter(x, 2.0, mode="wrap")),
         (ndimage.sobel(di, axis=0, mode="constant", cval=3),
          ndimage.sobel(xi, axis=0, mode="constant", cval=3)),
         (ndimage.correlate(d, np.arange(15.0).reshape(3, 5), mode="mirror", origin=(1, -1)),
          ndimage.correlate(x, np.arange(15.0).reshape(3, 5), mode="mirror", origin=(1, -1))),
         (ndimage.gaussian_laplace(dv, 1.5, mode="grid-wrap"),
          ndimage.gaussian_laplace(vol, 1.5, mode="grid-wrap")),
-        (ndimage.uniform_filter(di, 5, output=np.int32), ndimage.uniform_filter(xi, 5, output=np.int32)),
+        (ndimage.uniform_filter(di, 5, output=np.int32),
+         ndimage.uniform_filter(xi, 5, output=np.int32)),
         (signal.convolve2d(d, np.ones((3, 4)), mode="full", boundary="symm", stride=(2, 3)),
          signal.convolve2d(x, np.ones((3, 4)), mode="full", boundary="symm", stride=(2, 3))),
         (signal.correlate(dv, _image((3, 2, 4), seed=1), mode="valid", method="direct"),
@@ -103,7 +105,8 @@ def test_networks_on_the_cluster(client, da, model):
     w = np.random.default_rng(2).random((5, 1, 3, 3)).astype(np.float32)
     out = F.conv2d(d, w, stride=2, padding=1)
     assert out.chunks == (d.chunks[0], (5,), (4,), (4,))
-    np.testing.assert_array_equal(client.compute(out, sync=True), F.conv2d(X, w, stride=2, padding=1))
+    np.testing.assert_array_equal(client.compute(out, sync=True),
+                                  F.conv2d(X, w, stride=2, padding=1))
 
 
 def test_network_errors_are_eager(da, model):

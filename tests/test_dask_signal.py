@@ -55,10 +55,11 @@ def test_2d_boundaries_modes_strides(da, name, mode, boundary, dtype):
 
 @pytest.mark.parametrize("boundary", ["fill", "symm", "wrap"])
 def test_wide_rows(da, boundary):
-    """Rows much longer than the kernel (the direct kernel's edge columns, see test_dask_ndimage)."""
+    """Rows much longer than the kernel (the direct kernel's edge columns: test_dask_ndimage)."""
     x = _data((10, 300), np.float64)
     d = da.from_array(x, chunks=(4, 13))
-    for mode, stride, kshape in [("full", 1, (3, 4)), ("same", (1, 2), (2, 5)), ("valid", 1, (3, 3))]:
+    for mode, stride, kshape in [("full", 1, (3, 4)), ("same", (1, 2), (2, 5)),
+                                 ("valid", 1, (3, 3))]:
         k = _data(kshape, np.float64, seed=8)
         kw = dict(mode=mode, boundary=boundary, stride=stride)
         _same(signal.correlate2d(d, k, **kw).compute(), signal.correlate2d(x, k, **kw))

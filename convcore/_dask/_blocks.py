@@ -1,4 +1,4 @@
-"""What the handlers share: the chunk layout along an axis, stand-ins, the chunk function's threads."""
+"""What the handlers share: chunk layouts, argument checks, the chunk function and its threads."""
 import dask
 import numpy as np
 
@@ -26,6 +26,11 @@ class OnThreadsAt(OnThreads):
 
     def __call__(self, block, block_id=None):
         return super().__call__(block, block_id=block_id)
+
+
+def call(public, name, args, block):
+    """`public` on one chunk: `block` as its argument `name`, the other arguments as given."""
+    return public(**{name: block}, **args)
 
 
 def fit_chunks(chunks, minimum, modulus=1, residue=0):

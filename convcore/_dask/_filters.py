@@ -14,12 +14,8 @@ from .. import signal
 from .._modes import MODE_WRAP, SIGNAL_BOUNDARIES
 from .._validation import as_tuple
 from ..filters._apply import _check_kernel, as_float_image
-from ._blocks import (OnThreads, check_in_memory, chunk_threads, direct_last_axis, fit_chunks,
-                      meta)
-
-
-def _call(public, args, block):
-    return public(block, **args)
+from ._blocks import (OnThreads, call, check_in_memory, chunk_threads, direct_last_axis,
+                      fit_chunks, meta)
 
 
 def run(public, func_name, name, bound):
@@ -54,7 +50,7 @@ def run(public, func_name, name, bound):
             depth[ax] = 0
         chunks.append(c)
     image = image.rechunk(tuple(chunks))
-    fn = OnThreads(functools.partial(_call, public, args), chunk_threads())
+    fn = OnThreads(functools.partial(call, public, "image", args), chunk_threads())
     return da.map_overlap(fn, image, depth=dict(enumerate(depth)),
                           boundary="periodic" if wrap else "none", dtype=probe.dtype,
                           meta=meta(image.ndim, probe.dtype), allow_rechunk=False)

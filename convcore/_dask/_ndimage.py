@@ -16,8 +16,8 @@ import numpy as np
 from .._modes import MODE_WRAP, NDIMAGE_MODES
 from ..ndimage._smooth import _radius
 from ..ndimage._support import as_sequence, check_axes, check_axis
-from ._blocks import (OnThreads, check_in_memory, check_output, chunk_threads, direct_last_axis,
-                      fit_chunks, meta)
+from ._blocks import (OnThreads, call, check_in_memory, check_output, chunk_threads,
+                      direct_last_axis, fit_chunks, meta)
 
 
 def _reach(size, origin):
@@ -98,10 +98,6 @@ def _plan(name, a, ndim):
     return depth, modes, window
 
 
-def _call(public, name, args, block):
-    return public(**{name: block}, **args)
-
-
 def run(public, func_name, name, bound):
     """The lazy dask result of ndimage filter `public` called with `bound` arguments."""
     x = bound.arguments[name]
@@ -130,7 +126,7 @@ def run(public, func_name, name, bound):
         chunks.append(c)
         boundary[ax] = "periodic" if True in wrap else "none"
     x = x.rechunk(tuple(chunks))
-    fn = OnThreads(functools.partial(_call, public, name, args), chunk_threads())
+    fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
     return da.map_overlap(fn, x, depth=dict(enumerate(depth)), boundary=boundary,
                           dtype=probe.dtype, meta=meta(x.ndim, probe.dtype),
                           allow_rechunk=False)

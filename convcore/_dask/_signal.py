@@ -25,8 +25,8 @@ from ..signal._method import choose
 from ..signal._options import (check_stride, conv_start, corr2d_start, out_shape,
                                valid_swap_needed)
 from ..signal._plan import Plan
-from ._blocks import (OnThreads, OnThreadsAt, check_in_memory, chunk_threads, direct_last_axis,
-                      fit_chunks, meta)
+from ._blocks import (OnThreads, OnThreadsAt, call, check_in_memory, chunk_threads,
+                      direct_last_axis, fit_chunks, meta)
 
 
 def _layout(n, chunks, k, start, m, s, periodic, least=0):
@@ -118,13 +118,9 @@ def lazy(plan, method):
 def _whole(public, x, args, shape, dtype):
     """Fallback: `x` as one chunk through the NumPy path (small outputs, paired axes)."""
     x = x.rechunk(-1)
-    fn = OnThreads(functools.partial(_call, public, args), chunk_threads())
+    fn = OnThreads(functools.partial(call, public, "in1", args), chunk_threads())
     return da.map_blocks(fn, x, chunks=tuple((n,) for n in shape), dtype=dtype,
                          meta=meta(len(shape), dtype))
-
-
-def _call(public, args, block):
-    return public(block, **args)
 
 
 def _probe_shape(x, kernel):
