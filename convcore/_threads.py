@@ -8,6 +8,7 @@ from . import _openmp
 
 _setting = None
 _blas_lock = threading.RLock()
+_local = threading.local()  # a per-thread override (kernel_threads), e.g. in dask chunk tasks
 
 
 def set_num_threads(n):
@@ -50,12 +51,29 @@ def get_num_threads():
     """
     if not _openmp.openmp_enabled():
         return 1
+    if getattr(_local, "n", None) is not None:
+        return _local.n
     if _setting is not None:
         return _setting
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
     return _available_cores()
+
+
+@contextlib.contextmanager
+def kernel_threads(n):
+    """Run the block with the kernels of this thread only on `n` threads (None: no change).
+
+    Thread-local, unlike :func:`set_num_threads`: the tasks of dask's threaded scheduler each
+    set their own count without touching the process setting or each other.
+    """
+    before = getattr(_local, "n", None)
+    _local.n = n if n is not None else before
+    try:
+        yield
+    finally:
+        _local.n = before
 
 
 def threads_for(work, grain):

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import losses as _losses
+from ._dask import dask_aware
 from . import optim as _optim
 
 __all__ = ["History", "Callback", "EarlyStopping", "ModelCheckpoint", "fit", "evaluate", "predict",
@@ -430,6 +431,7 @@ def _task(model):
     return model.__dict__.get("_task")
 
 
+@dask_aware("X")
 def predict(model, X, batch_size=256):
     """Outputs of ``model`` for ``X`` in evaluation mode, batched.
 
@@ -447,6 +449,7 @@ def predict(model, X, batch_size=256):
     return out
 
 
+@dask_aware("X")
 def predict_proba(model, X, batch_size=256):
     """Class probabilities: softmax of the logits, or for one binary logit per sample the two
     columns ``[1 - p, p]`` with ``p = sigmoid(logit)`` (scikit-learn's layout)."""

@@ -13,6 +13,8 @@ MODULES = sorted(
 )
 # Modules whose examples need an optional extra: skipped cleanly when it is missing.
 NEEDS = {"convcore.plots": "matplotlib"}
+NEEDS.update({f"convcore._dask.{m}": "dask.array"
+              for m in ("_blocks", "_filters", "_ndimage", "_networks", "_signal")})
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .. import ndimage, signal
+from .._dask import dask_aware
 from .._modes import SIGNAL_BOUNDARIES
 from ..signal._separable import separable_factors
 from .._validation import as_tuple
@@ -110,6 +111,7 @@ def _filter_planes(planes, kernel, boundary, stride, cval):
                                origin=origin[1])
 
 
+@dask_aware()
 def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=False):
     """Filter a grey or colour image with `kernel` (correlation, the lecture's convention).
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _depthwise
 from .. import _im2col as kernels
+from .._dask import dask_aware
 from .._threads import blas_threads, threads_for
 from .._validation import as_float_array, as_int, as_tuple
 
@@ -528,6 +529,7 @@ _PARAMS = """x : array_like, shape (N, C_in, {sp}) or (C_in, {sp})
         (groups == C_in is a depthwise convolution)."""
 
 
+@dask_aware()
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of a batch of images, as ``torch.nn.functional.conv2d``.
 

@@ -1,6 +1,7 @@
 """Derivative filters of scipy.ndimage: sobel, prewitt, laplace and the Gaussian derivatives."""
 import numpy as np
 
+from .._dask import dask_aware
 from . import _engine
 from ._linear import correlate1d
 from ._smooth import gaussian_filter
@@ -26,6 +27,7 @@ def _gradient(input, axis, output, mode, cval, smooth):
     return output
 
 
+@dask_aware()
 def sobel(input, axis=-1, output=None, mode="reflect", cval=0.0):
     """Sobel derivative along `axis`: [-1, 0, 1] there, smoothed by [1, 2, 1] along the others.
 
@@ -43,6 +45,7 @@ def sobel(input, axis=-1, output=None, mode="reflect", cval=0.0):
     return _gradient(input, axis, output, mode, cval, [1, 2, 1])
 
 
+@dask_aware()
 def prewitt(input, axis=-1, output=None, mode="reflect", cval=0.0):
     """Prewitt derivative along `axis`: [-1, 0, 1] there, [1, 1, 1] along the others.
 
@@ -73,6 +76,7 @@ def _laplace_sum(input, derivative2, output, mode, cval, axes):
     return output
 
 
+@dask_aware()
 def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None):
     """Discrete Laplacian: the sum over axes of [1, -2, 1] (scipy.ndimage.laplace).
 
@@ -96,6 +100,7 @@ def _sigma_per_axis(sigma, axes, ndim):
     return full
 
 
+@dask_aware()
 def gaussian_laplace(input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None,
                      **kwargs):
     """Laplacian of Gaussian: sum over axes of the second Gaussian derivative (scipy.ndimage).
@@ -120,6 +125,7 @@ def gaussian_laplace(input, sigma, output=None, mode="reflect", cval=0.0, *, axe
     return _laplace_sum(input, second, output, mode, cval, checked)
 
 
+@dask_aware()
 def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=0.0, *,
                                 axes=None, **kwargs):
     """Gradient magnitude with Gaussian derivatives (scipy.ndimage.gaussian_gradient_magnitude).

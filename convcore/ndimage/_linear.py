@@ -1,6 +1,7 @@
 """correlate1d, convolve1d, correlate and convolve with scipy.ndimage's signatures and results."""
 import numpy as np
 
+from .._dask import dask_aware
 from . import _engine
 from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, check_origin,
                        get_output, mode_code)
@@ -32,6 +33,7 @@ def _complex_split(func, input, weights, output, cval, **kw):
     return output
 
 
+@dask_aware()
 def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     """1-D correlation of every line of `input` along `axis` with `weights`.
 
@@ -67,6 +69,7 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     return _engine.line_correlate(input, weights, axis, output, code, cval, origin)
 
 
+@dask_aware()
 def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     """1-D convolution of every line of `input` along `axis` with `weights`.
 
@@ -125,6 +128,7 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
     return _engine.nd_correlate(input, weights, output, code, cval, full_origins)
 
 
+@dask_aware()
 def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None):
     """N-D correlation of `input` with `weights` (scipy.ndimage.correlate).
 
@@ -143,6 +147,7 @@ def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *
     return _correlate_nd(input, weights, output, mode, cval, origin, False, axes)
 
 
+@dask_aware()
 def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None):
     """N-D convolution of `input` with `weights` (scipy.ndimage.convolve).
 

@@ -3,6 +3,7 @@ import numbers
 
 import numpy as np
 
+from .._dask import dask_aware
 from . import _engine
 from ._linear import correlate1d
 from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, get_output,
@@ -15,6 +16,7 @@ def _check_origin(size, origin):
                          f"for a filter of size {size}, got {origin}")
 
 
+@dask_aware()
 def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     """Mean of `size` neighbours along `axis` (scipy.ndimage.uniform_filter1d).
 
@@ -40,6 +42,7 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     return _engine.line_uniform(input, size, axis, output, code, cval, int(origin))
 
 
+@dask_aware()
 def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=0, *,
                    axes=None):
     """N-D mean filter: a :func:`uniform_filter1d` pass per axis (scipy.ndimage.uniform_filter).
@@ -123,6 +126,7 @@ def _radius(sigma, truncate, radius):
     return lw
 
 
+@dask_aware()
 def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0,
                       truncate=4.0, *, radius=None):
     """1-D Gaussian filter along `axis` (scipy.ndimage.gaussian_filter1d).
@@ -150,6 +154,7 @@ def _weights(sigma, order, truncate, radius):
     return gaussian_kernel1d(sigma, order, _radius(sigma, truncate, radius))[::-1]
 
 
+@dask_aware()
 def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0,
                     *, radius=None, axes=None):
     """N-D Gaussian filter: a :func:`gaussian_filter1d` pass per axis (scipy.ndimage).

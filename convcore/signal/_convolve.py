@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from .._dask import dask_aware
 from .._modes import MODE_CONSTANT
 from ._direct import run_direct, run_separable
 from ._extended import extended_to_scipy
@@ -60,6 +61,7 @@ def _nd(volume, kernel, mode, method, stride):
     return execute(_conv_plan(volume, kernel, mode, stride, result), method)
 
 
+@dask_aware()
 @extended_to_scipy
 def convolve(in1, in2, mode="full", method="auto", stride=1):
     """Convolve two N-dimensional arrays (scipy.signal.convolve plus `stride`).
@@ -107,6 +109,7 @@ def convolve(in1, in2, mode="full", method="auto", stride=1):
     return _nd(volume, kernel, mode, method, stride)
 
 
+@dask_aware()
 @extended_to_scipy
 def correlate(in1, in2, mode="full", method="auto", stride=1):
     """Cross-correlate two N-dimensional arrays (scipy.signal.correlate plus `stride`).
@@ -149,6 +152,7 @@ def _fill(boundary, fillvalue, result):
     return code, result.type(0)
 
 
+@dask_aware()
 @extended_to_scipy
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     """Convolve two 2-D arrays with an edge rule (scipy.signal.convolve2d plus `stride`).
@@ -203,6 +207,7 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     return execute(plan, "auto")
 
 
+@dask_aware()
 @extended_to_scipy
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     """Cross-correlate two 2-D arrays with an edge rule (scipy.signal.correlate2d plus `stride`).

@@ -72,19 +72,20 @@ def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
     return out
 
 
-def run_separable(plan, factors):
+def run_separable(plan, factors, order=None):
     """Evaluate `plan` whose weights are ``outer(*factors)`` as one 1-D pass per axis.
 
     Each pass filters along one axis with the edge rule and that axis' stride, leaving the other
     axes as they are. Under the constant rule the samples outside are constant along every other
     axis too, so after a pass they equal ``cval * sum(factor)``: that becomes the next pass'
     constant. Real data go through the line kernel of ``src/_lines.pyx`` (shared with
-    convcore.ndimage), complex data through the direct kernel with a one-axis kernel.
+    convcore.ndimage), complex data through the direct kernel with a one-axis kernel. `order`
+    (default :func:`pass_order`) fixes the axes' order, e.g. a whole array's for its chunks.
     """
     work = work_dtype(plan.result)
     cur = _contiguous(plan.x, work)
     cval = plan.cval
-    for axis in pass_order(plan):
+    for axis in order or pass_order(plan):
         vec = np.asarray(factors[axis], dtype=np.float64)
         cur = _one_pass(cur, vec, axis, plan.start[axis], plan.stride[axis],
                         plan.out_shape[axis], plan.boundary, cval, work)

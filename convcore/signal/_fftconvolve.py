@@ -10,6 +10,7 @@ import operator
 import numpy as np
 import scipy.fft as sp_fft
 
+from .._dask import dask_aware
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._extended import extended_to_scipy
@@ -102,6 +103,7 @@ def _finish(ret, in1, in2, mode, axes, stride, windowed=True):
     return np.ascontiguousarray(ret[tuple(crop)])
 
 
+@dask_aware()
 @extended_to_scipy
 def fftconvolve(in1, in2, mode="full", axes=None, stride=1):
     """Convolve two N-D arrays using the FFT (scipy.signal.fftconvolve plus `stride`).
@@ -227,6 +229,7 @@ def _blocked(a, b, axes, plan, is_complex):
     return a2, b2, fft_axes, fshape, block_axes
 
 
+@dask_aware()
 @extended_to_scipy
 def oaconvolve(in1, in2, mode="full", axes=None, stride=1):
     """Convolve two N-D arrays by overlap-add (scipy.signal.oaconvolve plus `stride`).

@@ -1,0 +1,132 @@
+"""convcore.ndimage on dask arrays: the in-memory filter on every chunk grown by its exact overlap.
+
+Each chunk is filtered with the same call as the whole array (``map_overlap``): an output reads
+only samples within the filter's reach of it, so with that much overlap every kept output is the
+in-memory one. The outer edge is the filter's own business: no padding there (``boundary='none'``)
+and the chunk's edge is the array's, so every mode, ``cval`` included, acts as in memory; only
+``wrap`` needs the far end of the array, which dask supplies (``boundary='periodic'``). An axis
+whose passes mix ``wrap`` with other modes is kept in one chunk.
+"""
+import functools
+import math
+
+import dask.array as da
+import numpy as np
+
+from .._modes import MODE_WRAP, NDIMAGE_MODES
+from ..ndimage._smooth import _radius
+from ..ndimage._support import as_sequence, check_axes, check_axis
+from ._blocks import (OnThreads, call, check_in_memory, check_output, chunk_threads,
+                      direct_last_axis, fit_chunks, meta)
+
+
+def _reach(size, origin):
+    """How far a window of `size` taps at `origin` (ndimage's convention) reads on either side."""
+    return max(size // 2 + origin, size - 1 - size // 2 - origin)
+
+
+def _flipped(origin, size):
+    """The origin of the correlation that a convolution of `size` taps at `origin` is."""
+    return -origin - (1 if size % 2 == 0 else 0)
+
+
+def _gauss(sigma, truncate, radius):
+    return _radius(float(sigma), truncate, radius) if float(sigma) > 1e-15 else 0
+
+
+def _plan(name, a, ndim):
+    """(depth per axis, the modes each axis sees, the N-D kernel's (taps, origin) per axis) of
+    ndimage filter `name` with arguments `a`."""
+    depth, modes, window = [0] * ndim, [set() for _ in range(ndim)], [(1, 0)] * ndim
+
+    def along(ax, d, mode):
+        depth[ax] = max(depth[ax], d)
+        modes[ax].add(mode)
+
+    mode = a.get("mode")
+    if name in ("correlate1d", "convolve1d", "uniform_filter1d", "gaussian_filter1d"):
+        axis = check_axis(a["axis"], ndim)
+        if name == "gaussian_filter1d":
+            along(axis, _gauss(a["sigma"], a["truncate"], a["radius"]), mode)
+        else:
+            size = a["size"] if name == "uniform_filter1d" else np.asarray(a["weights"]).size
+            origin = a["origin"]
+            along(axis, _reach(size, _flipped(origin, size) if name == "convolve1d" else origin),
+                  mode)
+        return depth, modes, window
+    if name in ("sobel", "prewitt"):
+        for ax, m in enumerate(as_sequence(mode, ndim, "mode")):
+            along(ax, 1, m)
+        return depth, modes, window
+    axes = check_axes(a["axes"], ndim)
+    if name in ("correlate", "convolve"):
+        shape = np.shape(a["weights"])
+        origins = as_sequence(a["origin"], len(axes), "origin")
+        for k, ax in zip(shape, sorted(axes)):
+            o = origins[axes.index(ax)]
+            window[ax] = (k, _flipped(o, k) if name == "convolve" else o)
+            along(ax, _reach(*window[ax]), mode)
+        return depth, modes, window
+    per_axis = as_sequence(mode, len(axes), "mode")
+    if name == "uniform_filter":
+        sizes = as_sequence(a["size"], len(axes), "size")
+        origins = as_sequence(a["origin"], len(axes), "origin")
+        for ax, s, o, m in zip(axes, sizes, origins, per_axis):
+            along(ax, _reach(s, o) if s > 1 else 0, m)
+    elif name == "gaussian_filter":
+        sigmas = as_sequence(a["sigma"], len(axes), "sigma")
+        radii = as_sequence(a["radius"], len(axes), "radius")
+        for ax, s, r, m in zip(axes, sigmas, radii, per_axis):
+            along(ax, _gauss(s, a["truncate"], r), m)
+    elif name == "laplace":
+        for ax, m in zip(axes, per_axis):
+            along(ax, 1, m)
+    else:  # gaussian_laplace, gaussian_gradient_magnitude: one Gaussian pass per axis of `axes`,
+        # each over every axis whose sigma is positive, in the mode of its own axis
+        kw = a["kwargs"]
+        truncate, radius = kw.get("truncate", 4.0), kw.get("radius")
+        if name == "gaussian_laplace":
+            sigmas = [0.0] * ndim
+            for ax, s in zip(axes, as_sequence(a["sigma"], len(axes), "sigma")):
+                sigmas[ax] = s
+        else:
+            sigmas = as_sequence(a["sigma"], ndim, "sigma")
+        radii = as_sequence(radius, ndim, "radius")
+        for m in per_axis:
+            for ax in range(ndim):
+                along(ax, _gauss(sigmas[ax], truncate, radii[ax]), m)
+    return depth, modes, window
+
+
+def run(public, func_name, name, bound):
+    """The lazy dask result of ndimage filter `public` called with `bound` arguments."""
+    x = bound.arguments[name]
+    check_output(bound.arguments.get("output"))
+    for key in ("weights",):
+        if key in bound.arguments:
+            check_in_memory(key, bound.arguments[key])
+    args = {k: v for k, v in bound.arguments.items() if k not in (name, "kwargs")}
+    args.update(bound.arguments.get("kwargs", {}))
+    # the NumPy path checks every argument (same errors, now) and tells the result's dtype
+    probe = public(**{name: np.zeros((1,) * x.ndim, dtype=x.dtype)}, **args)
+    depth, modes, window = _plan(func_name, bound.arguments, x.ndim)
+    chunks, boundary = [], {}
+    for ax in range(x.ndim):
+        wrap = {NDIMAGE_MODES[m] == MODE_WRAP for m in modes[ax]}
+        least = depth[ax]
+        if ax == x.ndim - 1:  # correlate / convolve run on the direct kernel
+            (k, o), n = window[ax], x.shape[ax]
+            least = direct_last_axis(n, k, math.prod(w for w, _ in window), -(k // 2) - o, n, 1,
+                                     True in wrap)
+            least = n if least is None else max(least, depth[ax])
+        c = x.chunks[ax] if len(wrap) < 2 else (x.shape[ax],)
+        c = fit_chunks(c, least)
+        if len(c) == 1:
+            depth[ax] = 0
+        chunks.append(c)
+        boundary[ax] = "periodic" if True in wrap else "none"
+    x = x.rechunk(tuple(chunks))
+    fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
+    return da.map_overlap(fn, x, depth=dict(enumerate(depth)), boundary=boundary,
+                          dtype=probe.dtype, meta=meta(x.ndim, probe.dtype),
+                          allow_rechunk=False)

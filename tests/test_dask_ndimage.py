@@ -1,0 +1,219 @@
+"""convcore.ndimage on dask arrays: lazy results equal to the in-memory convcore result bit for bit.
+
+Every filter, every mode, 1-D to 3-D, float64 and integer data, uneven chunks and chunks of one
+pixel, against the same call on the NumPy array (whose agreement with scipy.ndimage the other
+test modules establish). The one exception, pinned below: a float uniform filter is a running sum
+whose rounding depends on where its line starts, so chunks agree with the whole array to rounding.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+from convcore import ndimage
+
+MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant",
+         "grid-wrap"]
+SHAPES = {1: (29,), 2: (23, 17), 3: (9, 11, 7)}
+CHUNKS = {  # uneven chunks, and chunks of one pixel (along one axis at least)
+    (1, "uneven"): ((3, 7, 1, 10, 8),), (1, "pixel"): ((1,) * 29,),
+    (2, "uneven"): ((5, 1, 9, 8), (4, 4, 2, 7)), (2, "pixel"): ((1,) * 23, (3, 3, 3, 3, 3, 1, 1)),
+    (3, "uneven"): ((2, 3, 4), (5, 1, 5), (1, 6)), (3, "pixel"): ((9,), (1,) * 11, (7,)),
+}
+
+
+@pytest.fixture
+def da():
+    return pytest.importorskip("dask.array")
+
+
+def _weights(ndim, seed=1):
+    shape = (3, 4, 3)[:ndim]
+    return np.random.default_rng(seed).integers(-3, 4, shape) * 0.25
+
+
+def _cases(ndim, mode):
+    """(function, kwargs) for every filter, with origins, axes and per-axis options exercised."""
+    last = ndim - 1
+    cases = [
+        ("correlate1d", dict(weights=[1.0, 3.0, -2.0, 0.5], axis=0, origin=1)),
+        ("convolve1d", dict(weights=[2, -1, 1, 3], axis=last, origin=-2)),
+        ("correlate", dict(weights=_weights(ndim), origin=1)),
+        ("convolve", dict(weights=_weights(ndim, 2), origin=[-1] + [0] * (ndim - 1))),
+        ("uniform_filter1d", dict(size=4, axis=last, origin=1)),
+        ("uniform_filter", dict(size=[3, 5, 2][:ndim], origin=[1, -2, 0][:ndim])),
+        ("gaussian_filter1d", dict(sigma=1.5, axis=0, order=1, truncate=3.0)),
+        ("gaussian_filter", dict(sigma=[1.0, 2.0, 0.7][:ndim], order=[0, 1, 0][:ndim])),
+        ("sobel", dict(axis=0)),
+        ("prewitt", dict(axis=last)),
+        ("laplace", dict()),
+        ("gaussian_laplace", dict(sigma=1.2, truncate=3.0)),
+        ("gaussian_gradient_magnitude", dict(sigma=0.8, radius=3)),
+    ]
+    if ndim == 3:
+        cases += [("correlate", dict(weights=_weights(2), axes=(2, 0), origin=(1, 0))),
+                  ("gaussian_filter", dict(sigma=1.0, axes=(0, 2), radius=(2, 4))),
+                  ("uniform_filter", dict(size=3, axes=[1])),
+                  ("laplace", dict(axes=(0, 1)))]
+    return [(name, dict(kw, mode=mode, cval=2.5 if "constant" in mode else 0.0))
+            for name, kw in cases]
+
+
+def _data(shape, dtype):
+    rng = np.random.default_rng(7)
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    return rng.integers(0, 200, shape).astype(dtype)
+
+
+def _check(da, name, kwargs, ndim, dtype, chunking, scheduler="threads"):
+    x = _data(SHAPES[ndim], dtype)
+    func = getattr(ndimage, name)
+    lazy = func(da.from_array(x, chunks=CHUNKS[ndim, chunking]), **kwargs)
+    assert isinstance(lazy, da.Array)
+    expected = func(x, **kwargs)
+    got = lazy.compute(scheduler=scheduler)
+    assert got.dtype == expected.dtype == lazy.dtype
+    assert got.shape == expected.shape
+    if name.startswith("uniform") and x.dtype.kind == "f":
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+# every filter in every mode (2-D, float64 and integers, uneven chunks)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.int16])
+def test_every_mode(da, mode, dtype):
+    for name, kwargs in _cases(2, mode):
+        _check(da, name, kwargs, 2, dtype, "uneven")
+
+
+# every filter in 1-D, 2-D and 3-D, with uneven chunks and one-pixel chunks, the modes in turn
+@pytest.mark.parametrize("ndim,chunking,dtype", list(itertools.product(
+    [1, 2, 3], ["uneven", "pixel"], [np.float64, np.uint8])))
+def test_dimensions_and_chunks(da, ndim, chunking, dtype):
+    for i, (name, kwargs) in enumerate(_cases(ndim, "reflect")):
+        kwargs["mode"] = MODES[(i + ndim) % len(MODES)]
+        _check(da, name, kwargs, ndim, dtype, chunking)
+
+
+@pytest.mark.parametrize("dtype,output", [(np.uint8, np.float64), (np.float64, np.int32),
+                                          (np.int32, None), (np.float32, None)])
+def test_output_dtypes(da, dtype, output):
+    x = _data((30, 20), dtype)
+    d = da.from_array(x, chunks=(7, 6))
+    for name in ("gaussian_filter", "sobel", "correlate"):
+        kw = {"weights": _weights(2)} if name == "correlate" else (
+            {"sigma": 1.3} if name == "gaussian_filter" else {})
+        expected = getattr(ndimage, name)(x, output=output, **kw)
+        got = getattr(ndimage, name)(d, output=output, **kw)
+        assert got.dtype == expected.dtype
+        if x.dtype == np.float32:   # float32: not part of the bit-for-bit promise
+            np.testing.assert_allclose(got.compute(), expected, rtol=1e-5, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(got.compute(), expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_wide_rows(da, mode):
+    """Rows much longer than the kernel: the direct kernel sums edge columns in its own order,
+    and chunks at the edges make the whole array's choice of that order."""
+    x = _data((12, 300), np.float64)
+    d = da.from_array(x, chunks=(5, 11))
+    for name, kw in [("correlate", dict(weights=_weights(2), origin=(0, 1))),
+                     ("convolve", dict(weights=_weights(2, 3)[:, :2])),
+                     ("correlate", dict(weights=_weights(1), axes=1))]:
+        func = getattr(ndimage, name)
+        np.testing.assert_array_equal(func(d, mode=mode, **kw).compute(),
+                                      func(x, mode=mode, **kw))
+
+
+def test_per_axis_modes_and_mixed_wrap(da):
+    x = _data((25, 19), np.float64)
+    d = da.from_array(x, chunks=(4, 3))
+    for name, kw in [("gaussian_filter", dict(sigma=1.5, mode=["wrap", "mirror"])),
+                     ("sobel", dict(mode=["constant", "wrap"], cval=1.0)),
+                     ("uniform_filter", dict(size=(4, 3), mode=["grid-wrap", "nearest"])),
+                     ("gaussian_laplace", dict(sigma=1.0, mode=["wrap", "reflect"])),
+                     ("gaussian_gradient_magnitude", dict(sigma=1.0, mode=["nearest", "wrap"]))]:
+        func = getattr(ndimage, name)
+        got = func(d, **kw).compute()
+        if name == "uniform_filter":
+            np.testing.assert_allclose(got, func(x, **kw), rtol=1e-12, atol=1e-12)
+        else:
+            np.testing.assert_array_equal(got, func(x, **kw))
+
+
+def test_overlap_is_the_reach(da):
+    """The graph reads exactly the filter's reach: a Gaussian of radius 3 grows each chunk by 3."""
+    d = da.from_array(np.zeros((40, 40)), chunks=(10, 10))
+    lazy = ndimage.gaussian_filter(d, sigma=1.0, truncate=3.0)
+    grown = [layer for name, layer in lazy.dask.layers.items() if name.startswith("overlap")]
+    assert grown, "expected an overlap layer"
+    assert lazy.chunks == d.chunks
+    small = ndimage.gaussian_filter(da.from_array(np.zeros((40, 40)), chunks=(2, 40)), sigma=1.0,
+                                    truncate=3.0)
+    assert min(small.chunks[0]) >= 3    # chunks shorter than the overlap were merged
+
+
+def test_short_axis_and_long_kernel(da):
+    """An axis shorter than the kernel becomes one chunk (several reflections, as in memory)."""
+    x = _data((5, 40), np.float64)
+    d = da.from_array(x, chunks=(2, 9))
+    for mode in MODES:
+        kw = dict(sigma=4.0, mode=mode)
+        np.testing.assert_array_equal(ndimage.gaussian_filter(d, **kw).compute(),
+                                      ndimage.gaussian_filter(x, **kw))
+
+
+def test_zero_size_chunks_and_empty(da):
+    x = _data((12, 9), np.float64)
+    d = da.from_array(x, chunks=((3, 0, 9), (0, 4, 5)))
+    np.testing.assert_array_equal(ndimage.sobel(d).compute(), ndimage.sobel(x))
+    e = ndimage.gaussian_filter(da.zeros((0, 5), chunks=(1, 5)), 1.0)
+    assert e.shape == (0, 5) and e.compute().shape == (0, 5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.gaussian_filter(x, 1.0, mode="reflected"),
+    lambda m, x: m.correlate1d(x, [1, 2, 3], origin=2),
+    lambda m, x: m.uniform_filter(x, size=(3, 3, 3)),
+    lambda m, x: m.sobel(x, axis=2),
+    lambda m, x: m.gaussian_filter1d(x, -1.0),
+    lambda m, x: m.correlate(x, np.ones((3, 3, 3))),
+    lambda m, x: m.laplace(x, mode=["reflect"]),
+])
+def test_errors_are_the_numpy_ones_and_eager(da, call):
+    x = np.zeros((6, 6))
+    with pytest.raises((ValueError, TypeError)) as expected:
+        call(ndimage, x)
+    with pytest.raises(expected.type) as got:
+        call(ndimage, da.from_array(x, chunks=3))   # raised by the call: nothing computed
+    assert str(got.value) == str(expected.value)
+
+
+def test_refuses_output_array_and_dask_weights(da):
+    d = da.zeros((6, 6), chunks=3)
+    with pytest.raises(TypeError, match="output must be None or a dtype"):
+        ndimage.sobel(d, output=np.zeros((6, 6)))
+    with pytest.raises(TypeError, match="weights must be an in-memory array"):
+        ndimage.correlate(d, da.ones((3, 3), chunks=3))
+
+
+def test_chunk_threads(da):
+    """One kernel thread per chunk task unless dask.config's ``convcore.threads`` says more; the
+    setting is the task thread's own (the process setting is left alone)."""
+    import dask
+
+    from convcore import get_num_threads
+    from convcore._dask._blocks import OnThreads, chunk_threads
+
+    before = get_num_threads()
+    assert chunk_threads() == 1
+    with dask.config.set({"convcore.threads": 2}):
+        assert chunk_threads() == 2
+    seen = da.from_array(np.zeros(4), chunks=1).map_blocks(
+        OnThreads(lambda b: np.full(b.shape, get_num_threads()), 3), dtype=int)
+    assert seen.compute(scheduler="threads").tolist() == [3] * 4
+    assert get_num_threads() == before
