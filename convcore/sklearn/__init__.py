@@ -21,5 +21,8 @@ dask's nanny starts each worker with ``OMP_NUM_THREADS=1``: one kernel thread pe
 Needs scikit-learn (``pip install "convcore[ml]"``).
 """
 from ._estimator import ConvNetClassifier, ConvNetRegressor
+from ._search import (ARCHITECTURE_SPACE, ProgressRandomizedSearchCV, count_parameters, dask_backend,
+                      plot_history, plot_search, ranked_table)
 
-__all__ = ["ConvNetClassifier", "ConvNetRegressor"]
+__all__ = ["ConvNetClassifier", "ConvNetRegressor", "ARCHITECTURE_SPACE", "ProgressRandomizedSearchCV",
+           "count_parameters", "dask_backend", "plot_history", "plot_search", "ranked_table"]
