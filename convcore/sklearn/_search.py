@@ -179,10 +179,14 @@ def plot_search(search, path):
             x = np.asarray(values, dtype=float)
             ax.set_xscale("log")
         else:
-            levels = sorted({str(v) for v in values})
-            x = np.array([levels.index(str(v)) for v in values], dtype=float)
+            try:
+                levels = sorted(set(values))
+            except TypeError:  # None among strings
+                levels = sorted(set(values), key=str)
+            x = np.array([levels.index(v) for v in values], dtype=float)
             x += np.random.default_rng(0).uniform(-0.12, 0.12, len(x))  # see overlapping points
-            ax.set_xticks(range(len(levels)), levels)
+            ax.set_xticks(range(len(levels)), [str(v) for v in levels])
+            ax.set_xlim(-0.5, len(levels) - 0.5)
         for split, colour in (("test", "C0"), ("train", "C1")):
             if f"mean_{split}_{key}" in res:
                 ax.errorbar(x, res[f"mean_{split}_{key}"], yerr=res[f"std_{split}_{key}"], fmt="o",
