@@ -20,9 +20,11 @@ Parallel searches: with ``n_jobs=-1`` joblib runs one process per core and sets
 dask's nanny starts each worker with ``OMP_NUM_THREADS=1``: one kernel thread per worker thread.
 Needs scikit-learn (``pip install "convcore[ml]"``).
 """
+from ._cli import choose_architecture
 from ._estimator import ConvNetClassifier, ConvNetRegressor
 from ._search import (ARCHITECTURE_SPACE, ProgressRandomizedSearchCV, count_parameters, dask_backend,
                       plot_history, plot_search, ranked_table)
 
 __all__ = ["ConvNetClassifier", "ConvNetRegressor", "ARCHITECTURE_SPACE", "ProgressRandomizedSearchCV",
-           "count_parameters", "dask_backend", "plot_history", "plot_search", "ranked_table"]
+           "choose_architecture", "count_parameters", "dask_backend", "plot_history", "plot_search",
+           "ranked_table"]

@@ -75,6 +75,15 @@ def _unpack(packed):
     return model.eval()
 
 
+def _batch_size(model, n, batch_size):
+    """``batch_size``, grown until no batch holds a single sample when the network has batch
+    normalisation (which cannot normalise one sample in training)."""
+    if any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in model.modules()):
+        while n > batch_size and n % batch_size == 1:
+            batch_size += 1
+    return batch_size
+
+
 class _ConvNetBase(BaseEstimator):
     """What the classifier and the regressor share; see :class:`ConvNetClassifier`."""
 
@@ -235,7 +244,8 @@ class _ConvNetBase(BaseEstimator):
         kwargs = {}
         if first or "_optimizer" not in model.__dict__:  # an unpickled network brings no optimizer
             kwargs = dict(optimizer=self.optimizer.lower(), lr=float(self.learning_rate))
-        return model.fit(X, y, epochs=epochs, batch_size=self.batch_size, validation_data=validation,
+        return model.fit(X, y, epochs=epochs, batch_size=_batch_size(model, len(X), self.batch_size),
+                         validation_data=validation,
                          callbacks=callbacks, seed=seed, verbose=self.verbose, loss=self._loss(),
                          **kwargs)
 
