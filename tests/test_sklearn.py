@@ -286,3 +286,14 @@ def test_bad_data_fails_and_never_leaves_a_fitted_network(sk, digits):
         clf.predict(Xnan)
     with pytest.raises(ValueError, match="samples of shape"):
         sk.ConvNetClassifier(epochs=1).fit(X.reshape(-1, 1, 8, 8), y).predict(X.reshape(-1, 1, 4, 16))
+
+
+def test_batch_norm_never_meets_a_one_sample_batch(sk, digits):
+    """33 samples in batches of 32 would leave one sample alone, which batch normalisation cannot
+    normalise in training: the batch grows to 33 instead (only when the network normalises)."""
+    X, y = digits
+    clf = sk.ConvNetClassifier(input_shape=(1, 8, 8), batch_norm=True, epochs=1, random_state=0)
+    assert clf.fit(X[:33], y[:33]).n_iter_ == 1
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        nn.Sequential(nn.Linear(64, 4), nn.BatchNorm1d(4), nn.Linear(4, 10)).fit(
+            X[:33], y[:33], batch_size=32, verbose=0)

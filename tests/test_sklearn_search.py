@@ -187,3 +187,20 @@ def test_cli_search_refuses_bad_options(sk, flag, value, message, capsys):
     from convcore.cli import main
     assert main(["search", flag, value]) == 2
     assert message in capsys.readouterr().out
+
+
+def test_example_runs_and_saves_the_best_network(sk, tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+    pytest.importorskip("matplotlib")
+    path = Path(__file__).resolve().parent.parent / "examples" / "choosing_an_architecture.py"
+    if not path.exists():
+        pytest.skip("examples/ is not shipped with the installed package")
+    monkeypatch.setattr(sys, "argv", [str(path), "--events", "160", "--n-iter", "2", "--cv", "2",
+                                      "--epochs", "1", "--n-jobs", "1", "--output", str(tmp_path)])
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "mean validation accuracy by answer" in out and "Total params" in out
+    assert "same predictions: True" in out
+    assert (tmp_path / "best_model.npz").exists() and (tmp_path / "search_scores.png").exists()

@@ -11,7 +11,7 @@ Examples
 ...     {"filters": [4, 8], "pooling": ["max", None]}, n_iter=2, cv=2, random_state=0,
 ...     progress=False).fit(X[:300] / 16, y[:300])
 >>> print(ranked_table(search).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
-rank  accuracy (mean +- std)  fit time (s)  parameters  filters  pooling
+rank  accuracy (mean +- std)  fit time (s)  filters  pooling
 """
 import contextlib
 
@@ -114,7 +114,7 @@ def dask_backend(scheduler):
 
 
 def _searched(search):
-    return [k[len("param_"):] for k in search.cv_results_ if k.startswith("param_")]
+    return sorted(k[len("param_"):] for k in search.cv_results_ if k.startswith("param_"))
 
 
 def _metric(search):
