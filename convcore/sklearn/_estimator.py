@@ -9,14 +9,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .. import _threads, nn
+from ..losses import get_loss
 from ..nn import init as _init
 from ..training import EarlyStopping
 from ..training import predict as _predict
 from ..training import predict_proba as _predict_proba
 from ._network import build_network
+from ._weights import SampleWeighted, pack
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -229,7 +231,7 @@ class _ConvNetBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         return [int(s) for s in rng.randint(0, 2**31 - 1, size=2)]
 
-    def _train(self, model, X, y, epochs, first, seed, stratify=None):
+    def _train(self, model, X, y, epochs, first, seed, loss, stratify=None):
         """Train ``model`` for ``epochs`` and return its History; ``first`` builds the optimizer."""
         validation, callbacks = None, []
         if first and self.early_stopping:
@@ -246,7 +248,7 @@ class _ConvNetBase(BaseEstimator):
             kwargs = dict(optimizer=self.optimizer.lower(), lr=float(self.learning_rate))
         return model.fit(X, y, epochs=epochs, batch_size=_batch_size(model, len(X), self.batch_size),
                          validation_data=validation,
-                         callbacks=callbacks, seed=seed, verbose=self.verbose, loss=self._loss(),
+                         callbacks=callbacks, seed=seed, verbose=self.verbose, loss=loss,
                          **kwargs)
 
     def _record(self, history, append):
@@ -263,22 +265,31 @@ class _ConvNetBase(BaseEstimator):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
 
-    def _fit(self, X, y, epochs, first, classes=None):
+    def _fit(self, X, y, epochs, first, classes=None, sample_weight=None):
         threads = self._check_settings()
         if first:
             self._forget()
         X, y = self._check_X(X, y, reset=first)
         y, n_outputs, stratify = self._targets(y, first, classes)
+        loss = self._loss()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            if np.any(sample_weight < 0) or not sample_weight.sum() > 0:
+                raise ValueError("sample_weight must be non-negative and not all zero")
+            if np.ptp(sample_weight) > 0:  # equal weights: the weighted mean is the plain mean
+                y, loss = pack(y, sample_weight), SampleWeighted(loss)
         init_seed, fit_seed = self._seeds()
         with _call_limits(threads, init_seed):
             model = self._build(n_outputs) if first else self.model_
             history = self._train(model, X, y, epochs, first, fit_seed + (0 if first else self.n_iter_),
-                                  stratify)
+                                  loss, stratify)
+        model._loss = get_loss(self._loss())  # what predict() and model.save() go by
+        model._task = model._loss.task
         self.model_ = model
         self._record(history, append=not first)
         return self
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Build the network for ``X`` and ``y`` and train it for ``epochs`` epochs.
 
         Parameters
@@ -286,12 +297,15 @@ class _ConvNetBase(BaseEstimator):
         X : array_like, shape (n_samples, n_features) or (n_samples, channels, *spatial)
             2-D rows are reshaped to ``input_shape`` (default: a 1-channel 1-D signal).
         y : array_like, shape (n_samples,) (or (n_samples, n_outputs) for the regressor)
+        sample_weight : array_like, shape (n_samples,), optional
+            Non-negative weights: each mini-batch's loss is the weighted mean of its samples'
+            (``history_`` then records the weighted loss, no accuracy).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, self.epochs, first=True)
+        return self._fit(X, y, self.epochs, first=True, sample_weight=sample_weight)
 
     def _predict_outputs(self, X, proba):
         check_is_fitted(self, "model_")
@@ -412,11 +426,11 @@ class ConvNetClassifier(ClassifierMixin, _ConvNetBase):
             raise ValueError(f"y holds labels that are not among classes_ {self.classes_.tolist()}")
         return encoded.astype(np.int64), len(self.classes_), encoded
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one more epoch (the first call builds the network; ``classes`` lists every label
         when the first batch does not hold them all). The optimizer's state carries over."""
         first = not hasattr(self, "model_")
-        return self._fit(X, y, 1, first=first, classes=classes)
+        return self._fit(X, y, 1, first=first, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
@@ -460,9 +474,9 @@ class ConvNetRegressor(RegressorMixin, _ConvNetBase):
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
         return y.reshape(len(y), n_outputs), n_outputs, None
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one more epoch (the first call builds the network)."""
-        return self._fit(X, y, 1, first=not hasattr(self, "model_"))
+        return self._fit(X, y, 1, first=not hasattr(self, "model_"), sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs) as ``y`` was."""
