@@ -7,19 +7,14 @@ import convcore
 from convcore import nn
 
 
+from test_sklearn import sk  # noqa: F401  (the fixture: convcore.sklearn, skipped without sklearn)
+from test_sklearn import digits as digits600  # noqa: F401
+
+
 @pytest.fixture
-def sk():
-    pytest.importorskip("sklearn")
-    import convcore.sklearn
-    return convcore.sklearn
-
-
-@pytest.fixture(scope="module")
-def digits():
-    pytest.importorskip("sklearn")
-    from sklearn.datasets import load_digits
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0)[:300], y[:300]
+def digits(digits600):  # noqa: F811
+    X, y = digits600
+    return X[:300], y[:300]
 
 
 def tiny(sk, **params):
