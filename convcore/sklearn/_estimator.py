@@ -39,17 +39,19 @@ def _call_limits(threads, seed):
     """For one call: convcore's generator seeded with ``seed`` and, when ``threads`` is given,
     the kernels and BLAS on that many threads. Everything is put back afterwards."""
     saved_rng = _init.get_rng()
-    saved_threads = _threads._setting
     _init.manual_seed(seed)
     try:
         if threads is None:
             yield
-        else:
-            _threads.set_num_threads(threads)
+            return
+        saved_threads = _threads._setting
+        _threads.set_num_threads(threads)
+        try:
             with _threads.blas_threads(threads):
                 yield
+        finally:
+            _threads.set_num_threads(saved_threads)
     finally:
-        _threads.set_num_threads(saved_threads)
         _init.manual_seed(saved_rng)  # default_rng(generator) is that same generator
 
 
