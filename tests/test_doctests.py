@@ -13,6 +13,7 @@ MODULES = sorted(
 )
 # Modules whose examples need an optional extra: skipped cleanly when it is missing.
 NEEDS = {"convcore.plots": "matplotlib"}
+NEEDS.update({m: "sklearn" for m in MODULES if m.startswith("convcore.sklearn")})
 
 
 @pytest.mark.parametrize("name", MODULES)
