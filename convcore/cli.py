@@ -10,6 +10,7 @@ COMMANDS = {
     "info": ("convcore._config", "print the build and runtime configuration"),
     "filter": ("convcore.filters._cli", "filter an image (PNG/JPEG via Pillow) with a ready kernel"),
     "demo": ("convcore.demo", "the lecture's workflow: filters, then a CNN telling protons from other particles"),
+    "search": ("convcore.sklearn._cli", "choose an architecture: randomized search on the detector events (dask with --scheduler)"),
 }
 
 

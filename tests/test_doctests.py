@@ -15,6 +15,7 @@ MODULES = sorted(
 NEEDS = {"convcore.plots": "matplotlib"}
 NEEDS.update({f"convcore._dask.{m}": "dask.array"
               for m in ("_blocks", "_filters", "_ndimage", "_networks", "_signal")})
+NEEDS.update({m: "sklearn" for m in MODULES if m.startswith("convcore.sklearn")})
 
 
 @pytest.mark.parametrize("name", MODULES)
