@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ._base import FeatureClassifier, check_arguments
+from .pretrained import build
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -59,6 +60,18 @@ class AlexNet(FeatureClassifier):
                 "dropout": self.dropout, "dtype": self._dtype}
 
 
-def alexnet(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32):
-    """AlexNet in torchvision's layout; see :class:`AlexNet`."""
-    return AlexNet(num_classes, in_channels, dropout, dtype)
+def alexnet(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
+            progress=False):
+    """AlexNet in torchvision's layout; see :class:`AlexNet`.
+
+    Parameters
+    ----------
+    weights : str or Weights, optional
+        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
+        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
+        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
+    progress : bool
+        Report the download on standard error.
+    """
+    return build("alexnet", lambda: AlexNet(num_classes, in_channels, dropout, dtype), weights,
+                 progress, num_classes, in_channels)
