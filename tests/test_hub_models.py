@@ -224,3 +224,40 @@ def test_inception_aux_against_its_formula_and_numerical_gradients():
     num = numerical_grad(lambda: float((head(np.concatenate([part, x[1:]])) * r).sum()), part)
     np.testing.assert_allclose(gx[:1], num, rtol=1e-5, atol=1e-7)
     assert head.output_shape((2, 2, 8, 8)) == (2, 3)
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples",
+                       "classify_photo.py")
+
+
+@pytest.fixture
+def example():
+    if not os.path.exists(EXAMPLE):
+        pytest.skip("examples/ is not shipped with the installed package")
+    import runpy
+    return runpy.run_path(EXAMPLE, run_name="classify_photo")
+
+
+def test_classify_photo_example_with_a_tiny_weight_file(server, example):  # noqa: F811
+    state = zeros_state("resnet18")
+    state["fc.bias"] = np.zeros(1000, np.float32)
+    state["fc.bias"][[281, 285, 7]] = [5.0, 4.0, 1.0]     # tabby, Egyptian cat, cock
+    entry = publish(server, "resnet18", state)
+    photo = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    ranking = example["classify"](photo, weights=entry, top=3, progress=False)
+    assert [name for name, _ in ranking] == ["tabby", "Egyptian cat", "cock"]
+    e = np.exp([5.0, 4.0, 1.0])
+    expected = e / (e.sum() + 997)
+    np.testing.assert_allclose([p for _, p in ranking], expected, rtol=1e-6)
+
+
+def test_classify_photo_example_offline_names_the_file_to_fetch(server, example, tmp_path,
+                                                               monkeypatch, capsys):  # noqa: F811
+    Image = pytest.importorskip("PIL.Image")
+    path = str(tmp_path / "photo.png")
+    Image.fromarray(np.zeros((50, 60, 3), np.uint8)).save(path)
+    with pytest.raises(SystemExit) as info:
+        example["main"]([path])
+    message = str(info.value)
+    assert f"{server.url}resnet18-f37072fd.pth" in message and "HTTP 404" in message
+    assert os.path.join("weights", "resnet18-f37072fd.pth") in message
