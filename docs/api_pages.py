@@ -1,16 +1,20 @@
 """Write the API reference pages: for each public module, an autosummary of every name in its
-``__all__``; an object re-exported by several modules is documented once, under the first."""
+``__all__``; an object re-exported by several modules is documented once, under the first. The
+modules below come first, in this order; any other public module (``convcore.x.y`` with no
+underscore part) whose ``__all__`` has names not yet listed gets a page of its own after them."""
 import importlib
 import os
+import pkgutil
 import types
+
+import convcore
 
 #: (module, title) in the order of the reference; each page lists the names not listed before.
 MODULES = [
-    ("convcore", "Top level: convolution, pooling, threads, model files"),
+    ("convcore", "convcore: convolution, pooling, attention, their gradients, threads, model files"),
     ("convcore.signal", "convcore.signal: scipy.signal drop-ins"),
     ("convcore.ndimage", "convcore.ndimage: scipy.ndimage drop-ins"),
     ("convcore.filters", "convcore.filters: the lecture's filters and photographs"),
-    ("convcore.functional", "convcore.functional: stateless operations and gradients"),
     ("convcore.nn", "convcore.nn: layers and containers"),
     ("convcore.nn.init", "convcore.nn.init: weight initialisation"),
     ("convcore.losses", "convcore.losses"),
@@ -26,11 +30,19 @@ MODULES = [
 ]
 
 
+def _all_modules():
+    listed = [name for name, _ in MODULES]
+    found = sorted(m.name for m in pkgutil.walk_packages(convcore.__path__, "convcore.")
+                   if "._" not in m.name and m.name not in ("convcore.cli", "convcore.__main__"))
+    return listed + [name for name in found if name not in listed]
+
+
 def public_names(seen=None):
-    """``{module: [names]}`` of what each page documents (modules excluded, no repeats)."""
+    """``{module: [names]}`` of what each page documents (modules excluded, no repeats; modules
+    with nothing new are left out)."""
     seen = set() if seen is None else seen
     pages = {}
-    for name, _ in MODULES:
+    for name in _all_modules():
         module = importlib.import_module(name)
         names = []
         for attr in module.__all__:
@@ -42,7 +54,8 @@ def public_names(seen=None):
                 continue
             seen.add(key)
             names.append(attr)
-        pages[name] = names
+        if names:
+            pages[name] = names
     return pages
 
 
@@ -51,7 +64,7 @@ def write_api_pages(folder):
     pages = public_names()
     titles = dict(MODULES)
     for name, names in pages.items():
-        title = titles[name]
+        title = titles.get(name, name)
         lines = [title, "=" * len(title), "", f".. automodule:: {name}", "   :no-members:", "",
                  f".. currentmodule:: {name}", "", ".. autosummary::", "   :toctree: generated",
                  ""]
