@@ -261,3 +261,34 @@ def test_classify_photo_example_offline_names_the_file_to_fetch(server, example,
     message = str(info.value)
     assert f"{server.url}resnet18-f37072fd.pth" in message and "HTTP 404" in message
     assert os.path.join("weights", "resnet18-f37072fd.pth") in message
+
+
+def test_pre_zip_pytorch_files_read_like_zip_files():
+    """Some of torchvision's published files predate PyTorch 1.6's zip format."""
+    from convcore.models import read_state_dict
+    legacy = read_state_dict(os.path.join(DATA, "tiny_state_dict_legacy.pt"))
+    reference = read_state_dict(os.path.join(DATA, "tiny_state_dict.npz"))
+    assert list(legacy) == list(reference)
+    for key, ref in reference.items():
+        assert legacy[key].dtype == ref.dtype and legacy[key].shape == ref.shape, key
+        np.testing.assert_array_equal(legacy[key], ref)
+
+
+def test_pre_zip_files_that_are_cut_short_or_name_code_are_refused(tmp_path):
+    import pickle
+    from convcore.models import read_state_dict
+    with open(os.path.join(DATA, "tiny_state_dict_legacy.pt"), "rb") as f:
+        data = f.read()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[:-10])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_state_dict(cut)
+    cut.write_bytes(data[:len(data) // 3])
+    with pytest.raises(ValueError, match="corrupt"):
+        read_state_dict(cut)
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+                     + pickle.dumps(1001, protocol=2) + pickle.dumps({}, protocol=2)
+                     + b"\x80\x02cos\nsystem\n(S'true'\ntR.")
+    with pytest.raises(ValueError, match="refusing to load os.system"):
+        read_state_dict(evil)

@@ -164,6 +164,7 @@ def fetch(filename, sha256=None, base_url=None, progress=False):
             try:
                 complete = _transfer(url, part, progress)
             except urllib.error.HTTPError as exc:
+                exc.close()                 # the error holds the open response
                 if exc.code != 416:         # 416: the part held is not a prefix of the file
                     raise OSError(f"could not download {url}: HTTP {exc.code} {exc.reason}. "
                                   f"Download it by hand and put it at {path}") from None

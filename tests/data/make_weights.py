@@ -10,7 +10,10 @@ Needs torch (``pip install torch``) for the genuine ``torch.save`` file; writes:
 - ``tiny_state_dict.npz``: the same arrays as .npz, the reference the reader must reproduce;
 - ``malicious.pt``: a valid PyTorch-style archive whose pickle calls ``os.system`` when unpickled
   the ordinary way (the reader must refuse it without running it);
-- ``truncated.pt``: the first half of ``tiny_state_dict.pt``.
+- ``truncated.pt``: the first half of ``tiny_state_dict.pt``;
+- ``tiny_state_dict_legacy.pt``: the same state dict in PyTorch's format before 1.6 (a sequence of
+  pickles followed by the raw storages, ``_use_new_zipfile_serialization=False``), in which some
+  of torchvision's published weight files are written.
 """
 import io
 import os
@@ -58,5 +61,11 @@ def main():
         f.write(data[: len(data) // 2])
 
 
+def legacy():
+    torch.save(tiny_state_dict(), os.path.join(HERE, "tiny_state_dict_legacy.pt"),
+               _use_new_zipfile_serialization=False)
+
+
 if __name__ == "__main__":
     main()
+    legacy()
