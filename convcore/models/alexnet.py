@@ -63,15 +63,7 @@ class AlexNet(FeatureClassifier):
 def alexnet(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
             progress=False):
     """AlexNet in torchvision's layout; see :class:`AlexNet`.
-
-    Parameters
-    ----------
-    weights : str or Weights, optional
-        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
-        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
-        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
-    progress : bool
-        Report the download on standard error.
-    """
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
     return build("alexnet", lambda: AlexNet(num_classes, in_channels, dropout, dtype), weights,
                  progress, num_classes, in_channels)

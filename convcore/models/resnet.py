@@ -150,31 +150,15 @@ class ResNet(nn.Module):
 
 def resnet18(num_classes=1000, in_channels=3, dtype=np.float32, *, weights=None, progress=False):
     """ResNet-18 in torchvision's layout; see :class:`ResNet`.
-
-    Parameters
-    ----------
-    weights : str or Weights, optional
-        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
-        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
-        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
-    progress : bool
-        Report the download on standard error.
-    """
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
     return build("resnet18", lambda: ResNet(18, num_classes, in_channels, dtype), weights, progress,
                  num_classes, in_channels)
 
 
 def resnet34(num_classes=1000, in_channels=3, dtype=np.float32, *, weights=None, progress=False):
     """ResNet-34 in torchvision's layout; see :class:`ResNet`.
-
-    Parameters
-    ----------
-    weights : str or Weights, optional
-        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
-        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
-        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
-    progress : bool
-        Report the download on standard error.
-    """
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
     return build("resnet34", lambda: ResNet(34, num_classes, in_channels, dtype), weights, progress,
                  num_classes, in_channels)

@@ -72,16 +72,8 @@ class VGG(FeatureClassifier):
 def vgg11(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
           progress=False):
     """VGG-11 (configuration "A"); see :class:`VGG`.
-
-    Parameters
-    ----------
-    weights : str or Weights, optional
-        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
-        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
-        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
-    progress : bool
-        Report the download on standard error.
-    """
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
     return build("vgg11", lambda: VGG(11, num_classes, in_channels, dropout, dtype), weights,
                  progress, num_classes, in_channels)
 
@@ -89,15 +81,7 @@ def vgg11(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, wei
 def vgg16(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
           progress=False):
     """VGG-16 (configuration "D"); see :class:`VGG`.
-
-    Parameters
-    ----------
-    weights : str or Weights, optional
-        Published ImageNet weights to load, e.g. ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` (see
-        :mod:`convcore.models.pretrained`); the file is downloaded on first use, checked and
-        cached. Needs ``num_classes=1000`` and ``in_channels=3``.
-    progress : bool
-        Report the download on standard error.
-    """
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
     return build("vgg16", lambda: VGG(16, num_classes, in_channels, dropout, dtype), weights,
                  progress, num_classes, in_channels)
