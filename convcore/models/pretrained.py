@@ -165,10 +165,17 @@ def list_weights(arch=None):
     """The names of the published weights: ``{arch: [names]}``, or the list for one ``arch``."""
     if arch is None:
         return {a: list(names) for a, names in WEIGHTS.items()}
-    return list(get_weights(arch, None, _all=True))
+    return list(_table_for(arch))
 
 
-def get_weights(arch, weights, _all=False):
+def _table_for(arch):
+    if arch not in WEIGHTS:
+        raise ValueError(f"no published weights for {arch!r}; architectures with weights: "
+                         f"{', '.join(WEIGHTS)}")
+    return WEIGHTS[arch]
+
+
+def get_weights(arch, weights):
     """Look up published weights.
 
     Parameters
@@ -189,12 +196,7 @@ def get_weights(arch, weights, _all=False):
     ValueError
         For an architecture without published weights or an unknown name.
     """
-    if arch not in WEIGHTS:
-        raise ValueError(f"no published weights for {arch!r}; architectures with weights: "
-                         f"{', '.join(WEIGHTS)}")
-    table = WEIGHTS[arch]
-    if _all:
-        return table
+    table = _table_for(arch)
     if isinstance(weights, Weights):
         if weights.arch != arch:
             raise ValueError(f"weights are for {weights.arch}, not {arch}")
