@@ -8,9 +8,9 @@ first use (:mod:`convcore.models._hub`: cached, checked, never run as code) and 
 About the checksums: torchvision names each file after the first hexadecimal digits of its SHA-256
 (``resnet18-f37072fd.pth``). Where this table records the file's full SHA-256 the download must
 match it exactly; where it does not (the full digests of the published files could not be read
-when this table was written) the digest must start with the prefix in the file name, which is
-torchvision's own check (``check_hash``) and catches truncated or corrupt downloads but not a file
-forged to match 32 bits.
+when this table was written) the digest must start with the prefix in the file name — what
+``torch.hub`` checks with ``check_hash=True`` — which catches truncated or corrupt downloads but
+not a file forged to match 32 bits.
 
 Examples
 --------
