@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ._base import FeatureClassifier, check_arguments
+from .pretrained import build
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -59,6 +60,10 @@ class AlexNet(FeatureClassifier):
                 "dropout": self.dropout, "dtype": self._dtype}
 
 
-def alexnet(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32):
-    """AlexNet in torchvision's layout; see :class:`AlexNet`."""
-    return AlexNet(num_classes, in_channels, dropout, dtype)
+def alexnet(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
+            progress=False):
+    """AlexNet in torchvision's layout; see :class:`AlexNet`.
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
+    return build("alexnet", lambda: AlexNet(num_classes, in_channels, dropout, dtype), weights,
+                 progress, num_classes, in_channels)

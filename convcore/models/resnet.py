@@ -21,6 +21,7 @@ import numpy as np
 from .. import nn
 from .._validation import as_int
 from ._base import check_arguments
+from .pretrained import build
 
 __all__ = ["BasicBlock", "ResNet", "resnet18", "resnet34", "LAYERS"]
 
@@ -147,11 +148,17 @@ class ResNet(nn.Module):
         return f"depth={self.depth}"
 
 
-def resnet18(num_classes=1000, in_channels=3, dtype=np.float32):
-    """ResNet-18 in torchvision's layout; see :class:`ResNet`."""
-    return ResNet(18, num_classes, in_channels, dtype)
+def resnet18(num_classes=1000, in_channels=3, dtype=np.float32, *, weights=None, progress=False):
+    """ResNet-18 in torchvision's layout; see :class:`ResNet`.
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
+    return build("resnet18", lambda: ResNet(18, num_classes, in_channels, dtype), weights, progress,
+                 num_classes, in_channels)
 
 
-def resnet34(num_classes=1000, in_channels=3, dtype=np.float32):
-    """ResNet-34 in torchvision's layout; see :class:`ResNet`."""
-    return ResNet(34, num_classes, in_channels, dtype)
+def resnet34(num_classes=1000, in_channels=3, dtype=np.float32, *, weights=None, progress=False):
+    """ResNet-34 in torchvision's layout; see :class:`ResNet`.
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
+    return build("resnet34", lambda: ResNet(34, num_classes, in_channels, dtype), weights, progress,
+                 num_classes, in_channels)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import nn
 from ._base import FeatureClassifier, check_arguments
+from .pretrained import build
 
 __all__ = ["VGG", "vgg11", "vgg16", "CONFIGS"]
 
@@ -68,11 +69,19 @@ class VGG(FeatureClassifier):
         return f"depth={self.depth}"
 
 
-def vgg11(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32):
-    """VGG-11 (configuration "A"); see :class:`VGG`."""
-    return VGG(11, num_classes, in_channels, dropout, dtype)
+def vgg11(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
+          progress=False):
+    """VGG-11 (configuration "A"); see :class:`VGG`.
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
+    return build("vgg11", lambda: VGG(11, num_classes, in_channels, dropout, dtype), weights,
+                 progress, num_classes, in_channels)
 
 
-def vgg16(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32):
-    """VGG-16 (configuration "D"); see :class:`VGG`."""
-    return VGG(16, num_classes, in_channels, dropout, dtype)
+def vgg16(num_classes=1000, in_channels=3, dropout=0.5, dtype=np.float32, *, weights=None,
+          progress=False):
+    """VGG-16 (configuration "D"); see :class:`VGG`.
+    ``weights="IMAGENET1K_V1"`` loads torchvision's published ImageNet weights, downloaded on first
+    use (``progress=True`` reports it); see :func:`~convcore.models.get_weights`."""
+    return build("vgg16", lambda: VGG(16, num_classes, in_channels, dropout, dtype), weights,
+                 progress, num_classes, in_channels)

@@ -2,6 +2,10 @@
 
 A file written by ``torch.save(model.state_dict(), path)`` is a zip archive holding a pickle
 (``data.pkl``) and one raw little- or big-endian buffer per tensor storage (``data/<key>``).
+Files written before PyTorch 1.6 (or with ``_use_new_zipfile_serialization=False``; some of
+torchvision's published weights) are a sequence instead: a magic number, a version and the system
+information as three plain pickles, the state dict's pickle, the list of storage keys, then each
+storage as its element count (8 bytes) followed by its raw data.
 Unpickling runs whatever functions the pickle names, so the reader here never uses ``pickle``'s
 default lookup: a restricted unpickler accepts only the few names a state dict needs — ordered
 dicts, the tensor and parameter rebuild functions, and the storage types — each mapped to a
@@ -53,18 +57,57 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *_ignored):
     return data
 
 
+class _LegacyStorage:
+    """A storage of a pre-1.6 file, named in the pickle before its data follows it."""
+
+    def __init__(self, key, dtype, numel, view):
+        self.key, self.dtype, self.numel, self.view = key, dtype, numel, view
+
+
+class _PendingTensor:
+    """A tensor of a pre-1.6 file: built once the storages it views have been read."""
+
+    def __init__(self, storage, args):
+        self.storage, self.args = storage, args
+
+    def build(self, arrays):
+        if not isinstance(self.storage, _LegacyStorage):
+            raise ValueError("a tensor in the file does not refer to a storage")
+        data = arrays[self.storage.key]
+        if self.storage.view is not None:
+            offset, size = (int(v) for v in self.storage.view[1:3])
+            data = data[offset:offset + size]
+        return _rebuild_tensor(data, *self.args)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """For the plain values around a pre-1.6 file's state dict: names nothing, loads nothing."""
+
+    def find_class(self, module, name):
+        raise ValueError(f"refusing to load {module}.{name}: a weights file may only hold "
+                         f"tensors, ordered dicts and plain values")
+
+    def persistent_load(self, pid):
+        raise ValueError("unexpected storage reference in the file")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     _ALLOWED = {
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     }
 
     def __init__(self, file, archive, prefix, byteorder):
+        """``archive`` None: a pre-1.6 file, whose storages follow the pickle."""
         super().__init__(file)
         self._archive, self._prefix, self._byteorder = archive, prefix, byteorder
+        self.storages = {}
 
     def find_class(self, module, name):
+        if self._archive is None and module == "torch._utils" and name.startswith("_rebuild_tensor"):
+            return lambda storage, *args: _PendingTensor(storage, args)
         if (module, name) in self._ALLOWED:
             return self._ALLOWED[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
@@ -76,6 +119,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
                          f"ordered dicts and plain values")
 
     def persistent_load(self, pid):
+        if self._archive is None:
+            return self._legacy_storage(pid)
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType)):
             raise ValueError(f"unsupported storage reference in the file: {pid!r:.80}")
@@ -88,6 +133,56 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if len(raw) < int(numel) * dtype.itemsize:
             raise ValueError(f"storage data/{key} is truncated")
         return np.frombuffer(raw, dtype=dtype, count=int(numel)).astype(dtype.newbyteorder("="))
+
+    def _legacy_storage(self, pid):
+        # ('storage', type, key, location, numel, view) with view None or (key, offset, numel)
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)):
+            raise ValueError(f"unsupported storage reference in the file: {pid!r:.80}")
+        _, storage_type, key, _location, numel, view = pid
+        if view is not None and not (isinstance(view, tuple) and len(view) == 3):
+            raise ValueError(f"unsupported storage view in the file: {view!r:.80}")
+        self.storages[key] = (storage_type.dtype, int(numel))
+        return _LegacyStorage(key, storage_type.dtype, int(numel), view)
+
+
+_LEGACY_MAGIC, _LEGACY_VERSION = 0x1950A86A20F9469CFC6C, 1001
+
+
+def _read_torch_legacy(path):
+    """A pre-1.6 ``torch.save`` file (see the module's docstring)."""
+    with open(path, "rb") as f:
+        try:
+            if _PlainUnpickler(f).load() != _LEGACY_MAGIC:
+                raise ValueError(f"{path} is not a PyTorch file (wrong magic number)")
+            version = _PlainUnpickler(f).load()
+            if version != _LEGACY_VERSION:
+                raise ValueError(f"{path}: unsupported PyTorch file version {version!r}")
+            info = _PlainUnpickler(f).load()
+            byteorder = "little" if not isinstance(info, dict) or info.get("little_endian", True) \
+                else "big"
+            unpickler = _RestrictedUnpickler(f, None, None, byteorder)
+            state = unpickler.load()
+            keys = _PlainUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError,
+                KeyError) as exc:
+            raise ValueError(f"{path} is corrupt: {exc}") from None
+        if not isinstance(keys, list) or set(keys) != set(unpickler.storages):
+            raise ValueError(f"{path} is corrupt: its storage list does not match its tensors")
+        arrays = {}
+        for key in keys:
+            dtype, numel = unpickler.storages[key]
+            dtype = dtype.newbyteorder("<" if byteorder == "little" else ">")
+            count = int.from_bytes(f.read(8), byteorder)
+            raw = f.read(count * dtype.itemsize)
+            if count != numel or len(raw) != count * dtype.itemsize:
+                raise ValueError(f"{path} is truncated or corrupt (storage {key})")
+            arrays[key] = np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="))
+    if isinstance(state, dict):
+        for name, value in state.items():
+            if isinstance(value, _PendingTensor):
+                state[name] = value.build(arrays)
+    return state
 
 
 def _read_torch_zip(path):
@@ -120,8 +215,9 @@ def read_state_dict(path):
     Parameters
     ----------
     path : str or path-like
-        A PyTorch state dict saved with ``torch.save(model.state_dict(), path)`` (zip format,
-        read without importing torch and without running any pickled code), or an ``.npz`` file.
+        A PyTorch state dict saved with ``torch.save(model.state_dict(), path)`` (the zip format,
+        or the format before PyTorch 1.6; read without importing torch and without running any
+        pickled code), or an ``.npz`` file.
 
     Returns
     -------
@@ -138,8 +234,11 @@ def read_state_dict(path):
         raise ValueError(f"weights file {path!r} does not exist")
     with open(path, "rb") as f:
         magic = f.read(4)
+    if magic[:1] == b"\x80":                  # a pickle protocol mark: a pre-1.6 PyTorch file
+        return _state_dict_arrays(path, _read_torch_legacy(path))
     if magic != b"PK\x03\x04":
-        raise ValueError(f"{path} is neither a PyTorch zip file nor an .npz file")
+        raise ValueError(f"{path} is neither a PyTorch zip file nor an .npz file (nor a pre-1.6 "
+                         f"PyTorch file)")
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -151,7 +250,11 @@ def read_state_dict(path):
                 return collections.OrderedDict((k, npz[k]) for k in npz.files)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"{path} is a corrupt .npz file: {exc}") from None
-    state = _read_torch_zip(path)
+    return _state_dict_arrays(path, _read_torch_zip(path))
+
+
+def _state_dict_arrays(path, state):
+    """Check that an unpickled object is a state dict of arrays and plain numbers."""
     if not isinstance(state, dict):
         raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
     out = collections.OrderedDict()

@@ -40,7 +40,7 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     Same arguments and results as :func:`scipy.ndimage.correlate1d`, along `axis`:
     ``output[i] = sum_j weights[j] * input[i + j - len(weights) // 2 - origin]``
     with `input` extended by `mode` ('reflect', 'constant', 'nearest', 'mirror', 'wrap' and the
-    'grid-*' aliases; 'constant' reads `cval`). Computed as SciPy does (see the package docstring
+    ``'grid-*'`` aliases; 'constant' reads `cval`). Computed as SciPy does (see the package docstring
     for where float32 gives the same result); `output` (an array or a dtype, default the input's
     dtype) receives the result, integers truncated as in SciPy.
 

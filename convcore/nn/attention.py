@@ -111,8 +111,8 @@ class MultiheadSelfAttention(Module):
 
 
 class SpatialSelfAttention(MultiheadSelfAttention):
-    """Self-attention among the ``H * W`` pixels of a feature map ``(N, C, H, W)``, ``C`` features
-    per pixel; the output has the input's shape.
+    """Self-attention among the pixels of a feature map ``(N, C, H, W)``, ``C`` features per
+    pixel; the output has the input's shape.
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ __all__ = ["Flatten"]
 
 
 class Flatten(Module):
-    """Reshape ``(N, d1, ..., dk)`` to ``(N, d1 * ... * dk)`` (PyTorch's ``nn.Flatten``)."""
+    """Reshape ``(N, d1, ..., dk)`` to ``(N, d1*...*dk)`` (PyTorch's ``nn.Flatten``)."""
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()

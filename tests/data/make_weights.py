@@ -15,6 +15,9 @@ Needs torch (``pip install torch``) for the genuine ``torch.save`` file; writes:
   float16/32/64), views into one shared storage at an offset and with strides, 0-d scalars, empty
   tensors and a Parameter; ``views_state_dict.npz`` holds the same arrays as NumPy wrote them;
 - ``bfloat16.pt``: a bfloat16 tensor (no NumPy type: the reader must refuse it with the reason).
+- ``tiny_state_dict_legacy.pt``: the same state dict in PyTorch's format before 1.6 (a sequence of
+  pickles followed by the raw storages, ``_use_new_zipfile_serialization=False``), in which some
+  of torchvision's published weight files are written.
 """
 import io
 import os
@@ -92,5 +95,11 @@ def main():
         f.write(data[: len(data) // 2])
 
 
+def legacy():
+    torch.save(tiny_state_dict(), os.path.join(HERE, "tiny_state_dict_legacy.pt"),
+               _use_new_zipfile_serialization=False)
+
+
 if __name__ == "__main__":
     main()
+    legacy()
