@@ -141,6 +141,10 @@ class Workers:
             raise RuntimeError(f"the {lib} worker stopped")
         return json.loads(answer)
 
+    def run(self, lib, case, n=1):
+        """The times of `n` runs of `case` in `lib`'s worker (one turn)."""
+        return self._ask(lib, f"time\t{case}\t{n}")
+
     def time(self, cases, repeat, rounds):
         """{case: {library: median seconds}}: every case, rounds x repeat runs per library, the
         libraries taking turns (their order reversed every other round)."""
