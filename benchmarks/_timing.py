@@ -62,9 +62,12 @@ def header(threads):
 
 
 def add_worker_arguments(parser):
-    """The options a script needs to be its own worker (hidden from --help)."""
+    """The options every comparing script takes: --threads (default 2, or the cores if fewer),
+    and --worker, with which the script serves as a library's worker (hidden from --help)."""
     import argparse
 
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="threads of every library (default: 2)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
 
 

@@ -10,7 +10,6 @@ least 1.0 forward). Both libraries run on the same number of threads, each in a 
 of its own, taking turns (see _timing.py).
 """
 import argparse
-import os
 
 import numpy as np
 
@@ -65,7 +64,6 @@ def build(library, threads, shapes, dtype):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--repeat", type=int, default=3, help="runs per turn")
     parser.add_argument("--rounds", type=int, default=5, help="turns per library")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])

@@ -333,7 +333,6 @@ def table(rows, threads, repeat):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds")
     parser.add_argument("--only", nargs="*", help="model names to run (default: all cases)")
     parser.add_argument("--no-torch", action="store_true")

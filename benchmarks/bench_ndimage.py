@@ -151,8 +151,6 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
-                        help="threads of convcore and OpenCV (default: 2)")
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]

@@ -7,7 +7,6 @@ Cases are float32, NCHW. The figure of merit is convcore's median time over PyTo
 Each library runs in a worker process of its own, the two taking turns (see _timing.py).
 """
 import argparse
-import os
 
 import numpy as np
 
@@ -60,7 +59,6 @@ def build(library, threads):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--repeat", type=int, default=3, help="runs per turn")
     parser.add_argument("--rounds", type=int, default=5, help="turns per library")
     add_worker_arguments(parser)

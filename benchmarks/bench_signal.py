@@ -19,7 +19,6 @@ of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
     python benchmarks/bench_signal.py --calibrate  # constants of convcore/signal/_method.py
 """
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -223,8 +222,12 @@ def plot(rows, path):
 
 def calibrate():
     """Measure the cost-model constants of convcore/signal/_method.py on this machine."""
-    from convcore import _direct
     import scipy.fft as sp_fft
+
+    import convcore
+    from convcore._cpu import load
+
+    _direct = load("_direct")  # the build the filters run
 
     convcore.set_num_threads(1)
     rng = np.random.default_rng(SEED)
@@ -269,7 +272,6 @@ def main(argv=None):
     parser.add_argument("--no-extra", action="store_true", help="the main table only")
     parser.add_argument("--extra", action="store_true", help=argparse.SUPPRESS)  # workers
     parser.add_argument("--calibrate", action="store_true", help="print cost-model constants")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per row")
     parser.add_argument("--sizes", default=None, help="kernel sizes, e.g. 3,5 (default: all)")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_signal.png")))
