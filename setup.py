@@ -1,6 +1,7 @@
 """Declares the Cython extensions: sources in src/, modules inside the convcore package.
 
-Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_OPENMP=1 to build serial kernels.
+Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_OPENMP=1 to build serial kernels,
+CONVCORE_NO_VARIANTS=1 to build the baseline modules only (no AVX2/AVX-512 builds on x86-64).
 """
 import os
 import subprocess
@@ -55,6 +56,35 @@ def _write_build_info(compile_args, link_args, openmp):
         f"COMPILE_ARGS = {compile_args!r}\nLINK_ARGS = {link_args!r}\nOPENMP = {openmp!r}\n")
 
 
+# Modules also built whole for wider x86 instruction sets; convcore._cpu imports the widest build
+# the CPU has (and CONVCORE_DISABLE_CPU_FEATURES allows). No FMA in the AVX2 builds: the filters
+# promise SciPy's rounding.
+VARIANTS = {"_lines": {"avx2": ["-mavx2"]},
+            "_im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
+
+
+def x86_variants_supported():
+    """True for GCC/Clang builds targeting x86-64 (not MSVC, not other CPUs)."""
+    if sys.platform == "win32" or os.environ.get("CONVCORE_NO_VARIANTS"):
+        return False
+    return (sysconfig.get_platform() or "").lower().endswith(("x86_64", "amd64"))
+
+
+def variant_sources(stem):
+    """(module suffix, .pyx path, flags) of each variant of src/<stem>.pyx: a generated .pyx
+    that includes the source, so each build is its own module."""
+    out = []
+    folder = HERE / "build" / "variants"
+    for suffix, flags in VARIANTS.get(stem, {}).items():
+        folder.mkdir(parents=True, exist_ok=True)
+        stub = folder / f"{stem}_{suffix}.pyx"
+        text = f'include "{stem}.pyx"\n'
+        if not stub.exists() or stub.read_text() != text:
+            stub.write_text(text)
+        out.append((f"{stem}_{suffix}", os.path.relpath(stub, HERE), flags))
+    return out
+
+
 def extensions():
     omp_c, omp_l = openmp_flags()
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
@@ -67,19 +97,23 @@ def extensions():
     for pyx in sorted((HERE / SRC).glob("*.pyx")):
         if only and pyx.stem not in only:
             continue
-        exts.append(
-            Extension(
-                f"convcore.{pyx.stem}",
-                [f"{SRC}/{pyx.name}"],
-                include_dirs=[numpy.get_include(), SRC],
-                define_macros=[
-                    ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
-                    ("CONVCORE_OPENMP", "1" if omp_c else "0"),
-                ],
-                extra_compile_args=cflags + omp_c,
-                extra_link_args=omp_l,
+        builds = [(pyx.stem, f"{SRC}/{pyx.name}", [])]
+        if x86_variants_supported():
+            builds += variant_sources(pyx.stem)
+        for name, source, isa in builds:
+            exts.append(
+                Extension(
+                    f"convcore.{name}",
+                    [source],
+                    include_dirs=[numpy.get_include(), SRC],
+                    define_macros=[
+                        ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                        ("CONVCORE_OPENMP", "1" if omp_c else "0"),
+                    ],
+                    extra_compile_args=cflags + omp_c + isa,
+                    extra_link_args=omp_l,
+                )
             )
-        )
     _write_build_info(cflags + omp_c, omp_l, bool(omp_c))
     directives = {
         "language_level": 3,

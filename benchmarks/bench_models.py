@@ -1,4 +1,4 @@
-"""Inference time of the model zoo against PyTorch in the same run, on the same thread count.
+"""Inference time of the model zoo against PyTorch, each library in its own process.
 
 Usage: python benchmarks/bench_models.py [--threads N] [--repeat R] [--only NAME ...]
 
@@ -6,23 +6,21 @@ Cases: ResNet-18 on a batch of 8 RGB images of 224x224 (the issue's target: with
 PyTorch's time), and the zoo on small inputs (LeNet-5 on 32x32 digits, AlexNet on 64x64, VGG and
 ResNet on 32x32, GoogLeNet and the Xception-style network on 32x32). Each network is built in
 PyTorch with plain ``torch.nn`` in torchvision's layout (torchvision is not needed), given random
-weights and BatchNorm statistics, and its state dict is loaded into convcore's network; the outputs
-are checked to agree before anything is timed. Evaluation mode, float32, median of repeats.
-The ratio is convcore's time over PyTorch's (lower is better).
-
-Both libraries run in this one process, each with its own OpenMP runtime (PyTorch bundles its
-own). On the shared 2-core machine convcore's kernels lose most when they run right after PyTorch's
-(measured: convcore's ResNet-18 on 8x224x224 took 0.3 s alone and 0.6-9 s with PyTorch timed in
-the same process). Each library's repeats run as one block after a pause, PyTorch's after
-convcore's; ``--no-torch`` times convcore alone (compare with a separate PyTorch-only run).
+weights and BatchNorm statistics, and its state dict is passed (as an .npz file) to convcore's
+network; the outputs are checked to agree before anything is timed. Evaluation mode, float32.
+Each library runs in a worker process of its own (see _timing.py: neither loads the other, so
+neither runs on the other's OpenMP settings), the two taking turns, and the figure is the median
+of the rounds. The ratio is convcore's time over PyTorch's (lower is better).
 """
 import argparse
-import time
+import ast
+import json
+import os
+import tempfile
 
 import numpy as np
 
-import convcore
-from convcore import models
+from _timing import Workers, add_worker_arguments, header, serve
 
 CASES = [  # name, batch, in_channels, image size
     ("resnet18", 8, 3, 224), ("lenet5", 64, 1, 32), ("alexnet", 16, 3, 64), ("vgg11", 16, 3, 32),
@@ -31,9 +29,19 @@ CASES = [  # name, batch, in_channels, image size
 ]
 
 
-def torch_reference(name, num_classes=10, in_channels=3):
+def zoo_layout():
+    """The layer tables of convcore's zoo that the torch twins follow (plain Python literals)."""
+    from convcore import models
+
+    return {"vgg": models.vgg.CONFIGS, "resnet": models.resnet.LAYERS,
+            "inception": models.inception.BLOCKS}
+
+
+def torch_reference(name, num_classes=10, in_channels=3, layout=None):
     """The network `name` in plain torch.nn, torchvision's layout and parameter names (for the
-    Xception-style network, convcore's layout). Also used by tests/test_models.py."""
+    Xception-style network, convcore's layout). `layout`: zoo_layout(), passed to a worker that
+    must not import convcore. Also used by tests/test_models.py."""
+    layout = zoo_layout() if layout is None else layout
     import torch
     tnn = torch.nn
 
@@ -104,7 +112,7 @@ def torch_reference(name, num_classes=10, in_channels=3):
         return FeatureClassifier(features, tnn.AdaptiveAvgPool2d((6, 6)), classifier)
     if name in ("vgg11", "vgg16"):
         layers, c = [], in_channels
-        for v in models.vgg.CONFIGS[int(name[3:])]:
+        for v in layout["vgg"][int(name[3:])]:
             if v == "M":
                 layers.append(tnn.MaxPool2d(2, 2))
             else:
@@ -116,15 +124,15 @@ def torch_reference(name, num_classes=10, in_channels=3):
         return FeatureClassifier(tnn.Sequential(*layers), tnn.AdaptiveAvgPool2d((7, 7)),
                                  classifier)
     if name in ("resnet18", "resnet34"):
-        return ResNet(models.resnet.LAYERS[int(name[6:])])
+        return ResNet(layout["resnet"][int(name[6:])])
     if name == "googlenet":
-        return _torch_googlenet(tnn, torch, num_classes, in_channels)
+        return _torch_googlenet(tnn, torch, num_classes, in_channels, layout["inception"])
     if name == "xception":
         return _torch_xception(tnn, torch, num_classes, in_channels)
     raise ValueError(f"no torch reference for {name!r}")
 
 
-def _torch_googlenet(tnn, torch, num_classes, in_channels):
+def _torch_googlenet(tnn, torch, num_classes, in_channels, blocks):
     """torchvision's GoogLeNet without auxiliary heads or input transform."""
 
     class BasicConv2d(tnn.Module):
@@ -157,7 +165,7 @@ def _torch_googlenet(tnn, torch, num_classes, in_channels):
             self.conv2 = BasicConv2d(64, 64, 1)
             self.conv3 = BasicConv2d(64, 192, 3, 1, 1)
             self.maxpool2 = tnn.MaxPool2d(3, 2, ceil_mode=True)
-            for block, args in models.inception.BLOCKS.items():
+            for block, args in blocks.items():
                 if args is None:
                     k = 3 if block == "maxpool3" else 2
                     setattr(self, block, tnn.MaxPool2d(k, 2, ceil_mode=True))
@@ -240,98 +248,106 @@ def randomize_batchnorm(net, seed=1):
                 m.running_var.uniform_(0.5, 1.5, generator=gen)
 
 
-def build(name, in_channels, with_torch):
-    """convcore's network (eval mode) and its torch twin holding the same weights (or None)."""
-    convcore.nn.init.manual_seed(0)
-    extra = {"dropout": 0.0} if name in ("alexnet", "vgg11", "vgg16") else {}
-    ours = getattr(models, name)(num_classes=10, in_channels=in_channels, **extra)
-    twin = None
-    if with_torch:
+def label(case):
+    name, batch, channels, size = case
+    return f"{name} {batch}x{channels}x{size}x{size}"
+
+
+def build(library, threads, cases, weights):
+    """{label: function} of one library's worker. The torch worker (started first) writes each
+    network's weights to `weights`/<label>.npz; the convcore worker loads them, so both compute
+    the same function without either loading the other's library."""
+    out = {}
+    if library == "torch":
         import torch
-        torch.manual_seed(0)
-        twin = torch_reference(name, 10, in_channels)
-        randomize_batchnorm(twin)
-        ours.load_state_dict({k: v.numpy() for k, v in twin.state_dict().items()})
-        twin.eval()
-    return ours.eval(), twin
 
+        torch.set_num_threads(threads)
+        with open(os.path.join(weights, "layout.txt")) as fh:
+            layout = ast.literal_eval(fh.read())
+    else:
+        import convcore
+        from convcore import models
 
-def median_times(fns, repeat, pause=0.5):
-    """Median time of each function over `repeat` calls, one function after the other (after a
-    warm-up call and a pause that lets the other library's threads go to sleep)."""
-    medians = []
-    for fn in fns:
-        time.sleep(pause)
-        fn()  # warm-up
-        ts = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-        medians.append(float(np.median(ts)))
-    return medians
-
-
-def run(cases=CASES, repeat=5, use_torch=True):
-    """Time each case; rows of (label, convcore seconds, torch seconds or None, max relative
-    difference of the outputs or None)."""
-    torch = None
-    if use_torch:
-        try:
-            import torch
-        except ImportError:
-            torch = None
-    rows = []
-    for name, batch, channels, size in cases:
-        ours, twin = build(name, channels, torch is not None)
+        convcore.set_num_threads(threads)
+    for case in cases:
+        name, batch, channels, size = case
         x = np.random.default_rng(0).standard_normal((batch, channels, size, size)).astype(
             np.float32)
-        fns = [lambda: ours(x)]
-        diff = None
-        if twin is not None:
-            xt = torch.from_numpy(x)
+        path = os.path.join(weights, f"{label(case)}.npz")
+        if library == "torch":
+            torch.manual_seed(0)
+            twin = torch_reference(name, 10, channels, layout)
+            randomize_batchnorm(twin)
+            np.savez(path, **{k: v.numpy() for k, v in twin.state_dict().items()})
+            twin.eval()
 
-            def peer():
+            def peer(twin=twin, xt=torch.from_numpy(x)):
                 with torch.no_grad():
-                    return twin(xt)
-            expected = peer().numpy()
-            diff = float(np.max(np.abs(ours(x) - expected)) / np.max(np.abs(expected)))
-            fns.append(peer)
-        times = median_times(fns, repeat)
-        rows.append((f"{name} {batch}x{channels}x{size}x{size}", times[0],
-                     times[1] if len(times) > 1 else None, diff))
+                    return twin(xt).numpy()
+            out[label(case)] = peer
+        else:
+            convcore.nn.init.manual_seed(0)
+            extra = {"dropout": 0.0} if name in ("alexnet", "vgg11", "vgg16") else {}
+            ours = getattr(models, name)(num_classes=10, in_channels=channels, **extra)
+            if os.path.exists(path):  # PyTorch's weights (else convcore's own: no comparison)
+                with np.load(path) as state:
+                    ours.load_state_dict(dict(state))
+            ours.eval()
+            out[label(case)] = lambda ours=ours, x=x: ours(x)
+    return out
+
+
+def run(cases=CASES, repeat=5, use_torch=True, threads=None):
+    """Time each case, each library in its own worker process (rounds alternating); rows of
+    (label, convcore seconds, torch seconds or None, max relative difference or None)."""
+    threads = threads or min(2, os.cpu_count() or 1)
+    libraries = ["torch", "convcore"] if use_torch else ["convcore"]
+    with tempfile.TemporaryDirectory() as weights:
+        with open(os.path.join(weights, "layout.txt"), "w") as fh:
+            fh.write(repr(zoo_layout()))  # this parent imports convcore; the torch worker never
+        args = ["--threads", str(threads), "--weights", weights, "--cases", json.dumps(cases)]
+        with Workers(__file__, libraries, args) as workers:
+            rows = []
+            for case in cases:
+                lab = label(case)
+                diff = None
+                if "torch" in workers.procs:
+                    ours, expected = (workers.result(lib, lab) for lib in ("convcore", "torch"))
+                    diff = float(np.max(np.abs(ours - expected)) / np.max(np.abs(expected)))
+                t = workers.time([lab], 1, repeat)[lab]
+                rows.append((lab, t["convcore"], t.get("torch"), diff))
     return rows
 
 
 def table(rows, threads, repeat):
-    lines = [f"model inference (eval, float32), threads={threads}, median of {repeat} runs "
-             f"(OpenMP wait policy {convcore._runtime.wait_policy()}); ratio = convcore "
-             f"time / torch time (target <= 1.5)",
+    lines = [f"model inference (eval, float32), median of {repeat} alternating rounds; ratio = "
+             f"convcore time / torch time (target <= 1.5; lower is better)", header(threads),
              f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
-    for label, ours, peer, diff in rows:
+    for lab, ours, peer, diff in rows:
         peer_s = f"{peer * 1e3:10.1f}" if peer is not None else f"{'-':>10}"
         ratio = f"{ours / peer:7.2f}" if peer is not None else f"{'-':>7}"
         diff_s = f"{diff:14.1e}" if diff is not None else f"{'-':>14}"
-        lines.append(f"{label:<28}{ours * 1e3:12.1f}{peer_s}{ratio}{diff_s}")
+        lines.append(f"{lab:<28}{ours * 1e3:12.1f}{peer_s}{ratio}{diff_s}")
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=convcore.get_num_threads())
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds")
     parser.add_argument("--only", nargs="*", help="model names to run (default: all cases)")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--weights", help=argparse.SUPPRESS)  # for the workers
+    parser.add_argument("--cases", help=argparse.SUPPRESS)
+    add_worker_arguments(parser)
     args = parser.parse_args(argv)
-    convcore.set_num_threads(args.threads)
-    try:
-        import torch
-        torch.set_num_threads(args.threads)
-    except ImportError:
-        pass
+    if args.worker:
+        cases = [tuple(c) for c in json.loads(args.cases)]
+        return serve(lambda lib, t: build(lib, t, cases, args.weights), args.worker, args.threads)
     cases = [c for c in CASES if not args.only or c[0] in args.only]
-    print(table(run(cases, args.repeat, not args.no_torch), args.threads, args.repeat))
+    print(table(run(cases, args.repeat, not args.no_torch, args.threads), args.threads,
+                args.repeat))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""convcore.ndimage against scipy.ndimage (and OpenCV when installed), timed in the same run.
+"""convcore.ndimage against scipy.ndimage and OpenCV (when installed), each in its own process.
 
 On a 2048x2048 image (fixed seed), uint8, float32 and float64, each filter with scipy.ndimage's
 default edge rule ('reflect', OpenCV's BORDER_REFLECT):
@@ -9,33 +9,31 @@ default edge rule ('reflect', OpenCV's BORDER_REFLECT):
 - ``correlate 5x5``      ``correlate(x, w)``, w random   vs ``cv2.filter2D(x, -1, w)``
 
 Every result keeps the input's dtype (SciPy's rule), so OpenCV is called with the same depth.
+Each library runs in a worker process of its own (neither loads the other, see _timing.py).
 Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, float32 to 1e-5
 relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times are medians of
-``--repeats`` rounds after warm-up, the three libraries of one row called in turn within each round,
-so a slow spell of the shared machine hits all of them alike. Ratios are peer time / convcore time
-(above 1: convcore is faster). Threads: convcore and OpenCV use ``convcore.get_num_threads()``
-(``--threads`` sets it); scipy.ndimage runs on one thread (it has no threading). On a machine
-whose cores are busy with other work, a parallel region waits at its end for a thread the
-scheduler has not run yet (a few milliseconds): ``--threads 1`` then compares the kernels alone.
+``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
+the shared machine hits all of them alike. Ratios are peer time / convcore time (above 1:
+convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
+runs on one thread (it has no threading). ``CONVCORE_DISABLE_CPU_FEATURES=AVX512F`` times
+convcore's AVX2 path.
 
     python benchmarks/bench_ndimage.py              # the table of the issue
     python benchmarks/bench_ndimage.py --size 512   # a quicker, smaller image
     python benchmarks/bench_ndimage.py --threads 1  # one thread each
 """
 import argparse
-import statistics
-import time
+import os
 
 import numpy as np
-import scipy.ndimage as sn
 
-import convcore
-from convcore import ndimage as cn
+from _timing import Workers, add_worker_arguments, header, serve
 
 SEED = 0
 SIZE = 2048
 DTYPES = (np.uint8, np.float32, np.float64)
 SIGMAS = (1, 4, 16)
+NAMES = [f"gaussian s={s}" for s in SIGMAS] + ["sobel", "uniform 5", "correlate 5x5"]
 
 
 def make_image(size, dtype, seed=SEED):
@@ -48,53 +46,51 @@ def make_image(size, dtype, seed=SEED):
     return base.astype(dtype)
 
 
-def cases(seed=SEED):
-    """(name, convcore fn, scipy fn, opencv fn or None) for the six filters."""
+def filters(library, seed=SEED):
+    """{case name: function(image)} of one library: "convcore", "scipy" or "opencv" (imports only
+    that one; ImportError when it is missing)."""
     w = np.random.default_rng(seed + 1).standard_normal((5, 5))
-    rows = []
-    for s in SIGMAS:
-        rows.append((f"gaussian s={s}",
-                     lambda x, s=s: cn.gaussian_filter(x, s),
-                     lambda x, s=s: sn.gaussian_filter(x, s),
-                     _cv_gaussian(s)))
-    rows.append(("sobel", lambda x: cn.sobel(x), lambda x: sn.sobel(x), _cv("sobel")))
-    rows.append(("uniform 5", lambda x: cn.uniform_filter(x, 5), lambda x: sn.uniform_filter(x, 5),
-                 _cv("blur")))
-    rows.append(("correlate 5x5", lambda x: cn.correlate(x, w), lambda x: sn.correlate(x, w),
-                 _cv("filter2d", w)))
-    return rows
+    if library in ("convcore", "scipy"):
+        if library == "convcore":
+            from convcore import ndimage as nd
+        else:
+            import scipy.ndimage as nd
+        out = {f"gaussian s={s}": (lambda x, s=s: nd.gaussian_filter(x, s)) for s in SIGMAS}
+        out["sobel"] = nd.sobel
+        out["uniform 5"] = lambda x: nd.uniform_filter(x, 5)
+        out["correlate 5x5"] = lambda x: nd.correlate(x, w)
+        return out
+    import cv2  # OpenCV's BORDER_REFLECT is scipy.ndimage's 'reflect'
 
-
-def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        return None
-    cv2.setNumThreads(convcore.get_num_threads())
-    return cv2
-
-
-def _cv_gaussian(sigma):
-    cv2 = _opencv()
-    if cv2 is None:
-        return None
-    k = 2 * int(4.0 * sigma + 0.5) + 1          # scipy's radius with truncate=4
-    return lambda x: cv2.GaussianBlur(x, (k, k), sigma, sigmaY=sigma,
-                                      borderType=cv2.BORDER_REFLECT)
-
-
-def _cv(kind, w=None):
-    cv2 = _opencv()
-    if cv2 is None:
-        return None
     border = cv2.BORDER_REFLECT
-    if kind == "sobel":
-        return lambda x: cv2.Sobel(x, -1, 1, 0, ksize=3, borderType=border)
-    if kind == "blur":
-        return lambda x: cv2.blur(x, (5, 5), borderType=border)
-    kernel = np.asarray(w, dtype=np.float64)
-    return lambda x: cv2.filter2D(x, -1, kernel.astype(np.float32 if x.dtype == np.float32
-                                                       else np.float64), borderType=border)
+    out = {}
+    for s in SIGMAS:
+        k = 2 * int(4.0 * s + 0.5) + 1  # scipy's radius with truncate=4
+        out[f"gaussian s={s}"] = lambda x, k=k, s=s: cv2.GaussianBlur(
+            x, (k, k), s, sigmaY=s, borderType=border)
+    out["sobel"] = lambda x: cv2.Sobel(x, -1, 1, 0, ksize=3, borderType=border)
+    out["uniform 5"] = lambda x: cv2.blur(x, (5, 5), borderType=border)
+    out["correlate 5x5"] = lambda x: cv2.filter2D(
+        x, -1, w.astype(np.float32 if x.dtype == np.float32 else np.float64), borderType=border)
+    return out
+
+
+def build(library, threads, size, dtypes, only):
+    """{"case|dtype": function} for one library's worker, its threads set."""
+    if library == "convcore":
+        import convcore
+        convcore.set_num_threads(threads)
+    elif library == "opencv":
+        import cv2
+        cv2.setNumThreads(threads)
+    funcs = filters(library)
+    cases = {}
+    for dtype in dtypes:
+        x = make_image(size, dtype)
+        for name, fn in funcs.items():
+            if not only or any(o in name for o in only):
+                cases[f"{name}|{np.dtype(dtype).name}"] = lambda fn=fn, x=x: fn(x)
+    return cases
 
 
 def same_result(ours, ref):
@@ -108,35 +104,24 @@ def same_result(ours, ref):
     return bool(np.allclose(ours, ref, rtol=rtol, atol=rtol * scale))
 
 
-def timeit(funcs, repeats=5, warmup=1):
-    """Median seconds of each function (a dict name -> fn), the functions called in turn."""
-    for _ in range(warmup):
-        for fn in funcs.values():
-            fn()
-    times = {name: [] for name in funcs}
-    for _ in range(repeats):
-        for name, fn in funcs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None):
-    """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok)."""
+def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None):
+    """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok), each library timed in
+    its own worker process (rounds alternating); ok: convcore's result equals SciPy's."""
+    threads = threads or min(2, os.cpu_count() or 1)
+    args = ["--size", str(size), "--threads", str(threads), "--dtypes",
+            ",".join(np.dtype(d).name for d in dtypes)] + (["--only", *only] if only else [])
+    with Workers(__file__, ["convcore", "scipy", "opencv"], args) as workers:
+        names = [f"{name}|{np.dtype(d).name}" for d in dtypes for name in NAMES
+                 if f"{name}|{np.dtype(d).name}" in workers.cases["convcore"]]
+        ok = {c: same_result(workers.result("convcore", c), workers.result("scipy", c))
+              for c in names}
+        medians = workers.time(names, 1, rounds or repeats)
     rows = []
-    for dtype in dtypes:
-        x = make_image(size, dtype)
-        for name, ours, scipy_fn, cv_fn in cases():
-            if only and not any(o in name for o in only):
-                continue
-            ok = same_result(ours(x), scipy_fn(x))
-            funcs = {"convcore": lambda: ours(x), "scipy": lambda: scipy_fn(x)}
-            if cv_fn is not None:
-                funcs["opencv"] = lambda: cv_fn(x)
-            t = timeit(funcs, repeats=repeats)
-            rows.append((name, np.dtype(dtype).name, 1e3 * t["convcore"], 1e3 * t["scipy"],
-                         1e3 * t["opencv"] if "opencv" in t else None, ok))
+    for case in names:
+        t = medians[case]
+        name, dtype = case.split("|")
+        rows.append((name, dtype, 1e3 * t["convcore"], 1e3 * t["scipy"],
+                     1e3 * t["opencv"] if "opencv" in t else None, ok[case]))
     return rows
 
 
@@ -165,17 +150,20 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=SIZE, help="image side (default 2048)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
-    parser.add_argument("--threads", type=int, help="threads of convcore and OpenCV (default: all)")
+    parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
+    add_worker_arguments(parser)
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        convcore.set_num_threads(args.threads)
-    cv2 = _opencv()
-    print(f"{args.size}x{args.size} image, {convcore.get_num_threads()} threads, numpy "
-          f"{np.__version__}, scipy {sn.__name__ and __import__('scipy').__version__}, opencv "
-          f"{cv2.__version__ if cv2 is not None else 'not installed'}; ratios = peer ms / "
-          f"convcore ms (median of {args.repeats})")
-    print(table(run(args.size, repeats=args.repeats, only=args.only)))
+    dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
+    if args.worker:
+        return serve(lambda lib, t: build(lib, t, args.size, dtypes, args.only), args.worker,
+                     args.threads)
+    print(f"{args.size}x{args.size} image; ratios = peer ms / convcore ms (median of "
+          f"{args.repeats} rounds)")
+    print(header(args.threads))
+    print(table(run(args.size, dtypes, repeats=args.repeats, only=args.only,
+                    threads=args.threads)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""convcore.signal against scipy.signal (and OpenCV when installed), timed in the same run.
+"""convcore.signal against scipy.signal and OpenCV (when installed), each in its own process.
 
 Main table: a 1024x1024 image convolved with a dense random kernel of size 3, 5, 11, 31 and 101,
 float32 and float64, ``mode='same'``:
@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal as ss
 
-import convcore
-from convcore import signal as cs
+from _timing import Workers, add_worker_arguments, header, serve
 
 SEED = 0
 IMAGE = (1024, 1024)
@@ -66,7 +65,8 @@ def timeit(funcs, repeats=7, budget=2.0, warmup=3):
 
 
 def peers():
-    """name -> function(image, kernel) computing the same 'same'-mode convolution."""
+    """name -> function(image, kernel) computing the same 'same'-mode convolution (SciPy's, and
+    OpenCV's when installed; in the caller's process)."""
     funcs = {
         "convolve2d": lambda x, k: ss.convolve2d(x, k, mode="same"),
         "fftconvolve": lambda x, k: ss.fftconvolve(x, k, mode="same"),
@@ -75,7 +75,6 @@ def peers():
         import cv2
     except ImportError:
         return funcs
-    cv2.setNumThreads(convcore.get_num_threads())
 
     def filter2d(x, k):
         # filter2D correlates: flip the kernel; SciPy's 'same' reads x[i - K//2 + k] for tap k of
@@ -88,21 +87,52 @@ def peers():
     return funcs
 
 
-def main_table(sizes, rows):
+LIBRARIES = ("convcore", "convolve2d", "fftconvolve", "filter2D")  # one worker process each
+
+
+def build(library, threads, sizes, extra=False):
+    """{"dtype|size": function} of one worker: convcore or a peer of peers() (imports only the
+    library it needs)."""
+    if library == "convcore":
+        import convcore
+        from convcore import signal as cs
+
+        convcore.set_num_threads(threads)
+        func = lambda x, k: cs.convolve2d(x, k, mode="same")  # noqa: E731
+    else:
+        if library == "filter2D":
+            import cv2
+
+            cv2.setNumThreads(threads)
+        func = peers()[library]
     rng = np.random.default_rng(SEED)
-    funcs = peers()
-    names = list(funcs)
-    header = f"{'dtype':8} {'kernel':>7} {'convcore ms':>12}" + "".join(
-        f" {n + ' ms':>15} {'x':>7}" for n in names)
-    print(header)
-    print("-" * len(header))
+    cases = {}
+    if extra and library in ("convcore", "convolve2d"):  # SciPy's side runs in the second
+        module, data = (cs if library == "convcore" else ss), extra_data()
+        for name, ours, theirs, _ in EXTRA:
+            call = ours if library == "convcore" else theirs
+            cases[f"extra|{name}"] = lambda call=call: call(module, data)
     for dtype in DTYPES:
         image = rng.standard_normal(IMAGE).astype(dtype)
-        for size in sizes:
+        for size in KERNELS:  # drawn for every size, so each size's kernel is the same in all
             kernel = rng.standard_normal((size, size)).astype(dtype)
-            calls = {"convcore": lambda: cs.convolve2d(image, kernel, mode="same")}
-            calls.update({name: (lambda f=funcs[name]: f(image, kernel)) for name in names})
-            t = timeit(calls)
+            if size in sizes:
+                cases[f"{np.dtype(dtype).name}|{size}"] = (
+                    lambda image=image, kernel=kernel: func(image, kernel))
+    return cases
+
+
+def main_table(workers, sizes, rows, rounds):
+    names = [n for n in LIBRARIES[1:] if n in workers.procs]
+    head = f"{'dtype':8} {'kernel':>7} {'convcore ms':>12}" + "".join(
+        f" {n + ' ms':>15} {'x':>7}" for n in names)
+    print(head)
+    print("-" * len(head))
+    for dtype in DTYPES:
+        for size in sizes:
+            case = f"{np.dtype(dtype).name}|{size}"
+            # SciPy's direct method on a large kernel takes seconds: one round of one run
+            t = workers.time([case], 1, 1 if size > 31 else rounds)[case]
             ours = t["convcore"]
             line = f"{np.dtype(dtype).name:8} {size:>3}x{size:<3} {ours * 1e3:12.2f}"
             row = {"dtype": np.dtype(dtype).name, "size": size, "convcore": ours}
@@ -113,47 +143,52 @@ def main_table(sizes, rows):
             print(line, flush=True)
 
 
-def extra_cases():
+EXTRA = [  # name, convcore's call, SciPy's call (a: the data of extra_data), SciPy's function
+    ("2-D 1024^2 f32, Gaussian 31x31 (separable)", lambda m, a: m.convolve2d(a["img32"], a["g31"], "same"),
+     lambda m, a: m.fftconvolve(a["img32"], a["g31"], "same"), "fftconvolve"),
+    ("2-D 1024^2 f32, Gaussian 101x101 (separable)",
+     lambda m, a: m.convolve2d(a["img32"], a["g101"], "same"),
+     lambda m, a: m.fftconvolve(a["img32"], a["g101"], "same"), "fftconvolve"),
+    ("1-D 1e6 f64 x 64 taps, convolve", lambda m, a: m.convolve(a["sig"], a["taps"], "same"),
+     lambda m, a: m.convolve(a["sig"], a["taps"], "same"), "convolve"),
+    ("1-D 1e6 int16 x 9 taps, convolve (exact)",
+     lambda m, a: m.convolve(a["sig16"], a["taps16"], "same"),
+     lambda m, a: m.convolve(a["sig16"], a["taps16"], "same"), "convolve"),
+    ("3-D 128^3 f32 x 5^3, convolve", lambda m, a: m.convolve(a["vol"], a["k5x3"], "same"),
+     lambda m, a: m.convolve(a["vol"], a["k5x3"], "same"), "convolve"),
+    ("3-D 128^3 f32 x 3^3, convolve", lambda m, a: m.convolve(a["vol"], a["k3x3"], "same"),
+     lambda m, a: m.convolve(a["vol"], a["k3x3"], "same"), "convolve"),
+    ("2-D 1024^2 f64 5x5 stride 2, convolve2d",
+     lambda m, a: m.convolve2d(a["img"], a["k5"], "same", stride=2),
+     lambda m, a: m.convolve2d(a["img"], a["k5"], "same")[::2, ::2], "convolve2d[::2, ::2]"),
+]
+
+
+def extra_data():
     rng = np.random.default_rng(SEED + 1)
+    g31 = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    g101 = np.exp(-0.5 * (np.arange(-50, 51) / 16.0) ** 2)
+    a = {"g31": np.outer(g31, g31).astype(np.float32),
+         "g101": np.outer(g101, g101).astype(np.float32),
+         "img32": rng.standard_normal(IMAGE).astype(np.float32),
+         "sig": rng.standard_normal(1_000_000), "taps": rng.standard_normal(64),
+         "sig16": rng.integers(-100, 100, 1_000_000).astype(np.int16),
+         "taps16": rng.integers(-5, 5, 9).astype(np.int16),
+         "vol": rng.standard_normal((128, 128, 128)).astype(np.float32)}
+    a["k5x3"] = rng.standard_normal((5, 5, 5)).astype(np.float32)
+    a["k3x3"] = rng.standard_normal((3, 3, 3)).astype(np.float32)
+    a["img"], a["k5"] = rng.standard_normal(IMAGE), rng.standard_normal((5, 5))
+    return a
+
+
+def extra_cases(workers, rounds):
+    """SciPy's own functions on other shapes (the convcore and the convolve2d workers)."""
     print()
     print(f"{'case':44} {'convcore ms':>12} {'scipy ms':>10} {'x':>7}  scipy function")
-    cases = []
-    g = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
-    gauss31 = np.outer(g, g).astype(np.float32)
-    g = np.exp(-0.5 * (np.arange(-50, 51) / 16.0) ** 2)
-    gauss101 = np.outer(g, g).astype(np.float32)
-    img32 = rng.standard_normal(IMAGE).astype(np.float32)
-    cases.append(("2-D 1024^2 f32, Gaussian 31x31 (separable)",
-                  lambda: cs.convolve2d(img32, gauss31, mode="same"),
-                  lambda: ss.fftconvolve(img32, gauss31, mode="same"), "fftconvolve"))
-    cases.append(("2-D 1024^2 f32, Gaussian 101x101 (separable)",
-                  lambda: cs.convolve2d(img32, gauss101, mode="same"),
-                  lambda: ss.fftconvolve(img32, gauss101, mode="same"), "fftconvolve"))
-    sig = rng.standard_normal(1_000_000)
-    taps = rng.standard_normal(64)
-    cases.append(("1-D 1e6 f64 x 64 taps, convolve", lambda: cs.convolve(sig, taps, mode="same"),
-                  lambda: ss.convolve(sig, taps, mode="same"), "convolve"))
-    sig16 = rng.integers(-100, 100, 1_000_000).astype(np.int16)
-    taps16 = rng.integers(-5, 5, 9).astype(np.int16)
-    cases.append(("1-D 1e6 int16 x 9 taps, convolve (exact)",
-                  lambda: cs.convolve(sig16, taps16, mode="same"),
-                  lambda: ss.convolve(sig16, taps16, mode="same"), "convolve"))
-    vol = rng.standard_normal((128, 128, 128)).astype(np.float32)
-    k3 = rng.standard_normal((5, 5, 5)).astype(np.float32)
-    cases.append(("3-D 128^3 f32 x 5^3, convolve", lambda: cs.convolve(vol, k3, mode="same"),
-                  lambda: ss.convolve(vol, k3, mode="same"), "convolve"))
-    k33 = rng.standard_normal((3, 3, 3)).astype(np.float32)
-    cases.append(("3-D 128^3 f32 x 3^3, convolve", lambda: cs.convolve(vol, k33, mode="same"),
-                  lambda: ss.convolve(vol, k33, mode="same"), "convolve"))
-    img = rng.standard_normal(IMAGE)
-    k5 = rng.standard_normal((5, 5))
-    cases.append(("2-D 1024^2 f64 5x5 stride 2, convolve2d",
-                  lambda: cs.convolve2d(img, k5, mode="same", stride=2),
-                  lambda: ss.convolve2d(img, k5, mode="same")[::2, ::2], "convolve2d[::2, ::2]"))
     out = []
-    for name, ours, theirs, peer in cases:
-        t = timeit({"ours": ours, "theirs": theirs})
-        a, b = t["ours"], t["theirs"]
+    for name, _, _, peer in EXTRA:
+        t = workers.time([f"extra|{name}"], 1, rounds)[f"extra|{name}"]
+        a, b = t["convcore"], t["convolve2d"]
         out.append((name, a, b))
         print(f"{name:44} {a * 1e3:12.2f} {b * 1e3:10.2f} {b / a:7.1f}  {peer}", flush=True)
     return out
@@ -187,8 +222,12 @@ def plot(rows, path):
 
 def calibrate():
     """Measure the cost-model constants of convcore/signal/_method.py on this machine."""
-    from convcore import _direct
     import scipy.fft as sp_fft
+
+    import convcore
+    from convcore._cpu import load
+
+    _direct = load("_direct")  # the build the filters run
 
     convcore.set_num_threads(1)
     rng = np.random.default_rng(SEED)
@@ -230,18 +269,32 @@ def calibrate():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="kernels 3, 5, 11 only")
+    parser.add_argument("--no-extra", action="store_true", help="the main table only")
+    parser.add_argument("--extra", action="store_true", help=argparse.SUPPRESS)  # workers
     parser.add_argument("--calibrate", action="store_true", help="print cost-model constants")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per row")
+    parser.add_argument("--sizes", default=None, help="kernel sizes, e.g. 3,5 (default: all)")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_signal.png")))
+    add_worker_arguments(parser)
     args = parser.parse_args(argv)
+    sizes = (KERNELS[:3] if args.quick else KERNELS) if args.sizes is None else tuple(
+        int(k) for k in args.sizes.split(","))
+    if args.worker:
+        return serve(lambda lib, t: build(lib, t, sizes, args.extra), args.worker, args.threads)
     if args.calibrate:
         calibrate()
-        return
-    print(f"convcore {convcore.__version__}, numpy {np.__version__}, threads "
-          f"{convcore.get_num_threads()}, image {IMAGE[0]}x{IMAGE[1]}, mode='same', seed {SEED}")
+        return 0
+    print(f"image {IMAGE[0]}x{IMAGE[1]}, mode='same', seed {SEED}; ratios = peer ms / convcore ms "
+          f"(median of {args.rounds} rounds)")
+    print(header(args.threads))
     rows = []
-    main_table(KERNELS[:3] if args.quick else KERNELS, rows)
-    extra_cases()
+    forwarded = ["--threads", str(args.threads), "--sizes", ",".join(map(str, sizes))]
+    with Workers(__file__, LIBRARIES, forwarded + ([] if args.no_extra else ["--extra"])) as w:
+        main_table(w, sizes, rows, args.rounds)
+        if not args.no_extra:
+            extra_cases(w, args.rounds)
     plot(rows, args.plot)
+    return 0
 
 
 if __name__ == "__main__":

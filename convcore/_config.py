@@ -6,7 +6,7 @@ import sysconfig
 import numpy
 import scipy
 
-from . import __version__, _openmp, _runtime
+from . import __version__, _cpu, _openmp, _runtime
 from ._threads import blas_info, get_num_threads
 
 
@@ -31,12 +31,22 @@ def config():
         "openmp": _openmp.openmp_enabled(),
         "omp_wait_policy": _runtime.wait_policy(),
         "threads": get_num_threads(),
+        "cpu_features": " ".join(_cpu.DETECTED) or "baseline only",
+        "cpu_disabled": f"{' '.join(_cpu.DISABLED) or 'none'} ({_cpu.ENV})",
+        "cpu_dispatch": _dispatch(),
         "blas": blas_name,
         "blas_threads": blas_threads,
         "threadpools": pools,
         "compiler": sysconfig.get_config_var("CC"),
         "cflags": " ".join(filter(None, [sysconfig.get_config_var("CFLAGS"), *_build_args()])),
     }
+
+
+def _dispatch():
+    """The build each dispatching kernel module runs, e.g. "_im2col AVX512F, _lines AVX2"."""
+    for name in ("_im2col", "_lines", "_direct"):
+        _cpu.load(name)
+    return ", ".join(f"{name} {build}" for name, build in sorted(_cpu.active().items()))
 
 
 def _build_args():
@@ -61,7 +71,7 @@ def show_config(file=None):
     cfg = config()
     print(f"convcore {cfg['convcore']}", file=file)
     for key in ("python", "platform", "numpy", "scipy", "openmp", "omp_wait_policy", "threads",
-                "blas", "blas_threads", "compiler", "cflags"):
+                "cpu_features", "cpu_disabled", "cpu_dispatch", "blas", "blas_threads", "compiler", "cflags"):
         print(f"  {key:<16}{cfg[key]}", file=file)
     if cfg["threadpools"]:
         print("  threadpools (threadpoolctl):", file=file)

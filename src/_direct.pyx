@@ -117,9 +117,10 @@ cdef extern from *:
 
     #if CC_X86_DISPATCH
     static int cc_use_avx2 = 0;
-    static void cc_simd_init(void) {
+    /* allowed: 0 when CONVCORE_DISABLE_CPU_FEATURES names AVX2 (convcore._cpu decides) */
+    static void cc_simd_init(int allowed) {
         __builtin_cpu_init();
-        cc_use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        cc_use_avx2 = allowed && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
     #define CC_DISPATCH(NAME, T, A)                                                             \
         CC_ROW(NAME##_base, T, A, )                                                            \
@@ -129,7 +130,7 @@ cdef extern from *:
         }
     #else
     static int cc_use_avx2 = 0;
-    static void cc_simd_init(void) {}
+    static void cc_simd_init(int allowed) {}
     #define CC_DISPATCH(NAME, T, A) CC_ROW(NAME, T, A, )
     #endif
 
@@ -353,7 +354,7 @@ cdef extern from *:
     CC_CDISPATCH(cc_row_c64, float)
     CC_CDISPATCH(cc_row_c128, double)
     """
-    void cc_simd_init() noexcept nogil
+    void cc_simd_init(int allowed) noexcept nogil
     int cc_use_avx2
     void cc_row_f32(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
@@ -393,7 +394,17 @@ cdef extern from *:
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
                      Py_ssize_t n) noexcept nogil
 
-cc_simd_init()
+cc_simd_init(1)
+
+
+def set_cpu_features(bint avx2):
+    """Let the row kernels use their AVX2+FMA copies (when the CPU has them) or not."""
+    cc_simd_init(avx2)
+
+
+def cpu_features():
+    """The instruction sets the row kernels use now."""
+    return ("AVX2",) if cc_use_avx2 else ()
 
 # A small pool of helper threads that never makes the caller wait for a helper that has not started.
 # An OpenMP parallel region ends with a barrier: on a shared machine, a worker that is not scheduled

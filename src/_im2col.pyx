@@ -80,15 +80,9 @@ cdef extern from *:
     """
     /* im2col's stride-1 gather of one output-row run for the kw taps along W: row l of dst
        (rows ld apart) gets src[w0 + l * dil + n] for n in [0, run), zero where that column lies
-       outside [0, W). With GCC on x86-64 glibc also built for AVX2 and AVX-512 (picked at load
-       through an ifunc, which musl lacks). */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-    #define CONVCORE_GATHER_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #define CONVCORE_GATHER_CLONES
-    #endif
+       outside [0, W). */
     #define CONVCORE_GATHER(T, NAME)                                                              \
-    CONVCORE_GATHER_CLONES static void NAME(const T *__restrict src, T *__restrict dst,           \
+    static void NAME(const T *__restrict src, T *__restrict dst,           \
             ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,                 \
             ptrdiff_t run) {                                                                      \
         for (ptrdiff_t l = 0; l < kw; l++) {                                                      \
@@ -104,7 +98,7 @@ cdef extern from *:
     }
     /* The same for stride 2 along W (downsampling layers): row l gets src[w0 + l * dil + 2n]. */
     #define CONVCORE_GATHER2(T, NAME)                                                          \
-    CONVCORE_GATHER_CLONES static void NAME(const T *__restrict src, T *__restrict dst,        \
+    static void NAME(const T *__restrict src, T *__restrict dst,        \
             ptrdiff_t ld, ptrdiff_t kw, ptrdiff_t W, ptrdiff_t w0, ptrdiff_t dil,              \
             ptrdiff_t run) {                                                                   \
         for (ptrdiff_t l = 0; l < kw; l++) {                                                   \
@@ -554,15 +548,8 @@ cdef extern from *:
        tiles cut by the output's edge run tile by tile in Cython with the same arithmetic in the
        same order, so every tile gets the bits it would get here. */
     #define CONVCORE_WINO_RUN 64
-    /* With GCC on x86-64 glibc, each helper is also built for AVX2 and AVX-512 and the widest the
-       CPU has is picked when the module loads (an ifunc); elsewhere the baseline build only. */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-    #define CONVCORE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-    #else
-    #define CONVCORE_CLONES
-    #endif
     #define CONVCORE_WINO_IN(T, NAME)                                                             \
-    CONVCORE_CLONES static void NAME(const T *__restrict x0, const T *__restrict x1,               \
+    static void NAME(const T *__restrict x0, const T *__restrict x1,               \
                                      const T *__restrict x2, const T *__restrict x3,               \
                                      T *__restrict v, ptrdiff_t bv, ptrdiff_t n) {                 \
         /* e[q][j], o[q][j]: (B^T d)[q] at input columns 2j and 2j + 1 (tile b reads columns      \
@@ -592,7 +579,7 @@ cdef extern from *:
         }                                                                                         \
     }
     #define CONVCORE_WINO_GRAD(T, NAME)                                                           \
-    CONVCORE_CLONES static void NAME(const T *__restrict y0, const T *__restrict y1,               \
+    static void NAME(const T *__restrict y0, const T *__restrict y1,               \
                                      T *__restrict m, ptrdiff_t bm, ptrdiff_t n) {                 \
         /* m[xi * bm + b] = (A dy A^T)[xi] for the 2x2 blocks of rows y0, y1 at columns 2b:       \
            the rows split into even and odd columns, then 4 outputs per row r of A dy */          \
@@ -620,7 +607,7 @@ cdef extern from *:
         }                                                                                         \
     }
     #define CONVCORE_WINO_OUT(T, NAME)                                                            \
-    CONVCORE_CLONES static void NAME(const T *__restrict m, ptrdiff_t bm, T shift,                 \
+    static void NAME(const T *__restrict m, ptrdiff_t bm, T shift,                 \
                                      T *__restrict y0, T *__restrict y1, ptrdiff_t n) {            \
         for (ptrdiff_t b = 0; b < n; b++) {                                                       \
             T s[2][4];                                                                            \

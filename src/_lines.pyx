@@ -53,8 +53,8 @@ result is then SciPy's bit for bit.
 
 Layout of the work: lines are filtered in blocks of ``B`` at once, their samples interleaved in a
 double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap is one contiguous
-loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 copy is picked at run time on
-x86-64 Linux with GCC; no FMA, so the rounding stays SciPy's), over tiles of the output that stay
+loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 build of the module is picked
+at import on x86-64, see convcore._cpu; no FMA, so the rounding stays SciPy's), over tiles of the output that stay
 in L1. Along an inner axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one
 contiguous run of each row: the rows are read and written as streams, never across rows whose
 power-of-two strides would compete for the same cache sets. Along the last axis (``inner == 1``)
@@ -110,8 +110,8 @@ cdef struct Geom:
 
 
 # The C helpers, written once as a template over the buffer type R (suffix _d: double, _f:
-# float) so that GCC can add an AVX2 copy of each picked at run time (target_clones; no FMA, so
-# every product and sum is rounded as in SciPy). The double copies are SciPy's arithmetic; the
+# float). On x86-64 the module is also built whole with -mavx2 (no FMA, so every product and sum
+# is rounded as in SciPy) and convcore._cpu picks the build at import. The double copies are SciPy's arithmetic; the
 # float copies serve float32 data (to float32 precision) and integer data whose sums are exact in
 # float32 (see ``correlate``'s ``single``).
 #
@@ -133,11 +133,6 @@ cdef struct Geom:
 # only: not SciPy's order of operations).
 cdef extern from *:
     """
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-    #define CL_CLONES __attribute__((target_clones("avx2", "default")))
-    #else
-    #define CL_CLONES
-    #endif
     #include <string.h>
     typedef unsigned long long cl_u64;
     typedef long long cl_i64;
@@ -222,7 +217,7 @@ cdef extern from *:
         }
 
     #define CL_T_SYM(R, S)                                                                      \
-    CL_CLONES static void cl_sym_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
+    static void cl_sym_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
                                      Py_ssize_t B, const R *w, Py_ssize_t K, int sign) {        \
         Py_ssize_t c = K / 2, j = 0, t;                                                         \
         const R *m = buf + c * B;                                                               \
@@ -262,7 +257,7 @@ cdef extern from *:
     }
 
     #define CL_T_GEN(R, S)                                                                      \
-    CL_CLONES static void cl_gen_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
+    static void cl_gen_##S(R *__restrict acc, const R *__restrict buf, Py_ssize_t T,  \
                                      Py_ssize_t B, const R *w, Py_ssize_t K) {                  \
         Py_ssize_t j = 0, t;                                                                    \
         const R *m = buf + (K - 1) * B;                                                         \
@@ -285,7 +280,7 @@ cdef extern from *:
     }
 
     #define CL_T_RUNNING(R, S)                                                                  \
-    CL_CLONES static void cl_running_##S(R *__restrict acc, R *__restrict run,                  \
+    static void cl_running_##S(R *__restrict acc, R *__restrict run,                  \
                                          const R *__restrict buf, Py_ssize_t q0, Py_ssize_t nq, \
                                          Py_ssize_t B, Py_ssize_t size, Py_ssize_t anchor) {    \
         Py_ssize_t q, b, j;                                                                     \
@@ -307,7 +302,7 @@ cdef extern from *:
     }
 
     #define CL_T_BOX(R, S)                                                                      \
-    CL_CLONES static void cl_colrun_##S(R *__restrict mid, Py_ssize_t ms, R *__restrict run,    \
+    static void cl_colrun_##S(R *__restrict mid, Py_ssize_t ms, R *__restrict run,    \
                                         const R *__restrict rows, Py_ssize_t nr, Py_ssize_t W,  \
                                         Py_ssize_t size, R inv, int trunc) {                    \
         Py_ssize_t i, j, c;                                                                     \
@@ -342,7 +337,7 @@ cdef extern from *:
             }                                                                                   \
         }                                                                                       \
     }                                                                                           \
-    CL_CLONES static void cl_boxsum_##S(R *__restrict out, const R *__restrict ext,             \
+    static void cl_boxsum_##S(R *__restrict out, const R *__restrict ext,             \
                                         Py_ssize_t W, Py_ssize_t size, R inv) {                 \
         Py_ssize_t i, j = 0;                                                                    \
         const R *e0 = ext, *e1 = ext + 1, *e2 = ext + 2, *e3 = ext + 3;                         \
@@ -384,7 +379,7 @@ cdef extern from *:
     }
 
     #define CL_T_LOAD(R, S)                                                                     \
-    CL_CLONES static void cl_load_##S(R *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,        \
+    static void cl_load_##S(R *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,        \
                                       Py_ssize_t m, int t) {                                    \
         Py_ssize_t k;                                                                           \
         switch (t) {                                                                            \
@@ -403,7 +398,7 @@ cdef extern from *:
 
     #define CL_T_STORE(R, S)                                                                    \
     static inline cl_u64 cl_to_u64_##S(R v) { return v < 0 ? (cl_u64)(cl_i64)v : (cl_u64)v; }  \
-    CL_CLONES static void cl_store_##S(char *d, Py_ssize_t ds, const R *s, Py_ssize_t ss,       \
+    static void cl_store_##S(char *d, Py_ssize_t ds, const R *s, Py_ssize_t ss,       \
                                        Py_ssize_t m, int t) {                                   \
         Py_ssize_t k;                                                                           \
         switch (t) {                                                                            \
@@ -421,7 +416,7 @@ cdef extern from *:
     }
 
     #define CL_T_ROUND(R, S)                                                                    \
-    CL_CLONES static void cl_round_##S(R *v, Py_ssize_t m, int t) {                             \
+    static void cl_round_##S(R *v, Py_ssize_t m, int t) {                             \
         Py_ssize_t k;                                                                           \
         switch (t) {                                                                            \
         case 0: CL_ROUND_NARROW(signed char, R, CL_W_I8) break;                                 \
@@ -451,7 +446,7 @@ cdef extern from *:
     /* flags[t] = cl_near(acc[t], e) for t < T (vectorised), zeros up to a multiple of 8; how
        many words of 8 flags */
     #define CL_FLAGS_MAX 1024
-    CL_CLONES static Py_ssize_t cl_flags(unsigned char *flags, const float *acc, Py_ssize_t T,
+    static Py_ssize_t cl_flags(unsigned char *flags, const float *acc, Py_ssize_t T,
                                          float e) {
         Py_ssize_t t;
         for (t = 0; t < T; t++) flags[t] = (unsigned char)cl_near(acc[t], e);
@@ -498,7 +493,7 @@ cdef extern from *:
     /* 2-D taps: acc[t] = sum over k < n of w[k] * src[k][t] in k's order (groups of four taps
        per sweep of the tile); the outputs near a truncation boundary (cl_near) are then computed
        again in double in the same order from 0.0 (SciPy's N-D order) and truncated */
-    CL_CLONES static void cl_taps2_f(float *__restrict acc, const float *const *src,
+    static void cl_taps2_f(float *__restrict acc, const float *const *src,
                                      const float *w, Py_ssize_t n, Py_ssize_t T) {
         Py_ssize_t k = 0, t;
         for (t = 0; t < T; t++) acc[t] = src[0][t] * w[0];
@@ -533,7 +528,7 @@ cdef extern from *:
             a0p[t] = a0; a1p[t] = a1;                                                           \
         }
     #define CL_SYM2(KK)                                                                         \
-    CL_CLONES static void cl_sym2_##KK(float *__restrict a0p, float *__restrict a1p,            \
+    static void cl_sym2_##KK(float *__restrict a0p, float *__restrict a1p,            \
                                        const float *__restrict buf, Py_ssize_t T,               \
                                        Py_ssize_t B, const float *w, int sign) {                \
         Py_ssize_t t, p, j;                                                                     \
@@ -559,7 +554,7 @@ cdef extern from *:
     /* contiguous float values known to fit both an int and the narrow integer type t (0..4)
        truncated into it: no range check */
     #define CL_STORE_FIT(T) { T *p = (T *)d; for (k = 0; k < m; k++) p[k] = (T)(int)s[k]; }
-    CL_CLONES static void cl_store_fit_f(char *d, const float *s, Py_ssize_t m, int t) {
+    static void cl_store_fit_f(char *d, const float *s, Py_ssize_t m, int t) {
         Py_ssize_t k;
         switch (t) {
         case 0: CL_STORE_FIT(signed char) break;
@@ -1420,12 +1415,12 @@ cdef extern from *:
     /* (a second mulhi chained in one loop, or a shift by a variable count, makes GCC widen the
        lanes to 32 bits: each quotient step is a loop of its own over 16-bit lanes) */
     #define CL_T_B8(S, T, Q)                                                                  \
-    CL_CLONES static void cl_b8add_##S(unsigned short *__restrict run,                        \
+    static void cl_b8add_##S(unsigned short *__restrict run,                        \
                                        const T *__restrict row, Py_ssize_t W) {               \
         Py_ssize_t c;                                                                         \
         for (c = 0; c < W; c++) run[c] = (unsigned short)(run[c] + (unsigned short)row[c]);   \
     }                                                                                         \
-    CL_CLONES static void cl_b8col_##S(unsigned short *__restrict mid,                        \
+    static void cl_b8col_##S(unsigned short *__restrict mid,                        \
                                        unsigned short *__restrict run,                        \
                                        const T *__restrict e, const T *__restrict l,          \
                                        Py_ssize_t W, int first, unsigned short M,             \
@@ -1441,7 +1436,7 @@ cdef extern from *:
         }                                                                                     \
         if (P) { for (c = 0; c < W; c++) mid[c] = Q(mid[c], P); }                             \
     }                                                                                         \
-    CL_CLONES static void cl_b8row_##S(T *__restrict out, const unsigned short *__restrict e, \
+    static void cl_b8row_##S(T *__restrict out, const unsigned short *__restrict e, \
                                        Py_ssize_t W, Py_ssize_t size, unsigned short M,       \
                                        unsigned short P, unsigned short *__restrict acc) {    \
         Py_ssize_t i, i0, n = W;                                                              \
@@ -1650,7 +1645,7 @@ cdef extern from *:
     """
     #include <math.h>
     #define CL_T_FLAG(R, S, TR)                                                                 \
-    CL_CLONES static Py_ssize_t cl_flag_##S(unsigned char *__restrict flags,                    \
+    static Py_ssize_t cl_flag_##S(unsigned char *__restrict flags,                    \
                                             const R *__restrict res, Py_ssize_t m, R e) {       \
         Py_ssize_t i, n = 0;                                                                    \
         for (i = 0; i < m; i++) {                                                               \

@@ -9,6 +9,7 @@ convcore through the weight reader; eval-mode outputs agree to 1e-4 (relative to
 output) and one training step's gradients agree. The networks are built once per module (the
 big ones hold over 100 million parameters)."""
 import importlib.util
+import sys
 import os
 from pathlib import Path
 
@@ -252,6 +253,7 @@ def assert_close(ours, theirs, rel, what):
 
 @pytest.fixture(scope="module")
 def bench():
+    sys.path.insert(0, str(BENCH.parent))  # the script imports its sibling _timing.py
     spec = importlib.util.spec_from_file_location("bench_models", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

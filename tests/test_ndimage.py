@@ -475,7 +475,9 @@ def test_uniform_8bit_images_exact(dtype):
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
     import convcore
-    from convcore import _lines
+    from convcore._cpu import load
+
+    _lines = load("_lines")  # the build the filters run
     info = np.iinfo(dtype)
     x = np.random.default_rng(8).integers(info.min, int(info.max) + 1, size=(301, 263))
     x = x.astype(dtype)

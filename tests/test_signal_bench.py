@@ -1,5 +1,6 @@
 """Smoke test of benchmarks/bench_signal.py: its helpers run (on tiny inputs, no timing claims)."""
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_signal.py"
 
 @pytest.fixture(scope="module")
 def bench():
+    sys.path.insert(0, str(BENCH.parent))  # the script imports its sibling _timing.py
     spec = importlib.util.spec_from_file_location("bench_signal", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,6 +35,17 @@ def test_peers_compute_the_same_convolution(bench):
     for name, func in bench.peers().items():
         np.testing.assert_allclose(func(image, kernel), want, rtol=1e-9, atol=1e-9,
                                    err_msg=name)
+
+
+def test_each_library_runs_in_its_own_worker(bench):
+    from _timing import Workers
+
+    with Workers(bench.__file__, ["convcore", "convolve2d"], ["--sizes", "3", "--threads", "1"]) as workers:
+        assert "convcore" in workers.procs and "convolve2d" in workers.procs
+        t = workers.time(["float64|3"], 1, 2)["float64|3"]
+        assert set(t) == set(workers.procs) and all(v > 0 for v in t.values())
+        ours, theirs = (workers.result(lib, "float64|3") for lib in ("convcore", "convolve2d"))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
 
 def test_plot(bench, tmp_path):

@@ -207,8 +207,10 @@ def test_data_errors():
 
 def _bench():
     import importlib.util
+    import sys
     from pathlib import Path
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_digits.py"
+    sys.path.insert(0, str(path.parent))  # the script imports its sibling _timing.py
     spec = importlib.util.spec_from_file_location("bench_digits", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

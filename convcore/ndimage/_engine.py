@@ -9,9 +9,11 @@ import functools
 
 import numpy as np
 
-from .. import _direct, _lines
+from .._cpu import load
 from .._threads import get_num_threads
 from ._support import KERNEL_DTYPES, check_supported
+
+_direct, _lines = load("_direct"), load("_lines")  # builds picked by convcore._cpu
 
 
 def _readable(x):

@@ -8,11 +8,12 @@ import math
 
 import numpy as np
 
-from .. import _direct as _kernel
-from .. import _lines
+from .._cpu import load
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._dtypes import finish, work_dtype
+
+_kernel, _lines = load("_direct"), load("_lines")  # builds picked by convcore._cpu
 
 
 def _contiguous(a, dtype):
