@@ -39,8 +39,8 @@ def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floatin
                 y[n, c, l] = x[n, c, l] * s + b
 
 
-cdef double _sum(const floating *a, Py_ssize_t L, double shift) noexcept nogil:
-    """sum over l of (a[l] - shift), in LANES accumulators added up at the end."""
+cdef double _sum(const floating *a, Py_ssize_t L) noexcept nogil:
+    """sum over l of a[l], in LANES accumulators added up at the end (in a fixed order)."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, j, L0 = L - L % LANES
     for j in range(LANES):
@@ -48,32 +48,15 @@ cdef double _sum(const floating *a, Py_ssize_t L, double shift) noexcept nogil:
     for i in range(L0 // LANES):
         l = i * LANES
         for j in range(LANES):
-            acc[j] += a[l + j] - shift
+            acc[j] += a[l + j]
     for l in range(L0, L):
-        acc[0] += a[l] - shift
+        acc[0] += a[l]
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef double _sum_sq(const floating *a, Py_ssize_t L, double shift) noexcept nogil:
-    """sum over l of (a[l] - shift) ** 2."""
-    cdef double acc[LANES]
-    cdef double d
-    cdef Py_ssize_t i, l, j, L0 = L - L % LANES
-    for j in range(LANES):
-        acc[j] = 0
-    for i in range(L0 // LANES):
-        l = i * LANES
-        for j in range(LANES):
-            d = a[l + j] - shift
-            acc[j] += d * d
-    for l in range(L0, L):
-        d = a[l] - shift
-        acc[0] += d * d
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-
-
-cdef double _dot(const floating *a, const floating *b, Py_ssize_t L, double shift) noexcept nogil:
-    """sum over l of a[l] * (b[l] - shift)."""
+cdef double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
+                 Py_ssize_t L) noexcept nogil:
+    """sum over l of (a[l] - a_shift) * (b[l] - b_shift)."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, j, L0 = L - L % LANES
     for j in range(LANES):
@@ -81,9 +64,9 @@ cdef double _dot(const floating *a, const floating *b, Py_ssize_t L, double shif
     for i in range(L0 // LANES):
         l = i * LANES
         for j in range(LANES):
-            acc[j] += a[l + j] * (b[l + j] - shift)
+            acc[j] += (a[l + j] - a_shift) * (b[l + j] - b_shift)
     for l in range(L0, L):
-        acc[0] += a[l] * (b[l] - shift)
+        acc[0] += (a[l] - a_shift) * (b[l] - b_shift)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
@@ -97,11 +80,11 @@ def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] v
         for c in prange(C, num_threads=max(n_threads, 1), schedule="static"):
             s = 0
             for n in range(N):
-                s = s + _sum(&x[n, c, 0], L, 0)
+                s = s + _sum(&x[n, c, 0], L)
             mu = s / m
             s = 0
             for n in range(N):
-                s = s + _sum_sq(&x[n, c, 0], L, mu)
+                s = s + _dot(&x[n, c, 0], mu, &x[n, c, 0], mu, L)
             mean[c] = <floating> mu
             var[c] = <floating> (s / m)
 
@@ -124,8 +107,8 @@ def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x
             sg = 0
             sgx = 0
             for n in range(N):
-                sg = sg + _sum(&g[n, c, 0], L, 0)
-                sgx = sgx + _dot(&g[n, c, 0], &x[n, c, 0], L, mu)
+                sg = sg + _sum(&g[n, c, 0], L)
+                sgx = sgx + _dot(&g[n, c, 0], 0, &x[n, c, 0], mu, L)
             sums[0, c] = <floating> sg
             sums[1, c] = <floating> (sgx * inv_std[c])
             # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b

@@ -564,6 +564,28 @@ class TestLargerThanATile:
         assert np.sum(gw * w) == pytest.approx(total, rel=1e-9)
 
 
+def _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw):
+    """The float64 gradients (returned) against numerical ones; in float32 on 1 and 2 threads,
+    the same bits and close to them."""
+    gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
+    loss = lambda: float(np.sum(conv(nd)(x, w, **kw) * gy))  # noqa: E731
+    np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw, numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
+    outs = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            outs.append(conv_backward(nd)(gy.astype(np.float32), x.astype(np.float32),
+                                          w.astype(np.float32), **kw)[:2])
+    finally:
+        convcore.set_num_threads(None)
+    for one, two, ref in zip(*outs, (gx, gw)):
+        assert one.dtype == np.float32
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    return gx, gw
+
+
 class TestGradients:
     @pytest.mark.parametrize("case", [  # groups == C_in: the direct depthwise kernels
         (2, 3, 4, 4, (7, 6), 3, 1, 1, 1, 4),
@@ -583,25 +605,10 @@ class TestGradients:
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in // g) + kernel)
         gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
-        gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
+        gx, gw = _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw)
         total = np.sum(gy * conv(nd)(x, w, **kw))
         assert np.sum(gx * x) == pytest.approx(total, rel=1e-10)
         assert np.sum(gw * w) == pytest.approx(total, rel=1e-10)
-        loss = lambda: np.sum(gy * conv(nd)(x, w, **kw))  # noqa: E731
-        np.testing.assert_allclose(gw, numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
-        outs = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                outs.append(conv_backward(nd)(gy.astype(np.float32), x.astype(np.float32),
-                                              w.astype(np.float32), **kw)[:2])
-        finally:
-            convcore.set_num_threads(None)
-        for one, two, ref in zip(*outs, (gx, gw)):
-            assert one.dtype == np.float32
-            np.testing.assert_array_equal(one, two)
-            np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
     def test_depthwise_kernels_refuse_mismatched_shapes(self):
         from convcore import _depthwise
@@ -650,21 +657,7 @@ class TestGradients:
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in // g) + expand(k, nd))
         gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
-        gx, gw, _ = conv_backward(nd)(gy, x, w, **kw)
-        loss = lambda: float(np.sum(conv(nd)(x, w, **kw) * gy))  # noqa: E731
-        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(gw, numerical_grad(loss, w), rtol=1e-6, atol=1e-8)
-        outs = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                outs.append(conv_backward(nd)(gy.astype(np.float32), x.astype(np.float32),
-                                              w.astype(np.float32), **kw)[:2])
-        finally:
-            convcore.set_num_threads(None)
-        for one, two, ref in zip(*outs, (gx, gw)):
-            np.testing.assert_array_equal(one, two)
-            np.testing.assert_allclose(one, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+        _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw)
 
     def test_kernels_refuse_too_little_work_for_the_images(self):
         c = conv_module._Conv(np.zeros((4, 2, 2, 2)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
