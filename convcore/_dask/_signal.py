@@ -112,7 +112,7 @@ def lazy(plan, method):
     fn = OnThreadsAt(functools.partial(_block, plan, engine, layouts),
                    chunk_threads())
     return da.map_blocks(fn, grown, chunks=out_chunks, dtype=plan.result,
-                         meta=meta(x.ndim, plan.result))
+                         meta=meta(x.ndim, plan.result), token="convcore-signal")
 
 
 def _whole(public, x, args, shape, dtype):
@@ -120,7 +120,7 @@ def _whole(public, x, args, shape, dtype):
     x = x.rechunk(-1)
     fn = OnThreads(functools.partial(call, public, "in1", args), chunk_threads())
     return da.map_blocks(fn, x, chunks=tuple((n,) for n in shape), dtype=dtype,
-                         meta=meta(len(shape), dtype))
+                         meta=meta(len(shape), dtype), token="convcore-signal")
 
 
 def _probe_shape(x, kernel):
