@@ -12,6 +12,7 @@ applies the edge rule itself (fill, symm) at the chunk's outer edge, which is ``
 chosen once for the whole plan and then run on every chunk, so the direct engines give the
 in-memory result bit for bit; an FFT is exact only to rounding, chunk or not.
 """
+import dataclasses
 import functools
 
 import dask.array as da
@@ -109,8 +110,9 @@ def lazy(plan, method):
     x = x.rechunk(tuple(chunks))
     grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
     out_chunks = tuple(tuple(r[3] for r in rows) for rows in layouts)
-    fn = OnThreadsAt(functools.partial(_block, plan, engine, layouts),
-                   chunk_threads())
+    # the chunk function carries the plan without its input (the chunks come as arguments)
+    fn = OnThreadsAt(functools.partial(_block, dataclasses.replace(plan, x=None), engine, layouts),
+                     chunk_threads())
     return da.map_blocks(fn, grown, chunks=out_chunks, dtype=plan.result,
                          meta=meta(x.ndim, plan.result), token="convcore-signal")
 
