@@ -20,6 +20,7 @@ median over ``--rounds``. "in-memory" is convcore's call on the NumPy array in o
 
     python benchmarks/bench_dask.py                     # the issue's table
     python benchmarks/bench_dask.py --size 4096 --side 256 --rounds 1   # quicker
+    python benchmarks/bench_dask.py --scheduler threads   # no cluster: dask's threads
 """
 import argparse
 import json
@@ -34,6 +35,8 @@ import uuid
 CASES = ["gaussian s=1", "gaussian s=4", "sobel", "uniform 5", "correlate 5x5",
          "3-D gaussian s=2"]
 LIBS = ["convcore", "dask-image", "in-memory"]
+WHERE = {"distributed": "LocalCluster of 2 workers x 1 thread",
+         "threads": "dask's threaded scheduler, 2 threads"}
 
 
 def _filters(lib):
@@ -66,7 +69,7 @@ def _median_time(run, repeats):
     return statistics.median(times)
 
 
-def run_one(lib, size, side, repeats):
+def run_one(lib, size, side, repeats, scheduler):
     """Time every case for `lib` in this process; print {case: seconds} as JSON."""
     import numpy as np
     filters = _filters(lib)
@@ -80,7 +83,19 @@ def run_one(lib, size, side, repeats):
             times[case] = _median_time(lambda: fn(x), repeats)
         print(json.dumps(times))
         return
+    import dask
     import dask.array as da
+    if scheduler == "threads":   # dask's default scheduler: two threads in this process
+        with dask.config.set(scheduler="threads", num_workers=2):
+            rng = da.random.default_rng(0)
+            image = rng.random((size, size), chunks=size // 4, dtype=np.float32).persist()
+            volume = rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
+                                dtype=np.float32).persist()
+            for case, fn in filters.items():
+                x = volume if case.startswith("3-D") else image
+                times[case] = _median_time(lambda: fn(x).persist(), repeats)
+        print(json.dumps(times))
+        return
     from distributed import Client, LocalCluster, wait
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -124,20 +139,23 @@ def main():
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scheduler", choices=["distributed", "threads"], default="distributed",
+                        help="the 2-worker LocalCluster, or dask's threaded scheduler (2 threads)")
     parser.add_argument("--one", choices=LIBS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.one, args.size, args.side, args.repeats)
+        run_one(args.one, args.size, args.side, args.repeats, args.scheduler)
         return
     print(f"machine: {_machine()}")
     print(f"image {args.size}x{args.size} float32 chunks {args.size // 4}; volume {args.side}^3 "
-          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2}); 2 workers x 1 "
-          f"thread; convcore chunk threads 1; in-memory threads: all cores")
+          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2}); "
+          f"{WHERE[args.scheduler]}; convcore chunk threads 1; in-memory threads: all cores")
     results = {lib: [] for lib in LIBS}
     for r in range(args.rounds):
         for lib in LIBS:
             cmd = [sys.executable, __file__, "--one", lib, "--size", str(args.size),
-                   "--side", str(args.side), "--repeats", str(args.repeats)]
+                   "--side", str(args.side), "--repeats", str(args.repeats),
+                   "--scheduler", args.scheduler]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[lib].append(json.loads(out.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}",

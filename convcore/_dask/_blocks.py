@@ -1,5 +1,6 @@
 """What the handlers share: chunk layouts, argument checks, the chunk function and its threads."""
 import dask
+import dask.base
 import numpy as np
 
 from .._threads import kernel_threads
@@ -15,6 +16,9 @@ class OnThreads:
 
     def __init__(self, fn, threads):
         self.fn, self.threads = fn, threads
+
+    def __dask_tokenize__(self):
+        return type(self).__name__, dask.base.tokenize(self.fn), self.threads
 
     def __call__(self, *args, **kwargs):
         with kernel_threads(self.threads):

@@ -53,4 +53,5 @@ def run(public, func_name, name, bound):
     fn = OnThreads(functools.partial(call, public, "image", args), chunk_threads())
     return da.map_overlap(fn, image, depth=dict(enumerate(depth)),
                           boundary="periodic" if wrap else "none", dtype=probe.dtype,
-                          meta=meta(image.ndim, probe.dtype), allow_rechunk=False)
+                          meta=meta(image.ndim, probe.dtype), allow_rechunk=False,
+                          token="convcore-apply")

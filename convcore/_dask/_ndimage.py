@@ -129,4 +129,4 @@ def run(public, func_name, name, bound):
     fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
     return da.map_overlap(fn, x, depth=dict(enumerate(depth)), boundary=boundary,
                           dtype=probe.dtype, meta=meta(x.ndim, probe.dtype),
-                          allow_rechunk=False)
+                          allow_rechunk=False, token=f"convcore-{func_name}")

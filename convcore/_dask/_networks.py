@@ -39,4 +39,5 @@ def run(public, func_name, name, bound):
                          chunks=(x.chunks[0],) + tuple((n,) for n in rest),
                          drop_axis=list(range(keep, x.ndim)),
                          new_axis=list(range(keep, probe.ndim)),
-                         dtype=probe.dtype, meta=meta(probe.ndim, probe.dtype))
+                         dtype=probe.dtype, meta=meta(probe.ndim, probe.dtype),
+                         token=f"convcore-{func_name}")

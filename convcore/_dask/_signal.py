@@ -12,6 +12,7 @@ applies the edge rule itself (fill, symm) at the chunk's outer edge, which is ``
 chosen once for the whole plan and then run on every chunk, so the direct engines give the
 in-memory result bit for bit; an FFT is exact only to rounding, chunk or not.
 """
+import dataclasses
 import functools
 
 import dask.array as da
@@ -109,10 +110,11 @@ def lazy(plan, method):
     x = x.rechunk(tuple(chunks))
     grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
     out_chunks = tuple(tuple(r[3] for r in rows) for rows in layouts)
-    fn = OnThreadsAt(functools.partial(_block, plan, engine, layouts),
-                   chunk_threads())
+    # the chunk function carries the plan without its input (the chunks come as arguments)
+    fn = OnThreadsAt(functools.partial(_block, dataclasses.replace(plan, x=None), engine, layouts),
+                     chunk_threads())
     return da.map_blocks(fn, grown, chunks=out_chunks, dtype=plan.result,
-                         meta=meta(x.ndim, plan.result))
+                         meta=meta(x.ndim, plan.result), token="convcore-signal")
 
 
 def _whole(public, x, args, shape, dtype):
@@ -120,7 +122,7 @@ def _whole(public, x, args, shape, dtype):
     x = x.rechunk(-1)
     fn = OnThreads(functools.partial(call, public, "in1", args), chunk_threads())
     return da.map_blocks(fn, x, chunks=tuple((n,) for n in shape), dtype=dtype,
-                         meta=meta(len(shape), dtype))
+                         meta=meta(len(shape), dtype), token="convcore-signal")
 
 
 def _probe_shape(x, kernel):
