@@ -13,3 +13,19 @@ def pytest_make_collect_report(collector):
         report.outcome = "failed"
         report.longrepr = (f"{collector.nodeid} was skipped as a whole at import ({report.longrepr[2]}"
                            "); skip inside the tests that need the missing library instead")
+
+
+# Hypothesis profiles of tests/test_properties.py (and SciPy's own @given tests in tests/conformance):
+# "ci" by default (a few seconds per test, the same examples on every run), "long" for the nightly
+# script (benchmarks/fidelity_nightly.sh: pytest --hypothesis-profile=long).
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    pass
+else:
+    _quiet = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+    settings.register_profile("ci", max_examples=120, deadline=None, derandomize=True,
+                              suppress_health_check=_quiet, print_blob=True)
+    settings.register_profile("long", max_examples=25_000, deadline=None,
+                              suppress_health_check=_quiet, print_blob=True)
+    settings.load_profile("ci")

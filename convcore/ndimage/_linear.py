@@ -83,6 +83,7 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     if weights.ndim != 1:
         raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
                            f"{weights.shape}")
+    check_axis(axis, as_input(input).ndim)     # SciPy checks the axis before the origin
     check_origin(origin, weights.size)
     weights = weights[::-1]
     origin = -origin - (1 if weights.size % 2 == 0 else 0)
@@ -103,6 +104,10 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
                               axes=axes)
     axes = check_axes(axes, input.ndim)
     weights = np.asarray(weights, dtype=np.float64)
+    # SciPy's footprint: taps with |w| <= DBL_EPSILON (and NaN taps) are left out of the sum
+    kept = np.abs(weights) > np.finfo(np.float64).eps
+    if not kept.all():
+        weights = np.where(kept, weights, 0.0)
     if weights.ndim != len(axes):
         raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
     origins = as_sequence(origin, len(axes), "origin")
