@@ -147,9 +147,18 @@ def _plan(src, dst, kernels, cval):
     return True, checks
 
 
+def _raw_bool(output):
+    """The bytes of a bool `output` as uint8: SciPy's C stores ``(npy_bool)value``, the value
+    truncated and wrapped to 8 bits (-1 is stored as 255), and a later pass reads those bytes."""
+    return output.view(np.uint8) if output.dtype == np.bool_ else output
+
+
 def line_correlate(x, weights, axis, output, mode, cval, origin):
     """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
     check_supported(x, output)
+    if output.dtype == np.bool_:
+        line_correlate(x, weights, axis, _raw_bool(output), mode, cval, origin)
+        return output
     if x.dtype.kind == "c":
         return _complex_parts(line_correlate, x, output, cval, weights=weights, axis=axis,
                               mode=mode, origin=origin)
@@ -176,6 +185,9 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     integer lies at least ``1 / size`` from one, more than either rounding error).
     """
     check_supported(x, output)
+    if output.dtype == np.bool_:
+        line_uniform(x, size, axis, _raw_bool(output), mode, cval, origin)
+        return output
     if x.dtype.kind == "c":
         return _complex_parts(line_uniform, x, output, cval, size=size, axis=axis, mode=mode,
                               origin=origin)
@@ -269,6 +281,9 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     if x.size == 0:     # SciPy returns before it checks the dtypes
         return output
     check_supported(x, output)
+    if output.dtype == np.bool_:
+        nd_correlate(x, weights, _raw_bool(output), mode, cval, origins, exact_nonfinite)
+        return output
     if x.ndim == 0:     # one sample: a 1-D line of one
         nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
         return output
