@@ -26,7 +26,8 @@ def _complex_split(func, input, weights, output, cval, **kw):
         func(input.real, weights, output=output.real, cval=np.real(cval), **kw)
         func(input.imag, weights, output=output.imag, cval=np.imag(cval), **kw)
     else:
-        check_cval(cval, input)
+        if np.iscomplexobj(cval):
+            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
         func(input, weights.real, output=output.real, cval=cval, **kw)
         func(input, weights.imag, output=output.imag, cval=cval, **kw)
     return output
@@ -50,15 +51,15 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     """
     input = as_input(input)
     weights = _weights(weights)
-    if weights.ndim != 1:
-        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
-                           f"{weights.shape}")
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128)
         output = get_output(output, input, complex_output=True)
         return _complex_split(correlate1d, input, weights, output, cval, axis=axis, mode=mode,
                               origin=origin)
+    if weights.ndim != 1:
+        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
+                           f"{weights.shape}")
     axis = check_axis(axis, input.ndim)
     origin = check_origin(origin, weights.size)
     code = mode_code(mode)
@@ -80,13 +81,9 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     array([14, 24,  4, 13, 12, 36, 27,  0])
     """
     weights = _weights(weights)
-    if weights.ndim != 1:
-        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
-                           f"{weights.shape}")
-    check_axis(axis, as_input(input).ndim)     # SciPy checks the axis before the origin
-    check_origin(origin, weights.size)
-    weights = weights[::-1]
-    origin = -origin - (1 if weights.size % 2 == 0 else 0)
+    if weights.ndim == 1:    # other shapes: correlate1d's checks, in SciPy's order
+        weights = weights[::-1]
+        origin = -check_origin(origin, weights.size) - (1 if weights.size % 2 == 0 else 0)
     if weights.dtype.kind == "c":
         weights = weights.conj()
     return correlate1d(input, weights, axis, output, mode, cval, origin)
