@@ -26,6 +26,9 @@ else:
     _quiet = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
     settings.register_profile("ci", max_examples=120, deadline=None, derandomize=True,
                               suppress_health_check=_quiet, print_blob=True)
-    settings.register_profile("long", max_examples=25_000, deadline=None,
-                              suppress_health_check=_quiet, print_blob=True)
+    import os
+    # CONVCORE_LONG_EXAMPLES: examples per test of the long profile (a shorter nightly run)
+    settings.register_profile("long", deadline=None, suppress_health_check=_quiet,
+                              max_examples=int(os.environ.get("CONVCORE_LONG_EXAMPLES", 25_000)),
+                              print_blob=True)
     settings.load_profile("ci")
