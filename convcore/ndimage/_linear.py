@@ -1,4 +1,6 @@
 """correlate1d, convolve1d, correlate and convolve with scipy.ndimage's signatures and results."""
+import numbers
+
 import numpy as np
 
 from . import _engine
@@ -81,9 +83,10 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     array([14, 24,  4, 13, 12, 36, 27,  0])
     """
     weights = _weights(weights)
-    if weights.ndim == 1:    # other shapes: correlate1d's checks, in SciPy's order
+    if weights.ndim == 1:    # correlate1d checks the rest in SciPy's order (axis, then origin)
         weights = weights[::-1]
-        origin = -check_origin(origin, weights.size) - (1 if weights.size % 2 == 0 else 0)
+        if isinstance(origin, numbers.Integral) and not isinstance(origin, (bool, np.bool_)):
+            origin = -int(origin) - (1 if weights.size % 2 == 0 else 0)
     if weights.dtype.kind == "c":
         weights = weights.conj()
     return correlate1d(input, weights, axis, output, mode, cval, origin)
