@@ -115,7 +115,8 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
     weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
     shape = list(weights.shape)
     full_origins = [0] * input.ndim
-    for ax, o in zip(axes, origins):
+    # as SciPy: with every axis filtered the origins apply in axis order, whatever `axes` says
+    for ax, o in zip(axes if len(axes) < input.ndim else range(input.ndim), origins):
         full_origins[ax] = o
     if convolution:
         weights = weights[(slice(None, None, -1),) * weights.ndim]
