@@ -304,6 +304,8 @@ else:
         # results as its float result != 0 (rounding noise included)
         assume(method == "direct" or (a.size and b.size and np.result_type(a, b) != bool))
         finite = all(np.isfinite(v).all() for v in (a, b) if v.dtype.kind in "fc")
+        # complex products with a NaN or an infinity: SciPy's C and NumPy's formulas differ
+        assume(finite or np.result_type(a, b).kind != "c")
         if method != "direct" and not finite:
             # the FFT spreads a NaN or an infinity everywhere; which method 'auto' picks is
             # each library's own choice, so only where both sum directly are values compared
@@ -323,6 +325,8 @@ else:
         mode = data.draw(st.sampled_from(["full", "same", "valid"]))
         fill = data.draw(st.sampled_from([0, 1, 2.5]))
         func = data.draw(st.sampled_from(["convolve2d", "correlate2d"]))
+        assume(np.result_type(a, b).kind != "c" or all(
+            np.isfinite(v).all() for v in (a, b) if v.dtype.kind in "fc"))
         check(lambda: getattr(ss, func)(a, b, mode, boundary, fill),
               lambda: getattr(cs, func)(a, b, mode, boundary, fill), a, b, fill,
               exact=_exact_signal(a, b))
