@@ -34,3 +34,20 @@ def pytest_runtest_makereport(item, call):
     if _REQUIRE_TORCH and report.skipped and "torch" in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"skipped although CONVCORE_REQUIRE_TORCH=1: {report.longrepr}"
+# Hypothesis profiles of tests/test_properties.py (and SciPy's own @given tests in tests/conformance):
+# "ci" by default (a few seconds per test, the same examples on every run), "long" for the nightly
+# script (benchmarks/fidelity_nightly.sh: pytest --hypothesis-profile=long).
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    pass
+else:
+    _quiet = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+    settings.register_profile("ci", max_examples=120, deadline=None, derandomize=True,
+                              suppress_health_check=_quiet, print_blob=True)
+    import os
+    # CONVCORE_LONG_EXAMPLES: examples per test of the long profile (a shorter nightly run)
+    settings.register_profile("long", deadline=None, suppress_health_check=_quiet,
+                              max_examples=int(os.environ.get("CONVCORE_LONG_EXAMPLES", 25_000)),
+                              print_blob=True)
+    settings.load_profile("ci")

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from .._cpu import load
+from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._support import KERNEL_DTYPES, check_supported
 
@@ -148,9 +149,18 @@ def _plan(src, dst, kernels, cval):
     return True, checks
 
 
+def _raw_bool(output):
+    """The bytes of a bool `output` as uint8: SciPy's C stores ``(npy_bool)value``, the value
+    truncated and wrapped to 8 bits (-1 is stored as 255), and a later pass reads those bytes."""
+    return output.view(np.uint8) if output.dtype == np.bool_ else output
+
+
 def line_correlate(x, weights, axis, output, mode, cval, origin):
     """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
     check_supported(x, output)
+    if output.dtype == np.bool_:
+        line_correlate(x, weights, axis, _raw_bool(output), mode, cval, origin)
+        return output
     if x.dtype.kind == "c":
         return _complex_parts(line_correlate, x, output, cval, weights=weights, axis=axis,
                               mode=mode, origin=origin)
@@ -177,6 +187,9 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     integer lies at least ``1 / size`` from one, more than either rounding error).
     """
     check_supported(x, output)
+    if output.dtype == np.bool_:
+        line_uniform(x, size, axis, _raw_bool(output), mode, cval, origin)
+        return output
     if x.dtype.kind == "c":
         return _complex_parts(line_uniform, x, output, cval, size=size, axis=axis, mode=mode,
                               origin=origin)
@@ -213,7 +226,49 @@ def _convert(res, output):
         _finish(dst, output)
 
 
-def nd_correlate(x, weights, output, mode, cval, origins):
+def _nonfinite_reach(x, weights, mode, cval):
+    """Whether SciPy's sums could differ here: taps left out (zero weights) and a NaN or an
+    infinity in the data or the constant (a sum over the data is a cheap test: it is finite when
+    every sample is, and an overflow only sends the call down the exact path)."""
+    if np.all(weights):
+        return False
+    if mode == MODE_CONSTANT and not np.isfinite(cval):
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.dtype.kind == "f" and not np.isfinite(np.sum(x))
+
+
+def _nonfinite_nd(x, weights, output, mode, cval, origins):
+    """nd_correlate as SciPy computes it when NaN or infinities meet taps it leaves out.
+
+    SciPy's N-D correlation sums only the taps of its footprint (non-zero weights): a NaN or an
+    infinity under a zero tap never reaches the output. The finite part runs on the usual kernel
+    with those samples as 0; where a non-finite sample (or constant) meets a non-zero tap, SciPy's
+    sum is NaN (a NaN term, or +inf and -inf terms) or the infinity of the terms.
+    """
+    finite = np.isfinite(x)
+    nd_correlate(np.where(finite, x, 0).astype(x.dtype), weights, output, mode,
+                 cval if np.isfinite(cval) else 0.0, origins, exact_nonfinite=False)
+    if output.dtype.kind not in "fc":
+        return output     # converting NaN or an infinity to an integer is undefined in C
+
+    def reach(mask, cmask, taps):
+        hits = np.zeros(x.shape)
+        nd_correlate(mask.astype(np.float64), taps.astype(np.float64), hits, mode,
+                     float(cmask), origins, exact_nonfinite=False)
+        return hits > 0
+    nan = reach(np.isnan(x), np.isnan(cval), weights != 0)
+    pos = (reach(x == np.inf, cval == np.inf, weights > 0)
+           | reach(x == -np.inf, cval == -np.inf, weights < 0))
+    neg = (reach(x == np.inf, cval == np.inf, weights < 0)
+           | reach(x == -np.inf, cval == -np.inf, weights > 0))
+    output[pos] = np.inf
+    output[neg] = -np.inf
+    output[nan | (pos & neg)] = np.nan
+    return output
+
+
+def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
     Computed by the direct kernel of src/_direct.pyx: in double precision, or in float32 for
@@ -222,12 +277,20 @@ def nd_correlate(x, weights, output, mode, cval, origins):
     its own order, so an integer output is settled by ``_lines.recheck``: the outputs within the
     margin of a truncation boundary are computed again in SciPy's order, and truncate as SciPy's.
     """
-    check_supported(x, output)
     if x.dtype.kind == "c":
         return _complex_parts(nd_correlate, x, output, cval, weights=weights, mode=mode,
                               origins=origins)
-    if x.size == 0:
+    if x.size == 0:     # SciPy returns before it checks the dtypes
         return output
+    check_supported(x, output)
+    if output.dtype == np.bool_:
+        nd_correlate(x, weights, _raw_bool(output), mode, cval, origins, exact_nonfinite)
+        return output
+    if x.ndim == 0:     # one sample: a 1-D line of one
+        nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
+        return output
+    if exact_nonfinite and _nonfinite_reach(x, weights, mode, cval):
+        return _nonfinite_nd(x, weights, output, mode, cval, origins)
     work, check = np.float64, None
     if x.dtype == np.float32 and output.dtype == np.float32 and weights.size <= FLOAT32_MAX_TAPS:
         work = np.float32

@@ -1,4 +1,6 @@
 """correlate1d, convolve1d, correlate and convolve with scipy.ndimage's signatures and results."""
+import numbers
+
 import numpy as np
 
 from .._dask import dask_aware
@@ -27,7 +29,8 @@ def _complex_split(func, input, weights, output, cval, **kw):
         func(input.real, weights, output=output.real, cval=np.real(cval), **kw)
         func(input.imag, weights, output=output.imag, cval=np.imag(cval), **kw)
     else:
-        check_cval(cval, input)
+        if np.iscomplexobj(cval):
+            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
         func(input, weights.real, output=output.real, cval=cval, **kw)
         func(input, weights.imag, output=output.imag, cval=cval, **kw)
     return output
@@ -52,15 +55,15 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     """
     input = as_input(input)
     weights = _weights(weights)
-    if weights.ndim != 1:
-        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
-                           f"{weights.shape}")
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128)
         output = get_output(output, input, complex_output=True)
         return _complex_split(correlate1d, input, weights, output, cval, axis=axis, mode=mode,
                               origin=origin)
+    if weights.ndim != 1:
+        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
+                           f"{weights.shape}")
     axis = check_axis(axis, input.ndim)
     origin = check_origin(origin, weights.size)
     code = mode_code(mode)
@@ -83,12 +86,10 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     array([14, 24,  4, 13, 12, 36, 27,  0])
     """
     weights = _weights(weights)
-    if weights.ndim != 1:
-        raise RuntimeError(f"no filter weights given: weights must be 1-D, got shape "
-                           f"{weights.shape}")
-    check_origin(origin, weights.size)
-    weights = weights[::-1]
-    origin = -origin - (1 if weights.size % 2 == 0 else 0)
+    if weights.ndim == 1:    # correlate1d checks the rest in SciPy's order (axis, then origin)
+        weights = weights[::-1]
+        if isinstance(origin, numbers.Integral) and not isinstance(origin, (bool, np.bool_)):
+            origin = -int(origin) - (1 if weights.size % 2 == 0 else 0)
     if weights.dtype.kind == "c":
         weights = weights.conj()
     return correlate1d(input, weights, axis, output, mode, cval, origin)
@@ -106,6 +107,10 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
                               axes=axes)
     axes = check_axes(axes, input.ndim)
     weights = np.asarray(weights, dtype=np.float64)
+    # SciPy's footprint: taps with |w| <= DBL_EPSILON (and NaN taps) are left out of the sum
+    kept = np.abs(weights) > np.finfo(np.float64).eps
+    if not kept.all():
+        weights = np.where(kept, weights, 0.0)
     if weights.ndim != len(axes):
         raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
     origins = as_sequence(origin, len(axes), "origin")
@@ -113,7 +118,8 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
     weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
     shape = list(weights.shape)
     full_origins = [0] * input.ndim
-    for ax, o in zip(axes, origins):
+    # as SciPy: with every axis filtered the origins apply in axis order, whatever `axes` says
+    for ax, o in zip(axes if len(axes) < input.ndim else range(input.ndim), origins):
         full_origins[ax] = o
     if convolution:
         weights = weights[(slice(None, None, -1),) * weights.ndim]

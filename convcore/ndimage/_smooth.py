@@ -29,16 +29,16 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     array([4, 3, 4, 1, 4, 6, 6, 3])
     """
     input = as_input(input)
+    axis = check_axis(axis, input.ndim)      # SciPy's order: axis, size, output, origin
     if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral):
         raise TypeError(f"size must be an integer, got {size!r}")
     size = int(size)
     if size < 1:
         raise RuntimeError(f"incorrect filter size: size must be positive, got {size}")
-    axis = check_axis(axis, input.ndim)
+    output = get_output(output, input, complex_output=input.dtype.kind == "c")
     _check_origin(size, origin)
     code = mode_code(mode)
     cval = check_cval(cval, input)
-    output = get_output(output, input, complex_output=input.dtype.kind == "c")
     return _engine.line_uniform(input, size, axis, output, code, cval, int(origin))
 
 

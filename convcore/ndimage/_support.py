@@ -114,10 +114,11 @@ def get_output(output, input, complex_output=False):
     return output
 
 
-def check_supported(*arrays):
-    """SciPy's RuntimeError for the dtypes its filters do not compute in (float16)."""
-    for a in arrays:
-        if a.dtype == np.float16:
+def check_supported(x, output):
+    """SciPy's RuntimeError for the dtypes its filters do not compute in: float16, and a complex
+    output for real data."""
+    for a in (x, output):
+        if a.dtype == np.float16 or (a.dtype.kind == "c" and x.dtype.kind != "c"):
             raise RuntimeError(f"array type {a.dtype!r} not supported")
 
 

@@ -7,6 +7,7 @@ import timeit
 import warnings
 
 import numpy as np
+import scipy.signal
 
 from .._dask import dask_aware
 from .._modes import MODE_CONSTANT
@@ -22,6 +23,10 @@ from ._plan import Plan
 from ._tiles import run_tiles
 
 
+#: result dtypes that SciPy's N-D direct kernels (and convolve2d) refuse
+_NO_SCIPY_KERNEL = (np.dtype(np.bool_), np.dtype(np.float16))
+
+
 def _reverse(a):
     return a[(slice(None, None, -1),) * a.ndim]
 
@@ -30,8 +35,9 @@ def _conj(a):
     return np.conj(a) if a.dtype.kind == "c" else a
 
 
-def execute(plan, method):
-    """Run `plan` with the engine `method` allows and the cost model prefers."""
+def execute(plan, method, leave_out=False):
+    """Run `plan` with the engine `method` allows and the cost model prefers (`leave_out`: see
+    :func:`~._direct.run_direct`)."""
     engine, factors = choose(plan, method)
     if engine in ("fft", "oa", "tiles"):
         out = {"fft": run_fft, "oa": run_oa, "tiles": run_tiles}[engine](plan)
@@ -42,7 +48,7 @@ def execute(plan, method):
         return out
     if engine == "separable":
         return run_separable(plan, factors)
-    return run_direct(plan)
+    return run_direct(plan, leave_out)
 
 
 def _conv_plan(volume, kernel, mode, stride, result):
@@ -52,13 +58,44 @@ def _conv_plan(volume, kernel, mode, stride, result):
                 boundary=MODE_CONSTANT, cval=result.type(0), result=result)
 
 
+def _zeros(shape, stride, result, value=0):
+    return np.full(tuple(-(-n // s) for n, s in zip(shape, stride)), value, dtype=result)
+
+
+def _empty_nd(volume, kernel, mode, stride, result):
+    """SciPy's answer when an input of convolve / correlate is empty: zeros (no term to add) of
+    the mode's shape where its N-D direct path gives one, else a ValueError as it raises. (Its
+    1-D path is NumPy's, which refuses empty inputs; its N-D path zero-pads the larger input to
+    the full shape, which works when every axis fits or has length 1.)"""
+    numpy_path = volume.ndim == 1 and (mode != "same" or volume.size >= kernel.size)
+    if mode == "valid":
+        if not numpy_path:
+            if valid_swap_needed(mode, volume.shape, kernel.shape):
+                volume, kernel = kernel, volume
+            return _zeros(out_shape(mode, volume.shape, kernel.shape), stride, result)
+    elif not numpy_path:
+        full = out_shape("full", volume.shape, kernel.shape)
+        padded = kernel if mode == "full" and kernel.size > volume.size else volume
+        if all(n <= f or n == 1 for n, f in zip(padded.shape, full)):
+            return _zeros(full if mode == "full" else volume.shape, stride, result)
+    check_not_empty(volume, kernel)
+
+
 def _nd(volume, kernel, mode, method, stride):
     """Shared body of convolve / correlate once `kernel` is the convolution kernel."""
     result = result_dtype(volume, kernel)
-    check_not_empty(volume, kernel)
+    # SciPy's direct path for 1-D inputs is NumPy's, which never multiplies the zero padding;
+    # its N-D direct kernel has no bool or float16 version (nor has its convolve2d)
+    numpy_path = volume.ndim == 1 and (mode != "same" or volume.size >= kernel.size)
+    if result in _NO_SCIPY_KERNEL and not numpy_path and method != "fft":
+        if method == "direct" or scipy.signal.choose_conv_method(volume, kernel, mode) == "direct":
+            raise ValueError(f"Unsupported type: {result} inputs of more than one dimension "
+                             "need method='fft' (as in SciPy)")
+    if volume.size == 0 or kernel.size == 0:
+        return _empty_nd(volume, kernel, mode, stride, result)
     if valid_swap_needed(mode, volume.shape, kernel.shape):
         volume, kernel = kernel, volume
-    return execute(_conv_plan(volume, kernel, mode, stride, result), method)
+    return execute(_conv_plan(volume, kernel, mode, stride, result), method, numpy_path)
 
 
 @dask_aware()
@@ -145,7 +182,25 @@ def _check_2d(name, in1, in2):
                          f"{in2.shape}")
 
 
+def _empty_2d(in1, in2, mode, code, cval, stride, result):
+    """SciPy's answer when an input of convolve2d / correlate2d is empty: the usual output shape,
+    each output the sum of its taps over the fill value (zeros without taps). SciPy 1.17 dies
+    with SIGFPE on an empty `in1` with the 'wrap' and 'symm' rules: that is refused here."""
+    if in1.size == 0 and code != MODE_CONSTANT:
+        check_not_empty(in1, in2)
+    if valid_swap_needed(mode, in1.shape, in2.shape):
+        in1, in2 = in2, in1
+    value = 0
+    if in2.size and mode == "full":     # every tap reads the fill value
+        with np.errstate(over="ignore"):
+            value = (np.asarray(in2).astype(result) * cval).sum(dtype=result)
+    return _zeros(out_shape(mode, in1.shape, in2.shape), stride, result, value)
+
+
 def _fill(boundary, fillvalue, result):
+    if result in _NO_SCIPY_KERNEL:
+        raise ValueError(f"convolve2d not available for this type. ({result} result: convert "
+                         "an input to a wider dtype)")
     code = boundary_code(boundary)
     if code == MODE_CONSTANT:
         return code, fill_scalar(fillvalue, result)
@@ -198,7 +253,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     stride = check_stride(stride, 2)
     result = result_dtype(in1, in2)
     code, cval = _fill(boundary, fillvalue, result)
-    check_not_empty(in1, in2)
+    if in1.size == 0 or in2.size == 0:
+        return _empty_2d(in1, in2, mode, code, cval, stride, result)
     if valid_swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
     plan = Plan(x=in1, w=_reverse(in2), start=conv_start(mode, in2.shape),
@@ -229,7 +285,8 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     stride = check_stride(stride, 2)
     result = result_dtype(in1, in2)
     code, cval = _fill(boundary, fillvalue, result)
-    check_not_empty(in1, in2)
+    if in1.size == 0 or in2.size == 0:
+        return _empty_2d(in1, in2, mode, code, cval, stride, result)
     if valid_swap_needed(mode, in1.shape, in2.shape):
         # SciPy correlates in2 with conj(in1) and reverses the result: that is the valid
         # correlation of in2 reversed with conj(in1 reversed)

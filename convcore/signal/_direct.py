@@ -4,6 +4,7 @@ separable float filter (src/_lines.pyx for real data).
 Both read the input through the edge rule inside the kernel (no padded copy) and compute only the
 strided outputs. Integers and bools run in exact integer arithmetic (see ``_dtypes.work_dtype``).
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -20,8 +21,16 @@ def _contiguous(a, dtype):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def run_direct(plan):
-    """Evaluate `plan` with the N-D direct kernel."""
+def run_direct(plan, leave_out=False):
+    """Evaluate `plan` with the N-D direct kernel.
+
+    `leave_out`: products with the zero padding are not formed (NumPy's 1-D convolution, which
+    SciPy uses): only a NaN or infinite tap makes that differ, and only then the slower
+    :func:`_leave_out` runs.
+    """
+    if (leave_out and plan.w.dtype.kind in "fc" and plan.boundary == MODE_CONSTANT
+            and not np.isfinite(plan.w).all()):
+        return _leave_out(plan)
     work = work_dtype(plan.result)
     x = _contiguous(plan.x, work)
     w = _contiguous(plan.w, work)
@@ -93,3 +102,31 @@ def run_separable(plan, factors, order=None):
         if plan.boundary == MODE_CONSTANT:
             cval = cval * vec.sum()
     return finish(cur, plan.result)
+
+
+def _leave_out(plan):
+    """A 1-D plan with non-finite taps, without the products of those taps with the padding.
+
+    The finite terms run on the kernel as usual (non-finite taps and samples as 0); each tap then
+    adds its non-finite products with the samples it meets inside the input (NaN or infinities)
+    to the outputs they reach.
+    """
+    x, w = plan.x, plan.w
+    finite_x = np.isfinite(x) if x.dtype.kind in "fc" else np.ones(x.shape, dtype=bool)
+    out = run_direct(dataclasses.replace(plan, x=np.where(finite_x, x, 0),
+                                         w=np.where(np.isfinite(w), w, 0)))
+    where = plan.start[0] + np.arange(out.shape[0]) * plan.stride[0]
+    extra = np.zeros(out.shape, dtype=out.dtype)
+    touched = np.zeros(out.shape, dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(w.shape[0]):
+            i = where + k
+            inside = (i >= 0) & (i < x.shape[0])
+            term = w[k] * x[i[inside]]
+            wild = ~np.isfinite(term)
+            if wild.any():
+                reached = np.flatnonzero(inside)[wild]
+                extra[reached] += term[wild]
+                touched[reached] = True
+        out[touched] += extra[touched]
+    return out
