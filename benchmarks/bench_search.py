@@ -129,7 +129,7 @@ def child(args):
     if args.mode.startswith("LocalCluster"):
         from distributed import Client, LocalCluster
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             with joblib.parallel_config(backend="dask"):
                 t0 = time.perf_counter()
                 search.fit(X, y)

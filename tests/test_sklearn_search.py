@@ -124,7 +124,7 @@ def cluster():
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster
 
 
