@@ -129,7 +129,7 @@ def child(args):
     if args.mode.startswith("LocalCluster"):
         from distributed import Client, LocalCluster
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             with joblib.parallel_config(backend="dask"):
                 t0 = time.perf_counter()
                 search.fit(X, y)
@@ -176,6 +176,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--datasets", nargs="+", default=["digits", "events"])
     parser.add_argument("--libs", nargs="+", default=["convcore", "skorch"])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--child", choices=("convcore", "skorch"))
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--mode", choices=MODES, default="n_jobs=1")
@@ -200,7 +201,7 @@ def main():
     print(f"{'dataset':<7} {'mode':<18} {'library':<9} {'wall s':>8} {'fit s':>6} {'best acc':>8} "
           f"{'best#':>5} {'thr':>3} {'load':>5}  skorch/convcore")
     for dataset in args.datasets:
-        for mode in MODES:
+        for mode in args.modes:
             results = {lib: [] for lib in args.libs}
             for r in range(args.rounds):
                 order = args.libs if r % 2 == 0 else args.libs[::-1]  # alternate who goes first

@@ -1,5 +1,7 @@
 """Searches with convcore.sklearn: scikit-learn's searches against a hand-written loop, process
 pools, Pipeline, successive halving, a real dask LocalCluster, and the ``convcore search`` CLI."""
+import os
+
 import numpy as np
 import pytest
 
@@ -122,7 +124,7 @@ def cluster():
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("dask")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         yield cluster
 
 
@@ -199,3 +201,34 @@ def test_example_runs_and_saves_the_best_network(sk, tmp_path, monkeypatch, caps
     assert "mean validation accuracy by answer" in out and "Total params" in out
     assert "same predictions: True" in out
     assert (tmp_path / "best_model.npz").exists() and (tmp_path / "search_scores.png").exists()
+
+
+def test_without_scikit_learn_the_cli_still_runs(tmp_path):
+    """convcore's command line imports every subcommand's module: without scikit-learn, `info`
+    still works and `search` says what to install."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = tmp_path / "no_sklearn.py"
+    script.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'sklearn':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from convcore.cli import main\n"
+        "import convcore.sklearn\n"
+        "assert main(['info']) == 0\n"
+        "assert main(['search']) == 2\n"
+        "try:\n"
+        "    convcore.sklearn.ConvNetClassifier\n"
+        "except ImportError as exc:\n"
+        "    print('refused:', exc)\n")
+    root = Path(convcore.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 'convcore search: error: needs scikit-learn: pip install "convcore[ml]"' in done.stdout
+    assert 'refused: convcore.sklearn.ConvNetClassifier needs scikit-learn' in done.stdout

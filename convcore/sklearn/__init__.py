@@ -18,13 +18,32 @@ Parallel searches: with ``n_jobs=-1`` joblib runs one process per core and sets
         search.fit(X, y)
 
 dask's nanny starts each worker with ``OMP_NUM_THREADS=1``: one kernel thread per worker thread.
-Needs scikit-learn (``pip install "convcore[ml]"``).
+Needs scikit-learn (``pip install "convcore[ml]"``); the names are imported on first use, so
+``import convcore.sklearn`` (and ``convcore --help``) work without it.
 """
-from ._cli import choose_architecture
-from ._estimator import ConvNetClassifier, ConvNetRegressor
-from ._search import (ARCHITECTURE_SPACE, ProgressRandomizedSearchCV, count_parameters, dask_backend,
-                      plot_history, plot_search, ranked_table)
+import importlib
 
-__all__ = ["ConvNetClassifier", "ConvNetRegressor", "ARCHITECTURE_SPACE", "ProgressRandomizedSearchCV",
-           "choose_architecture", "count_parameters", "dask_backend", "plot_history", "plot_search",
-           "ranked_table"]
+_EXPORTS = {
+    "ConvNetClassifier": "_estimator", "ConvNetRegressor": "_estimator",
+    "ARCHITECTURE_SPACE": "_search", "ProgressRandomizedSearchCV": "_search",
+    "count_parameters": "_search", "dask_backend": "_search", "plot_history": "_search",
+    "plot_search": "_search", "ranked_table": "_search", "choose_architecture": "_cli",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'convcore.sklearn' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "sklearn":
+            raise ImportError(f'convcore.sklearn.{name} needs scikit-learn: '
+                              f'pip install "convcore[ml]"') from exc
+        raise
+    return getattr(module, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

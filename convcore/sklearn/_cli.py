@@ -39,6 +39,11 @@ def run(args):
     """Entry point of ``convcore search``."""
     from .._validation import as_int
     try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        print('convcore search: error: needs scikit-learn: pip install "convcore[ml]"')
+        return 2
+    try:
         for name in ("events", "n_iter", "cv", "epochs"):
             as_int(getattr(args, name), name.replace("_", "-"), 2 if name in ("cv", "events") else 1)
         if args.n_jobs == 0:
