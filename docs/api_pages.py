@@ -65,9 +65,11 @@ def write_api_pages(folder):
     titles = dict(MODULES)
     for name, names in pages.items():
         title = titles.get(name, name)
-        lines = [title, "=" * len(title), "", f".. automodule:: {name}", "   :no-members:", "",
-                 f".. currentmodule:: {name}", "", ".. autosummary::", "   :toctree: generated",
-                 ""]
+        # a listed module gets its docstring; one found by itself only its names (its own name may
+        # be a function's too, e.g. convcore.models.xception, and one object has one description)
+        head = [f".. automodule:: {name}", "   :no-members:", ""] if name in titles else []
+        lines = [title, "=" * len(title), "", *head, f".. currentmodule:: {name}", "",
+                 ".. autosummary::", "   :toctree: generated", ""]
         lines += [f"   {n}" for n in names]
         _write(os.path.join(folder, f"{name}.rst"), "\n".join(lines) + "\n")
     index = ["API reference", "=============", "",

@@ -179,8 +179,10 @@ def test_two_processes_fetching_at_once_leave_one_good_file(server, tmp_path):
     server.files["net-0000.bin"] = data
     server.delay = 0.03                      # about 0.75 s per download: the two overlap
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(convcore.__file__)))
+    # cwd: away from a source tree, whose uncompiled convcore would shadow the one under test
     procs = [subprocess.Popen([sys.executable, "-c", _CHILD, "net-0000.bin", digest], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
              for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results

@@ -90,6 +90,9 @@ def _transfer(url, part, progress):
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     with urllib.request.urlopen(request, timeout=60) as response:
         resumed = response.status == 206
+        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+            os.unlink(part)                 # not the range asked for: start again
+            return False
         mode = "ab" if resumed else "wb"
         total = response.headers.get("Content-Length")
         total = int(total) + (have if resumed else 0) if total is not None else None
