@@ -25,11 +25,13 @@ TINY = dict(conv_layers=1, filters=4, units=16, epochs=20, learning_rate=0.01, r
 CHECKED = [] if ConvNetClassifier is None else [ConvNetClassifier(**TINY), ConvNetRegressor(**TINY)]
 
 
-# One expected failure, for both estimators, and the reason scikit-learn gives for its own
+# One expected failure, for the classifier, and the reason scikit-learn gives for its own
 # stochastic-gradient models (SGDClassifier, MLPClassifier with solver='sgd'/'adam'): a weight of 2
 # is the same as a repeated sample only in expectation, since repeating a sample adds mini-batches
 # and changes their order, so the fitted networks differ. (The pandas and array-API checks skip
-# themselves when pandas or SCIPY_ARRAY_API are absent.)
+# themselves when pandas or SCIPY_ARRAY_API are absent.) The regressor's fits differ just as much,
+# but its predictions stay within the check's tolerance (on the AVX-512 and the AVX2 paths), so the
+# check passes for it and is not declared: a strict xfail there would fail as XPASS.
 EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data":
         "mini-batch training: a weight of 2 equals a repeated sample only in expectation "
@@ -37,7 +39,8 @@ EXPECTED_FAILURES = {
 }
 
 
-@parametrize_with_checks(CHECKED, expected_failed_checks=lambda est: EXPECTED_FAILURES)
+@parametrize_with_checks(CHECKED, expected_failed_checks=lambda est: (
+    EXPECTED_FAILURES if isinstance(est, ConvNetClassifier) else {}))
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
