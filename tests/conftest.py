@@ -34,3 +34,12 @@ def pytest_runtest_makereport(item, call):
     if _REQUIRE_TORCH and report.skipped and "torch" in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"skipped although CONVCORE_REQUIRE_TORCH=1: {report.longrepr}"
+
+
+@pytest.fixture
+def openmp():
+    """For tests comparing thread counts: on a build without OpenMP every kernel runs on one
+    thread, and such a comparison would pass without testing anything."""
+    from convcore import _openmp
+    if not _openmp.openmp_enabled():
+        pytest.skip("convcore was built without OpenMP: its kernels run on one thread only")
