@@ -12,6 +12,7 @@ support (its number of true samples); None returns one value per class. A ratio 
 denominator takes the value ``zero_division`` ('warn' means 0 with an
 :class:`UndefinedMetricWarning`).
 """
+import sys
 import warnings
 
 import numpy as np
@@ -120,6 +121,15 @@ def accuracy_score(y_true, y_pred, normalize=True):
     return float(correct.mean()) if normalize else int(correct.sum())
 
 
+def _outside_this_module():
+    """The stack level of the first caller outside this module (a warning points at its line,
+    whichever public function it called)."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        level, frame = level + 1, frame.f_back
+    return level
+
+
 def _divide(num, den, zero_division, what):
     num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
     bad = den == 0
@@ -128,7 +138,7 @@ def _divide(num, den, zero_division, what):
         if zero_division == "warn":
             warnings.warn(f"{what} is ill-defined and being set to 0.0 where there are no "
                           f"samples to divide by; use zero_division to control this",
-                          UndefinedMetricWarning, stacklevel=4)
+                          UndefinedMetricWarning, stacklevel=_outside_this_module())
             fill = 0.0
         else:
             fill = float(zero_division)

@@ -34,6 +34,8 @@ def pytest_runtest_makereport(item, call):
     if _REQUIRE_TORCH and report.skipped and "torch" in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"skipped although CONVCORE_REQUIRE_TORCH=1: {report.longrepr}"
+
+
 # Hypothesis profiles of tests/test_properties.py (and SciPy's own @given tests in tests/conformance):
 # "ci" by default (a few seconds per test, the same examples on every run), "long" for the nightly
 # script (benchmarks/fidelity_nightly.sh: pytest --hypothesis-profile=long).
@@ -51,3 +53,12 @@ else:
                               max_examples=int(os.environ.get("CONVCORE_LONG_EXAMPLES", 25_000)),
                               print_blob=True)
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def openmp():
+    """For tests comparing thread counts: on a build without OpenMP every kernel runs on one
+    thread, and such a comparison would pass without testing anything."""
+    from convcore import _openmp
+    if not _openmp.openmp_enabled():
+        pytest.skip("convcore was built without OpenMP: its kernels run on one thread only")

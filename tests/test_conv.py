@@ -449,7 +449,7 @@ class TestWinograd:
         assert images(2, 512, 4) == 0  # a batch of 2: one image per step, too few tiles
         assert images(8, 64, 2) == 0  # one tile per image: im2col
 
-    def test_one_and_two_threads_give_the_same_bits(self, monkeypatch):
+    def test_one_and_two_threads_give_the_same_bits(self, monkeypatch, openmp):
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as it is, use both threads
         x = rng.standard_normal((5, 16, 9, 10)).astype(np.float32)
         w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)

@@ -186,3 +186,40 @@ def test_against_torch():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_dtypes_shapes_and_names():
+    # float32 predictions stay float32 whatever the target's dtype; integers become float64
+    p32, t64 = RNG.standard_normal(5).astype(np.float32), RNG.standard_normal(5)
+    for loss in (losses.MSELoss(), losses.MAELoss(), losses.BCEWithLogitsLoss()):
+        loss(p32, np.clip(t64, 0, 1))
+        assert loss.backward().dtype == np.float32, loss
+        loss(np.array([1, 0, 1]), np.array([1.0, 0.0, 0.0]))
+        assert loss.backward().dtype == np.float64, loss
+    assert losses.MSELoss()(np.array([3, 1]), np.array([1, 1])) == 2.0  # integers, no overflow
+    # a target of the same size but another shape is reshaped to the prediction's
+    p, t = RNG.standard_normal((5, 1)), RNG.random(5)
+    for loss in (losses.MSELoss(), losses.MAELoss(), losses.BCEWithLogitsLoss()):
+        assert loss(p, t) == pytest.approx(loss(p, t.reshape(5, 1)))
+        assert loss.backward().shape == (5, 1)
+    z = RNG.standard_normal((3, 4)).astype(np.float32)
+    ce = losses.CrossEntropyLoss(weight=[1.0, 2.0, 3.0, 4.0])
+    ce(z, np.array([0, 1, 3]))
+    assert ce.backward().dtype == np.float32
+    for name, cls in [("MSE", losses.MSELoss), ("mae", losses.MAELoss), ("L1", losses.MAELoss),
+                      ("Cross_Entropy", losses.CrossEntropyLoss), ("bce", losses.BCEWithLogitsLoss)]:
+        assert type(losses.get_loss(name)) is cls
+    loss = losses.CrossEntropyLoss(weight=[1, 2], label_smoothing=0.1)
+    assert losses.get_loss(loss) is loss
+    assert repr(loss) == "CrossEntropyLoss(weight=[1.0, 2.0], label_smoothing=0.1)"
+    assert repr(losses.BCEWithLogitsLoss(2)) == "BCEWithLogitsLoss(pos_weight=2.0)"
+
+
+def test_cross_entropy_rows_of_very_different_scales():
+    # the log-softmax subtracts each row's own maximum: a row of huge logits next to a row of small
+    # ones (a shared maximum would underflow the second row to log 0)
+    z = np.array([[1000.0, 999.0], [0.0, -1.0]])
+    loss = losses.CrossEntropyLoss()
+    expected = np.log1p(np.exp(-1.0))  # -log softmax of the larger logit, in both rows
+    assert loss(z, np.array([0, 0])) == pytest.approx(expected)
+    assert np.all(np.isfinite(loss.backward()))

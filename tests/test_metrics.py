@@ -35,6 +35,38 @@ class TestHandComputed:
         np.testing.assert_allclose(f, [10 / 17, 10 / 23], rtol=1e-14)
         assert M.fbeta_score(y_true, y_pred, beta=2, average="macro") == pytest.approx(np.mean(f))
 
+    def test_normalized_by_columns_and_total_and_label_subsets(self):
+        y_true, y_pred = [0, 0, 0, 1, 1, 2], [0, 1, 1, 1, 2, 2]  # counts [[1,2,0],[0,1,1],[0,0,1]]
+        np.testing.assert_allclose(M.confusion_matrix(y_true, y_pred, normalize="pred"),
+                                   [[1, 2 / 3, 0], [0, 1 / 3, 1 / 2], [0, 0, 1 / 2]])
+        np.testing.assert_allclose(M.confusion_matrix(y_true, y_pred, normalize="all"),
+                                   [[1 / 6, 2 / 6, 0], [0, 1 / 6, 1 / 6], [0, 0, 1 / 6]])
+        # labels in a given order, a label never seen (its column sum is 0: 0, not NaN)
+        np.testing.assert_allclose(M.confusion_matrix(y_true, y_pred, labels=[2, 0, 5], normalize="pred"),
+                                   [[1, 0, 0], [0, 1, 0], [0, 0, 0]])
+        np.testing.assert_array_equal(M.confusion_matrix(y_true, y_pred, labels=[1, 0]), [[1, 0], [2, 1]])
+        assert M.precision_score(y_true, y_pred, labels=[2], average="macro") == 0.5
+        assert M.recall_score(y_true, y_pred, labels=[0], average="macro") == pytest.approx(1 / 3)
+
+    def test_undefined_metric_warnings_name_the_metric(self):
+        # class 2 is never predicted and class 1 never true: precision, recall and F are 0/0
+        with pytest.warns(M.UndefinedMetricWarning, match="Recall is ill-defined"):
+            M.recall_score([0, 0, 2], [0, 1, 0], labels=[1], average="macro")
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            M.f1_score([0, 0], [0, 0], labels=[1], average="macro")
+        assert [str(w.message).split()[0] for w in record] == ["Precision", "Recall", "F-score"]
+        out = M.classification_report([0, 0, 1], [0, 0, 0], zero_division=1, output_dict=True)
+        assert out["1"]["precision"] == 1.0 and out["1"]["recall"] == 0.0
+
+    def test_undefined_metric_warnings_point_at_the_callers_line(self):
+        # (mutmut deselects this one: its trampolines add frames between the caller and metrics)
+        for call in (M.recall_score, M.f1_score, M.precision_recall_fscore_support):
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                call([0, 0], [0, 0], labels=[1], average="macro")
+            assert record and {w.filename for w in record} == {__file__}, call.__name__
+
     def test_multiclass_averages(self):
         y_true, y_pred = [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0]
         p, r, f, s = M.precision_recall_fscore_support(y_true, y_pred)

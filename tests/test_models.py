@@ -57,8 +57,17 @@ def test_parameter_counts_equal_torchvision(zoo, name):
 
 def test_small_model_parameter_counts(zoo):
     assert zoo["lenet5"].num_parameters() == 61_706
-    # stem 2*32*9 + 32*64*9 + BNs, separable blocks, head: fixed by the architecture
-    assert zoo["xception"].num_parameters() == models.xception(10, 2).num_parameters()
+    # counted from the architecture: stem, entry/middle/exit blocks of separable convolutions
+    # (depthwise 3x3 + pointwise, no bias) with batch norms and 1x1 skips, head, classifier
+    def block(c_in, c_out, reps, stride):
+        convs = sum(c * 9 + c * c_out + 2 * c_out for c in [c_in] + [c_out] * (reps - 1))
+        skip = c_in * c_out + 2 * c_out if stride != 1 or c_in != c_out else 0
+        return convs + skip
+    stem = 2 * 32 * 9 + 2 * 32 + 32 * 64 * 9 + 2 * 64
+    blocks = (block(64, 128, 2, 2) + block(128, 256, 2, 2) + block(256, 256, 2, 2)
+              + 4 * block(256, 256, 3, 1) + block(256, 512, 2, 2))
+    head = 512 * 9 + 512 * 768 + 2 * 768 + 768 * 10 + 10
+    assert zoo["xception"].num_parameters() == stem + blocks + head
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

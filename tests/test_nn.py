@@ -255,6 +255,19 @@ def test_activations_by_definition():
                                rtol=1e-13, atol=1e-16)
 
 
+def test_softmax_rows_of_very_different_scales_and_dims():
+    # each slice subtracts its own maximum: no overflow for huge logits, no 0/0 for a row far
+    # below another row's maximum
+    z = np.array([[1000.0, 999.0], [0.0, -1.0]])
+    expected = [1 / (1 + np.exp(-1.0)), 1 / (1 + np.exp(1.0))]
+    np.testing.assert_allclose(nn.Softmax(dim=1)(z), [expected, expected], rtol=1e-14)
+    np.testing.assert_allclose(nn.Softmax(dim=-2)(z.T), np.array([expected, expected]).T, rtol=1e-14)
+    np.testing.assert_allclose(nn.Softmax(dim=-1)(z), nn.Softmax(dim=1)(z))
+    for dim in (2, -3):
+        with pytest.raises(ValueError, match=f"dim {dim} is out of range"):
+            nn.Softmax(dim=dim)(z)
+
+
 def test_activations_keep_float32():
     x = RNG.standard_normal(5).astype(np.float32)
     for layer in (nn.GELU(), nn.GELU("tanh"), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(),

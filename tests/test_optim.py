@@ -218,3 +218,49 @@ def test_float32_updates_one_and_two_threads(name, kwargs, monkeypatch):
     assert results[0].dtype == np.float32
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], results[2], rtol=1e-5, atol=1e-6)
+
+
+def test_momentum_buffer_is_not_the_gradient_array():
+    # the gradient array is the caller's (accumulated in place by the layers): the momentum buffer
+    # must be a copy of it, not an alias that later steps would scale or the caller overwrite
+    p = param([0.0, 0.0], [1.0, 2.0])
+    opt = optim.SGD([p], lr=1.0, momentum=0.5)
+    opt.step()
+    p.grad[:] = 0.0
+    opt.step()  # buf = 0.5 * (1, 2) + 0
+    np.testing.assert_allclose(p.data, [-1.5, -3.0])
+    assert opt.step_count == 2
+    q = Parameter(np.zeros(2, np.float32))
+    q.grad = np.array([1.0, 2.0])  # a float64 gradient for a float32 parameter
+    opt32 = optim.SGD([q], lr=0.1, momentum=0.9)
+    opt32.step()  # the buffer takes the parameter's dtype
+    assert q.data.dtype == np.float32 and opt32.state[0]["momentum"].dtype == np.float32
+
+
+def test_step_lr_and_cosine_by_hand():
+    opt = optim.SGD(Linear(2, 2), lr=0.8)
+    sched = optim.StepLR(opt, step_size=3, gamma=0.5)
+    assert [sched.step() for _ in range(7)] == [0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2]
+    assert opt.lr == 0.2 and sched.last_epoch == 7
+    opt = optim.SGD(Linear(2, 2), lr=1.0)
+    sched = optim.CosineAnnealingLR(opt, T_max=2, eta_min=0.2)
+    assert [sched.step() for _ in range(2)] == pytest.approx([0.6, 0.2])
+
+
+def test_clip_grad_norm_edges():
+    a = param([0.0], [3.0])
+    b = Parameter(np.zeros(1))  # no gradient: left out
+    assert optim.clip_grad_norm([b], 1.0) == 0.0
+    assert optim.clip_grad_norm([a, b], 4.0) == 3.0 and a.grad[0] == 3.0  # below the limit: kept
+    assert optim.clip_grad_norm([a], 1.0) == 3.0
+    assert a.grad[0] == pytest.approx(1.0 / (3.0 + 1e-6) * 3.0, rel=1e-12)  # max / (norm + 1e-6)
+    c = param([0.0, 0.0], [3.0, 4.0])
+    assert optim.clip_grad_norm([c], 100.0, norm_type=1) == 7.0
+    assert optim.clip_grad_norm([c], 100.0, norm_type=0.5) == pytest.approx((3 ** 0.5 + 2) ** 2)
+    # float32 gradients are summed in float64: 1e5 squares of 1e3 overflow no float32 sum
+    d = Parameter(np.zeros(100_000, np.float32))
+    d.grad = np.full(100_000, 1e3, np.float32)
+    assert optim.clip_grad_norm([d], 1e9) == pytest.approx(1e3 * np.sqrt(1e5), rel=1e-12)
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="norm_type must be positive"):
+            optim.clip_grad_norm([c], 1.0, norm_type=bad)

@@ -131,7 +131,7 @@ def test_float_and_complex(dtype):
     np.testing.assert_allclose(got, want, rtol=1e-5 if dtype in (np.float32, np.complex64) else 1e-12)
 
 
-def test_threads_give_identical_results():
+def test_threads_give_identical_results(openmp):
     rng = np.random.default_rng(5)
     x, w = rng.random((64, 70)), rng.random((5, 4))
     a = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=1)

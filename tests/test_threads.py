@@ -82,7 +82,7 @@ THREAD_CASES = [  # conv dims, x shape, weight shape, keyword arguments
 
 @pytest.mark.parametrize("nd, x_shape, w_shape, kw", THREAD_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_one_and_two_threads_give_the_same_bits(nd, x_shape, w_shape, kw, dtype):
+def test_one_and_two_threads_give_the_same_bits(nd, x_shape, w_shape, kw, dtype, openmp):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
