@@ -186,15 +186,11 @@ def main():
         return child(args)
 
     import joblib
-    import sklearn
-    import convcore
-    versions = f"convcore {convcore.__version__}, scikit-learn {sklearn.__version__}"
-    try:
-        import skorch
-        import torch
-        versions += f", skorch {skorch.__version__}, torch {torch.__version__}"
-    except ImportError:
+    from importlib.util import find_spec
+    # this parent process times nothing, so it loads neither library: each child reports its own
+    if find_spec("skorch") is None or find_spec("torch") is None:
         args.libs = [lib for lib in args.libs if lib != "skorch"]
+    versions = f"searched: {', '.join(args.libs)}"
     print(f"{cpu_features()}; {joblib.cpu_count()} cores; {versions}")
     print(f"{args.candidates} candidates x {args.cv} folds, {args.epochs} epochs, batch 32; "
           f"events: {args.events} of 32x32; {args.rounds} round(s), medians")
