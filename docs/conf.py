@@ -60,3 +60,17 @@ sphinx_gallery_conf = {
     "min_reported_time": 10**6,
     "image_scrapers": ("figure_scraper",),
 }
+
+
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out the members scikit-learn defines (its metadata-routing ``set_*_request`` methods,
+    which it adds to every estimator class, and the search methods the searches inherit): their
+    docstrings cite scikit-learn's own glossary, and scikit-learn documents them."""
+    defined = getattr(obj, "fget", obj)  # a property: where its getter is defined
+    if (getattr(defined, "__module__", None) or "").startswith("sklearn."):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)

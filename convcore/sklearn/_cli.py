@@ -80,7 +80,7 @@ def choose_architecture(X, y, *, space=None, n_iter=20, cv=3, epochs=5, n_jobs=-
 
     Parameters
     ----------
-    X : ndarray, shape (n, channels, *spatial)
+    X : ndarray of shape ``(n, channels, *spatial)``
     y : ndarray of class labels
     output : str or path-like, optional
         Directory for ``results.txt``, ``search_scores.png``, ``best_history.png`` (matplotlib
