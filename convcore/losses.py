@@ -1,7 +1,14 @@
-"""Losses: mean squared / absolute error, cross-entropy from logits, binary cross-entropy from logits.
+r"""Losses as objects: ``loss(prediction, target)`` then ``loss.backward()``, as PyTorch's
+``torch.nn.*Loss``; each one calls its function in :mod:`convcore.functional` (one implementation).
 
-Each loss object is called as ``loss(prediction, target)`` and returns a Python float (the mean over
-the batch); ``loss.backward()`` then returns the gradient with respect to the prediction.
+The lecture's slide: mean squared error :math:`J = \frac1N \sum_i (\hat y_i - y_i)^2`
+(:class:`MSELoss`), mean absolute error :math:`J = \frac1N \sum_i |\hat y_i - y_i|` (:class:`MAELoss`,
+alias :class:`L1Loss`) and cross-entropy :math:`L = -\sum_{i=1}^N \sum_{j=1}^C y_{ij} \log \hat y_{ij}`
+(:class:`CrossEntropyLoss` from logits, :class:`NLLLoss` from log-probabilities). Every loss takes
+``reduction='mean'|'sum'|'none'``: ``'sum'`` is the slide's sum, ``'mean'`` (default) divides it by
+the number of samples, ``'none'`` keeps one loss per sample. Calling a loss returns a Python float
+(an array for ``'none'``); ``loss.backward()`` returns the gradient with respect to the prediction
+(for ``'none'``, ``loss.backward(grad_output)`` with one value per sample, as PyTorch asks).
 
 Examples
 --------
@@ -12,192 +19,202 @@ Examples
 >>> loss.backward()
 array([[-0.375,  0.125,  0.125,  0.125],
        [ 0.125,  0.125,  0.125, -0.375]])
+>>> y = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])    # the same targets, one-hot
+>>> round(CrossEntropyLoss(reduction="sum")(np.zeros((2, 4)), y), 6)  # 2 log(4)
+2.772589
 """
 import numpy as np
 
-__all__ = ["Loss", "MSELoss", "MAELoss", "L1Loss", "CrossEntropyLoss", "BCEWithLogitsLoss", "get_loss"]
+from .functional import losses as F
 
-
-def _float_pred(prediction):
-    prediction = np.asarray(prediction)
-    if prediction.dtype.kind != "f":
-        prediction = prediction.astype(np.float64)
-    return prediction
+__all__ = ["Loss", "MSELoss", "MAELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
+           "get_loss"]
 
 
 class Loss:
-    """Base class: ``__call__(prediction, target) -> float`` then ``backward() -> grad``."""
+    """Base class: ``__call__(prediction, target)`` returns the loss, ``backward(grad_output=None)``
+    its gradient with respect to the prediction. A subclass names its functional pair (``_loss``,
+    ``_grad``) and the keyword arguments it passes (``_options``)."""
 
     #: 'classification' when predictions are class scores (accuracy is meaningful)
     task = "regression"
+    _loss = _grad = None
+
+    def __init__(self, reduction="mean"):
+        self.reduction = F.check_reduction(reduction)
 
     def __call__(self, prediction, target):
         return self.forward(prediction, target)
 
-    def get_config(self):
+    def _options(self):
         return {}
 
+    def forward(self, prediction, target):
+        value = type(self)._loss(prediction, target, reduction=self.reduction, **self._options())
+        self._inputs = (prediction, target)
+        return value if self.reduction == "none" else float(value)
+
+    def backward(self, grad_output=None):
+        """Gradient of the last loss computed with respect to its prediction.
+
+        Parameters
+        ----------
+        grad_output : float or array_like, optional
+            Gradient with respect to the loss: 1 by default; for ``reduction='none'`` required, an
+            array of the unreduced loss's shape (PyTorch asks the same of a non-scalar loss).
+        """
+        if grad_output is None:
+            if self.reduction == "none":
+                raise ValueError("backward() of a loss with reduction='none' needs grad_output, "
+                                 "one value per element of the loss")
+            grad_output = 1.0
+        return type(self)._grad(grad_output, *self._inputs, reduction=self.reduction,
+                                **self._options())
+
+    def get_config(self):
+        return {**self._options(), "reduction": self.reduction}
+
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if not (k == "reduction" and v == "mean"))
         return f"{type(self).__name__}({args})"
 
 
 class MSELoss(Loss):
-    """Mean of ``(prediction - target)^2`` over all elements."""
+    r"""Squared error :math:`(\hat y - y)^2` of every element; see :func:`convcore.functional.mse_loss`.
 
-    def forward(self, prediction, target):
-        prediction = _float_pred(prediction)
-        target = np.asarray(target, dtype=prediction.dtype)
-        if target.shape != prediction.shape:
-            if target.size != prediction.size:
-                raise ValueError(f"target shape {target.shape} does not match prediction shape {prediction.shape}")
-            target = target.reshape(prediction.shape)
-        diff = prediction - target
-        self._diff = diff
-        return float(np.mean(diff * diff))
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = MSELoss()
+    >>> loss(np.array([1.0, 3.0]), np.array([0.0, 0.0]))          # (1 + 9) / 2
+    5.0
+    >>> loss.backward()                                             # 2 (yhat - y) / N
+    array([1., 3.])
+    """
 
-    def backward(self):
-        d = self._diff
-        return d * d.dtype.type(2.0 / d.size)
+    _loss, _grad = staticmethod(F.mse_loss), staticmethod(F.mse_loss_backward)
 
 
 class MAELoss(Loss):
-    """Mean of ``|prediction - target|`` over all elements (gradient ``sign`` / n, 0 at ties)."""
+    r"""Absolute error :math:`|\hat y - y|` of every element (gradient ``sign``, 0 at ties); see
+    :func:`convcore.functional.l1_loss`.
 
-    def forward(self, prediction, target):
-        prediction = _float_pred(prediction)
-        target = np.asarray(target, dtype=prediction.dtype)
-        if target.shape != prediction.shape:
-            if target.size != prediction.size:
-                raise ValueError(f"target shape {target.shape} does not match prediction shape {prediction.shape}")
-            target = target.reshape(prediction.shape)
-        diff = prediction - target
-        self._diff = diff
-        return float(np.mean(np.abs(diff)))
+    Examples
+    --------
+    >>> import numpy as np
+    >>> MAELoss(reduction="none")(np.array([1.0, -3.0]), np.array([0.0, 0.0]))
+    array([1., 3.])
+    """
 
-    def backward(self):
-        d = self._diff
-        return np.sign(d) * d.dtype.type(1.0 / d.size)
+    _loss, _grad = staticmethod(F.l1_loss), staticmethod(F.l1_loss_backward)
 
 
 L1Loss = MAELoss
 
 
-def _log_softmax(z):
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-class CrossEntropyLoss(Loss):
-    """Cross-entropy of integer class labels given logits ``(N, C)`` (softmax fused, stable).
-
-    With class ``weight`` ``w`` and ``label_smoothing`` ``e`` the target distribution is
-    ``q = (1 - e) * onehot(y) + e / C`` and the loss is
-    ``sum_i sum_c w_c q_ic (-log p_ic) / sum_i w_{y_i}`` (PyTorch's definition).
-    """
-
+class _ClassLoss(Loss):
     task = "classification"
 
-    def __init__(self, weight=None, label_smoothing=0.0):
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
         if weight is not None:
             weight = np.asarray(weight, dtype=np.float64)
             if weight.ndim != 1 or np.any(weight < 0) or not np.all(np.isfinite(weight)):
                 raise ValueError("weight must be a 1-D array of non-negative finite class weights")
-        if not 0.0 <= float(label_smoothing) <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.weight = weight
-        self.label_smoothing = float(label_smoothing)
 
-    def forward(self, prediction, target):
-        z = _float_pred(prediction)
-        if z.ndim != 2:
-            raise ValueError(f"prediction must be 2-D logits (N, C), got shape {z.shape}")
-        n, c = z.shape
-        target = np.asarray(target)
-        if target.shape != (n,) or target.dtype.kind not in "iub":
-            raise ValueError(f"target must be {n} integer class labels, got shape {target.shape} dtype {target.dtype}")
-        target = target.astype(np.intp)
-        if n and (target.min() < 0 or target.max() >= c):
-            raise ValueError(f"target labels must be in [0, {c - 1}]")
-        if self.weight is not None and self.weight.shape != (c,):
-            raise ValueError(f"weight has {self.weight.shape[0]} entries but there are {c} classes")
-        logp = _log_softmax(z)
-        rows = np.arange(n)
-        eps = self.label_smoothing
-        q = np.full((n, c), eps / c, dtype=z.dtype)
-        q[rows, target] += 1.0 - eps
-        if self.weight is not None:
-            w = self.weight.astype(z.dtype)
-            qw = q * w
-            denom = float(w[target].sum())
-        else:
-            qw = q
-            denom = float(n)
-        self._p = np.exp(logp)
-        self._qw = qw
-        self._denom = denom
-        return float(-(qw * logp).sum() / denom)
-
-    def backward(self):
-        qw, p = self._qw, self._p
-        g = p * qw.sum(axis=1, keepdims=True) - qw
-        g *= g.dtype.type(1.0 / self._denom)
-        return g
+    def _options(self):
+        return {"weight": self.weight}
 
     def get_config(self):
-        return {"weight": None if self.weight is None else self.weight.tolist(),
-                "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "weight": None if self.weight is None else self.weight.tolist()}
+
+
+class CrossEntropyLoss(_ClassLoss):
+    r"""Cross-entropy from **logits** (softmax fused, stable), with class-index or class-probability
+    targets, class weights and label smoothing: :func:`convcore.functional.cross_entropy`, where the
+    formulas, and the slide's formula from probabilities, are given.
+
+    Examples
+    --------
+    The slide's :math:`L = -\sum_i \sum_j y_{ij} \log \hat y_{ij}` for two events whose
+    predicted probabilities are ``y_hat``: the logits are any scores with that softmax, e.g.
+    ``log(y_hat)``.
+
+    >>> import numpy as np
+    >>> y_hat = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2]])
+    >>> y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> loss = CrossEntropyLoss(reduction="sum")
+    >>> round(loss(np.log(y_hat), y), 4), round(float(-(y * np.log(y_hat)).sum()), 4)
+    (1.0498, 1.0498)
+    >>> loss.backward().round(4)                                      # softmax - y
+    array([[-0.3,  0.2,  0.1],
+           [ 0.3, -0.5,  0.2]])
+    """
+
+    def __init__(self, weight=None, label_smoothing=0.0, reduction="mean"):
+        super().__init__(weight, reduction)
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    _loss, _grad = staticmethod(F.cross_entropy), staticmethod(F.cross_entropy_backward)
+
+    def _options(self):
+        return {**super()._options(), "label_smoothing": self.label_smoothing}
+
+
+class NLLLoss(_ClassLoss):
+    r"""Negative log-likelihood of class indices from **log-probabilities**:
+    :func:`convcore.functional.nll_loss`. ``NLLLoss(reduction='sum')(np.log(y_hat), labels)`` is
+    the slide's cross-entropy computed from probabilities ``y_hat``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y_hat = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2]])
+    >>> round(NLLLoss(reduction="sum")(np.log(y_hat), np.array([0, 1])), 4)   # -log 0.7 - log 0.5
+    1.0498
+    """
+
+    _loss, _grad = staticmethod(F.nll_loss), staticmethod(F.nll_loss_backward)
 
 
 class BCEWithLogitsLoss(Loss):
-    """Binary cross-entropy of targets in [0, 1] given logits (sigmoid fused, stable).
+    r"""Binary cross-entropy of targets in [0, 1] given logits (sigmoid fused, stable):
+    :func:`convcore.functional.binary_cross_entropy_with_logits`.
 
-    ``loss = mean(-(pos_weight * y * log s(z) + (1 - y) * log(1 - s(z))))``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(BCEWithLogitsLoss()(np.array([0.0]), np.array([1.0])), 4)   # log 2
+    0.6931
     """
 
     task = "binary"
+    _loss = staticmethod(F.binary_cross_entropy_with_logits)
+    _grad = staticmethod(F.binary_cross_entropy_with_logits_backward)
 
-    def __init__(self, pos_weight=None):
+    def __init__(self, pos_weight=None, reduction="mean"):
+        super().__init__(reduction)
         if pos_weight is not None:
             pos_weight = float(pos_weight)
             if not pos_weight > 0:
                 raise ValueError(f"pos_weight must be positive, got {pos_weight}")
         self.pos_weight = pos_weight
 
-    def forward(self, prediction, target):
-        z = _float_pred(prediction)
-        y = np.asarray(target, dtype=z.dtype)
-        if y.shape != z.shape:
-            if y.size != z.size:
-                raise ValueError(f"target shape {y.shape} does not match prediction shape {z.shape}")
-            y = y.reshape(z.shape)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError("target values must be in [0, 1]")
-        # log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z)
-        sp_pos = np.logaddexp(0, z)
-        sp_neg = sp_pos - z
-        pw = 1.0 if self.pos_weight is None else self.pos_weight
-        self._z, self._y = z, y
-        return float(np.mean(pw * y * sp_neg + (1 - y) * sp_pos))
-
-    def backward(self):
-        z, y = self._z, self._y
-        s = np.exp(-np.logaddexp(0, -z)).astype(z.dtype)
-        pw = 1.0 if self.pos_weight is None else self.pos_weight
-        g = (pw * y + 1 - y) * s - pw * y
-        return (g * (1.0 / z.size)).astype(z.dtype)
-
-    def get_config(self):
+    def _options(self):
         return {"pos_weight": self.pos_weight}
 
 
 _NAMES = {"mse": MSELoss, "mae": MAELoss, "l1": MAELoss, "cross_entropy": CrossEntropyLoss,
-          "crossentropy": CrossEntropyLoss, "bce": BCEWithLogitsLoss,
+          "crossentropy": CrossEntropyLoss, "nll": NLLLoss, "bce": BCEWithLogitsLoss,
           "binary_cross_entropy": BCEWithLogitsLoss}
 
 
 def get_loss(loss):
-    """A Loss from an instance or a name ('mse', 'mae', 'cross_entropy', 'bce')."""
+    """A Loss from an instance or a name ('mse', 'mae', 'cross_entropy', 'nll', 'bce')."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss.lower() in _NAMES:

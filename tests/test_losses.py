@@ -170,18 +170,32 @@ def test_against_torch():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: losses.CrossEntropyLoss()(np.zeros(3), np.zeros(3, int)), r"prediction must be 2-D logits"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros(3), np.zeros(3, int)),
+     r"target has the input's shape \(3,\), so it holds class probabilities and must be floating"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros(()), np.zeros((), int)), "input must be"),
     (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.5, 1.0])),
-     "target must be 2 integer class labels"),
-    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3])), r"target labels must be in \[0, 2\]"),
+     r"target of shape \(2,\) holds class indices and must be integer, got dtype float64"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2])),
+     r"target must hold class indices of shape \(2,\) or class probabilities of the input's shape "
+     r"\(2, 3\), got shape \(3,\)"),
+    (lambda: losses.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3])),
+     r"target 3 is out of bounds: class indices must be in \[0, 2\]"),
+    (lambda: losses.NLLLoss()(np.zeros((2, 3)), np.array([-1, 0])), r"target -1 is out of bounds"),
+    (lambda: losses.NLLLoss()(np.zeros((2, 3)), np.eye(3)[:2]),
+     r"nll_loss: target must hold class indices of shape \(2,\), got shape \(2, 3\)"),
     (lambda: losses.CrossEntropyLoss(weight=[1, 2])(np.zeros((2, 3)), np.array([0, 1])),
      "weight has 2 entries but there are 3 classes"),
     (lambda: losses.CrossEntropyLoss(label_smoothing=1.5), r"label_smoothing must be in \[0, 1\]"),
     (lambda: losses.CrossEntropyLoss(weight=[-1.0]), "weight must be a 1-D array of non-negative"),
     (lambda: losses.BCEWithLogitsLoss()(np.zeros(2), np.array([0.0, 2.0])), r"target values must be in \[0, 1\]"),
     (lambda: losses.BCEWithLogitsLoss(pos_weight=0), "pos_weight must be positive"),
-    (lambda: losses.MSELoss()(np.zeros(3), np.zeros(4)), "target shape"),
+    (lambda: losses.MSELoss()(np.zeros(3), np.zeros(4)), r"target shape \(4,\) does not match input shape"),
     (lambda: losses.get_loss("hinge"), "loss must be a Loss or one of"),
+    (lambda: losses.MSELoss(reduction="avg"), "avg is not a valid value for reduction"),
+    (lambda: losses.NLLLoss(reduction=None), "None is not a valid value for reduction"),
+    (lambda: losses.CrossEntropyLoss(reduction="Sum"), "Sum is not a valid value for reduction"),
+    (lambda: losses.BCEWithLogitsLoss(reduction="elementwise_mean"),
+     "elementwise_mean is not a valid value for reduction"),
 ])
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
@@ -213,6 +227,8 @@ def test_dtypes_shapes_and_names():
     assert losses.get_loss(loss) is loss
     assert repr(loss) == "CrossEntropyLoss(weight=[1.0, 2.0], label_smoothing=0.1)"
     assert repr(losses.BCEWithLogitsLoss(2)) == "BCEWithLogitsLoss(pos_weight=2.0)"
+    assert repr(losses.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+    assert type(losses.get_loss("nll")) is losses.NLLLoss
 
 
 def test_cross_entropy_rows_of_very_different_scales():

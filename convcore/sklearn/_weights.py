@@ -8,7 +8,7 @@ zero contributes nothing.
 import numpy as np
 
 from .. import losses
-from ..losses import _log_softmax
+from ..functional import log_softmax
 
 __all__ = ["SampleWeighted", "pack"]
 
@@ -52,7 +52,7 @@ class SampleWeighted(losses.Loss):
         share = w / total if total > 0 else np.zeros_like(w)
         if self.kind == "cross_entropy":
             labels = target[:, 0].astype(np.intp)
-            logp = _log_softmax(z2)
+            logp = log_softmax(z2, dim=1)
             rows = np.arange(n)
             per_sample = -logp[rows, labels]
             grad = np.exp(logp)
