@@ -178,7 +178,7 @@ def _as_targets(y, n, loss, dtype, name="y"):
     y = np.asarray(y)
     if y.shape[:1] != (n,):
         raise ValueError(f"{name} must have {n} rows to match the inputs, got shape {y.shape}")
-    if isinstance(loss, _losses.CrossEntropyLoss):
+    if isinstance(loss, (_losses.CrossEntropyLoss, _losses.NLLLoss)):
         if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
             raise ValueError(f"{name} must hold integer class labels for cross-entropy")
         return y.astype(np.int64)
@@ -321,6 +321,9 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, callbacks=No
     if loss is None:
         loss = model.__dict__.get("_loss") or _default_loss(y)
     loss = _losses.get_loss(loss)
+    if getattr(loss, "reduction", "mean") == "none":
+        raise ValueError("loss must reduce to one number to train on: reduction='mean' or 'sum', "
+                         "got reduction='none'")
     y = _as_targets(y, n, loss, model.dtype)
     val = None
     if validation_data is not None:

@@ -160,7 +160,7 @@ def _grad_like(grad_output, shape, dtype):
 def _reduce(per_sample, reduction, denom, shape, dtype):
     """One loss per sample -> the reduced loss (a NumPy scalar of `dtype`, or an array)."""
     if reduction == "none":
-        return per_sample.reshape(shape).astype(dtype, copy=False)
+        return per_sample.reshape(shape).astype(dtype, copy=False)[()]   # unbatched: a scalar
     total = np.float64(per_sample.sum(dtype=np.float64))
     if reduction == "sum":
         return dtype.type(total)
