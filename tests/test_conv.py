@@ -705,12 +705,23 @@ class TestGradients:
         np.testing.assert_allclose(gx, ref, rtol=1e-12, atol=1e-12)
 
     def test_lecture_1d_backprop(self):
-        # o0 = F1 x1 + F2 x2, o1 = F1 x2 + F2 x3  =>  dJ/dF1 = dJ/do0 x1 + dJ/do1 x2
-        x1, x2, x3 = 0.5, -1.5, 2.0
+        # the slide's indices: o0 = F0 x0 + F1 x1, o1 = F0 x1 + F1 x2, so
+        # dJ/dF1 = dJ/do0 x1 + dJ/do1 x2 is grad_w[..., 1] and dJ/dF0 = dJ/do0 x0 + dJ/do1 x1
+        x0, x1, x2 = 0.5, -1.5, 2.0
         dj_do0, dj_do1 = 3.0, -0.25
-        _, gw, _ = F.conv1d_backward([[[dj_do0, dj_do1]]], [[[x1, x2, x3]]], [[[0.7, -0.2]]])
-        assert gw[0, 0, 0] == pytest.approx(dj_do0 * x1 + dj_do1 * x2)
-        assert gw[0, 0, 1] == pytest.approx(dj_do0 * x2 + dj_do1 * x3)
+        _, gw, _ = F.conv1d_backward([[[dj_do0, dj_do1]]], [[[x0, x1, x2]]], [[[0.7, -0.2]]])
+        assert gw[0, 0, 0] == pytest.approx(dj_do0 * x0 + dj_do1 * x1)
+        assert gw[0, 0, 1] == pytest.approx(dj_do0 * x1 + dj_do1 * x2)
+        # the docstring's worked example: x = (1, 2, 3), dJ/do = (10, 100) -> dJ/dF1 = 320
+        _, gw, _ = F.conv1d_backward([[[10.0, 100.0]]], [[[1.0, 2.0, 3.0]]], [[[0.5, 0.5]]])
+        np.testing.assert_array_equal(gw[0, 0], [210.0, 320.0])
+
+    def test_backward_docstring_uses_the_slide_indices(self):
+        import doctest
+        doc = F.conv1d_backward.__doc__
+        assert "o_0 = F_0 x_0 + F_1 x_1" in doc and "grad_w[..., 1]" in doc
+        examples = doctest.DocTestParser().get_examples(doc)
+        assert any("320." in e.want for e in examples)
 
     def test_only_the_requested_gradients(self):
         x, w = rng.standard_normal((1, 1, 4, 4)), rng.standard_normal((1, 1, 2, 2))

@@ -655,14 +655,31 @@ _BACKWARD_EXAMPLES = {
     1: """
     Examples
     --------
-    The lecture's 1-D backpropagation: with o0 = F1 x1 + F2 x2 and o1 = F1 x2 + F2 x3,
-    dJ/dF1 = dJ/do0 * x1 + dJ/do1 * x2.
+    The lecture's backpropagation slide: :math:`o[n] = \\sum_i x[i + n + \\omega]\\, F[i + \\omega]`,
+    so with two weights :math:`o_0 = F_0 x_0 + F_1 x_1` and :math:`o_1 = F_0 x_1 + F_1 x_2`, and
+
+    .. math:: \\frac{\\partial J}{\\partial F_1}
+              = \\frac{\\partial J}{\\partial o_0} \\frac{\\partial o_0}{\\partial F_1}
+              + \\frac{\\partial J}{\\partial o_1} \\frac{\\partial o_1}{\\partial F_1}
+              = \\frac{\\partial J}{\\partial o_0} x_1 + \\frac{\\partial J}{\\partial o_1} x_2,
+
+    which is ``grad_w[..., 1]`` (and :math:`\\partial J / \\partial F_0` is ``grad_w[..., 0]``).
+    With :math:`x = (1, 2, 3)` and :math:`\\partial J / \\partial o = (10, 100)`:
 
     >>> import numpy as np
-    >>> x = np.array([[[1., 2., 3.]]])
-    >>> _, grad_w, _ = conv1d_backward([[[10., 100.]]], x, np.ones((1, 1, 2)))
-    >>> grad_w[0, 0]
+    >>> x0, x1, x2 = 1.0, 2.0, 3.0
+    >>> dJ_do0, dJ_do1 = 10.0, 100.0
+    >>> F0, F1 = 0.5, 0.5
+    >>> o = conv1d([[[x0, x1, x2]]], [[[F0, F1]]])
+    >>> o[0, 0], (F0 * x0 + F1 * x1, F0 * x1 + F1 * x2)              # o0, o1
+    (array([1.5, 2.5]), (1.5, 2.5))
+    >>> _, grad_w, _ = conv1d_backward([[[dJ_do0, dJ_do1]]], [[[x0, x1, x2]]], [[[F0, F1]]])
+    >>> grad_w[0, 0]                                                  # dJ/dF0, dJ/dF1
     array([210., 320.])
+    >>> dJ_do0 * x1 + dJ_do1 * x2                                     # dJ/dF1 by the slide
+    320.0
+    >>> F1 - 0.001 * grad_w[0, 0, 1]                                  # F1 <- F1 - eta dJ/dF1
+    np.float64(0.18)
 """,
     2: """
     Examples
