@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import ndimage, signal
 from .._dask import dask_aware
-from .._modes import SIGNAL_BOUNDARIES
+from .._modes import FILTER_BOUNDARIES
 from ..signal._separable import separable_factors
 from .._validation import as_tuple
 from ._kernels import sobel_x, sobel_y
@@ -73,10 +73,20 @@ def _check_kernel(kernel):
 
 
 def _check_boundary(boundary):
-    if not isinstance(boundary, str) or boundary not in SIGNAL_BOUNDARIES:
-        names = ", ".join(SIGNAL_BOUNDARIES)
+    """The scipy.signal boundary that `boundary` runs as (None for 'none', mode='valid')."""
+    if not isinstance(boundary, str) or boundary not in FILTER_BOUNDARIES:
+        names = ", ".join(FILTER_BOUNDARIES)
         raise ValueError(f"boundary must be one of {names}; got {boundary!r}")
-    return boundary
+    return FILTER_BOUNDARIES[boundary]
+
+
+def _check_fits(image_shape, kernel_shape):
+    """Under the rule 'none' an output pixel needs the whole kernel inside the image."""
+    h, w = image_shape[:2]
+    if kernel_shape[0] > h or kernel_shape[1] > w:
+        raise ValueError(f"kernel of shape {tuple(kernel_shape)} is larger than the image "
+                         f"({h}, {w}): with boundary='none' (only where the whole kernel fits) "
+                         f"there is no output")
 
 
 _NDIMAGE_MODE = {"fill": "constant", "pad": "constant", "symm": "reflect", "symmetric": "reflect",
@@ -91,7 +101,18 @@ def _planes(work):
 
 
 def _filter_planes(planes, kernel, boundary, stride, cval):
-    """Correlate every plane with `kernel` (signal's 'same' centring); float planes in and out."""
+    """Correlate every plane with `kernel` (signal's 'same' centring, or 'valid' for boundary
+    None); float planes in and out."""
+    if boundary is None:
+        _check_fits(planes.shape[1:], kernel.shape)
+        if stride != (1, 1):
+            return np.stack([signal.correlate2d(p, kernel, mode="valid", stride=stride)
+                             for p in planes])
+        # where the whole kernel fits, the 'same' result never reads outside: cut it out
+        (k0, k1), (h, w) = kernel.shape, planes.shape[1:]
+        y, x = (k0 - 1) // 2, (k1 - 1) // 2      # the first 'same' pixel whose kernel fits
+        same = _filter_planes(planes, kernel, "fill", stride, 0.0)
+        return same[:, y:y + h - k0 + 1, x:x + w - k1 + 1].copy()
     if stride != (1, 1):
         return np.stack([signal.correlate2d(p, kernel, mode="same", boundary=boundary,
                                             fillvalue=cval, stride=stride) for p in planes])
@@ -112,7 +133,7 @@ def _filter_planes(planes, kernel, boundary, stride, cval):
 
 
 @dask_aware()
-def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=False):
+def apply(image, kernel, boundary="mirror", stride=1, cval=0.0, preserve_range=False):
     """Filter a grey or colour image with `kernel` (correlation, the lecture's convention).
 
     Parameters
@@ -125,14 +146,18 @@ def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=Fal
         the upper-left neighbour; the centre is ``kernel[K0 // 2, K1 // 2]`` for odd widths, and
         the output has the image's size before the stride (SciPy's
         ``correlate2d(..., mode='same')``, even widths centred as it centres them).
-    boundary : {'symm', 'fill', 'wrap'}, optional
-        The edge rule: mirrored with the edge pixel repeated (``'symm'``, default, scipy.ndimage's
-        ``'reflect'``), `cval` outside (``'fill'``) or periodic (``'wrap'``); scipy.signal's
-        aliases are accepted.
+    boundary : {'mirror', 'none', 'zero', 'wrap', 'fill', 'symm', ...}, optional
+        The lecture's edge rules: ``'none'`` filters only where the whole kernel fits, so the
+        output shrinks by ``K - 1`` (scipy.signal's ``mode='valid'``; ``'valid'`` is an alias);
+        ``'zero'`` reads 0 outside the image; ``'mirror'`` (default) reflects the image about its
+        edge, the edge pixel repeated (scipy.signal's ``'symm'``, scipy.ndimage's ``'reflect'``,
+        not its ``'mirror'``); ``'wrap'`` is periodic. scipy.signal's names are accepted too:
+        ``'fill'`` reads `cval` outside, ``'symm'``/``'symmetric'``, ``'pad'``, ``'circular'``.
     stride : int or (int, int), optional
         Keep every `stride`-th output pixel along y and x (computing only those).
     cval : float, optional
-        The value outside the image for ``boundary='fill'``, in the float image's range.
+        The value outside the image for ``boundary='fill'``, in the float image's range
+        (``'zero'`` takes none but 0).
     preserve_range : bool, optional
         scikit-image's convention: integer images are first scaled to floats in [0, 1] (signed:
         [-1, 1]); True keeps their values instead.
@@ -140,7 +165,8 @@ def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=Fal
     Returns
     -------
     out : ndarray
-        float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``.
+        float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``
+        (with ``boundary='none'``: ``H - K0 + 1`` and ``W - K1 + 1`` before the stride).
         Values are not clipped: an edge filter gives negative values.
 
     Notes
@@ -160,20 +186,25 @@ def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=Fal
     array([-3.,  6., -3.])
     >>> filters.apply(np.ones((4, 6, 3), np.float32), filters.box(3), stride=2).shape
     (2, 3, 3)
+    >>> filters.apply(np.ones((8, 8)), filters.box(3), boundary="none").shape   # the slides' 'none'
+    (6, 6)
     """
     image = _check_image(image)
     kernel = _check_kernel(kernel)
-    boundary = _check_boundary(boundary)
+    rule = _check_boundary(boundary)
     stride = as_tuple(stride, 2, "stride")
     if not isinstance(cval, numbers.Real) or not np.isfinite(cval):
         raise ValueError(f"cval must be a finite real number, got {cval!r}")
+    if boundary == "zero" and cval != 0:
+        raise ValueError(f"boundary='zero' reads 0 outside the image, so cval must be 0, got "
+                         f"{cval!r}: use boundary='fill' for another value")
     work = as_float_image(image, preserve_range)
-    out = _filter_planes(_planes(work), kernel.astype(work.dtype), boundary, stride,
+    out = _filter_planes(_planes(work), kernel.astype(work.dtype, copy=False), rule, stride,
                          float(work.dtype.type(cval)))
     return out[0] if work.ndim == 2 else np.moveaxis(out, 0, -1)
 
 
-def edges(image, boundary="symm", preserve_range=False):
+def edges(image, boundary="mirror", preserve_range=False):
     """Gradient magnitude by the Sobel filter, as scikit-image's ``filters.sobel`` computes it.
 
     With ``Gx`` and ``Gy`` the image correlated with ``sobel_x() / 4`` and ``sobel_y() / 4``
@@ -185,8 +216,8 @@ def edges(image, boundary="symm", preserve_range=False):
     ----------
     image : array_like
         ``(H, W)`` or ``(H, W, C)``, as for :func:`apply`.
-    boundary : {'symm', 'fill', 'wrap'}, optional
-        Edge rule, as for :func:`apply` ('fill' reads 0 outside).
+    boundary : {'mirror', 'none', 'zero', 'wrap', ...}, optional
+        Edge rule, as for :func:`apply` ('fill' reads 0 outside; 'none' drops a one-pixel rim).
     preserve_range : bool, optional
         As for :func:`apply`.
 
@@ -205,12 +236,12 @@ def edges(image, boundary="symm", preserve_range=False):
     array([0.    , 0.    , 0.7071, 0.7071, 0.    , 0.    ])
     """
     image = _check_image(image)
-    boundary = _check_boundary(boundary)
+    rule = _check_boundary(boundary)
     work = as_float_image(image, preserve_range)
     planes = _planes(work)
     out = None
     for kernel in (sobel_x(), sobel_y()):
-        g = _filter_planes(planes, (kernel / 4.0).astype(work.dtype), boundary, (1, 1), 0.0)
+        g = _filter_planes(planes, (kernel / 4.0).astype(work.dtype), rule, (1, 1), 0.0)
         g *= g
         out = g if out is None else np.add(out, g, out=out)
     out /= 2
