@@ -1,5 +1,5 @@
-"""Filtering photographs: grey (H, W) or colour (H, W, C) images, channel by channel, with
-scikit-image's value-range and dtype conventions."""
+"""Filtering photographs: grey (H, W) or colour (H, W, C) images, channel by channel; 8- and
+16-bit photographs scaled to [0, 1] as scikit-image scales them, any other array keeps its values."""
 import numbers
 
 import numpy as np
@@ -11,18 +11,22 @@ from ..signal._separable import separable_factors
 from .._validation import as_tuple
 from ._kernels import sobel_x, sobel_y
 
-# img_as_float's scale for integer images: the dtype's maximum maps to 1.0
 _FLOATS = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float32,
            np.dtype(np.float64): np.float64}
+# the dtypes photographs come in (Pillow, imageio, scikit-image's data): scaled as img_as_float
+# scales them, their maximum to 1.0; a grid of int64 0/1 typed by hand keeps its 0 and 1
+_PHOTO_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 def as_float_image(image, preserve_range=False):
-    """`image` as a float array in scikit-image's convention (``img_as_float``).
+    """`image` as floats: photographs (uint8, uint16) scaled to [0, 1], anything else as it is.
 
-    Floats keep their dtype (float16 becomes float32) and their values. Unsigned integers are
-    divided by their dtype's maximum (uint8 255 -> 1.0), signed ones too, clipped at -1
-    (int8 -127 and -128 -> -1.0), bools become 0.0 / 1.0, all as float64. With
-    ``preserve_range=True`` integers keep their values (converted to float64, not scaled).
+    The image dtypes uint8 and uint16 are divided by their maximum (255 -> 1.0, 65535 -> 1.0),
+    as scikit-image's ``img_as_float`` does, unless ``preserve_range=True``. Every other integer
+    dtype (int8 to int64, uint32, uint64) keeps its values, so a grid typed by hand filters to
+    the numbers worked out on paper; bools become 0.0 / 1.0 (what both rules give). All of
+    these come out as float64 (exact up to 2**53). Floats keep their dtype (float16 becomes
+    float32) and their values.
 
     Examples
     --------
@@ -31,6 +35,8 @@ def as_float_image(image, preserve_range=False):
     array([[0. , 0.2, 1. ]])
     >>> as_float_image(np.array([[0, 51, 255]], dtype=np.uint8), preserve_range=True)
     array([[  0.,  51., 255.]])
+    >>> as_float_image(np.array([[0, 1, 255]]))           # int64: the values themselves
+    array([[  0.,   1., 255.]])
     """
     image = np.asarray(image)
     kind = image.dtype.kind
@@ -42,11 +48,8 @@ def as_float_image(image, preserve_range=False):
         raise TypeError(f"image must hold real numbers (bool, integers or floats), got dtype "
                         f"{image.dtype}")
     out = image.astype(np.float64)
-    if preserve_range:
-        return out
-    out /= np.iinfo(image.dtype).max
-    if kind == "i":
-        np.maximum(out, -1.0, out=out)
+    if image.dtype in _PHOTO_DTYPES and not preserve_range:
+        out /= np.iinfo(image.dtype).max
     return out
 
 
@@ -140,7 +143,7 @@ def apply(image, kernel, boundary="mirror", stride=1, cval=0.0, preserve_range=F
     ----------
     image : array_like
         ``(H, W)`` grey or ``(H, W, C)`` colour (each channel filtered on its own). bool, integer
-        or float.
+        or float; see Returns for the values a dtype stands for.
     kernel : array_like
         2-D filter (a 1-D one is a row), e.g. from :mod:`convcore.filters`. ``kernel[0, 0]`` meets
         the upper-left neighbour; the centre is ``kernel[K0 // 2, K1 // 2]`` for odd widths, and
@@ -159,15 +162,19 @@ def apply(image, kernel, boundary="mirror", stride=1, cval=0.0, preserve_range=F
         The value outside the image for ``boundary='fill'``, in the float image's range
         (``'zero'`` takes none but 0).
     preserve_range : bool, optional
-        scikit-image's convention: integer images are first scaled to floats in [0, 1] (signed:
-        [-1, 1]); True keeps their values instead.
+        True keeps the values of uint8 and uint16 images too (no scaling to [0, 1]).
 
     Returns
     -------
     out : ndarray
         float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``
         (with ``boundary='none'``: ``H - K0 + 1`` and ``W - K1 + 1`` before the stride).
-        Values are not clipped: an edge filter gives negative values.
+        The values are those of the image filtered as floats, where only the photograph dtypes
+        are rescaled: uint8 and uint16 are divided by 255 and 65535 (scikit-image's
+        ``img_as_float``; not with ``preserve_range=True``); every other integer (int8 ... int64,
+        uint32, uint64), bool (0 and 1) and float keeps its values, so the horizontal-line
+        detector on a one-pixel line of int64 ones gives 6. Values are not clipped: an edge
+        filter gives negative values.
 
     Notes
     -----
@@ -219,7 +226,8 @@ def edges(image, boundary="mirror", preserve_range=False):
     boundary : {'mirror', 'none', 'zero', 'wrap', ...}, optional
         Edge rule, as for :func:`apply` ('fill' reads 0 outside; 'none' drops a one-pixel rim).
     preserve_range : bool, optional
-        As for :func:`apply`.
+        As for :func:`apply` (uint8 and uint16 are scaled to [0, 1] unless True; other dtypes
+        keep their values).
 
     Returns
     -------

@@ -1,5 +1,6 @@
-"""The lecture's edge rules (none, zero, mirror, wrap) in filters.apply and `convcore filter`,
-on the slides' own grids, against a NumPy loop of the slide's formula, scipy.signal and
+"""filters.apply as a student of the lecture types it: the slides' edge rules (none, zero,
+mirror, wrap) in filters.apply and `convcore filter`, and integer grids typed by hand keeping their
+values, on the slides' own grids, against a NumPy loop of the slide's formula, scipy.signal and
 scipy.ndimage."""
 import os
 import subprocess
@@ -175,6 +176,90 @@ def test_dask_none_matches_memory():
                 filters.apply(image, kernel, boundary="none", stride=stride), rtol=1e-12)
     with pytest.raises(ValueError, match="larger than the image"):
         filters.apply(d, np.ones((31, 3)), boundary="none")
+
+
+# integer grids typed by hand keep their values; only uint8/uint16 photographs are rescaled
+
+HAND_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, bool]
+DETECTORS = {"horizontal": filters.line_horizontal, "vertical": filters.line_vertical,
+             "45": filters.line_diagonal_45, "135": filters.line_diagonal_135}
+
+
+def one_pixel_line(direction, n=7):
+    grid = np.zeros((n, n), dtype=np.int64)
+    c = n // 2
+    if direction == "horizontal":
+        grid[c] = 1
+    elif direction == "vertical":
+        grid[:, c] = 1
+    elif direction == "135":                 # upper left to lower right
+        grid[np.arange(n), np.arange(n)] = 1
+    else:                                    # "45": lower left to upper right
+        grid[np.arange(n), np.arange(n)[::-1]] = 1
+    return grid
+
+
+@pytest.mark.parametrize("direction", list(DETECTORS))
+@pytest.mark.parametrize("dtype", HAND_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_line_detectors_on_hand_typed_grids(direction, dtype):
+    grid = one_pixel_line(direction).astype(dtype)
+    for name, make in DETECTORS.items():
+        kernel = make()
+        out = filters.apply(grid, kernel, boundary="none")
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, slide_formula(grid.astype(np.int64), kernel))
+        # the detector of the line's own direction gives 3 x 2 = 6 on the line; the others
+        # meet it with -1, 2, -1 across their middle: 0
+        centre = out[out.shape[0] // 2, out.shape[1] // 2]
+        assert centre == (6.0 if name == direction else 0.0)
+
+
+@pytest.mark.parametrize("dtype", HAND_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("rule", RULES)
+def test_integer_values_are_kept_under_every_rule(dtype, rule):
+    rng = np.random.default_rng(9)
+    top = 2 if dtype is bool else min(int(np.iinfo(dtype).max), 1000)
+    low = 0 if dtype is bool or np.dtype(dtype).kind == "u" else -top
+    grid = rng.integers(low, top, (9, 11)).astype(dtype)
+    kernel = filters.sobel_x()
+    ref = sp_signal.correlate2d(grid.astype(np.float64), kernel, **SIGNAL[rule])
+    np.testing.assert_array_equal(filters.apply(grid, kernel, boundary=rule), ref)
+
+
+def test_int64_slide_grid_and_large_values():
+    out = filters.apply(SLIDE_8x8, filters.line_horizontal(), boundary="none")   # int64
+    assert out[4].tolist() == [4.0, 4.0, 3.0, 5.0, 4.0, 5.0]
+    big = np.full((3, 3), 2**40, dtype=np.int64)
+    assert filters.apply(big, filters.identity())[1, 1] == 2.0**40
+    huge = np.full((3, 3), np.iinfo(np.uint64).max, dtype=np.uint64)
+    assert filters.apply(huge, filters.identity())[1, 1] == float(np.iinfo(np.uint64).max)
+
+
+@pytest.mark.parametrize("dtype,top", [(np.uint8, 255), (np.uint16, 65535)])
+def test_photograph_dtypes_are_rescaled(dtype, top):
+    rng = np.random.default_rng(10)
+    photo = rng.integers(0, top + 1, (12, 10, 3)).astype(dtype)
+    kernel = filters.gaussian(5)
+    out = filters.apply(photo, kernel)
+    for c in range(3):
+        ref = sp_signal.correlate2d(photo[..., c] / top, kernel, mode="same", boundary="symm")
+        np.testing.assert_allclose(out[..., c], ref, rtol=1e-12, atol=1e-15)
+    kept = filters.apply(photo, kernel, preserve_range=True)
+    np.testing.assert_allclose(kept, out * top, rtol=1e-12)
+    # the same grid typed as int64 is not a photograph: its values are kept
+    np.testing.assert_allclose(filters.apply(photo.astype(np.int64), kernel), kept, rtol=1e-12)
+    assert filters.as_float_image(np.array([[0, top]], dtype)).tolist() == [[0.0, 1.0]]
+
+
+def test_dask_keeps_integer_values():
+    da = pytest.importorskip("dask.array")
+    grid = one_pixel_line("vertical", 12).astype(np.int32)
+    d = da.from_array(grid, chunks=5)
+    for rule in RULES:
+        np.testing.assert_array_equal(
+            filters.apply(d, filters.line_vertical(), boundary=rule).compute(),
+            filters.apply(grid, filters.line_vertical(), boundary=rule))
+    assert filters.apply(d, filters.line_vertical(), boundary="none").compute()[5, 5] == 6.0
 
 
 # the command line: the rule is a --boundary choice
