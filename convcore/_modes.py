@@ -13,6 +13,12 @@ SIGNAL_BOUNDARIES = {
     "wrap": MODE_WRAP, "circular": MODE_WRAP,
 }
 
+#: ``boundary`` of convcore.filters: the lecture's edge rules by their slide names ('none': only
+#: where the whole filter fits, so the output shrinks; 'zero'; 'mirror'; 'wrap') and scipy.signal's
+#: names, each mapped to the scipy.signal boundary it runs as (None: ``mode='valid'``).
+FILTER_BOUNDARIES = {"none": None, "valid": None, "zero": "fill", "mirror": "symm",
+                     **{name: name for name in SIGNAL_BOUNDARIES}}
+
 #: ``mode`` of the scipy.ndimage filters (the grid-* names are aliases for filtering).
 NDIMAGE_MODES = {
     "constant": MODE_CONSTANT, "grid-constant": MODE_CONSTANT,

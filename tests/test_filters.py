@@ -173,8 +173,8 @@ class TestApply:
             filters.apply(u8, filters.identity(), preserve_range=True), [[0.0, 255.0]])
         u16 = np.array([[65535]], dtype=np.uint16)
         np.testing.assert_array_equal(filters.apply(u16, filters.identity()), [[1.0]])
-        i8 = np.array([[-128, 127]], dtype=np.int8)
-        np.testing.assert_array_equal(filters.apply(i8, filters.identity()), [[-1.0, 1.0]])
+        i8 = np.array([[-128, 127]], dtype=np.int8)     # not a photograph dtype: values kept
+        np.testing.assert_array_equal(filters.apply(i8, filters.identity()), [[-128.0, 127.0]])
         assert filters.apply(np.ones((3, 3), np.float16), filters.box()).dtype == np.float32
         assert filters.apply(np.ones((3, 3), bool), filters.box()).dtype == np.float64
         out = filters.apply(np.zeros((3, 3)), filters.identity(), boundary="fill", cval=2.0)

@@ -8,9 +8,10 @@ Kernels (float64 arrays, for correlation: ``kernel[0, 0]`` meets the upper-left 
 :func:`line_diagonal_135`, and :func:`emboss`; :func:`get_kernel` finds one by name (``KERNELS``).
 
 Photographs: :func:`apply` filters a grey ``(H, W)`` or colour ``(H, W, C)`` image channel by
-channel (integer images scaled to [0, 1] floats as scikit-image does), :func:`edges` gives the
-Sobel gradient magnitude. The command line: ``convcore filter INPUT OUTPUT --kernel gaussian
---size 101``.
+channel (uint8/uint16 photographs scaled to [0, 1] floats as scikit-image does, other integers
+keep their values) with the lecture's edge rules (none, zero, mirror, wrap), :func:`edges`
+gives the Sobel gradient magnitude. The command line: ``convcore filter INPUT OUTPUT --kernel
+gaussian --size 101 --boundary none``.
 
 Examples
 --------

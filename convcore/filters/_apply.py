@@ -1,28 +1,32 @@
-"""Filtering photographs: grey (H, W) or colour (H, W, C) images, channel by channel, with
-scikit-image's value-range and dtype conventions."""
+"""Filtering photographs: grey (H, W) or colour (H, W, C) images, channel by channel; 8- and
+16-bit photographs scaled to [0, 1] as scikit-image scales them, any other array keeps its values."""
 import numbers
 
 import numpy as np
 
 from .. import ndimage, signal
 from .._dask import dask_aware
-from .._modes import SIGNAL_BOUNDARIES
+from .._modes import FILTER_BOUNDARIES
 from ..signal._separable import separable_factors
 from .._validation import as_tuple
 from ._kernels import sobel_x, sobel_y
 
-# img_as_float's scale for integer images: the dtype's maximum maps to 1.0
 _FLOATS = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float32,
            np.dtype(np.float64): np.float64}
+# the dtypes photographs come in (Pillow, imageio, scikit-image's data): scaled as img_as_float
+# scales them, their maximum to 1.0; a grid of int64 0/1 typed by hand keeps its 0 and 1
+_PHOTO_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 def as_float_image(image, preserve_range=False):
-    """`image` as a float array in scikit-image's convention (``img_as_float``).
+    """`image` as floats: photographs (uint8, uint16) scaled to [0, 1], anything else as it is.
 
-    Floats keep their dtype (float16 becomes float32) and their values. Unsigned integers are
-    divided by their dtype's maximum (uint8 255 -> 1.0), signed ones too, clipped at -1
-    (int8 -127 and -128 -> -1.0), bools become 0.0 / 1.0, all as float64. With
-    ``preserve_range=True`` integers keep their values (converted to float64, not scaled).
+    The image dtypes uint8 and uint16 are divided by their maximum (255 -> 1.0, 65535 -> 1.0),
+    as scikit-image's ``img_as_float`` does, unless ``preserve_range=True``. Every other integer
+    dtype (int8 to int64, uint32, uint64) keeps its values, so a grid typed by hand filters to
+    the numbers worked out on paper; bools become 0.0 / 1.0 (what both rules give). All of
+    these come out as float64 (exact up to 2**53). Floats keep their dtype (float16 becomes
+    float32) and their values.
 
     Examples
     --------
@@ -31,6 +35,8 @@ def as_float_image(image, preserve_range=False):
     array([[0. , 0.2, 1. ]])
     >>> as_float_image(np.array([[0, 51, 255]], dtype=np.uint8), preserve_range=True)
     array([[  0.,  51., 255.]])
+    >>> as_float_image(np.array([[0, 1, 255]]))           # int64: the values themselves
+    array([[  0.,   1., 255.]])
     """
     image = np.asarray(image)
     kind = image.dtype.kind
@@ -42,11 +48,8 @@ def as_float_image(image, preserve_range=False):
         raise TypeError(f"image must hold real numbers (bool, integers or floats), got dtype "
                         f"{image.dtype}")
     out = image.astype(np.float64)
-    if preserve_range:
-        return out
-    out /= np.iinfo(image.dtype).max
-    if kind == "i":
-        np.maximum(out, -1.0, out=out)
+    if image.dtype in _PHOTO_DTYPES and not preserve_range:
+        out /= np.iinfo(image.dtype).max
     return out
 
 
@@ -73,10 +76,20 @@ def _check_kernel(kernel):
 
 
 def _check_boundary(boundary):
-    if not isinstance(boundary, str) or boundary not in SIGNAL_BOUNDARIES:
-        names = ", ".join(SIGNAL_BOUNDARIES)
+    """The scipy.signal boundary that `boundary` runs as (None for 'none', mode='valid')."""
+    if not isinstance(boundary, str) or boundary not in FILTER_BOUNDARIES:
+        names = ", ".join(FILTER_BOUNDARIES)
         raise ValueError(f"boundary must be one of {names}; got {boundary!r}")
-    return boundary
+    return FILTER_BOUNDARIES[boundary]
+
+
+def _check_fits(image_shape, kernel_shape):
+    """Under the rule 'none' an output pixel needs the whole kernel inside the image."""
+    h, w = image_shape[:2]
+    if kernel_shape[0] > h or kernel_shape[1] > w:
+        raise ValueError(f"kernel of shape {tuple(kernel_shape)} is larger than the image "
+                         f"({h}, {w}): with boundary='none' (only where the whole kernel fits) "
+                         f"there is no output")
 
 
 _NDIMAGE_MODE = {"fill": "constant", "pad": "constant", "symm": "reflect", "symmetric": "reflect",
@@ -91,7 +104,18 @@ def _planes(work):
 
 
 def _filter_planes(planes, kernel, boundary, stride, cval):
-    """Correlate every plane with `kernel` (signal's 'same' centring); float planes in and out."""
+    """Correlate every plane with `kernel` (signal's 'same' centring, or 'valid' for boundary
+    None); float planes in and out."""
+    if boundary is None:
+        _check_fits(planes.shape[1:], kernel.shape)
+        if stride != (1, 1):
+            return np.stack([signal.correlate2d(p, kernel, mode="valid", stride=stride)
+                             for p in planes])
+        # where the whole kernel fits, the 'same' result never reads outside: cut it out
+        (k0, k1), (h, w) = kernel.shape, planes.shape[1:]
+        y, x = (k0 - 1) // 2, (k1 - 1) // 2      # the first 'same' pixel whose kernel fits
+        same = _filter_planes(planes, kernel, "fill", stride, 0.0)
+        return same[:, y:y + h - k0 + 1, x:x + w - k1 + 1].copy()
     if stride != (1, 1):
         return np.stack([signal.correlate2d(p, kernel, mode="same", boundary=boundary,
                                             fillvalue=cval, stride=stride) for p in planes])
@@ -112,36 +136,45 @@ def _filter_planes(planes, kernel, boundary, stride, cval):
 
 
 @dask_aware()
-def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=False):
+def apply(image, kernel, boundary="mirror", stride=1, cval=0.0, preserve_range=False):
     """Filter a grey or colour image with `kernel` (correlation, the lecture's convention).
 
     Parameters
     ----------
     image : array_like
         ``(H, W)`` grey or ``(H, W, C)`` colour (each channel filtered on its own). bool, integer
-        or float.
+        or float; see Returns for the values a dtype stands for.
     kernel : array_like
         2-D filter (a 1-D one is a row), e.g. from :mod:`convcore.filters`. ``kernel[0, 0]`` meets
         the upper-left neighbour; the centre is ``kernel[K0 // 2, K1 // 2]`` for odd widths, and
         the output has the image's size before the stride (SciPy's
         ``correlate2d(..., mode='same')``, even widths centred as it centres them).
-    boundary : {'symm', 'fill', 'wrap'}, optional
-        The edge rule: mirrored with the edge pixel repeated (``'symm'``, default, scipy.ndimage's
-        ``'reflect'``), `cval` outside (``'fill'``) or periodic (``'wrap'``); scipy.signal's
-        aliases are accepted.
+    boundary : {'mirror', 'none', 'zero', 'wrap', 'fill', 'symm', ...}, optional
+        The lecture's edge rules: ``'none'`` filters only where the whole kernel fits, so the
+        output shrinks by ``K - 1`` (scipy.signal's ``mode='valid'``; ``'valid'`` is an alias);
+        ``'zero'`` reads 0 outside the image; ``'mirror'`` (default) reflects the image about its
+        edge, the edge pixel repeated (scipy.signal's ``'symm'``, scipy.ndimage's ``'reflect'``,
+        not its ``'mirror'``); ``'wrap'`` is periodic. scipy.signal's names are accepted too:
+        ``'fill'`` reads `cval` outside, ``'symm'``/``'symmetric'``, ``'pad'``, ``'circular'``.
     stride : int or (int, int), optional
         Keep every `stride`-th output pixel along y and x (computing only those).
     cval : float, optional
-        The value outside the image for ``boundary='fill'``, in the float image's range.
+        The value outside the image for ``boundary='fill'``, in the float image's range
+        (``'zero'`` takes none but 0).
     preserve_range : bool, optional
-        scikit-image's convention: integer images are first scaled to floats in [0, 1] (signed:
-        [-1, 1]); True keeps their values instead.
+        True keeps the values of uint8 and uint16 images too (no scaling to [0, 1]).
 
     Returns
     -------
     out : ndarray
-        float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``.
-        Values are not clipped: an edge filter gives negative values.
+        float64 (float32 for a float32 or float16 image), ``(ceil(H / s0), ceil(W / s1)[, C])``
+        (with ``boundary='none'``: ``H - K0 + 1`` and ``W - K1 + 1`` before the stride).
+        The values are those of the image filtered as floats, where only the photograph dtypes
+        are rescaled: uint8 and uint16 are divided by 255 and 65535 (scikit-image's
+        ``img_as_float``; not with ``preserve_range=True``); every other integer (int8 ... int64,
+        uint32, uint64), bool (0 and 1) and float keeps its values, so the horizontal-line
+        detector on a one-pixel line of int64 ones gives 6. Values are not clipped: an edge
+        filter gives negative values.
 
     Notes
     -----
@@ -160,20 +193,25 @@ def apply(image, kernel, boundary="symm", stride=1, cval=0.0, preserve_range=Fal
     array([-3.,  6., -3.])
     >>> filters.apply(np.ones((4, 6, 3), np.float32), filters.box(3), stride=2).shape
     (2, 3, 3)
+    >>> filters.apply(np.ones((8, 8)), filters.box(3), boundary="none").shape   # the slides' 'none'
+    (6, 6)
     """
     image = _check_image(image)
     kernel = _check_kernel(kernel)
-    boundary = _check_boundary(boundary)
+    rule = _check_boundary(boundary)
     stride = as_tuple(stride, 2, "stride")
     if not isinstance(cval, numbers.Real) or not np.isfinite(cval):
         raise ValueError(f"cval must be a finite real number, got {cval!r}")
+    if boundary == "zero" and cval != 0:
+        raise ValueError(f"boundary='zero' reads 0 outside the image, so cval must be 0, got "
+                         f"{cval!r}: use boundary='fill' for another value")
     work = as_float_image(image, preserve_range)
-    out = _filter_planes(_planes(work), kernel.astype(work.dtype), boundary, stride,
+    out = _filter_planes(_planes(work), kernel.astype(work.dtype, copy=False), rule, stride,
                          float(work.dtype.type(cval)))
     return out[0] if work.ndim == 2 else np.moveaxis(out, 0, -1)
 
 
-def edges(image, boundary="symm", preserve_range=False):
+def edges(image, boundary="mirror", preserve_range=False):
     """Gradient magnitude by the Sobel filter, as scikit-image's ``filters.sobel`` computes it.
 
     With ``Gx`` and ``Gy`` the image correlated with ``sobel_x() / 4`` and ``sobel_y() / 4``
@@ -185,10 +223,11 @@ def edges(image, boundary="symm", preserve_range=False):
     ----------
     image : array_like
         ``(H, W)`` or ``(H, W, C)``, as for :func:`apply`.
-    boundary : {'symm', 'fill', 'wrap'}, optional
-        Edge rule, as for :func:`apply` ('fill' reads 0 outside).
+    boundary : {'mirror', 'none', 'zero', 'wrap', ...}, optional
+        Edge rule, as for :func:`apply` ('fill' reads 0 outside; 'none' drops a one-pixel rim).
     preserve_range : bool, optional
-        As for :func:`apply`.
+        As for :func:`apply` (uint8 and uint16 are scaled to [0, 1] unless True; other dtypes
+        keep their values).
 
     Returns
     -------
@@ -205,12 +244,12 @@ def edges(image, boundary="symm", preserve_range=False):
     array([0.    , 0.    , 0.7071, 0.7071, 0.    , 0.    ])
     """
     image = _check_image(image)
-    boundary = _check_boundary(boundary)
+    rule = _check_boundary(boundary)
     work = as_float_image(image, preserve_range)
     planes = _planes(work)
     out = None
     for kernel in (sobel_x(), sobel_y()):
-        g = _filter_planes(planes, (kernel / 4.0).astype(work.dtype), boundary, (1, 1), 0.0)
+        g = _filter_planes(planes, (kernel / 4.0).astype(work.dtype), rule, (1, 1), 0.0)
         g *= g
         out = g if out is None else np.add(out, g, out=out)
     out /= 2

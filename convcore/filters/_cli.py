@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .._modes import SIGNAL_BOUNDARIES
+from .._modes import FILTER_BOUNDARIES
 from ._apply import apply, edges
 from ._kernels import KERNELS, get_kernel
 
@@ -38,8 +38,11 @@ def add_arguments(parser):
                         help="gaussian standard deviation in pixels (default: (size - 1) / 6)")
     parser.add_argument("--stride", type=int, default=1,
                         help="keep every N-th output pixel along both axes (default 1)")
-    parser.add_argument("--boundary", default="symm", choices=sorted(SIGNAL_BOUNDARIES),
-                        help="edge rule: symm (mirror, default), fill (black) or wrap")
+    parser.add_argument("--boundary", default="mirror", choices=list(FILTER_BOUNDARIES),
+                        metavar="{none,zero,mirror,wrap}",
+                        help="the lecture's edge rules: none (only where the whole kernel fits: "
+                             "the image shrinks by size - 1), zero (black outside), mirror "
+                             "(default) or wrap; scipy.signal's fill/symm/... also work")
 
 
 def _pillow():
