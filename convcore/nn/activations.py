@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import erf, expit
 
 from ._module import Module
+from ..functional import losses as F
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax"]
 
@@ -117,7 +118,7 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    """``exp(x) / sum(exp(x))`` along ``dim`` (stable: the maximum is subtracted first)."""
+    """``exp(x) / sum(exp(x))`` along ``dim``: :func:`convcore.functional.softmax` as a layer."""
 
     def __init__(self, dim=1):
         super().__init__()
@@ -128,14 +129,11 @@ class Softmax(Module):
     def forward(self, x):
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"dim {self.dim} is out of range for an input with {x.ndim} dimensions")
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))
-        y = e / e.sum(axis=self.dim, keepdims=True)
-        self._y = y
-        return y
+        self._y = F.softmax(x, self.dim)
+        return self._y
 
     def backward(self, grad_output):
-        y = self._y
-        return y * (grad_output - (grad_output * y).sum(axis=self.dim, keepdims=True))
+        return F.softmax_backward(grad_output, self._y, self.dim)
 
     def get_config(self):
         return {"dim": self.dim}
