@@ -2,8 +2,8 @@
 
 Filtering: :mod:`convcore.signal` (drop-in for ``scipy.signal``'s convolutions),
 :mod:`convcore.ndimage` (drop-in for ``scipy.ndimage``'s filters), :mod:`convcore.filters` (ready
-kernels and photographs). Learning: :mod:`convcore.functional` (convolution and pooling with their
-gradients, also exported here), :mod:`convcore.nn`, :mod:`convcore.losses`, :mod:`convcore.optim`,
+kernels and photographs). Learning: :mod:`convcore.functional` (convolution, pooling, softmax and
+the losses with their gradients, also exported here), :mod:`convcore.nn`, :mod:`convcore.losses`, :mod:`convcore.optim`,
 :mod:`convcore.metrics`, :mod:`convcore.datasets`, :mod:`convcore.models`. Subpackages are imported
 on first use.
 """
