@@ -81,7 +81,7 @@ class Loss:
 
 
 class MSELoss(Loss):
-    r"""Squared error :math:`(\hat y - y)^2` of every element; see :func:`convcore.functional.mse_loss`.
+    r"""Squared error :math:`(\hat y - y)^2` of every element; see :func:`convcore.mse_loss`.
 
     Examples
     --------
@@ -98,7 +98,7 @@ class MSELoss(Loss):
 
 class MAELoss(Loss):
     r"""Absolute error :math:`|\hat y - y|` of every element (gradient ``sign``, 0 at ties); see
-    :func:`convcore.functional.l1_loss`.
+    :func:`convcore.l1_loss`.
 
     Examples
     --------
@@ -133,7 +133,7 @@ class _ClassLoss(Loss):
 
 class CrossEntropyLoss(_ClassLoss):
     r"""Cross-entropy from **logits** (softmax fused, stable), with class-index or class-probability
-    targets, class weights and label smoothing: :func:`convcore.functional.cross_entropy`, where the
+    targets, class weights and label smoothing: :func:`convcore.cross_entropy`, where the
     formulas, and the slide's formula from probabilities, are given.
 
     Examples
@@ -167,7 +167,7 @@ class CrossEntropyLoss(_ClassLoss):
 
 class NLLLoss(_ClassLoss):
     r"""Negative log-likelihood of class indices from **log-probabilities**:
-    :func:`convcore.functional.nll_loss`. ``NLLLoss(reduction='sum')(np.log(y_hat), labels)`` is
+    :func:`convcore.nll_loss`. ``NLLLoss(reduction='sum')(np.log(y_hat), labels)`` is
     the slide's cross-entropy computed from probabilities ``y_hat``.
 
     Examples
@@ -183,7 +183,7 @@ class NLLLoss(_ClassLoss):
 
 class BCEWithLogitsLoss(Loss):
     r"""Binary cross-entropy of targets in [0, 1] given logits (sigmoid fused, stable):
-    :func:`convcore.functional.binary_cross_entropy_with_logits`.
+    :func:`convcore.binary_cross_entropy_with_logits`.
 
     Examples
     --------

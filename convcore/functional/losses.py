@@ -194,7 +194,7 @@ class _ClassPlan:
         self.reduction = check_reduction(reduction)
         x = _as_float(input, "input")
         if x.ndim == 0:
-            raise ValueError(f"input must be (C,) or (N, C, *d) class scores, got a 0-d array")
+            raise ValueError("input must be (C,) or (N, C, *d) class scores, got a 0-d array")
         self.dtype, self.in_shape = x.dtype, x.shape
         c = x.shape[0] if x.ndim == 1 else x.shape[1]
         # unbatched (C,) -> (1, C); batched (N, C, *d) -> (N * prod(d), C)
@@ -227,9 +227,9 @@ class _ClassPlan:
             self.denom = m
         else:
             if t.shape != self.shape:
-                kinds = ("class indices of shape " + str(self.shape) + " or class probabilities of "
-                         "the input's shape " + str(x.shape)) if probabilities else \
-                        f"class indices of shape {self.shape}"
+                kinds = f"class indices of shape {self.shape}"
+                if probabilities:
+                    kinds += f" or class probabilities of the input's shape {x.shape}"
                 raise ValueError(f"{fname}: target must hold {kinds}, got shape {t.shape}")
             if t.dtype.kind not in "iub":
                 raise ValueError(f"{fname}: target of shape {t.shape} holds class indices and must be "
