@@ -17,6 +17,7 @@
 # notebook (`jupytext --to notebook examples/lecture.py`, needs `pip install "convcore[notebook]"`).
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import signal as scipy_signal
 
@@ -25,6 +26,17 @@ from convcore import filters, functional as F, losses, metrics, models, nn, sign
 from convcore.datasets import PARTICLES, detector_events, train_test_split
 
 print("convcore", convcore.__version__)
+
+
+def show(*images, titles=()):
+    """The images side by side (in a notebook the figure appears under the cell)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(3 * len(images), 3), squeeze=False)
+    for ax, image, title in zip(axes[0], images, list(titles) + [""] * len(images)):
+        ax.imshow(image, cmap="gray")
+        ax.set_title(title)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
 
 
 def close(a, b, tol=1e-9):
@@ -84,6 +96,7 @@ print(h)
 C = filters.apply(A, h, boundary="none")
 print(C)
 assert close(C, by_the_formula(A, h))
+show(A, C, titles=["A", "C = A * h (edges: none)"])
 assert close(C, scipy_signal.correlate2d(A, h, mode="valid"))      # SciPy agrees
 assert close(C, signal.correlate2d(A, h, mode="valid"))            # convcore's SciPy drop-in
 assert C.sum(axis=1).argmax() == 4                                     # strongest on the line (row 5 of A)
@@ -171,6 +184,7 @@ photo = synthetic_photograph()
 box11 = filters.box(11)
 blurred = filters.apply(photo, box11, boundary="none")
 print(photo.shape, "->", blurred.shape)                                 # 256 - 10 = 246
+show(photo, blurred, titles=["photograph", "11x11 box blur"])
 windows = np.lib.stride_tricks.sliding_window_view(photo, (11, 11))     # every 11x11 neighbourhood
 assert close(blurred, windows.mean(axis=(2, 3)))
 for m, n in [(0, 0), (100, 37), (245, 245)]:                            # and the formula itself
@@ -199,6 +213,7 @@ print(np.round(filters.apply(A10, filters.box(3), boundary="none") * 9).astype(i
 
 # %%
 responses = {name: filters.apply(photo, kernel, boundary="none") for name, kernel in detectors.items()}
+show(*(np.clip(r, 0, None) for r in responses.values()), titles=list(responses))
 for name, kernel in detectors.items():
     assert close(responses[name], scipy_signal.correlate2d(photo, kernel, mode="valid"))
     print(f"{name:>12}: strongest response {responses[name].max():.2f}")
@@ -217,6 +232,7 @@ assert max(along_roof, key=along_roof.get) == "horizontal"
 g101 = filters.gaussian(101)
 blur101 = filters.apply(photo, g101, boundary="none")
 print(photo.shape, "->", blur101.shape)                                 # 256 - 100 = 156
+show(photo, blur101, titles=["photograph", "101x101 Gaussian blur"])
 for m, n in [(0, 0), (77, 120), (155, 155)]:                            # the formula at a few pixels
     assert np.isclose(blur101[m, n], np.sum(g101 * photo[m:m + 101, n:n + 101]))
 col, row = g101[:, 50] / g101[:, 50].sum(), g101[50] / g101[50].sum()

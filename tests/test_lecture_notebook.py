@@ -31,3 +31,5 @@ def test_lecture_notebook_runs_every_slide():
     text = "".join(out.get("text", "") for cell in code for out in cell.outputs)
     assert f"convcore {convcore.__version__}" in text      # the package under test ran
     assert "slide's L = 1.0498" in text and text.rstrip().endswith("all slides checked")
+    figures = [out for cell in code for out in cell.outputs if "image/png" in out.get("data", {})]
+    assert len(figures) == 4   # the grid, the 11x11 blur, the line detectors, the 101x101 blur
