@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import losses as _losses
+from .functional.losses import softmax as _softmax
 from ._dask import dask_aware
 from . import optim as _optim
 
@@ -464,8 +465,7 @@ def predict_proba(model, X, batch_size=256):
         return np.concatenate([1 - p, p], axis=1) if p.shape[1] == 1 else p
     if out.ndim != 2:
         raise ValueError(f"predict_proba needs (N, C) logits, the model outputs shape {out.shape}")
-    e = np.exp(out - out.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return _softmax(out, dim=1)
 
 
 class _Table(str):
