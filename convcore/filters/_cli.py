@@ -34,7 +34,7 @@ def add_arguments(parser):
                              "magnitude")
     parser.add_argument("--size", type=int, default=None,
                         help="kernel width for identity/box/mean/gaussian/moving_average "
-                             "(gaussian: odd, default 5)")
+                             "(gaussian: odd, default 5; at most the image's width and height)")
     parser.add_argument("--sigma", type=float, default=None,
                         help="gaussian standard deviation in pixels (default: (size - 1) / 6)")
     parser.add_argument("--stride", type=int, default=1,
