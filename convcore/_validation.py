@@ -1,7 +1,9 @@
 """Argument checks shared by the public functions: each error names the argument it is about."""
 
+import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -48,3 +50,62 @@ def as_float_array(x, name, ndim=None, dtype=None):
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def available_memory():
+    """Bytes of memory the system can hand out now, or None where it cannot tell.
+
+    Linux's ``MemAvailable`` (free memory plus the cache it can drop), else ``os.sysconf``'s free
+    pages (``SC_AVPHYS_PAGES``) or, failing that, its physical pages; a container's own memory
+    limit is not consulted.
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):   # no sysconf (Windows) or no such name
+            continue
+    return None
+
+
+def check_memory(shape, itemsize, what):
+    """Refuse, before allocating it, an array of `shape` whose bytes exceed :func:`available_memory`.
+
+    `what` names the arguments that asked for it (``"size=99999"``); a ValueError says so.
+
+    >>> check_memory((3, 3), 8, "size=3")
+    >>> check_memory((10**9, 10**9), 8, "size=1000000000")
+    Traceback (most recent call last):
+    ...
+    ValueError: size=1000000000 asks for an array of shape (1000000000, 1000000000) (7450580596.9 GiB), more than the memory available (...)
+    """
+    nbytes = math.prod(shape) * itemsize
+    limit = available_memory()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"{what} asks for an array of shape {tuple(shape)} ({nbytes / 2**30:.1f} "
+                         f"GiB), more than the memory available ({limit / 2**30:.1f} GiB)")
+
+
+def check_output_dir(path, name):
+    """Refuse at once a directory of results that could not be written at the end of a long run:
+    a file in the way, or a folder without write permission. Creates nothing.
+
+    >>> check_output_dir("/proc/version/figures", "output")
+    Traceback (most recent call last):
+    ...
+    ValueError: output '/proc/version/figures' cannot be created: /proc/version is a file
+    """
+    path = os.path.abspath(os.fspath(path))
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{name} {path!r} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path!r} cannot be written: no permission in {existing}")

@@ -29,8 +29,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 2
+        parser.error(f"choose a COMMAND: {', '.join(COMMANDS)}")   # usage on stderr, exit 2
     return importlib.import_module(args._module).run(args)
 
 

@@ -6,7 +6,7 @@ classify events in detectors?" — is this track a proton or not?
 """
 import numpy as np
 
-from ._validation import as_int
+from ._validation import as_int, check_memory
 
 __all__ = ["PARTICLES", "detector_events", "load_digits", "train_test_split"]
 
@@ -76,6 +76,12 @@ def _electron(rng, vertex, angle, energy):
     return np.concatenate(segments), np.concatenate(deposits)
 
 
+def check_events_memory(n, size, what):
+    """Refuse (ValueError naming `what`) `n` events of ``size x size`` pixels that memory cannot
+    hold: the simulation holds three float64 copies of the images at its peak."""
+    check_memory((3, n, size, size), 8, what)
+
+
 def detector_events(n=1000, size=32, seed=None, noise=0.05, proton_fraction=0.5, multiclass=False):
     """Simulate images of single charged particles in a 2-D pixel detector.
 
@@ -124,6 +130,7 @@ def detector_events(n=1000, size=32, seed=None, noise=0.05, proton_fraction=0.5,
     """
     n = as_int(n, "n", 1)
     size = as_int(size, "size", 16)
+    check_events_memory(n, size, f"n={n}, size={size}")
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a non-negative number, got {noise!r}")
     if not 0.0 <= proton_fraction <= 1.0:

@@ -12,6 +12,7 @@ time for accuracy. :func:`run_demo` does the same from Python and returns the nu
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from . import datasets, filters, metrics
 from . import _threads
 from ._threads import get_num_threads, set_num_threads
-from ._validation import as_int
+from ._validation import as_int, check_output_dir
 
 __all__ = ["add_arguments", "run", "run_demo"]
 
@@ -59,8 +60,10 @@ def run(args):
     try:
         _check_options(args.events, args.epochs, args.size, args.proton_fraction)
         as_int(args.threads, "threads", 1)
+        if not args.no_plots:
+            check_output_dir(args.output, "--output")
     except (ValueError, TypeError) as exc:
-        print(f"convcore demo: error: {exc}")
+        print(f"convcore demo: error: {exc}", file=sys.stderr)
         return 2
     previous = _threads._setting
     set_num_threads(args.threads)
@@ -81,6 +84,7 @@ def _check_options(events, epochs, size, proton_fraction):
         raise ValueError(f"size must be a multiple of 4, got {size}")
     if not 0.0 < proton_fraction < 1.0:
         raise ValueError(f"proton_fraction must lie strictly between 0 and 1, got {proton_fraction!r}")
+    datasets.check_events_memory(events, size, f"events={events}, size={size}")
     return events, epochs, size
 
 

@@ -9,15 +9,20 @@ For a class c, with TP, FP and FN counted from the confusion matrix::
 ``average`` combines the classes: 'binary' reports the class ``pos_label``; 'micro' pools the
 counts of all classes; 'macro' is the plain mean over classes; 'weighted' weights each class by its
 support (its number of true samples); None returns one value per class. A ratio with a zero
-denominator takes the value ``zero_division`` ('warn' means 0 with an
-:class:`UndefinedMetricWarning`).
+denominator takes the value ``zero_division`` (0, 1 or nan; 'warn' means 0 with an
+:class:`UndefinedMetricWarning`, raised, as scikit-learn raises it, only for the metric the
+function returns: ``recall_score`` of a classifier that never predicts the class is 0 without a
+warning, since recall's denominator, the true samples, is not zero). Bad arguments raise
+:class:`InvalidParameterError` (both a ValueError and a TypeError) with scikit-learn's message.
 """
+import math
+import numbers
 import sys
 import warnings
 
 import numpy as np
 
-__all__ = ["UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
+__all__ = ["InvalidParameterError", "UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
            "f1_score", "fbeta_score", "precision_recall_fscore_support", "precision_score",
            "recall_score"]
 
@@ -26,6 +31,28 @@ _AVERAGES = ("binary", "micro", "macro", "weighted", None)
 
 class UndefinedMetricWarning(UserWarning):
     """A precision, recall or F-score had a zero denominator and was set to 0."""
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """An argument of the wrong type or value (scikit-learn's class of the same name: catch it
+    as either ValueError or TypeError)."""
+
+
+def _check_params(func, average, zero_division, beta=1.0):
+    """scikit-learn's checks of `average`, `zero_division` and `beta`, with its messages."""
+    def bad(name, expected, value):
+        return InvalidParameterError(f"The {name!r} parameter of {func} must be {expected}. "
+                                     f"Got {value!r} instead.")
+    if not (average is None or isinstance(average, str) and average in _AVERAGES):
+        raise bad("average", "a str among {'binary', 'micro', 'macro', 'weighted'} or None",
+                  average)
+    real = isinstance(zero_division, numbers.Real)
+    if not (isinstance(zero_division, str) and zero_division == "warn"
+            or real and (zero_division in (0, 1) or math.isnan(zero_division))):
+        raise bad("zero_division", "a float among {0.0, 1.0}, numpy.nan or a str among "
+                                   "{'warn'}", zero_division)
+    if not (isinstance(beta, numbers.Real) and beta >= 0):  # False for nan
+        raise bad("beta", "a float in the range [0.0, inf]", beta)
 
 
 def _labels_1d(y, name):
@@ -130,36 +157,41 @@ def _outside_this_module():
     return level
 
 
-def _divide(num, den, zero_division, what):
-    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+def _divide(num, den, zero_division, metric, modifier, warn):
+    """num / den, `zero_division` where den is 0 (0 with a warning naming `metric` if `warn`)."""
+    num, den = np.atleast_1d(np.asarray(num, dtype=float)), np.atleast_1d(np.asarray(den, float))
     bad = den == 0
     out = np.divide(num, np.where(bad, 1.0, den))
-    if bad.any():
-        if zero_division == "warn":
-            warnings.warn(f"{what} is ill-defined and being set to 0.0 where there are no "
-                          f"samples to divide by; use zero_division to control this",
-                          UndefinedMetricWarning, stacklevel=_outside_this_module())
-            fill = 0.0
-        else:
-            fill = float(zero_division)
-        out = np.where(bad, fill, out)
-    return out
+    if not bad.any():
+        return out
+    fill = 0.0 if zero_division == "warn" else float(zero_division)
+    if zero_division == "warn" and warn:
+        where = "due to" if out.size == 1 else "in labels with"
+        warnings.warn(f"{metric} is ill-defined and being set to 0.0 {where} no {modifier} "
+                      f"samples. Use `zero_division` parameter to control this behavior.",
+                      UndefinedMetricWarning, stacklevel=_outside_this_module())
+    return np.where(bad, fill, out)
 
 
 def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_label=1,
-                                    average=None, zero_division="warn"):
+                                    average=None, warn_for=("precision", "recall", "f-score"),
+                                    zero_division="warn"):
     """Precision, recall, F-beta and support of every class, or averaged over classes.
 
     Parameters
     ----------
     y_true, y_pred : array_like of shape (n_samples,)
     beta : float
-        Weight of recall in the F-score (1: the F1 score).
+        Weight of recall in the F-score (1: the F1 score, 0: precision, inf: recall); a
+        non-negative real number.
     labels : array_like, optional
         Classes to report (and to average over); default: every label seen, sorted.
     pos_label : int or str
         The class reported when ``average='binary'``.
     average : {'binary', 'micro', 'macro', 'weighted', None}
+    warn_for : tuple of {'precision', 'recall', 'f-score'}
+        The metrics that warn when ``zero_division='warn'`` sets them to 0 (each single-metric
+        function passes its own).
     zero_division : {'warn', 0, 1, nan}
         Value of a ratio whose denominator is zero.
 
@@ -174,13 +206,12 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
     >>> p, r, s
     (array([1. , 1. , 0.5]), array([1. , 0.5, 1. ]), array([1, 2, 1]))
     """
-    if average not in _AVERAGES:
-        raise ValueError(f"average must be one of {_AVERAGES}, got {average!r}")
-    if not (zero_division == "warn" or (isinstance(zero_division, (int, float))
-                                        and (zero_division in (0, 1) or np.isnan(zero_division)))):
-        raise ValueError(f"zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
-    if not np.isscalar(beta) or beta < 0:
-        raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+    return _prfs("precision_recall_fscore_support", y_true, y_pred, beta, labels, pos_label,
+                 average, warn_for, zero_division)
+
+
+def _prfs(func, y_true, y_pred, beta, labels, pos_label, average, warn_for, zero_division):
+    _check_params(func, average, zero_division, beta)
     y_true, y_pred = _check_pair(y_true, y_pred)
     present = np.union1d(y_true, y_pred)
     if average == "binary":
@@ -192,8 +223,14 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
                 raise ValueError(f"pos_label={pos_label!r} is not a valid label: it must be one of "
                                  f"{present.tolist()}")
         labels = np.asarray([pos_label])
-    elif labels is None:
-        labels = present
+    else:
+        if pos_label not in (None, 1):
+            warnings.warn(f"Note that pos_label (set to {pos_label!r}) is ignored when average "
+                          f"!= 'binary' (got {average!r}). You may use labels=[pos_label] to "
+                          f"specify a single positive class.", UserWarning,
+                          stacklevel=_outside_this_module())
+        if labels is None:
+            labels = present
     labels = np.asarray(labels)
     cm = confusion_matrix(y_true, y_pred, labels=np.union1d(labels, present))
     all_labels = np.union1d(labels, present)
@@ -203,13 +240,20 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
     true_count = cm.sum(axis=1)[idx].astype(float)
     if average == "micro":
         tp, pred_count, true_count = tp.sum(), pred_count.sum(), true_count.sum()
-    b2 = float(beta) ** 2
-    precision = _divide(tp, pred_count, zero_division, "Precision")
-    recall = _divide(tp, true_count, zero_division, "Recall")
-    # the F-score from the counts (scikit-learn >= 1.3), so zero_division applies to it directly
-    fscore = _divide((1 + b2) * tp, (1 + b2) * tp + b2 * (true_count - tp) + (pred_count - tp),
-                     zero_division, "F-score")
-    support = true_count.astype(int)
+    beta = float(beta)
+    b2 = beta ** 2 if beta < 1e150 else math.inf     # (a larger beta's square overflows)
+    precision = _divide(tp, pred_count, zero_division, "Precision", "predicted",
+                        "precision" in warn_for)
+    recall = _divide(tp, true_count, zero_division, "Recall", "true", "recall" in warn_for)
+    if math.isinf(b2):
+        fscore = recall
+    elif b2 == 0:
+        fscore = precision
+    else:
+        # from the counts (scikit-learn >= 1.3), so zero_division applies to it directly
+        fscore = _divide((1 + b2) * tp, b2 * true_count + pred_count, zero_division, "F-score",
+                         "true nor predicted", "f-score" in warn_for)
+    support = np.atleast_1d(true_count).astype(int)
     if average is None:
         return precision, recall, fscore, support
     weights = true_count if average == "weighted" else None
@@ -227,10 +271,12 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
     return mean(precision), mean(recall), mean(fscore), None
 
 
-def _single(index, y_true, y_pred, labels, pos_label, average, zero_division, beta=1.0):
-    return precision_recall_fscore_support(y_true, y_pred, beta=beta, labels=labels,
-                                           pos_label=pos_label, average=average,
-                                           zero_division=zero_division)[index]
+def _single(func, y_true, y_pred, labels, pos_label, average, zero_division, beta=1.0):
+    """The one metric `func` returns (warning, as scikit-learn does, for that one only)."""
+    metric = {"precision_score": "precision", "recall_score": "recall"}.get(func, "f-score")
+    index = ("precision", "recall", "f-score").index(metric)
+    return _prfs(func, y_true, y_pred, beta, labels, pos_label, average, (metric,),
+                 zero_division)[index]
 
 
 def precision_score(y_true, y_pred, labels=None, pos_label=1, average="binary",
@@ -240,7 +286,8 @@ def precision_score(y_true, y_pred, labels=None, pos_label=1, average="binary",
     >>> precision_score([0, 1, 1, 0], [1, 1, 1, 0])
     0.6666666666666666
     """
-    return _single(0, y_true, y_pred, labels, pos_label, average, zero_division)
+    return _single("precision_score", y_true, y_pred, labels, pos_label, average,
+                   zero_division)
 
 
 def recall_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
@@ -249,7 +296,7 @@ def recall_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zer
     >>> recall_score([0, 1, 1, 0], [1, 1, 0, 0])
     0.5
     """
-    return _single(1, y_true, y_pred, labels, pos_label, average, zero_division)
+    return _single("recall_score", y_true, y_pred, labels, pos_label, average, zero_division)
 
 
 def fbeta_score(y_true, y_pred, beta, labels=None, pos_label=1, average="binary",
@@ -259,7 +306,8 @@ def fbeta_score(y_true, y_pred, beta, labels=None, pos_label=1, average="binary"
     >>> round(fbeta_score([0, 1, 1, 0], [1, 1, 0, 0], beta=2), 4)
     0.5
     """
-    return _single(2, y_true, y_pred, labels, pos_label, average, zero_division, beta)
+    return _single("fbeta_score", y_true, y_pred, labels, pos_label, average, zero_division,
+                   beta)
 
 
 def f1_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
@@ -268,7 +316,7 @@ def f1_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_di
     >>> round(f1_score([0, 1, 2, 2], [0, 1, 1, 2], average="macro"), 4)
     0.7778
     """
-    return _single(2, y_true, y_pred, labels, pos_label, average, zero_division)
+    return _single("f1_score", y_true, y_pred, labels, pos_label, average, zero_division)
 
 
 def classification_report(y_true, y_pred, labels=None, target_names=None, digits=2,

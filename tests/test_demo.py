@@ -79,7 +79,8 @@ def test_command_line(capsys, tmp_path, monkeypatch):
 ])
 def test_bad_options(capsys, argv, match):
     assert cli.main(["demo", *argv]) == 2
-    assert match in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert match in err and out == ""
 
 
 def test_metrics_layout_matches_the_lecture():

@@ -183,7 +183,8 @@ def test_cli_search_locally_and_on_the_cluster(sk, cluster, tmp_path, capsys):
 def test_cli_search_refuses_bad_options(sk, flag, value, message, capsys):
     from convcore.cli import main
     assert main(["search", flag, value]) == 2
-    assert message in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert message in err and out == ""
 
 
 def test_example_runs_and_saves_the_best_network(sk, tmp_path, monkeypatch, capsys):
@@ -230,5 +231,5 @@ def test_without_scikit_learn_the_cli_still_runs(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert 'convcore search: error: needs scikit-learn: pip install "convcore[ml]"' in done.stdout
+    assert 'convcore search: error: needs scikit-learn: pip install "convcore[ml]"' in done.stderr
     assert 'refused: convcore.sklearn.ConvNetClassifier needs scikit-learn' in done.stdout

@@ -8,7 +8,7 @@ from .. import ndimage, signal
 from .._dask import dask_aware
 from .._modes import FILTER_BOUNDARIES
 from ..signal._separable import separable_factors
-from .._validation import as_tuple
+from .._validation import as_tuple, check_memory
 from ._kernels import sobel_x, sobel_y
 
 _FLOATS = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float32,
@@ -206,6 +206,12 @@ def apply(image, kernel, boundary="mirror", stride=1, cval=0.0, preserve_range=F
         raise ValueError(f"boundary='zero' reads 0 outside the image, so cval must be 0, got "
                          f"{cval!r}: use boundary='fill' for another value")
     work = as_float_image(image, preserve_range)
+    if rule is not None:
+        # the edge rules filter the image padded by the kernel's reach: refuse what cannot fit
+        k0, k1 = kernel.shape
+        check_memory((image.size // (image.shape[0] * image.shape[1]), image.shape[0] + k0 - 1,
+                      image.shape[1] + k1 - 1), work.itemsize,
+                     f"kernel of shape {kernel.shape} (the image padded by its reach)")
     out = _filter_planes(_planes(work), kernel.astype(work.dtype, copy=False), rule, stride,
                          float(work.dtype.type(cval)))
     return out[0] if work.ndim == 2 else np.moveaxis(out, 0, -1)

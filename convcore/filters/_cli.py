@@ -1,7 +1,8 @@
 """``convcore filter INPUT OUTPUT``: filter a photograph (PNG, JPEG, ... through Pillow).
 
 Exit status 0 on success, 1 when an image cannot be read or written (missing file, not an image,
-Pillow not installed, OUTPUT would overwrite INPUT), 2 for bad arguments.
+Pillow not installed, OUTPUT would overwrite INPUT), 2 for bad arguments, among them a kernel
+larger than the image or one whose array cannot fit in memory: refused before it is built.
 """
 import os
 import sys
@@ -33,7 +34,7 @@ def add_arguments(parser):
                              "magnitude")
     parser.add_argument("--size", type=int, default=None,
                         help="kernel width for identity/box/mean/gaussian/moving_average "
-                             "(gaussian: odd, default 5)")
+                             "(gaussian: odd, default 5; at most the image's width and height)")
     parser.add_argument("--sigma", type=float, default=None,
                         help="gaussian standard deviation in pixels (default: (size - 1) / 6)")
     parser.add_argument("--stride", type=int, default=1,
@@ -93,11 +94,23 @@ def _read(src, Image):
         raise CommandError(f"cannot read {src} as an image: {exc}") from None
 
 
+def _check_size(name, size, image):
+    """A kernel larger than the image along either axis is refused before it is built."""
+    if size is None or name == EDGES or not KERNELS[name][1]:
+        return
+    height, width = image.shape[:2]
+    # moving_average is a row (1, size); the other sized kernels are squares
+    if size > width or (name != "moving_average" and size > height):
+        raise CommandError(f"--size {size} makes the {name} kernel larger than the image "
+                           f"({width}x{height} pixels)", 2)
+
+
 def _filter(image, args):
     """The filtered image as floats in [0, 1]."""
     stride = args.stride
     if stride < 1:
         raise CommandError(f"--stride must be positive, got {stride}", 2)
+    _check_size(args.kernel, args.size, image)
     if args.kernel == EDGES:
         if args.size is not None or args.sigma is not None:
             raise CommandError("--size and --sigma do not apply to the edges filter", 2)

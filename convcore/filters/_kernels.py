@@ -3,10 +3,14 @@
 Every kernel is meant for *correlation*, the lecture's ``C[m, n] = sum h[i + w, j + w] A[m + i,
 n + j]`` (no flip), which is what :func:`convcore.filters.apply` and ``scipy.ndimage.correlate`` do:
 ``h[0, 0]`` meets the upper-left neighbour. Axis 0 is y (rows, downwards), axis 1 is x (columns).
+
+The builders that take a size refuse, with a ValueError naming it and before allocating, a kernel
+whose float64 array needs more bytes than the memory available now (Linux's ``MemAvailable``,
+else ``os.sysconf``): ``box(99999)`` would take 74.5 GiB.
 """
 import numpy as np
 
-from .._validation import as_int
+from .._validation import as_int, check_memory
 
 
 def _odd_size(size, name="size"):
@@ -20,6 +24,13 @@ def _ndim(ndim):
     return as_int(ndim, "ndim", 1)
 
 
+def _cube(size, ndim):
+    """The shape ``(size,) * ndim``, refused when its float64 array cannot fit in memory."""
+    shape = (size,) * ndim
+    check_memory(shape, 8, f"size={size}" + (f", ndim={ndim}" if ndim != 2 else ""))
+    return shape
+
+
 def identity(size=3, ndim=2):
     """The identity: a single 1 in the centre of a ``size``-wide cube (the output is the input).
 
@@ -31,7 +42,7 @@ def identity(size=3, ndim=2):
            [0., 0., 0.]])
     """
     size, ndim = _odd_size(size), _ndim(ndim)
-    k = np.zeros((size,) * ndim)
+    k = np.zeros(_cube(size, ndim))
     k[(size // 2,) * ndim] = 1.0
     return k
 
@@ -48,7 +59,7 @@ def box(size=3, ndim=2):
            [1., 1., 1.]])
     """
     size, ndim = as_int(size, "size", 1), _ndim(ndim)
-    return np.full((size,) * ndim, 1.0 / size**ndim)
+    return np.full(_cube(size, ndim), 1.0 / size**ndim)
 
 
 def moving_average(length=5, weight=None):
@@ -64,6 +75,7 @@ def moving_average(length=5, weight=None):
     array([0.5, 0.5, 0.5, 0.5, 0.5])
     """
     length = as_int(length, "length", 1)
+    check_memory((1, length), 8, f"length={length}")
     if weight is None:
         weight = 1.0 / length
     weight = float(weight)
@@ -85,6 +97,7 @@ def gaussian(size=5, sigma=None, ndim=2):
     ((3, 3), 1.0, True)
     """
     size, ndim = _odd_size(size), _ndim(ndim)
+    _cube(size, ndim)
     if sigma is None:
         sigma = max((size - 1) / 6.0, 1e-12) if size > 1 else 1.0
     sigma = float(sigma)

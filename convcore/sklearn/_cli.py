@@ -7,6 +7,7 @@ training curves), refits the best network on the training events, scores it on h
 and saves it with ``model.save``. :func:`choose_architecture` does the same from Python.
 """
 import os
+import sys
 import time
 
 import numpy as np
@@ -37,28 +38,34 @@ def add_arguments(parser):
 
 def run(args):
     """Entry point of ``convcore search``."""
-    from .._validation import as_int
+    from .._validation import as_int, check_output_dir
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        print('convcore search: error: needs scikit-learn: pip install "convcore[ml]"')
+        print('convcore search: error: needs scikit-learn: pip install "convcore[ml]"',
+              file=sys.stderr)
         return 2
     try:
         for name in ("events", "n_iter", "cv", "epochs"):
             as_int(getattr(args, name), name.replace("_", "-"), 2 if name in ("cv", "events") else 1)
         if args.n_jobs == 0:
             raise ValueError("n-jobs must be a positive count or negative (-1: all cores), got 0")
+        if args.output is not None:
+            check_output_dir(args.output, "--output")
         X, y = _data(args.dataset, args.events, args.size, args.seed)
     except (ValueError, TypeError) as exc:
-        print(f"convcore search: error: {exc}")
+        print(f"convcore search: error: {exc}", file=sys.stderr)
         return 2
     try:
         choose_architecture(X, y, n_iter=args.n_iter, cv=args.cv, epochs=args.epochs,
                             n_jobs=args.n_jobs, scheduler=args.scheduler, seed=args.seed,
                             output=args.output, progress=not args.no_progress)
     except OSError as exc:  # an unreachable scheduler, an unwritable output directory
-        print(f"convcore search: error: {exc}")
+        print(f"convcore search: error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # the data cannot be split as asked (too few samples of a class)
+        print(f"convcore search: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -101,6 +108,10 @@ def choose_architecture(X, y, *, space=None, n_iter=20, cv=3, epochs=5, n_jobs=-
 
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
                                                         random_state=seed)
+    rarest = int(np.unique(y_train, return_counts=True)[1].min())
+    if isinstance(cv, int) and cv > rarest:    # refused now, not after the first fits
+        raise ValueError(f"cv={cv} folds need {cv} samples of every class among the "
+                         f"{len(y_train)} searched; the rarest class has {rarest}")
     search = ProgressRandomizedSearchCV(
         ConvNetClassifier(epochs=epochs, random_state=seed),
         ARCHITECTURE_SPACE if space is None else space, n_iter=n_iter, cv=cv, n_jobs=n_jobs,
