@@ -325,7 +325,7 @@ cross_entropy.__doc__ = r"""Cross-entropy between the softmax of logits and a ta
     Parameters
     ----------""" + _CLASS_PARAMS.format(
     input="Logits: real scores, **not probabilities**; the softmax is applied here.",
-    probs=(", or class probabilities (one-hot or soft rows), floating point, of the input's "
+    probs=(",\n        or class probabilities (one-hot or soft rows), floating point, of the input's "
            "shape.")) + r"""    label_smoothing : float in [0, 1], optional
         :math:`\varepsilon` above.
 
@@ -352,8 +352,8 @@ cross_entropy.__doc__ = r"""Cross-entropy between the softmax of logits and a ta
 
     Examples
     --------
-    Two events, three classes, the slide's formula by hand from the probabilities
-    :math:`\hat y`:
+    The slide gives the formula, not numbers; two events and three classes, the formula by hand
+    from the probabilities :math:`\hat y`:
 
     >>> import numpy as np
     >>> y_hat = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2]])
