@@ -7,6 +7,11 @@ Examples
 >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 >>> model(np.zeros((2, 4), dtype=np.float32)).shape
 (2, 3)
+
+The losses live in :mod:`convcore.losses` and are also here, where PyTorch keeps them:
+
+>>> nn.CrossEntropyLoss(reduction="sum")
+CrossEntropyLoss(weight=None, label_smoothing=0.0, reduction='sum')
 """
 from . import init
 from ._module import Module, Parameter, deserialize, serialize
@@ -19,6 +24,7 @@ from .linear import Identity, Linear
 from .separable import DepthwiseConv2d, PointConv2d, SeparableConv2d
 from .attention import MultiheadSelfAttention, SpatialSelfAttention
 from .normalization import BatchNorm1d, BatchNorm2d
+from ..losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MAELoss, MSELoss, NLLLoss
 from .pooling import (AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool, MaxPool1d,
                       MaxPool2d, MaxPool3d)
 
@@ -27,4 +33,5 @@ __all__ = ["Module", "Parameter", "init", "serialize", "deserialize", "Sequentia
            "Tanh", "GELU", "Softmax", "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d",
            "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "GlobalAvgPool", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "DepthwiseConv2d", "PointConv2d", "SeparableConv2d",
-           "MultiheadSelfAttention", "SpatialSelfAttention"]
+           "MultiheadSelfAttention", "SpatialSelfAttention", "MSELoss", "L1Loss", "MAELoss",
+           "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]
