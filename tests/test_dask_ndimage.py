@@ -146,12 +146,19 @@ def test_per_axis_modes_and_mixed_wrap(da):
 
 
 def test_overlap_is_the_reach(da):
-    """The graph reads exactly the filter's reach: a Gaussian of radius 3 grows each chunk by 3."""
+    """Two tasks per chunk (its edges, its filtering), and a chunk lends exactly the filter's
+    reach: a Gaussian of radius 3 takes 3 samples from each side of its neighbours."""
+    import dask
+
     d = da.from_array(np.zeros((40, 40)), chunks=(10, 10))
     lazy = ndimage.gaussian_filter(d, sigma=1.0, truncate=3.0)
-    grown = [layer for name, layer in lazy.dask.layers.items() if name.startswith("overlap")]
-    assert grown, "expected an overlap layer"
+    graph = dict(lazy.__dask_graph__())
+    assert len(graph) == 3 * 16     # the input's 16 chunks, then 2 tasks per chunk
     assert lazy.chunks == d.chunks
+    edges = dask.get(graph, next(k for k in graph if "-edges-" in k[0] and k[1:] == (1, 1)))
+    assert {side: piece.shape for side, piece in edges.items()} == {
+        (-1, -1): (3, 3), (-1, 0): (3, 10), (-1, 1): (3, 3), (0, -1): (10, 3),
+        (0, 1): (10, 3), (1, -1): (3, 3), (1, 0): (3, 10), (1, 1): (3, 3)}
     small = ndimage.gaussian_filter(da.from_array(np.zeros((40, 40)), chunks=(2, 40)), sigma=1.0,
                                     truncate=3.0)
     assert min(small.chunks[0]) >= 3    # chunks shorter than the overlap were merged
