@@ -62,3 +62,44 @@ def test_refuses_chunks_shorter_than_the_depth(da):
         halo_map(np.negative, da.zeros(6, chunks=4), [3], [False], float, np.zeros(0), "n")
     with pytest.raises(ValueError, match="axis 0"):
         halo_map(np.negative, da.zeros(6, chunks=6), [1], [True], float, np.zeros(0), "n")
+
+
+def _local(block):
+    """A filter of reach 1 (zeros beyond the block's edge): only the block's rim depends on
+    where the block ends."""
+    out = block * 1000.0
+    for ax, shift in itertools.product(range(block.ndim), (-1, 1)):
+        moved = np.zeros_like(block)
+        to = [slice(None)] * block.ndim
+        at = [slice(None)] * block.ndim
+        to[ax], at[ax] = (slice(1, None), slice(None, -1)) if shift > 0 else \
+            (slice(None, -1), slice(1, None))
+        moved[tuple(to)] = block[tuple(at)]
+        out += (ax + 1) * shift * moved
+    return out
+
+
+@pytest.mark.parametrize("shape, chunks, depth, periodic, least", [
+    ((60,), ((20, 16, 24),), (1,), (False,), (0,)),
+    ((60,), ((20, 16, 24),), (2,), (True,), (0,)),
+    ((48, 90), ((16, 32), (45, 45)), (1, 2), (False, True), (0, 9)),
+    ((48, 90), ((16, 32), (45, 45)), (1, 2), (False, True), (0, 12)),   # too thick: grown
+    ((48, 50), ((48,), (13, 20, 17)), (0, 1), (False, False), (0, 0)),
+    ((24, 26, 28), ((12, 12), (13, 13), (14, 14)), (1, 1, 1), (True, False, True), (0, 0, 3)),
+])
+def test_rim_recomputed_as_map_overlap(da, shape, chunks, depth, periodic, least):
+    """Chunks much wider than the depth are filtered as they are and their rims again from thin
+    slabs: the same result as dask's map_overlap, whether a chunk takes that path or not."""
+    from convcore._dask._halo import _run_patched, halo_map
+
+    x = np.random.default_rng(4).standard_normal(shape)
+    d = da.from_array(x, chunks=chunks)
+    ours = halo_map(_local, d, depth, periodic, x.dtype, x[:0], "local", least=least)
+    patched = [task[0].func is _run_patched for key, task in ours.dask.layers[ours.name].items()
+               if key[0] == ours.name]
+    assert any(patched) == (least != (0, 12))
+    theirs = d.map_overlap(_local, depth=dict(enumerate(depth)),
+                           boundary={ax: "periodic" if p else "none"
+                                     for ax, p in enumerate(periodic)}, dtype=x.dtype)
+    np.testing.assert_array_equal(ours.compute(scheduler="sync"),
+                                  theirs.compute(scheduler="sync"))

@@ -53,4 +53,4 @@ def run(public, func_name, name, bound):
     image = image.rechunk(tuple(chunks))
     fn = OnThreads(functools.partial(call, public, "image", args), chunk_threads())
     return halo_map(fn, image, depth, [wrap] * image.ndim, probe.dtype,
-                    meta(image.ndim, probe.dtype), "convcore-apply")
+                    meta(image.ndim, probe.dtype), "convcore-apply", least=least)

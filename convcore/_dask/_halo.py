@@ -38,33 +38,70 @@ def _edges(depth, block):
     return {side: block[_edge_index(side, depth, block.shape)].copy() for side in _sides(depth)}
 
 
-def _grow(block, margins, lent):
-    """`block` with its neighbours' edges around it; `lent` pairs each neighbour's direction
-    with its edges (the side facing `block` is taken)."""
-    shape = tuple(lo + n + hi for (lo, hi), n in zip(margins, block.shape))
-    if shape == block.shape:
-        return block
-    grown = np.empty(shape, block.dtype)
+def _window(block, margins, lent, box):
+    """The part `box` (per axis ``(start, stop)``) of `block` grown by `margins` with its
+    neighbours' edges; `lent` pairs each neighbour's direction with its edges (of which the side
+    facing `block` is taken). Only that part is assembled."""
+    out = np.empty([stop - start for start, stop in box], block.dtype)
+    for offset, piece in [((0,) * block.ndim, block)] + [
+            (o, edges[tuple(-v for v in o)]) for o, edges in lent]:
+        src, dst = [], []
+        for o, (lo, hi), n, (start, stop) in zip(offset, margins, block.shape, box):
+            at = 0 if o < 0 else lo + n if o > 0 else lo    # where the piece lies in the grown
+            a, b = max(at, start), min(at + (hi if o > 0 else lo if o < 0 else n), stop)
+            if a >= b:
+                break
+            src.append(slice(a - at, b - at))
+            dst.append(slice(a - start, b - start))
+        else:
+            out[tuple(dst)] = piece[tuple(src)]
+    return out
 
-    def place(offset):
-        return tuple(slice(0, lo) if o < 0 else slice(lo + n, lo + n + hi) if o > 0
-                     else slice(lo, lo + n) for o, (lo, hi), n in zip(offset, margins, block.shape))
 
-    grown[place((0,) * block.ndim)] = block
-    for offset, edges in lent:
-        grown[place(offset)] = edges[tuple(-o for o in offset)]
-    return grown
+def _grown_box(margins, shape):
+    return [(0, lo + n + hi) for (lo, hi), n in zip(margins, shape)]
 
 
 def _run(fn, margins, offsets, block_id, trim, block, *edges):
-    grown = _grow(block, margins, zip(offsets, edges))
+    """`fn` on the whole grown block, trimmed to `block`'s place unless `fn` returns the output
+    chunk itself."""
+    lent = list(zip(offsets, edges))
+    grown = block if not lent else _window(block, margins, lent, _grown_box(margins, block.shape))
     out = fn(grown) if block_id is None else fn(grown, block_id=block_id)
     if not trim:
         return out
     return out[tuple(slice(lo, lo + n) for (lo, _), n in zip(margins, block.shape))]
 
 
-def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=False):
+def _run_patched(fn, margins, offsets, least, block, *edges):
+    """`fn` on `block` alone, right wherever the filter's reach stays inside it, then the rim
+    (`depth` samples along each side that has a neighbour) recomputed from slabs of the grown
+    block: the rim plus the reach on both sides, as thick as `least` says. The chunk is not
+    copied; the slabs are small."""
+    lent = list(zip(offsets, edges))
+    out = fn(block)
+    if np.may_share_memory(out, block):
+        out = out.copy()
+    box = _grown_box(margins, block.shape)
+    for ax, ((lo, hi), n, (_, size)) in enumerate(zip(margins, block.shape, box)):
+        for depth, low in ((lo, True), (hi, False)):
+            if not depth:
+                continue
+            thick = min(max(3 * depth, least[ax]), size)
+            start = 0 if low else size - thick
+            slab_box = list(box)
+            slab_box[ax] = (start, start + thick)
+            result = fn(_window(block, margins, lent, slab_box))
+            rim = lo if low else lo + n - depth     # the rim's start in the grown block
+            keep = [slice(m, m + k) for (m, _), k in zip(margins, block.shape)]
+            keep[ax] = slice(rim - start, rim - start + depth)
+            put = [slice(None)] * block.ndim
+            put[ax] = slice(rim - lo, rim - lo + depth)
+            out[tuple(put)] = result[tuple(keep)]
+    return out
+
+
+def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=False, least=None):
     """``fn`` on every chunk of `x` grown by `depth` samples per axis (two tasks per chunk).
 
     Parameters
@@ -87,6 +124,11 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
         margins trimmed from what `fn` returns.
     block_id : bool
         Pass the chunk's index to `fn` as ``block_id``.
+    least : sequence of int, optional
+        With it, `fn` is a filter whose every output reads only samples within `depth` of it,
+        the same way in any block at least `least` long per axis: each chunk is then filtered
+        as it is, and only its rim again, from slabs that thick (when those are much thinner
+        than the chunk), instead of copying the chunk into a grown block.
 
     Examples
     --------
@@ -103,7 +145,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
     for ax, d in enumerate(depth):
         if d and (len(x.chunks[ax]) < 2 or min(x.chunks[ax]) < d):
             raise ValueError(f"axis {ax}: chunks {x.chunks[ax]} cannot lend a depth of {d}")
-    token = tokenize(fn, x, depth, tuple(periodic), chunks, block_id)
+    token = tokenize(fn, x, depth, tuple(periodic), chunks, block_id, least)
     out_name, edge_name = f"{name}-{token}", f"{name}-edges-{token}"
     numblocks = x.numblocks
     dsk = {}
@@ -114,6 +156,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
             dsk[(edge_name,) + idx] = (cut, (x.name,) + idx)
     for idx in np.ndindex(*numblocks):
         margins, offsets, keys = [], [], []
+        shape = [c[i] for c, i in zip(x.chunks, idx)]
         for ax, (i, d) in enumerate(zip(idx, depth)):
             n = numblocks[ax]
             margins.append((d if (i > 0 or periodic[ax]) else 0,
@@ -128,8 +171,14 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
             if all(0 <= j < n for j, n in zip(neighbour, numblocks)):
                 offsets.append(side)
                 keys.append((edge_name,) + tuple(neighbour))
-        task = functools.partial(_run, fn, tuple(margins), tuple(offsets),
-                                 tuple(idx) if block_id else None, chunks is None)
+        if least is not None and chunks is None and not block_id and all(
+                max(3 * d, m) * 4 <= n for (lo, hi), d, m, n in zip(margins, depth, least, shape)
+                if lo or hi):   # the slabs of an axis at most half the chunk
+            task = functools.partial(_run_patched, fn, tuple(margins), tuple(offsets),
+                                     tuple(least))
+        else:
+            task = functools.partial(_run, fn, tuple(margins), tuple(offsets),
+                                     tuple(idx) if block_id else None, chunks is None)
         dsk[(out_name,) + idx] = (task, (x.name,) + idx, *keys)
     graph = HighLevelGraph.from_collections(out_name, dsk, dependencies=[x])
     return da.Array(graph, out_name, x.chunks if chunks is None else chunks, dtype=dtype,

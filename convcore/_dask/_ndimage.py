@@ -111,7 +111,7 @@ def run(public, func_name, name, bound):
     # the NumPy path checks every argument (same errors, now) and tells the result's dtype
     probe = public(**{name: np.zeros((1,) * x.ndim, dtype=x.dtype)}, **args)
     depth, modes, window = _plan(func_name, bound.arguments, x.ndim)
-    chunks, periodic = [], []
+    chunks, periodic, leasts = [], [], []
     for ax in range(x.ndim):
         wrap = {NDIMAGE_MODES[m] == MODE_WRAP for m in modes[ax]}
         least = depth[ax]
@@ -126,7 +126,8 @@ def run(public, func_name, name, bound):
             depth[ax] = 0
         chunks.append(c)
         periodic.append(True in wrap)
+        leasts.append(least)
     x = x.rechunk(tuple(chunks))
     fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
     return halo_map(fn, x, depth, periodic, probe.dtype, meta(x.ndim, probe.dtype),
-                    f"convcore-{func_name}")
+                    f"convcore-{func_name}", least=leasts)
