@@ -79,25 +79,29 @@ def _local(block):
     return out
 
 
-@pytest.mark.parametrize("shape, chunks, depth, periodic, least", [
-    ((60,), ((20, 16, 24),), (1,), (False,), (0,)),
-    ((60,), ((20, 16, 24),), (2,), (True,), (0,)),
-    ((48, 90), ((16, 32), (45, 45)), (1, 2), (False, True), (0, 9)),
-    ((48, 90), ((16, 32), (45, 45)), (1, 2), (False, True), (0, 12)),   # too thick: grown
-    ((48, 50), ((48,), (13, 20, 17)), (0, 1), (False, False), (0, 0)),
-    ((24, 26, 28), ((12, 12), (13, 13), (14, 14)), (1, 1, 1), (True, False, True), (0, 0, 3)),
+@pytest.mark.parametrize("shape, chunks, depth, periodic, least, patched", [
+    ((600,), ((200, 160, 240),), (1,), (False,), (0,), [True] * 3),
+    ((600,), ((200, 100, 300),), (2,), (True,), (0,), [True, False, True]),
+    ((160, 480), ((80, 80), (240, 240)), (1, 2), (False, True), (0, 6), [True] * 4),
+    ((160, 480), ((80, 80), (240, 240)), (1, 2), (False, True), (0, 12), [False] * 4),
+    ((48, 300), ((48,), (100, 120, 80)), (0, 1), (False, False), (0, 0), [True] * 3),
+    ((4, 128, 128), ((2, 2), (64, 64), (64, 64)), (0, 1, 1), (True, False, False), (0, 0, 3),
+     [True] * 8),
+    ((24, 26, 28), ((12, 12), (13, 13), (14, 14)), (1, 1, 1), (True, False, True), (0, 0, 0),
+     [False] * 8),
 ])
-def test_rim_recomputed_as_map_overlap(da, shape, chunks, depth, periodic, least):
+def test_rim_recomputed_as_map_overlap(da, shape, chunks, depth, periodic, least, patched):
     """Chunks much wider than the depth are filtered as they are and their rims again from thin
-    slabs: the same result as dask's map_overlap, whether a chunk takes that path or not."""
+    slabs (when those are at most RIM_SHARE of the chunk): the same result as dask's
+    map_overlap, whichever path a chunk takes."""
     from convcore._dask._halo import _run_patched, halo_map
 
     x = np.random.default_rng(4).standard_normal(shape)
     d = da.from_array(x, chunks=chunks)
     ours = halo_map(_local, d, depth, periodic, x.dtype, x[:0], "local", least=least)
-    patched = [task[0].func is _run_patched for key, task in ours.dask.layers[ours.name].items()
-               if key[0] == ours.name]
-    assert any(patched) == (least != (0, 12))
+    layer = ours.dask.layers[ours.name]
+    assert [layer[(ours.name,) + idx][0].func is _run_patched
+            for idx in np.ndindex(*d.numblocks)] == patched
     theirs = d.map_overlap(_local, depth=dict(enumerate(depth)),
                            boundary={ax: "periodic" if p else "none"
                                      for ax, p in enumerate(periodic)}, dtype=x.dtype)
