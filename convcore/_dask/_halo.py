@@ -83,7 +83,7 @@ def _rim_share(margins, depth, least, shape):
     """The slabs' size over the chunk's: one slab per side that has a neighbour, `3 * depth`
     thick (the rim and the reach on both sides of it) or `least`."""
     return sum((bool(lo) + bool(hi)) * max(3 * d, m) / n
-               for (lo, hi), d, m, n in zip(margins, depth, least, shape))
+               for (lo, hi), d, m, n in zip(margins, depth, least, shape) if lo or hi)
 
 
 def _run_patched(fn, margins, offsets, least, block, *edges):
