@@ -59,6 +59,10 @@ def _filters(lib):
             "3-D gaussian s=2": lambda x: nd.gaussian_filter(x, 2.0)}
 
 
+def _same(block):
+    return block
+
+
 def _median_time(run, repeats):
     run()  # warm-up
     times = []
@@ -94,6 +98,8 @@ def run_one(lib, size, side, chunk, repeats, scheduler, threads):
         return
     import dask
     import dask.array as da
+    if lib == "convcore":   # what the cluster costs before any filtering: one no-op per chunk
+        filters["no-op"] = lambda x: x.map_blocks(_same)
     if scheduler == "threads":   # dask's default scheduler: two threads in this process
         with dask.config.set(scheduler="threads", num_workers=2):
             rng = da.random.default_rng(0)
@@ -169,6 +175,8 @@ def main():
         cc, di, im = med["convcore"][c], med["dask-image"][c], med["in-memory"][c]
         print(f"{c:18} {cc * 1e3:10.1f} ms {di * 1e3:8.1f} ms {im * 1e3:7.1f} ms "
               f"{di / cc:19.2f}x {cc / im:23.2f}x")
+    noop = statistics.median(run["no-op"] for run in results["convcore"])
+    print(f"scheduling floor: a no-op task per image chunk takes {noop * 1e3:.1f} ms")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
