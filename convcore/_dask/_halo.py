@@ -1,4 +1,4 @@
-"""Overlapping chunks in two tasks per chunk: the chunk's edges cut once, then grown, run, trimmed.
+"""Overlapping chunks in two tasks per chunk: the chunk's edges cut once, then the chunk filtered.
 
 ``dask.array.map_overlap`` cuts every piece a chunk lends its neighbours as a task of its own
 (``3**ndim - 1`` per chunk: 100 tasks for a 4x4 grid, 16 for the chunks themselves), moves each
@@ -7,6 +7,8 @@ the function runs. For filters of a few milliseconds per chunk that bookkeeping 
 the filtering. Here every chunk gives one task that copies all its edges at once (a few rows of
 each side, so the chunk itself is not pinned by its neighbours), and every output chunk is one
 task: its own chunk and its neighbours' edges assembled in one copy, the function, the trim.
+A filter whose outputs read only within the depth (``least=``) skips even that copy where the
+chunk is wide: it filters the chunk as it is and then recomputes the rim from thin slabs.
 
 The grown block is the one ``map_overlap`` would pass (per axis ``boundary='none'``, nothing
 added at the array's outer edge, or ``'periodic'``, the far end's edge), so a chunk function
