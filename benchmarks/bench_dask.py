@@ -3,7 +3,9 @@
 The same 2-worker ``distributed.LocalCluster`` (processes, one thread each) and the same chunks
 for both dask libraries: an 8192x8192 float32 image in 2048x2048 chunks and a 512^3 float32 volume
 in 128x256x256 chunks, generated on the workers (fixed seed) and held there, so each timing is the
-filtering and its scheduling (results are persisted on the workers, not sent back):
+filtering and its scheduling (results are persisted on the workers, not sent back; between two
+runs, outside the timing, the scheduler is let to forget the last result, so that no run finds an
+earlier one in memory):
 
 - ``gaussian s=1`` / ``s=4``  ``gaussian_filter(x, sigma)``
 - ``sobel``                  ``sobel(x)`` (axis -1)
@@ -12,25 +14,27 @@ filtering and its scheduling (results are persisted on the workers, not sent bac
 - ``3-D gaussian s=2``       ``gaussian_filter(volume, 2)``
 
 Each library runs in its own process with its own cluster (dask-image's never imports convcore),
-the processes taking turns round after round so a busy spell of the shared machine hits all alike;
-each process reports the median of ``--repeats`` timings after a warm-up, and the table shows the
-median over ``--rounds``. "in-memory" is convcore's call on the NumPy array in one process with
-``convcore.get_num_threads()`` threads (the cluster's two cores). Ratios: dask-image / convcore-dask
-(above 1: convcore faster) and convcore-dask / in-memory (the cost of chunks and scheduling).
+the processes taking turns round after round (their order reversed every other round) so a busy
+spell of the shared machine hits all alike; each process reports the median of ``--repeats``
+timings after a warm-up, and the table shows the median over ``--rounds``. "in-memory" is
+convcore's call on the NumPy array in one process on ``--threads`` threads (default 2: the cores
+the cluster's two one-thread workers use). Ratios: dask-image / convcore-dask (above 1: convcore
+faster) and convcore-dask / in-memory (the cost of chunks and scheduling).
 
     python benchmarks/bench_dask.py                     # the issue's table
     python benchmarks/bench_dask.py --size 4096 --side 256 --rounds 1   # quicker
     python benchmarks/bench_dask.py --scheduler threads   # no cluster: dask's threads
+    python benchmarks/bench_dask.py --chunk 4096 --rounds 1   # other chunks (image only)
 """
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-import uuid
+
+from _timing import header
 
 CASES = ["gaussian s=1", "gaussian s=4", "sobel", "uniform 5", "correlate 5x5",
          "3-D gaussian s=2"]
@@ -69,12 +73,21 @@ def _median_time(run, repeats):
     return statistics.median(times)
 
 
-def run_one(lib, size, side, repeats, scheduler):
+def _forget(client, keys):
+    """Wait until the scheduler holds none of `keys` (results released by the caller)."""
+    deadline = time.monotonic() + 30
+    while any(client.who_has(keys).values()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def run_one(lib, size, side, chunk, repeats, scheduler, threads):
     """Time every case for `lib` in this process; print {case: seconds} as JSON."""
     import numpy as np
     filters = _filters(lib)
     times = {}
     if lib == "in-memory":
+        import convcore
+        convcore.set_num_threads(threads)
         rng = np.random.default_rng(0)
         image = rng.random((size, size), dtype=np.float32)
         volume = rng.random((side, side, side), dtype=np.float32)
@@ -85,10 +98,12 @@ def run_one(lib, size, side, repeats, scheduler):
         return
     import dask
     import dask.array as da
+    if lib == "convcore":   # what the cluster costs before any filtering: one no-op per chunk
+        filters["no-op"] = lambda x: x.map_blocks(_same)
     if scheduler == "threads":   # dask's default scheduler: two threads in this process
         with dask.config.set(scheduler="threads", num_workers=2):
             rng = da.random.default_rng(0)
-            image = rng.random((size, size), chunks=size // 4, dtype=np.float32).persist()
+            image = rng.random((size, size), chunks=chunk, dtype=np.float32).persist()
             volume = rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
                                 dtype=np.float32).persist()
             for case, fn in filters.items():
@@ -96,41 +111,28 @@ def run_one(lib, size, side, repeats, scheduler):
                 times[case] = _median_time(lambda: fn(x).persist(), repeats)
         print(json.dumps(times))
         return
+    from dask.core import flatten
     from distributed import Client, LocalCluster, wait
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         rng = da.random.default_rng(0)
-        image = rng.random((size, size), chunks=size // 4, dtype=np.float32).persist()
+        image = rng.random((size, size), chunks=chunk, dtype=np.float32).persist()
         volume = rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
                             dtype=np.float32).persist()
         wait([image, volume])
         for case, fn in filters.items():
             x = volume if case.startswith("3-D") else image
-
-            def run():
-                # a fresh name for the input (an identity task per chunk, no copy) so that no
-                # result of an earlier run, still held by the workers, answers this one
-                fresh = x.map_blocks(_same, name=f"input-{uuid.uuid4().hex}")
-                out = client.persist(fn(fresh))
+            runs = []
+            for _ in range(repeats + 1):   # the first is the warm-up
+                start = time.perf_counter()
+                out = client.persist(fn(x))
                 wait(out)
+                runs.append(time.perf_counter() - start)
+                keys = list(flatten(out.__dask_keys__()))
                 del out
-            times[case] = _median_time(run, repeats)
+                _forget(client, keys)
+            times[case] = statistics.median(runs[1:])
     print(json.dumps(times))
-
-
-def _machine():
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = line
-                    break
-    except OSError:
-        pass
-    features = [f for f in ("avx512f", "avx2", "fma") if f" {f}" in flags]
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, features: "
-            f"{' '.join(features) or 'unknown'}; load average {os.getloadavg()[0]:.2f}")
 
 
 def main():
@@ -139,23 +141,28 @@ def main():
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunk", type=int, help="image chunk side (default: size / 4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the in-memory call")
     parser.add_argument("--scheduler", choices=["distributed", "threads"], default="distributed",
                         help="the 2-worker LocalCluster, or dask's threaded scheduler (2 threads)")
     parser.add_argument("--one", choices=LIBS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    chunk = args.chunk or args.size // 4
     if args.one:
-        run_one(args.one, args.size, args.side, args.repeats, args.scheduler)
+        run_one(args.one, args.size, args.side, chunk, args.repeats, args.scheduler,
+                args.threads)
         return
-    print(f"machine: {_machine()}")
-    print(f"image {args.size}x{args.size} float32 chunks {args.size // 4}; volume {args.side}^3 "
-          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2}); "
-          f"{WHERE[args.scheduler]}; convcore chunk threads 1; in-memory threads: all cores")
+    print(header(f"{args.threads} (in-memory call); dask: {WHERE[args.scheduler]}, convcore "
+                 "chunk threads 1"))
+    print(f"image {args.size}x{args.size} float32 chunks {chunk}; volume {args.side}^3 "
+          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2})")
     results = {lib: [] for lib in LIBS}
     for r in range(args.rounds):
-        for lib in LIBS:
+        for lib in (LIBS if r % 2 == 0 else LIBS[::-1]):
             cmd = [sys.executable, __file__, "--one", lib, "--size", str(args.size),
-                   "--side", str(args.side), "--repeats", str(args.repeats),
-                   "--scheduler", args.scheduler]
+                   "--side", str(args.side), "--chunk", str(chunk), "--repeats",
+                   str(args.repeats), "--scheduler", args.scheduler, "--threads",
+                   str(args.threads)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[lib].append(json.loads(out.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}",
@@ -168,6 +175,8 @@ def main():
         cc, di, im = med["convcore"][c], med["dask-image"][c], med["in-memory"][c]
         print(f"{c:18} {cc * 1e3:10.1f} ms {di * 1e3:8.1f} ms {im * 1e3:7.1f} ms "
               f"{di / cc:19.2f}x {cc / im:23.2f}x")
+    noop = statistics.median(run["no-op"] for run in results["convcore"])
+    print(f"scheduling floor: a no-op task per image chunk takes {noop * 1e3:.1f} ms")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

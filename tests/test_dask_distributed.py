@@ -109,6 +109,35 @@ def test_networks_on_the_cluster(client, da, model):
                                   F.conv2d(X, w, stride=2, padding=1))
 
 
+class CountedLoads(nn.Sequential):
+    """A Sequential that counts, in each process, how many times a copy of it was unpickled."""
+
+    loads = 0
+
+    def __setstate__(self, state):
+        type(self).loads += 1
+        self.__dict__.update(state)
+
+
+def _loads():
+    return CountedLoads.loads
+
+
+def test_model_is_unpickled_once_per_worker(client, da):
+    """Twelve chunks on two workers: each worker unpickles the model once (the chunk tasks share
+    it), not once per chunk; the predictions are the in-memory ones."""
+    rng = np.random.default_rng(3)
+    net = CountedLoads(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 3))
+    net.fit(rng.random((12, 1, 8, 8), dtype=np.float32), rng.integers(0, 3, 12), epochs=1,
+            verbose=0)
+    X = rng.random((96, 1, 8, 8), dtype=np.float32)
+    before = client.run(_loads)
+    got = client.compute(net.predict(da.from_array(X, chunks=(8, 1, 8, 8))), sync=True)
+    loads = {w: n - before[w] for w, n in client.run(_loads).items()}
+    assert 1 <= sum(loads.values()) <= 2 and max(loads.values()) == 1, loads
+    np.testing.assert_array_equal(got, net.predict(X))
+
+
 def test_network_errors_are_eager(da, model):
     d = da.zeros((10, 1, 7, 8), chunks=(5, 1, 7, 8), dtype=np.float32)
     with pytest.raises(ValueError) as expected:

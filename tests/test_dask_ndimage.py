@@ -67,9 +67,11 @@ def _data(shape, dtype):
 
 
 def _check(da, name, kwargs, ndim, dtype, chunking, scheduler="threads"):
-    x = _data(SHAPES[ndim], dtype)
+    """The lazy result of filter `name` equals the in-memory one; returns the lazy array."""
+    shape, chunks = WIDE[ndim] if chunking == "wide" else (SHAPES[ndim], CHUNKS[ndim, chunking])
+    x = _data(shape, dtype)
     func = getattr(ndimage, name)
-    lazy = func(da.from_array(x, chunks=CHUNKS[ndim, chunking]), **kwargs)
+    lazy = func(da.from_array(x, chunks=chunks), **kwargs)
     assert isinstance(lazy, da.Array)
     expected = func(x, **kwargs)
     got = lazy.compute(scheduler=scheduler)
@@ -79,6 +81,7 @@ def _check(da, name, kwargs, ndim, dtype, chunking, scheduler="threads"):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     else:
         np.testing.assert_array_equal(got, expected)
+    return lazy
 
 
 # every filter in every mode (2-D, float64 and integers, uneven chunks)
@@ -96,6 +99,27 @@ def test_dimensions_and_chunks(da, ndim, chunking, dtype):
     for i, (name, kwargs) in enumerate(_cases(ndim, "reflect")):
         kwargs["mode"] = MODES[(i + ndim) % len(MODES)]
         _check(da, name, kwargs, ndim, dtype, chunking)
+
+
+# chunks much wider than the overlap, filtered as they are and their rims again from thin slabs
+WIDE = {2: ((240, 480), (120, 240)), 3: ((6, 8, 480), (3, 4, 240))}
+
+
+@pytest.mark.parametrize("ndim,mode", [(2, m) for m in MODES] + [(3, "mirror"), (3, "wrap")])
+@pytest.mark.parametrize("dtype", [np.float64, np.int16])
+def test_wide_chunks(da, ndim, mode, dtype):
+    from convcore._dask._halo import _run_patched
+
+    patched = []
+    for name, kwargs in _cases(ndim, mode):
+        lazy = _check(da, name, kwargs, ndim, dtype, "wide")
+        layer = lazy.dask.layers[lazy.name]
+        if any(task[0].func is _run_patched for key, task in layer.items()
+               if key[0] == lazy.name):
+            patched.append(name)
+    assert {"convolve1d", "uniform_filter1d"} <= set(patched), patched
+    if ndim == 2:
+        assert {"sobel", "prewitt", "laplace"} <= set(patched), patched
 
 
 @pytest.mark.parametrize("dtype,output", [(np.uint8, np.float64), (np.float64, np.int32),
@@ -146,12 +170,19 @@ def test_per_axis_modes_and_mixed_wrap(da):
 
 
 def test_overlap_is_the_reach(da):
-    """The graph reads exactly the filter's reach: a Gaussian of radius 3 grows each chunk by 3."""
+    """Two tasks per chunk (its edges, its filtering), and a chunk lends exactly the filter's
+    reach: a Gaussian of radius 3 takes 3 samples from each side of its neighbours."""
+    import dask
+
     d = da.from_array(np.zeros((40, 40)), chunks=(10, 10))
     lazy = ndimage.gaussian_filter(d, sigma=1.0, truncate=3.0)
-    grown = [layer for name, layer in lazy.dask.layers.items() if name.startswith("overlap")]
-    assert grown, "expected an overlap layer"
+    graph = dict(lazy.__dask_graph__())
+    assert len(graph) == 3 * 16     # the input's 16 chunks, then 2 tasks per chunk
     assert lazy.chunks == d.chunks
+    edges = dask.get(graph, next(k for k in graph if "-edges-" in k[0] and k[1:] == (1, 1)))
+    assert {side: piece.shape for side, piece in edges.items()} == {
+        (-1, -1): (3, 3), (-1, 0): (3, 10), (-1, 1): (3, 3), (0, -1): (10, 3),
+        (0, 1): (10, 3), (1, -1): (3, 3), (1, 0): (3, 10), (1, 1): (3, 3)}
     small = ndimage.gaussian_filter(da.from_array(np.zeros((40, 40)), chunks=(2, 40)), sigma=1.0,
                                     truncate=3.0)
     assert min(small.chunks[0]) >= 3    # chunks shorter than the overlap were merged

@@ -3,8 +3,8 @@
 The public functions carry the :func:`dask_aware` decorator; given a ``dask.array.Array`` they
 hand their bound arguments to the handler of their package (``_ndimage``, ``_signal``,
 ``_filters``, ``_networks``), which checks them at once by the NumPy path's own code (so the errors
-are the same, raised by the call, not at ``compute()``) and builds the graph with
-``map_overlap`` / ``map_blocks``. Nothing here imports dask unless a dask array comes in.
+are the same, raised by the call, not at ``compute()``) and builds the graph: overlapping chunks
+through ``_halo`` (two tasks per chunk), batches through ``map_blocks``. Nothing here imports dask unless a dask array comes in.
 
 The chunk function runs convcore's kernels on one thread (the cluster's workers supply the
 parallelism); ``dask.config.set({"convcore.threads": n})`` around the call gives each chunk `n`

@@ -17,6 +17,7 @@ from .._validation import as_tuple
 from ..filters._apply import _check_boundary, _check_fits, _check_kernel, as_float_image
 from ._blocks import (OnThreads, call, check_in_memory, chunk_threads, direct_last_axis,
                       fit_chunks, meta)
+from ._halo import halo_map
 
 
 def run(public, func_name, name, bound):
@@ -65,8 +66,5 @@ def _lazy(public, args):
         chunks.append(c)
     image = image.rechunk(tuple(chunks))
     fn = OnThreads(functools.partial(call, public, "image", args), chunk_threads())
-    return da.map_overlap(fn, image, depth=dict(enumerate(depth)),
-                          boundary="periodic" if wrap else "none", dtype=probe.dtype,
-                          meta=meta(image.ndim, probe.dtype), allow_rechunk=False,
-                          token="convcore-apply")
-
+    return halo_map(fn, image, depth, [wrap] * image.ndim, probe.dtype,
+                    meta(image.ndim, probe.dtype), "convcore-apply", least=least)

@@ -1,16 +1,16 @@
 """convcore.ndimage on dask arrays: the in-memory filter on every chunk grown by its exact overlap.
 
-Each chunk is filtered with the same call as the whole array (``map_overlap``): an output reads
-only samples within the filter's reach of it, so with that much overlap every kept output is the
-in-memory one. The outer edge is the filter's own business: no padding there (``boundary='none'``)
-and the chunk's edge is the array's, so every mode, ``cval`` included, acts as in memory; only
-``wrap`` needs the far end of the array, which dask supplies (``boundary='periodic'``). An axis
-whose passes mix ``wrap`` with other modes is kept in one chunk.
+Each chunk is filtered with the same call as the whole array, grown as ``map_overlap`` would grow
+it (in two tasks per chunk, :mod:`._halo`): an output reads only samples within the filter's reach
+of it, so with that much overlap every kept output is the in-memory one. The outer edge is the
+filter's own business: nothing added there and the chunk's edge is the array's, so every mode,
+``cval`` included, acts as in memory; only ``wrap`` needs the far end of the array, which the outer
+chunks get (dask's ``boundary='periodic'``). An axis whose passes mix ``wrap`` with other modes is
+kept in one chunk.
 """
 import functools
 import math
 
-import dask.array as da
 import numpy as np
 
 from .._modes import MODE_WRAP, NDIMAGE_MODES
@@ -18,6 +18,7 @@ from ..ndimage._smooth import _radius
 from ..ndimage._support import as_sequence, check_axes, check_axis
 from ._blocks import (OnThreads, call, check_in_memory, check_output, chunk_threads,
                       direct_last_axis, fit_chunks, meta)
+from ._halo import halo_map
 
 
 def _reach(size, origin):
@@ -110,7 +111,7 @@ def run(public, func_name, name, bound):
     # the NumPy path checks every argument (same errors, now) and tells the result's dtype
     probe = public(**{name: np.zeros((1,) * x.ndim, dtype=x.dtype)}, **args)
     depth, modes, window = _plan(func_name, bound.arguments, x.ndim)
-    chunks, boundary = [], {}
+    chunks, periodic, leasts = [], [], []
     for ax in range(x.ndim):
         wrap = {NDIMAGE_MODES[m] == MODE_WRAP for m in modes[ax]}
         least = depth[ax]
@@ -124,9 +125,9 @@ def run(public, func_name, name, bound):
         if len(c) == 1:
             depth[ax] = 0
         chunks.append(c)
-        boundary[ax] = "periodic" if True in wrap else "none"
+        periodic.append(True in wrap)
+        leasts.append(least)
     x = x.rechunk(tuple(chunks))
     fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
-    return da.map_overlap(fn, x, depth=dict(enumerate(depth)), boundary=boundary,
-                          dtype=probe.dtype, meta=meta(x.ndim, probe.dtype),
-                          allow_rechunk=False, token=f"convcore-{func_name}")
+    return halo_map(fn, x, depth, periodic, probe.dtype, meta(x.ndim, probe.dtype),
+                    f"convcore-{func_name}", least=leasts)

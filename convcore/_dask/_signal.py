@@ -6,9 +6,9 @@ the chunk holding the centre of its window, ``start + o * stride + K // 2`` (the
 chunk also take the outputs whose window centre lies outside ``in1``, 'full' mode's rim), so
 'full' and 'valid' only widen or narrow the outer chunks, and with a stride the chunk boundaries are
 moved to where whole steps fall (the output chunks stay aligned with the input's). A chunk grown
-by ``K // 2`` on each side then holds every sample its outputs read; outside ``in1`` the kernel
-applies the edge rule itself (fill, symm) at the chunk's outer edge, which is ``in1``'s, and
-'wrap' gets the far end of the array from dask. The engine (direct, separable passes, FFT) is
+by ``K // 2`` on each side (two tasks per chunk, :mod:`._halo`) then holds every sample its
+outputs read; outside ``in1`` the kernel applies the edge rule itself (fill, symm) at the chunk's
+outer edge, which is ``in1``'s, and 'wrap' gives the outer chunks the far end's edge. The engine (direct, separable passes, FFT) is
 chosen once for the whole plan and then run on every chunk, so the direct engines give the
 in-memory result bit for bit; an FFT is exact only to rounding, chunk or not.
 """
@@ -28,6 +28,7 @@ from ..signal._options import (check_stride, conv_start, corr2d_start, out_shape
 from ..signal._plan import Plan
 from ._blocks import (OnThreads, OnThreadsAt, call, check_in_memory, chunk_threads,
                       direct_last_axis, fit_chunks, meta)
+from ._halo import halo_map
 
 
 def _layout(n, chunks, k, start, m, s, periodic, least=0):
@@ -99,22 +100,20 @@ def lazy(plan, method):
                                      plan.shape[ax], plan.stride[ax], periodic)
         if least[ax] is None:
             least[ax] = x.shape[ax]
-    layouts, chunks, depth, boundary = [], [], {}, {}
+    layouts, chunks, depth = [], [], []
     for ax in range(x.ndim):
         rows, c, d = _layout(x.shape[ax], x.chunks[ax], plan.w.shape[ax], plan.start[ax],
                              plan.shape[ax], plan.stride[ax], periodic, least[ax])
         layouts.append(rows)
         chunks.append(c)
-        depth[ax] = d
-        boundary[ax] = "periodic" if periodic else "none"
+        depth.append(d)
     x = x.rechunk(tuple(chunks))
-    grown = da.overlap.overlap(x, depth=depth, boundary=boundary, allow_rechunk=False)
     out_chunks = tuple(tuple(r[3] for r in rows) for rows in layouts)
     # the chunk function carries the plan without its input (the chunks come as arguments)
     fn = OnThreadsAt(functools.partial(_block, dataclasses.replace(plan, x=None), engine, layouts),
                      chunk_threads())
-    return da.map_blocks(fn, grown, chunks=out_chunks, dtype=plan.result,
-                         meta=meta(x.ndim, plan.result), token="convcore-signal")
+    return halo_map(fn, x, depth, [periodic] * x.ndim, plan.result, meta(x.ndim, plan.result),
+                    "convcore-signal", chunks=out_chunks, block_id=True)
 
 
 def _whole(public, x, args, shape, dtype):

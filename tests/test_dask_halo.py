@@ -1,0 +1,109 @@
+"""The overlap of convcore's dask path (two tasks per chunk) against dask's own map_overlap."""
+import itertools
+
+import numpy as np
+import pytest
+
+CASES = [  # shape, chunks, depth, periodic
+    ((29,), ((3, 7, 4, 10, 5),), (3,), (False,)),
+    ((29,), ((3, 7, 4, 10, 5),), (3,), (True,)),
+    ((12,), ((5, 7),), (4,), (True,)),                  # two chunks: both neighbours the same
+    ((23, 17), ((5, 2, 9, 7), (4, 4, 2, 7)), (2, 1), (False, True)),
+    ((23, 17), ((5, 2, 9, 7), (17,)), (2, 0), (True, False)),
+    ((9, 11, 7), ((3, 3, 3), (5, 2, 4), (2, 5)), (1, 2, 2), (True, False, True)),
+    ((9, 11, 7), ((9,), (5, 2, 4), (7,)), (0, 1, 0), (False, False, False)),
+]
+
+
+@pytest.fixture
+def da():
+    return pytest.importorskip("dask.array")
+
+
+def _marks(block):
+    """Each sample with a weighted sum of its neighbours: wrong wherever a neighbour is missing
+    or misplaced, and a function of the grown block's shape (the outer samples see zeros)."""
+    out = block * 1000.0
+    for ax, shift in itertools.product(range(block.ndim), (-1, 1)):
+        out += (ax + 1) * shift * np.roll(block, shift, axis=ax)
+    return out + block.shape[0]
+
+
+@pytest.mark.parametrize("shape, chunks, depth, periodic", CASES)
+def test_same_blocks_as_map_overlap(da, shape, chunks, depth, periodic):
+    from convcore._dask._halo import halo_map
+
+    x = np.random.default_rng(3).standard_normal(shape)
+    d = da.from_array(x, chunks=chunks)
+    ours = halo_map(_marks, d, depth, periodic, x.dtype, x[:0], "marks")
+    theirs = d.map_overlap(_marks, depth=dict(enumerate(depth)),
+                           boundary={ax: "periodic" if p else "none"
+                                     for ax, p in enumerate(periodic)}, dtype=x.dtype)
+    assert ours.chunks == theirs.chunks == d.chunks
+    np.testing.assert_array_equal(ours.compute(scheduler="sync"),
+                                  theirs.compute(scheduler="sync"))
+    assert len(dict(ours.__dask_graph__())) == 3 * d.npartitions   # input, edges, output
+
+
+def test_untrimmed_output_with_block_id(da):
+    """With `chunks` given, what the function returns is the output chunk; it is told its index."""
+    from convcore._dask._halo import halo_map
+
+    d = da.arange(10, chunks=(4, 6))
+    seen = halo_map(lambda b, block_id: np.array([b.size, *block_id]), d, [2], [True], int,
+                    np.zeros(0, int), "sizes", chunks=((2, 2),), block_id=True)
+    assert seen.compute(scheduler="sync").tolist() == [8, 0, 10, 1]
+
+
+def test_refuses_chunks_shorter_than_the_depth(da):
+    from convcore._dask._halo import halo_map
+
+    with pytest.raises(ValueError, match=r"axis 0: chunks \(4, 2\) cannot lend a depth of 3"):
+        halo_map(np.negative, da.zeros(6, chunks=4), [3], [False], float, np.zeros(0), "n")
+    with pytest.raises(ValueError, match="axis 0"):
+        halo_map(np.negative, da.zeros(6, chunks=6), [1], [True], float, np.zeros(0), "n")
+
+
+def _local(block):
+    """A filter of reach 1 (zeros beyond the block's edge): only the block's rim depends on
+    where the block ends."""
+    out = block * 1000.0
+    for ax, shift in itertools.product(range(block.ndim), (-1, 1)):
+        moved = np.zeros_like(block)
+        to = [slice(None)] * block.ndim
+        at = [slice(None)] * block.ndim
+        to[ax], at[ax] = (slice(1, None), slice(None, -1)) if shift > 0 else \
+            (slice(None, -1), slice(1, None))
+        moved[tuple(to)] = block[tuple(at)]
+        out += (ax + 1) * shift * moved
+    return out
+
+
+@pytest.mark.parametrize("shape, chunks, depth, periodic, least, patched", [
+    ((600,), ((200, 160, 240),), (1,), (False,), (0,), [True] * 3),
+    ((600,), ((200, 100, 300),), (2,), (True,), (0,), [True, False, True]),
+    ((160, 480), ((80, 80), (240, 240)), (1, 2), (False, True), (0, 6), [True] * 4),
+    ((160, 480), ((80, 80), (240, 240)), (1, 2), (False, True), (0, 12), [False] * 4),
+    ((48, 300), ((48,), (100, 120, 80)), (0, 1), (False, False), (0, 0), [True] * 3),
+    ((4, 128, 128), ((2, 2), (64, 64), (64, 64)), (0, 1, 1), (True, False, False), (0, 0, 3),
+     [True] * 8),
+    ((24, 26, 28), ((12, 12), (13, 13), (14, 14)), (1, 1, 1), (True, False, True), (0, 0, 0),
+     [False] * 8),
+])
+def test_rim_recomputed_as_map_overlap(da, shape, chunks, depth, periodic, least, patched):
+    """Chunks much wider than the depth are filtered as they are and their rims again from thin
+    slabs (when those are at most RIM_SHARE of the chunk): the same result as dask's
+    map_overlap, whichever path a chunk takes."""
+    from convcore._dask._halo import _run_patched, halo_map
+
+    x = np.random.default_rng(4).standard_normal(shape)
+    d = da.from_array(x, chunks=chunks)
+    ours = halo_map(_local, d, depth, periodic, x.dtype, x[:0], "local", least=least)
+    layer = ours.dask.layers[ours.name]
+    assert [layer[(ours.name,) + idx][0].func is _run_patched
+            for idx in np.ndindex(*d.numblocks)] == patched
+    theirs = d.map_overlap(_local, depth=dict(enumerate(depth)),
+                           boundary={ax: "periodic" if p else "none"
+                                     for ax, p in enumerate(periodic)}, dtype=x.dtype)
+    np.testing.assert_array_equal(ours.compute(scheduler="sync"),
+                                  theirs.compute(scheduler="sync"))
