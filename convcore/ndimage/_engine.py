@@ -226,16 +226,17 @@ def _convert(res, output):
         _finish(dst, output)
 
 
-def _nonfinite_reach(x, weights, mode, cval):
-    """Whether SciPy's sums could differ here: taps left out (zero weights) and a NaN or an
-    infinity in the data or the constant (a sum over the data is a cheap test: it is finite when
-    every sample is, and an overflow only sends the call down the exact path)."""
+def _nan_watch(x, weights, mode, cval):
+    """What SciPy's sums, which leave zero taps out, need here: None (nothing: no zero tap, or
+    no float data), "exact" (a NaN or an infinity in the constant meets the zero taps), or a
+    one-byte flag for the direct kernel to set when an output is NaN. A NaN or an infinity under a
+    zero tap makes the kernel's sum NaN (0 * inf is NaN), so an all-finite result is SciPy's,
+    and a NaN sends the call down the exact path (at no cost when there is none)."""
     if np.all(weights):
-        return False
+        return None
     if mode == MODE_CONSTANT and not np.isfinite(cval):
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        return x.dtype.kind == "f" and not np.isfinite(np.sum(x))
+        return "exact"
+    return np.zeros(1, np.uint8) if x.dtype.kind == "f" else None
 
 
 def _nonfinite_nd(x, weights, output, mode, cval, origins):
@@ -289,7 +290,8 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     if x.ndim == 0:     # one sample: a 1-D line of one
         nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
         return output
-    if exact_nonfinite and _nonfinite_reach(x, weights, mode, cval):
+    watch = _nan_watch(x, weights, mode, cval) if exact_nonfinite else None
+    if isinstance(watch, str):
         return _nonfinite_nd(x, weights, output, mode, cval, origins)
     work, check = np.float64, None
     if x.dtype == np.float32 and output.dtype == np.float32 and weights.size <= FLOAT32_MAX_TAPS:
@@ -318,7 +320,9 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
                      and not np.may_share_memory(output, x)) else np.empty(x.shape, work)
     start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
-                      get_num_threads())
+                      get_num_threads(), nan_flag=watch)
+    if watch is not None and watch[0]:
+        return _nonfinite_nd(x, weights, output, mode, cval, origins)
     if check is not None:
         _lines.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
                        float(cval), check[0], get_num_threads())
