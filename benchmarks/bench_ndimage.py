@@ -15,19 +15,20 @@ relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times 
 ``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
 the shared machine hits all of them alike. Ratios are peer time / convcore time (above 1:
 convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
-runs on one thread (it has no threading). ``CONVCORE_DISABLE_CPU_FEATURES=AVX512F`` times
-convcore's AVX2 path.
+runs on one thread (it has no threading). ``--disable-cpu-features AVX512F`` times convcore's
+AVX2 path (CONVCORE_DISABLE_CPU_FEATURES set in the convcore worker only).
 
     python benchmarks/bench_ndimage.py              # the table of the issue
     python benchmarks/bench_ndimage.py --size 512   # a quicker, smaller image
     python benchmarks/bench_ndimage.py --threads 1  # one thread each
+    python benchmarks/bench_ndimage.py --disable-cpu-features AVX512F   # the AVX2 path
 """
 import argparse
 import os
 
 import numpy as np
 
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import Workers, add_disable_argument, add_worker_arguments, header, serve
 
 SEED = 0
 SIZE = 2048
@@ -104,13 +105,16 @@ def same_result(ours, ref):
     return bool(np.allclose(ours, ref, rtol=rtol, atol=rtol * scale))
 
 
-def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None):
+def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None,
+        disable=None):
     """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok), each library timed in
-    its own worker process (rounds alternating); ok: convcore's result equals SciPy's."""
+    its own worker process (rounds alternating); ok: convcore's result equals SciPy's.
+    `disable`: CONVCORE_DISABLE_CPU_FEATURES of the convcore worker."""
     threads = threads or min(2, os.cpu_count() or 1)
     args = ["--size", str(size), "--threads", str(threads), "--dtypes",
             ",".join(np.dtype(d).name for d in dtypes)] + (["--only", *only] if only else [])
-    with Workers(__file__, ["convcore", "scipy", "opencv"], args) as workers:
+    env = {"convcore": {"CONVCORE_DISABLE_CPU_FEATURES": disable}} if disable else None
+    with Workers(__file__, ["convcore", "scipy", "opencv"], args, env) as workers:
         names = [f"{name}|{np.dtype(d).name}" for d in dtypes for name in NAMES
                  if f"{name}|{np.dtype(d).name}" in workers.cases["convcore"]]
         ok = {c: same_result(workers.result("convcore", c), workers.result("scipy", c))
@@ -151,6 +155,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
+    add_disable_argument(parser)
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
@@ -159,9 +164,9 @@ def main(argv=None):
                      args.threads)
     print(f"{args.size}x{args.size} image; ratios = peer ms / convcore ms (median of "
           f"{args.repeats} rounds)")
-    print(header(args.threads))
+    print(header(args.threads, args.disable_cpu_features))
     print(table(run(args.size, dtypes, repeats=args.repeats, only=args.only,
-                    threads=args.threads)))
+                    threads=args.threads, disable=args.disable_cpu_features)))
     return 0
 
 

@@ -73,10 +73,12 @@ def _complex_parts(run, x, output, cval, **kw):
 
 
 #: float32 data to a float32 result are filtered in float32 (8 lanes of AVX2 instead of 4) when the
-#: kernel has at most this many taps (uniform: this window size): the rounding error of such short
-#: sums stays about 1e-7 of the result's scale, far inside float32's 1e-5 contract; longer kernels
-#: and every float64 pass are computed in double, as SciPy does.
-SINGLE_MAX_TAPS = 17
+#: kernel has at most this many taps (a Gaussian of sigma 4, truncate 4): the rounding error of such
+#: sums stays within (K + 1) * 2**-24 (2e-6) of the result's scale, inside float32's 1e-5 contract;
+#: longer kernels and every float64 pass are computed in double, as SciPy does.
+SINGLE_MAX_TAPS = 33
+#: the same for the running sums of a uniform filter (this window size)
+SINGLE_MAX_WINDOW = 17
 #: float32 holds every integer below this exactly
 _EXACT_FLOAT32 = 2.0 ** 24
 
@@ -92,7 +94,7 @@ def _int_bound(*dtypes):
     return bound
 
 
-def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32):
+def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32, max_taps=SINGLE_MAX_TAPS):
     """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers, exactly or to
     float32 precision (no re-check).
 
@@ -102,10 +104,11 @@ def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32):
     of magnitude at most ``sum|w| * bound`` (`bound`: the largest value the dtypes and cval hold);
     below 2**24 float32 holds it exactly, so the result (and where a uniform pass divides by its
     size, the quotient truncated: see ``line_uniform``) is SciPy's double result, bit for bit.
-    `limit` lowers 2**24 (uniform2d multiplies by a reciprocal: exact below 2**20).
+    `limit` lowers 2**24 (uniform2d multiplies by a reciprocal: exact below 2**20); `max_taps`:
+    the longest float32 kernel (SINGLE_MAX_WINDOW for running sums).
     """
     if src.dtype == np.float32 and dst.dtype == np.float32:
-        return all(k.size <= SINGLE_MAX_TAPS for k in kernels)
+        return all(k.size <= max_taps for k in kernels)
     bound = _int_bound(src.dtype, dst.dtype)
     if bound is None or not float(cval).is_integer():
         return False
@@ -199,7 +202,8 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(size // 2) - origin
     _lines.uniform(_as3d(src, axis), size, _as3d(dst, axis), start, mode, float(cval),
-                   get_num_threads(), _single(src, dst, [np.ones(size)], cval))
+                   get_num_threads(),
+                   _single(src, dst, [np.ones(size)], cval, max_taps=SINGLE_MAX_WINDOW))
     if copy:
         _finish(dst, output)
     return output
@@ -382,7 +386,8 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
         return True
     _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
                      get_num_threads(),
-                     _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20))
+                     _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20,
+                             max_taps=SINGLE_MAX_WINDOW))
     return True
 
 
