@@ -325,6 +325,39 @@ cdef extern from *:
     CC_PDISPATCH(cc_pair_f32, float)
     CC_PDISPATCH(cc_pair_f64, double)
 
+    /* a 5x5 kernel on two output rows at once, both inside the input: six input rows, each
+       loaded once for both outputs (kept in registers: no accumulating row in memory); the same
+       sums in the same order as the rect passes (kernel rows 0-2 from 0, then rows 3-4 added) */
+    #define CC_TAPS5(S, K) K[0] * S[t + 0] + K[1] * S[t + 1] + K[2] * S[t + 2]                  \
+                           + K[3] * S[t + 3] + K[4] * S[t + 4]
+    #define CC_PAIR5(NAME, T, ATTR)                                                             \
+    static ATTR void NAME(T *__restrict d0, T *__restrict d1, const T *__restrict const *s,     \
+                          const T *w, Py_ssize_t n) {                                           \
+        Py_ssize_t t;                                                                           \
+        const T *__restrict s0 = s[0], *__restrict s1 = s[1], *__restrict s2 = s[2];            \
+        const T *__restrict s3 = s[3], *__restrict s4 = s[4], *__restrict s5 = s[5];            \
+        const T *k0 = w, *k1 = w + 5, *k2 = w + 10, *k3 = w + 15, *k4 = w + 20;                 \
+        for (t = 0; t < n; t++) {                                                               \
+            T a0 = (T)0 + CC_TAPS5(s0, k0) + CC_TAPS5(s1, k1) + CC_TAPS5(s2, k2);               \
+            T a1 = (T)0 + CC_TAPS5(s1, k0) + CC_TAPS5(s2, k1) + CC_TAPS5(s3, k2);               \
+            d0[t] = a0 + CC_TAPS5(s3, k3) + CC_TAPS5(s4, k4);                                   \
+            d1[t] = a1 + CC_TAPS5(s4, k3) + CC_TAPS5(s5, k4);                                   \
+        }                                                                                       \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_P5DISPATCH(NAME, T)                                                              \
+        CC_PAIR5(NAME##_base, T, )                                                             \
+        CC_PAIR5(NAME##_avx2, T, CC_AVX2)                                                       \
+        static void NAME(T *d0, T *d1, const T *const *s, const T *w, Py_ssize_t n) {          \
+            if (cc_use_avx2) NAME##_avx2(d0, d1, s, w, n);                                      \
+            else NAME##_base(d0, d1, s, w, n);                                                  \
+        }
+    #else
+    #define CC_P5DISPATCH(NAME, T) CC_PAIR5(NAME, T, )
+    #endif
+    CC_P5DISPATCH(cc_pair5_f32, float)
+    CC_P5DISPATCH(cc_pair5_f64, double)
+
     /* complex rows as interleaved (re, im) pairs, one tap per pass: C's complex multiply would
        call the NaN-checking library routine for every product */
     #define CC_CROW(NAME, T, ATTR)                                                              \
@@ -389,6 +422,10 @@ cdef extern from *:
     void cc_pair_f64(double* d0, double* d1, const double* s0, const double* s1,
                      const double* s2, const double* s3, const double* w,
                      Py_ssize_t n) noexcept nogil
+    void cc_pair5_f32(float* d0, float* d1, const float** s, const float* w,
+                      Py_ssize_t n) noexcept nogil
+    void cc_pair5_f64(double* d0, double* d1, const double** s, const double* w,
+                      Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -600,39 +637,51 @@ cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_
 
 
 cdef inline bint _pairs(const Geom* g, Py_ssize_t o) noexcept nogil:
-    """True when output rows o and o + 1 (o even) of a 2-D 3x3 stride-1 float problem both read
-    only rows inside the input: one item then computes both (see _pair)."""
+    """True when output rows o and o + 1 (o even) of a 2-D 3x3 or 5x5 stride-1 float problem
+    both read only rows inside the input: one item then computes both (see _pair)."""
     cdef Py_ssize_t base = g.start[0] + o
-    return (g.nd == 2 and g.k[0] == 3 and g.k[1] == 3 and g.step[0] == 1 and g.step[1] == 1
-            and o % 2 == 0 and o + 1 < g.m[0] and base >= 0 and base + 3 < g.n[0])
+    return (g.nd == 2 and (g.k[0] == 3 or g.k[0] == 5) and g.k[1] == g.k[0]
+            and g.step[0] == 1 and g.step[1] == 1
+            and o % 2 == 0 and o + 1 < g.m[0] and base >= 0 and base + g.k[0] < g.n[0])
 
 
 cdef void _pair(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y, wrapping cval,
                 Py_ssize_t o, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
     """Output rows o and o + 1, columns [j0, j1), of a problem where _pairs(g, o)."""
-    cdef Py_ssize_t base = g.start[0] + o, jlo = 0, jhi = 0, t, q
+    cdef Py_ssize_t base = g.start[0] + o, jlo = 0, jhi = 0, t, q, k = g.k[0]
     cdef wrapping* d0 = y + o * g.y_stride[0]
     cdef wrapping* d1 = d0 + g.y_stride[0]
     cdef const wrapping* s0 = x + base * g.x_stride[0]
+    cdef const wrapping* rows[6]
     cdef Py_ssize_t xs = g.x_stride[0]
-    _group_range(g.start[1], 3, j0, j1, 1, g.n[1], &jlo, &jhi)
+    _group_range(g.start[1], k, j0, j1, 1, g.n[1], &jlo, &jhi)
     for t in range(j0, jlo):
         d0[t] = 0
         d1[t] = 0
     for t in range(jhi, j1):
         d0[t] = 0
         d1[t] = 0
-    for q in range(3):
-        _edges(d0, s0 + q * xs, w + 3 * q, 0, 3, j0, j1, jlo, jhi, g.start[1], 1, g.n[1], g.mode,
+    for q in range(k):
+        _edges(d0, s0 + q * xs, w + k * q, 0, k, j0, j1, jlo, jhi, g.start[1], 1, g.n[1], g.mode,
                cval)
-        _edges(d1, s0 + (q + 1) * xs, w + 3 * q, 0, 3, j0, j1, jlo, jhi, g.start[1], 1, g.n[1],
+        _edges(d1, s0 + (q + 1) * xs, w + k * q, 0, k, j0, j1, jlo, jhi, g.start[1], 1, g.n[1],
                g.mode, cval)
     if jhi > jlo:
         s0 = s0 + g.start[1] + jlo
+        for q in range(k + 1):
+            rows[q] = s0 + q * xs
         if wrapping is float:
-            cc_pair_f32(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w, jhi - jlo)
+            if k == 3:
+                cc_pair_f32(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w,
+                            jhi - jlo)
+            else:
+                cc_pair5_f32(d0 + jlo, d1 + jlo, <const float**>rows, w, jhi - jlo)
         elif wrapping is double:
-            cc_pair_f64(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w, jhi - jlo)
+            if k == 3:
+                cc_pair_f64(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w,
+                            jhi - jlo)
+            else:
+                cc_pair5_f64(d0 + jlo, d1 + jlo, <const double**>rows, w, jhi - jlo)
 
 
 cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y, wrapping cval,
