@@ -141,9 +141,10 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
         if (++spins > 64) sched_yield();
     }
     /* a helper that held the caller up (it was preempted: the machine is busy) makes the next
-       calls run on the caller alone, 4, 8, ... up to 256 of them, then the pool is tried again */
+       calls run on the caller alone, 2, 4, ... up to 16 of them, then the pool is tried again
+       (longer back-offs left whole benchmark runs on one thread while OpenCV kept two) */
     if (cc_now() - t1 > 0.5 * (t1 - t0) + 50e-6) {
-        cc_penalty = cc_penalty ? (cc_penalty < 128 ? 2 * cc_penalty : 256) : 4;
+        cc_penalty = cc_penalty ? (cc_penalty < 16 ? 2 * cc_penalty : 16) : 2;
         cc_skip = cc_penalty;
     } else {
         cc_penalty = 0;
