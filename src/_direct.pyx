@@ -25,7 +25,7 @@ output is one sum in a fixed order.
 How the work is laid out: the output is a stack of rows along the last axis; a work item is one row
 (or a column chunk of a long row, so 1-D signals run in parallel too), and batches of items are
 handed out dynamically: by the module's helper-thread pool on POSIX with GCC/Clang (the caller never
-waits for a helper that has not started, see ``cc_parallel``), by OpenMP ``prange`` elsewhere. For a row, the kernel's taps along the last axis are added in
+waits for a helper that has not started, see ``src/c/cc_pool.h``), by OpenMP ``prange`` elsewhere. For a row, the kernel's taps along the last axis are added in
 groups of up to 8 per pass, ``out_row[j] += w[c]*x_row[base+j+c] + ... + w[c+7]*x_row[base+j+c+7]``,
 over the columns where every tap of the group reads inside ``x``: a contiguous loop the C compiler
 vectorises (an AVX2+FMA variant is picked at run time on x86), with the accumulating row hot in L1.

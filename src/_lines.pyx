@@ -60,7 +60,8 @@ contiguous run of each row: the rows are read and written as streams, never acro
 power-of-two strides would compete for the same cache sets. Along the last axis (``inner == 1``)
 a block is one line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read
 one after the other (``uniform``, whose running sum is then vectorised across lines). Blocks are
-handed out dynamically over ``n_threads`` threads (one thread for small jobs); each thread owns
+handed out dynamically over ``n_threads`` threads (one thread for small jobs) by the helper pool
+of ``src/c/cc_pool.h`` (OpenMP ``prange`` where it is absent); each thread owns
 one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
