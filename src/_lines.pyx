@@ -1148,37 +1148,50 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
-    cdef bint two
+    cdef bint two, same_in, same_out
     cdef floating* rows = work                            # (nr + Kr - 1) x W
     cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
     cdef floating* ext = mid + s.R * ms                   # ms
     cdef floating* line = ext + ms                        # W
+    cdef const floating* src = rows
+    # data already of the buffers' type: a strip's input rows read where they are, results
+    # written into their place (no copies in and out)
+    if floating is float:
+        same_in, same_out = s.tin == T_F32, s.tout == T_F32
+    else:
+        same_in, same_out = s.tin == T_F64, s.tout == T_F64
     n_in = nr + s.Kr - 1
     if not s.rows_first:
         # columns of the image first (axis 0), each row of the result written into the middle
         # of its own extended row, then along each row (axis 1)
-        for p in range(n_in):
-            idx = map_index(r0 - cr + p, s.H, s.mode_r)
-            if idx < 0:
-                for i in range(W):
-                    rows[p * W + i] = <floating>s.cval
-            else:
-                _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+        if same_in and r0 - cr >= 0 and r0 - cr + n_in <= s.H:
+            src = <const floating*>s.x + (r0 - cr) * W
+        else:
+            for p in range(n_in):
+                idx = map_index(r0 - cr + p, s.H, s.mode_r)
+                if idx < 0:
+                    for i in range(W):
+                        rows[p * W + i] = <floating>s.cval
+                else:
+                    _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
         i = 0
         while i < nr:
             two = False
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
                 two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
-                                                rows + i * W, W, W, <const float*>s.wr, s.Kr,
+                                                src + i * W, W, W, <const float*>s.wr, s.Kr,
                                                 s.sr, s.wrd, s.check_r)
             if not two:
-                _sym_tiles(mid + i * ms + cc, rows + i * W, W, W, <const floating*>s.wr, s.Kr,
+                _sym_tiles(mid + i * ms + cc, src + i * W, W, W, <const floating*>s.wr, s.Kr,
                            s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
                 _round(mid + p * ms + cc, W, s.tout)
-                _row_pass(s, mid + p * ms, line)
-                _store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+                if same_out:
+                    _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
+                else:
+                    _row_pass(s, mid + p * ms, line)
+                    _store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
             i += 2 if two else 1
     else:
         # along each row first (axis 1; the row read into the middle of its extension), then the
