@@ -11,7 +11,8 @@ default edge rule ('reflect', OpenCV's BORDER_REFLECT):
 Every result keeps the input's dtype (SciPy's rule), so OpenCV is called with the same depth.
 Not every row compares the same computation: OpenCV's uint8 ``GaussianBlur`` works in 16-bit
 fixed point (weights with 8 fraction bits) and rounds once, at the end; SciPy (and convcore)
-sum each pass in double and truncate the intermediate into uint8. Column ``cv=sp`` says how many
+sum each pass in double and truncate the intermediate into uint8; OpenCV's uint8 ``filter2D``
+rounds to nearest where SciPy truncates. Column ``cv=sp`` says how many
 of OpenCV's outputs equal SciPy's (integers exactly, floats to the tolerance below).
 Each library runs in a worker process of its own (neither loads the other, see _timing.py).
 Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, float32 to 1e-5
