@@ -325,6 +325,27 @@ cdef extern from *:
     CC_PDISPATCH(cc_pair_f32, float)
     CC_PDISPATCH(cc_pair_f64, double)
 
+    /* whether one of v[0:n] is NaN: a row just written, still in L1 (see _flag_nan) */
+    #define CC_ANYNAN(NAME, T, ATTR)                                                            \
+    static ATTR int NAME(const T *__restrict v, Py_ssize_t n) {                                 \
+        Py_ssize_t t;                                                                           \
+        int bad = 0;                                                                            \
+        for (t = 0; t < n; t++) bad |= v[t] != v[t];                                            \
+        return bad;                                                                             \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_NDISPATCH(NAME, T)                                                               \
+        CC_ANYNAN(NAME##_base, T, )                                                            \
+        CC_ANYNAN(NAME##_avx2, T, CC_AVX2)                                                      \
+        static int NAME(const T *v, Py_ssize_t n) {                                             \
+            return cc_use_avx2 ? NAME##_avx2(v, n) : NAME##_base(v, n);                         \
+        }
+    #else
+    #define CC_NDISPATCH(NAME, T) CC_ANYNAN(NAME, T, )
+    #endif
+    CC_NDISPATCH(cc_anynan_f32, float)
+    CC_NDISPATCH(cc_anynan_f64, double)
+
     /* a 5x5 kernel on two output rows at once, both inside the input: six input rows, each
        loaded once for both outputs (kept in registers: no accumulating row in memory); the same
        sums in the same order as the rect passes (kernel rows 0-2 from 0, then rows 3-4 added) */
@@ -424,6 +445,8 @@ cdef extern from *:
                      Py_ssize_t n) noexcept nogil
     void cc_pair5_f32(float* d0, float* d1, const float** s, const float* w,
                       Py_ssize_t n) noexcept nogil
+    int cc_anynan_f32(const float* v, Py_ssize_t n) noexcept nogil
+    int cc_anynan_f64(const double* v, Py_ssize_t n) noexcept nogil
     void cc_pair5_f64(double* d0, double* d1, const double** s, const double* w,
                       Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
@@ -465,22 +488,15 @@ cdef extern from *:
 
 cdef inline void _flag_nan(const Geom* g, const wrapping* v, Py_ssize_t n) noexcept nogil:
     """Set g.nan_flag when one of v[0:n] is NaN (a compare per output of a row still in cache)."""
-    cdef Py_ssize_t t
     cdef int bad = 0
-    cdef const float* f
-    cdef const double* d
-    if wrapping is float or wrapping is "float complex":
-        f = <const float*>v
-        if wrapping is "float complex":
-            n = 2 * n
-        for t in range(n):
-            bad |= f[t] != f[t]
-    elif wrapping is double or wrapping is "double complex":
-        d = <const double*>v
-        if wrapping is "double complex":
-            n = 2 * n
-        for t in range(n):
-            bad |= d[t] != d[t]
+    if wrapping is float:
+        bad = cc_anynan_f32(<const float*>v, n)
+    elif wrapping is "float complex":
+        bad = cc_anynan_f32(<const float*>v, 2 * n)
+    elif wrapping is double:
+        bad = cc_anynan_f64(<const double*>v, n)
+    elif wrapping is "double complex":
+        bad = cc_anynan_f64(<const double*>v, 2 * n)
     if bad:
         cc_set_flag(<unsigned char*>g.nan_flag)
 
