@@ -33,8 +33,10 @@ def median_times(fns, repeat):
     return [float(np.median(ts)) for ts in times]
 
 
-def cpu_features():
-    """The CPU's model and its vector features (AVX2, AVX-512F), and what convcore may use."""
+def cpu_features(disabled=None):
+    """The CPU's model and its vector features (AVX2, AVX-512F), and what convcore may use
+    (`disabled`: what the convcore worker is given as CONVCORE_DISABLE_CPU_FEATURES; default:
+    this process's environment)."""
     model, flags = "unknown CPU", set()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -48,17 +50,26 @@ def cpu_features():
     except OSError:
         pass
     have = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX512F")) if flag in flags]
-    disabled = os.environ.get("CONVCORE_DISABLE_CPU_FEATURES", "")
+    if disabled is None:
+        disabled = os.environ.get("CONVCORE_DISABLE_CPU_FEATURES", "")
     text = f"{model}, {' '.join(have) or 'no AVX2/AVX-512 seen'}"
     return text + (f", CONVCORE_DISABLE_CPU_FEATURES={disabled}" if disabled else "")
 
 
-def header(threads):
+def header(threads, disabled=None):
     """Lines saying how the run was made: threads, load and CPU (print them above a table)."""
     load = (f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())} on "
             f"{os.cpu_count()} CPUs" if hasattr(os, "getloadavg") else "load average unknown")
     return (f"threads={threads}; each library in its own process, rounds alternating\n"
-            f"{load}; {cpu_features()}")
+            f"{load}; {cpu_features(disabled)}")
+
+
+def add_disable_argument(parser):
+    """--disable-cpu-features: what the convcore worker alone gets as
+    CONVCORE_DISABLE_CPU_FEATURES (e.g. AVX512F: time the AVX2 path on an AVX-512 machine)."""
+    parser.add_argument("--disable-cpu-features", metavar="FEATURES", default=None,
+                        help="CONVCORE_DISABLE_CPU_FEATURES of the convcore worker only "
+                             "(e.g. AVX512F)")
 
 
 def add_worker_arguments(parser):
@@ -108,14 +119,15 @@ class Workers:
     is not installed has no worker).
     """
 
-    def __init__(self, script, libraries, args):
+    def __init__(self, script, libraries, args, env=None):
         self.procs, self.cases, self.missing = {}, {}, {}
-        # the workers import what this process would (a source tree on sys.path, say)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        # the workers import what this process would (a source tree on sys.path, say); `env`:
+        # {library: {variable: value}} set in that library's worker only
+        base = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         for lib in libraries:
             proc = subprocess.Popen([sys.executable, os.path.abspath(script), "--worker", lib,
                                      *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    text=True, env=env)
+                                    text=True, env=dict(base, **(env or {}).get(lib, {})))
             answer = json.loads(proc.stdout.readline() or '{"missing": "worker failed"}')
             if "ready" in answer:
                 self.procs[lib], self.cases[lib] = proc, set(answer["ready"])

@@ -9,25 +9,31 @@ default edge rule ('reflect', OpenCV's BORDER_REFLECT):
 - ``correlate 5x5``      ``correlate(x, w)``, w random   vs ``cv2.filter2D(x, -1, w)``
 
 Every result keeps the input's dtype (SciPy's rule), so OpenCV is called with the same depth.
+Not every row compares the same computation: OpenCV's uint8 ``GaussianBlur`` works in 16-bit
+fixed point (weights with 8 fraction bits) and rounds once, at the end; SciPy (and convcore)
+sum each pass in double and truncate the intermediate into uint8; OpenCV's uint8 ``filter2D``
+rounds to nearest where SciPy truncates. Column ``cv=sp`` says how many
+of OpenCV's outputs equal SciPy's (integers exactly, floats to the tolerance below).
 Each library runs in a worker process of its own (neither loads the other, see _timing.py).
 Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, float32 to 1e-5
 relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times are medians of
 ``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
 the shared machine hits all of them alike. Ratios are peer time / convcore time (above 1:
 convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
-runs on one thread (it has no threading). ``CONVCORE_DISABLE_CPU_FEATURES=AVX512F`` times
-convcore's AVX2 path.
+runs on one thread (it has no threading). ``--disable-cpu-features AVX512F`` times convcore's
+AVX2 path (CONVCORE_DISABLE_CPU_FEATURES set in the convcore worker only).
 
     python benchmarks/bench_ndimage.py              # the table of the issue
     python benchmarks/bench_ndimage.py --size 512   # a quicker, smaller image
     python benchmarks/bench_ndimage.py --threads 1  # one thread each
+    python benchmarks/bench_ndimage.py --disable-cpu-features AVX512F   # the AVX2 path
 """
 import argparse
 import os
 
 import numpy as np
 
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import Workers, add_disable_argument, add_worker_arguments, header, serve
 
 SEED = 0
 SIZE = 2048
@@ -93,52 +99,66 @@ def build(library, threads, size, dtypes, only):
     return cases
 
 
-def same_result(ours, ref):
-    """convcore's result equals SciPy's: dtype, and values (integers exactly)."""
+def agreement(ours, ref):
+    """The share of `ours` equal to `ref` (integers exactly; float32 to 1e-5 relative, float64
+    to 1e-12, atol the same times the largest magnitude), 0 when dtype or shape differ."""
     if ours.dtype != ref.dtype or ours.shape != ref.shape:
-        return False
+        return 0.0
     if ours.dtype.kind in "iu":
-        return bool(np.array_equal(ours, ref))
+        return float(np.mean(ours == ref))
     rtol = 1e-5 if ours.dtype == np.float32 else 1e-12
     scale = float(np.max(np.abs(ref))) or 1.0
-    return bool(np.allclose(ours, ref, rtol=rtol, atol=rtol * scale))
+    return float(np.mean(np.isclose(ours, ref, rtol=rtol, atol=rtol * scale)))
 
 
-def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None):
+def same_result(ours, ref):
+    """convcore's result equals SciPy's: dtype, and values (integers exactly)."""
+    return agreement(ours, ref) == 1.0
+
+
+def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None,
+        disable=None):
     """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok), each library timed in
-    its own worker process (rounds alternating); ok: convcore's result equals SciPy's."""
+    its own worker process (rounds alternating); ok: convcore's result equals SciPy's.
+    `disable`: CONVCORE_DISABLE_CPU_FEATURES of the convcore worker."""
     threads = threads or min(2, os.cpu_count() or 1)
     args = ["--size", str(size), "--threads", str(threads), "--dtypes",
             ",".join(np.dtype(d).name for d in dtypes)] + (["--only", *only] if only else [])
-    with Workers(__file__, ["convcore", "scipy", "opencv"], args) as workers:
+    env = {"convcore": {"CONVCORE_DISABLE_CPU_FEATURES": disable}} if disable else None
+    with Workers(__file__, ["convcore", "scipy", "opencv"], args, env) as workers:
         names = [f"{name}|{np.dtype(d).name}" for d in dtypes for name in NAMES
                  if f"{name}|{np.dtype(d).name}" in workers.cases["convcore"]]
-        ok = {c: same_result(workers.result("convcore", c), workers.result("scipy", c))
-              for c in names}
+        ok, cv_same = {}, {}
+        for c in names:
+            ref = workers.result("scipy", c)
+            ok[c] = same_result(workers.result("convcore", c), ref)
+            if "opencv" in workers.procs:
+                cv_same[c] = agreement(workers.result("opencv", c), ref)
         medians = workers.time(names, 1, rounds or repeats)
     rows = []
     for case in names:
         t = medians[case]
         name, dtype = case.split("|")
         rows.append((name, dtype, 1e3 * t["convcore"], 1e3 * t["scipy"],
-                     1e3 * t["opencv"] if "opencv" in t else None, ok[case]))
+                     1e3 * t["opencv"] if "opencv" in t else None, ok[case], cv_same.get(case)))
     return rows
 
 
 def table(rows):
     """The rows as a fixed-width text table."""
     head = (f"{'case':<15}{'dtype':<9}{'convcore ms':>12}{'scipy ms':>10}{'opencv ms':>11}"
-            f"{'scipy/cc':>10}{'opencv/cc':>11}")
+            f"{'scipy/cc':>10}{'opencv/cc':>11}{'cv=sp':>8}")
     lines = [head, "-" * len(head)]
-    for name, dt, ours, sp, cv, ok in rows:
+    for name, dt, ours, sp, cv, ok, cv_same in rows:
         cv_ms = f"{cv:11.1f}" if cv is not None else f"{'-':>11}"
         cv_ratio = f"{cv / ours:10.2f}x" if cv is not None else f"{'-':>11}"
+        same = f"{100 * cv_same:7.1f}%" if cv_same is not None else f"{'-':>8}"
         flag = "" if ok else "  MISMATCH"
         lines.append(f"{name:<15}{dt:<9}{ours:12.1f}{sp:10.1f}{cv_ms}{sp / ours:9.1f}x{cv_ratio}"
-                     f"{flag}")
-    fast = sum(sp / ours >= 3 for _, _, ours, sp, _, _ in rows)
+                     f"{same}{flag}")
+    fast = sum(r[3] / r[2] >= 3 for r in rows)
     lines.append(f"targets: >= 3x scipy.ndimage in {fast}/{len(rows)} cases")
-    with_cv = [(ours, cv) for _, _, ours, _, cv, _ in rows if cv is not None]
+    with_cv = [(r[2], r[4]) for r in rows if r[4] is not None]
     if with_cv:
         near = sum(ours <= 2 * cv for ours, cv in with_cv)
         lines[-1] += f"; within 2x of OpenCV in {near}/{len(with_cv)}"
@@ -151,6 +171,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
+    add_disable_argument(parser)
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
@@ -159,9 +180,9 @@ def main(argv=None):
                      args.threads)
     print(f"{args.size}x{args.size} image; ratios = peer ms / convcore ms (median of "
           f"{args.repeats} rounds)")
-    print(header(args.threads))
+    print(header(args.threads, args.disable_cpu_features))
     print(table(run(args.size, dtypes, repeats=args.repeats, only=args.only,
-                    threads=args.threads)))
+                    threads=args.threads, disable=args.disable_cpu_features)))
     return 0
 
 

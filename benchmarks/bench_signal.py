@@ -17,6 +17,8 @@ of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
                                                    # direct 101x101 takes long)
     python benchmarks/bench_signal.py --quick      # sizes 3, 5, 11 and the extra cases
     python benchmarks/bench_signal.py --calibrate  # constants of convcore/signal/_method.py
+    python benchmarks/bench_signal.py --disable-cpu-features AVX512F   # convcore's AVX2 path
+                                                   # (set in the convcore worker only)
 """
 import argparse
 import statistics
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal as ss
 
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import Workers, add_disable_argument, add_worker_arguments, header, serve
 
 SEED = 0
 IMAGE = (1024, 1024)
@@ -275,6 +277,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per row")
     parser.add_argument("--sizes", default=None, help="kernel sizes, e.g. 3,5 (default: all)")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_signal.png")))
+    add_disable_argument(parser)
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     sizes = (KERNELS[:3] if args.quick else KERNELS) if args.sizes is None else tuple(
@@ -286,10 +289,13 @@ def main(argv=None):
         return 0
     print(f"image {IMAGE[0]}x{IMAGE[1]}, mode='same', seed {SEED}; ratios = peer ms / convcore ms "
           f"(median of {args.rounds} rounds)")
-    print(header(args.threads))
+    print(header(args.threads, args.disable_cpu_features))
     rows = []
     forwarded = ["--threads", str(args.threads), "--sizes", ",".join(map(str, sizes))]
-    with Workers(__file__, LIBRARIES, forwarded + ([] if args.no_extra else ["--extra"])) as w:
+    env = ({"convcore": {"CONVCORE_DISABLE_CPU_FEATURES": args.disable_cpu_features}}
+           if args.disable_cpu_features else None)
+    with Workers(__file__, LIBRARIES, forwarded + ([] if args.no_extra else ["--extra"]),
+                 env) as w:
         main_table(w, sizes, rows, args.rounds)
         if not args.no_extra:
             extra_cases(w, args.rounds)

@@ -25,7 +25,7 @@ output is one sum in a fixed order.
 How the work is laid out: the output is a stack of rows along the last axis; a work item is one row
 (or a column chunk of a long row, so 1-D signals run in parallel too), and batches of items are
 handed out dynamically: by the module's helper-thread pool on POSIX with GCC/Clang (the caller never
-waits for a helper that has not started, see ``cc_parallel``), by OpenMP ``prange`` elsewhere. For a row, the kernel's taps along the last axis are added in
+waits for a helper that has not started, see ``src/c/cc_pool.h``), by OpenMP ``prange`` elsewhere. For a row, the kernel's taps along the last axis are added in
 groups of up to 8 per pass, ``out_row[j] += w[c]*x_row[base+j+c] + ... + w[c+7]*x_row[base+j+c+7]``,
 over the columns where every tap of the group reads inside ``x``: a contiguous loop the C compiler
 vectorises (an AVX2+FMA variant is picked at run time on x86), with the accumulating row hot in L1.
@@ -325,6 +325,60 @@ cdef extern from *:
     CC_PDISPATCH(cc_pair_f32, float)
     CC_PDISPATCH(cc_pair_f64, double)
 
+    /* whether one of v[0:n] is NaN: a row just written, still in L1 (see _flag_nan) */
+    #define CC_ANYNAN(NAME, T, ATTR)                                                            \
+    static ATTR int NAME(const T *__restrict v, Py_ssize_t n) {                                 \
+        Py_ssize_t t;                                                                           \
+        int bad = 0;                                                                            \
+        for (t = 0; t < n; t++) bad |= v[t] != v[t];                                            \
+        return bad;                                                                             \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_NDISPATCH(NAME, T)                                                               \
+        CC_ANYNAN(NAME##_base, T, )                                                            \
+        CC_ANYNAN(NAME##_avx2, T, CC_AVX2)                                                      \
+        static int NAME(const T *v, Py_ssize_t n) {                                             \
+            return cc_use_avx2 ? NAME##_avx2(v, n) : NAME##_base(v, n);                         \
+        }
+    #else
+    #define CC_NDISPATCH(NAME, T) CC_ANYNAN(NAME, T, )
+    #endif
+    CC_NDISPATCH(cc_anynan_f32, float)
+    CC_NDISPATCH(cc_anynan_f64, double)
+
+    /* a 5x5 kernel on two output rows at once, both inside the input: six input rows, each
+       loaded once for both outputs (kept in registers: no accumulating row in memory); the same
+       sums in the same order as the rect passes (kernel rows 0-2 from 0, then rows 3-4 added) */
+    #define CC_TAPS5(S, K) K[0] * S[t + 0] + K[1] * S[t + 1] + K[2] * S[t + 2]                  \
+                           + K[3] * S[t + 3] + K[4] * S[t + 4]
+    #define CC_PAIR5(NAME, T, ATTR)                                                             \
+    static ATTR void NAME(T *__restrict d0, T *__restrict d1, const T *__restrict const *s,     \
+                          const T *w, Py_ssize_t n) {                                           \
+        Py_ssize_t t;                                                                           \
+        const T *__restrict s0 = s[0], *__restrict s1 = s[1], *__restrict s2 = s[2];            \
+        const T *__restrict s3 = s[3], *__restrict s4 = s[4], *__restrict s5 = s[5];            \
+        const T *k0 = w, *k1 = w + 5, *k2 = w + 10, *k3 = w + 15, *k4 = w + 20;                 \
+        for (t = 0; t < n; t++) {                                                               \
+            T a0 = (T)0 + CC_TAPS5(s0, k0) + CC_TAPS5(s1, k1) + CC_TAPS5(s2, k2);               \
+            T a1 = (T)0 + CC_TAPS5(s1, k0) + CC_TAPS5(s2, k1) + CC_TAPS5(s3, k2);               \
+            d0[t] = a0 + CC_TAPS5(s3, k3) + CC_TAPS5(s4, k4);                                   \
+            d1[t] = a1 + CC_TAPS5(s4, k3) + CC_TAPS5(s5, k4);                                   \
+        }                                                                                       \
+    }
+    #if CC_X86_DISPATCH
+    #define CC_P5DISPATCH(NAME, T)                                                              \
+        CC_PAIR5(NAME##_base, T, )                                                             \
+        CC_PAIR5(NAME##_avx2, T, CC_AVX2)                                                       \
+        static void NAME(T *d0, T *d1, const T *const *s, const T *w, Py_ssize_t n) {          \
+            if (cc_use_avx2) NAME##_avx2(d0, d1, s, w, n);                                      \
+            else NAME##_base(d0, d1, s, w, n);                                                  \
+        }
+    #else
+    #define CC_P5DISPATCH(NAME, T) CC_PAIR5(NAME, T, )
+    #endif
+    CC_P5DISPATCH(cc_pair5_f32, float)
+    CC_P5DISPATCH(cc_pair5_f64, double)
+
     /* complex rows as interleaved (re, im) pairs, one tap per pass: C's complex multiply would
        call the NaN-checking library routine for every product */
     #define CC_CROW(NAME, T, ATTR)                                                              \
@@ -389,6 +443,12 @@ cdef extern from *:
     void cc_pair_f64(double* d0, double* d1, const double* s0, const double* s1,
                      const double* s2, const double* s3, const double* w,
                      Py_ssize_t n) noexcept nogil
+    void cc_pair5_f32(float* d0, float* d1, const float** s, const float* w,
+                      Py_ssize_t n) noexcept nogil
+    int cc_anynan_f32(const float* v, Py_ssize_t n) noexcept nogil
+    int cc_anynan_f64(const double* v, Py_ssize_t n) noexcept nogil
+    void cc_pair5_f64(double* d0, double* d1, const double** s, const double* w,
+                      Py_ssize_t n) noexcept nogil
     void cc_row_c64(float* d, const float* s, const float* w, Py_ssize_t g,
                     Py_ssize_t n) noexcept nogil
     void cc_row_c128(double* d, const double* s, const double* w, Py_ssize_t g,
@@ -406,164 +466,40 @@ def cpu_features():
     """The instruction sets the row kernels use now."""
     return ("AVX2",) if cc_use_avx2 else ()
 
-# A small pool of helper threads that never makes the caller wait for a helper that has not started.
-# An OpenMP parallel region ends with a barrier: on a shared machine, a worker that is not scheduled
-# in time (another process holds the other core) holds the whole call up for a scheduler tick or
-# more (measured: a 0.45 ms 3x3 filter of a 1024x1024 image took 8-16 ms with 2 OpenMP threads while
-# a compiler ran on the other core, 0.9 ms on one thread). Here the caller publishes a job and works
-# on it at once; items are claimed in batches through one atomic ticket (generation << 32 | next
-# batch) by compare-and-swap; the caller only waits for batches a helper has actually claimed. A
-# helper that wakes late finds the ticket's generation changed or exhausted and claims nothing; it
-# reads the job's fields before its claim, and a successful claim proves the job was still the same.
-cdef extern from *:
-    """
-    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__unix__) || defined(__APPLE__))
-    #define CC_POOL 1
-    #include <pthread.h>
-    #include <sched.h>
-    #include <stdint.h>
-    #include <time.h>
-    #include <unistd.h>
-    typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
-    #define CC_MAX_THREADS 64
-    static pthread_mutex_t cc_run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
-    static pthread_mutex_t cc_mu = PTHREAD_MUTEX_INITIALIZER;      /* wake-ups */
-    static pthread_cond_t cc_cv = PTHREAD_COND_INITIALIZER;
-    static unsigned long long cc_ticket = 0;   /* generation << 32 | next batch (atomic) */
-    static unsigned long long cc_wake = 0;     /* generation, under cc_mu */
-    static long long cc_done = 0;              /* batches finished in this generation (atomic) */
-    /* the job's fields (atomic loads/stores: a late helper may read them while they change) */
-    static cc_batch_fn cc_fn = 0;
-    static void *cc_ctx = 0;
-    static long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1, cc_claims = 0;
-    static long long cc_per = 1;
-    static int cc_helpers = 0;
-    static int cc_skip = 0, cc_penalty = 0;    /* back-off after a call that waited for a helper */
-
-    static double cc_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    }
-    static pid_t cc_pid = 0;
-
-    #define CC_LD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
-    #define CC_ST(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
-
-    /* claim and run batches of the current generation `gen`; returns when none is left */
-    static void cc_work(unsigned long long gen, int tid) {
-        for (;;) {
-            unsigned long long t = CC_LD(cc_ticket);
-            if ((t >> 32) != gen) return;
-            cc_batch_fn fn = CC_LD(cc_fn);
-            void *ctx = CC_LD(cc_ctx);
-            long long n = CC_LD(cc_n), batch = CC_LD(cc_batch), batches = CC_LD(cc_batches);
-            long long threads = CC_LD(cc_threads), claims = CC_LD(cc_claims), per = CC_LD(cc_per);
-            long long c = (long long)(t & 0xffffffffULL);
-            if (c >= claims || tid >= threads) return;
-            if (!__atomic_compare_exchange_n(&cc_ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL,
-                                             __ATOMIC_ACQUIRE))
-                continue;
-            /* claim c of generation gen: the job is alive until cc_done counts it. Claims go
-               round the `threads` contiguous parts of the batches, so threads working at the same
-               pace stay in different parts (first touches of the output's pages, each zeroing a
-               page of up to 2 MiB, then run side by side instead of one after the other) */
-            long long i = (c % threads) * per + c / threads;
-            if (i < batches) {
-                long long hi = (i + 1) * batch < n ? (i + 1) * batch : n;
-                fn(ctx, (Py_ssize_t)(i * batch), (Py_ssize_t)hi, tid);
-            }
-            __atomic_add_fetch(&cc_done, 1, __ATOMIC_ACQ_REL);
-        }
-    }
-
-    static void *cc_helper(void *arg) {
-        int tid = (int)(intptr_t)arg;
-        unsigned long long seen = 0;
-        for (;;) {
-            pthread_mutex_lock(&cc_mu);
-            while (cc_wake == seen) pthread_cond_wait(&cc_cv, &cc_mu);
-            seen = cc_wake;
-            pthread_mutex_unlock(&cc_mu);
-            cc_work(seen, tid);
-        }
-        return 0;
-    }
-
-    /* run fn over [0, n) in batches on up to `threads` threads (the caller is thread 0); returns
-       the number of threads the job could use (1: run it serially, the pool was busy or absent) */
-    static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
-        if (threads > CC_MAX_THREADS) threads = CC_MAX_THREADS;
-        if (pthread_mutex_trylock(&cc_run_mu) != 0) return 1;
-        if (cc_skip > 0) {                 /* backing off: helpers were late recently */
-            cc_skip--;
-            pthread_mutex_unlock(&cc_run_mu);
-            return 1;
-        }
-        if (cc_pid != getpid()) {          /* first use, or a forked child: no helpers yet */
-            if (cc_pid != 0) {             /* a child: a parent's helper may have held cc_mu */
-                pthread_mutex_init(&cc_mu, NULL);
-                pthread_cond_init(&cc_cv, NULL);
-            }
-            cc_helpers = 0;
-            cc_pid = getpid();
-        }
-        while (cc_helpers < threads - 1) {
-            pthread_t th;
-            pthread_attr_t attr;
-            pthread_attr_init(&attr);
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            int rc = pthread_create(&th, &attr, cc_helper, (void *)(intptr_t)(cc_helpers + 1));
-            pthread_attr_destroy(&attr);
-            if (rc != 0) break;
-            cc_helpers++;
-        }
-        if (threads > cc_helpers + 1) threads = cc_helpers + 1;
-        if (threads <= 1) { pthread_mutex_unlock(&cc_run_mu); return 1; }
-        long long batches = (n + batch - 1) / batch;
-        long long per = (batches + threads - 1) / threads;
-        unsigned long long gen = (CC_LD(cc_ticket) >> 32) + 1;
-        CC_ST(cc_fn, fn); CC_ST(cc_ctx, ctx); CC_ST(cc_n, (long long)n);
-        CC_ST(cc_batch, (long long)batch); CC_ST(cc_batches, batches);
-        CC_ST(cc_threads, (long long)threads);
-        CC_ST(cc_per, per); CC_ST(cc_claims, per * threads);
-        CC_ST(cc_done, 0);
-        __atomic_store_n(&cc_ticket, gen << 32, __ATOMIC_SEQ_CST);
-        pthread_mutex_lock(&cc_mu);
-        cc_wake = gen;
-        pthread_cond_broadcast(&cc_cv);
-        pthread_mutex_unlock(&cc_mu);
-        double t0 = cc_now();
-        cc_work(gen, 0);
-        double t1 = cc_now();
-        /* every batch is claimed: wait for those that helpers are still running */
-        int spins = 0;
-        while (CC_LD(cc_done) < per * threads) {
-            if (++spins > 64) sched_yield();
-        }
-        /* a helper that held the caller up (it was preempted: the machine is busy) makes the next
-           calls run on the caller alone, 4, 8, ... up to 256 of them, then the pool is tried again */
-        if (cc_now() - t1 > 0.5 * (t1 - t0) + 50e-6) {
-            cc_penalty = cc_penalty ? (cc_penalty < 128 ? 2 * cc_penalty : 256) : 4;
-            cc_skip = cc_penalty;
-        } else {
-            cc_penalty = 0;
-        }
-        pthread_mutex_unlock(&cc_run_mu);
-        return threads;
-    }
-    #else
-    #define CC_POOL 0
-    typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
-    static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
-        return 1;
-    }
-    #endif
-    """
+# The helper-thread pool of src/c/cc_pool.h (why: see there).
+cdef extern from "c/cc_pool.h":
     int CC_POOL
     ctypedef void (*cc_batch_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil
     int cc_parallel(cc_batch_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t batch,
                     int threads) noexcept nogil
+
+# An item that finds a NaN in its outputs sets the call's flag (several may: the same value, so an
+# atomic store where the compiler has one).
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define cc_set_flag(f) __atomic_store_n((f), 1, __ATOMIC_RELAXED)
+    #else
+    #define cc_set_flag(f) (*(volatile unsigned char *)(f) = 1)
+    #endif
+    """
+    void cc_set_flag(unsigned char* f) noexcept nogil
+
+
+cdef inline void _flag_nan(const Geom* g, const wrapping* v, Py_ssize_t n) noexcept nogil:
+    """Set g.nan_flag when one of v[0:n] is NaN (a compare per output of a row still in cache)."""
+    cdef int bad = 0
+    if wrapping is float:
+        bad = cc_anynan_f32(<const float*>v, n)
+    elif wrapping is "float complex":
+        bad = cc_anynan_f32(<const float*>v, 2 * n)
+    elif wrapping is double:
+        bad = cc_anynan_f64(<const double*>v, n)
+    elif wrapping is "double complex":
+        bad = cc_anynan_f64(<const double*>v, 2 * n)
+    if bad:
+        cc_set_flag(<unsigned char*>g.nan_flag)
+
 
 cdef enum:
     MAX_DIMS = 64
@@ -573,6 +509,7 @@ cdef enum:
 
 
 cdef struct Geom:
+    size_t nan_flag        # address of a byte set to 1 when an output is NaN (0: not looked for)
     int nd                 # >= 2 (a 1-D problem gets a leading axis of size 1)
     int mode
     Py_ssize_t n_chunks    # work items per output row
@@ -716,39 +653,51 @@ cdef inline void _row(wrapping* dst, const wrapping* src, const wrapping* w, Py_
 
 
 cdef inline bint _pairs(const Geom* g, Py_ssize_t o) noexcept nogil:
-    """True when output rows o and o + 1 (o even) of a 2-D 3x3 stride-1 float problem both read
-    only rows inside the input: one item then computes both (see _pair)."""
+    """True when output rows o and o + 1 (o even) of a 2-D 3x3 or 5x5 stride-1 float problem
+    both read only rows inside the input: one item then computes both (see _pair)."""
     cdef Py_ssize_t base = g.start[0] + o
-    return (g.nd == 2 and g.k[0] == 3 and g.k[1] == 3 and g.step[0] == 1 and g.step[1] == 1
-            and o % 2 == 0 and o + 1 < g.m[0] and base >= 0 and base + 3 < g.n[0])
+    return (g.nd == 2 and (g.k[0] == 3 or g.k[0] == 5) and g.k[1] == g.k[0]
+            and g.step[0] == 1 and g.step[1] == 1
+            and o % 2 == 0 and o + 1 < g.m[0] and base >= 0 and base + g.k[0] < g.n[0])
 
 
 cdef void _pair(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y, wrapping cval,
                 Py_ssize_t o, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
     """Output rows o and o + 1, columns [j0, j1), of a problem where _pairs(g, o)."""
-    cdef Py_ssize_t base = g.start[0] + o, jlo = 0, jhi = 0, t, q
+    cdef Py_ssize_t base = g.start[0] + o, jlo = 0, jhi = 0, t, q, k = g.k[0]
     cdef wrapping* d0 = y + o * g.y_stride[0]
     cdef wrapping* d1 = d0 + g.y_stride[0]
     cdef const wrapping* s0 = x + base * g.x_stride[0]
+    cdef const wrapping* rows[6]
     cdef Py_ssize_t xs = g.x_stride[0]
-    _group_range(g.start[1], 3, j0, j1, 1, g.n[1], &jlo, &jhi)
+    _group_range(g.start[1], k, j0, j1, 1, g.n[1], &jlo, &jhi)
     for t in range(j0, jlo):
         d0[t] = 0
         d1[t] = 0
     for t in range(jhi, j1):
         d0[t] = 0
         d1[t] = 0
-    for q in range(3):
-        _edges(d0, s0 + q * xs, w + 3 * q, 0, 3, j0, j1, jlo, jhi, g.start[1], 1, g.n[1], g.mode,
+    for q in range(k):
+        _edges(d0, s0 + q * xs, w + k * q, 0, k, j0, j1, jlo, jhi, g.start[1], 1, g.n[1], g.mode,
                cval)
-        _edges(d1, s0 + (q + 1) * xs, w + 3 * q, 0, 3, j0, j1, jlo, jhi, g.start[1], 1, g.n[1],
+        _edges(d1, s0 + (q + 1) * xs, w + k * q, 0, k, j0, j1, jlo, jhi, g.start[1], 1, g.n[1],
                g.mode, cval)
     if jhi > jlo:
         s0 = s0 + g.start[1] + jlo
+        for q in range(k + 1):
+            rows[q] = s0 + q * xs
         if wrapping is float:
-            cc_pair_f32(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w, jhi - jlo)
+            if k == 3:
+                cc_pair_f32(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w,
+                            jhi - jlo)
+            else:
+                cc_pair5_f32(d0 + jlo, d1 + jlo, <const float**>rows, w, jhi - jlo)
         elif wrapping is double:
-            cc_pair_f64(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w, jhi - jlo)
+            if k == 3:
+                cc_pair_f64(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w,
+                            jhi - jlo)
+            else:
+                cc_pair5_f64(d0 + jlo, d1 + jlo, <const double**>rows, w, jhi - jlo)
 
 
 cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y, wrapping cval,
@@ -774,6 +723,8 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
         # 3x3 on two rows at once: the even row's item computes both, the odd row's does nothing
         if _pairs(g, row):
             _pair(g, x, w, y, cval, row, j0, j1)
+            if g.nan_flag:
+                _flag_pair(g, y, row, j0, j1)
             return
         if row % 2 == 1 and _pairs(g, row - 1):
             return
@@ -862,6 +813,23 @@ cdef void _item(const Geom* g, const wrapping* x, const wrapping* w, wrapping* y
     if fresh:
         for t in range(jlo, jhi):
             dst[t] = 0
+    if g.nan_flag:
+        _flag_nan(g, dst + j0, j1 - j0)
+
+
+cdef void _flag_pair(const Geom* g, const wrapping* y, Py_ssize_t row, Py_ssize_t j0,
+                     Py_ssize_t j1) noexcept nogil:
+    """_flag_nan over columns [j0, j1) of output rows `row` and `row + 1` (what _pair wrote)."""
+    cdef Py_ssize_t r, o, y_off
+    cdef int d
+    for r in range(row, row + 2):
+        o, y_off = r, 0
+        d = g.nd - 2
+        while d >= 0:
+            y_off = y_off + (o % g.m[d]) * g.y_stride[d]
+            o = o // g.m[d]
+            d = d - 1
+        _flag_nan(g, y + y_off + j0, j1 - j0)
 
 
 cdef struct Job:
@@ -940,8 +908,9 @@ cdef void _job_batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept 
 
 
 def _run(const wrapping[::1] x, const wrapping[::1] w, wrapping[::1] y, const wrapping[::1] cval,
-         geom, Py_ssize_t[:, ::1] scratch, int n_threads):
+         geom, Py_ssize_t[:, ::1] scratch, int n_threads, unsigned char[::1] nan_flag=None):
     cdef Geom g = geom
+    g.nan_flag = <size_t>&nan_flag[0] if nan_flag is not None else 0
     cdef Py_ssize_t n_items = g.n_chunks
     cdef Py_ssize_t item
     cdef int tid
@@ -1056,12 +1025,17 @@ def _geometry(shape_x, shape_w, shape_y, start, step, int mode):
     return {"nd": nd, "mode": mode, "n": list(shape_x) + pad, "k": list(shape_w) + pad,
             "m": list(shape_y) + pad, "start": list(start) + pad, "step": list(step) + pad,
             "x_stride": xs + pad, "y_stride": ys + pad, "idx_off": offs + pad,
-            "idx_size": total, "n_lead": int(np.prod(shape_w[:nd - 1])),
+            "idx_size": total, "nan_flag": 0, "n_lead": int(np.prod(shape_w[:nd - 1])),
             "n_chunks": -(-shape_y[nd - 1] // CHUNK)}
 
 
-def correlate(x, w, out, start, step, int mode, cval=0, int n_threads=1):
-    """out[o] = sum_k w[k] * X[start + o*step + k] (X: x extended by `mode`); see the module doc."""
+def correlate(x, w, out, start, step, int mode, cval=0, int n_threads=1, nan_flag=None):
+    """out[o] = sum_k w[k] * X[start + o*step + k] (X: x extended by `mode`); see the module doc.
+
+    ``nan_flag``: None, or a uint8 array of one element that is set to 1 when an output is NaN
+    (float and complex data; each row is looked at while it is in cache). ndimage uses it to learn
+    that a NaN or an infinity met a zero tap, which SciPy leaves out of its sums.
+    """
     x, w, out = np.asarray(x), np.asarray(w), np.asarray(out)
     nd = x.ndim
     if not (w.ndim == out.ndim == nd >= 1) or nd > MAX_DIMS - 1:
@@ -1116,5 +1090,9 @@ def correlate(x, w, out, start, step, int mode, cval=0, int n_threads=1):
     work = out.size * w.size
     threads = max(1, min(int(n_threads), out.size // 256 + 1)) if work > 20000 else 1
     scratch = np.empty((threads, g["idx_size"] + nd), dtype=np.intp)
-    _run(xk.reshape(-1), wk.reshape(-1), yk.reshape(-1), cv, g, scratch, threads)
+    if nan_flag is not None and (x.dtype.kind not in "fc" or w.size == 0):
+        nan_flag = None
+    elif nan_flag is not None and (nan_flag.dtype != np.uint8 or nan_flag.shape != (1,)):
+        raise ValueError("nan_flag must be a uint8 array of one element")
+    _run(xk.reshape(-1), wk.reshape(-1), yk.reshape(-1), cv, g, scratch, threads, nan_flag)
     return out

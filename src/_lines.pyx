@@ -60,7 +60,8 @@ contiguous run of each row: the rows are read and written as streams, never acro
 power-of-two strides would compete for the same cache sets. Along the last axis (``inner == 1``)
 a block is one line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read
 one after the other (``uniform``, whose running sum is then vectorised across lines). Blocks are
-handed out dynamically over ``n_threads`` threads (one thread for small jobs); each thread owns
+handed out dynamically over ``n_threads`` threads (one thread for small jobs) by the helper pool
+of ``src/c/cc_pool.h`` (OpenMP ``prange`` where it is absent); each thread owns
 one slot of a work area kept between calls (per calling Python
 thread), so no memory is allocated in the hot path. Results do not depend on the thread count.
 """
@@ -107,6 +108,7 @@ cdef struct Geom:
     double cval
     const double* wd                  # the weights in double, for outputs re-checked (check > 0)
     float check
+    Py_ssize_t size                   # uniform: the window
 
 
 # The C helpers, written once as a template over the buffer type R (suffix _d: double, _f:
@@ -179,18 +181,13 @@ cdef extern from *:
             else CL_ROUND(T, CL_TRUNC, R)                                                       \
         }
 
-    /* acc = m * wc, then up to four pairs (l OP h) * w added in order, in one sweep */
-    #define CL_ZERO_d 0
-    #define CL_ZERO_f 1
-    #define CL_SYM_FIRST(R, OP, ZERO)                                                           \
+    /* acc = m * wc, then up to four pairs (l OP h) * w added in order, in one sweep (a zero
+       centre too is multiplied, as SciPy does: a NaN or an infinity there gives NaN) */
+    #define CL_SYM_FIRST(R, OP)                                                                 \
         switch (c < 4 ? c : 4) {                                                                \
         case 0: for (t = 0; t < T; t++) acc[t] = m[t] * wc; break;                              \
         case 1:                                                                                 \
-            if (ZERO && wc == 0) {   /* float copies: a zero centre left out */                 \
-                for (t = 0; t < T; t++) acc[t] = (l0[t] OP h0[t]) * w[0];                       \
-            } else {                                                                            \
-                for (t = 0; t < T; t++) acc[t] = m[t] * wc + (l0[t] OP h0[t]) * w[0];           \
-            }                                                                                   \
+            for (t = 0; t < T; t++) acc[t] = m[t] * wc + (l0[t] OP h0[t]) * w[0];               \
             break;                                                                              \
         case 2:                                                                                 \
             for (t = 0; t < T; t++) {                                                           \
@@ -225,8 +222,8 @@ cdef extern from *:
         /* the first sweep: the centre and up to four pairs (the same order as in sweeps) */    \
         const R *l0 = buf, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                            \
         const R *h0 = buf + (K - 1) * B, *h1 = h0 - B, *h2 = h1 - B, *h3 = h2 - B;              \
-        if (sign > 0) { CL_SYM_FIRST(R, +, CL_ZERO_##S) }                                       \
-        else { CL_SYM_FIRST(R, -, CL_ZERO_##S) }                                                \
+        if (sign > 0) { CL_SYM_FIRST(R, +) }                                       \
+        else { CL_SYM_FIRST(R, -) }                                                \
         j = c < 4 ? c : 4;                                                                      \
         for (; j + 4 <= c; j += 4) {                                                            \
             const R *l0 = buf + j * B, *l1 = l0 + B, *l2 = l1 + B, *l3 = l2 + B;                \
@@ -904,6 +901,55 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
     return g
 
 
+
+# ---- one parallel runner: the helper pool of src/c/cc_pool.h, OpenMP where it is absent ----
+# OpenMP's barrier at the end of a prange makes the caller wait for a worker that a busy machine
+# has not scheduled yet (measured: a 6 ms Gaussian of a 2048x2048 uint8 image took 16 ms on two
+# OpenMP threads while other processes held the cores); the pool's caller never waits for a helper
+# that has not started.
+cdef extern from "c/cc_pool.h":
+    int CC_POOL
+    ctypedef void (*cc_batch_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil
+    int cc_parallel(cc_batch_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t batch,
+                    int threads) noexcept nogil
+
+# item_fn(job, item, work): one work item of a job, with the calling thread's work area
+ctypedef void (*item_fn)(const void* job, Py_ssize_t item, double* work) noexcept nogil
+
+
+cdef struct Team:
+    item_fn fn
+    const void* job
+    double* base
+    Py_ssize_t per
+
+
+cdef void _team_batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Team* t = <const Team*>ctx
+    cdef Py_ssize_t item
+    for item in range(lo, hi):
+        t.fn(t.job, item, t.base + tid * t.per)
+
+
+cdef void _run(item_fn fn, const void* job, Py_ssize_t n_items, double* base, Py_ssize_t per,
+               int n_threads) noexcept nogil:
+    """fn(job, item, base + tid * per) for every item, on up to `n_threads` threads (items handed
+    out dynamically; each item writes its own outputs, so results do not depend on the schedule)."""
+    cdef Team t
+    cdef Py_ssize_t item
+    cdef int tid
+    t.fn, t.job, t.base, t.per = fn, job, base, per
+    if n_threads > 1 and CC_POOL:
+        if cc_parallel(_team_batch, &t, n_items, 1, n_threads) > 1:
+            return
+        n_threads = 1
+    if n_threads > 1:
+        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
+            tid = threadid()
+            fn(job, item, base + tid * per)
+    else:
+        _team_batch(&t, 0, n_items, 0)
+
 _local = threading.local()
 
 #: jobs of fewer multiply-adds than this run on one thread (waking a team costs more)
@@ -941,7 +987,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     cdef double* buf
     cdef float* fbuf
     cdef const float[::1] wf
-    cdef int tid
+    cdef CorrJob job
     if symmetry != 0 and K % 2 == 0:
         raise ValueError("symmetry needs an odd number of weights")
     g.wd, g.check = &w[0], _check(single, check)
@@ -952,20 +998,31 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * K)
     area, per = _scratch(n_threads, g.ext_chunk * g.B + TILE)
     base = _aligned(area)
+    job.g, job.w, job.K, job.sym = &g, &w[0], K, symmetry
     if single:
         wf = np.asarray(w, dtype=np.float32)
-        with nogil:
-            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-                tid = threadid()
-                fbuf = <float*>(base + tid * per)
-                _corr_item(&g, item, fbuf, fbuf + g.ext_chunk * g.B, &wf[0], K, symmetry)
-        return out
+        job.w = &wf[0]
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            buf = base + tid * per
-            _corr_item(&g, item, buf, buf + g.ext_chunk * g.B, &w[0], K, symmetry)
+        _run(_corr_f if single else _corr_d, &job, n_items, base, per, n_threads)
     return out
+
+
+cdef struct CorrJob:
+    const Geom* g
+    const void* w
+    Py_ssize_t K
+    int sym
+
+
+cdef void _corr_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    cdef const CorrJob* j = <const CorrJob*>job
+    cdef float* buf = <float*>work
+    _corr_item(j.g, item, buf, buf + j.g.ext_chunk * j.g.B, <const float*>j.w, j.K, j.sym)
+
+
+cdef void _corr_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    cdef const CorrJob* j = <const CorrJob*>job
+    _corr_item(j.g, item, work, work + j.g.ext_chunk * j.g.B, <const double*>j.w, j.K, j.sym)
 
 
 def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads,
@@ -977,25 +1034,28 @@ def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, in
     cdef double* base
     cdef double* buf
     cdef float* fbuf
-    cdef int tid
     if n_items == 0 or g.n_out == 0:
         return out
     n_threads = _team(n_threads, n_items, g.outer * g.n_out * g.inner * 4)
     area, per = _scratch(n_threads, ext_b + TILE + g.B)
     base = _aligned(area)
-    if single:
-        with nogil:
-            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-                tid = threadid()
-                fbuf = <float*>(base + tid * per)
-                _uniform_item(&g, item, fbuf, fbuf + ext_b, fbuf + ext_b + TILE, size)
-        return out
+    g.size = size
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            buf = base + tid * per
-            _uniform_item(&g, item, buf, buf + ext_b, buf + ext_b + TILE, size)
+        _run(_uniform_f if single else _uniform_d, &g, n_items, base, per, n_threads)
     return out
+
+
+cdef void _uniform_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    cdef const Geom* g = <const Geom*>job
+    cdef float* buf = <float*>work
+    cdef Py_ssize_t ext_b = g.ext * g.B
+    _uniform_item(g, item, buf, buf + ext_b, buf + ext_b + TILE, g.size)
+
+
+cdef void _uniform_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    cdef const Geom* g = <const Geom*>job
+    cdef Py_ssize_t ext_b = g.ext * g.B
+    _uniform_item(g, item, work, work + ext_b, work + ext_b + TILE, g.size)
 
 
 cdef float _check(bint single, double check) except -1:
@@ -1088,37 +1148,50 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
-    cdef bint two
+    cdef bint two, same_in, same_out
     cdef floating* rows = work                            # (nr + Kr - 1) x W
     cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
     cdef floating* ext = mid + s.R * ms                   # ms
     cdef floating* line = ext + ms                        # W
+    cdef const floating* src = rows
+    # data already of the buffers' type: a strip's input rows read where they are, results
+    # written into their place (no copies in and out)
+    if floating is float:
+        same_in, same_out = s.tin == T_F32, s.tout == T_F32
+    else:
+        same_in, same_out = s.tin == T_F64, s.tout == T_F64
     n_in = nr + s.Kr - 1
     if not s.rows_first:
         # columns of the image first (axis 0), each row of the result written into the middle
         # of its own extended row, then along each row (axis 1)
-        for p in range(n_in):
-            idx = map_index(r0 - cr + p, s.H, s.mode_r)
-            if idx < 0:
-                for i in range(W):
-                    rows[p * W + i] = <floating>s.cval
-            else:
-                _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+        if same_in and r0 - cr >= 0 and r0 - cr + n_in <= s.H:
+            src = <const floating*>s.x + (r0 - cr) * W
+        else:
+            for p in range(n_in):
+                idx = map_index(r0 - cr + p, s.H, s.mode_r)
+                if idx < 0:
+                    for i in range(W):
+                        rows[p * W + i] = <floating>s.cval
+                else:
+                    _load(rows + p * W, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
         i = 0
         while i < nr:
             two = False
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
                 two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
-                                                rows + i * W, W, W, <const float*>s.wr, s.Kr,
+                                                src + i * W, W, W, <const float*>s.wr, s.Kr,
                                                 s.sr, s.wrd, s.check_r)
             if not two:
-                _sym_tiles(mid + i * ms + cc, rows + i * W, W, W, <const floating*>s.wr, s.Kr,
+                _sym_tiles(mid + i * ms + cc, src + i * W, W, W, <const floating*>s.wr, s.Kr,
                            s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
                 _round(mid + p * ms + cc, W, s.tout)
-                _row_pass(s, mid + p * ms, line)
-                _store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+                if same_out:
+                    _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
+                else:
+                    _row_pass(s, mid + p * ms, line)
+                    _store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
             i += 2 if two else 1
     else:
         # along each row first (axis 1; the row read into the middle of its extension), then the
@@ -1165,7 +1238,6 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     cdef double* base
     cdef const float[::1] wrf
     cdef const float[::1] wcf
-    cdef int tid
     if x.ndim != 2 or out.shape != x.shape:
         raise ValueError("x must be 2-D and out of the same shape")
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
@@ -1200,17 +1272,17 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     n_threads = _team(n_threads, n_items, s.H * s.W * (s.Kr + s.Kc))
     area, per = _scratch(n_threads, (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W)
     base = _aligned(area)
-    if single:
-        with nogil:
-            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-                tid = threadid()
-                _sep_item(&s, item, <float*>(base + tid * per))
-        return out
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            _sep_item(&s, item, base + tid * per)
+        _run(_sep_f if single else _sep_d, &s, n_items, base, per, n_threads)
     return out
+
+
+cdef void _sep_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _sep_item(<const Sep*>job, item, <float*>work)
+
+
+cdef void _sep_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _sep_item(<const Sep*>job, item, work)
 
 
 # ---- the 2-D uniform filter in one sweep ----
@@ -1327,7 +1399,6 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     cdef Box s
     cdef Py_ssize_t n_items, item, per
     cdef double* base
-    cdef int tid
     if x.ndim != 2 or out.shape != x.shape:
         raise ValueError("x must be 2-D and out of the same shape")
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
@@ -1356,17 +1427,17 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     area, per = _scratch(n_threads, (1 + s.R + s.size_r - 1) * s.W
                          + (s.W + s.size_c - 1) * (s.R + 16) + TILE + 16)
     base = _aligned(area)
-    if single:
-        with nogil:
-            for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-                tid = threadid()
-                _box_item(&s, item, <float*>(base + tid * per))
-        return out
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            _box_item(&s, item, base + tid * per)
+        _run(_box_f if single else _box_d, &s, n_items, base, per, n_threads)
     return out
+
+
+cdef void _box_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _box_item(<const Box*>job, item, <float*>work)
+
+
+cdef void _box_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _box_item(<const Box*>job, item, work)
 
 
 # ---- the 2-D uniform filter of 8-bit images in 16-bit integer lanes ----
@@ -1599,7 +1670,6 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     cdef Box8 s
     cdef Py_ssize_t n_items, item, per
     cdef double* base
-    cdef int tid
     if x.ndim != 2 or out.shape != x.shape or x.dtype != out.dtype:
         raise ValueError("x must be 2-D and out of the same shape and dtype")
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
@@ -1631,10 +1701,12 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     area, per = _scratch(n_threads, (2 * (2 * s.W + s.size_c + 1296) + s.W) // 8 + 8)
     base = _aligned(area)
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            _b8_item(&s, item, <unsigned short*>(base + tid * per))
+        _run(_b8_job, &s, n_items, base, per, n_threads)
     return out
+
+
+cdef void _b8_job(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _b8_item(<const Box8*>job, item, <unsigned short*>work)
 
 
 # ---- N-D correlation results re-checked near truncation boundaries ----
@@ -1675,6 +1747,9 @@ cdef struct Nd:
     Py_ssize_t start[32]
     Py_ssize_t xstride[32]            # elements
     double cval
+    void* res                         # the results (float or double), re-checked in chunks
+    Py_ssize_t chunk
+    double check
 
 
 cdef double _scipy_sum(const Nd* g, Py_ssize_t flat) noexcept nogil:
@@ -1765,21 +1840,29 @@ def recheck(res, x, w, start, int mode, double cval, double check, int n_threads
         return res
     nchunks = (g.n + chunk - 1) // chunk
     n_threads = _team(n_threads, nchunks, g.n)
-    if res.dtype == np.float32:
+    g.chunk, g.check = chunk, check
+    cdef bint single = res.dtype == np.float32
+    if single:
         rf = res.reshape(-1)
-        with nogil:
-            for c in prange(nchunks, schedule="static", num_threads=n_threads):
-                i0 = c * chunk
-                i1 = i0 + chunk if i0 + chunk < g.n else g.n
-                _recheck_chunk(&g, &rf[0], i0, i1, <float>check)
+        g.res = &rf[0]
     else:
         rd = res.reshape(-1)
-        with nogil:
-            for c in prange(nchunks, schedule="static", num_threads=n_threads):
-                i0 = c * chunk
-                i1 = i0 + chunk if i0 + chunk < g.n else g.n
-                _recheck_chunk(&g, &rd[0], i0, i1, check)
+        g.res = &rd[0]
+    with nogil:
+        _run(_recheck_f if single else _recheck_d, &g, nchunks, NULL, 0, n_threads)
     return res
+
+
+cdef void _recheck_f(const void* job, Py_ssize_t c, double* work) noexcept nogil:
+    cdef const Nd* g = <const Nd*>job
+    cdef Py_ssize_t i0 = c * g.chunk
+    _recheck_chunk(g, <float*>g.res, i0, min(i0 + g.chunk, g.n), <float>g.check)
+
+
+cdef void _recheck_d(const void* job, Py_ssize_t c, double* work) noexcept nogil:
+    cdef const Nd* g = <const Nd*>job
+    cdef Py_ssize_t i0 = c * g.chunk
+    _recheck_chunk(g, <double*>g.res, i0, min(i0 + g.chunk, g.n), g.check)
 
 
 # ---- 2-D correlation of integer images on float buffers, re-checked (see correlate2d) ----
@@ -1789,7 +1872,7 @@ cdef struct C2:
     char* y
     const float* wf
     const double* wd
-    Py_ssize_t H, W, R, Kr, Kc, start_r, start_c, isz, osz, n_ext
+    Py_ssize_t H, W, R, Kr, Kc, start_r, start_c, isz, osz, n_ext, ptr_off
     int tin, tout, mode
     double cval
     float check
@@ -1856,7 +1939,6 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     cdef C2 s
     cdef Py_ssize_t n_items, item, per
     cdef double* base
-    cdef int tid
     cdef const float[::1] wf
     cdef const double[::1] wd
     cdef Py_ssize_t[::1] ptrs
@@ -1886,12 +1968,15 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     n_items = (s.H + s.R - 1) // s.R
     n_threads = _team(n_threads, n_items, s.H * s.W * s.Kr * s.Kc)
     # floats per thread: the rows and a tile, counted in doubles; then the tap pointers
-    area, per = _scratch(n_threads, ((s.R + s.Kr - 1) * s.n_ext + TILE) // 2 + 8)
-    ptrs = np.empty(n_threads * s.Kr * s.Kc, dtype=np.intp)
+    # floats per thread: the rows and a tile, counted in doubles; then the tap pointers
+    s.ptr_off = ((s.R + s.Kr - 1) * s.n_ext + TILE) // 2 + 8
+    area, per = _scratch(n_threads, s.ptr_off + s.Kr * s.Kc)
     base = _aligned(area)
     with nogil:
-        for item in prange(n_items, schedule="dynamic", num_threads=n_threads):
-            tid = threadid()
-            _c2_item(&s, item, <float*>(base + tid * per),
-                     <const float**>&ptrs[tid * s.Kr * s.Kc])
+        _run(_c2_job, &s, n_items, base, per, n_threads)
     return out
+
+
+cdef void _c2_job(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    cdef const C2* s = <const C2*>job
+    _c2_item(s, item, <float*>work, <const float**>(work + s.ptr_off))

@@ -315,10 +315,12 @@ def test_uniform_images_in_one_sweep(dtype):
 
 
 def test_float32_buffers_when_exact_or_float32():
-    from convcore.ndimage._engine import _single
+    from convcore.ndimage._engine import SINGLE_MAX_WINDOW, _single
     f32, f64, u8, i32 = (np.empty(1, t) for t in (np.float32, np.float64, np.uint8, np.int32))
     short, long_ = np.ones(17), np.ones(18)
-    assert _single(f32, f32, [short], 0.0) and not _single(f32, f32, [long_], 0.0)
+    assert _single(f32, f32, [np.ones(33)], 0.0) and not _single(f32, f32, [np.ones(34)], 0.0)
+    assert _single(f32, f32, [short], 0.0, max_taps=SINGLE_MAX_WINDOW)
+    assert not _single(f32, f32, [long_], 0.0, max_taps=SINGLE_MAX_WINDOW)
     assert not _single(f32, f64, [short], 0.0) and not _single(f64, f64, [short], 0.0)
     assert _single(u8, u8, [np.array([-1.0, 0, 1]), long_], 0.0)
     assert not _single(u8, u8, [np.array([0.5, 1.0])], 0.0)       # weights not integers

@@ -73,10 +73,12 @@ def _complex_parts(run, x, output, cval, **kw):
 
 
 #: float32 data to a float32 result are filtered in float32 (8 lanes of AVX2 instead of 4) when the
-#: kernel has at most this many taps (uniform: this window size): the rounding error of such short
-#: sums stays about 1e-7 of the result's scale, far inside float32's 1e-5 contract; longer kernels
-#: and every float64 pass are computed in double, as SciPy does.
-SINGLE_MAX_TAPS = 17
+#: kernel has at most this many taps (a Gaussian of sigma 4, truncate 4): the rounding error of such
+#: sums stays within (K + 1) * 2**-24 (2e-6) of the result's scale, inside float32's 1e-5 contract;
+#: longer kernels and every float64 pass are computed in double, as SciPy does.
+SINGLE_MAX_TAPS = 33
+#: the same for the running sums of a uniform filter (this window size)
+SINGLE_MAX_WINDOW = 17
 #: float32 holds every integer below this exactly
 _EXACT_FLOAT32 = 2.0 ** 24
 
@@ -92,7 +94,7 @@ def _int_bound(*dtypes):
     return bound
 
 
-def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32):
+def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32, max_taps=SINGLE_MAX_TAPS):
     """Whether passes from `src`'s dtype into `dst`'s may run with float32 buffers, exactly or to
     float32 precision (no re-check).
 
@@ -102,10 +104,11 @@ def _single(src, dst, kernels, cval, limit=_EXACT_FLOAT32):
     of magnitude at most ``sum|w| * bound`` (`bound`: the largest value the dtypes and cval hold);
     below 2**24 float32 holds it exactly, so the result (and where a uniform pass divides by its
     size, the quotient truncated: see ``line_uniform``) is SciPy's double result, bit for bit.
-    `limit` lowers 2**24 (uniform2d multiplies by a reciprocal: exact below 2**20).
+    `limit` lowers 2**24 (uniform2d multiplies by a reciprocal: exact below 2**20); `max_taps`:
+    the longest float32 kernel (SINGLE_MAX_WINDOW for running sums).
     """
     if src.dtype == np.float32 and dst.dtype == np.float32:
-        return all(k.size <= SINGLE_MAX_TAPS for k in kernels)
+        return all(k.size <= max_taps for k in kernels)
     bound = _int_bound(src.dtype, dst.dtype)
     if bound is None or not float(cval).is_integer():
         return False
@@ -199,7 +202,8 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(size // 2) - origin
     _lines.uniform(_as3d(src, axis), size, _as3d(dst, axis), start, mode, float(cval),
-                   get_num_threads(), _single(src, dst, [np.ones(size)], cval))
+                   get_num_threads(),
+                   _single(src, dst, [np.ones(size)], cval, max_taps=SINGLE_MAX_WINDOW))
     if copy:
         _finish(dst, output)
     return output
@@ -226,16 +230,17 @@ def _convert(res, output):
         _finish(dst, output)
 
 
-def _nonfinite_reach(x, weights, mode, cval):
-    """Whether SciPy's sums could differ here: taps left out (zero weights) and a NaN or an
-    infinity in the data or the constant (a sum over the data is a cheap test: it is finite when
-    every sample is, and an overflow only sends the call down the exact path)."""
+def _nan_watch(x, weights, mode, cval):
+    """What SciPy's sums, which leave zero taps out, need here: None (nothing: no zero tap, or
+    no float data), "exact" (a NaN or an infinity in the constant meets the zero taps), or a
+    one-byte flag for the direct kernel to set when an output is NaN. A NaN or an infinity under a
+    zero tap makes the kernel's sum NaN (0 * inf is NaN), so an all-finite result is SciPy's,
+    and a NaN sends the call down the exact path (at no cost when there is none)."""
     if np.all(weights):
-        return False
+        return None
     if mode == MODE_CONSTANT and not np.isfinite(cval):
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        return x.dtype.kind == "f" and not np.isfinite(np.sum(x))
+        return "exact"
+    return np.zeros(1, np.uint8) if x.dtype.kind == "f" else None
 
 
 def _nonfinite_nd(x, weights, output, mode, cval, origins):
@@ -289,7 +294,8 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     if x.ndim == 0:     # one sample: a 1-D line of one
         nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
         return output
-    if exact_nonfinite and _nonfinite_reach(x, weights, mode, cval):
+    watch = _nan_watch(x, weights, mode, cval) if exact_nonfinite else None
+    if isinstance(watch, str):
         return _nonfinite_nd(x, weights, output, mode, cval, origins)
     work, check = np.float64, None
     if x.dtype == np.float32 and output.dtype == np.float32 and weights.size <= FLOAT32_MAX_TAPS:
@@ -318,7 +324,9 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
                      and not np.may_share_memory(output, x)) else np.empty(x.shape, work)
     start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
-                      get_num_threads())
+                      get_num_threads(), nan_flag=watch)
+    if watch is not None and watch[0]:
+        return _nonfinite_nd(x, weights, output, mode, cval, origins)
     if check is not None:
         _lines.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
                        float(cval), check[0], get_num_threads())
@@ -378,7 +386,8 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
         return True
     _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
                      get_num_threads(),
-                     _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20))
+                     _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20,
+                             max_taps=SINGLE_MAX_WINDOW))
     return True
 
 
