@@ -220,6 +220,48 @@ def test_float32_updates_one_and_two_threads(name, kwargs, monkeypatch):
     np.testing.assert_allclose(results[0], results[2], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "weight_decay": 1e-2},
+                                    {"momentum": 0.9, "nesterov": True}, {}])
+def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkeypatch):
+    # sizes around the kernel's block, an empty parameter, float32 and float64 in one optimizer,
+    # a parameter that joins at the second step (its first momentum step then) and one listed
+    # twice (updated once): against the single-array kernel, parameter by parameter, on 1 and 2
+    # threads
+    import convcore
+    from convcore import _optim
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    rng = np.random.default_rng(5)
+    sizes = [0, 1, 32767, 32768, 32769, 70000, 5]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
+    init = [rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)]
+    grads = [[rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)] for _ in range(3)]
+    results = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            params = [Parameter(a.copy()) for a in init]
+            opt = optim.SGD(params + [params[2]], lr=0.1, **kwargs)
+            assert len(opt.params) == len(params)
+            for step, gs in enumerate(grads):
+                for i, (p, g) in enumerate(zip(params, gs)):
+                    p.grad = None if (i == 3 and step == 0) else g.copy()
+                opt.step()
+            results.append([p.data for p in params])
+    finally:
+        convcore.set_num_threads(None)
+    momentum = kwargs.get("momentum", 0.0)
+    for i, a in enumerate(init):  # the reference: the per-array kernel
+        data, buf = a.copy(), np.empty_like(a)
+        for step, gs in enumerate(grads):
+            if i == 3 and step == 0:
+                continue
+            _optim.sgd(data, gs[i], buf, 0.1, momentum, 0.0, kwargs.get("weight_decay", 0.0),
+                       kwargs.get("nesterov", False), step == (1 if i == 3 else 0), 1)
+        for one in results:
+            assert one[i].dtype == a.dtype
+            np.testing.assert_array_equal(one[i], data)
+
+
 def test_momentum_buffer_is_not_the_gradient_array():
     # the gradient array is the caller's (accumulated in place by the layers): the momentum buffer
     # must be a copy of it, not an alias that later steps would scale or the caller overwrite
@@ -264,3 +306,14 @@ def test_clip_grad_norm_edges():
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="norm_type must be positive"):
             optim.clip_grad_norm([c], 1.0, norm_type=bad)
+
+
+def test_sgd_all_refuses_lists_that_disagree():
+    from convcore import _optim
+    a, b = np.zeros(3), np.zeros(4)
+    with pytest.raises(ValueError, match="sgd_all: one first flag per parameter"):
+        _optim.sgd_all([a], [a], [a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="sgd_all: array sizes do not agree"):
+        _optim.sgd_all([a], [b], [a], np.zeros(1, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="sgd_all: the lists of arrays differ in length"):
+        _optim.sgd_all([a, a], [a], [a, a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)
