@@ -79,9 +79,8 @@ class Optimizer:
                 yield p, p.grad, st
 
     def step(self):
-        self.step_count += 1
-        for p, g, st in self._active():
-            self._update(p, g, st)
+        """Apply one update to every trainable parameter that has a gradient."""
+        raise NotImplementedError
 
 
 class SGD(Optimizer):
@@ -133,16 +132,26 @@ class Adam(Optimizer):
         self.eps = _non_negative(eps, "eps")
         self.weight_decay = _non_negative(weight_decay, "weight_decay")
 
-    def _update(self, p, g, st):
-        data, g = _flat(p, g)
-        if "m" not in st:
-            st["m"] = np.zeros_like(p.data)
-            st["v"] = np.zeros_like(p.data)
-            st["t"] = 0
-        st["t"] += 1
-        _optim.adam(data, g, st["m"].reshape(-1), st["v"].reshape(-1), self.lr, self.betas[0],
-                    self.betas[1], self.eps, self.weight_decay, st["t"], self._decoupled,
-                    threads_for(data.size, _GRAIN))
+    def step(self):
+        """One update of every parameter with a gradient: all of them in one parallel pass per
+        dtype (``_optim.adam_all``), the same bits as one by one."""
+        self.step_count += 1
+        groups = {}  # dtype: (parameters, gradients, first moments, second moments, steps)
+        for p, g, st in self._active():
+            data, g = _flat(p, g)
+            if "m" not in st:
+                st["m"] = np.zeros_like(p.data)
+                st["v"] = np.zeros_like(p.data)
+                st["t"] = 0
+            st["t"] += 1
+            group = groups.setdefault(data.dtype, ([], [], [], [], []))
+            for lst, item in zip(group, (data, g, st["m"].reshape(-1), st["v"].reshape(-1),
+                                         st["t"])):
+                lst.append(item)
+        for ps, gs, ms, vs, steps in groups.values():
+            _optim.adam_all(ps, gs, ms, vs, np.array(steps, dtype=np.intp), self.lr,
+                            self.betas[0], self.betas[1], self.eps, self.weight_decay,
+                            self._decoupled, threads_for(sum(p.size for p in ps), _GRAIN))
 
 
 class AdamW(Adam):

@@ -9,9 +9,10 @@ and as many temporaries for the same arithmetic).
   with bias correction (``decoupled``: AdamW's ``p *= 1 - lr * weight_decay`` first, else the L2
   term ``g + weight_decay * p``).
 
-- ``sgd_all(ps, gs, bufs, first, lr, ..., n_threads)``: ``sgd`` of every parameter of a model in
-  one parallel region (lists of 1-D arrays of one dtype, ``first`` one flag per parameter), cut
-  into blocks of at most ``BLOCK`` elements that the threads share: a ResNet has some sixty
+- ``sgd_all(ps, gs, bufs, first, lr, ..., n_threads)`` and ``adam_all(ps, gs, ms, vs, steps, lr,
+  ..., n_threads)``: ``sgd`` and ``adam`` of every parameter of a model in one parallel region
+  (lists of 1-D arrays of one dtype; ``first`` and ``steps`` one entry per parameter), cut into
+  blocks of at most ``BLOCK`` elements that the threads share: a ResNet has some sixty
   parameters, most too small to be worth a parallel region of their own.
 
 Every element is computed alone, in the array's dtype, with the operations in the order of the
@@ -113,7 +114,7 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
 cdef class _Blocks:
     """Every parameter's pointers (one C array per list of arrays) and the blocks of at most
     BLOCK elements that cut them: block b is elements start[b] on of parameter owner[b]."""
-    cdef void **ptr[3]
+    cdef void **ptr[4]
     cdef Py_ssize_t *size
     cdef Py_ssize_t *owner
     cdef Py_ssize_t *start
@@ -121,14 +122,14 @@ cdef class _Blocks:
 
     def __cinit__(self):
         cdef int j
-        for j in range(3):
+        for j in range(4):
             self.ptr[j] = NULL
         self.size = self.owner = self.start = NULL
         self.n_blocks = 0
 
     def __dealloc__(self):
         cdef int j
-        for j in range(3):
+        for j in range(4):
             free(self.ptr[j])
         free(self.size)
         free(self.owner)
@@ -195,3 +196,35 @@ cdef void _sgd_all(floating probe, _Blocks blocks, const unsigned char[::1] firs
                      <floating> lr, <floating> momentum, <floating> (1 - dampening),
                      <floating> weight_decay, momentum != 0, weight_decay != 0, nesterov,
                      first[k])
+
+
+def adam_all(list ps, list gs, list ms, list vs, const Py_ssize_t[::1] steps, double lr,
+             double beta1, double beta2, double eps, double weight_decay, bint decoupled,
+             int n_threads):
+    cdef Py_ssize_t k
+    if steps.shape[0] != len(ps):
+        raise ValueError("adam_all: one step count per parameter")
+    for k in range(steps.shape[0]):
+        if steps[k] < 1:
+            raise ValueError("adam_all: step counts start at 1")
+    if not ps:
+        return
+    if ps[0].dtype.itemsize == 4:
+        _adam_all(<float> 0, _blocks(<float> 0, [ps, gs, ms, vs], "adam_all"), steps, lr, beta1,
+                  beta2, eps, weight_decay, decoupled, n_threads)
+    else:
+        _adam_all(<double> 0, _blocks(<double> 0, [ps, gs, ms, vs], "adam_all"), steps, lr,
+                  beta1, beta2, eps, weight_decay, decoupled, n_threads)
+
+
+cdef void _adam_all(floating probe, _Blocks blocks, const Py_ssize_t[::1] steps, double lr,
+                    double beta1, double beta2, double eps, double weight_decay, bint decoupled,
+                    int n_threads):
+    cdef Py_ssize_t b, k
+    with nogil:
+        for b in prange(blocks.n_blocks, num_threads=max(n_threads, 1), schedule="static"):
+            k = blocks.owner[b]
+            _adam_run(<floating *> blocks.ptr[0][k], <const floating *> blocks.ptr[1][k],
+                      <floating *> blocks.ptr[2][k], <floating *> blocks.ptr[3][k],
+                      blocks.start[b], min(blocks.size[k], blocks.start[b] + BLOCK), lr, beta1,
+                      beta2, eps, weight_decay, steps[k], decoupled)

@@ -308,7 +308,43 @@ def test_clip_grad_norm_edges():
             optim.clip_grad_norm([c], 1.0, norm_type=bad)
 
 
-def test_sgd_all_refuses_lists_that_disagree():
+@pytest.mark.parametrize("name, kwargs", [("Adam", {"weight_decay": 0.1}), ("AdamW", {})])
+def test_adam_of_all_parameters_at_once_has_the_bits_of_one_by_one(name, kwargs, monkeypatch):
+    # as for SGD: block-edge sizes, two dtypes, a parameter that joins late (its own step count
+    # and bias correction), on 1 and 2 threads, against the per-array kernel
+    import convcore
+    from convcore import _optim
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    rng = np.random.default_rng(6)
+    sizes, dtypes = [1, 32768, 32769, 70000, 3], [np.float32, np.float64, np.float32] * 2
+    init = [rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)]
+    grads = [[rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)] for _ in range(3)]
+    results = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            params = [Parameter(a.copy()) for a in init]
+            opt = getattr(optim, name)(params, lr=0.01, **kwargs)
+            for step, gs in enumerate(grads):
+                for i, (p, g) in enumerate(zip(params, gs)):
+                    p.grad = None if (i == 2 and step == 0) else g.copy()
+                opt.step()
+            results.append([p.data for p in params])
+    finally:
+        convcore.set_num_threads(None)
+    wd = opt.weight_decay
+    for i, a in enumerate(init):
+        data, m, v, t = a.copy(), np.zeros_like(a), np.zeros_like(a), 0
+        for step, gs in enumerate(grads):
+            if i == 2 and step == 0:
+                continue
+            t += 1
+            _optim.adam(data, gs[i], m, v, 0.01, 0.9, 0.999, 1e-8, wd, t, name == "AdamW", 1)
+        for one in results:
+            np.testing.assert_array_equal(one[i], data)
+
+
+def test_all_at_once_kernels_refuse_lists_that_disagree():
     from convcore import _optim
     a, b = np.zeros(3), np.zeros(4)
     with pytest.raises(ValueError, match="sgd_all: one first flag per parameter"):
@@ -317,3 +353,9 @@ def test_sgd_all_refuses_lists_that_disagree():
         _optim.sgd_all([a], [b], [a], np.zeros(1, np.uint8), 0.1, 0.9, 0, 0, False, 1)
     with pytest.raises(ValueError, match="sgd_all: the lists of arrays differ in length"):
         _optim.sgd_all([a, a], [a], [a, a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: one step count per parameter"):
+        _optim.adam_all([a], [a], [a], [a], np.ones(2, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: step counts start at 1"):
+        _optim.adam_all([a], [a], [a], [a], np.zeros(1, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: array sizes do not agree"):
+        _optim.adam_all([a], [a], [b], [a], np.ones(1, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)
