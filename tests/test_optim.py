@@ -220,19 +220,12 @@ def test_float32_updates_one_and_two_threads(name, kwargs, monkeypatch):
     np.testing.assert_allclose(results[0], results[2], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "weight_decay": 1e-2},
-                                    {"momentum": 0.9, "nesterov": True}, {}])
-def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkeypatch):
-    # sizes around the kernel's block, an empty parameter, float32 and float64 in one optimizer,
-    # a parameter that joins at the second step (its first momentum step then) and one listed
-    # twice (updated once): against the single-array kernel, parameter by parameter, on 1 and 2
-    # threads
+def _all_at_once_on_one_and_two_threads(make, sizes, dtypes, late, seed):
+    """(initial arrays, gradients of 3 steps, [parameters after them on 1 thread, on 2]):
+    parameters of `sizes` and `dtypes` in one optimizer `make(params)`, parameter `late` without
+    a gradient at the first step."""
     import convcore
-    from convcore import _optim
-    monkeypatch.setattr(optim, "_GRAIN", 1)
-    rng = np.random.default_rng(5)
-    sizes = [0, 1, 32767, 32768, 32769, 70000, 5]
-    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
+    rng = np.random.default_rng(seed)
     init = [rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)]
     grads = [[rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)] for _ in range(3)]
     results = []
@@ -240,15 +233,34 @@ def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkey
         for threads in (1, 2):
             convcore.set_num_threads(threads)
             params = [Parameter(a.copy()) for a in init]
-            opt = optim.SGD(params + [params[2]], lr=0.1, **kwargs)
-            assert len(opt.params) == len(params)
+            opt = make(params)
             for step, gs in enumerate(grads):
                 for i, (p, g) in enumerate(zip(params, gs)):
-                    p.grad = None if (i == 3 and step == 0) else g.copy()
+                    p.grad = None if (i == late and step == 0) else g.copy()
                 opt.step()
             results.append([p.data for p in params])
     finally:
         convcore.set_num_threads(None)
+    return init, grads, results
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "weight_decay": 1e-2},
+                                    {"momentum": 0.9, "nesterov": True}, {}])
+def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkeypatch):
+    # sizes around the kernel's block, an empty parameter, float32 and float64 in one optimizer,
+    # a parameter that joins at the second step (its first momentum step then) and one listed
+    # twice (updated once): against the single-array kernel, parameter by parameter, on 1 and 2
+    # threads
+    from convcore import _optim
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    sizes = [0, 1, 32767, 32768, 32769, 70000, 5]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
+
+    def make(params):
+        opt = optim.SGD(params + [params[2]], lr=0.1, **kwargs)
+        assert len(opt.params) == len(params)
+        return opt
+    init, grads, results = _all_at_once_on_one_and_two_threads(make, sizes, dtypes, 3, 5)
     momentum = kwargs.get("momentum", 0.0)
     for i, a in enumerate(init):  # the reference: the per-array kernel
         data, buf = a.copy(), np.empty_like(a)
@@ -312,27 +324,12 @@ def test_clip_grad_norm_edges():
 def test_adam_of_all_parameters_at_once_has_the_bits_of_one_by_one(name, kwargs, monkeypatch):
     # as for SGD: block-edge sizes, two dtypes, a parameter that joins late (its own step count
     # and bias correction), on 1 and 2 threads, against the per-array kernel
-    import convcore
     from convcore import _optim
     monkeypatch.setattr(optim, "_GRAIN", 1)
-    rng = np.random.default_rng(6)
     sizes, dtypes = [1, 32768, 32769, 70000, 3], [np.float32, np.float64, np.float32] * 2
-    init = [rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)]
-    grads = [[rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)] for _ in range(3)]
-    results = []
-    try:
-        for threads in (1, 2):
-            convcore.set_num_threads(threads)
-            params = [Parameter(a.copy()) for a in init]
-            opt = getattr(optim, name)(params, lr=0.01, **kwargs)
-            for step, gs in enumerate(grads):
-                for i, (p, g) in enumerate(zip(params, gs)):
-                    p.grad = None if (i == 2 and step == 0) else g.copy()
-                opt.step()
-            results.append([p.data for p in params])
-    finally:
-        convcore.set_num_threads(None)
-    wd = opt.weight_decay
+    init, grads, results = _all_at_once_on_one_and_two_threads(
+        lambda params: getattr(optim, name)(params, lr=0.01, **kwargs), sizes, dtypes, 2, 6)
+    wd = kwargs.get("weight_decay", 0.01 if name == "AdamW" else 0.0)
     for i, a in enumerate(init):
         data, m, v, t = a.copy(), np.zeros_like(a), np.zeros_like(a), 0
         for step, gs in enumerate(grads):
