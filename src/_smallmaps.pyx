@@ -13,6 +13,7 @@ whole batch is one GEMM with it (its transpose for the input gradient).
   order of (p, q), so any thread count gives the same bits.
 """
 from cython.parallel cimport prange
+from libc.string cimport memset
 
 from _fused cimport floating
 
@@ -35,16 +36,16 @@ def expand(const floating[:, :, ::1] w, const long long[:, ::1] tap, floating[:,
 
 def fold(const floating[:, ::1] dm, const long long[:, ::1] tap, floating[:, :, ::1] dw,
          int n_threads):
-    cdef Py_ssize_t o, c, p, q, j, C_out = dw.shape[0], C_in = dw.shape[1], T = dw.shape[2]
+    cdef Py_ssize_t o, c, p, q, C_out = dw.shape[0], C_in = dw.shape[1], T = dw.shape[2]
     cdef Py_ssize_t L_out = tap.shape[0], L_in = tap.shape[1]
     cdef long long t
     if dm.shape[0] != C_out * L_out or dm.shape[1] != C_in * L_in:
         raise ValueError("fold: array shapes do not agree")
+    if C_in * T == 0:
+        return
     with nogil:
         for o in prange(C_out, num_threads=max(n_threads, 1), schedule="static"):
-            for c in range(C_in):
-                for j in range(T):
-                    dw[o, c, j] = 0
+            memset(&dw[o, 0, 0], 0, C_in * T * sizeof(floating))
             for p in range(L_out):
                 for c in range(C_in):
                     for q in range(L_in):

@@ -227,7 +227,8 @@ class TestForward:
         (1, 2, 3, 2, (2,), 7, 3, 3, 1, 1),
         (3, 2, 2, 3, (1, 2, 1), 3, 1, 1, 1, 1),
     ])
-    def test_taps_on_padding_only_are_dropped(self, case):
+    def test_taps_on_padding_only_are_dropped(self, case, monkeypatch):
+        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # not the dense path
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
         x = rng.standard_normal((n, c_in) + spatial)
@@ -738,6 +739,8 @@ class TestSmallMaps:
         (2, 2, 2, 3, (3, 3), 5, 1, ((2, 2), (3, 1)), 1),  # uneven padding
         (3, 2, 2, 3, (2, 2, 1), 3, 1, 1, 1),
         (3, 1, 2, 2, (2, 2, 2), 3, 1, 1, 1),
+        (2, 3, 4, 5, (1, 1), 3, 1, 1, 1),  # 3x3 on 1x1: the centre taps (ResNet's last stage)
+        (2, 2, 3, 4, (2, 2), 3, 2, 1, 1),  # stride 2 from 2x2 to 1x1
     ]
     # geometries the dense path does not take (dilated, 1-D, too many positions): the tap table
     # holds for them too
@@ -757,7 +760,7 @@ class TestSmallMaps:
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in) + expand(k, nd))
         b = rng.standard_normal(c_out)
-        c = conv_module._trim_taps(conv_module._Conv(x, w, s, p, d, 1, nd))
+        c = conv_module._Conv(x, w, s, p, d, 1, nd)
         assert conv_module._small_map_taps(c) is not None  # the dense path runs
         ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), 1)
         np.testing.assert_allclose(conv(nd)(x, w, b, **kw), ref, rtol=1e-12, atol=1e-12)
@@ -790,6 +793,7 @@ class TestSmallMaps:
         ((32, 128, 4, 4), (128, 128, 3, 3), 1, False),  # 16 positions, 9 taps: im2col/Winograd
         ((32, 256, 2, 2), (256, 128, 3, 3), 2, False),  # grouped
         ((8, 3, 2, 2), (4, 3, 2, 2), 1, False),  # as many positions as taps
+        ((32, 512, 1, 1), (512, 512, 3, 3), 1, True),
     ])
     def test_used_where_it_pays(self, x_shape, w_shape, groups, dense):
         c = conv_module._Conv(np.zeros(x_shape), np.zeros(w_shape), 1, 1, 1, groups, 2)
