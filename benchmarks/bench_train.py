@@ -10,21 +10,19 @@ not computed (as ``fit`` does; PyTorch skips it for an input that needs no gradi
 cases (``conv:...``): the forward of a single-channel 5x5 convolution (64x1x28x28 by 32x1x5x5,
 padding 2) and of 7x7 stride-2 layers on RGB input.
 
-Method: for each case the script starts itself twice as a worker, ``--worker convcore`` and
-``--worker torch``; a worker imports only its own library, builds the case with random data and
-weights, sets the thread count and waits. The parent then asks the two workers for ``--steps``
-timed steps in turn, ``--rounds`` times, so a change of load on the (shared) machine hits both
-alike, and prints each library's median step time and the ratio convcore / PyTorch (below 1:
-convcore is faster). The header shows the threads, the load average and the CPU's vector features.
+Method (``_timing.Workers``, as every comparing script here): for each case the script starts
+itself twice as a worker, one per library; a worker imports only its own library, sets the thread
+count, builds the case with random data and weights and runs three steps. The parent then asks
+the two workers for ``--steps`` timed steps in turn, ``--rounds`` times (the order alternating),
+so a change of load on the (shared) machine hits both alike, and prints each library's median
+step time and the ratio convcore / PyTorch (below 1: convcore is faster). The header shows the
+threads, the load average and the CPU's vector features.
 """
 import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
+from _timing import Workers, add_worker_arguments, header, serve
 
 TRAIN_CASES = ["resnet18", "resnet34", "lenet5", "digits", "mnist1d"]
 CONV_CASES = {  # name: (input shape, weight shape, stride, padding)
@@ -147,8 +145,9 @@ def torch_step(case):
     return step
 
 
-def worker(library, case, threads):
-    """Serve timing requests on stdin: a line ``N`` runs N steps and answers their times (JSON)."""
+def build(library, threads, case):
+    """{case: one step} of `library`'s worker (see _timing.serve), warmed up: allocations, thread
+    pools, optimizer state."""
     if library == "torch":
         import torch
         torch.set_num_threads(threads)
@@ -158,70 +157,40 @@ def worker(library, case, threads):
         convcore.set_num_threads(threads)
         step = convcore_step(case)
     for _ in range(3):
-        step()  # warm up: allocations, thread pools, optimizer state
-    print("ready", flush=True)
-    for line in sys.stdin:
-        times = []
-        for _ in range(int(line)):
-            t0 = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t0)
-        print(json.dumps(times), flush=True)
-
-
-def cpu_features():
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next(line for line in f if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown"
-    return ",".join(x for x in ("avx512f", "avx2", "fma", "sse4_2") if x in flags)
+        step()
+    return {case: step}
 
 
 def measure(case, threads, rounds, steps):
-    """Median step time (s) of convcore and of PyTorch for `case`, alternating rounds."""
-    procs = {}
-    for lib in ("convcore", "torch"):
-        procs[lib] = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", lib, "--case", case,
-             "--threads", str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    times = {lib: [] for lib in procs}
-    try:
-        for lib, p in procs.items():
-            if p.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"the {lib} worker for {case} failed")
-        for _ in range(rounds):
-            for lib, p in procs.items():
-                p.stdin.write(f"{steps}\n")
-                p.stdin.flush()
-                times[lib] += json.loads(p.stdout.readline())
-    finally:
-        for p in procs.values():
-            p.stdin.close()
-            p.wait()
-    return {lib: float(np.median(ts)) for lib, ts in times.items()}
+    """Median step time (s) of convcore and of PyTorch for `case`: a worker process per library
+    (started afresh for every case), `rounds` turns of `steps` steps each, alternating."""
+    with Workers(__file__, ["convcore", "torch"], ["--threads", str(threads), "--case", case]) as w:
+        if w.missing:
+            raise RuntimeError(f"no worker for {case}: {w.missing}")
+        return w.time([case], steps, rounds)[case]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=4, help="timed steps per round")
     parser.add_argument("--only", nargs="+", choices=TRAIN_CASES + list(CONV_CASES))
-    parser.add_argument("--worker", choices=["convcore", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    add_worker_arguments(parser)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.case, args.threads)
-    print(f"threads {args.threads}, load average {os.getloadavg()[0]:.2f}, CPU {cpu_features()}, "
-          f"{args.rounds} rounds x {args.steps} steps, separate processes")
+        return serve(lambda lib, t: build(lib, t, args.case), args.worker, args.threads)
+    print(header(args.threads))
+    print(f"{args.rounds} rounds x {args.steps} steps; ratio = convcore / PyTorch (below 1: "
+          "convcore is faster)")
     print(f"{'case':24s} {'convcore ms':>12s} {'PyTorch ms':>11s} {'ratio':>6s}")
     for case in args.only or TRAIN_CASES + list(CONV_CASES):
         t = measure(case, args.threads, args.rounds, args.steps)
         print(f"{case:24s} {t['convcore'] * 1e3:12.2f} {t['torch'] * 1e3:11.2f} "
               f"{t['convcore'] / t['torch']:6.2f}", flush=True)
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    print(f"load average at the end {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

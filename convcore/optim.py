@@ -36,6 +36,9 @@ def _params(params):
     for p in params:
         if not isinstance(p, Parameter):
             raise TypeError(f"params must be Parameters (or a Module), got {type(p).__name__}")
+    # a parameter shared by two layers is updated once (PyTorch's Module.parameters() lists it
+    # once); a step updates all parameters at once, so a second copy would also race
+    params = list({id(p): p for p in params}.values())
     if not params:
         raise ValueError("params is empty: the optimizer has nothing to update")
     return params
@@ -76,9 +79,8 @@ class Optimizer:
                 yield p, p.grad, st
 
     def step(self):
-        self.step_count += 1
-        for p, g, st in self._active():
-            self._update(p, g, st)
+        """Apply one update to every trainable parameter that has a gradient."""
+        raise NotImplementedError
 
 
 class SGD(Optimizer):
@@ -95,15 +97,25 @@ class SGD(Optimizer):
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("nesterov needs a positive momentum and zero dampening")
 
-    def _update(self, p, g, st):
-        data, g = _flat(p, g)
-        buf = st.get("momentum")
-        first = buf is None
-        if first and self.momentum:
-            buf = st["momentum"] = np.empty_like(p.data)
-        _optim.sgd(data, g, data[:0] if buf is None else buf.reshape(-1), self.lr, self.momentum,
-                   self.dampening, self.weight_decay, self.nesterov, first,
-                   threads_for(data.size, _GRAIN))
+    def step(self):
+        """One update of every parameter with a gradient: all of them in one parallel pass per
+        dtype (``_optim.sgd_all``), the same bits as one by one."""
+        self.step_count += 1
+        groups = {}  # dtype: (parameters, gradients, momentum buffers, first-step flags)
+        for p, g, st in self._active():
+            data, g = _flat(p, g)
+            buf = st.get("momentum")
+            first = buf is None
+            if first and self.momentum:
+                buf = st["momentum"] = np.empty_like(p.data)
+            group = groups.setdefault(data.dtype, ([], [], [], []))
+            for lst, item in zip(group, (data, g, data[:0] if buf is None else buf.reshape(-1),
+                                         first)):
+                lst.append(item)
+        for ps, gs, bufs, first in groups.values():
+            _optim.sgd_all(ps, gs, bufs, np.array(first, dtype=np.uint8), self.lr, self.momentum,
+                           self.dampening, self.weight_decay, self.nesterov,
+                           threads_for(sum(p.size for p in ps), _GRAIN))
 
 
 class Adam(Optimizer):
@@ -120,16 +132,26 @@ class Adam(Optimizer):
         self.eps = _non_negative(eps, "eps")
         self.weight_decay = _non_negative(weight_decay, "weight_decay")
 
-    def _update(self, p, g, st):
-        data, g = _flat(p, g)
-        if "m" not in st:
-            st["m"] = np.zeros_like(p.data)
-            st["v"] = np.zeros_like(p.data)
-            st["t"] = 0
-        st["t"] += 1
-        _optim.adam(data, g, st["m"].reshape(-1), st["v"].reshape(-1), self.lr, self.betas[0],
-                    self.betas[1], self.eps, self.weight_decay, st["t"], self._decoupled,
-                    threads_for(data.size, _GRAIN))
+    def step(self):
+        """One update of every parameter with a gradient: all of them in one parallel pass per
+        dtype (``_optim.adam_all``), the same bits as one by one."""
+        self.step_count += 1
+        groups = {}  # dtype: (parameters, gradients, first moments, second moments, steps)
+        for p, g, st in self._active():
+            data, g = _flat(p, g)
+            if "m" not in st:
+                st["m"] = np.zeros_like(p.data)
+                st["v"] = np.zeros_like(p.data)
+                st["t"] = 0
+            st["t"] += 1
+            group = groups.setdefault(data.dtype, ([], [], [], [], []))
+            for lst, item in zip(group, (data, g, st["m"].reshape(-1), st["v"].reshape(-1),
+                                         st["t"])):
+                lst.append(item)
+        for ps, gs, ms, vs, steps in groups.values():
+            _optim.adam_all(ps, gs, ms, vs, np.array(steps, dtype=np.intp), self.lr,
+                            self.betas[0], self.betas[1], self.eps, self.weight_decay,
+                            self._decoupled, threads_for(sum(p.size for p in ps), _GRAIN))
 
 
 class AdamW(Adam):

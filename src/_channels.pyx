@@ -22,27 +22,47 @@ cdef enum:
     LANES = 8
 
 
+cdef void _affine_planes(const floating *x, const floating *scale, const floating *shift,
+                         floating *y, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t C,
+                         Py_ssize_t L) noexcept nogil:
+    """Planes p0 to p1 (plane p = n * C + c) of the affine map; the channel advances with the
+    plane (a division per plane cost more than the plane itself on a 1x1 map)."""
+    cdef Py_ssize_t p, l, c = p0 % C
+    cdef floating s, b
+    for p in range(p0, p1):
+        s = scale[c]
+        b = shift[c]
+        for l in range(L):
+            y[p * L + l] = x[p * L + l] * s + b
+        c += 1
+        if c == C:
+            c = 0
+
+
 def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
            floating[:, :, ::1] y, int n_threads):
-    cdef Py_ssize_t p, l, n, c, C = x.shape[1], L = x.shape[2]
-    cdef floating s, b
+    cdef Py_ssize_t part, C = x.shape[1], L = x.shape[2], P = x.shape[0] * x.shape[1]
+    cdef Py_ssize_t parts = max(n_threads, 1)
     if (y.shape[0] != x.shape[0] or y.shape[1] != C or y.shape[2] != L
             or scale.shape[0] != C or shift.shape[0] != C):
         raise ValueError("affine: array shapes do not agree")
+    if P * L == 0:
+        return
     with nogil:
-        for p in prange(x.shape[0] * C, num_threads=max(n_threads, 1), schedule="static"):
-            n = p // C
-            c = p - n * C
-            s = scale[c]
-            b = shift[c]
-            for l in range(L):
-                y[n, c, l] = x[n, c, l] * s + b
+        for part in prange(parts, num_threads=parts, schedule="static", chunksize=1):
+            _affine_planes(&x[0, 0, 0], &scale[0], &shift[0], &y[0, 0, 0], part * P // parts,
+                           (part + 1) * P // parts, C, L)
 
 
-cdef double _sum(const floating *a, Py_ssize_t L) noexcept nogil:
+cdef inline double _sum(const floating *a, Py_ssize_t L) noexcept nogil:
     """sum over l of a[l], in LANES accumulators added up at the end (in a fixed order)."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, j, L0 = L - L % LANES
+    if L < LANES:  # a small map (4x4 and less): no lanes to set up
+        acc[0] = 0
+        for l in range(L):
+            acc[0] += a[l]
+        return acc[0]
     for j in range(LANES):
         acc[j] = 0
     for i in range(L0 // LANES):
@@ -54,11 +74,16 @@ cdef double _sum(const floating *a, Py_ssize_t L) noexcept nogil:
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
+cdef inline double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
                  Py_ssize_t L) noexcept nogil:
     """sum over l of (a[l] - a_shift) * (b[l] - b_shift)."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, j, L0 = L - L % LANES
+    if L < LANES:
+        acc[0] = 0
+        for l in range(L):
+            acc[0] += (a[l] - a_shift) * (b[l] - b_shift)
+        return acc[0]
     for j in range(LANES):
         acc[j] = 0
     for i in range(L0 // LANES):

@@ -201,6 +201,7 @@ class TestForward:
         # small outputs: several images' columns share one GEMM (a short last item included)
         monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
         monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
+        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # im2col, not dense
         _matches_reference_on_one_and_two_threads(case, np.float32)
 
     def test_images_per_gemm_fill_small_outputs_only(self):
@@ -226,7 +227,8 @@ class TestForward:
         (1, 2, 3, 2, (2,), 7, 3, 3, 1, 1),
         (3, 2, 2, 3, (1, 2, 1), 3, 1, 1, 1, 1),
     ])
-    def test_taps_on_padding_only_are_dropped(self, case):
+    def test_taps_on_padding_only_are_dropped(self, case, monkeypatch):
+        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # not the dense path
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
         x = rng.standard_normal((n, c_in) + spatial)
@@ -652,6 +654,7 @@ class TestGradients:
         monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
         monkeypatch.setattr(conv_module, "_GRAIN", 1)
         monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # im2col, not dense
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
         x = rng.standard_normal((n, c_in) + spatial)
@@ -736,6 +739,86 @@ class TestGradients:
         assert all(gr.dtype == np.float32 for gr in grads)
 
 
+class TestSmallMaps:
+    """Maps smaller than the kernel: the convolution as one dense matrix (src/_smallmaps.pyx)."""
+
+    CASES = [  # nd, n, c_in, c_out, spatial, kernel, stride, padding, dilation
+        (2, 3, 4, 5, (2, 2), 3, 1, 1, 1),  # ResNet's third stage on 32x32 images
+        (2, 2, 3, 4, (2, 3), (3, 5), 1, (1, 2), 1),
+        (2, 2, 2, 3, (2, 2), 5, 1, 2, 1),  # 5x5 on 2x2 (trimmed to the middle 3x3)
+        (2, 3, 2, 3, (3, 3), 5, 2, 2, 1),  # strided
+        (2, 2, 2, 3, (3, 3), 5, 1, ((2, 2), (3, 1)), 1),  # uneven padding
+        (3, 2, 2, 3, (2, 2, 1), 3, 1, 1, 1),
+        (3, 1, 2, 2, (2, 2, 2), 3, 1, 1, 1),
+        (2, 3, 4, 5, (1, 1), 3, 1, 1, 1),  # 3x3 on 1x1: the centre taps (ResNet's last stage)
+        (2, 2, 3, 4, (2, 2), 3, 2, 1, 1),  # stride 2 from 2x2 to 1x1
+    ]
+    # geometries the dense path does not take (dilated, 1-D, too many positions): the tap table
+    # holds for them too
+    OTHERS = [(2, 2, 3, 2, (2, 2), 3, 1, 2, 2), (1, 4, 3, 2, (3,), 7, 1, 3, 1),
+              (2, 3, 2, 3, (3, 2), 5, 2, ((2, 1), (1, 2)), 1), (2, 1, 1, 1, (4, 5), 3, 2, 1, 2)]
+
+    @pytest.mark.parametrize("case", CASES)
+    def test_matches_reference_and_numerical_gradients(self, case, monkeypatch):
+        # forward with bias against the loop from the formula; gradients against numerical ones;
+        # float32 on 1 and 2 threads (every pass on both) gives the same bits
+        from convcore.functional import _matmul
+        for module, name in ((conv_module, "_GRAIN"), (conv_module, "_EXPAND_GRAIN"),
+                             (_matmul, "_PARALLEL_WORK")):
+            monkeypatch.setattr(module, name, 1)
+        nd, n, c_in, c_out, spatial, k, s, p, d = case
+        kw = dict(stride=s, padding=p, dilation=d)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in) + expand(k, nd))
+        b = rng.standard_normal(c_out)
+        c = conv_module._Conv(x, w, s, p, d, 1, nd)
+        assert conv_module._small_map_taps(c) is not None  # the dense path runs
+        ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), 1)
+        np.testing.assert_allclose(conv(nd)(x, w, b, **kw), ref, rtol=1e-12, atol=1e-12)
+        gy = rng.standard_normal(ref.shape)
+        _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw)
+        assert conv_backward(nd)(gy, x, w, **kw, need_input=False)[0] is None
+
+    @pytest.mark.parametrize("case", CASES + OTHERS)
+    def test_tap_table_by_definition(self, case):
+        # output position p meets input position q through the tap t with, on every axis,
+        # q = p * stride + t * dilation - padding_low
+        nd, n, c_in, c_out, spatial, k, s, p, d = case
+        c = conv_module._Conv(np.zeros((1, 1) + spatial), np.zeros((1, 1) + expand(k, nd)), s, p,
+                              d, 1, nd)
+        table = conv_module._tap_table(tuple(map(tuple, c.geometry.T.tolist())))
+        kernel, lows = c.weight.shape[2:], [lo for lo, _ in c.pads]
+        outs, ins = list(itertools.product(*map(range, c.out_spatial))), list(
+            itertools.product(*map(range, spatial)))
+        taps = list(itertools.product(*map(range, kernel)))
+        expected = np.full((len(outs), len(ins)), -1)
+        for (i, o), (j, q) in itertools.product(enumerate(outs), enumerate(ins)):
+            for t_index, t in enumerate(taps):
+                if all(q[a] == o[a] * c.stride[a] + t[a] * c.dilation[a] - lows[a]
+                       for a in range(nd)):
+                    expected[i, j] = t_index
+        np.testing.assert_array_equal(table, expected)
+
+    @pytest.mark.parametrize("x_shape, w_shape, groups, dense", [
+        ((32, 256, 2, 2), (256, 256, 3, 3), 1, True),
+        ((32, 128, 4, 4), (128, 128, 3, 3), 1, False),  # 16 positions, 9 taps: im2col/Winograd
+        ((32, 256, 2, 2), (256, 128, 3, 3), 2, False),  # grouped
+        ((8, 3, 2, 2), (4, 3, 2, 2), 1, False),  # as many positions as taps
+        ((32, 512, 1, 1), (512, 512, 3, 3), 1, True),
+    ])
+    def test_used_where_it_pays(self, x_shape, w_shape, groups, dense):
+        c = conv_module._Conv(np.zeros(x_shape), np.zeros(w_shape), 1, 1, 1, groups, 2)
+        assert (conv_module._small_map_taps(c) is not None) == dense
+
+    def test_kernels_refuse_mismatched_shapes(self):
+        from convcore import _smallmaps
+        tap = np.zeros((4, 4), np.int64)
+        with pytest.raises(ValueError, match="expand: array shapes do not agree"):
+            _smallmaps.expand(np.zeros((2, 3, 9)), tap, np.zeros((8, 11)), 1)
+        with pytest.raises(ValueError, match="fold: array shapes do not agree"):
+            _smallmaps.fold(np.zeros((8, 11)), tap, np.zeros((2, 3, 9)), 1)
+
+
 class TestAgainstTorch:
     @pytest.fixture(autouse=True)
     def _torch(self):
@@ -744,7 +827,8 @@ class TestAgainstTorch:
 
     @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
     @pytest.mark.parametrize("case", CASES + [(2, 2, 4, 6, (7, 6), (2, 4), 1, "same", (1, 2), 2),
-                                      (2, 3, 16, 24, (13, 12), 3, 1, 1, 1, 1)])  # Winograd
+                                      (2, 3, 16, 24, (13, 12), 3, 1, 1, 1, 1),  # Winograd
+                                      (2, 4, 16, 24, (2, 2), 3, 1, 1, 1, 1)])  # dense matrix
     def test_forward_and_backward(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)

@@ -288,6 +288,38 @@ def test_activations_against_torch():
         np.testing.assert_allclose(ours(x), theirs(tx).numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_kernels_give_numpys_bits_on_one_and_two_threads(dtype, monkeypatch):
+    # the compiled ReLU, its gradient and Tanh's gradient against the NumPy expressions they
+    # replace, bit for bit (NaN, infinities, signed zeros included), on 1 and 2 threads; a
+    # non-contiguous array takes the NumPy expression
+    from convcore.nn import activations
+    monkeypatch.setattr(activations, "_GRAIN", 1)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30])
+    x = np.concatenate([special, RNG.standard_normal(997) * 3]).astype(dtype).reshape(4, 251)
+    g = np.concatenate([RNG.standard_normal(997), special]).astype(dtype).reshape(4, 251)
+    relu_y, tanh_y = np.maximum(x, 0), np.tanh(x)
+    with np.errstate(invalid="ignore"):  # inf * 0
+        expected = [relu_y, g * (relu_y > 0), g * (1 - tanh_y * tanh_y)]
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            relu, tanh = nn.ReLU(), nn.Tanh()
+            got = [relu(x), relu.backward(g), (tanh(x), tanh.backward(g))[1]]
+            for ours, ref in zip(got, expected):
+                assert ours.dtype == dtype and ours.shape == x.shape
+                np.testing.assert_array_equal(ours.view(f"u{ours.itemsize}"),
+                                              ref.view(f"u{ref.itemsize}"))
+    finally:
+        convcore.set_num_threads(None)
+    relu = nn.ReLU()
+    strided = x[:, ::2]
+    np.testing.assert_array_equal(relu(strided), np.maximum(strided, 0))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(relu.backward(g[:, ::2]), g[:, ::2] * (relu._y > 0))
+    np.testing.assert_array_equal(relu(np.array([-2, 3])), [0, 3])  # integers: NumPy
+
+
 def test_linear_against_torch():
     torch = pytest.importorskip("torch")
     layer = nn.Linear(5, 3, dtype=F64)
@@ -405,7 +437,7 @@ def test_batchnorm_eval_is_the_affine_map_of_the_running_statistics(dtype, monke
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (9, 2, 1, 1), (6, 3, 4, 4)])
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (9, 2, 1, 1), (6, 3, 4, 4), (5, 3, 1, 2)])
 def test_batchnorm_training_kernels_match_the_formula_on_one_and_two_threads(shape, monkeypatch):
     # float32 batch statistics, output and gradients against the textbook formulas in float64
     # (channel rows shorter and longer than the kernels' 8 accumulators), same bits on 1 and 2

@@ -220,6 +220,60 @@ def test_float32_updates_one_and_two_threads(name, kwargs, monkeypatch):
     np.testing.assert_allclose(results[0], results[2], rtol=1e-5, atol=1e-6)
 
 
+def _all_at_once_on_one_and_two_threads(make, sizes, dtypes, late, seed):
+    """(initial arrays, gradients of 3 steps, [parameters after them on 1 thread, on 2]):
+    parameters of `sizes` and `dtypes` in one optimizer `make(params)`, parameter `late` without
+    a gradient at the first step."""
+    import convcore
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)]
+    grads = [[rng.standard_normal(n).astype(d) for n, d in zip(sizes, dtypes)] for _ in range(3)]
+    results = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            params = [Parameter(a.copy()) for a in init]
+            opt = make(params)
+            for step, gs in enumerate(grads):
+                for i, (p, g) in enumerate(zip(params, gs)):
+                    p.grad = None if (i == late and step == 0) else g.copy()
+                opt.step()
+            results.append([p.data for p in params])
+    finally:
+        convcore.set_num_threads(None)
+    return init, grads, results
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "weight_decay": 1e-2},
+                                    {"momentum": 0.9, "nesterov": True}, {}])
+def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkeypatch):
+    # sizes around the kernel's block, an empty parameter, float32 and float64 in one optimizer,
+    # a parameter that joins at the second step (its first momentum step then) and one listed
+    # twice (updated once): against the single-array kernel, parameter by parameter, on 1 and 2
+    # threads
+    from convcore import _optim
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    sizes = [0, 1, 32767, 32768, 32769, 70000, 5]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
+
+    def make(params):
+        opt = optim.SGD(params + [params[2]], lr=0.1, **kwargs)
+        assert len(opt.params) == len(params)
+        return opt
+    init, grads, results = _all_at_once_on_one_and_two_threads(make, sizes, dtypes, 3, 5)
+    momentum = kwargs.get("momentum", 0.0)
+    for i, a in enumerate(init):  # the reference: the per-array kernel
+        data, buf = a.copy(), np.empty_like(a)
+        for step, gs in enumerate(grads):
+            if i == 3 and step == 0:
+                continue
+            _optim.sgd(data, gs[i], buf, 0.1, momentum, 0.0, kwargs.get("weight_decay", 0.0),
+                       kwargs.get("nesterov", False), step == (1 if i == 3 else 0), 1)
+        for one in results:
+            assert one[i].dtype == a.dtype
+            np.testing.assert_array_equal(one[i], data)
+
+
 def test_momentum_buffer_is_not_the_gradient_array():
     # the gradient array is the caller's (accumulated in place by the layers): the momentum buffer
     # must be a copy of it, not an alias that later steps would scale or the caller overwrite
@@ -264,3 +318,41 @@ def test_clip_grad_norm_edges():
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="norm_type must be positive"):
             optim.clip_grad_norm([c], 1.0, norm_type=bad)
+
+
+@pytest.mark.parametrize("name, kwargs", [("Adam", {"weight_decay": 0.1}), ("AdamW", {})])
+def test_adam_of_all_parameters_at_once_has_the_bits_of_one_by_one(name, kwargs, monkeypatch):
+    # as for SGD: block-edge sizes, two dtypes, a parameter that joins late (its own step count
+    # and bias correction), on 1 and 2 threads, against the per-array kernel
+    from convcore import _optim
+    monkeypatch.setattr(optim, "_GRAIN", 1)
+    sizes, dtypes = [1, 32768, 32769, 70000, 3], [np.float32, np.float64, np.float32] * 2
+    init, grads, results = _all_at_once_on_one_and_two_threads(
+        lambda params: getattr(optim, name)(params, lr=0.01, **kwargs), sizes, dtypes, 2, 6)
+    wd = kwargs.get("weight_decay", 0.01 if name == "AdamW" else 0.0)
+    for i, a in enumerate(init):
+        data, m, v, t = a.copy(), np.zeros_like(a), np.zeros_like(a), 0
+        for step, gs in enumerate(grads):
+            if i == 2 and step == 0:
+                continue
+            t += 1
+            _optim.adam(data, gs[i], m, v, 0.01, 0.9, 0.999, 1e-8, wd, t, name == "AdamW", 1)
+        for one in results:
+            np.testing.assert_array_equal(one[i], data)
+
+
+def test_all_at_once_kernels_refuse_lists_that_disagree():
+    from convcore import _optim
+    a, b = np.zeros(3), np.zeros(4)
+    with pytest.raises(ValueError, match="sgd_all: one first flag per parameter"):
+        _optim.sgd_all([a], [a], [a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="sgd_all: array sizes do not agree"):
+        _optim.sgd_all([a], [b], [a], np.zeros(1, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="sgd_all: the lists of arrays differ in length"):
+        _optim.sgd_all([a, a], [a], [a, a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: one step count per parameter"):
+        _optim.adam_all([a], [a], [a], [a], np.ones(2, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: step counts start at 1"):
+        _optim.adam_all([a], [a], [a], [a], np.zeros(1, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)
+    with pytest.raises(ValueError, match="adam_all: array sizes do not agree"):
+        _optim.adam_all([a], [a], [b], [a], np.ones(1, np.intp), 0.1, 0.9, 0.99, 1e-8, 0, False, 1)

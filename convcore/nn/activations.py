@@ -13,21 +13,43 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
+from .. import _activations
+from .._threads import threads_for
 from ._module import Module
 from ..functional import losses as F
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax"]
+
+# Elements a thread should have before a second one is worth waking.
+_GRAIN = 1 << 16
+
+
+def _compiled(*arrays):
+    """True when the arrays can go to the compiled kernels: C-contiguous, of one float dtype and
+    one shape (anything else takes the NumPy expression, which gives the same values)."""
+    a = arrays[0]
+    return all(isinstance(b, np.ndarray) and b.dtype == a.dtype and b.shape == a.shape
+               and b.flags.c_contiguous for b in arrays) and a.dtype in (np.float32, np.float64)
+
+
+def _run(kernel, *arrays):
+    """``kernel(*flat arrays, out, threads)`` into a new array shaped like the first."""
+    out = np.empty_like(arrays[0])
+    kernel(*(a.reshape(-1) for a in arrays), out.reshape(-1), threads_for(out.size, _GRAIN))
+    return out
 
 
 class ReLU(Module):
     """``max(x, 0)``."""
 
     def forward(self, x):
-        y = np.maximum(x, 0)
+        y = _run(_activations.relu, x) if _compiled(x) else np.maximum(x, 0)
         self._y = y
         return y
 
     def backward(self, grad_output):
+        if _compiled(grad_output, self._y):
+            return _run(_activations.relu_backward, grad_output, self._y)
         return grad_output * (self._y > 0)
 
 
@@ -78,6 +100,8 @@ class Tanh(Module):
 
     def backward(self, grad_output):
         y = self._y
+        if _compiled(grad_output, y):
+            return _run(_activations.tanh_backward, grad_output, y)
         return grad_output * (1 - y * y)
 
 

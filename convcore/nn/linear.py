@@ -1,14 +1,11 @@
 """Fully connected layer ``y = x W^T + b`` (PyTorch's ``nn.Linear`` layout) and Identity."""
 import numpy as np
 
-from .. import _dense
-from .._threads import blas_threads, threads_for
+from ..functional._matmul import matmul
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 
 __all__ = ["Linear", "Identity"]
-
-_PARALLEL_WORK = 1 << 24  # multiply-adds from which a product uses every thread
 
 
 def _positive_int(value, name):
@@ -57,19 +54,8 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype=self._dtype)
 
-    # Products through the compiled core: single-threaded GEMMs over blocks of output columns,
-    # spread over convcore's threads (see src/_dense.pyx for why not BLAS's own threads). Small
-    # products run on one thread: waking a second costs more than a few million multiply-adds.
-    @staticmethod
-    def _matmul(a, b, trans_a=False, trans_b=False):
-        m = a.shape[1] if trans_a else a.shape[0]
-        n = b.shape[0] if trans_b else b.shape[1]
-        k = a.shape[0] if trans_a else a.shape[1]
-        c = np.empty((m, n), dtype=a.dtype)
-        with blas_threads(1):
-            _dense.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), c, trans_a, trans_b,
-                          threads_for(m * n * k, _PARALLEL_WORK))
-        return c
+    # Products through the compiled core (convcore.functional._matmul)
+    _matmul = staticmethod(matmul)
 
     def forward(self, x):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
