@@ -321,7 +321,7 @@ def run(cases=CASES, repeat=5, use_torch=True, threads=None):
 
 def table(rows, threads, repeat):
     lines = [f"model inference (eval, float32), median of {repeat} alternating rounds; ratio = "
-             f"convcore time / torch time (target <= 1.5; lower is better)", header(threads),
+             f"convcore time / torch time (target <= 1.0; lower is better)", header(threads),
              f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
     for lab, ours, peer, diff in rows:
         peer_s = f"{peer * 1e3:10.1f}" if peer is not None else f"{'-':>10}"
