@@ -378,8 +378,11 @@ def _dense_matrix(c, tap):
 
 
 def _forward_small_maps(c, bias, tap):
-    y = matmul(c.x.reshape(c.x.shape[0], -1), _dense_matrix(c, tap), trans_b=True)
-    y = y.reshape(c.out_shape)
+    # y^T = M @ x^T, then one transposing copy: OpenBLAS runs the product with the big matrix
+    # first about twice as fast as x @ M^T (one thread, float32, a batch of 32: 32x256x2x2 by
+    # 256x256x3x3, 0.76 ms against 1.45; 32x256x2x2 by 512x256x3x3 stride 2, 0.39 against 0.71)
+    yt = matmul(_dense_matrix(c, tap), c.x.reshape(c.x.shape[0], -1), trans_b=True)
+    y = np.ascontiguousarray(yt.T).reshape(c.out_shape)
     if bias.size:
         y += bias.reshape((-1,) + (1,) * c.nd)
     return y
