@@ -340,4 +340,4 @@ def test_benchmark_helpers(bench):
     rows = bench.run([("lenet5", 2, 1, 32)], repeat=1)
     assert rows[0][0] == "lenet5 2x1x32x32" and rows[0][3] < 1e-4
     text = bench.table(rows, 1, 1)
-    assert "target <= 1.5" in text and "lenet5 2x1x32x32" in text
+    assert "target <= 1.0" in text and "lenet5 2x1x32x32" in text
