@@ -446,8 +446,8 @@ class TestWinograd:
                 np.zeros((n, c, h, h), np.float32), np.zeros((c, c, 3, 3), np.float32), 1, 1, 1,
                 1, 2))
         assert images(8, 64, 56) == 1  # 784 tiles: steps within the image
-        assert images(32, 128, 8) == 4  # 16 tiles, 64 per step
-        assert images(32, 512, 4) == 16  # 4 tiles, uncached weights: 64 tiles per step pay
+        assert images(32, 128, 8) == 2  # 16 tiles, at most 48 per step: 3, then 16 even steps of 2
+        assert images(32, 512, 4) == 8  # 4 tiles (uncached weights: 32 tiles per step pay), 4 steps
         assert images(2, 512, 4) == 0  # a batch of 2: one image per step, too few tiles
         assert images(8, 64, 2) == 0  # one tile per image: im2col
 
