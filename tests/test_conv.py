@@ -446,8 +446,8 @@ class TestWinograd:
                 np.zeros((n, c, h, h), np.float32), np.zeros((c, c, 3, 3), np.float32), 1, 1, 1,
                 1, 2))
         assert images(8, 64, 56) == 1  # 784 tiles: steps within the image
-        assert images(32, 128, 8) == 4  # 16 tiles, 64 per step
-        assert images(32, 512, 4) == 16  # 4 tiles, uncached weights: 64 tiles per step pay
+        assert images(32, 128, 8) == 2  # 16 tiles, at most 48 per step: 3, then 16 even steps of 2
+        assert images(32, 512, 4) == 8  # 4 tiles (uncached weights: 32 tiles per step pay), 4 steps
         assert images(2, 512, 4) == 0  # a batch of 2: one image per step, too few tiles
         assert images(8, 64, 2) == 0  # one tile per image: im2col
 
@@ -778,6 +778,26 @@ class TestSmallMaps:
         gy = rng.standard_normal(ref.shape)
         _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw)
         assert conv_backward(nd)(gy, x, w, **kw, need_input=False)[0] is None
+
+    def test_deep_layer_matches_reference(self, monkeypatch):
+        # more output rows (C_out x L_out = 320) than one block of the product: M @ x^T runs in
+        # blocks of rows, on 1 and 2 threads the same bits
+        from convcore.functional import _matmul
+        x = rng.standard_normal((3, 72, 2, 2))
+        w = rng.standard_normal((80, 72, 3, 3))
+        b = rng.standard_normal(80)
+        c = conv_module._Conv(x, w, 1, 1, 1, 1, 2)
+        assert conv_module._small_map_taps(c) is not None  # the dense path runs
+        ref = reference_conv(x, w, b, (1, 1), _pads(1, 2), (1, 1), 1)
+        np.testing.assert_allclose(F.conv2d(x, w, b, padding=1), ref, rtol=1e-12, atol=1e-12)
+        x32, w32 = x.astype(np.float32), w.astype(np.float32)
+        outs = []
+        for work in (1 << 40, 1):  # one thread, then every block on a thread of its own
+            monkeypatch.setattr(_matmul, "_PARALLEL_WORK", work)
+            outs.append(F.conv2d(x32, w32, padding=1))
+        assert outs[0].flags.c_contiguous
+        np.testing.assert_allclose(outs[0], ref - b[:, None, None], rtol=1e-4, atol=1e-3)
+        np.testing.assert_array_equal(outs[0], outs[1])
 
     @pytest.mark.parametrize("case", CASES + OTHERS)
     def test_tap_table_by_definition(self, case):

@@ -532,10 +532,12 @@ def test_spatial_errors(call, exc, match):
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False),
                                               (True, True)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dense_products_in_column_blocks(trans_a, trans_b, dtype):
-    # Linear's products: blocks of 256 output columns over the threads (a ragged last block)
+@pytest.mark.parametrize("m, n", [(7, 600), (600, 7)])
+def test_dense_products_in_column_blocks(trans_a, trans_b, dtype, m, n):
+    # Linear's products: blocks of 256 output columns over the threads (a ragged last block);
+    # a tall, narrow product (a small-map convolution's M @ x^T) in blocks of 256 rows
     from convcore import _dense
-    m, k, n = 7, 33, 600
+    k = 33
     a = RNG.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
     b = RNG.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
     expected = (a.T if trans_a else a).astype(float) @ (b.T if trans_b else b).astype(float)
