@@ -1,4 +1,4 @@
-"""Declares the Cython extensions: sources in src/, modules inside the convcore package.
+"""Declares the Cython extensions: sources in src/, modules in the package convcore._kernels.
 
 Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_OPENMP=1 to build serial kernels,
 CONVCORE_NO_VARIANTS=1 to build the baseline modules only (no AVX2/AVX-512 builds on x86-64).
@@ -59,8 +59,8 @@ def _write_build_info(compile_args, link_args, openmp):
 # Modules also built whole for wider x86 instruction sets; convcore._cpu imports the widest build
 # the CPU has (and CONVCORE_DISABLE_CPU_FEATURES allows). No FMA in the AVX2 builds: the filters
 # promise SciPy's rounding.
-VARIANTS = {"_lines": {"avx2": ["-mavx2"]},
-            "_im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
+VARIANTS = {"lines": {"avx2": ["-mavx2"]},
+            "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
 
 
 def x86_variants_supported():
@@ -85,13 +85,29 @@ def variant_sources(stem):
     return out
 
 
+def render_templates():
+    """Render each Tempita template src/**/*.tp beside itself (``lines.pyx.tp`` -> ``lines.pyx``).
+
+    Where a function must exist once per dtype and a fused type cannot express it, the source is
+    one template (as scikit-learn's ``*.pyx.tp``); the rendered files are not tracked (.gitignore).
+    """
+    from Cython import Tempita
+
+    for template in sorted((HERE / SRC).rglob("*.tp")):
+        text = Tempita.Template(template.read_text(), name=str(template)).substitute()
+        target = template.with_suffix("")
+        if not target.exists() or target.read_text() != text:  # keep mtimes: no needless rebuilds
+            target.write_text(text)
+
+
 def extensions():
+    render_templates()
     omp_c, omp_l = openmp_flags()
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
     cflags = ["/O2"] if sys.platform == "win32" else ["-O3"]
     if not debug and sys.platform != "win32":
         cflags.append("-fno-math-errno")
-    # CONVCORE_BUILD_ONLY=_conv,_pool rebuilds a few modules during development.
+    # CONVCORE_BUILD_ONLY=lines,direct rebuilds a few modules during development.
     only = {s for s in os.environ.get("CONVCORE_BUILD_ONLY", "").split(",") if s}
     exts = []
     for pyx in sorted((HERE / SRC).glob("*.pyx")):
@@ -103,7 +119,7 @@ def extensions():
         for name, source, isa in builds:
             exts.append(
                 Extension(
-                    f"convcore.{name}",
+                    f"convcore._kernels.{name}",
                     [source],
                     include_dirs=[numpy.get_include(), SRC],
                     define_macros=[

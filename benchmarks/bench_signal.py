@@ -229,7 +229,7 @@ def calibrate():
     import convcore
     from convcore._cpu import load
 
-    _direct = load("_direct")  # the build the filters run
+    _direct = load("direct")  # the build the filters run
 
     convcore.set_num_threads(1)
     rng = np.random.default_rng(SEED)

@@ -6,7 +6,8 @@ import sysconfig
 import numpy
 import scipy
 
-from . import __version__, _cpu, _openmp, _runtime
+from . import __version__, _cpu, _runtime
+from ._kernels import openmp as _openmp
 from ._threads import blas_info, get_num_threads
 
 
@@ -43,8 +44,8 @@ def config():
 
 
 def _dispatch():
-    """The build each dispatching kernel module runs, e.g. "_im2col AVX512F, _lines AVX2"."""
-    for name in ("_im2col", "_lines", "_direct"):
+    """The build each dispatching kernel module runs, e.g. "im2col AVX512F, lines AVX2"."""
+    for name in ("im2col", "lines", "direct"):
         _cpu.load(name)
     return ", ".join(f"{name} {build}" for name, build in sorted(_cpu.active().items()))
 

@@ -1,8 +1,8 @@
 """Which instruction set the kernels run: the best this CPU has, minus what the user disabled.
 
-On x86-64 some compiled modules come in several builds: ``_lines`` baseline and AVX2,
-``_im2col`` baseline, AVX2 and AVX-512F (each a whole module compiled with ``-mavx2`` or
-``-mavx512f``; no ifunc, so the choice can be steered); ``_direct`` carries AVX2+FMA copies of its
+On x86-64 some compiled modules come in several builds: ``lines`` baseline and AVX2,
+``im2col`` baseline, AVX2 and AVX-512F (each a whole module compiled with ``-mavx2`` or
+``-mavx512f``; no ifunc, so the choice can be steered); ``direct`` carries AVX2+FMA copies of its
 row kernels. :func:`load` imports the widest build that the CPU supports and that
 ``CONVCORE_DISABLE_CPU_FEATURES`` (read once, when convcore is imported; names separated by commas
 or spaces, e.g. ``AVX512F`` or ``AVX2``) does not disable, in the spirit of NumPy's
@@ -15,7 +15,7 @@ import os
 import re
 import warnings
 
-from ._cpu_id import cpu_features
+from ._kernels.cpu_id import cpu_features
 
 #: The dispatched features from narrowest to widest; each needs the ones before it.
 FEATURES = ("AVX2", "AVX512F")
@@ -53,23 +53,23 @@ _loaded = {}
 
 
 def load(name):
-    """The compiled module ``convcore.<name>`` in the widest build allowed here.
+    """The compiled module ``convcore._kernels.<name>`` in the widest build allowed here.
 
     Examples
     --------
     >>> from convcore import _cpu
-    >>> _cpu.load("_lines").__name__.startswith("convcore._lines")
+    >>> _cpu.load("lines").__name__.startswith("convcore._kernels.lines")
     True
     """
     if name not in _loaded:
         for feature in reversed(ENABLED):
             try:
-                module = importlib.import_module(f"convcore.{name}{_SUFFIX[feature]}")
+                module = importlib.import_module(f"convcore._kernels.{name}{_SUFFIX[feature]}")
                 break
             except ModuleNotFoundError:  # this build has no such variant (another CPU, compiler)
                 continue
         else:
-            module = importlib.import_module(f"convcore.{name}")
+            module = importlib.import_module(f"convcore._kernels.{name}")
         if hasattr(module, "set_cpu_features"):  # a module that dispatches inside itself
             module.set_cpu_features("AVX2" in ENABLED)
         _loaded[name] = module
@@ -77,7 +77,7 @@ def load(name):
 
 
 def active():
-    """{module: build} for the dispatching modules loaded so far, e.g. {"_lines": "AVX2"}."""
+    """{module: build} for the dispatching modules loaded so far, e.g. {"lines": "AVX2"}."""
     out = {}
     for name, module in _loaded.items():
         if hasattr(module, "cpu_features"):

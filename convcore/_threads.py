@@ -4,7 +4,7 @@ import ctypes
 import os
 import threading
 
-from . import _openmp
+from ._kernels import openmp as _openmp
 
 _setting = None
 _blas_lock = threading.RLock()

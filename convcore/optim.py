@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from . import _optim
+from ._kernels import optim as _optim
 from ._threads import threads_for
 
 # Elements a thread should have to update before a second one is worth waking.

@@ -59,6 +59,6 @@ else:
 def openmp():
     """For tests comparing thread counts: on a build without OpenMP every kernel runs on one
     thread, and such a comparison would pass without testing anything."""
-    from convcore import _openmp
+    from convcore._kernels import openmp as _openmp
     if not _openmp.openmp_enabled():
         pytest.skip("convcore was built without OpenMP: its kernels run on one thread only")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import convcore
-from convcore import _openmp
+from convcore._kernels import openmp as _openmp
 from convcore.cli import main
 
 

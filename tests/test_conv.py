@@ -11,7 +11,7 @@ import convcore.functional as F
 from convcore._cpu import load
 from convcore.functional import conv as conv_module
 
-_im2col = load("_im2col")  # the build conv2d runs on this CPU
+_im2col = load("im2col")  # the build conv2d runs on this CPU
 
 rng = np.random.default_rng(1)
 
@@ -255,7 +255,7 @@ class TestForward:
         x, w, b = _matches_reference_on_one_and_two_threads(case, dtype)
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         with pytest.raises(ValueError, match="depthwise forward: array shapes do not match"):
-            from convcore import _depthwise
+            from convcore._kernels import depthwise as _depthwise
             c = conv_module._Conv(x, w, s, p, d, g, nd)
             _depthwise.forward(c.x.reshape(n, c_in, -1), w.reshape(c_out, -1), b,
                                np.empty((n, c_out + 1, 1), dtype), c.geometry, c_out // g, 1)
@@ -613,7 +613,7 @@ class TestGradients:
         assert np.sum(gw * w) == pytest.approx(total, rel=1e-10)
 
     def test_depthwise_kernels_refuse_mismatched_shapes(self):
-        from convcore import _depthwise
+        from convcore._kernels import depthwise as _depthwise
         c = conv_module._Conv(np.zeros((2, 4, 5, 5)), np.zeros((8, 1, 3, 3)), 1, 1, 1, 4, 2)
         gy, x = np.zeros((2, 8, 25)), np.zeros((2, 4, 25))
         with pytest.raises(ValueError, match="depthwise backward_input: array shapes do not"):
@@ -831,7 +831,7 @@ class TestSmallMaps:
         assert (conv_module._small_map_taps(c) is not None) == dense
 
     def test_kernels_refuse_mismatched_shapes(self):
-        from convcore import _smallmaps
+        from convcore._kernels import smallmaps as _smallmaps
         tap = np.zeros((4, 4), np.int64)
         with pytest.raises(ValueError, match="expand: array shapes do not agree"):
             _smallmaps.expand(np.zeros((2, 3, 9)), tap, np.zeros((8, 11)), 1)

@@ -107,4 +107,4 @@ def test_info_shows_the_features_in_use(capsys):
     text = capsys.readouterr().out
     assert "cpu_features" in text and "cpu_dispatch" in text
     build = "AVX512F" if "AVX512F" in _cpu.ENABLED else "AVX2" if _cpu.ENABLED else "baseline"
-    assert f"_im2col {build}" in text
+    assert f"im2col {build}" in text

@@ -479,7 +479,7 @@ def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
     import convcore
     from convcore._cpu import load
 
-    _lines = load("_lines")  # the build the filters run
+    _lines = load("lines")  # the build the filters run
     info = np.iinfo(dtype)
     x = np.random.default_rng(8).integers(info.min, int(info.max) + 1, size=(301, 263))
     x = x.astype(dtype)

@@ -6,7 +6,7 @@ import pytest
 from convcore._cpu import load
 from convcore._modes import NDIMAGE_MODES
 
-_lines = load("_lines")  # the build the filters run on this CPU
+_lines = load("lines")  # the build the filters run on this CPU
 
 CODES = sorted(set(NDIMAGE_MODES.values()))
 PAD = {0: "constant", 1: "symmetric", 2: "reflect", 3: "edge", 4: "wrap"}

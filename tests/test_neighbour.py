@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import convcore
-from convcore import _openmp
+from convcore._kernels import openmp as _openmp
 from convcore._threads import blas_threads
 
 # the child imports this very convcore (run from elsewhere, a source tree would shadow it)

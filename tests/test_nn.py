@@ -536,7 +536,7 @@ def test_spatial_errors(call, exc, match):
 def test_dense_products_in_column_blocks(trans_a, trans_b, dtype, m, n):
     # Linear's products: blocks of 256 output columns over the threads (a ragged last block);
     # a tall, narrow product (a small-map convolution's M @ x^T) in blocks of 256 rows
-    from convcore import _dense
+    from convcore._kernels import dense as _dense
     k = 33
     a = RNG.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
     b = RNG.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)

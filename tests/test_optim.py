@@ -251,7 +251,7 @@ def test_sgd_of_all_parameters_at_once_has_the_bits_of_one_by_one(kwargs, monkey
     # a parameter that joins at the second step (its first momentum step then) and one listed
     # twice (updated once): against the single-array kernel, parameter by parameter, on 1 and 2
     # threads
-    from convcore import _optim
+    from convcore._kernels import optim as _optim
     monkeypatch.setattr(optim, "_GRAIN", 1)
     sizes = [0, 1, 32767, 32768, 32769, 70000, 5]
     dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float32, np.float64]
@@ -324,7 +324,7 @@ def test_clip_grad_norm_edges():
 def test_adam_of_all_parameters_at_once_has_the_bits_of_one_by_one(name, kwargs, monkeypatch):
     # as for SGD: block-edge sizes, two dtypes, a parameter that joins late (its own step count
     # and bias correction), on 1 and 2 threads, against the per-array kernel
-    from convcore import _optim
+    from convcore._kernels import optim as _optim
     monkeypatch.setattr(optim, "_GRAIN", 1)
     sizes, dtypes = [1, 32768, 32769, 70000, 3], [np.float32, np.float64, np.float32] * 2
     init, grads, results = _all_at_once_on_one_and_two_threads(
@@ -342,7 +342,7 @@ def test_adam_of_all_parameters_at_once_has_the_bits_of_one_by_one(name, kwargs,
 
 
 def test_all_at_once_kernels_refuse_lists_that_disagree():
-    from convcore import _optim
+    from convcore._kernels import optim as _optim
     a, b = np.zeros(3), np.zeros(4)
     with pytest.raises(ValueError, match="sgd_all: one first flag per parameter"):
         _optim.sgd_all([a], [a], [a], np.zeros(2, np.uint8), 0.1, 0.9, 0, 0, False, 1)

@@ -10,7 +10,7 @@ import pytest
 from convcore._cpu import load
 from convcore._modes import MODE_CONSTANT, MODE_MIRROR, MODE_NEAREST, MODE_REFLECT, MODE_WRAP
 
-_direct = load("_direct")
+_direct = load("direct")
 
 NP_PAD = {MODE_CONSTANT: "constant", MODE_REFLECT: "symmetric", MODE_MIRROR: "reflect",
           MODE_NEAREST: "edge", MODE_WRAP: "wrap"}

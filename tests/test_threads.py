@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import convcore
-from convcore import _openmp
+from convcore._kernels import openmp as _openmp
 from convcore.functional import conv as conv_module
 from convcore.functional import pooling as pooling_module
 
@@ -32,9 +32,9 @@ class KernelSpy:
 
 @pytest.fixture
 def spies(monkeypatch):
-    conv_spy, pool_spy = KernelSpy(conv_module.kernels), KernelSpy(pooling_module._pool)
+    conv_spy, pool_spy = KernelSpy(conv_module.kernels), KernelSpy(pooling_module._pooling)
     monkeypatch.setattr(conv_module, "kernels", conv_spy)
-    monkeypatch.setattr(pooling_module, "_pool", pool_spy)
+    monkeypatch.setattr(pooling_module, "_pooling", pool_spy)
     yield conv_spy, pool_spy
     convcore.set_num_threads(None)
 

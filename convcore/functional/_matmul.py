@@ -2,7 +2,7 @@
 layer and the small-map convolutions."""
 import numpy as np
 
-from .. import _dense
+from .._kernels import dense as _dense
 from .._threads import blas_threads, threads_for
 
 # Multiply-adds from which a product uses every thread: single-threaded GEMMs over blocks of

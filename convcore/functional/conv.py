@@ -14,14 +14,14 @@ import math
 
 import numpy as np
 
-from .. import _depthwise, _smallmaps
+from .._kernels import depthwise as _depthwise, smallmaps as _smallmaps
 from .._cpu import load
 from .._dask import dask_aware
 from .._threads import blas_threads, threads_for
 from .._validation import as_float_array, as_int, as_tuple
 from ._matmul import matmul
 
-kernels = load("_im2col")  # the widest build this CPU may run (convcore._cpu)
+kernels = load("im2col")  # the widest build this CPU may run (convcore._cpu)
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "conv3d_backward"]
 

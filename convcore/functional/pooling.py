@@ -7,7 +7,7 @@ keep their float dtype; integer and boolean inputs are pooled in float64. The ar
 """
 import numpy as np
 
-from .. import _pool
+from .._kernels import pooling as _pooling
 from .._threads import threads_for
 from .._validation import as_float_array, as_int, as_tuple
 
@@ -69,7 +69,7 @@ def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_i
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
     indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
-    _pool.max_forward(arr.reshape(planes, -1), y, indices, geometry,
+    _pooling.max_forward(arr.reshape(planes, -1), y, indices, geometry,
                       threads_for(arr.size, _GRAIN))
     shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
     y = y.reshape(shape)
@@ -98,7 +98,7 @@ def _max_pool_backward(grad_output, indices, input_shape, nd):
     idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(grad.shape[0] * grad.shape[1], -1)
     grad_x = np.empty((idx.shape[0], plane), dtype=grad.dtype)
     # the kernel checks every index as it scatters (a separate min/max pass cost a fifth)
-    if _pool.max_backward(grad.reshape(idx.shape), idx, grad_x, threads_for(grad_x.size, _GRAIN)):
+    if _pooling.max_backward(grad.reshape(idx.shape), idx, grad_x, threads_for(grad_x.size, _GRAIN)):
         raise ValueError(f"indices must lie in [0, {plane}) (offsets within an input plane)")
     return grad_x.reshape(input_shape)
 
@@ -109,7 +109,7 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad)
                                       bool(ceil_mode))
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
-    _pool.avg_forward(arr.reshape(planes, -1), y, geometry, bool(count_include_pad),
+    _pooling.avg_forward(arr.reshape(planes, -1), y, geometry, bool(count_include_pad),
                       threads_for(arr.size, _GRAIN))
     return y.reshape((arr.shape[:2] if batched else arr.shape[1:2]) + out_spatial)
 
@@ -126,7 +126,7 @@ def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, paddin
                          f"input_shape {input_shape}, got {grad.shape}")
     planes = grad.shape[0] * grad.shape[1]
     grad_x = np.empty((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
-    _pool.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
+    _pooling.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
                        threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)
 
@@ -332,7 +332,7 @@ def global_avg_pool(x):
     arr = as_float_array(arr, "x")
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, 1), dtype=arr.dtype)
-    _pool.global_avg(arr.reshape(planes, -1), y, threads_for(arr.size, _GRAIN))
+    _pooling.global_avg(arr.reshape(planes, -1), y, threads_for(arr.size, _GRAIN))
     return y.reshape(arr.shape[:2])
 
 

@@ -14,7 +14,7 @@ from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._support import KERNEL_DTYPES, check_supported
 
-_direct, _lines = load("_direct"), load("_lines")  # builds picked by convcore._cpu
+_direct, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
 
 
 def _readable(x):

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
-from .. import _activations
+from .._kernels import activations as _activations
 from .._threads import threads_for
 from ._module import Module
 from ..functional import losses as F

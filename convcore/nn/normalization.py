@@ -18,7 +18,7 @@ array([[-0.999995  , -0.99999875],
 """
 import numpy as np
 
-from .. import _channels
+from .._kernels import channels as _channels
 from .._threads import threads_for
 from .._validation import as_int
 from ._module import Module, Parameter, dtype_name

@@ -14,7 +14,7 @@ from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._dtypes import finish, work_dtype
 
-_kernel, _lines = load("_direct"), load("_lines")  # builds picked by convcore._cpu
+_kernel, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
 
 
 def _contiguous(a, dtype):

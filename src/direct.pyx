@@ -39,7 +39,7 @@ from cython.parallel cimport prange, threadid
 
 import numpy as np
 
-from _modes cimport MODE_CONSTANT, MODE_WRAP, map_index
+from modes cimport MODE_CONSTANT, MODE_WRAP, map_index
 
 # Integers run in the unsigned type of their width (defined wrap-around), so no signed variant.
 ctypedef unsigned char u8

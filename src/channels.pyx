@@ -16,7 +16,7 @@ accumulators, which the compiler can keep in vector registers.
 """
 from cython.parallel cimport prange
 
-from _fused cimport floating
+from fused cimport floating
 
 cdef enum:
     LANES = 8

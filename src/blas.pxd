@@ -3,7 +3,7 @@
 # the operands. Header-only (inline), so every kernel module gets its own copy and no runtime import.
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
-from _fused cimport floating
+from fused cimport floating
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,

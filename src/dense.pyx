@@ -14,8 +14,8 @@ shared machine: 243 ms per forward with OpenBLAS's threads, 61 ms on one thread.
 """
 from cython.parallel cimport prange
 
-from _blas cimport gemm
-from _fused cimport floating
+from blas cimport gemm
+from fused cimport floating
 
 cdef enum:
     BLOCK = 256

@@ -22,8 +22,8 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from _fused cimport floating
-from _geometry cimport Geometry, read_geometry, valid_range
+from fused cimport floating
+from geometry cimport Geometry, read_geometry, valid_range
 
 cdef enum:
     WIDE_MAX = 32  # output widths up to which small planes take the padded-plane runs

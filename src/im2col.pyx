@@ -51,9 +51,9 @@ A 1x1 convolution with stride 1 and no padding skips im2col: its input already i
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
-from _blas cimport gemm
-from _fused cimport floating
-from _geometry cimport Geometry, read_geometry, valid_range
+from blas cimport gemm
+from fused cimport floating
+from geometry cimport Geometry, read_geometry, valid_range
 
 
 cdef inline void _copy_run(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:

@@ -23,7 +23,7 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
 
-from _fused cimport floating
+from fused cimport floating
 
 cdef enum:
     BLOCK = 32768

@@ -28,8 +28,8 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from libc.string cimport memset
 
-from _fused cimport floating
-from _geometry cimport Geometry, read_geometry
+from fused cimport floating
+from geometry cimport Geometry, read_geometry
 
 
 cdef inline void _window(const Geometry *geo, int a, Py_ssize_t o, bint include_pad,

@@ -1,7 +1,7 @@
 """Reports how the compiled core was built (OpenMP or serial)."""
 from cython.parallel cimport prange, threadid
 
-from _parallel cimport CONVCORE_OPENMP, convcore_omp_max_threads
+from parallel cimport CONVCORE_OPENMP, convcore_omp_max_threads
 
 
 def openmp_enabled():

@@ -15,7 +15,7 @@ whole batch is one GEMM with it (its transpose for the input gradient).
 from cython.parallel cimport prange
 from libc.string cimport memset
 
-from _fused cimport floating
+from fused cimport floating
 
 
 def expand(const floating[:, :, ::1] w, const long long[:, ::1] tap, floating[:, ::1] m,

@@ -12,7 +12,7 @@ Every element is computed alone, so any thread count gives the same bits as NumP
 """
 from cython.parallel cimport prange
 
-from _fused cimport floating
+from fused cimport floating
 
 
 def relu(const floating[::1] x, floating[::1] y, int n_threads):

@@ -73,8 +73,8 @@ import threading
 
 import numpy as np
 
-from _fused cimport floating
-from _modes cimport map_index
+from fused cimport floating
+from modes cimport map_index
 
 
 cdef enum:
