@@ -1,4 +1,4 @@
-"""Matrix products of the dense (fully connected) layers, spread over OpenMP threads.
+"""Matrix products of the dense (fully connected) layers, spread over the helper threads.
 
 ``matmul(a, b, c, trans_a, trans_b, n_threads)``: ``c[M, N] = op(a) @ op(b)``, row-major, with
 ``op`` a transpose where asked. The columns of ``c`` are cut into blocks of ``BLOCK`` (a fixed
@@ -9,47 +9,68 @@ columns and more rows (a small-map convolution's ``M @ x^T``: the dense matrix a
 
 Why not BLAS's own threads: a dense layer's product is wide and flat (a batch of 16 against 4096 x
 9216 weights), which OpenBLAS splits poorly, and its worker threads spin between calls against the
-convolution kernels' OpenMP threads. Measured, AlexNet's classifier on 16 images, 2 threads on the
+convolution kernels' threads. Measured, AlexNet's classifier on 16 images, 2 threads on the
 shared machine: 243 ms per forward with OpenBLAS's threads, 61 ms on one thread.
 """
-from cython.parallel cimport prange
-
 from blas cimport gemm
 from fused cimport floating
+from parallel cimport import_parallel, run_batches
+
+import_parallel()
 
 cdef enum:
     BLOCK = 256
 
+ctypedef struct Job:
+    bint f64, trans_a, trans_b
+    bint by_rows            # blocks of rows of c (else of columns)
+    const void* a
+    const void* b
+    void* c
+    Py_ssize_t M, N, K, lda, ldb
+
+
+cdef void _blocks(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Blocks lo to hi of c (`c` is j.c, typed): one single-threaded GEMM each."""
+    cdef const floating* a = <const floating*>j.a
+    cdef const floating* b = <const floating*>j.b
+    cdef Py_ssize_t blk, j0, width
+    for blk in range(lo, hi):
+        j0 = blk * BLOCK
+        if j.by_rows:
+            width = min(<Py_ssize_t> BLOCK, j.M - j0)
+            # the block's first row of op(a): a column of a when transposed, else a row
+            gemm(j.trans_a, j.trans_b, width, j.N, j.K, 1, a + j0 if j.trans_a else a + j0 * j.lda,
+                 j.lda, b, j.ldb, 0, c + j0 * j.N, j.N)
+        else:
+            width = min(<Py_ssize_t> BLOCK, j.N - j0)
+            # the block's first column of op(b): a row of b when transposed, else a column
+            gemm(j.trans_a, j.trans_b, j.M, width, j.K, 1, a, j.lda,
+                 b + j0 * j.ldb if j.trans_b else b + j0, j.ldb, 0, c + j0, j.N)
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _blocks(<double*>j.c, j, lo, hi)
+    else:
+        _blocks(<float*>j.c, j, lo, hi)
+
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
            bint trans_a, bint trans_b, int n_threads):
-    cdef Py_ssize_t M = a.shape[1] if trans_a else a.shape[0]
-    cdef Py_ssize_t K = a.shape[0] if trans_a else a.shape[1]
-    cdef Py_ssize_t N = b.shape[0] if trans_b else b.shape[1]
+    cdef Job j
+    j.M = a.shape[1] if trans_a else a.shape[0]
+    j.K = a.shape[0] if trans_a else a.shape[1]
+    j.N = b.shape[0] if trans_b else b.shape[1]
     cdef Py_ssize_t Kb = b.shape[1] if trans_b else b.shape[0]
-    cdef Py_ssize_t blocks = (N + BLOCK - 1) // BLOCK, blk, j0, width
-    cdef const floating *b0
-    cdef const floating *a0
-    if Kb != K or c.shape[0] != M or c.shape[1] != N:
+    if Kb != j.K or c.shape[0] != j.M or c.shape[1] != j.N:
         raise ValueError("matmul: array shapes do not agree")
-    if M == 0 or N == 0:
+    if j.M == 0 or j.N == 0:
         return
-    if N < BLOCK < M:  # tall and narrow: blocks of rows (the choice depends on the shapes only)
-        blocks = (M + BLOCK - 1) // BLOCK
-        with nogil:
-            for blk in prange(blocks, num_threads=max(n_threads, 1), schedule="dynamic"):
-                j0 = blk * BLOCK
-                width = min(<Py_ssize_t> BLOCK, M - j0)
-                # the block's first row of op(a): a column of a when transposed, else a row
-                a0 = &a[0, j0] if trans_a else &a[j0, 0]
-                gemm(trans_a, trans_b, width, N, K, 1, a0, a.shape[1], &b[0, 0], b.shape[1], 0,
-                     &c[j0, 0], N)
-        return
+    j.f64, j.trans_a, j.trans_b = floating is double, trans_a, trans_b
+    j.a, j.b, j.c, j.lda, j.ldb = &a[0, 0], &b[0, 0], &c[0, 0], a.shape[1], b.shape[1]
+    # tall and narrow: blocks of rows (the choice depends on the shapes only)
+    j.by_rows = j.N < BLOCK < j.M
     with nogil:
-        for blk in prange(blocks, num_threads=max(n_threads, 1), schedule="dynamic"):
-            j0 = blk * BLOCK
-            width = min(<Py_ssize_t> BLOCK, N - j0)
-            # the block's first column of op(b): a row of b when transposed, else a column
-            b0 = &b[j0, 0] if trans_b else &b[0, j0]
-            gemm(trans_a, trans_b, M, width, K, 1, &a[0, 0], a.shape[1], b0, b.shape[1], 0,
-                 &c[0, j0], N)
+        run_batches(_batch, &j, ((j.M if j.by_rows else j.N) + BLOCK - 1) // BLOCK, 1, n_threads)

@@ -12,43 +12,75 @@ whole batch is one GEMM with it (its transpose for the input gradient).
   = sum of dm[o * L_out + p, c * L_in + q] over the (p, q) with tap[p, q] == t``, summed in the
   order of (p, q), so any thread count gives the same bits.
 """
-from cython.parallel cimport prange
 from libc.string cimport memset
 
 from fused cimport floating
+from parallel cimport import_parallel, run_batches
+
+import_parallel()
+
+ctypedef struct Job:
+    bint f64, fold   # fold (else expand)
+    const void* src  # w to expand, dm to fold
+    void* dst        # m, dw
+    const long long* tap
+    Py_ssize_t C_in, L_out, L_in, T
+
+
+cdef void _channels(floating* dst, const Job* j, Py_ssize_t o0, Py_ssize_t o1) noexcept nogil:
+    """Output channels o0 to o1 of expand or fold (`dst` is j.dst, typed)."""
+    cdef const floating* src = <const floating*>j.src
+    cdef Py_ssize_t o, c, p, q, C_in = j.C_in, L_out = j.L_out, L_in = j.L_in, T = j.T
+    cdef Py_ssize_t row = C_in * L_in  # m's and dm's row length
+    cdef long long t
+    for o in range(o0, o1):
+        if j.fold:
+            memset(dst + o * C_in * T, 0, C_in * T * sizeof(floating))
+        for p in range(L_out):
+            for c in range(C_in):
+                for q in range(L_in):
+                    t = j.tap[p * L_in + q]
+                    if j.fold:
+                        if t >= 0:
+                            dst[(o * C_in + c) * T + t] += src[(o * L_out + p) * row + c * L_in + q]
+                    else:
+                        dst[(o * L_out + p) * row + c * L_in + q] = (
+                            src[(o * C_in + c) * T + t] if t >= 0 else 0)
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _channels(<double*>j.dst, j, lo, hi)
+    else:
+        _channels(<float*>j.dst, j, lo, hi)
+
+
+cdef void _run(bint fold, const floating* src, floating* dst, const long long[:, ::1] tap,
+               Py_ssize_t C_out, Py_ssize_t C_in, Py_ssize_t T, int n_threads):
+    cdef Job j
+    j.f64, j.fold, j.src, j.dst = floating is double, fold, src, dst
+    j.tap = &tap[0, 0] if tap.shape[0] * tap.shape[1] else NULL
+    j.C_in, j.L_out, j.L_in, j.T = C_in, tap.shape[0], tap.shape[1], T
+    with nogil:
+        run_batches(_batch, &j, C_out, 1, n_threads)
 
 
 def expand(const floating[:, :, ::1] w, const long long[:, ::1] tap, floating[:, ::1] m,
            int n_threads):
-    cdef Py_ssize_t o, c, p, q, C_out = w.shape[0], C_in = w.shape[1]
-    cdef Py_ssize_t L_out = tap.shape[0], L_in = tap.shape[1]
-    cdef long long t
-    if m.shape[0] != C_out * L_out or m.shape[1] != C_in * L_in:
+    cdef Py_ssize_t C_out = w.shape[0], C_in = w.shape[1], T = w.shape[2]
+    if m.shape[0] != C_out * tap.shape[0] or m.shape[1] != C_in * tap.shape[1]:
         raise ValueError("expand: array shapes do not agree")
-    with nogil:
-        for o in prange(C_out, num_threads=max(n_threads, 1), schedule="static"):
-            for p in range(L_out):
-                for c in range(C_in):
-                    for q in range(L_in):
-                        t = tap[p, q]
-                        m[o * L_out + p, c * L_in + q] = w[o, c, t] if t >= 0 else 0
+    if m.shape[0] * m.shape[1]:  # (no weight at all: every tap is -1, m all zero)
+        _run(False, &w[0, 0, 0] if C_out * C_in * T else NULL, &m[0, 0], tap, C_out, C_in, T,
+             n_threads)
 
 
 def fold(const floating[:, ::1] dm, const long long[:, ::1] tap, floating[:, :, ::1] dw,
          int n_threads):
-    cdef Py_ssize_t o, c, p, q, C_out = dw.shape[0], C_in = dw.shape[1], T = dw.shape[2]
-    cdef Py_ssize_t L_out = tap.shape[0], L_in = tap.shape[1]
-    cdef long long t
-    if dm.shape[0] != C_out * L_out or dm.shape[1] != C_in * L_in:
+    cdef Py_ssize_t C_out = dw.shape[0], C_in = dw.shape[1], T = dw.shape[2]
+    if dm.shape[0] != C_out * tap.shape[0] or dm.shape[1] != C_in * tap.shape[1]:
         raise ValueError("fold: array shapes do not agree")
-    if C_in * T == 0:
-        return
-    with nogil:
-        for o in prange(C_out, num_threads=max(n_threads, 1), schedule="static"):
-            memset(&dw[o, 0, 0], 0, C_in * T * sizeof(floating))
-            for p in range(L_out):
-                for c in range(C_in):
-                    for q in range(L_in):
-                        t = tap[p, q]
-                        if t >= 0:
-                            dw[o, c, t] += dm[o * L_out + p, c * L_in + q]
+    if C_out * C_in * T:  # (no map position: dw zeroed, nothing read)
+        _run(True, &dm[0, 0] if dm.shape[0] * dm.shape[1] else NULL, &dw[0, 0, 0], tap, C_out,
+             C_in, T, n_threads)
