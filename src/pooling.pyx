@@ -5,7 +5,7 @@ leading singleton spatial axes), so one source serves the three dimensionalities
 ``(D, H, W)`` triples: input and output sizes, kernel, stride, padding (low side) and, for max pooling,
 dilation. A window is clipped to the input; for average pooling with ``count_include_pad`` the divisor
 counts the part of the window inside the padded input, as PyTorch does. Planes are independent, so
-every function runs ``prange`` over them with the thread count given by the caller.
+every function hands batches of planes to the threads (``run_batches``), as many as the caller gives.
 
 Functions (arrays C-contiguous, validated by ``convcore.functional.pooling``):
 
@@ -24,12 +24,16 @@ Functions (arrays C-contiguous, validated by ``convcore.functional.pooling``):
 ``geometry`` is an int64 array of shape (6, 3): input size, output size, kernel, stride, padding,
 dilation, each over (D, H, W).
 """
-from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from libc.string cimport memset
 
+import numpy as np
+
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
+from parallel cimport batch_size, import_parallel, run_batches
+
+import_parallel()
 
 
 cdef inline void _window(const Geometry *geo, int a, Py_ssize_t o, bint include_pad,
@@ -138,36 +142,6 @@ cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,
                 o += 1
 
 
-def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] indices,
-                const long long[:, ::1] geometry, int n_threads):
-    cdef Geometry geo = read_geometry(geometry)
-    cdef Py_ssize_t plane
-    cdef bint with_indices = indices is not None
-    with nogil:
-        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
-            _max_plane(&x[plane, 0], &y[plane, 0],
-                       &indices[plane, 0] if with_indices else NULL, &geo)
-
-
-def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
-                 floating[:, ::1] grad_x, int n_threads):
-    cdef Py_ssize_t plane, o, size = grad_x.shape[1], bad = 0
-    cdef long long i
-    if grad_x.shape[0] != grad_y.shape[0] or indices.shape[0] != grad_y.shape[0] \
-            or indices.shape[1] != grad_y.shape[1]:
-        raise ValueError("max_backward: array shapes do not agree")
-    with nogil:
-        for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
-            memset(&grad_x[plane, 0], 0, size * sizeof(floating))
-            for o in range(grad_y.shape[1]):
-                i = indices[plane, o]
-                if 0 <= i < size:
-                    grad_x[plane, i] += grad_y[plane, o]
-                else:
-                    bad += 1
-    return bad
-
-
 cdef bint _tiles(const Geometry *geo) noexcept nogil:
     """Windows that tile the plane (LeNet's 2x2 pooling): along D one tap, along H and W a stride
     equal to the kernel, no padding, and no window cut by the input's edge."""
@@ -212,39 +186,128 @@ cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
             memset(&y[(d * H + oH * kh) * W], 0, (H - oH * kh) * W * sizeof(floating))
 
 
+cdef enum Op:
+    MAX_FORWARD
+    MAX_BACKWARD
+    AVG_FORWARD
+    AVG_BACKWARD
+    GLOBAL_AVG
+
+ctypedef struct Job:
+    Op op
+    bint f64
+    const void* x        # the input planes (grad_y for the backward passes)
+    void* y              # the output planes (grad_x for the backward passes)
+    long long* idx       # max pooling's indices, or NULL
+    Py_ssize_t x_size, y_size, idx_size   # one plane's length in each
+    const Geometry* geo
+    bint include_pad, tiles
+    Py_ssize_t* bad      # max_backward: indices outside the plane, one count per thread
+
+
+cdef void _planes(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    """Planes lo to hi of the job (`y` is j.y, typed)."""
+    cdef const floating* x = <const floating*>j.x
+    cdef const floating* xp
+    cdef floating* yp
+    cdef Py_ssize_t plane, o, size = j.y_size
+    cdef long long i
+    cdef double acc
+    for plane in range(lo, hi):
+        xp = x + plane * j.x_size
+        yp = y + plane * j.y_size
+        if j.op == MAX_FORWARD:
+            _max_plane(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo)
+        elif j.op == MAX_BACKWARD:
+            memset(yp, 0, size * sizeof(floating))
+            for o in range(j.x_size):
+                i = j.idx[plane * j.idx_size + o]
+                if 0 <= i < size:
+                    yp[i] += xp[o]
+                else:
+                    j.bad[tid] += 1
+        elif j.tiles and j.op != GLOBAL_AVG:
+            _avg_tiles(xp, yp, j.geo, j.op == AVG_BACKWARD)
+        elif j.op != GLOBAL_AVG:
+            if j.op == AVG_BACKWARD:
+                memset(yp, 0, size * sizeof(floating))
+            _avg_plane(xp, yp, j.geo, j.include_pad, j.op == AVG_BACKWARD)
+        else:
+            acc = 0.0
+            for o in range(j.x_size):
+                acc = acc + xp[o]
+            yp[0] = <floating> (acc / j.x_size)
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _planes(<double*>j.y, j, lo, hi, tid)
+    else:
+        _planes(<float*>j.y, j, lo, hi, tid)
+
+
+cdef Job _job(Op op, const Geometry* geo, bint include_pad) noexcept:
+    cdef Job j
+    memset(&j, 0, sizeof(Job))
+    j.op, j.geo, j.include_pad = op, geo, include_pad
+    j.tiles = geo != NULL and _tiles(geo)
+    return j
+
+
+cdef Py_ssize_t _run(Job* j, const floating[:, ::1] x, floating[:, ::1] y,
+                     int n_threads) except -1:
+    """Run the job over the planes of x and y; returns max_backward's count of bad indices."""
+    cdef Py_ssize_t[::1] bad = np.zeros(max(n_threads, 1), dtype=np.intp)
+    if x.shape[0] == 0:
+        return 0
+    j.f64, j.bad = floating is double, &bad[0]
+    j.x_size, j.y_size = x.shape[1], y.shape[1]
+    j.x = &x[0, 0] if x.shape[1] else NULL
+    j.y = &y[0, 0] if y.shape[1] else NULL
+    with nogil:
+        run_batches(_batch, j, x.shape[0], batch_size(x.shape[0], n_threads, 4, 1), n_threads)
+    return sum(bad)
+
+
+cdef void _set_indices(Job* j, const long long[:, ::1] indices):
+    # (max_forward writes them: the one caller whose indices are not const)
+    if indices is not None and indices.shape[0] * indices.shape[1]:
+        j.idx, j.idx_size = <long long*>&indices[0, 0], indices.shape[1]
+
+
+def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] indices,
+                const long long[:, ::1] geometry, int n_threads):
+    cdef Geometry geo = read_geometry(geometry)
+    cdef Job j = _job(MAX_FORWARD, &geo, False)
+    _set_indices(&j, indices)
+    _run(&j, x, y, n_threads)
+
+
+def max_backward(const floating[:, ::1] grad_y, const long long[:, ::1] indices,
+                 floating[:, ::1] grad_x, int n_threads):
+    cdef Job j = _job(MAX_BACKWARD, NULL, False)
+    if grad_x.shape[0] != grad_y.shape[0] or indices.shape[0] != grad_y.shape[0] \
+            or indices.shape[1] != grad_y.shape[1]:
+        raise ValueError("max_backward: array shapes do not agree")
+    _set_indices(&j, indices)
+    return _run(&j, grad_y, grad_x, n_threads)
+
+
 def avg_forward(const floating[:, ::1] x, floating[:, ::1] y, const long long[:, ::1] geometry,
                 bint count_include_pad, int n_threads):
     cdef Geometry geo = read_geometry(geometry)
-    cdef Py_ssize_t plane
-    cdef bint tiles = _tiles(&geo)
-    with nogil:
-        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
-            if tiles:
-                _avg_tiles(&x[plane, 0], &y[plane, 0], &geo, False)
-            else:
-                _avg_plane(&x[plane, 0], &y[plane, 0], &geo, count_include_pad, False)
+    cdef Job j = _job(AVG_FORWARD, &geo, count_include_pad)
+    _run(&j, x, y, n_threads)
 
 
 def avg_backward(const floating[:, ::1] grad_y, floating[:, ::1] grad_x,
                  const long long[:, ::1] geometry, bint count_include_pad, int n_threads):
     cdef Geometry geo = read_geometry(geometry)
-    cdef Py_ssize_t plane
-    cdef bint tiles = _tiles(&geo)
-    with nogil:
-        for plane in prange(grad_y.shape[0], num_threads=n_threads, schedule="static"):
-            if tiles:
-                _avg_tiles(&grad_y[plane, 0], &grad_x[plane, 0], &geo, True)
-            else:
-                memset(&grad_x[plane, 0], 0, grad_x.shape[1] * sizeof(floating))
-                _avg_plane(&grad_y[plane, 0], &grad_x[plane, 0], &geo, count_include_pad, True)
+    cdef Job j = _job(AVG_BACKWARD, &geo, count_include_pad)
+    _run(&j, grad_y, grad_x, n_threads)
 
 
 def global_avg(const floating[:, ::1] x, floating[:, ::1] y, int n_threads):
-    cdef Py_ssize_t plane, i
-    cdef double acc
-    with nogil:
-        for plane in prange(x.shape[0], num_threads=n_threads, schedule="static"):
-            acc = 0.0
-            for i in range(x.shape[1]):
-                acc = acc + x[plane, i]
-            y[plane, 0] = <floating> (acc / x.shape[1])
+    cdef Job j = _job(GLOBAL_AVG, NULL, False)
+    _run(&j, x, y, n_threads)
