@@ -14,9 +14,12 @@ Channels are spread over the threads and every channel is summed in one fixed or
 results are the same bits on any number of threads. Sums run in LANES independent double
 accumulators, which the compiler can keep in vector registers.
 """
-from cython.parallel cimport prange
+from libc.string cimport memset
 
 from fused cimport floating
+from parallel cimport batch_size, import_parallel, run_batches
+
+import_parallel()
 
 cdef enum:
     LANES = 8
@@ -39,111 +42,166 @@ cdef void _affine_planes(const floating *x, const floating *scale, const floatin
             c = 0
 
 
-def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
-           floating[:, :, ::1] y, int n_threads):
-    cdef Py_ssize_t part, C = x.shape[1], L = x.shape[2], P = x.shape[0] * x.shape[1]
-    cdef Py_ssize_t parts = max(n_threads, 1)
-    if (y.shape[0] != x.shape[0] or y.shape[1] != C or y.shape[2] != L
-            or scale.shape[0] != C or shift.shape[0] != C):
-        raise ValueError("affine: array shapes do not agree")
-    if P * L == 0:
-        return
-    with nogil:
-        for part in prange(parts, num_threads=parts, schedule="static", chunksize=1):
-            _affine_planes(&x[0, 0, 0], &scale[0], &shift[0], &y[0, 0, 0], part * P // parts,
-                           (part + 1) * P // parts, C, L)
-
-
-cdef inline double _sum(const floating *a, Py_ssize_t L) noexcept nogil:
-    """sum over l of a[l], in LANES accumulators added up at the end (in a fixed order)."""
+cdef inline double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
+                        Py_ssize_t L, bint product) noexcept nogil:
+    """sum over l of (a[l] - a_shift) * (b[l] - b_shift), or of a[l] alone when not `product`,
+    in LANES accumulators added up at the end (in a fixed order)."""
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, j, L0 = L - L % LANES
     if L < LANES:  # a small map (4x4 and less): no lanes to set up
         acc[0] = 0
         for l in range(L):
-            acc[0] += a[l]
+            acc[0] += (a[l] - a_shift) * (b[l] - b_shift) if product else a[l]
         return acc[0]
     for j in range(LANES):
         acc[j] = 0
     for i in range(L0 // LANES):
         l = i * LANES
         for j in range(LANES):
-            acc[j] += a[l + j]
+            acc[j] += (a[l + j] - a_shift) * (b[l + j] - b_shift) if product else a[l + j]
     for l in range(L0, L):
-        acc[0] += a[l]
+        acc[0] += (a[l] - a_shift) * (b[l] - b_shift) if product else a[l]
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef inline double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
-                 Py_ssize_t L) noexcept nogil:
-    """sum over l of (a[l] - a_shift) * (b[l] - b_shift)."""
-    cdef double acc[LANES]
-    cdef Py_ssize_t i, l, j, L0 = L - L % LANES
-    if L < LANES:
-        acc[0] = 0
-        for l in range(L):
-            acc[0] += (a[l] - a_shift) * (b[l] - b_shift)
-        return acc[0]
-    for j in range(LANES):
-        acc[j] = 0
-    for i in range(L0 // LANES):
-        l = i * LANES
-        for j in range(LANES):
-            acc[j] += (a[l + j] - a_shift) * (b[l + j] - b_shift)
-    for l in range(L0, L):
-        acc[0] += (a[l] - a_shift) * (b[l] - b_shift)
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+cdef enum Op:
+    AFFINE
+    STATS
+    NORM_BACKWARD
+
+ctypedef struct Job:
+    Op op
+    bint f64, batch_stats
+    const void* x
+    const void* g           # the output gradient (NORM_BACKWARD)
+    const void* scale
+    const void* shift       # AFFINE
+    const void* mean        # NORM_BACKWARD (written by STATS)
+    const void* inv_std
+    void* out               # y (AFFINE), mean (STATS), gx (NORM_BACKWARD)
+    void* out2              # var (STATS), sums (NORM_BACKWARD)
+    Py_ssize_t N, C, L
+
+
+cdef void _stats(floating* mean, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Channels c0 to c1 of batch_stats."""
+    cdef const floating* x = <const floating*>j.x
+    cdef floating* var = <floating*>j.out2
+    cdef Py_ssize_t n, c, N = j.N, C = j.C, L = j.L
+    cdef double m = N * L, s, mu
+    for c in range(c0, c1):
+        s = 0
+        for n in range(N):
+            s = s + _dot(x + (n * C + c) * L, 0, x, 0, L, False)
+        mu = s / m
+        s = 0
+        for n in range(N):
+            s = s + _dot(x + (n * C + c) * L, mu, x + (n * C + c) * L, mu, L, True)
+        mean[c] = <floating> mu
+        var[c] = <floating> (s / m)
+
+
+cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Channels c0 to c1 of batch_norm_backward."""
+    cdef const floating* x = <const floating*>j.x
+    cdef const floating* g = <const floating*>j.g
+    cdef const floating* mean = <const floating*>j.mean
+    cdef const floating* inv_std = <const floating*>j.inv_std
+    cdef const floating* scale = <const floating*>j.scale
+    cdef floating* sums = <floating*>j.out2
+    cdef Py_ssize_t n, c, l, q, N = j.N, C = j.C, L = j.L
+    cdef double sg, sgx, mu
+    cdef floating k, a, b, mu_f
+    for c in range(c0, c1):
+        mu = mean[c]
+        sg = 0
+        sgx = 0
+        for n in range(N):
+            q = (n * C + c) * L
+            sg = sg + _dot(g + q, 0, g, 0, L, False)
+            sgx = sgx + _dot(g + q, 0, x + q, mu, L, True)
+        sums[c] = <floating> sg
+        sums[C + c] = <floating> (sgx * inv_std[c])
+        # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b
+        k = scale[c]
+        a = 0
+        b = 0
+        if j.batch_stats:
+            a = <floating> (-scale[c] * inv_std[c] * inv_std[c] * sgx / (N * L))
+            b = <floating> (-scale[c] * sg / (N * L))
+        mu_f = mean[c]
+        for n in range(N):
+            q = (n * C + c) * L
+            for l in range(L):
+                gx[q + l] = k * g[q + l] + a * (x[q + l] - mu_f) + b
+
+
+cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    if j.op == AFFINE:  # planes lo to hi
+        _affine_planes(<const floating*>j.x, <const floating*>j.scale,
+                       <const floating*>j.shift, out, lo, hi, j.C, j.L)
+    elif j.op == STATS:
+        _stats(out, j, lo, hi)
+    else:
+        _norm_backward(out, j, lo, hi)
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _part(<double*>j.out, j, lo, hi)
+    else:
+        _part(<float*>j.out, j, lo, hi)
+
+
+cdef void _run(Job* j, const floating[:, :, ::1] x, floating* out, int n_threads) noexcept:
+    """Run the job: over the planes (n, c) for AFFINE, else over the channels."""
+    cdef Py_ssize_t n = x.shape[0] * x.shape[1] if j.op == AFFINE else x.shape[1]
+    j.f64, j.x, j.out = floating is double, &x[0, 0, 0], out
+    j.N, j.C, j.L = x.shape[0], x.shape[1], x.shape[2]
+    with nogil:
+        run_batches(_batch, j, n, batch_size(n, n_threads, 4, 1), n_threads)
+
+
+def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
+           floating[:, :, ::1] y, int n_threads):
+    cdef Job j
+    if (y.shape[0] != x.shape[0] or y.shape[1] != x.shape[1] or y.shape[2] != x.shape[2]
+            or scale.shape[0] != x.shape[1] or shift.shape[0] != x.shape[1]):
+        raise ValueError("affine: array shapes do not agree")
+    if x.shape[0] * x.shape[1] * x.shape[2] == 0:
+        return
+    memset(&j, 0, sizeof(Job))
+    j.op, j.scale, j.shift = AFFINE, &scale[0], &shift[0]
+    _run(&j, x, &y[0, 0, 0], n_threads)
 
 
 def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var,
                 int n_threads):
-    cdef Py_ssize_t n, c, N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    cdef double m = N * L, s, mu
-    if mean.shape[0] != C or var.shape[0] != C or N * L < 1:
+    cdef Job j
+    if mean.shape[0] != x.shape[1] or var.shape[0] != x.shape[1] or x.shape[0] * x.shape[2] < 1:
         raise ValueError("batch_stats: array shapes do not agree")
-    with nogil:
-        for c in prange(C, num_threads=max(n_threads, 1), schedule="static"):
-            s = 0
-            for n in range(N):
-                s = s + _sum(&x[n, c, 0], L)
-            mu = s / m
-            s = 0
-            for n in range(N):
-                s = s + _dot(&x[n, c, 0], mu, &x[n, c, 0], mu, L)
-            mean[c] = <floating> mu
-            var[c] = <floating> (s / m)
+    if x.shape[1] == 0:
+        return
+    memset(&j, 0, sizeof(Job))
+    j.op, j.out2 = STATS, &var[0]
+    _run(&j, x, &mean[0], n_threads)
 
 
 def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
                         const floating[::1] mean, const floating[::1] inv_std,
                         const floating[::1] scale, floating[:, :, ::1] gx, floating[:, ::1] sums,
                         bint batch_stats, int n_threads):
-    cdef Py_ssize_t n, c, l, N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    cdef double sg, sgx, mu
-    cdef floating k, a, b, mu_f
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
+    cdef Job j
     if (g.shape[0] != N or g.shape[1] != C or g.shape[2] != L or gx.shape[0] != N
             or gx.shape[1] != C or gx.shape[2] != L or mean.shape[0] != C
             or inv_std.shape[0] != C or scale.shape[0] != C or sums.shape[0] != 2
             or sums.shape[1] != C or N * L < 1):
         raise ValueError("batch_norm_backward: array shapes do not agree")
-    with nogil:
-        for c in prange(C, num_threads=max(n_threads, 1), schedule="static"):
-            mu = mean[c]
-            sg = 0
-            sgx = 0
-            for n in range(N):
-                sg = sg + _sum(&g[n, c, 0], L)
-                sgx = sgx + _dot(&g[n, c, 0], 0, &x[n, c, 0], mu, L)
-            sums[0, c] = <floating> sg
-            sums[1, c] = <floating> (sgx * inv_std[c])
-            # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b
-            k = scale[c]
-            a = 0
-            b = 0
-            if batch_stats:
-                a = <floating> (-scale[c] * inv_std[c] * inv_std[c] * sgx / (N * L))
-                b = <floating> (-scale[c] * sg / (N * L))
-            mu_f = mean[c]
-            for n in range(N):
-                for l in range(L):
-                    gx[n, c, l] = k * g[n, c, l] + a * (x[n, c, l] - mu_f) + b
+    if C == 0:
+        return
+    memset(&j, 0, sizeof(Job))
+    j.op, j.batch_stats, j.g, j.out2 = NORM_BACKWARD, batch_stats, &g[0, 0, 0], &sums[0, 0]
+    j.mean, j.inv_std, j.scale = &mean[0], &inv_std[0], &scale[0]
+    _run(&j, x, &gx[0, 0, 0], n_threads)
