@@ -10,7 +10,7 @@ and as many temporaries for the same arithmetic).
   term ``g + weight_decay * p``).
 
 - ``sgd_all(ps, gs, bufs, first, lr, ..., n_threads)`` and ``adam_all(ps, gs, ms, vs, steps, lr,
-  ..., n_threads)``: ``sgd`` and ``adam`` of every parameter of a model in one parallel region
+  ..., n_threads)``: ``sgd`` and ``adam`` of every parameter of a model in one parallel job
   (lists of 1-D arrays of one dtype; ``first`` and ``steps`` one entry per parameter), cut into
   blocks of at most ``BLOCK`` elements that the threads share: a ResNet has some sixty
   parameters, most too small to be worth a parallel region of their own.
@@ -19,11 +19,16 @@ Every element is computed alone, in the array's dtype, with the operations in th
 NumPy code they replace (one rounding each), so any thread count gives the same bits, and the
 updates of all parameters at once the bits of their updates one by one.
 """
-from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+import numpy as np
 
 from fused cimport floating
+from parallel cimport import_parallel, run_batches
+
+import_parallel()
 
 cdef enum:
     BLOCK = 32768
@@ -53,22 +58,6 @@ cdef inline void _sgd_run(floating *p, const floating *g, floating *buf, Py_ssiz
         p[i] = p[i] - f_lr * d
 
 
-def sgd(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr, double momentum,
-        double dampening, double weight_decay, bint nesterov, bint first, int n_threads):
-    cdef Py_ssize_t blk, n = p.shape[0]
-    if g.shape[0] != n or (momentum != 0 and buf.shape[0] != n):
-        raise ValueError("sgd: array sizes do not agree")
-    if n == 0:
-        return
-    with nogil:
-        for blk in prange((n + BLOCK - 1) // BLOCK, num_threads=max(n_threads, 1),
-                          schedule="static"):
-            _sgd_run(&p[0], &g[0], &buf[0] if momentum != 0 else NULL, blk * BLOCK,
-                     min(n, (blk + 1) * BLOCK), <floating> lr, <floating> momentum,
-                     <floating> (1 - dampening), <floating> weight_decay, momentum != 0,
-                     weight_decay != 0, nesterov, first)
-
-
 cdef inline void _adam_run(floating *p, const floating *g, floating *m, floating *v,
                            Py_ssize_t i0, Py_ssize_t i1, double lr, double beta1, double beta2,
                            double eps, double weight_decay, Py_ssize_t step,
@@ -94,21 +83,6 @@ cdef inline void _adam_run(floating *p, const floating *g, floating *m, floating
         den = sqrt(vi) * rsq
         den = den + f_eps
         p[i] = p[i] - (mi / den) * f_lr
-
-
-def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v, double lr,
-         double beta1, double beta2, double eps, double weight_decay, Py_ssize_t step,
-         bint decoupled, int n_threads):
-    cdef Py_ssize_t blk, n = p.shape[0]
-    if g.shape[0] != n or m.shape[0] != n or v.shape[0] != n or step < 1:
-        raise ValueError("adam: array sizes do not agree")
-    if n == 0:
-        return
-    with nogil:
-        for blk in prange((n + BLOCK - 1) // BLOCK, num_threads=max(n_threads, 1),
-                          schedule="static"):
-            _adam_run(&p[0], &g[0], &m[0], &v[0], blk * BLOCK, min(n, (blk + 1) * BLOCK), lr,
-                      beta1, beta2, eps, weight_decay, step, decoupled)
 
 
 cdef class _Blocks:
@@ -141,7 +115,8 @@ cdef _Blocks _blocks(floating probe, list lists, str name):
     (all 1-D, of `probe`'s dtype)."""
     cdef _Blocks blocks = _Blocks()
     cdef Py_ssize_t k, j, b = 0, n = len(lists[0]), count = 0
-    cdef floating[::1] arr
+    cdef const floating[::1] arr  # lists[1] holds the gradients, which may be read-only
+    cdef floating[::1] out
     for lst in lists:
         if len(lst) != n:
             raise ValueError(f"{name}: the lists of arrays differ in length")
@@ -151,7 +126,10 @@ cdef _Blocks _blocks(floating probe, list lists, str name):
     for k in range(n):
         blocks.size[k] = len(lists[0][k])
         for j in range(len(lists)):
-            arr = lists[j][k]
+            if j == 1:
+                arr = lists[j][k]
+            else:
+                arr = out = lists[j][k]
             if arr.shape[0] != blocks.size[k]:
                 raise ValueError(f"{name}: array sizes do not agree")
             blocks.ptr[j][k] = <void *> &arr[0] if arr.shape[0] else NULL
@@ -167,41 +145,78 @@ cdef _Blocks _blocks(floating probe, list lists, str name):
     return blocks
 
 
+ctypedef struct Job:
+    bint f64, adam
+    void **ptr[4]                  # p, g and buf, or p, g, m and v, of every parameter
+    const Py_ssize_t *size
+    const Py_ssize_t *owner
+    const Py_ssize_t *start
+    const unsigned char *first     # SGD: momentum's first step, per parameter
+    const Py_ssize_t *steps        # Adam: the step count, per parameter
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps
+    bint nesterov, decoupled
+
+
+cdef void _update(floating probe, const Job* j, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
+    """Blocks b0 to b1 of the job (`probe` only picks the dtype)."""
+    cdef Py_ssize_t b, k, i0, i1
+    for b in range(b0, b1):
+        k = j.owner[b]
+        i0 = j.start[b]
+        i1 = min(j.size[k], i0 + BLOCK)
+        if j.adam:
+            _adam_run(<floating *> j.ptr[0][k], <const floating *> j.ptr[1][k],
+                      <floating *> j.ptr[2][k], <floating *> j.ptr[3][k], i0, i1, j.lr, j.beta1,
+                      j.beta2, j.eps, j.weight_decay, j.steps[k], j.decoupled)
+        else:
+            _sgd_run(<floating *> j.ptr[0][k], <const floating *> j.ptr[1][k],
+                     <floating *> (j.ptr[2][k] if j.momentum != 0 else NULL), i0, i1,
+                     <floating> j.lr, <floating> j.momentum, <floating> (1 - j.dampening),
+                     <floating> j.weight_decay, j.momentum != 0, j.weight_decay != 0,
+                     j.nesterov, j.first[k])
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _update(<double> 0, j, lo, hi)
+    else:
+        _update(<float> 0, j, lo, hi)
+
+
+cdef void _run(Job* j, list lists, str name, int n_threads) except *:
+    """Cut the arrays of `lists` (lists[0] the parameters, all one dtype) into blocks and run the
+    job over them."""
+    cdef _Blocks blocks
+    cdef int i
+    j.f64 = lists[0][0].dtype.itemsize == 8
+    blocks = _blocks(<double> 0, lists, name) if j.f64 else _blocks(<float> 0, lists, name)
+    for i in range(4):
+        j.ptr[i] = blocks.ptr[i]
+    j.size, j.owner, j.start = blocks.size, blocks.owner, blocks.start
+    with nogil:
+        run_batches(_batch, j, blocks.n_blocks, 1, n_threads)
+
+
 def sgd_all(list ps, list gs, list bufs, const unsigned char[::1] first, double lr,
             double momentum, double dampening, double weight_decay, bint nesterov,
             int n_threads):
+    cdef Job j
     if first.shape[0] != len(ps):
         raise ValueError("sgd_all: one first flag per parameter")
     if not ps:
         return
-    lists = [ps, gs, bufs] if momentum != 0 else [ps, gs]
-    if ps[0].dtype.itemsize == 4:
-        _sgd_all(<float> 0, _blocks(<float> 0, lists, "sgd_all"), first, lr, momentum,
-                 dampening, weight_decay, nesterov, n_threads)
-    else:
-        _sgd_all(<double> 0, _blocks(<double> 0, lists, "sgd_all"), first, lr, momentum,
-                 dampening, weight_decay, nesterov, n_threads)
-
-
-cdef void _sgd_all(floating probe, _Blocks blocks, const unsigned char[::1] first, double lr,
-                   double momentum, double dampening, double weight_decay, bint nesterov,
-                   int n_threads):
-    cdef Py_ssize_t b, k
-    with nogil:
-        for b in prange(blocks.n_blocks, num_threads=max(n_threads, 1), schedule="static"):
-            k = blocks.owner[b]
-            _sgd_run(<floating *> blocks.ptr[0][k], <const floating *> blocks.ptr[1][k],
-                     <floating *> (blocks.ptr[2][k] if momentum != 0 else NULL),
-                     blocks.start[b], min(blocks.size[k], blocks.start[b] + BLOCK),
-                     <floating> lr, <floating> momentum, <floating> (1 - dampening),
-                     <floating> weight_decay, momentum != 0, weight_decay != 0, nesterov,
-                     first[k])
+    memset(&j, 0, sizeof(Job))
+    j.adam, j.first, j.lr, j.momentum, j.dampening = False, &first[0], lr, momentum, dampening
+    j.weight_decay, j.nesterov = weight_decay, nesterov
+    _run(&j, [ps, gs, bufs] if momentum != 0 else [ps, gs], "sgd_all", n_threads)
 
 
 def adam_all(list ps, list gs, list ms, list vs, const Py_ssize_t[::1] steps, double lr,
              double beta1, double beta2, double eps, double weight_decay, bint decoupled,
              int n_threads):
     cdef Py_ssize_t k
+    cdef Job j
     if steps.shape[0] != len(ps):
         raise ValueError("adam_all: one step count per parameter")
     for k in range(steps.shape[0]):
@@ -209,22 +224,29 @@ def adam_all(list ps, list gs, list ms, list vs, const Py_ssize_t[::1] steps, do
             raise ValueError("adam_all: step counts start at 1")
     if not ps:
         return
-    if ps[0].dtype.itemsize == 4:
-        _adam_all(<float> 0, _blocks(<float> 0, [ps, gs, ms, vs], "adam_all"), steps, lr, beta1,
-                  beta2, eps, weight_decay, decoupled, n_threads)
-    else:
-        _adam_all(<double> 0, _blocks(<double> 0, [ps, gs, ms, vs], "adam_all"), steps, lr,
-                  beta1, beta2, eps, weight_decay, decoupled, n_threads)
+    memset(&j, 0, sizeof(Job))
+    j.adam, j.steps, j.lr, j.beta1, j.beta2, j.eps = True, &steps[0], lr, beta1, beta2, eps
+    j.weight_decay, j.decoupled = weight_decay, decoupled
+    _run(&j, [ps, gs, ms, vs], "adam_all", n_threads)
 
 
-cdef void _adam_all(floating probe, _Blocks blocks, const Py_ssize_t[::1] steps, double lr,
-                    double beta1, double beta2, double eps, double weight_decay, bint decoupled,
-                    int n_threads):
-    cdef Py_ssize_t b, k
-    with nogil:
-        for b in prange(blocks.n_blocks, num_threads=max(n_threads, 1), schedule="static"):
-            k = blocks.owner[b]
-            _adam_run(<floating *> blocks.ptr[0][k], <const floating *> blocks.ptr[1][k],
-                      <floating *> blocks.ptr[2][k], <floating *> blocks.ptr[3][k],
-                      blocks.start[b], min(blocks.size[k], blocks.start[b] + BLOCK), lr, beta1,
-                      beta2, eps, weight_decay, steps[k], decoupled)
+def sgd(floating[::1] p, const floating[::1] g, floating[::1] buf, double lr, double momentum,
+        double dampening, double weight_decay, bint nesterov, bint first, int n_threads):
+    """``sgd_all`` of one parameter."""
+    if g.shape[0] != p.shape[0] or (momentum != 0 and buf.shape[0] != p.shape[0]):
+        raise ValueError("sgd: array sizes do not agree")
+    sgd_all([np.asarray(p)], [np.asarray(g)], [np.asarray(buf)] if momentum != 0 else [],
+            np.array([first], dtype=np.uint8), lr, momentum, dampening, weight_decay, nesterov,
+            n_threads)
+
+
+def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v, double lr,
+         double beta1, double beta2, double eps, double weight_decay, Py_ssize_t step,
+         bint decoupled, int n_threads):
+    """``adam_all`` of one parameter."""
+    if g.shape[0] != p.shape[0] or m.shape[0] != p.shape[0] or v.shape[0] != p.shape[0] \
+            or step < 1:
+        raise ValueError("adam: array sizes do not agree")
+    adam_all([np.asarray(p)], [np.asarray(g)], [np.asarray(m)], [np.asarray(v)],
+             np.array([step], dtype=np.intp), lr, beta1, beta2, eps, weight_decay, decoupled,
+             n_threads)
