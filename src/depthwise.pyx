@@ -17,16 +17,23 @@ compiler vectorises.
   kd*kh*kw) written; the output channels over the threads, each summing its images in order (in
   double), so the result is the same bits on any number of threads.
 """
-from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
 import numpy as np
 
 from fused cimport floating
 from geometry cimport Geometry, read_geometry, valid_range
+from parallel cimport batch_size, import_parallel, run_batches
+
+import_parallel()
 
 cdef enum:
     WIDE_MAX = 32  # output widths up to which small planes take the padded-plane runs
+
+cdef enum Op:
+    FORWARD        # y += w * x
+    INPUT_GRAD     # grad_x += w * grad_y, at the positions the forward read
+    WEIGHT_GRAD    # acc[tap, ow] += grad_y * x (in double)
 
 
 cdef void _tap_ranges(const Geometry *g, Py_ssize_t *lo, Py_ssize_t *hi,
@@ -39,42 +46,65 @@ cdef void _tap_ranges(const Geometry *g, Py_ssize_t *lo, Py_ssize_t *hi,
         valid_range(start[l], g.s[2], g.n_in[2], g.n_out[2], &lo[l], &hi[l])
 
 
-cdef void _plane(const floating *x, const floating *w, floating shift, floating *y,
-                 const Geometry *g, const Py_ssize_t *lo, const Py_ssize_t *hi,
-                 const Py_ssize_t *start) noexcept nogil:
-    """y[od, oh, ow] = shift + sum over taps (i, j, l) of w[i, j, l] * x[d, h, w] (zero outside).
-    Tap l reads input column ow * stride + start[l] for the outputs ow in [lo[l], hi[l])."""
+cdef inline void _taps(Op op, floating *out, const floating *oplane, const floating *iplane,
+                      const floating *w, double *acc, const Geometry *g, const Py_ssize_t *lo,
+                      const Py_ssize_t *hi, const Py_ssize_t *start) noexcept nogil:
+    """Every tap (i, j, l) of one plane pair, as runs along the output rows: output row (od, oh)
+    of the output-side plane meets input row (d, h) of the input-side plane, tap l reading input
+    column ow * stride + start[l] for the outputs ow in [lo[l], hi[l]). FORWARD: `out` is the
+    output plane, `iplane` the input; INPUT_GRAD: `oplane` is grad_y, `out` grad_x (not cleared
+    here); WEIGHT_GRAD: `oplane` is grad_y, `iplane` x, the products summed per output column into
+    `acc` (element-wise adds the compiler vectorises; the caller adds the columns up)."""
     cdef Py_ssize_t oD = g.n_out[0], oH = g.n_out[1], oW = g.n_out[2]
     cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], sw = g.s[2], kw = g.k[2]
-    cdef Py_ssize_t od, oh, ow, i, j, l, d, h, q, s0
+    cdef Py_ssize_t od, oh, ow, i, j, l, d, h, s0, t
     cdef floating wv
-    cdef floating *yrow
-    cdef const floating *xrow
-    cdef const floating *wrow
-    for q in range(g.L):
-        y[q] = shift
+    cdef floating *orow_out
+    cdef floating *irow_out
+    cdef const floating *orow
+    cdef const floating *irow
+    cdef double *row
     for od in range(oD):
         for i in range(g.k[0]):
             d = od * g.s[0] - g.p[0] + i * g.dil[0]
             if d < 0 or d >= g.n_in[0]:
                 continue
             for oh in range(oH):
-                yrow = y + (od * oH + oh) * oW
+                orow = oplane + (od * oH + oh) * oW
+                orow_out = out + (od * oH + oh) * oW
                 for j in range(g.k[1]):
                     h = oh * g.s[1] - g.p[1] + j * g.dil[1]
                     if h < 0 or h >= H:
                         continue
-                    xrow = x + (d * H + h) * W
-                    wrow = w + (i * g.k[1] + j) * kw
+                    irow = iplane + (d * H + h) * W
+                    irow_out = out + (d * H + h) * W
                     for l in range(kw):
-                        wv = wrow[l]
+                        t = (i * g.k[1] + j) * kw + l
                         s0 = start[l]
-                        if sw == 1:
-                            for ow in range(lo[l], hi[l]):
-                                yrow[ow] += wv * xrow[ow + s0]
+                        if op == FORWARD:
+                            wv = w[t]
+                            if sw == 1:
+                                for ow in range(lo[l], hi[l]):
+                                    orow_out[ow] += wv * irow[ow + s0]
+                            else:
+                                for ow in range(lo[l], hi[l]):
+                                    orow_out[ow] += wv * irow[ow * sw + s0]
+                        elif op == INPUT_GRAD:
+                            wv = w[t]
+                            if sw == 1:
+                                for ow in range(lo[l], hi[l]):
+                                    irow_out[ow + s0] += wv * orow[ow]
+                            else:
+                                for ow in range(lo[l], hi[l]):
+                                    irow_out[ow * sw + s0] += wv * orow[ow]
                         else:
-                            for ow in range(lo[l], hi[l]):
-                                yrow[ow] += wv * xrow[ow * sw + s0]
+                            row = acc + t * oW
+                            if sw == 1:
+                                for ow in range(lo[l], hi[l]):
+                                    row[ow] += <double> orow[ow] * <double> irow[ow + s0]
+                            else:
+                                for ow in range(lo[l], hi[l]):
+                                    row[ow] += <double> orow[ow] * <double> irow[ow * sw + s0]
 
 
 cdef bint _wide_pays(const Geometry *g) noexcept nogil:
@@ -114,115 +144,112 @@ cdef void _plane_wide(const floating *x, const floating *w, floating shift, floa
             y[r * oW + c] = wide[r * Wp + c]
 
 
+ctypedef struct Job:
+    Op op
+    bint f64, wide
+    const void* a            # x (FORWARD, WEIGHT_GRAD) or grad_y (INPUT_GRAD)
+    const void* b            # w (FORWARD, INPUT_GRAD) or grad_y (WEIGHT_GRAD)
+    const void* bias         # FORWARD, or NULL
+    void* out                # y, grad_x or grad_w
+    void* scratch            # FORWARD on wide planes: one row of scratch_size per thread
+    Py_ssize_t scratch_size, pad_size
+    double* acc              # WEIGHT_GRAD: one row of acc_size per output channel
+    Py_ssize_t acc_size
+    const Geometry* g
+    const Py_ssize_t* lo
+    const Py_ssize_t* hi
+    const Py_ssize_t* start
+    Py_ssize_t C, O, multiplier
+
+
+cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    """Items lo to hi of the job: output planes (n, o) (FORWARD), input planes (n, c)
+    (INPUT_GRAD) or output channels o (WEIGHT_GRAD)."""
+    cdef const Geometry* g = j.g
+    cdef const floating* a = <const floating*>j.a
+    cdef const floating* b = <const floating*>j.b
+    cdef floating* scratch = <floating*>j.scratch + tid * j.scratch_size if j.wide else NULL
+    cdef Py_ssize_t p, n, o, c, q, t, m = j.multiplier, O = j.O
+    cdef floating shift
+    cdef double total
+    for p in range(lo, hi):
+        if j.op == FORWARD:
+            n = p // O
+            o = p - n * O
+            shift = (<const floating*>j.bias)[o] if j.bias != NULL else 0
+            if j.wide:
+                _plane_wide(a + (n * j.C + o // m) * g.plane, b + o * g.taps, shift,
+                            out + p * g.L, g, scratch, scratch + j.pad_size)
+            else:
+                for q in range(g.L):
+                    out[p * g.L + q] = shift
+                _taps(FORWARD, out + p * g.L, <const floating*>NULL,
+                      a + (n * j.C + o // m) * g.plane, b + o * g.taps, NULL, g, j.lo, j.hi,
+                      j.start)
+        elif j.op == INPUT_GRAD:
+            n = p // j.C
+            c = p - n * j.C
+            memset(out + p * g.plane, 0, g.plane * sizeof(floating))
+            for q in range(m):
+                o = c * m + q
+                _taps(INPUT_GRAD, out + p * g.plane, a + (n * O + o) * g.L, <const floating*>NULL,
+                      b + o * g.taps, NULL, g, j.lo, j.hi, j.start)
+        else:
+            for n in range(j.C):  # (C is the batch size N here)
+                _taps(WEIGHT_GRAD, <floating*>NULL, b + (n * O + p) * g.L,
+                      a + (n * (O // m) + p // m) * g.plane, <const floating*>NULL,
+                      j.acc + p * j.acc_size, g, j.lo, j.hi, j.start)
+            for t in range(g.taps):
+                total = 0
+                for q in range(g.n_out[2]):
+                    total = total + j.acc[p * j.acc_size + t * g.n_out[2] + q]
+                out[p * g.taps + t] = <floating> total
+
+
+cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const Job* j = <const Job*>ctx
+    if j.f64:
+        _part(<double*>j.out, j, lo, hi, tid)
+    else:
+        _part(<float*>j.out, j, lo, hi, tid)
+
+
+cdef void _run(Job* j, floating* out, Py_ssize_t items, Py_ssize_t batch, int n_threads):
+    """Run the job over `items` with the tap ranges of its geometry."""
+    cdef Py_ssize_t[::1] lo = np.empty(j.g.k[2], dtype=np.intp)
+    cdef Py_ssize_t[::1] hi = np.empty(j.g.k[2], dtype=np.intp)
+    cdef Py_ssize_t[::1] start = np.empty(j.g.k[2], dtype=np.intp)
+    _tap_ranges(j.g, &lo[0], &hi[0], &start[0])
+    j.f64, j.out, j.lo, j.hi, j.start = floating is double, out, &lo[0], &hi[0], &start[0]
+    with nogil:
+        run_batches(_batch, j, items, batch, n_threads)
+
+
 def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floating[::1] bias,
             floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t multiplier,
             int n_threads):
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], O = w.shape[0], p, n, o, l
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], O = w.shape[0]
+    cdef Job j
     if (multiplier < 1 or O != C * multiplier or w.shape[1] != g.taps or x.shape[2] != g.plane
             or y.shape[0] != N or y.shape[1] != O or y.shape[2] != g.L
             or bias.shape[0] not in (0, O)):
         raise ValueError("depthwise forward: array shapes do not match the geometry")
     if N == 0 or O == 0:
         return
-    # the output columns each tap along W reaches: the same for every row and plane
-    cdef Py_ssize_t[::1] lo = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] hi = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] start = np.empty(g.k[2], dtype=np.intp)
-    _tap_ranges(&g, &lo[0], &hi[0], &start[0])
-    cdef int teams = max(n_threads, 1), t
-    cdef Py_ssize_t P = N * O, pad_size = 0, wide_size = 0
-    cdef bint wide = _wide_pays(&g)
-    cdef floating *scratch
-    if wide:
-        pad_size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1]) * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
-                    + (g.k[2] - 1) * g.dil[2])
-        wide_size = g.n_out[1] * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
-    with nogil:
-        for t in prange(teams, num_threads=teams, schedule="static", chunksize=1):
-            scratch = NULL
-            if wide:
-                scratch = <floating *> malloc((pad_size + wide_size) * sizeof(floating))
-            for p in range(t * P // teams, (t + 1) * P // teams):
-                n = p // O
-                o = p - n * O
-                if wide and scratch != NULL:  # (out of memory: the row-by-row way needs none)
-                    _plane_wide(&x[n, o // multiplier, 0], &w[o, 0],
-                                bias[o] if bias.shape[0] else 0, &y[n, o, 0], &g, scratch,
-                                scratch + pad_size)
-                else:
-                    _plane(&x[n, o // multiplier, 0], &w[o, 0], bias[o] if bias.shape[0] else 0,
-                           &y[n, o, 0], &g, &lo[0], &hi[0], &start[0])
-            free(scratch)
-
-
-cdef void _plane_input_grad(const floating *gy, const floating *w, floating *gx,
-                            const Geometry *g, const Py_ssize_t *lo, const Py_ssize_t *hi,
-                            const Py_ssize_t *start) noexcept nogil:
-    """gx[d, h, :] += w[i, j, l] * gy[od, oh, ow] at every input position the forward read it
-    from (the transpose of ``_plane``); gx is not cleared here."""
-    cdef Py_ssize_t oD = g.n_out[0], oH = g.n_out[1], oW = g.n_out[2]
-    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], sw = g.s[2], kw = g.k[2]
-    cdef Py_ssize_t od, oh, ow, i, j, l, d, h, s0
-    cdef floating wv
-    cdef const floating *gyrow
-    cdef floating *gxrow
-    for od in range(oD):
-        for i in range(g.k[0]):
-            d = od * g.s[0] - g.p[0] + i * g.dil[0]
-            if d < 0 or d >= g.n_in[0]:
-                continue
-            for oh in range(oH):
-                gyrow = gy + (od * oH + oh) * oW
-                for j in range(g.k[1]):
-                    h = oh * g.s[1] - g.p[1] + j * g.dil[1]
-                    if h < 0 or h >= H:
-                        continue
-                    gxrow = gx + (d * H + h) * W
-                    for l in range(kw):
-                        wv = w[(i * g.k[1] + j) * kw + l]
-                        s0 = start[l]
-                        if sw == 1:
-                            for ow in range(lo[l], hi[l]):
-                                gxrow[ow + s0] += wv * gyrow[ow]
-                        else:
-                            for ow in range(lo[l], hi[l]):
-                                gxrow[ow * sw + s0] += wv * gyrow[ow]
-
-
-cdef void _plane_weight_grad(const floating *gy, const floating *x, double *acc,
-                             const Geometry *g, const Py_ssize_t *lo, const Py_ssize_t *hi,
-                             const Py_ssize_t *start) noexcept nogil:
-    """acc[t, ow] += gy[od, oh, ow] * x[d, h, ow * stride + start[l]] for tap t = (i, j, l): the
-    products are summed per output column (element-wise adds the compiler vectorises; a running
-    scalar sum would wait on every add), the columns added up by the caller."""
-    cdef Py_ssize_t oD = g.n_out[0], oH = g.n_out[1], oW = g.n_out[2]
-    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], sw = g.s[2], kw = g.k[2]
-    cdef Py_ssize_t od, oh, ow, i, j, l, d, h, s0
-    cdef double *row
-    cdef const floating *gyrow
-    cdef const floating *xrow
-    for od in range(oD):
-        for i in range(g.k[0]):
-            d = od * g.s[0] - g.p[0] + i * g.dil[0]
-            if d < 0 or d >= g.n_in[0]:
-                continue
-            for oh in range(oH):
-                gyrow = gy + (od * oH + oh) * oW
-                for j in range(g.k[1]):
-                    h = oh * g.s[1] - g.p[1] + j * g.dil[1]
-                    if h < 0 or h >= H:
-                        continue
-                    xrow = x + (d * H + h) * W
-                    for l in range(kw):
-                        s0 = start[l]
-                        row = acc + ((i * g.k[1] + j) * kw + l) * oW
-                        if sw == 1:
-                            for ow in range(lo[l], hi[l]):
-                                row[ow] += <double> gyrow[ow] * <double> xrow[ow + s0]
-                        else:
-                            for ow in range(lo[l], hi[l]):
-                                row[ow] += <double> gyrow[ow] * <double> xrow[ow * sw + s0]
+    memset(&j, 0, sizeof(Job))
+    j.op, j.g, j.C, j.O, j.multiplier = FORWARD, &g, C, O, multiplier
+    j.a, j.b, j.bias = &x[0, 0, 0], &w[0, 0], &bias[0] if bias.shape[0] else NULL
+    j.wide = _wide_pays(&g)
+    cdef floating[:, ::1] scratch
+    if j.wide:  # per thread: the padded plane, then the wide output
+        j.pad_size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1])
+                      * (g.n_out[2] + (g.k[2] - 1) * g.dil[2]) + (g.k[2] - 1) * g.dil[2])
+        j.scratch_size = j.pad_size + g.n_out[1] * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
+        scratch = np.empty((max(n_threads, 1), j.scratch_size),
+                           dtype=np.float64 if floating is double else np.float32)
+        j.scratch = &scratch[0, 0]
+    _run(&j, &y[0, 0, 0], N * O, batch_size(N * O, n_threads, 4, 1), n_threads)
 
 
 cdef int _check_grads(str name, const Geometry *g, Py_ssize_t N, Py_ssize_t C, Py_ssize_t plane,
@@ -238,49 +265,34 @@ def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
                    floating[:, :, ::1] grad_x, const long long[:, ::1] geometry,
                    Py_ssize_t multiplier, int n_threads):
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t N = grad_x.shape[0], C = grad_x.shape[1], P = N * C, p, n, c, j, q, o
+    cdef Py_ssize_t N = grad_x.shape[0], C = grad_x.shape[1], P = N * C
+    cdef Job j
     _check_grads("backward_input", &g, N, C, grad_x.shape[2], w.shape[0], w.shape[1],
                  grad_y.shape[0], grad_y.shape[1], grad_y.shape[2], multiplier)
-    cdef Py_ssize_t[::1] lo = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] hi = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] start = np.empty(g.k[2], dtype=np.intp)
-    _tap_ranges(&g, &lo[0], &hi[0], &start[0])
     if P == 0:
         return
-    with nogil:
-        for p in prange(P, num_threads=max(n_threads, 1), schedule="static"):
-            n = p // C
-            c = p - n * C
-            for q in range(g.plane):
-                grad_x[n, c, q] = 0
-            for j in range(multiplier):
-                o = c * multiplier + j
-                _plane_input_grad(&grad_y[n, o, 0], &w[o, 0], &grad_x[n, c, 0], &g, &lo[0],
-                                  &hi[0], &start[0])
+    memset(&j, 0, sizeof(Job))
+    j.op, j.g, j.C, j.O, j.multiplier = INPUT_GRAD, &g, C, w.shape[0], multiplier
+    j.a = &grad_y[0, 0, 0] if grad_y.shape[1] * grad_y.shape[2] else NULL
+    j.b = &w[0, 0] if w.shape[0] * w.shape[1] else NULL
+    _run(&j, &grad_x[0, 0, 0], P, batch_size(P, n_threads, 4, 1), n_threads)
 
 
 def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                     floating[:, ::1] grad_w, const long long[:, ::1] geometry,
                     Py_ssize_t multiplier, int n_threads):
     cdef Geometry g = read_geometry(geometry)
-    cdef Py_ssize_t N = x.shape[0], O = grad_w.shape[0], taps = grad_w.shape[1], o, n, t, q
-    cdef Py_ssize_t oW = g.n_out[2]
-    cdef double total
+    cdef Py_ssize_t N = x.shape[0], O = grad_w.shape[0], taps = grad_w.shape[1]
+    cdef Job j
     _check_grads("backward_weight", &g, N, x.shape[1], x.shape[2], O, taps, grad_y.shape[0],
                  grad_y.shape[1], grad_y.shape[2], multiplier)
-    cdef Py_ssize_t[::1] lo = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] hi = np.empty(g.k[2], dtype=np.intp)
-    cdef Py_ssize_t[::1] start = np.empty(g.k[2], dtype=np.intp)
-    _tap_ranges(&g, &lo[0], &hi[0], &start[0])
+    if O * taps == 0:
+        return
     # per output channel: a row of column sums per tap, in double
-    cdef double[:, ::1] acc = np.zeros((O, taps * oW + 1))
-    with nogil:
-        for o in prange(O, num_threads=max(n_threads, 1), schedule="dynamic"):
-            for n in range(N):
-                _plane_weight_grad(&grad_y[n, o, 0], &x[n, o // multiplier, 0], &acc[o, 0], &g,
-                                   &lo[0], &hi[0], &start[0])
-            for t in range(taps):
-                total = 0
-                for q in range(oW):
-                    total = total + acc[o, t * oW + q]
-                grad_w[o, t] = <floating> total
+    cdef double[:, ::1] acc = np.zeros((O, taps * g.n_out[2] + 1))
+    memset(&j, 0, sizeof(Job))
+    j.op, j.g, j.C, j.O, j.multiplier = WEIGHT_GRAD, &g, N, O, multiplier
+    j.a = &x[0, 0, 0] if N * x.shape[1] * x.shape[2] else NULL
+    j.b = &grad_y[0, 0, 0] if N * grad_y.shape[2] else NULL
+    j.acc, j.acc_size = &acc[0, 0], acc.shape[1]
+    _run(&j, &grad_w[0, 0], O, 1, n_threads)
