@@ -1,13 +1,12 @@
 """Declares the Cython extensions: sources in src/, modules in the package convcore._kernels.
 
-Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_OPENMP=1 to build serial kernels,
-CONVCORE_NO_VARIANTS=1 to build the baseline modules only (no AVX2/AVX-512 builds on x86-64).
+Set CONVCORE_DEBUG=1 to build with bounds checking, CONVCORE_NO_POOL=1 to build serial kernels (no
+helper threads), CONVCORE_NO_VARIANTS=1 to build the baseline modules only (no AVX2/AVX-512 builds on
+x86-64). No OpenMP: the kernels run on convcore's own thread pool (src/c/cc_pool.h).
 """
 import os
-import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 
 import numpy
@@ -18,42 +17,17 @@ HERE = Path(__file__).resolve().parent
 SRC = "src"
 
 
-def openmp_flags():
-    """Return (compile, link) flags for OpenMP, or ([], []) when the compiler has none."""
-    if os.environ.get("CONVCORE_NO_OPENMP"):
-        return [], []
-    if sys.platform == "win32":
-        return ["/openmp"], []
-    candidates = [(["-fopenmp"], ["-fopenmp"])]
-    if sys.platform == "darwin":
-        # Apple clang needs libomp (e.g. from Homebrew) and the -Xpreprocessor spelling.
-        prefix = os.environ.get("LIBOMP_PREFIX") or "/opt/homebrew/opt/libomp"
-        if not Path(prefix).exists():
-            prefix = "/usr/local/opt/libomp"
-        candidates = [
-            (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"], [f"-L{prefix}/lib", "-lomp"])
-        ]
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    code = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
-    for cflags, lflags in candidates:
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / "t.c"
-            src.write_text(code)
-            cmd = cc.split() + cflags + [str(src), "-o", str(Path(tmp) / "t")] + lflags
-            try:
-                ok = subprocess.run(cmd, capture_output=True).returncode == 0
-            except OSError:
-                ok = False
-        if ok:
-            return cflags, lflags
-    return [], []
+def warning_flags():
+    """Warnings on for every kernel (GCC/Clang; MSVC warns at /W3 by default): -Wall, less the
+    unused static functions that Cython declares in every module, used or not."""
+    return [] if sys.platform == "win32" else ["-Wall", "-Wno-unused-function"]
 
 
-def _write_build_info(compile_args, link_args, openmp):
+def _write_build_info(compile_args, pool):
     """Record the flags of this build in the package, for `convcore info`."""
     (HERE / "convcore" / "_build_info.py").write_text(
         '"""Written by setup.py at build time: how the compiled modules were built."""\n'
-        f"COMPILE_ARGS = {compile_args!r}\nLINK_ARGS = {link_args!r}\nOPENMP = {openmp!r}\n")
+        f"COMPILE_ARGS = {compile_args!r}\nPOOL = {pool!r}\n")
 
 
 # Modules also built whole for wider x86 instruction sets; convcore._cpu imports the widest build
@@ -102,11 +76,15 @@ def render_templates():
 
 def extensions():
     render_templates()
-    omp_c, omp_l = openmp_flags()
+    pool = not os.environ.get("CONVCORE_NO_POOL")
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
     cflags = ["/O2"] if sys.platform == "win32" else ["-O3"]
     if not debug and sys.platform != "win32":
         cflags.append("-fno-math-errno")
+    cflags += warning_flags()
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    if not pool:
+        macros.append(("CONVCORE_NO_POOL", "1"))
     # CONVCORE_BUILD_ONLY=lines,direct rebuilds a few modules during development.
     only = {s for s in os.environ.get("CONVCORE_BUILD_ONLY", "").split(",") if s}
     exts = []
@@ -122,15 +100,11 @@ def extensions():
                     f"convcore._kernels.{name}",
                     [source],
                     include_dirs=[numpy.get_include(), SRC],
-                    define_macros=[
-                        ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
-                        ("CONVCORE_OPENMP", "1" if omp_c else "0"),
-                    ],
-                    extra_compile_args=cflags + omp_c + isa,
-                    extra_link_args=omp_l,
+                    define_macros=macros,
+                    extra_compile_args=cflags + isa,
                 )
             )
-    _write_build_info(cflags + omp_c, omp_l, bool(omp_c))
+    _write_build_info(cflags, pool)
     directives = {
         "language_level": 3,
         "boundscheck": debug,

@@ -13,9 +13,9 @@ the median epoch time and the test accuracy of each (targets: accuracy >= 98%, c
 no slower than PyTorch's).
 
 On a machine shared with other busy processes, OpenMP's default spin-waiting makes every parallel
-region pay for descheduled threads; ``OMP_WAIT_POLICY=PASSIVE``, set by the user before Python
-starts, changes that for every OpenMP library in the process (see ``convcore._runtime``). The
-header line shows the policy in effect.
+region of PyTorch pay for descheduled threads; ``OMP_WAIT_POLICY=PASSIVE``, set by the user before
+Python starts, changes that for every OpenMP library in the process (convcore's kernels run on a
+pool of their own and do not read it). The header line shows the policy in effect.
 """
 import argparse
 import os

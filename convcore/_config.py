@@ -1,4 +1,4 @@
-"""What this build of convcore is: versions, OpenMP, threads, BLAS, compiler flags."""
+"""What this build of convcore is: versions, thread pool, threads, BLAS, compiler flags."""
 import platform
 import sys
 import sysconfig
@@ -6,8 +6,8 @@ import sysconfig
 import numpy
 import scipy
 
-from . import __version__, _cpu, _runtime
-from ._kernels import openmp as _openmp
+from . import __version__, _cpu
+from ._kernels import parallel as _parallel
 from ._threads import blas_info, get_num_threads
 
 
@@ -29,8 +29,7 @@ def config():
         "platform": platform.platform(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
-        "openmp": _openmp.openmp_enabled(),
-        "omp_wait_policy": _runtime.wait_policy(),
+        "thread_pool": _parallel.pool_built(),
         "threads": get_num_threads(),
         "cpu_features": " ".join(_cpu.DETECTED) or "baseline only",
         "cpu_disabled": f"{' '.join(_cpu.DISABLED) or 'none'} ({_cpu.ENV})",
@@ -51,7 +50,7 @@ def _dispatch():
 
 
 def _build_args():
-    """The flags setup.py added for the kernels (-O3, OpenMP), recorded at build time."""
+    """The flags setup.py added for the kernels (-O3, warnings), recorded at build time."""
     try:
         from ._build_info import COMPILE_ARGS
     except ImportError:  # a source tree that was never built
@@ -71,7 +70,7 @@ def show_config(file=None):
     file = sys.stdout if file is None else file
     cfg = config()
     print(f"convcore {cfg['convcore']}", file=file)
-    for key in ("python", "platform", "numpy", "scipy", "openmp", "omp_wait_policy", "threads",
+    for key in ("python", "platform", "numpy", "scipy", "thread_pool", "threads",
                 "cpu_features", "cpu_disabled", "cpu_dispatch", "blas", "blas_threads", "compiler", "cflags"):
         print(f"  {key:<16}{cfg[key]}", file=file)
     if cfg["threadpools"]:

@@ -1,10 +1,14 @@
-"""One thread setting for every kernel, and a guard so OpenMP threads never multiply BLAS threads."""
+"""Every thread count of convcore: one setting for every kernel, the rule that gives small calls one
+thread, and a guard so the kernels' threads never multiply BLAS threads.
+
+The kernels run their jobs on one pool of helper threads (src/c/cc_pool.h, convcore._kernels.parallel)
+and take the thread count as an argument; it is decided here and nowhere else."""
 import contextlib
 import ctypes
 import os
 import threading
 
-from ._kernels import openmp as _openmp
+from ._kernels import parallel as _parallel
 
 _setting = None
 _blas_lock = threading.RLock()
@@ -47,9 +51,16 @@ def _available_cores():
 def get_num_threads():
     """The number of threads the kernels use: the setting, else OMP_NUM_THREADS, else the cores.
 
-    Always 1 when convcore was built without OpenMP.
+    Always 1 when convcore was built without its thread pool (``CONVCORE_NO_POOL``, or a platform
+    without POSIX threads and GCC/Clang atomics).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.get_num_threads() >= 1
+    True
     """
-    if not _openmp.openmp_enabled():
+    if not _parallel.pool_built():
         return 1
     if getattr(_local, "n", None) is not None:
         return _local.n
@@ -159,8 +170,8 @@ def blas_threads(n):
     """Run the block with every OpenBLAS in the process (SciPy's and NumPy's) limited to ``n``
     threads (a no-op when none can be found).
 
-    Used around kernels that call BLAS from inside an OpenMP ``prange``, so that threads never
-    multiply (OpenBLAS otherwise warns "Detect OpenMP Loop" and oversubscribes the cores).
+    Used around kernels that call BLAS from inside their parallel jobs, so that threads never
+    multiply (each of the kernels' threads would otherwise wake all of OpenBLAS's).
     """
     handles = _blas_handles()
     with _blas_lock:

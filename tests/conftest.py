@@ -56,9 +56,14 @@ else:
 
 
 @pytest.fixture
-def openmp():
-    """For tests comparing thread counts: on a build without OpenMP every kernel runs on one
-    thread, and such a comparison would pass without testing anything."""
-    from convcore._kernels import openmp as _openmp
-    if not _openmp.openmp_enabled():
-        pytest.skip("convcore was built without OpenMP: its kernels run on one thread only")
+def threaded():
+    """For tests comparing thread counts: on a build without the thread pool every kernel runs on
+    one thread, and such a comparison would pass without testing anything."""
+    from convcore._kernels import parallel
+    if not parallel.pool_built():
+        pytest.skip("convcore was built without its thread pool: its kernels run on one thread")
+
+
+@pytest.fixture
+def openmp(threaded):
+    """The former name of `threaded` (the kernels ran on OpenMP then)."""

@@ -250,7 +250,7 @@ class TestAgainstTorch:
 
 
 class TestThreads:
-    def test_one_and_two_threads_agree(self, openmp):
+    def test_one_and_two_threads_agree(self, threaded):
         x = rng.standard_normal((4, 8, 17, 17)).astype(np.float32)
         before = convcore.get_num_threads()
         try:
