@@ -28,7 +28,8 @@ ctypedef struct Job:
     void* out
 
 
-cdef void _elements(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+               int tid) noexcept nogil:
     """out[lo:hi] of the job's operation (`out` is j.out, typed)."""
     cdef const floating* a = <const floating*>j.a
     cdef const floating* b = <const floating*>j.b
@@ -48,43 +49,31 @@ cdef void _elements(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi) n
             out[i] = a[i] * v
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _elements(<double*>j.out, j, lo, hi)
-    else:
-        _elements(<float*>j.out, j, lo, hi)
+include "batch.pxi"
 
 
-cdef void _run(Op op, const floating* a, const floating* b, floating* out, Py_ssize_t n,
-               int n_threads) noexcept nogil:
+cdef int _run(Op op, str name, const floating[::1] a, const floating[::1] b, floating[::1] out,
+              int n_threads) except -1:
+    """out = op(a, b) after checking the sizes (relu reads a only)."""
+    cdef Py_ssize_t n = a.shape[0]
     cdef Job j
-    j.op, j.f64, j.a, j.b, j.out = op, floating is double, a, b, out
-    run_batches(_batch, &j, n, batch_size(n, n_threads, 4, 4096), n_threads)
+    if out.shape[0] != n or b.shape[0] != n:
+        raise ValueError(f"{name}: array sizes do not agree")
+    if n == 0:
+        return 0
+    j.op, j.f64, j.a, j.b, j.out = op, floating is double, &a[0], &b[0], &out[0]
+    with nogil:
+        run_batches(_batch, &j, n, batch_size(n, n_threads, 4, 4096), n_threads)
+    return 0
 
 
 def relu(const floating[::1] x, floating[::1] y, int n_threads):
-    cdef Py_ssize_t n = x.shape[0]
-    if y.shape[0] != n:
-        raise ValueError("relu: array sizes do not agree")
-    if n:
-        with nogil:
-            _run(RELU, &x[0], <floating*>NULL, &y[0], n, n_threads)
+    _run(RELU, "relu", x, x, y, n_threads)
 
 
 def relu_backward(const floating[::1] g, const floating[::1] y, floating[::1] gx, int n_threads):
-    cdef Py_ssize_t n = g.shape[0]
-    if y.shape[0] != n or gx.shape[0] != n:
-        raise ValueError("relu_backward: array sizes do not agree")
-    if n:
-        with nogil:
-            _run(RELU_BACKWARD, &g[0], &y[0], &gx[0], n, n_threads)
+    _run(RELU_BACKWARD, "relu_backward", g, y, gx, n_threads)
 
 
 def tanh_backward(const floating[::1] g, const floating[::1] y, floating[::1] gx, int n_threads):
-    cdef Py_ssize_t n = g.shape[0]
-    if y.shape[0] != n or gx.shape[0] != n:
-        raise ValueError("tanh_backward: array sizes do not agree")
-    if n:
-        with nogil:
-            _run(TANH_BACKWARD, &g[0], &y[0], &gx[0], n, n_threads)
+    _run(TANH_BACKWARD, "tanh_backward", g, y, gx, n_threads)

@@ -136,7 +136,8 @@ cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c
                 gx[q + l] = k * g[q + l] + a * (x[q + l] - mu_f) + b
 
 
-cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+               int tid) noexcept nogil:
     if j.op == AFFINE:  # planes lo to hi
         _affine_planes(<const floating*>j.x, <const floating*>j.scale,
                        <const floating*>j.shift, out, lo, hi, j.C, j.L)
@@ -146,12 +147,7 @@ cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexc
         _norm_backward(out, j, lo, hi)
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _part(<double*>j.out, j, lo, hi)
-    else:
-        _part(<float*>j.out, j, lo, hi)
+include "batch.pxi"
 
 
 cdef void _run(Job* j, const floating[:, :, ::1] x, floating* out, int n_threads) noexcept:

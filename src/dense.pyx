@@ -26,12 +26,13 @@ ctypedef struct Job:
     bint by_rows            # blocks of rows of c (else of columns)
     const void* a
     const void* b
-    void* c
+    void* out
     Py_ssize_t M, N, K, lda, ldb
 
 
-cdef void _blocks(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """Blocks lo to hi of c (`c` is j.c, typed): one single-threaded GEMM each."""
+cdef void _part(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+               int tid) noexcept nogil:
+    """Blocks lo to hi of c (`c` is j.out, typed): one single-threaded GEMM each."""
     cdef const floating* a = <const floating*>j.a
     cdef const floating* b = <const floating*>j.b
     cdef Py_ssize_t blk, j0, width
@@ -49,12 +50,7 @@ cdef void _blocks(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi) noexc
                  b + j0 * j.ldb if j.trans_b else b + j0, j.ldb, 0, c + j0, j.N)
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _blocks(<double*>j.c, j, lo, hi)
-    else:
-        _blocks(<float*>j.c, j, lo, hi)
+include "batch.pxi"
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
@@ -69,7 +65,7 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
     if j.M == 0 or j.N == 0:
         return
     j.f64, j.trans_a, j.trans_b = floating is double, trans_a, trans_b
-    j.a, j.b, j.c, j.lda, j.ldb = &a[0, 0], &b[0, 0], &c[0, 0], a.shape[1], b.shape[1]
+    j.a, j.b, j.out, j.lda, j.ldb = &a[0, 0], &b[0, 0], &c[0, 0], a.shape[1], b.shape[1]
     # tall and narrow: blocks of rows (the choice depends on the shapes only)
     j.by_rows = j.N < BLOCK < j.M
     with nogil:

@@ -162,7 +162,8 @@ ctypedef struct Job:
     Py_ssize_t C, O, multiplier
 
 
-cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+               int tid) noexcept nogil:
     """Items lo to hi of the job: output planes (n, o) (FORWARD), input planes (n, c)
     (INPUT_GRAD) or output channels o (WEIGHT_GRAD)."""
     cdef const Geometry* g = j.g
@@ -206,12 +207,7 @@ cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int t
                 out[p * g.taps + t] = <floating> total
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _part(<double*>j.out, j, lo, hi, tid)
-    else:
-        _part(<float*>j.out, j, lo, hi, tid)
+include "batch.pxi"
 
 
 cdef void _run(Job* j, floating* out, Py_ssize_t items, Py_ssize_t batch, int n_threads):

@@ -147,6 +147,7 @@ cdef _Blocks _blocks(floating probe, list lists, str name):
 
 ctypedef struct Job:
     bint f64, adam
+    void *out                      # NULL: the blocks name their arrays
     void **ptr[4]                  # p, g and buf, or p, g, m and v, of every parameter
     const Py_ssize_t *size
     const Py_ssize_t *owner
@@ -157,8 +158,9 @@ ctypedef struct Job:
     bint nesterov, decoupled
 
 
-cdef void _update(floating probe, const Job* j, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
-    """Blocks b0 to b1 of the job (`probe` only picks the dtype)."""
+cdef void _part(floating* out, const Job* j, Py_ssize_t b0, Py_ssize_t b1,
+               int tid) noexcept nogil:
+    """Blocks b0 to b1 of the job (`out`, NULL, only picks the dtype)."""
     cdef Py_ssize_t b, k, i0, i1
     for b in range(b0, b1):
         k = j.owner[b]
@@ -176,12 +178,7 @@ cdef void _update(floating probe, const Job* j, Py_ssize_t b0, Py_ssize_t b1) no
                      j.nesterov, j.first[k])
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _update(<double> 0, j, lo, hi)
-    else:
-        _update(<float> 0, j, lo, hi)
+include "batch.pxi"
 
 
 cdef void _run(Job* j, list lists, str name, int n_threads) except *:

@@ -197,7 +197,7 @@ ctypedef struct Job:
     Op op
     bint f64
     const void* x        # the input planes (grad_y for the backward passes)
-    void* y              # the output planes (grad_x for the backward passes)
+    void* out              # the output planes (grad_x for the backward passes)
     long long* idx       # max pooling's indices, or NULL
     Py_ssize_t x_size, y_size, idx_size   # one plane's length in each
     const Geometry* geo
@@ -205,8 +205,9 @@ ctypedef struct Job:
     Py_ssize_t* bad      # max_backward: indices outside the plane, one count per thread
 
 
-cdef void _planes(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    """Planes lo to hi of the job (`y` is j.y, typed)."""
+cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+               int tid) noexcept nogil:
+    """Planes lo to hi of the job (`y` is j.out, typed)."""
     cdef const floating* x = <const floating*>j.x
     cdef const floating* xp
     cdef floating* yp
@@ -239,12 +240,7 @@ cdef void _planes(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int t
             yp[0] = <floating> (acc / j.x_size)
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _planes(<double*>j.y, j, lo, hi, tid)
-    else:
-        _planes(<float*>j.y, j, lo, hi, tid)
+include "batch.pxi"
 
 
 cdef Job _job(Op op, const Geometry* geo, bint include_pad) noexcept:
@@ -264,7 +260,7 @@ cdef Py_ssize_t _run(Job* j, const floating[:, ::1] x, floating[:, ::1] y,
     j.f64, j.bad = floating is double, &bad[0]
     j.x_size, j.y_size = x.shape[1], y.shape[1]
     j.x = &x[0, 0] if x.shape[1] else NULL
-    j.y = &y[0, 0] if y.shape[1] else NULL
+    j.out = &y[0, 0] if y.shape[1] else NULL
     with nogil:
         run_batches(_batch, j, x.shape[0], batch_size(x.shape[0], n_threads, 4, 1), n_threads)
     return sum(bad)

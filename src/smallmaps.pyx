@@ -22,13 +22,14 @@ import_parallel()
 ctypedef struct Job:
     bint f64, fold   # fold (else expand)
     const void* src  # w to expand, dm to fold
-    void* dst        # m, dw
+    void* out        # m, dw
     const long long* tap
     Py_ssize_t C_in, L_out, L_in, T
 
 
-cdef void _channels(floating* dst, const Job* j, Py_ssize_t o0, Py_ssize_t o1) noexcept nogil:
-    """Output channels o0 to o1 of expand or fold (`dst` is j.dst, typed)."""
+cdef void _part(floating* dst, const Job* j, Py_ssize_t o0, Py_ssize_t o1,
+               int tid) noexcept nogil:
+    """Output channels o0 to o1 of expand or fold (`dst` is j.out, typed)."""
     cdef const floating* src = <const floating*>j.src
     cdef Py_ssize_t o, c, p, q, C_in = j.C_in, L_out = j.L_out, L_in = j.L_in, T = j.T
     cdef Py_ssize_t row = C_in * L_in  # m's and dm's row length
@@ -48,18 +49,13 @@ cdef void _channels(floating* dst, const Job* j, Py_ssize_t o0, Py_ssize_t o1) n
                             src[(o * C_in + c) * T + t] if t >= 0 else 0)
 
 
-cdef void _batch(void* ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    cdef const Job* j = <const Job*>ctx
-    if j.f64:
-        _channels(<double*>j.dst, j, lo, hi)
-    else:
-        _channels(<float*>j.dst, j, lo, hi)
+include "batch.pxi"
 
 
 cdef void _run(bint fold, const floating* src, floating* dst, const long long[:, ::1] tap,
                Py_ssize_t C_out, Py_ssize_t C_in, Py_ssize_t T, int n_threads):
     cdef Job j
-    j.f64, j.fold, j.src, j.dst = floating is double, fold, src, dst
+    j.f64, j.fold, j.src, j.out = floating is double, fold, src, dst
     j.tap = &tap[0, 0] if tap.shape[0] * tap.shape[1] else NULL
     j.C_in, j.L_out, j.L_in, j.T = C_in, tap.shape[0], tap.shape[1], T
     with nogil:

@@ -46,7 +46,8 @@ static int cc_import_pool(void) {
 /* A batch size that gives each of `threads` threads about `per_thread` batches (a few per thread
    let the others take over the batches of a thread the machine preempted), and at least `least`
    items (a batch must pay for its claim). */
-static inline Py_ssize_t cc_batch_size(Py_ssize_t n, int threads, int per_thread, Py_ssize_t least) {
+static inline Py_ssize_t cc_batch_size(Py_ssize_t n, int threads, int per_thread,
+                                       Py_ssize_t least) {
     Py_ssize_t parts = (Py_ssize_t)(threads > 1 ? threads : 1) * (per_thread > 1 ? per_thread : 1);
     Py_ssize_t batch = (n + parts - 1) / parts;
     return batch > least ? batch : (least > 1 ? least : 1);
