@@ -10,7 +10,7 @@ modules as a capsule (src/c/parallel.h, declared in src/parallel.pxd).
 """
 from cpython.pycapsule cimport PyCapsule_New
 
-from parallel cimport batch_fn, run_batches
+from parallel cimport run_batches
 
 cdef extern from "c/cc_pool.h":
     ctypedef struct cc_pool_api:
