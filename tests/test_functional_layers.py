@@ -166,3 +166,54 @@ class TestBatchNorm:
         for ours, theirs in zip((gx, bn.weight.grad, bn.bias.grad),
                                 F.batch_norm_backward(gy, cache)):
             np.testing.assert_array_equal(ours, theirs)
+
+
+class TestActivations:
+    CASES = [  # (ours, its backward from (grad, input, output, cache), torch's)
+        (F.relu, lambda g, x, y, c: F.relu_backward(g, y), "relu"),
+        (lambda x: F.leaky_relu(x, 0.2), lambda g, x, y, c: F.leaky_relu_backward(g, x, 0.2),
+         "leaky_relu"),
+        (F.sigmoid, lambda g, x, y, c: F.sigmoid_backward(g, y), "sigmoid"),
+        (F.tanh, lambda g, x, y, c: F.tanh_backward(g, y), "tanh"),
+        (F.gelu, lambda g, x, y, c: F.gelu_backward(g, c), "gelu"),
+        (lambda x: F.gelu(x, "tanh"), lambda g, x, y, c: F.gelu_backward(g, c), "gelu_tanh"),
+    ]
+
+    @pytest.mark.parametrize("forward, backward, name", CASES, ids=[c[2] for c in CASES])
+    def test_match_torch_and_numerical_gradients(self, forward, backward, name):
+        torch = _torch()
+        x, g = rng.standard_normal((3, 7)) * 2, rng.standard_normal((3, 7))
+        tf = torch.nn.functional
+        theirs = {"relu": tf.relu, "leaky_relu": lambda t: tf.leaky_relu(t, 0.2),
+                  "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": tf.gelu,
+                  "gelu_tanh": lambda t: tf.gelu(t, approximate="tanh")}[name]
+        tx = torch.tensor(x, requires_grad=True)
+        ref = theirs(tx)
+        ref.backward(torch.tensor(g))
+        y = forward(x)
+        cache = F.gelu(x, "tanh" if name == "gelu_tanh" else "none", return_cache=True)[1]
+        gx = backward(g, x, y, cache)
+        np.testing.assert_allclose(y, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+        loss = lambda: float(np.sum(forward(x) * g))  # noqa: E731
+        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-5, atol=1e-7)
+
+    def test_dropout_mask_and_gradient(self):
+        x = rng.standard_normal((50, 40))
+        y, mask = F.dropout(x, 0.25, rng=np.random.default_rng(5), return_mask=True)
+        assert set(np.unique(mask)) == {0.0, 1 / 0.75}
+        assert abs(np.mean(mask == 0) - 0.25) < 0.03
+        np.testing.assert_array_equal(y, x * mask)
+        np.testing.assert_array_equal(F.dropout_backward(np.ones_like(x), mask), mask)
+        assert F.dropout(x, 0.25, training=False) is x
+        assert F.dropout_backward(x, None) is x
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda: F.relu(np.ones(2, complex)), TypeError, "input must hold real numbers"),
+        (lambda: F.gelu(np.ones(2), "erf"), ValueError, "approximate must be 'none' or 'tanh'"),
+        (lambda: F.dropout(np.ones(2), 1.0), ValueError, r"p must be in \[0, 1\)"),
+        (lambda: F.dropout(np.ones(2), "0.5"), TypeError, "p must be a number"),
+    ])
+    def test_bad_input(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()

@@ -293,7 +293,7 @@ def test_activation_kernels_give_numpys_bits_on_one_and_two_threads(dtype, monke
     # the compiled ReLU, its gradient and Tanh's gradient against the NumPy expressions they
     # replace, bit for bit (NaN, infinities, signed zeros included), on 1 and 2 threads; a
     # non-contiguous array takes the NumPy expression
-    from convcore.nn import activations
+    from convcore.functional import activations
     monkeypatch.setattr(activations, "_GRAIN", 1)
     special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30])
     x = np.concatenate([special, RNG.standard_normal(997) * 3]).astype(dtype).reshape(4, 251)

@@ -1,5 +1,7 @@
-"""Stateless convolution, pooling, linear, batch normalisation, attention, softmax and loss
-functions with their gradients (NCHW, PyTorch's layout)."""
+"""Stateless convolution, pooling, linear, batch normalisation, activations, dropout, attention,
+softmax and loss functions with their gradients (NCHW, PyTorch's layout)."""
+from .activations import *  # noqa: F401,F403
+from .activations import __all__ as _activations_all
 from .attention import *  # noqa: F401,F403
 from .attention import __all__ as _attention_all
 from .conv import *  # noqa: F401,F403
@@ -14,4 +16,4 @@ from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
 
 __all__ = (list(_conv_all) + list(_dense_all) + list(_normalization_all) + list(_pooling_all)
-           + list(_attention_all) + list(_losses_all))
+           + list(_activations_all) + list(_attention_all) + list(_losses_all))
