@@ -236,11 +236,15 @@ class Module:
     def modules(self):
         return [m for _, m in self.named_modules()]
 
+    def _named(self, table, prefix):
+        """Iterate ``(dotted_name, value)`` over the entries of every module's `table`."""
+        for mod_name, module in self.named_modules(prefix):
+            for name, value in getattr(module, table).items():
+                yield (f"{mod_name}.{name}" if mod_name else name), value
+
     def named_parameters(self, prefix=""):
         """Iterate ``(dotted_name, Parameter)`` with PyTorch's names, e.g. ``'features.0.weight'``."""
-        for mod_name, module in self.named_modules(prefix):
-            for name, p in module._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+        return self._named("_parameters", prefix)
 
     def parameters(self):
         """All parameters, in registration order."""
@@ -248,9 +252,7 @@ class Module:
 
     def named_buffers(self, prefix=""):
         """Iterate ``(dotted_name, ndarray)`` over buffers, e.g. ``'bn1.running_mean'``."""
-        for mod_name, module in self.named_modules(prefix):
-            for name, b in module._buffers.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), b
+        return self._named("_buffers", prefix)
 
     def get_submodule(self, target):
         """The module at dotted path ``target`` (``''`` is this module)."""

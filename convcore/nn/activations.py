@@ -17,15 +17,20 @@ from ._module import Module
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax"]
 
 
-class ReLU(Module):
-    """``max(x, 0)``."""
+class _ByOutput(Module):
+    """An activation whose gradient is a function of its output, which forward keeps."""
 
     def forward(self, x):
-        self._y = F.relu(x)
+        self._y = self._function(x)
         return self._y
 
     def backward(self, grad_output):
-        return F.relu_backward(grad_output, self._y)
+        return self._gradient(grad_output, self._y)
+
+
+class ReLU(_ByOutput):
+    """``max(x, 0)``."""
+    _function, _gradient = staticmethod(F.relu), staticmethod(F.relu_backward)
 
 
 class LeakyReLU(Module):
@@ -51,26 +56,14 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
-class Sigmoid(Module):
+class Sigmoid(_ByOutput):
     """``1 / (1 + exp(-x))`` (overflow-free)."""
-
-    def forward(self, x):
-        self._y = F.sigmoid(x)
-        return self._y
-
-    def backward(self, grad_output):
-        return F.sigmoid_backward(grad_output, self._y)
+    _function, _gradient = staticmethod(F.sigmoid), staticmethod(F.sigmoid_backward)
 
 
-class Tanh(Module):
+class Tanh(_ByOutput):
     """Hyperbolic tangent."""
-
-    def forward(self, x):
-        self._y = F.tanh(x)
-        return self._y
-
-    def backward(self, grad_output):
-        return F.tanh_backward(grad_output, self._y)
+    _function, _gradient = staticmethod(F.tanh), staticmethod(F.tanh_backward)
 
 
 class GELU(Module):
