@@ -18,7 +18,6 @@ array([0. , 0.5])
 import math
 
 import numpy as np
-from scipy.special import erf, expit
 
 from .._kernels import activations as _activations
 from .._threads import threads_for
@@ -80,6 +79,7 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01):
 
 def sigmoid(input):
     """``1 / (1 + exp(-input))`` (overflow-free)."""
+    from scipy.special import expit  # on first use: scipy.special adds a tenth to `import convcore`
     return expit(_real(input))
 
 
@@ -120,6 +120,7 @@ def gelu(input, approximate="none", return_cache=False):
         th = np.tanh(t(math.sqrt(2 / math.pi)) * (x + t(0.044715) * x ** 3))
         y, cache = t(0.5) * x * (1 + th), (x, approximate, th)
     else:
+        from scipy.special import erf  # on first use, as in sigmoid
         cdf = t(0.5) * (1 + erf(x * t(1 / math.sqrt(2))))
         y, cache = x * cdf, (x, approximate, cdf)
     return (y, cache) if return_cache else y
