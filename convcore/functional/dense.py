@@ -70,10 +70,11 @@ def linear_backward(grad_output, input, weight, need_input=True, need_weight=Tru
     Parameters
     ----------
     grad_output : array_like, shape (..., out_features)
-    input, weight :
-        The arguments of the forward call.
+    input : array_like, shape (..., in_features)
+    weight : array_like, shape (out_features, in_features)
+        The forward call's arguments.
     need_input, need_weight, need_bias : bool
-        Which gradients to compute; the others are returned as None.
+        The gradients to compute (the others come back as None).
 
     Returns
     -------
