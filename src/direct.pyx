@@ -89,7 +89,6 @@ cdef struct Geom:
     Py_ssize_t idx_off[MAX_DIMS]    # where axis d's mapped tap indices start in the scratch
 
 
-
 cdef inline modular _madd(modular acc, modular w, modular v) noexcept nogil:
     """acc + w * v with wrap-around for the small unsigned types (no promotion to signed int)."""
     if modular is "unsigned char" or modular is "unsigned short":
@@ -215,7 +214,6 @@ cdef void _pair(const Geom* g, const modular* x, const modular* w, modular* y, m
                 cc_pair3(d0 + jlo, d1 + jlo, s0, s0 + xs, s0 + 2 * xs, s0 + 3 * xs, w, jhi - jlo)
             else:
                 cc_pair5(d0 + jlo, d1 + jlo, rows, w, jhi - jlo)
-
 
 
 cdef void _item(const Geom* g, const modular* x, const modular* w, modular* y, modular cval,
@@ -365,7 +363,6 @@ cdef struct Job:
     int mode
 
 
-
 cdef inline void _job_rows(const Job* j, const modular* x, modular* y, const modular* cval,
                            Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
     if j.op == 1:
@@ -380,7 +377,6 @@ cdef inline void _items(const Geom* g, const modular* x, const modular* w, modul
     cdef Py_ssize_t item
     for item in range(lo, hi):
         _item(g, x, w, y, cval[0], item, scratch, scratch + g.idx_size)
-
 
 
 cdef void _run(const Geom* g, const modular* x, const modular* w, modular* y,
@@ -431,7 +427,6 @@ cdef inline void _extend(const modular* x, modular* xe, Py_ssize_t r0, Py_ssize_
         for i in range(hi, ne):
             v = map_index(first + i, n, mode)
             dst[i] = src[v] if v >= 0 else cval[0]
-
 
 
 cdef void _extend_rows(const modular* x, modular* xe, Py_ssize_t rows, Py_ssize_t n,
