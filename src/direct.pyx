@@ -43,8 +43,9 @@ from direct_c cimport (cc_anynan, cc_pair3, cc_pair5, cc_rect, cc_row, cc_rows, 
                        cc_simd_init, cc_use_avx2)
 from fused cimport complexing, floating, modular
 from modes cimport MODE_CONSTANT, MODE_WRAP, map_index
-from parallel_interim cimport batch_fn, run_batches
+from parallel cimport batch_fn, batch_size, import_parallel, run_batches
 
+import_parallel()
 cc_simd_init(1)
 
 
@@ -385,7 +386,6 @@ cdef void _run(const Geom* g, const modular* x, const modular* w, modular* y,
     """Every item of the problem `g`, on up to `threads` threads (`fn`: _batch_<dtype> of x's
     type; `scratch`: one row of `stride` entries per thread)."""
     cdef Py_ssize_t n_items = g.n_chunks
-    cdef Py_ssize_t batch
     cdef int d
     cdef Job job
     for d in range(g.nd - 1):
@@ -393,16 +393,14 @@ cdef void _run(const Geom* g, const modular* x, const modular* w, modular* y,
     if threads <= 1 or n_items == 1:
         _items(g, x, w, y, cval, 0, n_items, scratch)
         return
-    # dynamic hand-out of small batches: on a shared machine a preempted thread does not hold up
-    # the others (each output is one fixed-order sum, so results do not depend on the schedule)
-    batch = n_items // (16 * threads)
-    if batch < 1:
-        batch = 1
+    # dynamic hand-out of small batches (about 16 a thread): on a shared machine a preempted
+    # thread does not hold up the others (each output is one fixed-order sum, so results do not
+    # depend on the schedule)
     job.op = 0
     job.g = g
     job.x, job.w, job.y, job.cval = x, w, y, cval
     job.scratch, job.stride = scratch, stride
-    run_batches(fn, &job, n_items, batch, threads)
+    run_batches(fn, &job, n_items, batch_size(n_items, threads, 16, 1), threads)
 
 
 cdef inline void _extend(const modular* x, modular* xe, Py_ssize_t r0, Py_ssize_t r1,
