@@ -24,18 +24,19 @@ output is one sum in a fixed order.
 
 How the work is laid out: the output is a stack of rows along the last axis; a work item is one row
 (or a column chunk of a long row, so 1-D signals run in parallel too), and batches of items are
-handed out dynamically by the process's one parallel runner (``src/parallel.pxd``); ``threads``
-is decided by the caller (``convcore._threads.direct_threads``). For a row, the kernel's taps
-along the last axis are added in groups of up to 8 per pass,
+handed out dynamically by the process's one parallel runner (``src/parallel.pxd``); ``threads`` is
+decided by the caller (``convcore._threads.direct_threads``). For a row, the kernel's taps along
+the last axis are added in groups of up to 8 per pass,
 ``out_row[j] += w[c]*x_row[base+j+c] + ... + w[c+7]*x_row[base+j+c+7]``, over the columns where
 every tap of the group reads inside ``x``: a contiguous loop the C compiler vectorises (an
-AVX2+FMA variant is picked at run time on x86), with the accumulating row hot in L1. Those passes
-are C in ``src/c/direct_*.h`` (declared in ``src/direct_c.pxd``), generated once per dtype from
-Tempita templates; the rest is fused Cython over ``fused.modular``. 3- and 5-wide kernels add up to 3 kernel rows per pass; a column kernel (one tap wide) adds up to 8
-input rows per pass. Only the few columns near the edges go through ``map_index``; rows of the
-leading axes that fall outside ``x`` are mapped once per output row (or read the constant). No
-padded copy of ``x`` is made, except when rows are short against a wide kernel (edge columns would
-then dominate): the rows are then copied once, extended along the last axis by the edge rule.
+AVX2+FMA variant is picked at run time on x86), with the accumulating row hot in L1. 3- and 5-wide
+kernels add up to 3 kernel rows per pass; a column kernel (one tap wide) adds up to 8 input rows
+per pass. Those passes are C in ``src/c/direct_*.h`` (declared in ``src/direct_c.pxd``), generated
+once per dtype from Tempita templates; the rest is fused Cython over ``fused.modular``. Only the
+few columns near the edges go through ``map_index``; rows of the leading axes that fall outside
+``x`` are mapped once per output row (or read the constant). No padded copy of ``x`` is made,
+except when rows are short against a wide kernel (edge columns would then dominate): the rows are
+then copied once, extended along the last axis by the edge rule.
 """
 import numpy as np
 
