@@ -78,7 +78,8 @@ def extensions():
     render_templates()
     pool = not os.environ.get("CONVCORE_NO_POOL")
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
-    cflags = ["/O2"] if sys.platform == "win32" else ["-O3"]
+    # MSVC: C11 for _Generic (the direct kernel's per-dtype C passes, src/c/direct_rows.h)
+    cflags = ["/O2", "/std:c11"] if sys.platform == "win32" else ["-O3"]
     if not debug and sys.platform != "win32":
         cflags.append("-fno-math-errno")
     cflags += warning_flags()
