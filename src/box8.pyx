@@ -8,8 +8,11 @@ from .linework import work_area as _work_area
 
 from libc.string cimport memset
 
-from linebuf cimport aligned, run_items, team_size
+from linebuf cimport run_job
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef extern from "c/box8.h":
@@ -112,8 +115,7 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     each axis with ``top = 255 * size`` (uint8) or ``128 * size`` (int8); ``cval`` within the
     dtype; ``-size < start <= 0`` on axis 1; sizes up to BOX8_MAX."""
     cdef Box8 s
-    cdef Py_ssize_t n_items, per
-    cdef double* base
+    cdef Py_ssize_t n_items
     if x.ndim != 2 or out.shape != x.shape or x.dtype != out.dtype:
         raise ValueError("x must be 2-D and out of the same shape and dtype")
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
@@ -140,12 +142,9 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
-    n_threads = team_size(n_threads, n_items)
     # in doubles: run (W) + acc (1280) + ext (W + size_c - 1) + 16 spare, 2 bytes each; crow W
-    area, per = _work_area(n_threads, (2 * (2 * s.W + s.size_c + 1296) + s.W) // 8 + 8)
-    base = aligned(area)
-    with nogil:
-        run_items(_b8_job, &s, n_items, base, per, n_threads)
+    run_job(_b8_job, &s, n_items, (2 * (2 * s.W + s.size_c + 1296) + s.W) // 8 + 8, n_threads,
+            _work_area)
     return out
 
 

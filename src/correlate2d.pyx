@@ -6,9 +6,11 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
-from linebuf cimport (TILE, aligned, check_margin, cl_check2_f, cl_taps2_f, load, run_items,
-                      store, team_size)
+from linebuf cimport TILE, check_margin, cl_check2_f, cl_load, cl_store, cl_taps2_f, run_job
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef struct C2:
@@ -42,7 +44,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
             for q in range(n_ext):
                 row[q] = <float>s.cval
             continue
-        load(row + lo, 1, s.x + (ridx * W + s.start_c + lo) * s.isz, s.isz, hi - lo, s.tin)
+        cl_load(row + lo, 1, s.x + (ridx * W + s.start_c + lo) * s.isz, s.isz, hi - lo, s.tin)
         q = 0
         while q < n_ext:            # the ends, [0, lo) and [hi, n_ext)
             if lo <= q < hi:
@@ -52,7 +54,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
             if idx < 0:
                 row[q] = <float>s.cval
             else:
-                load(row + q, 1, s.x + (ridx * W + idx) * s.isz, s.isz, 1, s.tin)
+                cl_load(row + q, 1, s.x + (ridx * W + idx) * s.isz, s.isz, 1, s.tin)
             q += 1
     for i in range(nr):
         t0 = 0
@@ -64,7 +66,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
             cl_taps2_f(acc, src, s.wf, s.Kr * s.Kc, n)
             if s.check > 0:
                 cl_check2_f(acc, src, s.wd, s.Kr * s.Kc, n, s.check)
-            store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
+            cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
             t0 += n
 
 
@@ -75,14 +77,13 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     (``X``: ``x`` extended by ``mode`` along both axes, ``cval`` outside), with float buffers.
 
     For integer data into an integer ``out`` with ``check > 0`` (a margin proven as for
-    ``lines.correlate``'s): the outputs within ``check`` of a truncation boundary are computed again
-    in double, from 0.0 adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so
+    ``lines.correlate``'s): the outputs within ``check`` of a truncation boundary are computed
+    again in double, from 0.0 adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so
     the result is SciPy's bit for bit. Each strip of output rows reads its input rows once,
     extended in a float buffer; every tap is then a contiguous sweep over an output tile.
     """
     cdef C2 s
-    cdef Py_ssize_t n_items, per
-    cdef double* base
+    cdef Py_ssize_t n_items
     cdef const float[::1] wf
     cdef const double[::1] wd
     if x.ndim != 2 or out.shape != x.shape or w.ndim != 2:
@@ -105,13 +106,9 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
-    n_threads = team_size(n_threads, n_items)
     # floats per thread: the rows and a tile, counted in doubles; then the tap pointers
     s.ptr_off = ((s.R + s.Kr - 1) * s.n_ext + TILE) // 2 + 8
-    area, per = _work_area(n_threads, s.ptr_off + s.Kr * s.Kc)
-    base = aligned(area)
-    with nogil:
-        run_items(_c2_job, &s, n_items, base, per, n_threads)
+    run_job(_c2_job, &s, n_items, s.ptr_off + s.Kr * s.Kc, n_threads, _work_area)
     return out
 
 

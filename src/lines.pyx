@@ -72,9 +72,11 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (TILE, aligned, check_margin, load, running, run_items, store,
-                      taps, team_size)
+from linebuf cimport TILE, check_margin, cl_load, cl_store, run_job, running, taps
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef enum:
@@ -129,11 +131,11 @@ cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf,
         # lines are rows far apart: read each one in a stream (not across rows, whose addresses
         # would compete for the same cache sets)
         for b in range(nb):
-            load(buf + (lo - p0) * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes,
+            cl_load(buf + (lo - p0) * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes,
                   g.xes, hi - lo, g.tin)
     else:
         for p in range(lo, hi):
-            load(buf + (p - p0) * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
+            cl_load(buf + (p - p0) * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
     p = p0
     while p < p1:                   # the positions outside the line, [p0, lo) and [hi, p1)
         if lo <= p < hi:
@@ -144,7 +146,7 @@ cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf,
             for b in range(nb):
                 buf[(p - p0) * g.B + b] = <floating>g.cval
         else:
-            load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
+            cl_load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
         p += 1
 
 
@@ -154,10 +156,10 @@ cdef void _put(const Geom* g, const floating* acc, char* base, Py_ssize_t q0, Py
     cdef Py_ssize_t q, b
     if g.inner == 1:
         for b in range(nb):
-            store(base + b * g.yls + q0 * g.yes, g.yes, acc + b, g.B, nq, g.tout)
+            cl_store(base + b * g.yls + q0 * g.yes, g.yes, acc + b, g.B, nq, g.tout)
     else:
         for q in range(nq):
-            store(base + (q0 + q) * g.yes, g.yls, acc + q * g.B, 1, nb, g.tout)
+            cl_store(base + (q0 + q) * g.yes, g.yls, acc + q * g.B, 1, nb, g.tout)
 
 
 cdef void _strided_taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ssize_t B,
@@ -206,7 +208,7 @@ cdef void _strided_taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ss
 
 
 cdef void _corr_item(const Geom* g, Py_ssize_t item, floating* buf, floating* acc,
-                     const floating* w, Py_ssize_t K, int sym) noexcept nogil:
+                      const floating* w, Py_ssize_t K, int sym) noexcept nogil:
     cdef Py_ssize_t xoff, yoff, nb, q0, nq
     cdef Py_ssize_t per_tile = TILE // g.B
     cdef Py_ssize_t q_lo = (item % g.n_chunks) * g.qchunk
@@ -287,8 +289,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     """See the module docstring (``single``, ``check``: float buffers and weights, see there)."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1)
-    cdef Py_ssize_t n_items = g.n_items, per
-    cdef double* base
+    cdef Py_ssize_t n_items = g.n_items
     cdef const float[::1] wf
     cdef CorrJob job
     if symmetry != 0 and K % 2 == 0:
@@ -298,15 +299,12 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
         raise ValueError("check needs step 1")
     if n_items == 0 or g.n_out == 0:
         return out
-    n_threads = team_size(n_threads, n_items)
-    area, per = _work_area(n_threads, g.ext_chunk * g.B + TILE)
-    base = aligned(area)
     job.g, job.w, job.K, job.sym = &g, &w[0], K, symmetry
     if single:
         wf = np.asarray(w, dtype=np.float32)
         job.w = &wf[0]
-    with nogil:
-        run_items(_corr_f if single else _corr_d, &job, n_items, base, per, n_threads)
+    run_job(_corr_f if single else _corr_d, &job, n_items, g.ext_chunk * g.B + TILE, n_threads,
+            _work_area)
     return out
 
 
@@ -333,16 +331,12 @@ def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, in
     """See the module docstring (``single``: float buffers, see there)."""
     cdef Geom g = _geometry(x, out, start, 1, size, mode, cval, 16)
     cdef Py_ssize_t n_items = g.n_items
-    cdef Py_ssize_t per, ext_b = g.ext * g.B
-    cdef double* base
+    cdef Py_ssize_t ext_b = g.ext * g.B
     if n_items == 0 or g.n_out == 0:
         return out
-    n_threads = team_size(n_threads, n_items)
-    area, per = _work_area(n_threads, ext_b + TILE + g.B)
-    base = aligned(area)
     g.size = size
-    with nogil:
-        run_items(_uniform_f if single else _uniform_d, &g, n_items, base, per, n_threads)
+    run_job(_uniform_f if single else _uniform_d, &g, n_items, ext_b + TILE + g.B, n_threads,
+            _work_area)
     return out
 
 

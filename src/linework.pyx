@@ -6,7 +6,8 @@ import threading
 
 import numpy as np
 
-from linebuf cimport CL_DTYPE_NAMES
+cdef extern from "c/line_convert.h":
+    const char* CL_DTYPE_NAMES
 
 #: {dtype: code} of the arrays the kernels read and write, in the order of src/c/line_convert.h
 CODES = {np.dtype(name): code for code, name in enumerate(CL_DTYPE_NAMES.decode().split())}

@@ -9,8 +9,11 @@ from .linework import CODES as _CODES
 from libc.math cimport trunc
 
 from fused cimport floating
-from linebuf cimport cl_flag_d, cl_flag_f, cl_load_d, run_items, team_size
+from linebuf cimport cl_flag, cl_load_d, run_items, team_size
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef enum:
@@ -70,13 +73,9 @@ cdef double _scipy_sum(const Nd* g, Py_ssize_t flat) noexcept nogil:
 
 cdef void _recheck_chunk(const Nd* g, floating* res, Py_ssize_t i0, Py_ssize_t i1,
                          floating e) noexcept nogil:
-    cdef Py_ssize_t i, n
+    cdef Py_ssize_t i
     cdef unsigned char flags[RECHECK_CHUNK]
-    if floating is float:
-        n = cl_flag_f(flags, res + i0, i1 - i0, e)
-    else:
-        n = cl_flag_d(flags, res + i0, i1 - i0, e)
-    if n == 0:
+    if cl_flag(flags, res + i0, i1 - i0, e) == 0:
         return
     for i in range(i0, i1):
         if flags[i - i0]:

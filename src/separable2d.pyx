@@ -8,9 +8,12 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (TILE, aligned, buffer_code, check_margin, cl_check_f, cl_sym2_f,
-                      load, load_row, round_to, run_items, store, taps, team_size)
+from linebuf cimport (TILE, buffer_code, check_margin, cl_check_f, cl_load, cl_store, cl_sym2_f,
+                      load_row, round_to, run_job, taps)
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef struct Sep:
@@ -115,7 +118,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                     _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
                 else:
                     _row_pass(s, mid + p * ms, line)
-                    store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+                    cl_store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
             i += 2 if two else 1
     else:
         # along each row first (axis 1; the row read into the middle of its extension), then the
@@ -126,7 +129,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 for i in range(W):
                     rows[p * W + i] = <floating>s.cval
             else:
-                load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+                cl_load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
                 _row_pass(s, ext, rows + p * W)
                 round_to(rows + p * W, W, s.tout)
         i = 0
@@ -138,7 +141,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
         _sym_tiles(mid + i * W, rows + i * W, (nr - i) * W, W, <const floating*>s.wr, s.Kr,
                    s.sr, s.wrd, s.check_r)
         for i in range(nr):
-            store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
+            cl_store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
 
 
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
@@ -158,8 +161,7 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     ``check`` of each pass (as ``lines.correlate``'s).
     """
     cdef Sep s
-    cdef Py_ssize_t n_items, per
-    cdef double* base
+    cdef Py_ssize_t n_items
     cdef const float[::1] wrf
     cdef const float[::1] wcf
     if x.ndim != 2 or out.shape != x.shape:
@@ -189,11 +191,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
-    n_threads = team_size(n_threads, n_items)
-    area, per = _work_area(n_threads, (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W)
-    base = aligned(area)
-    with nogil:
-        run_items(_sep_f if single else _sep_d, &s, n_items, base, per, n_threads)
+    run_job(_sep_f if single else _sep_d, &s, n_items,
+            (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
     return out
 
 

@@ -7,10 +7,12 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (CL_INT32, TILE, aligned, cl_boxsum_d, cl_boxsum_f,
-                      cl_colrun_d, cl_colrun_f, cl_store_fit_f, load_row, recip, round_to,
-                      run_items, running, store, team_size)
+from linebuf cimport (CL_INT32, TILE, cl_boxsum, cl_colrun, cl_store, cl_store_fit_f, load_row,
+                      recip, round_to, run_job, running)
 from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef enum:
@@ -22,18 +24,15 @@ cdef inline void _colrun(floating* mid, Py_ssize_t ms, floating* run, const floa
                          bint trunc) noexcept nogil:
     """The running means down the columns; `trunc` (float buffers): truncated toward zero, which
     is their rounding into an integer output whose range holds every mean (no wrapping)."""
-    if floating is double:
-        cl_colrun_d(mid, ms, run, rows, nr, W, size, 0.0, 0)
+    if floating is float:
+        cl_colrun(mid, ms, run, rows, nr, W, size, recip(size, tin), trunc)
     else:
-        cl_colrun_f(mid, ms, run, rows, nr, W, size, recip(size, tin), trunc)
+        cl_colrun(mid, ms, run, rows, nr, W, size, 0.0, 0)   # divided by size, as SciPy
 
 
 cdef inline void _boxsum(floating* out, const floating* ext, Py_ssize_t W, Py_ssize_t size,
                          int tin) noexcept nogil:
-    if floating is double:
-        cl_boxsum_d(out, ext, W, size, 1.0 / size)
-    else:
-        cl_boxsum_f(out, ext, W, size, recip(size, tin))
+    cl_boxsum(out, ext, W, size, recip(size, tin) if floating is float else 1.0 / size)
 
 
 cdef struct Box:
@@ -104,7 +103,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
                     # means of integers that fit the output: truncated with no range check
                     cl_store_fit_f(s.y + (r0 + i) * W * s.osz, ext, W, s.tout)
                     continue
-            store(s.y + (r0 + i) * W * s.osz, s.osz, ext, 1, W, s.tout)
+            cl_store(s.y + (r0 + i) * W * s.osz, s.osz, ext, 1, W, s.tout)
         return
     # axis 1: groups of 16 rows interleaved, running sums across them (as _uniform_item)
     g0 = 0
@@ -121,7 +120,7 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
             nq = W - q0 if W - q0 < per_tile else per_tile
             running(acc, run16, ext, q0, nq, 16, s.size_c)
             for b in range(nb):
-                store(s.y + ((r0 + g0 + b) * W + q0) * s.osz, s.osz, acc + b, 16, nq, s.tout)
+                cl_store(s.y + ((r0 + g0 + b) * W + q0) * s.osz, s.osz, acc + b, 16, nq, s.tout)
             q0 += nq
         g0 += nb
 
@@ -137,8 +136,7 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     ``single`` computes with float buffers (as ``lines.uniform``).
     """
     cdef Box s
-    cdef Py_ssize_t n_items, per
-    cdef double* base
+    cdef Py_ssize_t n_items
     if x.ndim != 2 or out.shape != x.shape:
         raise ValueError("x must be 2-D and out of the same shape")
     s.tin, s.tout = _array_codes(x, out)
@@ -159,12 +157,9 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
-    n_threads = team_size(n_threads, n_items)
-    area, per = _work_area(n_threads, (1 + s.R + s.size_r - 1) * s.W
-                         + (s.W + s.size_c - 1) * (s.R + 16) + TILE + 16)
-    base = aligned(area)
-    with nogil:
-        run_items(_box_f if single else _box_d, &s, n_items, base, per, n_threads)
+    run_job(_box_f if single else _box_d, &s, n_items,
+            (1 + s.R + s.size_r - 1) * s.W + (s.W + s.size_c - 1) * (s.R + 16) + TILE + 16,
+            n_threads, _work_area)
     return out
 
 
