@@ -435,3 +435,26 @@ def test_box8_threads_and_checks():
         _box8.box8(x, 5, -2, 1, 3, -1, 1, y, 256, 1, m5, m3)
     with pytest.raises(ValueError, match="divisor"):
         _box8.magic16(0, 10)
+
+
+def test_team_threads_rule():
+    # the one thread-count rule of the line kernels (convcore._threads): the caller alone below
+    # SERIAL_WORK multiply-adds, else every thread of the setting
+    from convcore._threads import SERIAL_WORK, kernel_threads, team_threads
+
+    with kernel_threads(2):
+        assert team_threads(0) == 1
+        assert team_threads(SERIAL_WORK - 1) == 1
+        assert team_threads(SERIAL_WORK) == 2
+        assert team_threads(10**9) == 2
+
+
+def test_dtype_codes_cover_the_kernels_dtypes():
+    # one list of dtypes (src/c/line_convert.h.tp): every integer and float dtype the filters
+    # read and write, each with its own code
+    from convcore._kernels.linework import CODES
+
+    names = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32",
+             "float64"]
+    assert sorted(CODES, key=CODES.get) == [np.dtype(n) for n in names]
+    assert sorted(CODES.values()) == list(range(len(names)))

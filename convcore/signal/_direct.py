@@ -1,5 +1,5 @@
 """The direct engines: one pass of the compiled kernel (src/_direct.pyx), or one pass per axis for a
-separable float filter (src/_lines.pyx for real data).
+separable float filter (src/lines.pyx for real data).
 
 Both read the input through the edge rule inside the kernel (no padded copy) and compute only the
 strided outputs. Integers and bools run in exact integer arithmetic (see ``_dtypes.work_dtype``).
@@ -48,7 +48,7 @@ def pass_order(plan):
 
 
 def _symmetry(vec):
-    """1 for a symmetric odd-length vector, -1 for an antisymmetric one, else 0 (_lines' flag)."""
+    """1 for a symmetric odd-length vector, -1 for an antisymmetric one, else 0 (the symmetry flag of lines.correlate)."""
     if vec.size % 2 == 0:
         return 0
     if np.array_equal(vec, vec[::-1]):
@@ -60,7 +60,7 @@ def _symmetry(vec):
 
 def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
     """Filter every line of `cur` along `axis` with `vec`: the ndimage room's line kernel
-    (src/_lines.pyx, double accumulation) for real data, the direct kernel for complex data."""
+    (src/lines.pyx, double accumulation) for real data, the direct kernel for complex data."""
     out_shape = cur.shape[:axis] + (out_len,) + cur.shape[axis + 1:]
     out = np.empty(out_shape, dtype=dtype)
     if dtype.kind == "f":
@@ -88,7 +88,7 @@ def run_separable(plan, factors, order=None):
     Each pass filters along one axis with the edge rule and that axis' stride, leaving the other
     axes as they are. Under the constant rule the samples outside are constant along every other
     axis too, so after a pass they equal ``cval * sum(factor)``: that becomes the next pass'
-    constant. Real data go through the line kernel of ``src/_lines.pyx`` (shared with
+    constant. Real data go through the line kernel of ``src/lines.pyx`` (shared with
     convcore.ndimage), complex data through the direct kernel with a one-axis kernel. `order`
     (default :func:`pass_order`) fixes the axes' order, e.g. a whole array's for its chunks.
     """
