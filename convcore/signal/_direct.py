@@ -1,4 +1,4 @@
-"""The direct engines: one pass of the compiled kernel (src/_direct.pyx), or one pass per axis for a
+"""The direct engines: one pass of the compiled kernel (src/direct.pyx), or one pass per axis for a
 separable float filter (src/lines.pyx for real data).
 
 Both read the input through the edge rule inside the kernel (no padded copy) and compute only the
@@ -11,7 +11,7 @@ import numpy as np
 
 from .._cpu import load
 from .._modes import MODE_CONSTANT
-from .._threads import get_num_threads, team_threads
+from .._threads import direct_threads, team_threads
 from ._dtypes import finish, work_dtype
 
 _kernel, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
@@ -37,7 +37,7 @@ def run_direct(plan, leave_out=False):
     out = np.empty(plan.out_shape, dtype=work)
     cval = np.asarray(plan.cval).astype(work)
     _kernel.correlate(x, w, out, plan.start, plan.stride, plan.boundary, cval,
-                      get_num_threads())
+                      direct_threads(out.size, w.size))
     return finish(out, plan.result)
 
 
@@ -78,7 +78,7 @@ def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
     steps = [1] * cur.ndim
     steps[axis] = step
     _kernel.correlate(cur, _contiguous(np.reshape(vec, shape), dtype), out, starts, steps,
-                      boundary, np.asarray(cval).astype(dtype), get_num_threads())
+                      boundary, np.asarray(cval).astype(dtype), direct_threads(out.size, vec.size))
     return out
 
 
