@@ -34,6 +34,11 @@ def _write_build_info(compile_args, pool):
 # the CPU has (and CONVCORE_DISABLE_CPU_FEATURES allows). No FMA in the AVX2 builds: the filters
 # promise SciPy's rounding.
 VARIANTS = {"lines": {"avx2": ["-mavx2"]},
+            "separable2d": {"avx2": ["-mavx2"]},
+            "uniform2d": {"avx2": ["-mavx2"]},
+            "box8": {"avx2": ["-mavx2"]},
+            "correlate2d": {"avx2": ["-mavx2"]},
+            "recheck": {"avx2": ["-mavx2"]},
             "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
 
 

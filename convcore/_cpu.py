@@ -1,6 +1,7 @@
 """Which instruction set the kernels run: the best this CPU has, minus what the user disabled.
 
-On x86-64 some compiled modules come in several builds: ``lines`` baseline and AVX2,
+On x86-64 some compiled modules come in several builds: the line kernels (``lines``,
+``separable2d``, ``uniform2d``, ``box8``, ``correlate2d``, ``recheck``) baseline and AVX2,
 ``im2col`` baseline, AVX2 and AVX-512F (each a whole module compiled with ``-mavx2`` or
 ``-mavx512f``; no ifunc, so the choice can be steered); ``direct`` carries AVX2+FMA copies of its
 row kernels. :func:`load` imports the widest build that the CPU supports and that

@@ -96,6 +96,17 @@ def threads_for(work, grain):
     return max(1, min(get_num_threads(), int(work) // int(grain)))
 
 
+#: kernel calls of less work than this (multiply-adds) run on the calling thread alone: waking a
+#: helper costs more than it saves
+SERIAL_WORK = 1 << 16
+
+
+def team_threads(work):
+    """Threads for a call of the line kernels (src/lines.pyx and its 2-D siblings) of `work`
+    multiply-adds: the caller alone below SERIAL_WORK, else :func:`get_num_threads`."""
+    return 1 if work < SERIAL_WORK else get_num_threads()
+
+
 def _find_openblas():
     """ctypes handles (get, set) of every OpenBLAS in the process, SciPy's first.
 

@@ -448,7 +448,7 @@ def test_uniform_images_means_that_wrap():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 def test_uniform_8bit_images_exact(dtype):
-    # 8-bit images into their own dtype run on 16-bit integer lanes (_lines.box8): every mode,
+    # 8-bit images into their own dtype run on 16-bit integer lanes (box8.box8): every mode,
     # window sizes 1..40 and a few up to and past the longest 16-bit window (257), odd widths,
     # origins, cval at the dtype's ends (and outside it or fractional: the float path)
     info = np.iinfo(dtype)
@@ -479,7 +479,7 @@ def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
     import convcore
     from convcore._cpu import load
 
-    _lines = load("lines")  # the build the filters run
+    _box8 = load("box8")  # the build the filters run
     info = np.iinfo(dtype)
     x = np.random.default_rng(8).integers(info.min, int(info.max) + 1, size=(301, 263))
     x = x.astype(dtype)
@@ -500,6 +500,6 @@ def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
         convcore.set_num_threads(old)
     np.testing.assert_array_equal(one, two)
     calls = []
-    monkeypatch.setattr(_lines, "box8", lambda *a: calls.append(a) or a[7])
+    monkeypatch.setattr(_box8, "box8", lambda *a: calls.append(a) or a[7])
     cc.uniform_filter(x, 5)
     assert len(calls) == 1                                  # the 16-bit path was taken

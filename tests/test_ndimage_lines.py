@@ -1,12 +1,15 @@
-"""The line kernel (src/_lines.pyx) on its own: any start, stride and output length, against a
-NumPy loop written from the formula in its module docstring."""
+"""The line kernels on their own (src/lines.pyx and its 2-D siblings separable2d, uniform2d, box8,
+correlate2d, recheck): any start, stride and output length, against a NumPy loop written from the
+formula in their docstrings."""
 import numpy as np
 import pytest
 
 from convcore._cpu import load
 from convcore._modes import NDIMAGE_MODES
 
-_lines = load("lines")  # the build the filters run on this CPU
+# the builds the filters run on this CPU
+_lines, _sep2d, _uni2d = load("lines"), load("separable2d"), load("uniform2d")
+_box8, _corr2d, _recheck = load("box8"), load("correlate2d"), load("recheck")
 
 CODES = sorted(set(NDIMAGE_MODES.values()))
 PAD = {0: "constant", 1: "symmetric", 2: "reflect", 3: "edge", 4: "wrap"}
@@ -105,8 +108,8 @@ def test_one_sweep_paths_do_not_depend_on_threads():
     outs = []
     for n in (1, 2, 3):
         a, b = np.empty_like(x), np.empty_like(x)
-        _lines.separable2d(x, w, 0, 1, w[:5], 0, 4, a, 0.0, True, n)
-        _lines.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 0.5, n)
+        _sep2d.separable2d(x, w, 0, 1, w[:5], 0, 4, a, 0.0, True, n)
+        _uni2d.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 0.5, n)
         outs.append((a, b))
     for a, b in outs[1:]:
         np.testing.assert_array_equal(a, outs[0][0])
@@ -117,19 +120,19 @@ def test_one_sweep_checks():
     x = np.zeros((4, 5))
     w = np.ones(3)
     with pytest.raises(ValueError, match="x must be 2-D and out of the same shape"):
-        _lines.separable2d(np.zeros(5), w, 1, 1, w, 1, 1, np.zeros(5), 0.0, False, 1)
+        _sep2d.separable2d(np.zeros(5), w, 1, 1, w, 1, 1, np.zeros(5), 0.0, False, 1)
     with pytest.raises(ValueError, match="x and out must be C-contiguous"):
-        _lines.separable2d(np.zeros((4, 10))[:, ::2], w, 1, 1, w, 1, 1, x, 0.0, False, 1)
+        _sep2d.separable2d(np.zeros((4, 10))[:, ::2], w, 1, 1, w, 1, 1, x, 0.0, False, 1)
     with pytest.raises(TypeError, match="unsupported dtypes"):
-        _lines.separable2d(x.astype(np.complex64), w, 1, 1, w, 1, 1, x, 0.0, False, 1)
+        _sep2d.separable2d(x.astype(np.complex64), w, 1, 1, w, 1, 1, x, 0.0, False, 1)
     with pytest.raises(ValueError, match="weights must not be empty"):
-        _lines.separable2d(x, np.ones(0), 0, 1, w, 1, 1, x.copy(), 0.0, False, 1)
+        _sep2d.separable2d(x, np.ones(0), 0, 1, w, 1, 1, x.copy(), 0.0, False, 1)
     with pytest.raises(ValueError, match="symmetry needs an odd number of weights"):
-        _lines.separable2d(x, np.ones(2), 1, 1, w, 1, 1, x.copy(), 0.0, False, 1)
+        _sep2d.separable2d(x, np.ones(2), 1, 1, w, 1, 1, x.copy(), 0.0, False, 1)
     with pytest.raises(ValueError, match="x must be 2-D and out of the same shape"):
-        _lines.uniform2d(x, 3, -1, 1, 3, -1, 1, np.zeros((4, 4)), 0.0, 1)
+        _uni2d.uniform2d(x, 3, -1, 1, 3, -1, 1, np.zeros((4, 4)), 0.0, 1)
     with pytest.raises(ValueError, match="sizes must be positive"):
-        _lines.uniform2d(x, 0, 0, 1, 3, -1, 1, x.copy(), 0.0, 1)
+        _uni2d.uniform2d(x, 0, 0, 1, 3, -1, 1, x.copy(), 0.0, 1)
 
 
 # ---- float buffers (single=True): float32 data to float32 precision, integers exactly ----
@@ -214,11 +217,11 @@ def test_single_one_sweep_paths(dtype):
     for rows_first in (False, True):
         for modes in ((1, 0), (4, 2), (3, 1)):
             a, b = np.empty_like(x), np.empty_like(x)
-            _lines.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], a, 3.0, rows_first, 2)
-            _lines.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], b, 3.0, rows_first, 2, True)
+            _sep2d.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], a, 3.0, rows_first, 2)
+            _sep2d.separable2d(x, wr, 0, modes[0], wc, 0, modes[1], b, 3.0, rows_first, 2, True)
             c, d = np.empty_like(x), np.empty_like(x)
-            _lines.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], c, 3.0, 2)
-            _lines.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], d, 3.0, 2, True)
+            _uni2d.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], c, 3.0, 2)
+            _uni2d.uniform2d(x, 5, -2, modes[0], 4, -1, modes[1], d, 3.0, 2, True)
             if np.dtype(dtype).kind == "f":
                 rel_close(b, a)
                 rel_close(d, c)
@@ -278,8 +281,8 @@ def test_checked_one_sweep_is_bit_exact(dtype):
     for rows_first in (False, True):
         for modes in ((1, 0), (4, 2), (0, 3)):
             want, got = np.empty_like(x), np.empty_like(x)
-            _lines.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], want, 2.0, rows_first, 2)
-            _lines.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], got, 2.0, rows_first, 2,
+            _sep2d.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], want, 2.0, rows_first, 2)
+            _sep2d.separable2d(x, wr, 1, modes[0], wc, 0, modes[1], got, 2.0, rows_first, 2,
                                True, margin(dtype, wr), margin(dtype, wc))
             np.testing.assert_array_equal(got, want)
 
@@ -294,7 +297,7 @@ def test_check_arguments():
     with pytest.raises(ValueError, match="check needs step 1"):
         _lines.correlate(x, w, np.zeros((1, 4, 1), np.uint8), -1, 2, 0, 0.0, 1, 1, True, 0.1)
     with pytest.raises(ValueError, match="check needs single"):
-        _lines.separable2d(x[0], w, 1, 0, w, 1, 0, x[0].copy(), 0.0, False, 1, False, 0.1)
+        _sep2d.separable2d(x[0], w, 1, 0, w, 1, 0, x[0].copy(), 0.0, False, 1, False, 0.1)
 
 
 def test_recheck_settles_outputs_near_boundaries():
@@ -305,18 +308,18 @@ def test_recheck_settles_outputs_near_boundaries():
     from scipy import ndimage as sp
     want = sp.correlate(x.astype(np.float64), w, mode="nearest")
     res = (want - 1e-9).astype(np.float64)
-    _lines.recheck(res, x, w, [0, -1], 3, 0.0, 1e-6, 2)
+    _recheck.recheck(res, x, w, [0, -1], 3, 0.0, 1e-6, 2)
     near = np.abs(want - np.round(want)) < 1e-6
     np.testing.assert_array_equal(res[near], np.trunc(want[near]))
     np.testing.assert_array_equal(res[~near], want[~near] - 1e-9)
     with pytest.raises(ValueError, match="same shape"):
-        _lines.recheck(res[:2], x, w, [0, -1], 3, 0.0, 1e-6, 1)
+        _recheck.recheck(res[:2], x, w, [0, -1], 3, 0.0, 1e-6, 1)
     with pytest.raises(TypeError, match="unsupported dtypes"):
-        _lines.recheck(res.astype(np.int64), x, w, [0, -1], 3, 0.0, 1e-6, 1)
+        _recheck.recheck(res.astype(np.int64), x, w, [0, -1], 3, 0.0, 1e-6, 1)
     with pytest.raises(ValueError, match="one entry per axis"):
-        _lines.recheck(res, x, w, [0], 3, 0.0, 1e-6, 1)
+        _recheck.recheck(res, x, w, [0], 3, 0.0, 1e-6, 1)
     with pytest.raises(ValueError, match="C-contiguous float64"):
-        _lines.recheck(res, x, w.astype(np.float32), [0, -1], 3, 0.0, 1e-6, 1)
+        _recheck.recheck(res, x, w.astype(np.float32), [0, -1], 3, 0.0, 1e-6, 1)
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -329,17 +332,17 @@ def test_correlate2d_kernel(code):
             want = sp.correlate(x, w, mode=mode, cval=7, origin=origin)
             got = np.empty_like(x)
             start = [-(k // 2) - o for k, o in zip(w.shape, origin)]
-            _lines.correlate2d(x, w, got, start[0], start[1], code, 7.0,
+            _corr2d.correlate2d(x, w, got, start[0], start[1], code, 7.0,
                                margin(np.uint8, w.ravel()), 2)
             np.testing.assert_array_equal(got, want)
     # unchecked float sums would differ (what the check is for)
     got = np.empty_like(x)
-    _lines.correlate2d(x, np.full((3, 3), 0.1), got, -1, -1, code, 7.0, 0.0, 2)
+    _corr2d.correlate2d(x, np.full((3, 3), 0.1), got, -1, -1, code, 7.0, 0.0, 2)
     assert np.count_nonzero(got != sp.correlate(x, np.full((3, 3), 0.1), mode=mode, cval=7)) > 0
     with pytest.raises(ValueError, match="x and w must be 2-D"):
-        _lines.correlate2d(x[0], w, got[0], 0, 0, code, 0.0, 0.0, 1)
+        _corr2d.correlate2d(x[0], w, got[0], 0, 0, code, 0.0, 0.0, 1)
     with pytest.raises(ValueError, match="weights must not be empty"):
-        _lines.correlate2d(x, np.ones((0, 3)), got, 0, 0, code, 0.0, 0.0, 1)
+        _corr2d.correlate2d(x, np.ones((0, 3)), got, 0, 0, code, 0.0, 0.0, 1)
 
 
 def test_float_paths_do_not_depend_on_threads():
@@ -352,13 +355,13 @@ def test_float_paths_do_not_depend_on_threads():
     for n in (1, 2, 3):
         a, b, c, d = (np.empty_like(x) for _ in range(4))
         e = np.empty_like(xf)
-        _lines.separable2d(x, w, 1, 1, w, 1, 4, a, 0.0, True, n, True, margin(np.uint8, w),
+        _sep2d.separable2d(x, w, 1, 1, w, 1, 4, a, 0.0, True, n, True, margin(np.uint8, w),
                            margin(np.uint8, w))
-        _lines.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 2.0, n, True)
-        _lines.correlate2d(x, w2, c, -2, -1, 1, 0.0, margin(np.uint8, w2.ravel()), n)
+        _uni2d.uniform2d(x, 5, -2, 1, 3, -1, 0, b, 2.0, n, True)
+        _corr2d.correlate2d(x, w2, c, -2, -1, 1, 0.0, margin(np.uint8, w2.ravel()), n)
         _lines.correlate(x[:, :, None], w, d[:, :, None], -2, 1, 2, 0.0, 1, n, True,
                          margin(np.uint8, w))
-        _lines.uniform2d(xf, 4, -2, 1, 7, -3, 0, e, 0.5, n, True)
+        _uni2d.uniform2d(xf, 4, -2, 1, 7, -3, 0, e, 0.5, n, True)
         outs.append((a, b, c, d, e))
     for got in outs[1:]:
         for g, want in zip(got, outs[0]):
@@ -377,8 +380,8 @@ def test_two_rows_per_sweep_every_strip_height(rows_first):
             wr = wr + wr[::-1]
             wc = np.array(CHECKED[2])
             want, got = np.empty_like(x), np.empty_like(x)
-            _lines.separable2d(x, wr, 1, 1, wc, -1, 2, want, 0.0, rows_first, 2)
-            _lines.separable2d(x, wr, 1, 1, wc, -1, 2, got, 0.0, rows_first, 2, True,
+            _sep2d.separable2d(x, wr, 1, 1, wc, -1, 2, want, 0.0, rows_first, 2)
+            _sep2d.separable2d(x, wr, 1, 1, wc, -1, 2, got, 0.0, rows_first, 2, True,
                                margin(np.uint8, wr), margin(np.uint8, wc))
             np.testing.assert_array_equal(got, want)
 
@@ -404,31 +407,54 @@ def test_box8_magic_exhaustive(dtype):
             q = (q * np.uint64(P)) >> np.uint64(16)
         np.testing.assert_array_equal(q, s // np.uint64(size))
     assert box8_magic(1, dtype) is None and box8_magic(258, dtype) is None
-    assert _lines.magic16(7, 7 * 255) == (9363, 0)
+    assert _box8.magic16(7, 7 * 255) == (9363, 0)
 
 
 def test_box8_threads_and_checks():
     rng = np.random.default_rng(21)
     x = rng.integers(0, 256, size=(300, 517)).astype(np.uint8)   # 5 strips of 64 rows
-    m5, m3 = _lines.magic16(5, 5 * 255), _lines.magic16(3, 3 * 255)
+    m5, m3 = _box8.magic16(5, 5 * 255), _box8.magic16(3, 3 * 255)
     outs = []
     for n in (1, 2):
         out = np.empty_like(x)
-        _lines.box8(x, 5, -2, 1, 3, -1, 4, out, 0, n, m5, m3)
+        _box8.box8(x, 5, -2, 1, 3, -1, 4, out, 0, n, m5, m3)
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
     y = np.empty_like(x)
     with pytest.raises(ValueError, match="same shape and dtype"):
-        _lines.box8(x, 5, -2, 1, 3, -1, 1, y.view(np.int8), 0, 1, m5, m3)
+        _box8.box8(x, 5, -2, 1, 3, -1, 1, y.view(np.int8), 0, 1, m5, m3)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _lines.box8(x[:, ::2], 5, -2, 1, 3, -1, 1, y[:, ::2], 0, 1, m5, m3)
+        _box8.box8(x[:, ::2], 5, -2, 1, 3, -1, 1, y[:, ::2], 0, 1, m5, m3)
     with pytest.raises(TypeError, match="unsupported dtype"):
-        _lines.box8(x.astype(np.int16), 5, -2, 1, 3, -1, 1, y.astype(np.int16), 0, 1, m5, m3)
+        _box8.box8(x.astype(np.int16), 5, -2, 1, 3, -1, 1, y.astype(np.int16), 0, 1, m5, m3)
     with pytest.raises(ValueError, match="sizes must be within"):
-        _lines.box8(x, 258, -2, 1, 3, -1, 1, y, 0, 1, m5, m3)
+        _box8.box8(x, 258, -2, 1, 3, -1, 1, y, 0, 1, m5, m3)
     with pytest.raises(ValueError, match="start_c"):
-        _lines.box8(x, 5, -2, 1, 3, -3, 1, y, 0, 1, m5, m3)
+        _box8.box8(x, 5, -2, 1, 3, -3, 1, y, 0, 1, m5, m3)
     with pytest.raises(ValueError, match="cval"):
-        _lines.box8(x, 5, -2, 1, 3, -1, 1, y, 256, 1, m5, m3)
+        _box8.box8(x, 5, -2, 1, 3, -1, 1, y, 256, 1, m5, m3)
     with pytest.raises(ValueError, match="divisor"):
-        _lines.magic16(0, 10)
+        _box8.magic16(0, 10)
+
+
+def test_team_threads_rule():
+    # the one thread-count rule of the line kernels (convcore._threads): the caller alone below
+    # SERIAL_WORK multiply-adds, else every thread of the setting
+    from convcore._threads import SERIAL_WORK, kernel_threads, team_threads
+
+    with kernel_threads(2):
+        assert team_threads(0) == 1
+        assert team_threads(SERIAL_WORK - 1) == 1
+        assert team_threads(SERIAL_WORK) == 2
+        assert team_threads(10**9) == 2
+
+
+def test_dtype_codes_cover_the_kernels_dtypes():
+    # one list of dtypes (src/c/line_convert.h.tp): every integer and float dtype the filters
+    # read and write, each with its own code
+    from convcore._kernels.linework import CODES
+
+    names = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32",
+             "float64"]
+    assert sorted(CODES, key=CODES.get) == [np.dtype(n) for n in names]
+    assert sorted(CODES.values()) == list(range(len(names)))

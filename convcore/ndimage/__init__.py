@@ -14,10 +14,9 @@ filtered in float32 (8 AVX2 lanes; within float32's 1e-5 of SciPy's result); int
 their dtype with SciPy's truncation, bit for bit: in float32 where every sum is exact there
 (integer weights) or, for other weights, with the few outputs that a float32 sum could truncate
 otherwise recomputed in double in SciPy's order. Separable filters run as 1-D passes on the
-compiled line kernel
-(``src/_lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`); on 2-D images
-(Gaussian with short kernels, Sobel, Prewitt, uniform) both passes run in one sweep over strips of
-rows. N-D kernels run on the direct kernel (``src/_direct.pyx``).
+compiled line kernel (``src/lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`);
+on 2-D images (Gaussian with short kernels, Sobel, Prewitt, uniform) both passes run in one sweep
+over strips of rows (``src/separable2d.pyx``, ``src/uniform2d.pyx``). N-D kernels run on the direct kernel (``src/_direct.pyx``).
 
 Examples
 --------

@@ -11,10 +11,13 @@ import numpy as np
 
 from .._cpu import load
 from .._modes import MODE_CONSTANT
-from .._threads import direct_threads, get_num_threads
+from .._threads import direct_threads, team_threads
 from ._support import KERNEL_DTYPES, check_supported
 
-_direct, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
+# the builds convcore._cpu picks
+_direct, _lines, _recheck = load("direct"), load("lines"), load("recheck")
+_sep2d, _uni2d, _box8k, _corr2d = (load("separable2d"), load("uniform2d"), load("box8"),
+                                   load("correlate2d"))
 
 
 def _readable(x):
@@ -175,7 +178,7 @@ def line_correlate(x, weights, axis, output, mode, cval, origin):
     start = -(w.size // 2) - origin
     single, (check,) = _plan(src, dst, [w], cval)
     _lines.correlate(_as3d(src, axis), w, _as3d(dst, axis), start, 1, mode, float(cval),
-                     _symmetry(w), get_num_threads(), single, check)
+                     _symmetry(w), team_threads(dst.size * w.size), single, check)
     if copy:
         _finish(dst, output)
     return output
@@ -202,7 +205,7 @@ def line_uniform(x, size, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(size // 2) - origin
     _lines.uniform(_as3d(src, axis), size, _as3d(dst, axis), start, mode, float(cval),
-                   get_num_threads(),
+                   team_threads(dst.size * 4),
                    _single(src, dst, [np.ones(size)], cval, max_taps=SINGLE_MAX_WINDOW))
     if copy:
         _finish(dst, output)
@@ -225,7 +228,7 @@ def _convert(res, output):
     dst, copy = _target(res, output)
     lines = res.reshape(-1, res.shape[-1], 1)
     _lines.correlate(lines, np.ones(1), dst.reshape(lines.shape), 0, 1, 0, 0.0, 1,
-                     get_num_threads())
+                     team_threads(dst.size))
     if copy:
         _finish(dst, output)
 
@@ -279,7 +282,7 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     Computed by the direct kernel of src/direct.pyx: in double precision, or in float32 for
     float32 data with small kernels (see FLOAT32_MAX_TAPS) and for small integers whose float32
     sums stay within a narrow margin of SciPy's (see ``_checks``). That kernel adds the taps in
-    its own order, so an integer output is settled by ``_lines.recheck``: the outputs within the
+    its own order, so an integer output is settled by ``_recheck.recheck``: the outputs within the
     margin of a truncation boundary are computed again in SciPy's order, and truncate as SciPy's.
     """
     if x.dtype.kind == "c":
@@ -307,10 +310,10 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
         if check is not None and x.ndim == 2 and weights.size <= FLOAT32_MAX_TAPS:
             # integer images: float32 taps over rows read once, re-checked (bit-exact)
             dst, copy = _target(xr, output)
-            _lines.correlate2d(xr, np.ascontiguousarray(weights, dtype=np.float64), dst,
-                               -(weights.shape[0] // 2) - origins[0],
-                               -(weights.shape[1] // 2) - origins[1], mode, float(cval),
-                               check[0], get_num_threads())
+            _corr2d.correlate2d(xr, np.ascontiguousarray(weights, dtype=np.float64), dst,
+                                -(weights.shape[0] // 2) - origins[0],
+                                -(weights.shape[1] // 2) - origins[1], mode, float(cval),
+                                check[0], team_threads(xr.size * weights.size))
             if copy:
                 _finish(dst, output)
             return output
@@ -328,8 +331,8 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     if watch is not None and watch[0]:
         return _nonfinite_nd(x, weights, output, mode, cval, origins)
     if check is not None:
-        _lines.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
-                       float(cval), check[0], get_num_threads())
+        _recheck.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
+                         float(cval), check[0], team_threads(xr.size))
     if res is not output:
         if work == np.float32 and output.dtype.kind == "f":
             _finish(res, output)
@@ -361,9 +364,9 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     wr = np.ascontiguousarray(w_rows, dtype=np.float64)
     wc = np.ascontiguousarray(w_cols, dtype=np.float64)
     single, (check_rows, check_cols) = _plan(src, output, [wr, wc], cval)
-    _lines.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
-                       float(cval), rows_first, get_num_threads(), single, check_rows,
-                       check_cols)
+    _sep2d.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
+                       float(cval), rows_first, team_threads(src.size * (wr.size + wc.size)),
+                       single, check_rows, check_cols)
     return True
 
 
@@ -384,8 +387,8 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
     (s0, s1), (o0, o1), (m0, m1) = sizes, origins, modes
     if _box8(src, (s0, s1), (-(s0 // 2) - o0, -(s1 // 2) - o1), (m0, m1), output, cval):
         return True
-    _lines.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
-                     get_num_threads(),
+    _uni2d.uniform2d(src, s0, -(s0 // 2) - o0, m0, s1, -(s1 // 2) - o1, m1, output, float(cval),
+                     team_threads(src.size * 8),
                      _single(src, output, [np.ones(s0), np.ones(s1)], cval, limit=2.0 ** 20,
                              max_taps=SINGLE_MAX_WINDOW))
     return True
@@ -393,11 +396,11 @@ def uniform_2d(x, sizes, origins, modes, output, cval):
 
 @functools.lru_cache(maxsize=None)
 def box8_magic(size, dtype):
-    """The 16-bit magic of ``_lines.box8`` for a window of `size` samples of 8-bit `dtype` (every
+    """The 16-bit magic of ``_box8k.box8`` for a window of `size` samples of 8-bit `dtype` (every
     window sum of the dtype's values checked), or None when that path does not apply."""
-    if not 1 < size <= _lines.BOX8_SIZE_MAX:
+    if not 1 < size <= _box8k.BOX8_SIZE_MAX:
         return None
-    return _lines.magic16(size, (255 if np.dtype(dtype) == np.uint8 else 128) * size)
+    return _box8k.magic16(size, (255 if np.dtype(dtype) == np.uint8 else 128) * size)
 
 
 def _box8(src, sizes, starts, modes, output, cval):
@@ -411,6 +414,6 @@ def _box8(src, sizes, starts, modes, output, cval):
     magic = [box8_magic(int(k), src.dtype) for k in sizes]
     if None in magic or not -sizes[1] < starts[1] <= 0:
         return False
-    _lines.box8(src, sizes[0], starts[0], modes[0], sizes[1], starts[1], modes[1], output,
-                int(cval), get_num_threads(), magic[0], magic[1])
+    _box8k.box8(src, sizes[0], starts[0], modes[0], sizes[1], starts[1], modes[1], output,
+                int(cval), team_threads(src.size * 8), magic[0], magic[1])
     return True

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._cpu import load
 from .._modes import MODE_CONSTANT
-from .._threads import direct_threads, get_num_threads
+from .._threads import direct_threads, team_threads
 from ._dtypes import finish, work_dtype
 
 _kernel, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
@@ -48,7 +48,7 @@ def pass_order(plan):
 
 
 def _symmetry(vec):
-    """1 for a symmetric odd-length vector, -1 for an antisymmetric one, else 0 (_lines' flag)."""
+    """1 for a symmetric odd-length vector, -1 for an antisymmetric one, else 0 (the symmetry flag of lines.correlate)."""
     if vec.size % 2 == 0:
         return 0
     if np.array_equal(vec, vec[::-1]):
@@ -69,7 +69,7 @@ def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
         w = np.ascontiguousarray(vec, dtype=np.float64)
         _lines.correlate(cur.reshape(outer, cur.shape[axis], inner), w,
                          out.reshape(outer, out_len, inner), start, step, boundary,
-                         float(np.real(cval)), _symmetry(w), get_num_threads())
+                         float(np.real(cval)), _symmetry(w), team_threads(out.size * w.size))
         return out
     shape = [1] * cur.ndim
     shape[axis] = vec.size

@@ -5,7 +5,7 @@ Predicted seconds, with constants measured on the project's 2-core AVX2 machine 
 ``n log2 n`` of one real transform; complex costs about 4x / 2x):
 
 - direct:     ``DIRECT[dtype] * outputs * taps / threads``
-- separable:  per axis, one pass of the line kernel of src/_lines.pyx over the data so far:
+- separable:  per axis, one pass of the line kernel of src/lines.pyx over the data so far:
   ``(LINES_MAC * outputs * taps + LINES_ELEMENT * outputs) / threads`` (complex data: the direct
   kernel's constant plus one memory pass, ``COPY`` per byte)
 - fft:        ``FFT[dtype] * 3 * N log2 N / fft_threads`` over the transform shape, plus the copy of
@@ -47,7 +47,7 @@ COPY = 2.6e-11           # seconds per byte of an extra pass over memory (separa
 DIRECT_SETUP = 2.0e-5    # fixed cost of a kernel call
 FFT_SETUP = 6.0e-5       # fixed cost of the transforms (plans, allocations)
 EXACT_FFT_LIMIT = 2 ** 40
-# the line kernel of src/_lines.pyx (one thread): per multiply-add, and per output sample of a pass
+# the line kernel of src/lines.pyx (one thread): per multiply-add, and per output sample of a pass
 # (gathering lines into double buffers and converting back)
 LINES_MAC = 6.0e-11
 LINES_ELEMENT = 1.5e-9
@@ -73,7 +73,7 @@ def direct_cost(plan, threads=None):
 
 
 def separable_cost(plan, threads=None):
-    """One 1-D pass per axis: the line kernel (src/_lines.pyx, double accumulation) for real data,
+    """One 1-D pass per axis: the line kernel (src/lines.pyx, double accumulation) for real data,
     the direct kernel with a one-axis kernel for complex data."""
     threads = threads or get_num_threads()
     cost = DIRECT_SETUP * plan.x.ndim

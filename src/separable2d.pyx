@@ -1,0 +1,205 @@
+"""Two 1-D passes over a 2-D image in one sweep: the separable filters of scipy.ndimage on images
+(``correlate1d`` along axis 0, then along axis 1, or the other way round), on the double or float
+line buffers of ``lines`` (src/linebuf.pxd), each strip of output rows finished while its input
+rows are in cache.
+"""
+import numpy as np
+
+from .linework import array_codes as _array_codes, work_area as _work_area
+
+from fused cimport floating
+from linebuf cimport (TILE, buffer_code, check_margin, cl_check_f, cl_load, cl_store, cl_sym2_f,
+                      load_row, round_to, run_job, taps)
+from modes cimport map_index
+from parallel cimport import_parallel
+
+import_parallel()  # the one runner of the process (src/parallel.pxd)
+
+
+cdef struct Sep:
+    char* x
+    char* y
+    Py_ssize_t H, W, R, isz, osz
+    const void* wr            # weights along axis 0 (rows), Kr taps, symmetry sr
+    const void* wc            # weights along axis 1 (columns), Kc taps, symmetry sc
+                              # (double, or float with float buffers)
+    Py_ssize_t Kr, Kc
+    int sr, sc, mode_r, mode_c, tin, tout, rows_first
+    double cval
+    const double* wrd         # the weights in double, for outputs re-checked (check > 0)
+    const double* wcd
+    float check_r, check_c
+
+
+cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
+                            const floating* w, Py_ssize_t K, int sym, const double* wd,
+                            float check) noexcept nogil:
+    """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1."""
+    cdef Py_ssize_t t0 = 0, n
+    while t0 < T:
+        n = T - t0 if T - t0 < TILE else TILE
+        taps(acc + t0, buf + t0, n, B, w, K, sym, wd, check)
+        t0 += n
+
+
+cdef bint _sym2_rows(float* acc0, float* acc1, const float* buf, Py_ssize_t W, Py_ssize_t B,
+                    const float* w, Py_ssize_t K, int sym, const double* wd,
+                    float check) noexcept nogil:
+    """Two neighbouring output rows of a symmetric kernel across rows (acc0 from buf, acc1 from
+    buf + B) in one sweep per tile, with their re-checks; False when K has no such sweep."""
+    cdef Py_ssize_t t0 = 0, n
+    if sym == 0 or K > 9 or K % 2 == 0:
+        return False
+    while t0 < W:
+        n = W - t0 if W - t0 < TILE else TILE
+        cl_sym2_f(acc0 + t0, acc1 + t0, buf + t0, n, B, w, K, sym)
+        if check > 0:
+            cl_check_f(acc0 + t0, buf + t0, n, B, wd, K, sym, check)
+            cl_check_f(acc1 + t0, buf + B + t0, n, B, wd, K, sym, check)
+        t0 += n
+    return True
+
+
+cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
+    """res[0:W] = the column-axis filter of the row held at ext[c:c + W] (c = Kc // 2): its ends
+    are filled in by the edge rule mode_c first."""
+    cdef Py_ssize_t c = s.Kc // 2, p, idx
+    cdef Py_ssize_t n_ext = s.W + s.Kc - 1
+    p = 0
+    while p < n_ext:                # the ends, [0, c) and [c + W, n_ext)
+        if p == c:
+            p = c + s.W
+            continue
+        idx = map_index(p - c, s.W, s.mode_c)
+        ext[p] = <floating>s.cval if idx < 0 else ext[c + idx]
+        p += 1
+    _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
+
+
+cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogil:
+    """Output rows [r0, r0 + R) of the two passes."""
+    cdef Py_ssize_t r0 = item * s.R
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
+    cdef Py_ssize_t W = s.W, p, i, idx, n_in
+    cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
+    cdef bint two, same_in, same_out
+    cdef floating* rows = work                            # (nr + Kr - 1) x W
+    cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
+    cdef floating* ext = mid + s.R * ms                   # ms
+    cdef floating* line = ext + ms                        # W
+    cdef const floating* src = rows
+    # data already of the buffers' type: a strip's input rows read where they are, results
+    # written into their place (no copies in and out)
+    same_in, same_out = s.tin == buffer_code(rows), s.tout == buffer_code(rows)
+    n_in = nr + s.Kr - 1
+    if not s.rows_first:
+        # columns of the image first (axis 0), each row of the result written into the middle
+        # of its own extended row, then along each row (axis 1)
+        if same_in and r0 - cr >= 0 and r0 - cr + n_in <= s.H:
+            src = <const floating*>s.x + (r0 - cr) * W
+        else:
+            for p in range(n_in):
+                load_row(rows + p * W, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
+                         s.tin, s.cval)
+        i = 0
+        while i < nr:
+            two = False
+            if floating is float:
+                # float buffers: two output rows per sweep where the kernel allows
+                two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
+                                                src + i * W, W, W, <const float*>s.wr, s.Kr,
+                                                s.sr, s.wrd, s.check_r)
+            if not two:
+                _sym_tiles(mid + i * ms + cc, src + i * W, W, W, <const floating*>s.wr, s.Kr,
+                           s.sr, s.wrd, s.check_r)
+            for p in range(i, i + 2 if two else i + 1):
+                round_to(mid + p * ms + cc, W, s.tout)
+                if same_out:
+                    _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
+                else:
+                    _row_pass(s, mid + p * ms, line)
+                    cl_store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+            i += 2 if two else 1
+    else:
+        # along each row first (axis 1; the row read into the middle of its extension), then the
+        # columns (axis 0) of that intermediate
+        for p in range(n_in):
+            idx = map_index(r0 - cr + p, s.H, s.mode_r)
+            if idx < 0:
+                for i in range(W):
+                    rows[p * W + i] = <floating>s.cval
+            else:
+                cl_load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+                _row_pass(s, ext, rows + p * W)
+                round_to(rows + p * W, W, s.tout)
+        i = 0
+        if floating is float:
+            # float buffers: two output rows per sweep where the kernel allows
+            while i + 1 < nr and _sym2_rows(mid + i * W, mid + (i + 1) * W, rows + i * W, W, W,
+                                            <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r):
+                i += 2
+        _sym_tiles(mid + i * W, rows + i * W, (nr - i) * W, W, <const floating*>s.wr, s.Kr,
+                   s.sr, s.wrd, s.check_r)
+        for i in range(nr):
+            cl_store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
+
+
+def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
+                const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
+                bint rows_first, int n_threads, bint single=False, double check_rows=0.0,
+                double check_cols=0.0):
+    """Two 1-D passes over a C-contiguous 2-D image ``x`` into ``out`` (same shape) in one sweep.
+
+    ``w_rows`` filters along axis 0 (centred: ``start = -(len // 2)``) with ``mode_rows``,
+    ``w_cols`` along axis 1 with ``mode_cols``; ``rows_first`` chooses which pass comes first
+    (False: axis 0 first). Equals two calls of ``lines.correlate``, the first one's result stored
+    in ``out``'s dtype and read back (SciPy's intermediate array), but each strip of output rows
+    is finished while its input rows are in cache, and with one parallel region. Pays for short
+    column kernels (a strip re-reads ``len(w_rows) - 1`` rows of its neighbours, and with
+    ``rows_first`` recomputes their row pass); the caller picks it (``FUSE_MAX_TAPS``).
+    ``single`` computes with float buffers and weights, ``check_rows`` / ``check_cols`` are the
+    ``check`` of each pass (as ``lines.correlate``'s).
+    """
+    cdef Sep s
+    cdef Py_ssize_t n_items
+    cdef const float[::1] wrf
+    cdef const float[::1] wcf
+    if x.ndim != 2 or out.shape != x.shape:
+        raise ValueError("x must be 2-D and out of the same shape")
+    s.tin, s.tout = _array_codes(x, out)
+    if w_rows.shape[0] < 1 or w_cols.shape[0] < 1:
+        raise ValueError("weights must not be empty")
+    if ((sym_rows != 0 and w_rows.shape[0] % 2 == 0)
+            or (sym_cols != 0 and w_cols.shape[0] % 2 == 0)):
+        raise ValueError("symmetry needs an odd number of weights")
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
+    s.wr, s.Kr, s.sr, s.mode_r = &w_rows[0], w_rows.shape[0], sym_rows, mode_rows
+    s.wc, s.Kc, s.sc, s.mode_c = &w_cols[0], w_cols.shape[0], sym_cols, mode_cols
+    if single:
+        wrf = np.asarray(w_rows, dtype=np.float32)
+        wcf = np.asarray(w_cols, dtype=np.float32)
+        s.wr, s.wc = &wrf[0], &wcf[0]
+    s.cval, s.rows_first = cval, rows_first
+    s.wrd, s.wcd = &w_rows[0], &w_cols[0]
+    s.check_r, s.check_c = check_margin(single, check_rows), check_margin(single, check_cols)
+    # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
+    # for float buffers, half the size)
+    s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
+    s.x = <char*><size_t>x.ctypes.data
+    s.y = <char*><size_t>out.ctypes.data
+    n_items = (s.H + s.R - 1) // s.R
+    run_job(_sep_f if single else _sep_d, &s, n_items,
+            (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
+    return out
+
+
+cdef void _sep_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _sep_item(<const Sep*>job, item, <float*>work)
+
+
+cdef void _sep_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _sep_item(<const Sep*>job, item, work)
+
