@@ -12,3 +12,21 @@ cdef extern from *:
     """
     int CONVCORE_OPENMP
     int convcore_omp_max_threads() noexcept nogil
+
+
+# TEMPORARY (im2col branch only, until the runner's pool lands in integ): the contract's
+# run_batches over an OpenMP prange, so the kernels already written against it build and run.
+from cython.parallel cimport prange, threadid
+
+ctypedef void (*batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil
+
+
+cdef inline int run_batches(batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch,
+                            int threads) noexcept nogil:
+    cdef Py_ssize_t i
+    if threads <= 1:
+        fn(ctx, 0, n, 0)
+        return 1
+    for i in prange((n + batch - 1) // batch, num_threads=threads, schedule="dynamic"):
+        fn(ctx, i * batch, (i + 1) * batch if (i + 1) * batch < n else n, threadid())
+    return threads
