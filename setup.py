@@ -60,6 +60,7 @@ def _write_build_info(compile_args, link_args, openmp):
 # the CPU has (and CONVCORE_DISABLE_CPU_FEATURES allows). No FMA in the AVX2 builds: the filters
 # promise SciPy's rounding.
 VARIANTS = {"lines": {"avx2": ["-mavx2"]},
+            "winograd": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
             "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
 
 
