@@ -155,24 +155,28 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t batch, Py_ssize_t c_in, 
     return 0
 
 
+cdef int _whole(str name, floating *x, const long long[:, ::1] geometry, floating *cols,
+                Py_ssize_t channels, Py_ssize_t plane, Py_ssize_t rows, Py_ssize_t columns,
+                bint scatter) except -1:
+    """im2col or col2im (``scatter``) of one whole image, after checking the shapes."""
+    cdef Geometry g = read_geometry(geometry)
+    if plane != g.plane or rows != channels * g.taps or columns != g.L:
+        raise ValueError(f"{name}: array shapes do not match the geometry")
+    with nogil:
+        _patches(x, cols, channels, &g, 0, g.L, g.L, scatter)
+    return 0
+
+
 def im2col(const floating[:, ::1] x, const long long[:, ::1] geometry, floating[:, ::1] cols):
     """cols[C * kd * kh * kw, L] = the patches of one image x[C, D * H * W] (zero outside)."""
-    cdef Geometry g = read_geometry(geometry)
-    if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
-            or cols.shape[1] != g.L):
-        raise ValueError("im2col: array shapes do not match the geometry")
-    with nogil:
-        _patches(<floating *> &x[0, 0], &cols[0, 0], x.shape[0], &g, 0, g.L, g.L, False)
+    _whole("im2col", <floating *> &x[0, 0], geometry, &cols[0, 0], x.shape[0], x.shape[1],
+           cols.shape[0], cols.shape[1], False)
 
 
 def col2im(const floating[:, ::1] cols, const long long[:, ::1] geometry, floating[:, ::1] x):
     """x[C, D * H * W] += every column of cols added back onto the input positions it came from."""
-    cdef Geometry g = read_geometry(geometry)
-    if (x.shape[1] != g.plane or cols.shape[0] != x.shape[0] * g.taps
-            or cols.shape[1] != g.L):
-        raise ValueError("col2im: array shapes do not match the geometry")
-    with nogil:
-        _patches(&x[0, 0], <floating *> &cols[0, 0], x.shape[0], &g, 0, g.L, g.L, True)
+    _whole("col2im", &x[0, 0], geometry, <floating *> &cols[0, 0], x.shape[0], x.shape[1],
+           cols.shape[0], cols.shape[1], True)
 
 
 cdef void _forward_image(const floating *x, const floating *w, const floating *bias, floating *y,

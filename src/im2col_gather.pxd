@@ -1,21 +1,15 @@
 # im2col's row gathers (src/c/im2col_gather.h, rendered from its Tempita template): one C
-# function per dtype, and one fused entry each that picks it, as blas.pxd picks sgemm or dgemm.
+# function per dtype, and one fused entry that picks it, as blas.pxd picks sgemm or dgemm.
 from fused cimport floating
 
 
 cdef extern from "c/im2col_gather.h":
-    void convcore_gather_float(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
-                               Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
-                               Py_ssize_t run) noexcept nogil
-    void convcore_gather_double(const double *src, double *dst, Py_ssize_t ld, Py_ssize_t kw,
-                                Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
-                                Py_ssize_t run) noexcept nogil
-    void convcore_gather2_float(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
-                                Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
-                                Py_ssize_t run) noexcept nogil
-    void convcore_gather2_double(const double *src, double *dst, Py_ssize_t ld, Py_ssize_t kw,
-                                 Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
-                                 Py_ssize_t run) noexcept nogil
+    void convcore_gather_rows_float(const float *src, float *dst, Py_ssize_t ld, Py_ssize_t kw,
+                                    Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                                    Py_ssize_t stride, Py_ssize_t run) noexcept nogil
+    void convcore_gather_rows_double(const double *src, double *dst, Py_ssize_t ld,
+                                     Py_ssize_t kw, Py_ssize_t W, Py_ssize_t w0, Py_ssize_t dil,
+                                     Py_ssize_t stride, Py_ssize_t run) noexcept nogil
 
 
 cdef inline void gather(const floating *src, floating *dst, Py_ssize_t ld, Py_ssize_t kw,
@@ -24,12 +18,6 @@ cdef inline void gather(const floating *src, floating *dst, Py_ssize_t ld, Py_ss
     """Row l of dst (rows ld apart) = src[w0 + l * dil + stride * n] for n in [0, run), zero
     outside [0, W); stride 1 or 2."""
     if floating is float:
-        if stride == 1:
-            convcore_gather_float(src, dst, ld, kw, W, w0, dil, run)
-        else:
-            convcore_gather2_float(src, dst, ld, kw, W, w0, dil, run)
+        convcore_gather_rows_float(src, dst, ld, kw, W, w0, dil, stride, run)
     else:
-        if stride == 1:
-            convcore_gather_double(src, dst, ld, kw, W, w0, dil, run)
-        else:
-            convcore_gather2_double(src, dst, ld, kw, W, w0, dil, run)
+        convcore_gather_rows_double(src, dst, ld, kw, W, w0, dil, stride, run)
