@@ -53,12 +53,18 @@ def as_float_array(x, name, ndim=None, dtype=None):
 
 
 def available_memory():
-    """Bytes of memory the system can hand out now, or None where it cannot tell.
+    """Bytes of memory this process can be handed now, or None where it cannot tell.
 
-    Linux's ``MemAvailable`` (free memory plus the cache it can drop), else ``os.sysconf``'s free
-    pages (``SC_AVPHYS_PAGES``) or, failing that, its physical pages; a container's own memory
-    limit is not consulted.
+    The smaller of the system's ``MemAvailable`` (free memory plus the cache Linux can drop; else
+    ``os.sysconf``'s free or physical pages) and the headroom of the container's memory limit
+    (cgroup v2 ``memory.max - memory.current``, v1 ``memory.limit_in_bytes - usage_in_bytes``),
+    since a container is killed at its limit whatever the host has free.
     """
+    sizes = [size for size in (_system_available(), cgroup_headroom()) if size is not None]
+    return min(sizes) if sizes else None
+
+
+def _system_available():
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -71,6 +77,42 @@ def available_memory():
             return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, ValueError, OSError):   # no sysconf (Windows) or no such name
             continue
+    return None
+
+
+def cgroup_headroom(root="/sys/fs/cgroup", membership="/proc/self/cgroup"):
+    """Bytes left under this process's cgroup memory limit, or None without a limit (or cgroups).
+
+    `root` is where the cgroup file system is mounted and `membership` the file naming this
+    process's groups (``hierarchy:controllers:path`` lines); v2 reads the unified group's
+    ``memory.max`` ("max" means no limit) and ``memory.current``, v1 the memory controller's files.
+
+    >>> cgroup_headroom(root="/nonexistent") is None
+    True
+    """
+    try:
+        with open(membership, encoding="ascii") as f:
+            groups = [line.rstrip("\n").split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        return None
+    layouts = []
+    for _, controllers, path in groups:
+        if controllers == "":
+            layouts.append((os.path.join(root, path.lstrip("/")), "memory.max", "memory.current"))
+        elif "memory" in controllers.split(","):
+            for base in (os.path.join(root, "memory", path.lstrip("/")), os.path.join(root, "memory")):
+                layouts.append((base, "memory.limit_in_bytes", "memory.usage_in_bytes"))
+    for folder, limit_name, usage_name in layouts:
+        try:
+            with open(os.path.join(folder, limit_name), encoding="ascii") as f:
+                limit = f.read().strip()
+            with open(os.path.join(folder, usage_name), encoding="ascii") as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2**60:  # v1 writes ~2**63: none
+            return None
+        return max(int(limit) - usage, 0)
     return None
 
 

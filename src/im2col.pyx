@@ -50,7 +50,10 @@ from fused cimport floating
 from geometry cimport Geometry, read_geometry, valid_range
 from im2col_gather cimport gather
 from image_items cimport run_images
+from parallel cimport import_parallel
 from runs cimport add_run, zero_run
+
+import_parallel()
 
 
 cdef void _patches(floating *x, floating *cols, Py_ssize_t channels, const Geometry *g,

@@ -1,7 +1,17 @@
 """Reports how the compiled core was built (OpenMP or serial)."""
 from cython.parallel cimport prange, threadid
 
-from parallel cimport CONVCORE_OPENMP, convcore_omp_max_threads
+cdef extern from *:
+    """
+    #if CONVCORE_OPENMP
+    #include <omp.h>
+    static int convcore_omp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int convcore_omp_max_threads(void) { return 1; }
+    #endif
+    """
+    int CONVCORE_OPENMP
+    int convcore_omp_max_threads() noexcept nogil
 
 
 def openmp_enabled():

@@ -27,8 +27,11 @@ from blas cimport gemm
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
+from parallel cimport import_parallel
 from runs cimport zero_run
 from wino_transforms cimport wino_grad, wino_in, wino_out
+
+import_parallel()
 
 
 # Values between consecutive xi blocks of the transformed input and of the products, beyond the

@@ -12,7 +12,7 @@ import pytest
 
 import convcore
 from convcore import cli, datasets, filters
-from convcore._validation import available_memory, check_memory, check_output_dir
+from convcore._validation import available_memory, cgroup_headroom, check_memory, check_output_dir
 
 #: far beyond any machine's memory: 8 bytes x 10**7 x 10**7 = 800 TB
 HUGE = 10**7
@@ -98,6 +98,51 @@ def test_memory_limit_is_the_available_memory():
         check_memory((limit // 8,), 8, "n")           # exactly the limit: accepted
         with pytest.raises(ValueError, match="^n asks for"):
             check_memory((limit // 8 + 1,), 8, "n")
+
+
+def _meminfo_available():
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+
+
+def test_memory_limit_never_exceeds_what_the_system_has():
+    if not os.path.exists("/proc/meminfo"):
+        pytest.skip("no /proc/meminfo on this system")
+    # the kernel's figure moves between two reads by what other processes allocate
+    assert available_memory() <= _meminfo_available() + 2**28
+
+
+def _cgroup_tree(tmp_path, membership, files):
+    """A cgroup mount as the kernel lays it out: `files` maps paths below it to their text."""
+    for name, text in files.items():
+        path = tmp_path / "fs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "self").write_text(membership)
+    return dict(root=str(tmp_path / "fs"), membership=str(tmp_path / "self"))
+
+
+@pytest.mark.parametrize("membership, files, expected", [
+    # cgroup v2: the unified group's limit minus what it uses now
+    ("0::/user.slice/job\n", {"user.slice/job/memory.max": "1073741824\n",
+                              "user.slice/job/memory.current": "268435456\n"}, 805306368),
+    ("0::/job\n", {"job/memory.max": "max\n", "job/memory.current": "4096\n"}, None),
+    # over the limit already (the kernel is reclaiming): nothing left, never negative
+    ("0::/job\n", {"job/memory.max": "1000\n", "job/memory.current": "5000\n"}, 0),
+    # cgroup v1: the memory controller's group (as this CI machine lays it out)
+    ("4:memory:/docker/abc\n3:cpuset:/\n", {
+        "memory/docker/abc/memory.limit_in_bytes": "2147483648\n",
+        "memory/docker/abc/memory.usage_in_bytes": "1073741824\n"}, 1073741824),
+    # v1 without a limit writes a number near 2**63
+    ("4:memory:/\n", {"memory/memory.limit_in_bytes": "9223372036854771712\n",
+                       "memory/memory.usage_in_bytes": "4096\n"}, None),
+    # v1 inside a container: the group's path is not mounted, its files sit at the root
+    ("4:memory:/process_api/xyz\n", {"memory/memory.limit_in_bytes": "536870912\n",
+                                       "memory/memory.usage_in_bytes": "36870912\n"}, 500000000),
+    ("", {}, None),                                   # no cgroups at all
+])
+def test_cgroup_headroom_reads_the_kernels_files(tmp_path, membership, files, expected):
+    assert cgroup_headroom(**_cgroup_tree(tmp_path, membership, files)) == expected
 
 
 def test_apply_refuses_a_padded_image_memory_cannot_hold():

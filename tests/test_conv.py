@@ -9,7 +9,7 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional import conv as conv_module
+from convcore.functional._conv import choice, dispatch, plan as plan_module, smallmaps
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -121,7 +121,7 @@ class TestIm2col:
         nd, _, c_in, _, spatial, k, s, p, d, _ = case
         kernel = expand(k, nd)
         x = rng.standard_normal((c_in,) + spatial).astype(dtype)
-        geometry = conv_module._Conv(x[None], np.zeros((1, c_in) + kernel, dtype), s, p, d, 1,
+        geometry = plan_module.Plan(x[None], np.zeros((1, c_in) + kernel, dtype), s, p, d, 1,
                                      nd).geometry
         ref = reference_im2col(x.astype(float), kernel, expand(s, nd), _pads(p, nd), expand(d, nd))
         cols = np.full(ref.shape, np.nan, dtype=dtype)
@@ -135,7 +135,7 @@ class TestIm2col:
                                                 rel=1e-10)
 
     def test_shapes_must_match_the_geometry(self):
-        geometry = conv_module._Conv(np.zeros((1, 1, 4)), np.zeros((1, 1, 2)), 1, 0, 1, 1,
+        geometry = plan_module.Plan(np.zeros((1, 1, 4)), np.zeros((1, 1, 2)), 1, 0, 1, 1,
                                      1).geometry
         with pytest.raises(ValueError, match="im2col: array shapes do not match"):
             _im2col.im2col(np.zeros((1, 4)), geometry, np.zeros((2, 2)))
@@ -145,7 +145,7 @@ class TestIm2col:
             _im2col.im2col(np.zeros((1, 4)), geometry[:5].copy(), np.zeros((2, 3)))
 
     def test_kernels_refuse_arrays_that_disagree_with_the_geometry(self):
-        c = conv_module._Conv(np.zeros((2, 4, 6, 6)), np.zeros((4, 2, 3, 3)), 1, 0, 1, 2, 2)
+        c = plan_module.Plan(np.zeros((2, 4, 6, 6)), np.zeros((4, 2, 3, 3)), 1, 0, 1, 2, 2)
         x, y, w = np.zeros((2, 4, 36)), np.zeros((2, 4, 16)), np.zeros((4, 18))
         work, bias = np.zeros((1, 18 * (16 + _im2col.COLS_PAD))), np.zeros(0)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
@@ -169,11 +169,11 @@ class TestIm2col:
         x = rng.standard_normal((3, 4, 7, 6))
         w = rng.standard_normal((6, 4 // groups, 3, 2))
         b = rng.standard_normal(6)
-        c = conv_module._Conv(x, w, 1, 1, 1, groups, 2)
+        c = plan_module.Plan(x, w, 1, 1, 1, groups, 2)
         K = w[0].size
         y = np.empty((3, 6) + c.out_spatial)
         w_b = np.concatenate([w.reshape(6, K), b[:, None]], axis=1)
-        _im2col.forward(conv_module._flat(x), w_b, np.zeros(0), conv_module._flat(y), c.geometry,
+        _im2col.forward(plan_module.flat(x), w_b, np.zeros(0), plan_module.flat(y), c.geometry,
                         groups, 5, 1, np.empty((1, (K + 1) * (5 + _im2col.COLS_PAD))), 1)
         np.testing.assert_allclose(y, reference_conv(x, w, b, (1, 1), [(1, 1)] * 2, (1, 1), groups),
                                    rtol=1e-12, atol=1e-12)
@@ -200,24 +200,24 @@ class TestForward:
     @pytest.mark.parametrize("images", [1, 2, 3])
     def test_several_images_per_gemm(self, case, images, monkeypatch):
         # small outputs: several images' columns share one GEMM (a short last item included)
-        monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
-        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # im2col, not dense
+        monkeypatch.setattr(choice, "images_per_gemm", lambda K, L, batch: images)
+        monkeypatch.setattr(choice, "GRAIN", 1)  # small as they are, use both threads
+        monkeypatch.setattr(choice, "small_maps", lambda c: False)  # im2col, not dense
         _matches_reference_on_one_and_two_threads(case, np.float32)
 
     def test_images_per_gemm_fill_small_outputs_only(self):
-        assert conv_module._images_per_gemm(4608, 1, 32) == 16  # at most half the batch
-        assert conv_module._images_per_gemm(576, 64, 32) == 8  # 512 columns
-        assert conv_module._images_per_gemm(576, 3136, 32) == 1  # a large image alone
-        assert conv_module._images_per_gemm(25, 576, 64) == 1  # shallow K, wide enough alone
-        assert conv_module._images_per_gemm(25, 64, 64) == 4  # 256 columns
+        assert choice.images_per_gemm(4608, 1, 32) == 16  # at most half the batch
+        assert choice.images_per_gemm(576, 64, 32) == 8  # 512 columns
+        assert choice.images_per_gemm(576, 3136, 32) == 1  # a large image alone
+        assert choice.images_per_gemm(25, 576, 64) == 1  # shallow K, wide enough alone
+        assert choice.images_per_gemm(25, 64, 64) == 4  # 256 columns
 
     def test_tiles_depend_on_the_shapes_only(self):
-        assert conv_module._tile(576, 3136, 64) == 512  # deep K: about L2
-        assert conv_module._tile(25, 784, 32) == 784  # 32 x 784 x 26 stays a small GEMM
-        assert conv_module._tile(75, 1024, 32) == 1_000_000 // (32 * 76)
-        assert conv_module._tile(75, 1024, 512) == 256  # at least 256 columns
-        assert conv_module._tile(75, 100, 32) == 100  # never more than the image
+        assert choice.tile(576, 3136, 64) == 512  # deep K: about L2
+        assert choice.tile(25, 784, 32) == 784  # 32 x 784 x 26 stays a small GEMM
+        assert choice.tile(75, 1024, 32) == 1_000_000 // (32 * 76)
+        assert choice.tile(75, 1024, 512) == 256  # at least 256 columns
+        assert choice.tile(75, 100, 32) == 100  # never more than the image
 
     @pytest.mark.parametrize("case", [  # taps that meet only padding are dropped
         (2, 3, 4, 5, (1, 1), 3, 1, 1, 1, 1),  # 3x3 on 1x1: the centre tap
@@ -229,14 +229,14 @@ class TestForward:
         (3, 2, 2, 3, (1, 2, 1), 3, 1, 1, 1, 1),
     ])
     def test_taps_on_padding_only_are_dropped(self, case, monkeypatch):
-        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # not the dense path
+        monkeypatch.setattr(choice, "small_maps", lambda c: False)  # not the dense path
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in // g) + kernel)
         b = rng.standard_normal(c_out)
-        c = conv_module._Conv(x, w, s, p, d, g, nd)
-        assert conv_module._trim_taps(c).weight.size < w.size
+        c = plan_module.Plan(x, w, s, p, d, g, nd)
+        assert plan_module.trim_taps(c).weight.size < w.size
         y = conv(nd)(x, w, b, stride=s, padding=p, dilation=d, groups=g)
         ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), g)
         np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
@@ -252,12 +252,12 @@ class TestForward:
     ])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_depthwise_direct(self, case, dtype, monkeypatch):
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as they are, use both threads
+        monkeypatch.setattr(choice, "GRAIN", 1)  # small as they are, use both threads
         x, w, b = _matches_reference_on_one_and_two_threads(case, dtype)
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         with pytest.raises(ValueError, match="depthwise forward: array shapes do not match"):
             from convcore._kernels import depthwise as _depthwise
-            c = conv_module._Conv(x, w, s, p, d, g, nd)
+            c = plan_module.Plan(x, w, s, p, d, g, nd)
             _depthwise.forward(c.x.reshape(n, c_in, -1), w.reshape(c_out, -1), b,
                                np.empty((n, c_out + 1, 1), dtype), c.geometry, c_out // g, 1)
 
@@ -355,8 +355,8 @@ class TestWinograd:
     @pytest.fixture(autouse=True)
     def _small_images_too(self, monkeypatch):
         # the tests' images have few 2x2 tiles; by default those go to im2col
-        monkeypatch.setattr(conv_module, "_MIN_WINOGRAD_TILES", 1)
-        monkeypatch.setattr(conv_module, "_MIN_WINOGRAD_TILES_WEIGHT_GRAD", 1)
+        monkeypatch.setattr(choice, "MIN_WINOGRAD_TILES", 1)
+        monkeypatch.setattr(choice, "MIN_WINOGRAD_TILES_WEIGHT_GRAD", 1)
 
     CASES = [  # N, C_in, C_out, (H, W), padding, bias
         (2, 16, 16, (7, 9), 1, True),  # odd output: the last tiles are cut
@@ -370,13 +370,13 @@ class TestWinograd:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     @pytest.mark.parametrize("tiles", [3, 256])  # several steps per image, or one
     def test_matches_reference(self, case, dtype, tiles, monkeypatch):
-        monkeypatch.setattr(conv_module, "_WINOGRAD_TILES", tiles)
+        monkeypatch.setattr(choice, "WINOGRAD_TILES", tiles)
         n, c_in, c_out, spatial, p, with_bias = case
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in, 3, 3))
         b = rng.standard_normal(c_out) if with_bias else None
-        c = conv_module._Conv(x, w, 1, p, 1, 1, 2)
-        assert conv_module._use_winograd(c)
+        c = plan_module.Plan(x, w, 1, p, 1, 1, 2)
+        assert choice.use_winograd(c)
         y = F.conv2d(x.astype(dtype), w.astype(dtype), None if b is None else b.astype(dtype),
                      padding=p)
         assert y.dtype == dtype
@@ -388,7 +388,7 @@ class TestWinograd:
     def test_gradients(self, case, tiles, monkeypatch):
         # grad_w[o, c, i, j] = sum over images and outputs p of grad_y[o, p] * x_padded[c, p + (i, j)];
         # grad_x (a Winograd convolution too) against the col2im path
-        monkeypatch.setattr(conv_module, "_WINOGRAD_TILES", tiles)
+        monkeypatch.setattr(choice, "WINOGRAD_TILES", tiles)
         n, c_in, c_out, spatial, p, _ = case
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in, 3, 3))
@@ -404,7 +404,7 @@ class TestWinograd:
             # a float32 sum's error scales with the sum of its terms' magnitudes
             np.testing.assert_allclose(gb, gy.sum(axis=(0, 2, 3)), rtol=tol,
                                        atol=tol * np.abs(gy).sum(axis=(0, 2, 3)).max())
-        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        monkeypatch.setattr(dispatch, "input_grad_by_conv", lambda *args, **kwargs: None)
         ref_x = F.conv2d_backward(gy, x, w, padding=p, need_weight=False, need_bias=False)[0]
         np.testing.assert_allclose(gx, ref_x, rtol=2e-5, atol=2e-5 * np.abs(ref_x).max())
 
@@ -413,9 +413,9 @@ class TestWinograd:
     def test_several_images_per_step(self, images, dtype, monkeypatch):
         # small images share a step (5 images by 2 or 3: a short last item), forward and weight
         # gradient (2 chunks of 2 and 3 images); 1 and 2 threads give the same bits
-        monkeypatch.setattr(conv_module, "_winograd_forward_images", lambda c: images)
-        monkeypatch.setattr(conv_module, "_weight_grad_winograd_plan", lambda c: (2, images))
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)
+        monkeypatch.setattr(choice, "winograd_forward_images", lambda c: images)
+        monkeypatch.setattr(choice, "weight_grad_winograd", lambda c: (2, images))
+        monkeypatch.setattr(choice, "GRAIN", 1)
         x = rng.standard_normal((5, 16, 5, 7))
         w = rng.standard_normal((12, 16, 3, 3))
         b = rng.standard_normal(12)
@@ -443,7 +443,7 @@ class TestWinograd:
         monkeypatch.undo()  # the default thresholds
 
         def images(n, c, h):
-            return conv_module._winograd_forward_images(conv_module._Conv(
+            return choice.winograd_forward_images(plan_module.Plan(
                 np.zeros((n, c, h, h), np.float32), np.zeros((c, c, 3, 3), np.float32), 1, 1, 1,
                 1, 2))
         assert images(8, 64, 56) == 1  # 784 tiles: steps within the image
@@ -453,7 +453,7 @@ class TestWinograd:
         assert images(8, 64, 2) == 0  # one tile per image: im2col
 
     def test_one_and_two_threads_give_the_same_bits(self, monkeypatch, openmp):
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)  # small as it is, use both threads
+        monkeypatch.setattr(choice, "GRAIN", 1)  # small as it is, use both threads
         x = rng.standard_normal((5, 16, 9, 10)).astype(np.float32)
         w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
         b = rng.standard_normal(16).astype(np.float32)
@@ -481,9 +481,9 @@ class TestWinograd:
     ])
     def test_used_only_where_it_applies(self, kw, shape, expected):
         c_in = shape[1] * kw.get("groups", 1)
-        c = conv_module._Conv(np.zeros((1, c_in, 9, 9)), np.zeros(shape), kw.get("stride", 1), 2,
+        c = plan_module.Plan(np.zeros((1, c_in, 9, 9)), np.zeros(shape), kw.get("stride", 1), 2,
                               kw.get("dilation", 1), kw.get("groups", 1), 2)
-        assert conv_module._use_winograd(c) is expected
+        assert choice.use_winograd(c) is expected
 
     @pytest.mark.parametrize("shape, expected", [
         ((8, 512, 7, 7), False),  # 16 tiles per image, 16 MiB of transformed weights
@@ -496,15 +496,15 @@ class TestWinograd:
     ])
     def test_used_where_the_tiles_pay(self, shape, expected, monkeypatch):
         monkeypatch.undo()  # the default threshold
-        c = conv_module._Conv(np.zeros(shape, np.float32), np.zeros((shape[1],) * 2 + (3, 3),
+        c = plan_module.Plan(np.zeros(shape, np.float32), np.zeros((shape[1],) * 2 + (3, 3),
                               np.float32), 1, 1, 1, 1, 2)
-        assert conv_module._use_winograd(c) is expected
+        assert choice.use_winograd(c) is expected
 
     def test_kernel_refuses_other_geometries_and_shapes(self):
         x, w = np.zeros((1, 16, 6, 6)), np.zeros((16, 16, 3, 3))
         u, y, work = np.zeros((16, 16, 16)), np.zeros((1, 16, 36)), np.zeros((1, 100000))
-        c = conv_module._Conv(x, w, 1, 1, 1, 1, 2)
-        strided = conv_module._Conv(x, w, 2, 1, 1, 1, 2)
+        c = plan_module.Plan(x, w, 1, 1, 1, 1, 2)
+        strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
                                      1, 1, work, 1)
@@ -601,7 +601,7 @@ class TestGradients:
     def test_depthwise_gradients(self, case, monkeypatch):
         # the convolution is linear in x and in w: <gy, conv(x, w)> = <grad_x, x> = <grad_w, w>;
         # and numerical gradients; float32 on 1 and 2 threads gives the same bits
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)
+        monkeypatch.setattr(choice, "GRAIN", 1)
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
@@ -613,9 +613,22 @@ class TestGradients:
         assert np.sum(gx * x) == pytest.approx(total, rel=1e-10)
         assert np.sum(gw * w) == pytest.approx(total, rel=1e-10)
 
+    @pytest.mark.parametrize("groups", [1, 4])  # im2col, the depthwise kernels
+    def test_unbatched_gradients_have_the_unbatched_shapes(self, groups):
+        # an unbatched call's gradients are the batched call's with the batch axis dropped (the
+        # depthwise input gradient used to lose its channel axis as well)
+        x = rng.standard_normal((4, 5, 5))
+        w = rng.standard_normal((4, 4 // groups, 3, 3))
+        gy = rng.standard_normal((4, 3, 3))
+        unbatched = F.conv2d_backward(gy, x, w, groups=groups)
+        batched = F.conv2d_backward(gy[None], x[None], w, groups=groups)
+        assert unbatched[0].shape == x.shape
+        for one, many in zip(unbatched, batched):
+            np.testing.assert_array_equal(one, many[0] if one.shape == x.shape else many)
+
     def test_depthwise_kernels_refuse_mismatched_shapes(self):
         from convcore._kernels import depthwise as _depthwise
-        c = conv_module._Conv(np.zeros((2, 4, 5, 5)), np.zeros((8, 1, 3, 3)), 1, 1, 1, 4, 2)
+        c = plan_module.Plan(np.zeros((2, 4, 5, 5)), np.zeros((8, 1, 3, 3)), 1, 1, 1, 4, 2)
         gy, x = np.zeros((2, 8, 25)), np.zeros((2, 4, 25))
         with pytest.raises(ValueError, match="depthwise backward_input: array shapes do not"):
             _depthwise.backward_input(gy, np.zeros((8, 9)), np.zeros((2, 4, 24)), c.geometry, 2, 1)
@@ -652,10 +665,10 @@ class TestGradients:
         # several images per GEMM (a short last one included) and the taps that meet only padding
         # left out: numerical gradients (zero for those taps), and float32 on 1 and 2 threads
         # gives the same bits
-        monkeypatch.setattr(conv_module, "_images_per_gemm", lambda K, L, batch: images)
-        monkeypatch.setattr(conv_module, "_GRAIN", 1)
-        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
-        monkeypatch.setattr(conv_module, "_small_map_taps", lambda c: None)  # im2col, not dense
+        monkeypatch.setattr(choice, "images_per_gemm", lambda K, L, batch: images)
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(dispatch, "input_grad_by_conv", lambda *args, **kwargs: None)
+        monkeypatch.setattr(choice, "small_maps", lambda c: False)  # im2col, not dense
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
         x = rng.standard_normal((n, c_in) + spatial)
@@ -664,7 +677,7 @@ class TestGradients:
         _numerical_and_on_one_and_two_threads(nd, x, w, gy, kw)
 
     def test_kernels_refuse_too_little_work_for_the_images(self):
-        c = conv_module._Conv(np.zeros((4, 2, 2, 2)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
+        c = plan_module.Plan(np.zeros((4, 2, 2, 2)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
         gy, x = np.zeros((4, 3, 4)), np.zeros((4, 2, 4))
         work = np.zeros((1, 18 * (4 + _im2col.COLS_PAD)))  # one image's tile, not 8 images
         with pytest.raises(ValueError, match="backward_weight: work is too small for the images"):
@@ -682,9 +695,9 @@ class TestGradients:
         w = rng.standard_normal((c_out, c_in // g) + kernel)
         kw = dict(stride=s, padding=p, dilation=d, groups=g)
         gy = rng.standard_normal(conv(nd)(x, w, **kw).shape)
-        monkeypatch.setattr(conv_module, "_MIN_CHANNELS_BY_CONV", 1)
+        monkeypatch.setattr(choice, "MIN_CHANNELS_BY_CONV", 1)
         by_conv = conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0]
-        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        monkeypatch.setattr(dispatch, "input_grad_by_conv", lambda *args, **kwargs: None)
         by_col2im = conv_backward(nd)(gy, x, w, **kw, need_weight=False, need_bias=False)[0]
         np.testing.assert_allclose(by_conv, by_col2im, rtol=1e-12, atol=1e-12)
 
@@ -693,18 +706,18 @@ class TestGradients:
         # stride 1, 3x3, 16 output channels: fewer than 16 input channels go by convolution only
         # when it runs by Winograd (8 or more)
         calls = []
-        by_conv = conv_module._input_grad_by_conv
+        by_conv = dispatch.input_grad_by_conv
 
         def spy(*args, **kwargs):
             calls.append(by_conv(*args, **kwargs))
             return calls[-1]
-        monkeypatch.setattr(conv_module, "_input_grad_by_conv", spy)
+        monkeypatch.setattr(dispatch, "input_grad_by_conv", spy)
         x = rng.standard_normal((2, c_in, 12, 12))
         w = rng.standard_normal((16, c_in, 3, 3))
         gy = rng.standard_normal((2, 16, 12, 12))
         gx = F.conv2d_backward(gy, x, w, padding=1, need_weight=False, need_bias=False)[0]
         assert (calls[0] is not None) is expected
-        monkeypatch.setattr(conv_module, "_input_grad_by_conv", lambda *args, **kwargs: None)
+        monkeypatch.setattr(dispatch, "input_grad_by_conv", lambda *args, **kwargs: None)
         ref = F.conv2d_backward(gy, x, w, padding=1, need_weight=False, need_bias=False)[0]
         np.testing.assert_allclose(gx, ref, rtol=1e-12, atol=1e-12)
 
@@ -764,7 +777,7 @@ class TestSmallMaps:
         # forward with bias against the loop from the formula; gradients against numerical ones;
         # float32 on 1 and 2 threads (every pass on both) gives the same bits
         from convcore.functional import _matmul
-        for module, name in ((conv_module, "_GRAIN"), (conv_module, "_EXPAND_GRAIN"),
+        for module, name in ((choice, "GRAIN"), (choice, "EXPAND_GRAIN"),
                              (_matmul, "_PARALLEL_WORK")):
             monkeypatch.setattr(module, name, 1)
         nd, n, c_in, c_out, spatial, k, s, p, d = case
@@ -772,8 +785,8 @@ class TestSmallMaps:
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in) + expand(k, nd))
         b = rng.standard_normal(c_out)
-        c = conv_module._Conv(x, w, s, p, d, 1, nd)
-        assert conv_module._small_map_taps(c) is not None  # the dense path runs
+        c = plan_module.Plan(x, w, s, p, d, 1, nd)
+        assert choice.small_maps(c)  # the dense path runs
         ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), 1)
         np.testing.assert_allclose(conv(nd)(x, w, b, **kw), ref, rtol=1e-12, atol=1e-12)
         gy = rng.standard_normal(ref.shape)
@@ -787,8 +800,8 @@ class TestSmallMaps:
         x = rng.standard_normal((3, 72, 2, 2))
         w = rng.standard_normal((80, 72, 3, 3))
         b = rng.standard_normal(80)
-        c = conv_module._Conv(x, w, 1, 1, 1, 1, 2)
-        assert conv_module._small_map_taps(c) is not None  # the dense path runs
+        c = plan_module.Plan(x, w, 1, 1, 1, 1, 2)
+        assert choice.small_maps(c)  # the dense path runs
         ref = reference_conv(x, w, b, (1, 1), _pads(1, 2), (1, 1), 1)
         np.testing.assert_allclose(F.conv2d(x, w, b, padding=1), ref, rtol=1e-12, atol=1e-12)
         x32, w32 = x.astype(np.float32), w.astype(np.float32)
@@ -805,9 +818,9 @@ class TestSmallMaps:
         # output position p meets input position q through the tap t with, on every axis,
         # q = p * stride + t * dilation - padding_low
         nd, n, c_in, c_out, spatial, k, s, p, d = case
-        c = conv_module._Conv(np.zeros((1, 1) + spatial), np.zeros((1, 1) + expand(k, nd)), s, p,
+        c = plan_module.Plan(np.zeros((1, 1) + spatial), np.zeros((1, 1) + expand(k, nd)), s, p,
                               d, 1, nd)
-        table = conv_module._tap_table(tuple(map(tuple, c.geometry.T.tolist())))
+        table = smallmaps.tap_table(tuple(map(tuple, c.geometry.T.tolist())))
         kernel, lows = c.weight.shape[2:], [lo for lo, _ in c.pads]
         outs, ins = list(itertools.product(*map(range, c.out_spatial))), list(
             itertools.product(*map(range, spatial)))
@@ -828,8 +841,8 @@ class TestSmallMaps:
         ((32, 512, 1, 1), (512, 512, 3, 3), 1, True),
     ])
     def test_used_where_it_pays(self, x_shape, w_shape, groups, dense):
-        c = conv_module._Conv(np.zeros(x_shape), np.zeros(w_shape), 1, 1, 1, groups, 2)
-        assert (conv_module._small_map_taps(c) is not None) == dense
+        c = plan_module.Plan(np.zeros(x_shape), np.zeros(w_shape), 1, 1, 1, groups, 2)
+        assert choice.small_maps(c) == dense
 
     def test_kernels_refuse_mismatched_shapes(self):
         from convcore._kernels import smallmaps as _smallmaps

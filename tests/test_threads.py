@@ -8,7 +8,7 @@ import pytest
 
 import convcore
 from convcore._kernels import openmp as _openmp
-from convcore.functional import conv as conv_module
+from convcore.functional._conv import kernels as conv_kernels
 from convcore.functional import pooling as pooling_module
 
 
@@ -32,8 +32,11 @@ class KernelSpy:
 
 @pytest.fixture
 def spies(monkeypatch):
-    conv_spy, pool_spy = KernelSpy(conv_module.kernels), KernelSpy(pooling_module._pooling)
-    monkeypatch.setattr(conv_module, "kernels", conv_spy)
+    conv_spy, pool_spy = KernelSpy(conv_kernels.im2col), KernelSpy(pooling_module._pooling)
+    winograd_spy = KernelSpy(conv_kernels.winograd)
+    winograd_spy.threads = conv_spy.threads  # one record for the GEMM engines' kernels
+    monkeypatch.setattr(conv_kernels, "im2col", conv_spy)
+    monkeypatch.setattr(conv_kernels, "winograd", winograd_spy)
     monkeypatch.setattr(pooling_module, "_pooling", pool_spy)
     yield conv_spy, pool_spy
     convcore.set_num_threads(None)
@@ -104,11 +107,11 @@ def test_one_and_two_threads_give_the_same_bits(nd, x_shape, w_shape, kw, dtype,
 
 
 def test_weight_gradient_chunks_depend_on_sizes_only():
-    from convcore.functional.conv import _weight_chunks
-    assert _weight_chunks(1, 100) == 1
-    assert _weight_chunks(5, 100) == 5
-    assert _weight_chunks(64, 100) == 8
-    assert _weight_chunks(64, 20 * 1024 * 1024) == 2  # a large layer: 2 partial sums, not 8
+    from convcore.functional._conv.choice import weight_chunks
+    assert weight_chunks(1, 100) == 1
+    assert weight_chunks(5, 100) == 5
+    assert weight_chunks(64, 100) == 8
+    assert weight_chunks(64, 20 * 1024 * 1024) == 2  # a large layer: 2 partial sums, not 8
 
 
 def test_blas_threads_holds_every_openblas_in_the_process():

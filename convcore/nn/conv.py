@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import functional as F
 from .._validation import as_int, as_tuple
-from ..functional.conv import _padding
+from ..functional._conv.plan import padding_pairs
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 
@@ -49,7 +49,7 @@ class _ConvNd(Module):
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"groups={self.groups} must divide in_channels={self.in_channels} "
                              f"and out_channels={self.out_channels}")
-        _padding(padding, nd, self.kernel_size, self.stride, self.dilation)  # validates
+        padding_pairs(padding, nd, self.kernel_size, self.stride, self.dilation)  # validates
         self.padding = padding if isinstance(padding, str) else _to_tuples(
             list(padding) if isinstance(padding, (list, tuple)) else padding)
         if isinstance(self.padding, (int, np.integer)):
@@ -88,7 +88,7 @@ class _ConvNd(Module):
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        pads = _padding(self.padding, self.nd, self.kernel_size, self.stride, self.dilation)
+        pads = padding_pairs(self.padding, self.nd, self.kernel_size, self.stride, self.dilation)
         out = []
         for n, k, s, d, (lo, hi) in zip(input_shape[-self.nd:], self.kernel_size, self.stride,
                                         self.dilation, pads):

@@ -1,29 +1,33 @@
-/* A small pool of helper threads that never makes the caller wait for a helper that has not
-   started (used by _direct and _lines; each module that includes this has a pool of its own).
+/* The process-wide pool of helper threads behind run_batches() (src/c/parallel.h). Compiled
+   into one module only, convcore._kernels.parallel, so the process has one pool; the other
+   kernel modules reach it through the capsule that module publishes.
 
-   An OpenMP parallel region ends with a barrier: on a shared machine, a worker that is not
-   scheduled in time (another process holds the other core) holds the whole call up for a
-   scheduler tick or more (measured: a 0.45 ms 3x3 filter of a 1024x1024 image took 8-16 ms with
-   2 OpenMP threads while a compiler ran on the other core, 0.9 ms on one thread). Here the caller
-   publishes a job and works on it at once; items are claimed in batches through one atomic ticket
-   (generation << 32 | next batch) by compare-and-swap; the caller only waits for batches a helper
-   has actually claimed. A helper that wakes late finds the ticket's generation changed or
-   exhausted and claims nothing; it reads the job's fields before its claim, and a successful claim
-   proves the job was still the same.
+   Why not OpenMP: an OpenMP parallel region ends with a barrier: on a shared machine, a worker
+   that is not scheduled in time (another process holds the other core) holds the whole call up
+   for a scheduler tick or more (measured: a 0.45 ms 3x3 filter of a 1024x1024 image took 8-16 ms
+   with 2 OpenMP threads while a compiler ran on the other core, 0.9 ms on one thread). And the
+   process's libgomp is shared with PyTorch and others, whose speed depends on how it was loaded.
+   Here the caller publishes a job and works on it at once; items are claimed in batches through
+   one atomic ticket (generation << 32 | next batch) by compare-and-swap; the caller only waits
+   for batches a helper has actually claimed. A helper that wakes late finds the ticket's
+   generation changed or exhausted and claims nothing; it reads the job's fields before its
+   claim, and a successful claim proves the job was still the same.
 
    cc_parallel(fn, ctx, n, batch, threads) runs fn(ctx, lo, hi, tid) over [0, n) and returns the
    number of threads it could use; 1 means it ran nothing (pool busy, backing off, or absent:
-   CC_POOL is 0 without GCC/Clang on POSIX) and the caller runs the job itself. */
+   CC_POOL is 0 without GCC/Clang on POSIX, or when built with CONVCORE_NO_POOL) and the caller
+   runs the job itself (run_batches does). A forked child starts helpers of its own. */
 #ifndef CONVCORE_CC_POOL_H
 #define CONVCORE_CC_POOL_H
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__unix__) || defined(__APPLE__))
+#include "parallel.h"
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__unix__) || defined(__APPLE__)) \
+    && !defined(CONVCORE_NO_POOL)
 #define CC_POOL 1
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
-typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
 #define CC_MAX_THREADS 64
 static pthread_mutex_t cc_run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
 static pthread_mutex_t cc_mu = PTHREAD_MUTEX_INITIALIZER;      /* wake-ups */
@@ -154,9 +158,10 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
 }
 #else
 #define CC_POOL 0
-typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
 static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
+    (void)fn; (void)ctx; (void)n; (void)batch; (void)threads;
     return 1;
 }
 #endif
+static const cc_pool_api cc_pool_impl = {CC_POOL_API_VERSION, cc_parallel};
 #endif

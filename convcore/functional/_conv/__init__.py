@@ -1,0 +1,9 @@
+"""The convolutions of :mod:`convcore.functional.conv`, laid out as :mod:`convcore.signal` is:
+
+- ``plan``: the checked arguments of one call (arrays in their working dtype, the geometry);
+- ``choice``: one table of measured thresholds and the rules that pick an engine and its steps;
+- ``dispatch``: which engine runs the forward pass and each gradient;
+- the engines ``smallmaps`` (one dense matrix), ``depthwise`` (direct planes), ``winograd``
+  (F(2x2, 3x3)) and ``im2col`` (im2col + GEMM, col2im);
+- ``kernels``: the compiled modules, each loaded in this one place.
+"""

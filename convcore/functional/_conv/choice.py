@@ -1,0 +1,200 @@
+"""Which engine runs a convolution, and in what steps: one table of measured thresholds, then the
+rules that read it. Rules take a :class:`~.plan.Plan` and look at shapes only, never at the thread
+count, so a result has the same bits on 1 or 2 threads.
+
+Every figure was measured on AVX-512 with SciPy's OpenBLAS, float32, one thread unless said
+(GFLOP/s, or ms where so marked).
+"""
+import math
+
+# --- the table ---------------------------------------------------------------------------------
+
+# Multiply-adds a thread should have before a second one is worth waking (a small layer's whole
+# run is shorter than waking a thread, and on a busy machine than a scheduler time slice).
+GRAIN = 1 << 24
+# Matrix entries per thread from which the small-map engine's dense matrix is written on every
+# thread.
+EXPAND_GRAIN = 1 << 18
+
+# OpenBLAS multiplies small matrices (M * N * K up to about 1e6) by a kernel that reads them in
+# place, without packing; a shallow layer's im2col tile of up to that size runs by it.
+SMALL_GEMM = 1_000_000
+
+# Channels (in and out) from which a 3x3 stride-1 convolution runs by Winograd F(2x2, 3x3): its 16
+# GEMMs have C_in as their depth and C_out rows; with fewer channels the transforms cost more than
+# the multiplications they save. Measured (16 images of 32x32, forward / weight gradient, Winograd
+# against im2col): 8 -> 8 channels 55/54 against 44/45, 8 -> 32 100/92 against 80/53, 32 -> 8
+# 72/73 against 25/25; 4 -> 16 56/55 against 58/60, 3 -> 64 70/53 against 82/51.
+MIN_CHANNELS_WINOGRAD = 8
+# Rows of 2x2 output tiles per Winograd step: at most about this many tiles (the weight gradient's
+# steps; its GEMMs sum over the tiles, and wider ones did a little better).
+WINOGRAD_TILES = 256
+# Winograd runs a step of 16 GEMMs per image whose width is the image's 2x2 tiles; their 16
+# transformed weight matrices are read again for every image. With few tiles (a deep layer on a
+# small image) that traffic costs more than the multiplications saved once the 16 matrices no
+# longer stay in cache. Measured (forward / weight gradient, Winograd against im2col, with the
+# vectorised transforms): 8x512x7x7 (16 tiles, 16 MiB of transformed weights) 60/73 against
+# 86/77, 32x512x4x4 (4 tiles) 34/59 against 80/69, 8x512x10x10 (25 tiles) 93/113 against 86/88;
+# 16x448x8x8 (16 tiles, 12 MiB) 118/139 against 89/85; 32x384x4x4 (9 MiB) 122/71 against 83/59;
+# 32x128x4x4 103/60 against 64/56; 32x64x4x4 66/49 against 47/42; one tile (2x2 maps) 49/13
+# against 67/26 at 256 channels.
+MIN_WINOGRAD_TILES = 4
+WINOGRAD_CACHED_BYTES = 14 << 20
+MIN_WINOGRAD_TILES_UNCACHED = 25
+# The weight gradient's GEMMs sum over a step's tiles: with few they are too shallow (32x256x4x4,
+# 4 tiles a step: 41 GFLOP/s against 59 by im2col; 32x64x8x8, 16 tiles: 83 against 59).
+MIN_WINOGRAD_TILES_WEIGHT_GRAD = 16
+# Tiles per step at most when whole small images share a step: batch 32, 3x3 'same' (ms, steps of
+# 64-128 tiles against 48): 128 channels on 4x4 maps 1.99 against 1.54, on 6x6 3.39 against 2.74;
+# 64 on 8x8 1.48 against 1.38; 8x128x8x8 1.45 against 1.21.
+WINOGRAD_IMAGES_TILES = 48
+# Forward (and input-gradient) steps hold 16 * (C_in + C_out) values per tile (the transformed
+# input and the products), kept within about L2: 8x128x28x28 ran 186 GFLOP/s with 56 tiles per
+# step (0.9 MiB) against 153 with 84 to 256; 8x64x56x56 174 with 112 tiles (0.9 MiB) against 133
+# with 256; below 64 tiles the GEMMs get too narrow (8x256x14x14: 126 with 28).
+WINOGRAD_STEP_BYTES = 1 << 20
+
+# Partial weight gradients summed apart (and then added in order): at most one per image, at
+# most WEIGHT_CHUNKS, and no more than fit in WEIGHT_CHUNK_BYTES (but at least 2, so that two
+# threads share a large layer). The count never depends on the thread count.
+WEIGHT_CHUNKS = 8
+WEIGHT_CHUNK_BYTES = 32 * 1024 * 1024
+
+# Input channels per group from which the stride-1 input gradient runs as a convolution (its GEMM
+# has this many rows; with fewer, GEMM + col2im is faster), or with fewer when that convolution
+# runs by Winograd (16x8x32x32 by 8x8x3x3: 50 GFLOP/s against 36 by col2im; 12 -> 16 channels 82
+# against 54; with 4 input channels, im2col, 31 against 71).
+MIN_CHANNELS_BY_CONV = 16
+
+# Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
+# go faster by im2col + GEMM (8x64x56x56, 3x3: 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1).
+DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+def small_maps(c):
+    """Whether `c` runs as one dense matrix (the small-map engine): ungrouped, with input maps of
+    at most half as many positions as the kernel has taps, where im2col would multiply mostly
+    padding (a 3x3 layer on 1x1 maps too: its matrix holds the centre taps, and its weight
+    gradient comes out whole, the other taps zero, in the same pass) (32x256x2x2 by 256x256x3x3,
+    on a busy machine: forward 2.5 ms by im2col against 2.0, input gradient 2.9 against 1.6,
+    weight gradient 2.6 against 1.7)."""
+    return c.groups == 1 and 2 * math.prod(c.x.shape[2:]) <= math.prod(c.weight.shape[2:])
+
+
+def tile(K, L, rows=0):
+    """Output positions per im2col tile, for GEMMs of `rows` (C_out per group) x tile x K (+1 for
+    a bias column). For a deep K (many channels x taps) sgemm wants wider tiles (512 columns:
+    K x 512 values, about the size of L2); for a shallow K (first layers) 256 columns, or as many
+    as keep the GEMM small (64x1x28x28 by 32x1x5x5: weight gradient 63 GFLOP/s in 256-column
+    tiles, 71 in one of 784; 32x3x32x32 by 32x3x5x5: forward 77 with 256 or 384 columns, 50 with
+    512)."""
+    if K >= 256:
+        return min(512, L)
+    return min(max(256, SMALL_GEMM // max(1, rows * (K + 1))), L)
+
+
+def images_per_gemm(K, L, batch):
+    """Images whose im2col columns go into one GEMM. A GEMM over the few output positions of a
+    small image (a deep layer of a network on 32x32 inputs has 1 to 64) runs below speed; several
+    images fill it to about `tile` columns. Images of `tile` columns or more go alone: the copy
+    of the shared product back to each image then costs more than it saves (64x1x28x28 by
+    32x1x5x5, 5 images per GEMM, 46 GFLOP/s against 65 alone; 64x3x28x28 by 16x3x5x5, 37 against
+    57; 32x512x4x4 by 512x512x3x3, 16 images, 85 against 70). At most half the batch, so that two
+    threads share it."""
+    return max(1, min(tile(K, 1 << 30, 1 << 30) // L, (batch + 1) // 2))
+
+
+def weight_chunks(batch, weight_bytes):
+    """Partial weight gradients summed apart (see WEIGHT_CHUNKS)."""
+    return min(batch, WEIGHT_CHUNKS, max(2, WEIGHT_CHUNK_BYTES // weight_bytes))
+
+
+def _tiles(c):
+    """2x2 output tiles of one image."""
+    return ((c.out_spatial[0] + 1) // 2) * ((c.out_spatial[1] + 1) // 2)
+
+
+def use_winograd(c, images=1):
+    """A 2-D, ungrouped 3x3 convolution with stride 1 and no dilation between enough channels,
+    with enough output tiles per image (per step of `images` images) for the transformed
+    weights' traffic to pay."""
+    c_out, c_in = c.weight.shape[:2]
+    if not (c.nd == 2 and c.groups == 1 and c.weight.shape[2:] == (3, 3)
+            and c.stride == (1, 1) and c.dilation == (1, 1)
+            and min(c_in, c_out) >= MIN_CHANNELS_WINOGRAD):
+        return False
+    tiles = _tiles(c)
+    cached = 16 * c_in * c_out * c.weight.itemsize <= WINOGRAD_CACHED_BYTES
+    return tiles >= MIN_WINOGRAD_TILES and (
+        cached or tiles * images >= MIN_WINOGRAD_TILES_UNCACHED)
+
+
+def winograd_forward_tiles(c):
+    """Tiles per step of the Winograd forward: ~WINOGRAD_STEP_BYTES of scratch, 64 to
+    WINOGRAD_TILES tiles."""
+    c_out, c_in = c.weight.shape[:2]
+    fit = WINOGRAD_STEP_BYTES // (16 * (c_in + c_out) * c.weight.itemsize)
+    return min(WINOGRAD_TILES, max(64, fit))
+
+
+def winograd_forward_images(c):
+    """Images per step of the Winograd forward, or 0 when it does not apply. An image with fewer
+    tiles than a step holds (`winograd_forward_tiles`) shares its step with others, so that the
+    16 transformed weight matrices are read once for several images (at most half the batch, so
+    that two threads share it)."""
+    if c.nd != 2:
+        return 0
+    tiles = _tiles(c)
+    step = min(winograd_forward_tiles(c), WINOGRAD_IMAGES_TILES)
+    images = even_steps(c.x.shape[0], max(1, min(step // tiles, (c.x.shape[0] + 1) // 2)))
+    return images if use_winograd(c, images) else 0
+
+
+def even_steps(batch, images):
+    """At most `images` images per step, so that the batch falls into an even number of steps of
+    about equal size (two threads then finish together: 12+12+8 images in three steps keep one
+    thread 20 images long, the other 12; four steps of 8 do not)."""
+    if images <= 1:
+        return images
+    steps = -(-batch // images)
+    images = -(-batch // (steps + steps % 2))
+    while images > 1 and -(-batch // images) % 2:
+        images -= 1
+    return images
+
+
+def weight_grad_winograd(c):
+    """(chunks, images per step) of the Winograd weight gradient, or None where im2col does
+    better: small images go several to a step (up to WINOGRAD_TILES tiles, within a chunk), and
+    a step needs MIN_WINOGRAD_TILES_WEIGHT_GRAD tiles (its GEMMs sum over them)."""
+    if c.nd != 2:
+        return None
+    c_out, c_in = c.weight.shape[:2]
+    chunks = weight_chunks(c.x.shape[0], 16 * c_out * c_in * c.weight.itemsize)
+    tiles = _tiles(c)
+    images = max(1, min(WINOGRAD_TILES // tiles, c.x.shape[0] // chunks))
+    if tiles * images < MIN_WINOGRAD_TILES_WEIGHT_GRAD or not use_winograd(c, images):
+        return None
+    return chunks, images
+
+
+def depthwise_weight_grad_direct(c):
+    """Whether a depthwise weight gradient runs by the direct kernels (else im2col)."""
+    return c.out_spatial[-1] <= DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH
+
+
+def input_grad_as_conv(c):
+    """Whether the input gradient of `c` may run as a convolution with the flipped weights:
+    stride 1, and not a 1x1 kernel on 1x1 maps (a 3x3 layer of the last stage on 32x32 inputs,
+    trimmed to its centre tap): copying the flipped weights costs as much as the product itself,
+    which the GEMM with the weights transposed does in place (32x512x1x1 by 512x512: 0.55 ms
+    against 1.0; on 2x2 maps and wider the copy pays, 0.27 against 0.39)."""
+    return all(s == 1 for s in c.stride) and not (
+        math.prod(c.weight.shape[2:]) == 1 and math.prod(c.out_spatial) == 1)
+
+
+def input_grad_needs_winograd(c):
+    """Whether that convolution pays only when it runs by Winograd (few input channels)."""
+    return c.weight.shape[1] < MIN_CHANNELS_BY_CONV

@@ -1,0 +1,77 @@
+"""Which engine computes the forward pass and each gradient of a checked convolution (a
+:class:`~.plan.Plan`), by the rules of ``choice``: the dense matrix of small maps, the direct
+depthwise kernels, Winograd, else im2col. Kernel taps that meet only zero padding are left out
+first (``plan.trim_taps``)."""
+import numpy as np
+
+from . import choice, depthwise, im2col, smallmaps, winograd
+from .plan import Plan, flat, trim_taps
+
+
+def forward(c, bias):
+    """Run the forward pass of the checked arguments `c`; `bias` (C_out,) or empty."""
+    if choice.small_maps(c):
+        return smallmaps.forward(c, bias)
+    c = trim_taps(c)
+    if c.depthwise:
+        return depthwise.forward(c, bias)
+    images = choice.winograd_forward_images(c)
+    if images:
+        return winograd.forward(c, bias, images)
+    return im2col.forward(c, bias)
+
+
+def input_grad_by_conv(c, gy, winograd_only=False):
+    """With stride 1, the input gradient is itself a convolution: grad_output, zero padded by
+    dilation * (k - 1) - padding on each side, correlated with the flipped weights whose input and
+    output channels are swapped within each group. That turns col2im's scatter into im2col + GEMM
+    over the deep K = C_out/groups * taps, or into a Winograd convolution. None when some padding
+    exceeds dilation * (k - 1), or with `winograd_only` when that convolution would not run by
+    Winograd."""
+    kernel = c.weight.shape[2:]
+    pads = []
+    for k, d, (lo, hi) in zip(kernel, c.dilation, c.pads):
+        span = d * (k - 1)
+        if not 0 <= lo <= span or not 0 <= hi <= span:
+            return None
+        pads.append((span - lo, span - hi))
+    g, c_out, cg = c.groups, c.weight.shape[0], c.weight.shape[1]
+    w = c.weight.reshape((g, c_out // g, cg) + kernel).swapaxes(1, 2)
+    w = w[(Ellipsis,) + (slice(None, None, -1),) * c.nd].reshape((g * cg, c_out // g) + kernel)
+    t = Plan(gy, w, 1, pads, c.dilation, g, c.nd, x_name="grad_output")
+    if winograd_only and not choice.winograd_forward_images(trim_taps(t)):
+        return None
+    return forward(t, np.empty(0, dtype=c.dtype))
+
+
+def backward(c, gy, need_input, need_weight, need_bias):
+    """(grad_x, grad_w, grad_b) of the checked arguments `c` for the checked, batched
+    grad_output `gy` (None where not asked); grad_x batched."""
+    grad_x = grad_w = grad_b = None
+    if need_bias:
+        grad_b = flat(gy).sum(axis=(0, 2))
+    if c.depthwise:  # the direct kernels (the weight gradient of wide outputs by im2col)
+        direct_weight = need_weight and choice.depthwise_weight_grad_direct(c)
+        grad_x, grad_w = depthwise.backward(c, gy, need_input, direct_weight)
+        need_input, need_weight = False, need_weight and not direct_weight
+    # the taps that meet only zero padding get a zero weight gradient and give no input gradient:
+    # the kernels run without them
+    t = trim_taps(c)
+    if (need_input or need_weight) and choice.small_maps(c):
+        # (the untrimmed taps: the weight gradient comes out whole)
+        grad_x, grad_w = smallmaps.backward(c, gy, need_input, need_weight)
+        t = c
+    else:
+        if need_input and choice.input_grad_as_conv(t):
+            grad_x = input_grad_by_conv(t, gy, choice.input_grad_needs_winograd(t))
+            need_input = grad_x is None
+        if need_input:
+            grad_x = im2col.input_grad(t, gy)
+        if need_weight:
+            plan = choice.weight_grad_winograd(t)
+            grad_w = winograd.weight_grad(t, gy, *plan) if plan else im2col.weight_grad(t, gy)
+    if need_weight and t is not c:
+        full = np.zeros(c.weight.shape, dtype=c.dtype)
+        full[t.taps] = grad_w
+        grad_w = full
+    return grad_x, grad_w, grad_b

@@ -1,0 +1,67 @@
+"""The Winograd engine: 3x3 stride-1 convolutions between many channels by F(2x2, 3x3), 4
+multiply-adds where the GEMM has 9, after cheap transforms of 4x4 input patches and 2x2 output
+blocks: 16 GEMMs per step (one per entry of the 4x4 transformed tile), over the 2x2 output tiles
+of a few tile rows or of several whole small images (``choice`` sets the steps)."""
+import numpy as np
+
+from ..._threads import blas_threads
+from . import choice, kernels
+from .plan import flat
+
+# F(2x2, 3x3) weight transform G (4x3): U = G w G^T, i.e. U[r * 4 + s] = kron(G, G) @ w[i * 3 + j].
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+_GG = np.kron(_G, _G)
+
+
+def _weights(weight):
+    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype:
+    one GEMM of kron(G, G) (16 x 9) with the 3x3 kernels as columns."""
+    c_out, c_in = weight.shape[:2]
+    gg = _GG.astype(weight.dtype)
+    with blas_threads(1):  # NumPy's BLAS: a woken second thread then spins against the kernels
+        return (gg @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
+
+
+def _steps(c, tiles):
+    """(tile rows per step, scratch values per thread) of the Winograd kernels for steps of about
+    `tiles` tiles (whole rows of tiles, at least one)."""
+    c_out, c_in = c.weight.shape[:2]
+    tiles_w = (c.out_spatial[1] + 1) // 2
+    tile_rows = max(1, min(tiles // tiles_w, (c.out_spatial[0] + 1) // 2))
+    return tile_rows, (16 * (c_in + c_out) * tile_rows * tiles_w
+                       + 32 * kernels.winograd.WINOGRAD_SKEW + 8 * tiles_w + 8)
+
+
+def _image_steps(c, images, tiles):
+    """(tile rows per step, scratch values per thread): whole images side by side when `images`
+    > 1, else steps of about `tiles` tiles within an image."""
+    if images == 1:
+        return _steps(c, tiles)
+    tile_rows, work = _steps(c, 1 << 62)
+    c_out, c_in = c.weight.shape[:2]
+    return tile_rows, work + 16 * (c_in + c_out) * (images - 1) * tile_rows * (
+        (c.out_spatial[1] + 1) // 2)
+
+
+def forward(c, bias, images):
+    """The forward pass, `images` images per step."""
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    tile_rows, work = _image_steps(c, images, choice.winograd_forward_tiles(c))
+    c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight), bias, flat(y),
+          c.geometry, tile_rows, images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
+          images=images)
+    return y
+
+
+def weight_grad(c, gy, chunks, images):
+    """The weight gradient G^T dU G from its Winograd-domain sums dU (16, C_out, C_in), summed in
+    `chunks` partial sums of steps of `images` images."""
+    c_out, c_in = c.weight.shape[:2]
+    tile_rows, work = _image_steps(c, images, choice.WINOGRAD_TILES)
+    partial = np.zeros((chunks, 16, c_out, c_in), dtype=c.dtype)
+    c.run(kernels.winograd.backward_weight_winograd, flat(gy), flat(c.x), partial, c.geometry,
+          tile_rows, images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
+    gu = partial.sum(axis=0).reshape(16, c_out * c_in)
+    gg = _GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
+    with blas_threads(1):
+        return (gu.T @ gg).reshape(c.weight.shape)
