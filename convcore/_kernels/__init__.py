@@ -2,5 +2,5 @@
 
 Private: they take validated, C-contiguous arrays and trust them. The public functions of
 convcore check the arguments and call them; :func:`convcore._cpu.load` picks the widest
-instruction-set build of the modules that have several (``lines``, ``im2col``).
+instruction-set build of the modules that have several (``lines``, ``im2col``, ``winograd``).
 """
