@@ -105,7 +105,8 @@ def extensions():
     render_templates()
     omp_c, omp_l = openmp_flags()
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
-    cflags = ["/O2"] if sys.platform == "win32" else ["-O3"]
+    # MSVC: C11 for _Generic (the direct kernel's per-dtype C passes, src/c/direct_rows.h)
+    cflags = ["/O2", "/std:c11"] if sys.platform == "win32" else ["-O3"]
     if not debug and sys.platform != "win32":
         cflags.append("-fno-math-errno")
     # CONVCORE_BUILD_ONLY=lines,direct rebuilds a few modules during development.

@@ -16,6 +16,7 @@ from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
 from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_all
+from . import _model  # noqa: F401,E402 (gives every nn.Module fit, predict, save...)
 
 _SUBMODULES = ("datasets", "filters", "functional", "io", "losses", "metrics", "models", "ndimage",
                "nn", "optim", "plots", "signal", "training")

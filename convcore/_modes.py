@@ -1,10 +1,17 @@
 """Edge-rule names of scipy.signal and scipy.ndimage mapped to the kernels' integer codes.
 
-The codes are those of ``src/_modes.pxd``; one table per peer so each public function accepts
-exactly the names (and aliases) its SciPy counterpart accepts.
+The codes are defined once, by the enum ``Mode`` of ``src/modes.pxd`` that the kernels switch on;
+the compiled module ``convcore._kernels.modes`` exports it and the names here are its values as
+plain ints. One table per peer so each public function accepts exactly the names (and aliases)
+its SciPy counterpart accepts.
 """
+from ._kernels.modes import Mode
 
-MODE_CONSTANT, MODE_REFLECT, MODE_MIRROR, MODE_NEAREST, MODE_WRAP = range(5)
+MODE_CONSTANT = int(Mode.MODE_CONSTANT)
+MODE_REFLECT = int(Mode.MODE_REFLECT)
+MODE_MIRROR = int(Mode.MODE_MIRROR)
+MODE_NEAREST = int(Mode.MODE_NEAREST)
+MODE_WRAP = int(Mode.MODE_WRAP)
 
 #: ``boundary`` of scipy.signal.convolve2d / correlate2d (aliases as SciPy accepts them).
 SIGNAL_BOUNDARIES = {

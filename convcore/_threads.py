@@ -174,3 +174,22 @@ def blas_threads(n):
             for (_, set_), b in zip(handles, before):
                 if b != n:
                     set_(b)
+
+
+def direct_threads(outputs, taps):
+    """Threads for one call of the direct correlation kernel (src/direct.pyx) that computes
+    `outputs` values of `taps` products each.
+
+    Below about 20,000 products, waking a helper costs more than the whole call: one thread.
+    Above, up to one thread per 256 outputs, at most :func:`get_num_threads`.
+
+    Examples
+    --------
+    >>> direct_threads(64, 9)
+    1
+    >>> direct_threads(1024 * 1024, 9) == get_num_threads()
+    True
+    """
+    if outputs * taps <= 20000:
+        return 1
+    return max(1, min(get_num_threads(), outputs // 256 + 1))

@@ -29,6 +29,8 @@ import zipfile
 
 import numpy as np
 
+from .nn._module import Module, deserialize, serialize
+
 __all__ = ["save", "load"]
 
 _KEY = "__convcore__"
@@ -48,7 +50,6 @@ def _checksum(architecture, arrays):
 
 def save(model, path):
     """Write ``model`` (architecture and arrays) to ``path`` atomically; see the module doc."""
-    from .nn import Module, serialize
     if not isinstance(model, Module):
         raise TypeError(f"model must be a convcore.nn.Module, got {type(model).__name__}")
     path = os.fspath(path)
@@ -86,7 +87,6 @@ def _refuse(path, why):
 
 def load(path):
     """Rebuild the model saved at ``path`` by :func:`save` (checksum verified, no pickle)."""
-    from .nn import deserialize
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path}")

@@ -30,6 +30,9 @@ from . import losses as _losses
 from .functional.losses import softmax as _softmax
 from ._dask import dask_aware
 from . import optim as _optim
+from .nn import init as _init
+from .nn._module import Module
+from .nn.containers import Sequential
 
 __all__ = ["History", "Callback", "EarlyStopping", "ModelCheckpoint", "fit", "evaluate", "predict",
            "predict_proba", "summary"]
@@ -211,7 +214,6 @@ def _n_correct(task, out, y):
 
 
 def _first_leaf(model):
-    from .nn import Sequential
     while isinstance(model, Sequential) and len(model):
         model = model[0]
     return model
@@ -309,8 +311,6 @@ def fit(model, X, y, epochs=1, batch_size=32, validation_data=None, callbacks=No
     FloatingPointError
         When the loss becomes NaN or infinite (the message says at which epoch and batch).
     """
-    from .nn import Module
-    from .nn import init as _init
     if not isinstance(model, Module):
         raise TypeError(f"model must be a convcore.nn.Module, got {type(model).__name__}")
     epochs = _positive_int(epochs, "epochs")
@@ -476,7 +476,6 @@ class _Table(str):
 
 
 def _rows(module, prefix, shape, rows):
-    from .nn import Sequential
     if isinstance(module, Sequential):
         for name, child in module.named_children():
             shape = _rows(child, f"{prefix}.{name}" if prefix else name, shape, rows)

@@ -1,12 +1,14 @@
-# Edge rules shared by the filtering kernels (_direct, _lines). The Python layer maps the string
-# options of scipy.signal (boundary) and scipy.ndimage (mode) to these codes; kernels switch on ints.
+# Edge rules shared by the filtering kernels (direct, lines): the one table of their codes. The
+# Python layer maps the string options of scipy.signal (boundary) and scipy.ndimage (mode) to these
+# codes (convcore/_modes.py imports them from the compiled convcore._kernels.modes, which exports
+# this cpdef enum as the IntEnum `Mode`); kernels switch on ints.
 #   CONSTANT  ... c c | a b c d | c c ...   signal 'fill',  ndimage 'constant' / 'grid-constant'
 #   REFLECT   ... b a | a b c d | d c ...   signal 'symm',  ndimage 'reflect' / 'grid-mirror'
 #   MIRROR    ... c b | a b c d | c b ...                   ndimage 'mirror'
 #   NEAREST   ... a a | a b c d | d d ...                   ndimage 'nearest'
 #   WRAP      ... c d | a b c d | a b ...   signal 'wrap',  ndimage 'wrap' / 'grid-wrap'
 
-cdef enum:
+cpdef enum Mode:
     MODE_CONSTANT = 0
     MODE_REFLECT = 1
     MODE_MIRROR = 2

@@ -9,7 +9,7 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import choice, dispatch, plan as plan_module, smallmaps
+from convcore.functional._conv import by_smallmaps, choice, dispatch, plan as plan_module
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -820,7 +820,7 @@ class TestSmallMaps:
         nd, n, c_in, c_out, spatial, k, s, p, d = case
         c = plan_module.Plan(np.zeros((1, 1) + spatial), np.zeros((1, 1) + expand(k, nd)), s, p,
                               d, 1, nd)
-        table = smallmaps.tap_table(tuple(map(tuple, c.geometry.T.tolist())))
+        table = by_smallmaps.tap_table(tuple(map(tuple, c.geometry.T.tolist())))
         kernel, lows = c.weight.shape[2:], [lo for lo, _ in c.pads]
         outs, ins = list(itertools.product(*map(range, c.out_spatial))), list(
             itertools.product(*map(range, spatial)))

@@ -293,7 +293,7 @@ def test_activation_kernels_give_numpys_bits_on_one_and_two_threads(dtype, monke
     # the compiled ReLU, its gradient and Tanh's gradient against the NumPy expressions they
     # replace, bit for bit (NaN, infinities, signed zeros included), on 1 and 2 threads; a
     # non-contiguous array takes the NumPy expression
-    from convcore.nn import activations
+    from convcore.functional import activations
     monkeypatch.setattr(activations, "_GRAIN", 1)
     special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30])
     x = np.concatenate([special, RNG.standard_normal(997) * 3]).astype(dtype).reshape(4, 251)
@@ -413,7 +413,7 @@ def test_batchnorm_running_stats_and_eval():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batchnorm_eval_is_the_affine_map_of_the_running_statistics(dtype, monkeypatch):
     # the compiled one-pass kernel, on a non-contiguous input, on 1 and 2 threads
-    from convcore.nn import normalization
+    from convcore.functional import normalization
     monkeypatch.setattr(normalization, "_GRAIN", 1)
     bn = nn.BatchNorm2d(5, dtype=dtype).eval()
     bn.running_mean[:] = RNG.standard_normal(5)
@@ -442,7 +442,7 @@ def test_batchnorm_training_kernels_match_the_formula_on_one_and_two_threads(sha
     # float32 batch statistics, output and gradients against the textbook formulas in float64
     # (channel rows shorter and longer than the kernels' 8 accumulators), same bits on 1 and 2
     # threads
-    from convcore.nn import normalization
+    from convcore.functional import normalization
     monkeypatch.setattr(normalization, "_GRAIN", 1)
     x = (RNG.standard_normal(shape) * 3 + 2).astype(np.float32)
     g = RNG.standard_normal(shape).astype(np.float32)

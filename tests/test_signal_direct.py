@@ -1,4 +1,4 @@
-"""The compiled direct-correlation kernel (convcore._direct) against a plain NumPy loop."""
+"""The compiled direct-correlation kernel (convcore._kernels.direct) against a plain NumPy loop."""
 import itertools
 import os
 import threading
@@ -31,9 +31,9 @@ def reference(x, w, out_shape, start, step, mode, cval):
     return out
 
 
-def run(x, w, out_shape, start, step, mode, cval=0, n_threads=2):
+def run(x, w, out_shape, start, step, mode, cval=0, threads=2):
     out = np.empty(out_shape, dtype=x.dtype)
-    return _direct.correlate(x, w, out, start, step, mode, cval, n_threads)
+    return _direct.correlate(x, w, out, start, step, mode, cval, threads)
 
 
 @pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_REFLECT, MODE_MIRROR, MODE_NEAREST, MODE_WRAP])
@@ -83,7 +83,7 @@ def test_3x3_row_pairs_on_chunked_rows(dtype):
         out_shape = (rows + 1, 4497)
         want = reference(x, w, out_shape, start, (1, 1), MODE_REFLECT, 0)
         for threads in (1, 2):
-            got = run(x, w, out_shape, start, (1, 1), MODE_REFLECT, n_threads=threads)
+            got = run(x, w, out_shape, start, (1, 1), MODE_REFLECT, threads=threads)
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
@@ -94,8 +94,8 @@ def test_short_rows_wide_kernel_extended_copy_on_threads(mode):
     rng = np.random.default_rng(8)
     x, w = rng.standard_normal((260, 20)), rng.standard_normal((3, 15))
     args = ((260, 20), (-1, -7), (1, 1), mode, 0.5)
-    one = run(x, w, *args, n_threads=1)
-    np.testing.assert_array_equal(run(x, w, *args, n_threads=2), one)
+    one = run(x, w, *args, threads=1)
+    np.testing.assert_array_equal(run(x, w, *args, threads=2), one)
     np.testing.assert_allclose(one, reference(x, w, *args), rtol=1e-12, atol=1e-12)
 
 
@@ -134,8 +134,8 @@ def test_float_and_complex(dtype):
 def test_threads_give_identical_results(openmp):
     rng = np.random.default_rng(5)
     x, w = rng.random((64, 70)), rng.random((5, 4))
-    a = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=1)
-    b = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, n_threads=2)
+    a = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, threads=1)
+    b = run(x, w, (64, 70), [-2, -1], [1, 1], MODE_WRAP, threads=2)
     np.testing.assert_array_equal(a, b)
 
 
@@ -146,7 +146,7 @@ def test_thread_pool_every_dtype_and_concurrent_callers(dtype):
     rng = np.random.default_rng(9)
     x = (rng.standard_normal((300, 257)) * 20).astype(dtype)
     w = (rng.standard_normal((3, 5)) * 4).astype(dtype)
-    want = run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, n_threads=1)
+    want = run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, threads=1)
     loop = reference(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, 0)
     if x.dtype.kind in "iu":
         np.testing.assert_array_equal(want, loop)
@@ -156,7 +156,7 @@ def test_thread_pool_every_dtype_and_concurrent_callers(dtype):
     got = [None] * 4
 
     def call(i):
-        got[i] = [run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, n_threads=2 + i % 2)
+        got[i] = [run(x, w, (300, 257), (-1, -2), (1, 1), MODE_REFLECT, threads=2 + i % 2)
                   for _ in range(5)]
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
@@ -174,12 +174,12 @@ def test_thread_pool_in_a_forked_child():
     # the helper threads do not survive a fork: the child starts its own and gets the same result
     rng = np.random.default_rng(12)
     x, w = rng.standard_normal((400, 300)), rng.standard_normal((3, 3))
-    want = run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, n_threads=2)
+    want = run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, threads=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python >= 3.12)
         pid = os.fork()
     if pid == 0:
-        ok = np.array_equal(run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, n_threads=2), want)
+        ok = np.array_equal(run(x, w, (400, 300), (-1, -1), (1, 1), MODE_WRAP, threads=2), want)
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
@@ -217,3 +217,83 @@ def test_every_start_sign_against_loop():
         got = run(x, w, (3, 3), [s0, s1], [2, 1], MODE_MIRROR)
         np.testing.assert_allclose(got, reference(x, w, (3, 3), [s0, s1], [2, 1], MODE_MIRROR, 0),
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                                   np.int64, np.uint64, np.float32, np.float64, np.complex64,
+                                   np.complex128])
+@pytest.mark.parametrize("ws", [(1, 1), (7, 1), (2, 9), (3, 3), (5, 5), (4, 3), (2, 5)])
+def test_every_dtype_every_pass(dtype, ws):
+    # each dtype has its own entry point and C passes (src/direct_entries.pxi.tp, src/c/*.h.tp):
+    # column kernels (cc_rows), taps along a row (cc_row, complex too), 3- and 5-wide kernels
+    # (cc_rect), 3x3 and 5x5 row pairs (cc_pair3/5, floats); each against the loop, exact for
+    # integers, on 1 and 2 threads
+    rng = np.random.default_rng(13)
+    kind = np.dtype(dtype).kind
+    if kind in "iu":
+        x, w = rng.integers(0, 100, (40, 33)).astype(dtype), rng.integers(0, 9, ws).astype(dtype)
+    else:
+        x, w = rng.standard_normal((40, 33)), rng.standard_normal(ws)
+        if kind == "c":
+            x, w = x + 1j * rng.standard_normal(x.shape), w - 1j * rng.standard_normal(ws)
+        x, w = x.astype(dtype), w.astype(dtype)
+    start = [-(k // 2) for k in ws]
+    want = reference(x, w, x.shape, start, (1, 1), MODE_REFLECT, 0)
+    one = run(x, w, x.shape, start, (1, 1), MODE_REFLECT, threads=1)
+    np.testing.assert_array_equal(run(x, w, x.shape, start, (1, 1), MODE_REFLECT, threads=2), one)
+    assert one.dtype == dtype
+    if kind in "iu":
+        np.testing.assert_array_equal(one, want)
+    else:
+        tol = 1e-4 if dtype in (np.float32, np.complex64) else 1e-12
+        np.testing.assert_allclose(one, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_every_edge_rule_code_is_tested_and_named():
+    # the codes come from one table, the enum of src/modes.pxd: each has a reference here and
+    # the public names of both peers map onto exactly those codes
+    from convcore import _modes
+    from convcore._kernels.modes import Mode
+
+    assert sorted(NP_PAD) == sorted(int(m) for m in Mode)
+    assert {_modes.MODE_CONSTANT, _modes.MODE_REFLECT, _modes.MODE_MIRROR, _modes.MODE_NEAREST,
+            _modes.MODE_WRAP} == set(NP_PAD)
+    assert set(_modes.NDIMAGE_MODES.values()) == set(NP_PAD)
+    assert set(_modes.SIGNAL_BOUNDARIES.values()) == {MODE_CONSTANT, MODE_REFLECT, MODE_WRAP}
+
+
+class _ThreadSpy:
+    """Stands in for the compiled module and records the `threads` of every correlate call."""
+
+    def __init__(self, module):
+        self._module, self.threads = module, []
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def correlate(self, *args, **kwargs):
+        self.threads.append(args[7])
+        return self._module.correlate(*args, **kwargs)
+
+
+def test_thread_count_decided_by_direct_threads(monkeypatch):
+    # the callers ask convcore._threads.direct_threads; small calls stay on one thread
+    import convcore
+    from convcore import ndimage, signal
+    from convcore.ndimage import _engine
+    from convcore.signal import _direct as signal_direct
+
+    sig, img = _ThreadSpy(signal_direct._kernel), _ThreadSpy(_engine._direct)
+    monkeypatch.setattr(signal_direct, "_kernel", sig)
+    monkeypatch.setattr(_engine, "_direct", img)
+    convcore.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(14)
+        small, large = rng.standard_normal((8, 8)), rng.standard_normal((300, 300))
+        w = rng.standard_normal((3, 3))
+        for x in (small, large):
+            signal.correlate2d(x, w, mode="same")
+            ndimage.correlate(x, w)
+    finally:
+        convcore.set_num_threads(None)
+    assert sig.threads == [1, 2] and img.threads == [1, 2]

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._cpu import load
 from .._modes import MODE_CONSTANT
-from .._threads import get_num_threads
+from .._threads import direct_threads, get_num_threads
 from ._support import KERNEL_DTYPES, check_supported
 
 _direct, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
@@ -276,7 +276,7 @@ def _nonfinite_nd(x, weights, output, mode, cval, origins):
 def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
-    Computed by the direct kernel of src/_direct.pyx: in double precision, or in float32 for
+    Computed by the direct kernel of src/direct.pyx: in double precision, or in float32 for
     float32 data with small kernels (see FLOAT32_MAX_TAPS) and for small integers whose float32
     sums stay within a narrow margin of SciPy's (see ``_checks``). That kernel adds the taps in
     its own order, so an integer output is settled by ``_lines.recheck``: the outputs within the
@@ -324,7 +324,7 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
                      and not np.may_share_memory(output, x)) else np.empty(x.shape, work)
     start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
-                      get_num_threads(), nan_flag=watch)
+                      direct_threads(res.size, w.size), nan_flag=watch)
     if watch is not None and watch[0]:
         return _nonfinite_nd(x, weights, output, mode, cval, origins)
     if check is not None:

@@ -115,8 +115,10 @@ class Module:
     return the JSON-able constructor arguments (child modules through :func:`serialize`, with a
     matching ``from_config`` classmethod that calls :func:`deserialize`).
 
-    Every model has ``fit``, ``evaluate``, ``predict``, ``predict_proba``, ``summary`` and ``save``
-    (see :mod:`convcore.training` and :mod:`convcore.io`).
+    Every model has ``fit``, ``evaluate``, ``predict``, ``predict_proba``, ``summary`` and ``save``,
+    the free functions of :mod:`convcore.training` and :mod:`convcore.io` as methods. This module
+    imports neither (both import ``nn``): ``convcore/_model.py``, above the three, adds the methods
+    when convcore is imported, so a layer reads and tests without the training loop or the files.
 
     Examples
     --------
@@ -234,11 +236,15 @@ class Module:
     def modules(self):
         return [m for _, m in self.named_modules()]
 
+    def _named(self, table, prefix):
+        """Iterate ``(dotted_name, value)`` over the entries of every module's `table`."""
+        for mod_name, module in self.named_modules(prefix):
+            for name, value in getattr(module, table).items():
+                yield (f"{mod_name}.{name}" if mod_name else name), value
+
     def named_parameters(self, prefix=""):
         """Iterate ``(dotted_name, Parameter)`` with PyTorch's names, e.g. ``'features.0.weight'``."""
-        for mod_name, module in self.named_modules(prefix):
-            for name, p in module._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+        return self._named("_parameters", prefix)
 
     def parameters(self):
         """All parameters, in registration order."""
@@ -246,9 +252,7 @@ class Module:
 
     def named_buffers(self, prefix=""):
         """Iterate ``(dotted_name, ndarray)`` over buffers, e.g. ``'bn1.running_mean'``."""
-        for mod_name, module in self.named_modules(prefix):
-            for name, b in module._buffers.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), b
+        return self._named("_buffers", prefix)
 
     def get_submodule(self, target):
         """The module at dotted path ``target`` (``''`` is this module)."""
@@ -349,34 +353,3 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
-
-    # -- training API (delegates) ---------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, **kwargs):
-        """Train the model; see :func:`convcore.training.fit`."""
-        from ..training import fit
-        return fit(self, X, y, epochs=epochs, batch_size=batch_size, **kwargs)
-
-    def evaluate(self, X, y, **kwargs):
-        """Loss (and accuracy for classifiers); see :func:`convcore.training.evaluate`."""
-        from ..training import evaluate
-        return evaluate(self, X, y, **kwargs)
-
-    def predict(self, X, **kwargs):
-        """Predicted labels (classifiers) or outputs; see :func:`convcore.training.predict`."""
-        from ..training import predict
-        return predict(self, X, **kwargs)
-
-    def predict_proba(self, X, **kwargs):
-        """Class probabilities; see :func:`convcore.training.predict_proba`."""
-        from ..training import predict_proba
-        return predict_proba(self, X, **kwargs)
-
-    def summary(self, input_shape=None):
-        """Table of layers, output shapes and parameter counts; see :func:`convcore.training.summary`."""
-        from ..training import summary
-        return summary(self, input_shape)
-
-    def save(self, path):
-        """Write the model to one ``.npz`` file; see :func:`convcore.io.save`."""
-        from ..io import save
-        save(self, path)

@@ -31,10 +31,13 @@ def _to_tuples(value):
     return value
 
 
+# The functional forward and backward of each dimension, as PyTorch's ConvNd layers call F.convNd.
+_FUNCTIONS = {1: (F.conv1d, F.conv1d_backward), 2: (F.conv2d, F.conv2d_backward),
+              3: (F.conv3d, F.conv3d_backward)}
+
+
 class _ConvNd(Module):
     nd = 2
-    _forward = staticmethod(F.conv2d)
-    _backward = staticmethod(F.conv2d_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, init="he_uniform", dtype=np.float32):
@@ -71,15 +74,17 @@ class _ConvNd(Module):
 
     def forward(self, x):
         self._x = x
-        return self._forward(x, self.weight.data, None if self.bias is None else self.bias.data,
-                             self.stride, self.padding, self.dilation, self.groups)
+        conv, _ = _FUNCTIONS[self.nd]
+        return conv(x, self.weight.data, None if self.bias is None else self.bias.data,
+                    self.stride, self.padding, self.dilation, self.groups)
 
     def backward(self, grad_output):
         w, b = self.weight, self.bias
         need_b = b is not None and b.trainable
-        gx, gw, gb = self._backward(grad_output, self._x, w.data, self.stride, self.padding,
-                                    self.dilation, self.groups, self.need_input_grad,
-                                    w.trainable, need_b)
+        _, conv_backward = _FUNCTIONS[self.nd]
+        gx, gw, gb = conv_backward(grad_output, self._x, w.data, self.stride, self.padding,
+                                   self.dilation, self.groups, self.need_input_grad, w.trainable,
+                                   need_b)
         if w.trainable:
             w.accumulate(gw)
         if need_b:
@@ -124,19 +129,13 @@ class _ConvNd(Module):
 class Conv1d(_ConvNd):
     """1-D convolution over ``(N, C_in, L)`` (PyTorch's ``nn.Conv1d`` arguments)."""
     nd = 1
-    _forward = staticmethod(F.conv1d)
-    _backward = staticmethod(F.conv1d_backward)
 
 
 class Conv2d(_ConvNd):
     """2-D convolution over ``(N, C_in, H, W)`` (PyTorch's ``nn.Conv2d`` arguments)."""
     nd = 2
-    _forward = staticmethod(F.conv2d)
-    _backward = staticmethod(F.conv2d_backward)
 
 
 class Conv3d(_ConvNd):
     """3-D convolution over ``(N, C_in, D, H, W)`` (PyTorch's ``nn.Conv3d`` arguments)."""
     nd = 3
-    _forward = staticmethod(F.conv3d)
-    _backward = staticmethod(F.conv3d_backward)

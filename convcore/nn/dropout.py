@@ -10,6 +10,7 @@ Examples
 >>> layer(np.ones(3))
 array([1., 1., 1.])
 """
+from ..functional import activations as F
 from . import init as _init
 from ._module import Module
 
@@ -28,17 +29,12 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x):
-        if not self.training or self.p == 0.0:
-            self._mask = None
-            return x
-        keep = _init.get_rng().random(x.shape) >= self.p
-        self._mask = keep * x.dtype.type(1.0 / (1.0 - self.p))
-        return x * self._mask
+        rng = _init.get_rng() if self.training and self.p else None
+        y, self._mask = F.dropout(x, self.p, self.training, rng, return_mask=True)
+        return y
 
     def backward(self, grad_output):
-        if self._mask is None:
-            return grad_output
-        return grad_output * self._mask
+        return F.dropout_backward(grad_output, self._mask)
 
     def get_config(self):
         return {"p": self.p}

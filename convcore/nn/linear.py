@@ -1,7 +1,7 @@
 """Fully connected layer ``y = x W^T + b`` (PyTorch's ``nn.Linear`` layout) and Identity."""
 import numpy as np
 
-from ..functional._matmul import matmul
+from ..functional import dense as F
 from . import init as _init
 from ._module import Module, Parameter, dtype_name
 
@@ -54,29 +54,22 @@ class Linear(Module):
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype=self._dtype)
 
-    # Products through the compiled core (convcore.functional._matmul)
-    _matmul = staticmethod(matmul)
-
     def forward(self, x):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have {self.in_features} features on its last axis, got shape {np.shape(x)}")
-        w = self.weight.data
-        x2 = np.ascontiguousarray(x.reshape(-1, self.in_features), dtype=w.dtype)
-        self._x2, self._shape = x2, x.shape
-        y = self._matmul(x2, w, trans_b=True)  # x W^T
-        if self.bias is not None:
-            y += self.bias.data
-        return y.reshape(x.shape[:-1] + (self.out_features,))
+        self._x = np.ascontiguousarray(x, dtype=self.weight.dtype)  # the layer's dtype
+        return F.linear(self._x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_output):
-        x2, w = self._x2, self.weight.data
-        g2 = np.ascontiguousarray(grad_output.reshape(-1, self.out_features), dtype=w.dtype)
-        if self.weight.trainable:
-            self.weight.accumulate(self._matmul(g2, x2, trans_a=True))  # g^T x
-        if self.bias is not None and self.bias.trainable:
-            self.bias.accumulate(g2.sum(axis=0))
-        gx = self._matmul(g2, w)  # g W
-        return gx.reshape(self._shape)
+        has_bias = self.bias is not None
+        gx, gw, gb = F.linear_backward(grad_output, self._x, self.weight.data,
+                                       need_weight=self.weight.trainable,
+                                       need_bias=has_bias and self.bias.trainable)
+        if gw is not None:
+            self.weight.accumulate(gw)
+        if gb is not None:
+            self.bias.accumulate(gb)
+        return gx
 
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.out_features,)

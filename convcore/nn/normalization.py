@@ -18,14 +18,11 @@ array([[-0.999995  , -0.99999875],
 """
 import numpy as np
 
-from .._kernels import channels as _channels
-from .._threads import threads_for
 from .._validation import as_int
+from ..functional import normalization as F
 from ._module import Module, Parameter, dtype_name
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
-
-_GRAIN = 1 << 16  # values per thread from which a second thread pays
 
 
 class _BatchNorm(Module):
@@ -62,62 +59,31 @@ class _BatchNorm(Module):
         return x.reshape(x.shape[0], x.shape[1], -1)
 
     def forward(self, x):
-        x3 = self._view(x)
-        if x3.dtype not in (np.float32, np.float64):
-            x3 = x3.astype(np.float64)
-        x3 = np.ascontiguousarray(x3)
-        t = x3.dtype.type
-        c = self.num_features
-        threads = threads_for(x3.size, _GRAIN)
-        use_batch = self.training or not self.track_running_stats
-        if use_batch:
-            m = x3.shape[0] * x3.shape[2]
-            if m < 2 and self.training:
-                raise ValueError("batch normalisation needs more than one value per channel in "
-                                 f"training, got shape {x.shape}")
-            mean, var = np.empty(c, dtype=x3.dtype), np.empty(c, dtype=x3.dtype)
-            _channels.batch_stats(x3, mean, var, threads)
-            if self.training and self.track_running_stats:
-                nbt = self._buffers["num_batches_tracked"]
-                self._buffers["num_batches_tracked"] = nbt + 1
-                f = 1.0 / float(nbt + 1) if self.momentum is None else self.momentum
-                unbiased = var * t(m / max(m - 1, 1))
-                rm, rv = self._buffers["running_mean"], self._buffers["running_var"]
-                rm *= 1 - f
-                rm += f * mean.astype(rm.dtype)
-                rv *= 1 - f
-                rv += f * unbiased.astype(rv.dtype)
-        else:
-            # the running statistics: the normalisation is one affine map per channel
-            mean = self._buffers["running_mean"].astype(x3.dtype)
-            var = self._buffers["running_var"].astype(x3.dtype)
-        inv_std = t(1) / np.sqrt(var + t(self.eps))
-        scale = inv_std * self.weight.data.astype(x3.dtype) if self.affine else inv_std
-        shift = -mean * scale
-        if self.affine:
-            shift += self.bias.data
-        y = np.empty_like(x3)
-        _channels.affine(x3, scale, shift, y, threads)
-        self._x3, self._mean, self._inv_std, self._batch_stats = x3, mean, inv_std, use_batch
-        return y.reshape(x.shape)
+        """:func:`convcore.functional.batch_norm` with this layer's parameters and statistics:
+        the batch's in training (then moving the running ones), else the running ones (the
+        batch's when they are not tracked), as PyTorch's layers do."""
+        self._view(x)
+        track = self.track_running_stats
+        momentum = self.momentum
+        if track and momentum is None:  # a cumulative average
+            momentum = 1.0 / float(self._buffers["num_batches_tracked"] + 1)
+        affine = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        y, self._cache = F.batch_norm(
+            x, *((self._buffers["running_mean"], self._buffers["running_var"]) if track
+                 else (None, None)), *affine, training=self.training or not track,
+            momentum=0.0 if momentum is None else momentum, eps=self.eps, return_cache=True)
+        if self.training and track:
+            self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
+        return y
 
     def backward(self, grad_output):
-        """One compiled pass for the sums over each channel (the parameters' gradients, and
-        what the batch statistics pass back), one for the input gradient."""
-        x3 = self._x3
-        g = np.ascontiguousarray(grad_output.reshape(x3.shape), dtype=x3.dtype)
-        inv_std = self._inv_std
-        scale = inv_std * self.weight.data.astype(x3.dtype) if self.affine else inv_std
-        gx = np.empty_like(x3)
-        sums = np.empty((2, x3.shape[1]), dtype=x3.dtype)
-        _channels.batch_norm_backward(g, x3, self._mean, inv_std, scale, gx, sums,
-                                      self._batch_stats, threads_for(x3.size, _GRAIN))
+        gx, gw, gb = F.batch_norm_backward(grad_output, self._cache)
         if self.affine:
             if self.weight.trainable:
-                self.weight.accumulate(sums[1])
+                self.weight.accumulate(gw)
             if self.bias.trainable:
-                self.bias.accumulate(sums[0])
-        return gx.reshape(grad_output.shape)
+                self.bias.accumulate(gb)
+        return gx
 
     def get_config(self):
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,

@@ -18,6 +18,13 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "Avg
            "GlobalAvgPool", "AdaptiveAvgPool2d"]
 
 
+# The functional forward and backward of each dimension, as PyTorch's pooling layers call F.*.
+_MAX = {1: (F.max_pool1d, F.max_pool1d_backward), 2: (F.max_pool2d, F.max_pool2d_backward),
+        3: (F.max_pool3d, F.max_pool3d_backward)}
+_AVG = {1: (F.avg_pool1d, F.avg_pool1d_backward), 2: (F.avg_pool2d, F.avg_pool2d_backward),
+        3: (F.avg_pool3d, F.avg_pool3d_backward)}
+
+
 class _PoolNd(Module):
     nd = 2
 
@@ -55,33 +62,29 @@ class _PoolNd(Module):
 class _MaxPoolNd(_PoolNd):
     def forward(self, x):
         self._shape = x.shape
-        y, self._indices = self._pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                      self.ceil_mode, True)
+        pool, _ = _MAX[self.nd]
+        y, self._indices = pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                self.ceil_mode, True)
         return y
 
     def backward(self, grad_output):
-        return self._pool_backward(grad_output, self._indices, self._shape)
+        _, pool_backward = _MAX[self.nd]
+        return pool_backward(grad_output, self._indices, self._shape)
 
 
 class MaxPool1d(_MaxPoolNd):
     """1-D max pooling (PyTorch's ``nn.MaxPool1d`` arguments)."""
     nd = 1
-    _pool = staticmethod(F.max_pool1d)
-    _pool_backward = staticmethod(F.max_pool1d_backward)
 
 
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling (PyTorch's ``nn.MaxPool2d`` arguments)."""
     nd = 2
-    _pool = staticmethod(F.max_pool2d)
-    _pool_backward = staticmethod(F.max_pool2d_backward)
 
 
 class MaxPool3d(_MaxPoolNd):
     """3-D max pooling (PyTorch's ``nn.MaxPool3d`` arguments)."""
     nd = 3
-    _pool = staticmethod(F.max_pool3d)
-    _pool_backward = staticmethod(F.max_pool3d_backward)
 
 
 class _AvgPoolNd(_PoolNd):
@@ -91,12 +94,14 @@ class _AvgPoolNd(_PoolNd):
 
     def forward(self, x):
         self._shape = x.shape
-        return self._pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad)
+        pool, _ = _AVG[self.nd]
+        return pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                    self.count_include_pad)
 
     def backward(self, grad_output):
-        return self._pool_backward(grad_output, self._shape, self.kernel_size, self.stride,
-                                   self.padding, self.ceil_mode, self.count_include_pad)
+        _, pool_backward = _AVG[self.nd]
+        return pool_backward(grad_output, self._shape, self.kernel_size, self.stride,
+                             self.padding, self.ceil_mode, self.count_include_pad)
 
     def get_config(self):
         cfg = super().get_config()
@@ -108,22 +113,16 @@ class _AvgPoolNd(_PoolNd):
 class AvgPool1d(_AvgPoolNd):
     """1-D average pooling (PyTorch's ``nn.AvgPool1d`` arguments)."""
     nd = 1
-    _pool = staticmethod(F.avg_pool1d)
-    _pool_backward = staticmethod(F.avg_pool1d_backward)
 
 
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling (PyTorch's ``nn.AvgPool2d`` arguments)."""
     nd = 2
-    _pool = staticmethod(F.avg_pool2d)
-    _pool_backward = staticmethod(F.avg_pool2d_backward)
 
 
 class AvgPool3d(_AvgPoolNd):
     """3-D average pooling (PyTorch's ``nn.AvgPool3d`` arguments)."""
     nd = 3
-    _pool = staticmethod(F.avg_pool3d)
-    _pool_backward = staticmethod(F.avg_pool3d_backward)
 
 
 class GlobalAvgPool(Module):

@@ -1,5 +1,5 @@
-"""The direct engines: one pass of the compiled kernel (src/_direct.pyx), or one pass per axis for a
-separable float filter (src/_lines.pyx for real data).
+"""The direct engines: one pass of the compiled kernel (src/direct.pyx), or one pass per axis for a
+separable float filter (src/lines.pyx for real data).
 
 Both read the input through the edge rule inside the kernel (no padded copy) and compute only the
 strided outputs. Integers and bools run in exact integer arithmetic (see ``_dtypes.work_dtype``).
@@ -11,7 +11,7 @@ import numpy as np
 
 from .._cpu import load
 from .._modes import MODE_CONSTANT
-from .._threads import get_num_threads
+from .._threads import direct_threads, get_num_threads
 from ._dtypes import finish, work_dtype
 
 _kernel, _lines = load("direct"), load("lines")  # builds picked by convcore._cpu
@@ -37,7 +37,7 @@ def run_direct(plan, leave_out=False):
     out = np.empty(plan.out_shape, dtype=work)
     cval = np.asarray(plan.cval).astype(work)
     _kernel.correlate(x, w, out, plan.start, plan.stride, plan.boundary, cval,
-                      get_num_threads())
+                      direct_threads(out.size, w.size))
     return finish(out, plan.result)
 
 
@@ -60,7 +60,7 @@ def _symmetry(vec):
 
 def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
     """Filter every line of `cur` along `axis` with `vec`: the ndimage room's line kernel
-    (src/_lines.pyx, double accumulation) for real data, the direct kernel for complex data."""
+    (src/lines.pyx, double accumulation) for real data, the direct kernel for complex data."""
     out_shape = cur.shape[:axis] + (out_len,) + cur.shape[axis + 1:]
     out = np.empty(out_shape, dtype=dtype)
     if dtype.kind == "f":
@@ -78,7 +78,7 @@ def _one_pass(cur, vec, axis, start, step, out_len, boundary, cval, dtype):
     steps = [1] * cur.ndim
     steps[axis] = step
     _kernel.correlate(cur, _contiguous(np.reshape(vec, shape), dtype), out, starts, steps,
-                      boundary, np.asarray(cval).astype(dtype), get_num_threads())
+                      boundary, np.asarray(cval).astype(dtype), direct_threads(out.size, vec.size))
     return out
 
 
@@ -88,7 +88,7 @@ def run_separable(plan, factors, order=None):
     Each pass filters along one axis with the edge rule and that axis' stride, leaving the other
     axes as they are. Under the constant rule the samples outside are constant along every other
     axis too, so after a pass they equal ``cval * sum(factor)``: that becomes the next pass'
-    constant. Real data go through the line kernel of ``src/_lines.pyx`` (shared with
+    constant. Real data go through the line kernel of ``src/lines.pyx`` (shared with
     convcore.ndimage), complex data through the direct kernel with a one-axis kernel. `order`
     (default :func:`pass_order`) fixes the axes' order, e.g. a whole array's for its chunks.
     """

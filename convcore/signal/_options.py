@@ -29,7 +29,7 @@ def check_method(method):
 
 
 def boundary_code(boundary):
-    """The edge-rule code (src/_modes.pxd) of a convolve2d `boundary` name.
+    """The edge-rule code (src/modes.pxd) of a convolve2d `boundary` name.
 
     >>> boundary_code('symm') == boundary_code('symmetric')
     True

@@ -4,7 +4,7 @@ Every public convolution of :mod:`convcore.signal` becomes a correlation::
 
     out[o] = sum over k of  w[k] * X[start + o * stride + k]
 
-with ``X`` the input ``x`` extended by an edge rule (a code of ``src/_modes.pxd``, ``cval`` for the
+with ``X`` the input ``x`` extended by an edge rule (a code of ``src/modes.pxd``, ``cval`` for the
 constant rule). A convolution passes its kernel reversed, a correlation passes it conjugated; the
 ``mode`` of SciPy only sets ``start`` and the output shape. Engines take a :class:`Plan` and return
 the result in ``plan.result`` dtype, so the choice between them never changes the interface.

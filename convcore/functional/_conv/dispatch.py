@@ -4,21 +4,21 @@ depthwise kernels, Winograd, else im2col. Kernel taps that meet only zero paddin
 first (``plan.trim_taps``)."""
 import numpy as np
 
-from . import choice, depthwise, im2col, smallmaps, winograd
+from . import by_depthwise, by_im2col, by_smallmaps, by_winograd, choice
 from .plan import Plan, flat, trim_taps
 
 
 def forward(c, bias):
     """Run the forward pass of the checked arguments `c`; `bias` (C_out,) or empty."""
     if choice.small_maps(c):
-        return smallmaps.forward(c, bias)
+        return by_smallmaps.forward(c, bias)
     c = trim_taps(c)
     if c.depthwise:
-        return depthwise.forward(c, bias)
+        return by_depthwise.forward(c, bias)
     images = choice.winograd_forward_images(c)
     if images:
-        return winograd.forward(c, bias, images)
-    return im2col.forward(c, bias)
+        return by_winograd.forward(c, bias, images)
+    return by_im2col.forward(c, bias)
 
 
 def input_grad_by_conv(c, gy, winograd_only=False):
@@ -52,24 +52,24 @@ def backward(c, gy, need_input, need_weight, need_bias):
         grad_b = flat(gy).sum(axis=(0, 2))
     if c.depthwise:  # the direct kernels (the weight gradient of wide outputs by im2col)
         direct_weight = need_weight and choice.depthwise_weight_grad_direct(c)
-        grad_x, grad_w = depthwise.backward(c, gy, need_input, direct_weight)
+        grad_x, grad_w = by_depthwise.backward(c, gy, need_input, direct_weight)
         need_input, need_weight = False, need_weight and not direct_weight
     # the taps that meet only zero padding get a zero weight gradient and give no input gradient:
     # the kernels run without them
     t = trim_taps(c)
     if (need_input or need_weight) and choice.small_maps(c):
         # (the untrimmed taps: the weight gradient comes out whole)
-        grad_x, grad_w = smallmaps.backward(c, gy, need_input, need_weight)
+        grad_x, grad_w = by_smallmaps.backward(c, gy, need_input, need_weight)
         t = c
     else:
         if need_input and choice.input_grad_as_conv(t):
             grad_x = input_grad_by_conv(t, gy, choice.input_grad_needs_winograd(t))
             need_input = grad_x is None
         if need_input:
-            grad_x = im2col.input_grad(t, gy)
+            grad_x = by_im2col.input_grad(t, gy)
         if need_weight:
             plan = choice.weight_grad_winograd(t)
-            grad_w = winograd.weight_grad(t, gy, *plan) if plan else im2col.weight_grad(t, gy)
+            grad_w = by_winograd.weight_grad(t, gy, *plan) if plan else by_im2col.weight_grad(t, gy)
     if need_weight and t is not c:
         full = np.zeros(c.weight.shape, dtype=c.dtype)
         full[t.taps] = grad_w

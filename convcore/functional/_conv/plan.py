@@ -37,11 +37,6 @@ def padding_pairs(padding, nd, kernel, stride, dilation):
     return [(p, p) for p in as_tuple(padding, nd, "padding", min_value=0)]
 
 
-def _real(name, arr):
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-
-
 class Plan:
     """The checked arguments of one convolution: arrays in their working dtype and geometry."""
 
@@ -55,7 +50,8 @@ class Plan:
             raise ValueError(f"weight must be {nd + 2}-D (C_out, C_in/groups, *kernel) for "
                              f"conv{nd}d, got shape {weight.shape}")
         for name, arr in ((x_name, x), ("weight", weight)):
-            _real(name, arr)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         # float32 / float64 keep their dtype, integers and bools count as float64 (the contract)
         self.dtype = np.result_type(*(a.dtype if a.dtype.kind == "f" else np.float64
                                       for a in (x, weight)))
@@ -114,7 +110,8 @@ class Plan:
     def grad_output(self, grad_output):
         """The checked gradient of the output, batched, in the working dtype."""
         gy = np.asarray(grad_output)
-        _real("grad_output", gy)
+        if gy.dtype.kind not in "biuf":
+            raise TypeError(f"grad_output must hold real numbers, got dtype {gy.dtype}")
         if not self.batched:
             gy = gy[np.newaxis]
         if gy.shape != self.out_shape:

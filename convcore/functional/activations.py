@@ -1,0 +1,180 @@
+"""Element-wise activations and dropout with their gradients, as ``torch.nn.functional``'s
+``relu``, ``leaky_relu``, ``sigmoid``, ``tanh``, ``gelu`` and ``dropout``.
+
+ReLU and the gradients of ReLU and tanh run in the compiled core (src/activations.pyx) on
+C-contiguous float arrays of one shape; anything else takes the NumPy expression, which gives the
+same values. A gradient takes what its forward function gave (the output, the input, or the cache
+of ``gelu`` and ``dropout``), so a layer keeps what its backward pass needs.
+
+Examples
+--------
+>>> import numpy as np
+>>> relu(np.array([-1.0, 0.5]))
+array([0. , 0.5])
+>>> y = sigmoid(np.array([0.0]))
+>>> y, sigmoid_backward(np.array([1.0]), y)
+(array([0.5]), array([0.25]))
+"""
+import math
+
+import numpy as np
+
+from .._kernels import activations as _activations
+from .._threads import threads_for
+
+__all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid",
+           "sigmoid_backward", "tanh", "tanh_backward", "gelu", "gelu_backward", "dropout",
+           "dropout_backward"]
+
+# Elements a thread should have before a second one is worth waking.
+_GRAIN = 1 << 16
+
+
+def _compiled(*arrays):
+    """True when the arrays can go to the compiled kernels: C-contiguous, of one float dtype and
+    one shape (anything else takes the NumPy expression, which gives the same values)."""
+    a = arrays[0]
+    return all(isinstance(b, np.ndarray) and b.dtype == a.dtype and b.shape == a.shape
+               and b.flags.c_contiguous for b in arrays) and a.dtype in (np.float32, np.float64)
+
+
+def _run(kernel, *arrays):
+    """``kernel(*flat arrays, out, threads)`` into a new array shaped like the first."""
+    out = np.empty_like(arrays[0])
+    kernel(*(a.reshape(-1) for a in arrays), out.reshape(-1), threads_for(out.size, _GRAIN))
+    return out
+
+
+def _real(x, name="input"):
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    return x
+
+
+def relu(input):
+    """``max(input, 0)``."""
+    x = _real(input)
+    return _run(_activations.relu, x) if _compiled(x) else np.maximum(x, 0)
+
+
+def relu_backward(grad_output, output):
+    """The gradient of :func:`relu` from its ``output``: ``grad_output`` where it is positive."""
+    if _compiled(grad_output, output):
+        return _run(_activations.relu_backward, grad_output, output)
+    return grad_output * (output > 0)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    """``input`` where positive, ``negative_slope * input`` elsewhere."""
+    x = _real(input)
+    return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+def leaky_relu_backward(grad_output, input, negative_slope=0.01):
+    """The gradient of :func:`leaky_relu` at ``input``."""
+    t = np.asarray(input).dtype.type
+    return grad_output * np.where(input > 0, t(1), t(negative_slope))
+
+
+def sigmoid(input):
+    """``1 / (1 + exp(-input))`` (overflow-free)."""
+    from scipy.special import expit  # on first use: scipy.special adds a tenth to `import convcore`
+    return expit(_real(input))
+
+
+def sigmoid_backward(grad_output, output):
+    """The gradient of :func:`sigmoid` from its ``output`` y: ``grad_output * y * (1 - y)``."""
+    return grad_output * output * (1 - output)
+
+
+def tanh(input):
+    """Hyperbolic tangent."""
+    return np.tanh(_real(input))
+
+
+def tanh_backward(grad_output, output):
+    """The gradient of :func:`tanh` from its ``output`` y: ``grad_output * (1 - y^2)``."""
+    if _compiled(grad_output, output):
+        return _run(_activations.tanh_backward, grad_output, output)
+    return grad_output * (1 - output * output)
+
+
+def gelu(input, approximate="none", return_cache=False):
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula.
+
+    With ``return_cache``, also returns what :func:`gelu_backward` needs (so that it does not
+    evaluate ``Phi`` again).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gelu(np.array([0.0, 1.0]))
+    array([0.        , 0.84134475])
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = _real(input)
+    t = x.dtype.type
+    if approximate == "tanh":
+        th = np.tanh(t(math.sqrt(2 / math.pi)) * (x + t(0.044715) * x ** 3))
+        y, cache = t(0.5) * x * (1 + th), (x, approximate, th)
+    else:
+        from scipy.special import erf  # on first use, as in sigmoid
+        cdf = t(0.5) * (1 + erf(x * t(1 / math.sqrt(2))))
+        y, cache = x * cdf, (x, approximate, cdf)
+    return (y, cache) if return_cache else y
+
+
+def gelu_backward(grad_output, cache):
+    """The gradient of :func:`gelu` from the cache its forward call returned."""
+    x, approximate, saved = cache
+    t = x.dtype.type
+    if approximate == "tanh":
+        d_inner = t(math.sqrt(2 / math.pi)) * (1 + t(3 * 0.044715) * x * x)
+        return grad_output * (t(0.5) * (1 + saved) + t(0.5) * x * (1 - saved * saved) * d_inner)
+    pdf = np.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
+    return grad_output * (saved + x * pdf)
+
+
+def dropout(input, p=0.5, training=True, rng=None, return_mask=False):
+    """Inverted dropout: in training, each element zeroed with probability ``p`` and the rest
+    scaled by ``1 / (1 - p)``; otherwise ``input`` itself.
+
+    Parameters
+    ----------
+    input : array_like
+    p : float in [0, 1)
+    training : bool
+    rng : numpy.random.Generator, optional
+        Draws the mask (default: a fresh, unseeded one; :class:`convcore.nn.Dropout` passes the
+        generator of :mod:`convcore.nn.init`, which ``manual_seed`` and ``fit(seed=)`` seed).
+    return_mask : bool
+        Also return the scaled mask (None when nothing is dropped), which
+        :func:`dropout_backward` takes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, mask = dropout(np.ones(4), 0.5, rng=np.random.default_rng(0), return_mask=True)
+    >>> y, mask
+    (array([2., 0., 0., 0.]), array([2., 0., 0., 0.]))
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"p must be a number, got {type(p).__name__}")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        y, mask = input, None
+    else:
+        rng = np.random.default_rng() if rng is None else rng
+        x = _real(input)
+        mask = (rng.random(x.shape) >= p) * x.dtype.type(1.0 / (1.0 - p))
+        y = x * mask
+    return (y, mask) if return_mask else y
+
+
+def dropout_backward(grad_output, mask):
+    """The gradient of :func:`dropout` from its mask: ``grad_output * mask`` (``grad_output``
+    when the mask is None)."""
+    return grad_output if mask is None else grad_output * mask

@@ -1,0 +1,158 @@
+"""Batch normalisation over the channel axis (axis 1) and its gradients, as
+``torch.nn.functional.batch_norm``.
+
+Training: ``y = weight * (x - mean_B) / sqrt(var_B + eps) + bias`` with the batch's mean and biased
+variance per channel; running statistics, when given, move in place by ``momentum`` towards the
+batch's mean and *unbiased* variance. Evaluation normalises by the running statistics: one affine
+map per channel. Both run as one compiled pass (src/channels.pyx).
+"""
+import numpy as np
+
+from .._kernels import channels as _channels
+from .._threads import threads_for
+
+__all__ = ["batch_norm", "batch_norm_backward"]
+
+_GRAIN = 1 << 16  # values per thread from which a second thread pays
+
+
+def _channel_vector(value, name, c):
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if a.shape != (c,):
+        raise ValueError(f"{name} must have shape ({c},) (one value per channel), got {a.shape}")
+    return a
+
+
+def _running(value, name, c):
+    """A running statistic: updated in place, so a float ndarray of one value per channel."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or not value.flags.writeable:
+        raise TypeError(f"{name} must be a writeable float ndarray (it is updated in place), got "
+                        f"{type(value).__name__}")
+    return _channel_vector(value, name, c)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, return_cache=False):
+    """Normalise each channel of ``input`` (axis 1), as ``torch.nn.functional.batch_norm``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, ...)
+        float32 and float64 keep their dtype; integers are converted to float64.
+    running_mean, running_var : ndarray, shape (C,), or None
+        Used to normalise when ``training`` is False (then required); with ``training`` they are
+        updated in place: ``running = (1 - momentum) * running + momentum * batch`` (the
+        variance unbiased), unless None.
+    weight, bias : array_like, shape (C,), optional
+        The per-channel scale and shift applied after the normalisation.
+    training : bool
+        Normalise by the batch's statistics (which needs more than one value per channel).
+    momentum : float
+    eps : float
+        Added to the variance.
+    return_cache : bool
+        Also return what :func:`batch_norm_backward` needs.
+
+    Returns
+    -------
+    y : ndarray, the shape of input
+    cache : tuple (only with ``return_cache``)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> mean, var = np.zeros(2), np.ones(2)
+    >>> batch_norm(x, mean, var, training=True)
+    array([[-0.999995  , -0.99999875],
+           [ 0.999995  ,  0.99999875]])
+    >>> mean, var
+    (array([0.2, 0.4]), array([1.1, 1.7]))
+    """
+    x = np.asarray(input)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"input must hold real numbers, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"input must be at least 2-D (N, C, ...), got shape {x.shape}")
+    x3 = x.reshape(x.shape[0], x.shape[1], -1)
+    if x3.dtype not in (np.float32, np.float64):
+        x3 = x3.astype(np.float64)
+    x3 = np.ascontiguousarray(x3)
+    t = x3.dtype.type
+    c = x3.shape[1]
+    stats = (running_mean, running_var)
+    if any(s is not None for s in stats) or not training:
+        if any(s is None for s in stats):
+            raise ValueError("running_mean and running_var must both be given (both None is "
+                             "allowed only with training=True)")
+        check = _running if training else _channel_vector  # updated in place in training
+        rm, rv = (check(s, n, c) for s, n in zip(stats, ("running_mean", "running_var")))
+    if weight is not None:
+        weight = _channel_vector(weight, "weight", c)
+    if bias is not None:
+        bias = _channel_vector(bias, "bias", c)
+    threads = threads_for(x3.size, _GRAIN)
+    if training:
+        m = x3.shape[0] * x3.shape[2]
+        if m < 2:
+            raise ValueError("batch normalisation needs more than one value per channel in "
+                             f"training, got shape {x.shape}")
+        mean, var = np.empty(c, dtype=x3.dtype), np.empty(c, dtype=x3.dtype)
+        _channels.batch_stats(x3, mean, var, threads)
+        if running_mean is not None:
+            f = float(momentum)
+            unbiased = var * t(m / max(m - 1, 1))
+            rm *= 1 - f
+            rm += f * mean.astype(rm.dtype)
+            rv *= 1 - f
+            rv += f * unbiased.astype(rv.dtype)
+    else:
+        mean, var = rm.astype(x3.dtype), rv.astype(x3.dtype)
+    inv_std = t(1) / np.sqrt(var + t(eps))
+    scale = inv_std if weight is None else inv_std * weight.astype(x3.dtype)
+    shift = -mean * scale
+    if bias is not None:
+        shift += bias
+    y = np.empty_like(x3)
+    _channels.affine(x3, scale, shift, y, threads)
+    y = y.reshape(x.shape)
+    if return_cache:
+        return y, (x3, mean, inv_std, scale, bool(training), weight is not None, bias is not None)
+    return y
+
+
+def batch_norm_backward(grad_output, cache):
+    """Gradients of :func:`batch_norm` from the cache its forward call returned: one compiled
+    pass for the sums over each channel (the parameters' gradients, and what the batch
+    statistics pass back), one for the input gradient.
+
+    Returns
+    -------
+    grad_input : ndarray, the shape of input
+    grad_weight, grad_bias : ndarray, shape (C,), or None
+        None when the forward call had no weight (bias).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> y, cache = batch_norm(x, None, None, np.ones(2), np.zeros(2), training=True,
+    ...                       return_cache=True)
+    >>> gx, gw, gb = batch_norm_backward(np.ones_like(x), cache)
+    >>> gx, gb
+    (array([[0., 0.],
+           [0., 0.]]), array([2., 2.]))
+    """
+    x3, mean, inv_std, scale, training, has_weight, has_bias = cache
+    gy = np.asarray(grad_output)
+    if gy.size != x3.size:
+        raise ValueError(f"grad_output must have the input's size {x3.size}, got shape "
+                         f"{gy.shape}")
+    g = np.ascontiguousarray(gy.reshape(x3.shape), dtype=x3.dtype)
+    gx = np.empty_like(x3)
+    sums = np.empty((2, x3.shape[1]), dtype=x3.dtype)
+    _channels.batch_norm_backward(g, x3, mean, inv_std, scale, gx, sums, training,
+                                  threads_for(x3.size, _GRAIN))
+    return gx.reshape(gy.shape), sums[1] if has_weight else None, sums[0] if has_bias else None

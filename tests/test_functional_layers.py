@@ -1,0 +1,219 @@
+"""convcore.functional.linear and batch_norm (and their backward functions): against
+torch.nn.functional, numerical gradients, and the layers that call them."""
+import numpy as np
+import pytest
+
+import convcore.functional as F
+from convcore import nn
+from gradcheck import numerical_grad
+
+rng = np.random.default_rng(18)
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+class TestLinear:
+    @pytest.mark.parametrize("shape", [(5, 3), (3,), (2, 4, 3)])
+    @pytest.mark.parametrize("bias", [True, False])
+    def test_matches_torch(self, shape, bias):
+        torch = _torch()
+        x = rng.standard_normal(shape)
+        w, b = rng.standard_normal((4, 3)), rng.standard_normal(4) if bias else None
+        ref = torch.nn.functional.linear(torch.tensor(x), torch.tensor(w),
+                                         None if b is None else torch.tensor(b)).numpy()
+        np.testing.assert_allclose(F.linear(x, w, b), ref, rtol=1e-12, atol=1e-12)
+
+    def test_gradients_match_torch_and_numerical(self):
+        torch = _torch()
+        x, w, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)
+        gy = rng.standard_normal((2, 5, 4))
+        gx, gw, gb = F.linear_backward(gy, x, w)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        torch.nn.functional.linear(tx, tw, tb).backward(torch.tensor(gy))
+        for ours, theirs in ((gx, tx), (gw, tw), (gb, tb)):
+            np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+        loss = lambda: float(np.sum(F.linear(x, w, b) * gy))  # noqa: E731
+        for ours, a in ((gx, x), (gw, w), (gb, b)):
+            np.testing.assert_allclose(ours, numerical_grad(loss, a), rtol=1e-6, atol=1e-8)
+
+    def test_dtypes_and_what_is_asked(self):
+        x32, w32 = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)
+        assert F.linear(x32, w32).dtype == np.float32
+        assert F.linear(x32, w32.astype(np.float64)).dtype == np.float64
+        assert F.linear(np.ones((2, 3), int), w32).dtype == np.float64
+        gx, gw, gb = F.linear_backward(np.ones((2, 4), np.float32), x32, w32, need_input=False,
+                                       need_bias=False)
+        assert gx is None and gb is None and gw.dtype == np.float32
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda: F.linear(np.ones((2, 3)), np.ones((4, 2))), ValueError, "in_features=2"),
+        (lambda: F.linear(np.ones((2, 3)), np.ones(3)), ValueError, "weight must be 2-D"),
+        (lambda: F.linear(np.ones((2, 3)), np.ones((4, 3)), np.ones(3)), ValueError,
+         r"bias must have shape \(4,\)"),
+        (lambda: F.linear(np.ones((2, 3), complex), np.ones((4, 3))), TypeError, "input must hold"),
+        (lambda: F.linear_backward(np.ones((2, 5)), np.ones((2, 3)), np.ones((4, 3))), ValueError,
+         r"grad_output must have the output's shape \(2, 4\)"),
+    ])
+    def test_bad_input(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()
+
+    def test_layer_goes_through_it(self):
+        layer = nn.Linear(3, 4, dtype=np.float64)
+        x, gy = rng.standard_normal((6, 3)), rng.standard_normal((6, 4))
+        np.testing.assert_array_equal(layer(x), F.linear(x, layer.weight.data, layer.bias.data))
+        gx = layer.backward(gy)
+        ref = F.linear_backward(gy, x, layer.weight.data)
+        for ours, theirs in zip((gx, layer.weight.grad, layer.bias.grad), ref):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+class TestBatchNorm:
+    @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 3, 4, 2)])
+    @pytest.mark.parametrize("affine", [True, False])
+    @pytest.mark.parametrize("momentum", [0.1, 0.7])
+    def test_training_matches_torch_and_moves_the_statistics(self, shape, affine, momentum):
+        torch = _torch()
+        x = rng.standard_normal(shape) * 2 + 1
+        w, b = (rng.random(3) + 0.5, rng.standard_normal(3)) if affine else (None, None)
+        rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+        trm, trv = torch.tensor(rm), torch.tensor(rv)
+        ref = torch.nn.functional.batch_norm(
+            torch.tensor(x), trm, trv, None if w is None else torch.tensor(w),
+            None if b is None else torch.tensor(b), training=True, momentum=momentum, eps=1e-4)
+        y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=momentum, eps=1e-4)
+        np.testing.assert_allclose(y, ref.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(rm, trm.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(rv, trv.numpy(), rtol=1e-12, atol=1e-12)
+
+    def test_evaluation_and_no_statistics_match_torch(self):
+        torch = _torch()
+        x = rng.standard_normal((5, 3, 4))
+        rm, rv, w, b = rng.standard_normal(3), rng.random(3) + 0.5, rng.random(3), rng.random(3)
+        t = [torch.tensor(a) for a in (x, rm, rv, w, b)]
+        ref = torch.nn.functional.batch_norm(*t, training=False).numpy()
+        np.testing.assert_allclose(F.batch_norm(x, rm, rv, w, b), ref, rtol=1e-12, atol=1e-12)
+        ref = torch.nn.functional.batch_norm(t[0], None, None, training=True).numpy()
+        np.testing.assert_allclose(F.batch_norm(x, None, None, training=True), ref, rtol=1e-10,
+                                   atol=1e-10)
+
+    @pytest.mark.parametrize("training", [True, False])
+    def test_gradients_match_torch_and_numerical(self, training):
+        torch = _torch()
+        x = rng.standard_normal((4, 3, 2, 3))
+        rm, rv, w, b = rng.standard_normal(3), rng.random(3) + 0.5, rng.random(3) + 0.5, rng.random(3)
+        gy = rng.standard_normal(x.shape)
+        _, cache = F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training,
+                                return_cache=True)
+        gx, gw, gb = F.batch_norm_backward(gy, cache)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        torch.nn.functional.batch_norm(tx, torch.tensor(rm), torch.tensor(rv), tw, tb,
+                                       training=training).backward(torch.tensor(gy))
+        for ours, theirs in ((gx, tx), (gw, tw), (gb, tb)):
+            np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-9, atol=1e-10)
+        loss = lambda: float(np.sum(F.batch_norm(x, rm.copy(), rv.copy(), w, b,  # noqa: E731
+                                                 training=training) * gy))
+        for ours, a in ((gx, x), (gw, w), (gb, b)):
+            np.testing.assert_allclose(ours, numerical_grad(loss, a), rtol=1e-5, atol=1e-7)
+
+    def test_no_affine_gives_no_parameter_gradients(self):
+        x = rng.standard_normal((4, 2)).astype(np.float32)
+        y, cache = F.batch_norm(x, None, None, training=True, return_cache=True)
+        gx, gw, gb = F.batch_norm_backward(np.ones_like(y), cache)
+        assert y.dtype == gx.dtype == np.float32 and gw is None and gb is None
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda: F.batch_norm(np.ones((4, 3)), None, None), ValueError,
+         "running_mean and running_var must both be given"),
+        (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(3), None, training=True), ValueError,
+         "must both be given"),
+        (lambda: F.batch_norm(np.ones((4, 3)), [0.0] * 3, [1.0] * 3, training=True), TypeError,
+         "running_mean must be a writeable float ndarray"),
+        (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(2), np.ones(2)), ValueError,
+         r"running_mean must have shape \(3,\)"),
+        (lambda: F.batch_norm(np.ones((4, 3)), None, None, np.ones(4), training=True), ValueError,
+         r"weight must have shape \(3,\)"),
+        (lambda: F.batch_norm(np.ones(3), None, None, training=True), ValueError,
+         "input must be at least 2-D"),
+        (lambda: F.batch_norm(np.ones((1, 3)), None, None, training=True), ValueError,
+         "more than one value per channel"),
+        (lambda: F.batch_norm(np.ones((2, 3), complex), None, None, training=True), TypeError,
+         "input must hold real numbers"),
+    ])
+    def test_bad_input(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()
+
+    def test_a_refused_batch_leaves_the_layer_unchanged(self):
+        bn = nn.BatchNorm1d(3, dtype=np.float64)
+        with pytest.raises(ValueError, match="more than one value per channel"):
+            bn(np.ones((1, 3)))
+        assert int(bn.num_batches_tracked) == 0
+        np.testing.assert_array_equal(bn.running_mean, np.zeros(3))
+
+    def test_layer_goes_through_it(self):
+        bn = nn.BatchNorm2d(3, momentum=None, dtype=np.float64)
+        bn.weight.data, bn.bias.data = rng.random(3) + 0.5, rng.standard_normal(3)
+        x, gy = rng.standard_normal((4, 3, 2, 2)), rng.standard_normal((4, 3, 2, 2))
+        rm, rv = np.zeros(3), np.ones(3)
+        y, cache = F.batch_norm(x, rm, rv, bn.weight.data, bn.bias.data, training=True,
+                                momentum=1.0, return_cache=True)  # the first of a cumulative mean
+        np.testing.assert_array_equal(bn(x), y)
+        np.testing.assert_array_equal(bn.running_mean, rm)
+        gx = bn.backward(gy)
+        for ours, theirs in zip((gx, bn.weight.grad, bn.bias.grad),
+                                F.batch_norm_backward(gy, cache)):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+class TestActivations:
+    CASES = [  # (ours, its backward from (grad, input, output, cache), torch's)
+        (F.relu, lambda g, x, y, c: F.relu_backward(g, y), "relu"),
+        (lambda x: F.leaky_relu(x, 0.2), lambda g, x, y, c: F.leaky_relu_backward(g, x, 0.2),
+         "leaky_relu"),
+        (F.sigmoid, lambda g, x, y, c: F.sigmoid_backward(g, y), "sigmoid"),
+        (F.tanh, lambda g, x, y, c: F.tanh_backward(g, y), "tanh"),
+        (F.gelu, lambda g, x, y, c: F.gelu_backward(g, c), "gelu"),
+        (lambda x: F.gelu(x, "tanh"), lambda g, x, y, c: F.gelu_backward(g, c), "gelu_tanh"),
+    ]
+
+    @pytest.mark.parametrize("forward, backward, name", CASES, ids=[c[2] for c in CASES])
+    def test_match_torch_and_numerical_gradients(self, forward, backward, name):
+        torch = _torch()
+        x, g = rng.standard_normal((3, 7)) * 2, rng.standard_normal((3, 7))
+        tf = torch.nn.functional
+        theirs = {"relu": tf.relu, "leaky_relu": lambda t: tf.leaky_relu(t, 0.2),
+                  "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": tf.gelu,
+                  "gelu_tanh": lambda t: tf.gelu(t, approximate="tanh")}[name]
+        tx = torch.tensor(x, requires_grad=True)
+        ref = theirs(tx)
+        ref.backward(torch.tensor(g))
+        y = forward(x)
+        cache = F.gelu(x, "tanh" if name == "gelu_tanh" else "none", return_cache=True)[1]
+        gx = backward(g, x, y, cache)
+        np.testing.assert_allclose(y, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+        loss = lambda: float(np.sum(forward(x) * g))  # noqa: E731
+        np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-5, atol=1e-7)
+
+    def test_dropout_mask_and_gradient(self):
+        x = rng.standard_normal((50, 40))
+        y, mask = F.dropout(x, 0.25, rng=np.random.default_rng(5), return_mask=True)
+        assert set(np.unique(mask)) == {0.0, 1 / 0.75}
+        assert abs(np.mean(mask == 0) - 0.25) < 0.03
+        np.testing.assert_array_equal(y, x * mask)
+        np.testing.assert_array_equal(F.dropout_backward(np.ones_like(x), mask), mask)
+        assert F.dropout(x, 0.25, training=False) is x
+        assert F.dropout_backward(x, None) is x
+
+    @pytest.mark.parametrize("call, error, match", [
+        (lambda: F.relu(np.ones(2, complex)), TypeError, "input must hold real numbers"),
+        (lambda: F.gelu(np.ones(2), "erf"), ValueError, "approximate must be 'none' or 'tanh'"),
+        (lambda: F.dropout(np.ones(2), 1.0), ValueError, r"p must be in \[0, 1\)"),
+        (lambda: F.dropout(np.ones(2), "0.5"), TypeError, "p must be a number"),
+    ])
+    def test_bad_input(self, call, error, match):
+        with pytest.raises(error, match=match):
+            call()
