@@ -1,7 +1,8 @@
 # Work items over a batch of N images, run on the pool (parallel.pxd); shared by im2col and
-# winograd. Item k is ``images`` images, or with n_chunks > 0 the k-th of n_chunks fixed parts of the batch
-# taken ``images`` at a time, in order: a gradient's partial sums, whose parts depend on the
-# shapes only, never on the thread count, so their sum has the same bits on any number of threads.
+# winograd. Item k is ``images`` images, or with n_chunks > 0 the k-th of n_chunks fixed parts of
+# the batch taken ``images`` at a time, in order: a gradient's partial sums, whose parts depend on
+# the shapes only, never on the thread count, so their sum has the same bits on any number of
+# threads.
 
 from parallel cimport run_batches
 
