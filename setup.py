@@ -39,6 +39,7 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "box8": {"avx2": ["-mavx2"]},
             "correlate2d": {"avx2": ["-mavx2"]},
             "recheck": {"avx2": ["-mavx2"]},
+            "winograd": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
             "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]}}
 
 

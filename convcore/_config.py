@@ -44,7 +44,7 @@ def config():
 
 def _dispatch():
     """The build each dispatching kernel module runs, e.g. "im2col AVX512F, lines AVX2"."""
-    for name in ("im2col", "lines", "direct"):
+    for name in ("im2col", "winograd", "lines", "direct"):
         _cpu.load(name)
     return ", ".join(f"{name} {build}" for name, build in sorted(_cpu.active().items()))
 

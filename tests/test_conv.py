@@ -12,6 +12,7 @@ from convcore._cpu import load
 from convcore.functional._conv import by_smallmaps, choice, dispatch, plan as plan_module
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
+_winograd = load("winograd")
 
 rng = np.random.default_rng(1)
 
@@ -505,27 +506,27 @@ class TestWinograd:
         c = plan_module.Plan(x, w, 1, 1, 1, 1, 2)
         strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
                                      1, 1, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
                                      work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # several images per step need steps that cover an image (3 rows of tiles here)
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
                                      work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
-            _im2col.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
                                      work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
-            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
+            _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
                                              1, work, 1)
         with pytest.raises(ValueError, match="backward_weight_winograd: array shapes do not"):
-            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), gu[:, :, :8].copy(),
+            _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu[:, :, :8].copy(),
                                              c.geometry, 1, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight_winograd: grad_u must hold"):
-            _im2col.backward_weight_winograd(y, x.reshape(1, 16, 36), np.zeros((2, 16, 16, 16)),
+            _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), np.zeros((2, 16, 16, 16)),
                                              c.geometry, 1, 1, work, 1)
 
 

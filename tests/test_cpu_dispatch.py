@@ -108,3 +108,4 @@ def test_info_shows_the_features_in_use(capsys):
     assert "cpu_features" in text and "cpu_dispatch" in text
     build = "AVX512F" if "AVX512F" in _cpu.ENABLED else "AVX2" if _cpu.ENABLED else "baseline"
     assert f"im2col {build}" in text
+    assert f"winograd {build}" in text

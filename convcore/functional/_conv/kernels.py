@@ -5,4 +5,4 @@ from ..._cpu import load
 from ..._kernels import depthwise, smallmaps  # noqa: F401 (the engines' handles)
 
 im2col = load("im2col")  # the widest build this CPU may run (convcore._cpu)
-winograd = im2col  # the Winograd F(2x2, 3x3) kernels are built with im2col (src/im2col.pyx)
+winograd = load("winograd")  # Winograd F(2x2, 3x3) for 3x3 kernels (src/winograd.pyx)

@@ -1,0 +1,12 @@
+# The Winograd F(2x2, 3x3) transforms of whole tiles, in C (src/c/winograd.h, rendered from its
+# Tempita template): C11 _Generic over the element type of their output, declared with `(...)` so
+# that Cython hands the typed pointers through unchanged and the C compiler checks every argument
+# against the chosen function.
+
+cdef extern from "c/winograd.h":
+    # (x0, x1, x2, x3, v, bv, n): v[xi * bv + b] = (B^T d B)[xi], n tiles of the input rows x0..x3
+    void wino_in "convcore_wino_in"(...) noexcept nogil
+    # (m, bm, shift, y0, y1, n): the 2x2 outputs A^T m A + shift of n whole tiles, rows y0, y1
+    void wino_out "convcore_wino_out"(...) noexcept nogil
+    # (y0, y1, m, bm, n): m[xi * bm + b] = (A dy A^T)[xi], n whole 2x2 blocks of the rows y0, y1
+    void wino_grad "convcore_wino_grad"(...) noexcept nogil
