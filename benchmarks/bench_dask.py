@@ -25,6 +25,7 @@ faster) and convcore-dask / in-memory (the cost of chunks and scheduling).
     python benchmarks/bench_dask.py --size 4096 --side 256 --rounds 1   # quicker
     python benchmarks/bench_dask.py --scheduler threads   # no cluster: dask's threads
     python benchmarks/bench_dask.py --chunk 4096 --rounds 1   # other chunks (image only)
+    python benchmarks/bench_dask.py --cases "3-D gaussian s=2"   # some cases only
 """
 import argparse
 import json
@@ -43,20 +44,22 @@ WHERE = {"distributed": "LocalCluster of 2 workers x 1 thread",
          "threads": "dask's threaded scheduler, 2 threads"}
 
 
-def _filters(lib):
-    """{case: function(array) -> result} for one library, imported here (and only here)."""
+def _filters(lib, cases=CASES):
+    """{case: function(array) -> result} for `cases` of one library, imported here (and only
+    here)."""
     import numpy as np
     if lib == "dask-image":
         from dask_image import ndfilters as nd
     else:
         from convcore import ndimage as nd
     w = np.random.default_rng(0).standard_normal((5, 5)).astype(np.float32)
-    return {"gaussian s=1": lambda x: nd.gaussian_filter(x, 1.0),
-            "gaussian s=4": lambda x: nd.gaussian_filter(x, 4.0),
-            "sobel": lambda x: nd.sobel(x, axis=-1),
-            "uniform 5": lambda x: nd.uniform_filter(x, 5),
-            "correlate 5x5": lambda x: nd.correlate(x, w),
-            "3-D gaussian s=2": lambda x: nd.gaussian_filter(x, 2.0)}
+    every = {"gaussian s=1": lambda x: nd.gaussian_filter(x, 1.0),
+             "gaussian s=4": lambda x: nd.gaussian_filter(x, 4.0),
+             "sobel": lambda x: nd.sobel(x, axis=-1),
+             "uniform 5": lambda x: nd.uniform_filter(x, 5),
+             "correlate 5x5": lambda x: nd.correlate(x, w),
+             "3-D gaussian s=2": lambda x: nd.gaussian_filter(x, 2.0)}
+    return {case: every[case] for case in cases}
 
 
 def _same(block):
@@ -80,10 +83,10 @@ def _forget(client, keys):
         time.sleep(0.01)
 
 
-def run_one(lib, size, side, chunk, repeats, scheduler, threads):
-    """Time every case for `lib` in this process; print {case: seconds} as JSON."""
+def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES):
+    """Time `cases` for `lib` in this process; print {case: seconds} as JSON."""
     import numpy as np
-    filters = _filters(lib)
+    filters = _filters(lib, cases)
     times = {}
     if lib == "in-memory":
         import convcore
@@ -145,12 +148,14 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads of the in-memory call")
     parser.add_argument("--scheduler", choices=["distributed", "threads"], default="distributed",
                         help="the 2-worker LocalCluster, or dask's threaded scheduler (2 threads)")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES,
+                        help="the cases to run (default: all)")
     parser.add_argument("--one", choices=LIBS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     chunk = args.chunk or args.size // 4
     if args.one:
         run_one(args.one, args.size, args.side, chunk, args.repeats, args.scheduler,
-                args.threads)
+                args.threads, args.cases)
         return
     print(header(f"{args.threads} (in-memory call); dask: {WHERE[args.scheduler]}, convcore "
                  "chunk threads 1"))
@@ -162,16 +167,16 @@ def main():
             cmd = [sys.executable, __file__, "--one", lib, "--size", str(args.size),
                    "--side", str(args.side), "--chunk", str(chunk), "--repeats",
                    str(args.repeats), "--scheduler", args.scheduler, "--threads",
-                   str(args.threads)]
+                   str(args.threads), "--cases", *args.cases]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[lib].append(json.loads(out.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}",
               flush=True)
-    med = {lib: {c: statistics.median(run[c] for run in results[lib]) for c in CASES}
+    med = {lib: {c: statistics.median(run[c] for run in results[lib]) for c in args.cases}
            for lib in LIBS}
     print(f"{'case':18} {'convcore-dask':>13} {'dask-image':>11} {'in-memory':>10} "
           f"{'dask-image/convcore':>20} {'convcore-dask/in-memory':>24}")
-    for c in CASES:
+    for c in args.cases:
         cc, di, im = med["convcore"][c], med["dask-image"][c], med["in-memory"][c]
         print(f"{c:18} {cc * 1e3:10.1f} ms {di * 1e3:8.1f} ms {im * 1e3:7.1f} ms "
               f"{di / cc:19.2f}x {cc / im:23.2f}x")

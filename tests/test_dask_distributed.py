@@ -64,6 +64,22 @@ def test_filters_on_the_cluster(client, da):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_3d_gaussian_with_edges_per_face_on_the_cluster(client, da, monkeypatch):
+    """Edges heavy enough to travel a piece per face (SPLIT_BYTES lowered to this small volume)
+    and a Gaussian that runs pass by pass on each chunk: on the cluster, the in-memory result."""
+    from convcore._dask import _halo
+
+    monkeypatch.setattr(_halo, "SPLIT_BYTES", 1000)
+    vol = _image((24, 30, 28), np.float32)
+    for kw in (dict(sigma=1.5, mode="mirror"), dict(sigma=(2.0, 0.0, 1.0), mode="wrap")):
+        lazy = ndimage.gaussian_filter(da.from_array(vol, chunks=(8, 15, 14)), **kw)
+        pieces = {k[0].split("-edges-")[1].split("-", 1)[1]
+                  for k in dict(lazy.__dask_graph__()) if "-edges-" in k[0]}
+        assert "corners" in pieces and "all" not in pieces
+        np.testing.assert_array_equal(client.compute(lazy, sync=True),
+                                      ndimage.gaussian_filter(vol, **kw))
+
+
 def test_same_graph_on_the_threaded_scheduler(da):
     x = _image((40, 30))
     lazy = ndimage.gaussian_gradient_magnitude(da.from_array(x, chunks=(9, 7)), 1.2)

@@ -45,6 +45,46 @@ def test_same_blocks_as_map_overlap(da, shape, chunks, depth, periodic):
     assert len(dict(ours.__dask_graph__())) == 3 * d.npartitions   # input, edges, output
 
 
+@pytest.mark.parametrize("shape, chunks, depth, periodic", CASES)
+def test_heavy_edges_travel_per_face(da, monkeypatch, shape, chunks, depth, periodic):
+    """Edges heavier than SPLIT_BYTES are cut a piece per face and one for the corners, each
+    output task reading only the pieces that face it: the blocks are still map_overlap's."""
+    from convcore._dask import _halo
+
+    monkeypatch.setattr(_halo, "SPLIT_BYTES", 0)
+    x = np.random.default_rng(5).standard_normal(shape)
+    d = da.from_array(x, chunks=chunks)
+    ours = _halo.halo_map(_marks, d, depth, periodic, x.dtype, x[:0], "marks")
+    theirs = d.map_overlap(_marks, depth=dict(enumerate(depth)),
+                           boundary={ax: "periodic" if p else "none"
+                                     for ax, p in enumerate(periodic)}, dtype=x.dtype)
+    np.testing.assert_array_equal(ours.compute(scheduler="sync"),
+                                  theirs.compute(scheduler="sync"))
+    graph = dict(ours.__dask_graph__())
+    for idx in np.ndindex(*d.numblocks):
+        task = graph[(ours.name,) + idx]
+        for side, key in zip(task[0].args[2], task[2:]):
+            lent = graph[key][0](d.blocks[key[1:]].compute(scheduler="sync"))
+            wanted = tuple(-s for s in side)
+            if np.count_nonzero(wanted) == 1:       # a face travels alone
+                assert list(lent) == [wanted]
+            else:                                   # with the other corners, and no face
+                assert wanted in lent and min(np.count_nonzero(k) for k in lent) > 1
+
+
+def test_light_edges_travel_together(da):
+    """Below SPLIT_BYTES a chunk's edges are one task, cut only where a neighbour reads them."""
+    from convcore._dask._halo import halo_map
+
+    d = da.zeros((12, 12), chunks=4)
+    ours = halo_map(np.negative, d, [1, 1], [False, False], float, np.zeros((0, 0)), "n")
+    graph = dict(ours.__dask_graph__())
+    edges = {k: v for k, v in graph.items() if "-edges-" in k[0]}
+    assert len(edges) == 9
+    corner = graph[next(k for k in edges if k[1:] == (0, 0))][0](np.zeros((4, 4)))
+    assert sorted(corner) == [(0, 1), (1, 0), (1, 1)]   # the sides that face a chunk
+
+
 def test_untrimmed_output_with_block_id(da):
     """With `chunks` given, what the function returns is the output chunk; it is told its index."""
     from convcore._dask._halo import halo_map

@@ -188,6 +188,30 @@ def test_overlap_is_the_reach(da):
     assert min(small.chunks[0]) >= 3    # chunks shorter than the overlap were merged
 
 
+@pytest.mark.parametrize("dtype,output", [(np.float32, None), (np.float64, None),
+                                          (np.uint8, None), (np.int16, np.float32)])
+@pytest.mark.parametrize("kw", [dict(sigma=2.0),
+                                dict(sigma=(1.0, 0.0, 1.5), order=(0, 0, 1), mode="wrap"),
+                                dict(sigma=1.2, mode=["nearest", "constant", "mirror"], cval=3.0),
+                                dict(sigma=(1.5, 0.8), axes=(2, 0), radius=(4, 2))])
+def test_3d_gaussian_pass_by_pass(da, dtype, output, kw):
+    """On 3-D chunks a Gaussian runs its passes one axis at a time, dropping an axis's margins
+    once its pass is done: the same samples as the whole array's call, bit for bit."""
+    from convcore._dask._halo import _run
+
+    x = _data((20, 26, 24), dtype)
+    d = da.from_array(x, chunks=(9, 13, 12))
+    lazy = ndimage.gaussian_filter(d, output=output, **kw)
+    layer = lazy.dask.layers[lazy.name]
+    trims = {task[0].args[-1] for key, task in layer.items() if key[0] == lazy.name}
+    assert {task[0].func for key, task in layer.items() if key[0] == lazy.name} == {_run}
+    assert trims == {"inside"}
+    expected = ndimage.gaussian_filter(x, output=output, **kw)
+    got = lazy.compute(scheduler="threads")
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_short_axis_and_long_kernel(da):
     """An axis shorter than the kernel becomes one chunk (several reflections, as in memory)."""
     x = _data((5, 40), np.float64)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .._modes import MODE_WRAP, NDIMAGE_MODES
-from ..ndimage._smooth import _radius
+from ..ndimage._smooth import _radius, gaussian_filter1d
 from ..ndimage._support import as_sequence, check_axes, check_axis
 from ._blocks import (OnThreads, call, check_in_memory, check_output, chunk_threads,
                       direct_last_axis, fit_chunks, meta)
@@ -99,6 +99,37 @@ def _plan(name, a, ndim):
     return depth, modes, window
 
 
+def _crop(block, margins):
+    return block[tuple(slice(lo, n - hi) for (lo, hi), n in zip(margins, block.shape))]
+
+
+def _gaussian_passes(public, args, dtype, block, margins=None):
+    """`public` (``gaussian_filter1d``) along each axis in turn, as ``gaussian_filter`` runs on
+    3-D and more: each pass stored in the output's dtype, the later ones in place.
+
+    Given `margins` (a grown copy of the chunk, ours to overwrite) the passes overwrite the block
+    itself where the dtype allows, and an axis's margins are dropped as soon as its own pass is
+    done, when the rest stays one contiguous block (the leading axis): the passes along the other
+    axes never read across it. No new chunk-sized array, and a 128x256x256 chunk grown by 8
+    filters 7% fewer samples.
+    """
+    own = margins is not None
+    margins = list(margins or [(0, 0)] * block.ndim)
+    axes = check_axes(args["axes"], block.ndim)
+    per_axis = [as_sequence(args[k], len(axes), k) for k in ("sigma", "order", "mode", "radius")]
+    in_place = own and block.dtype == dtype
+    x = block
+    for ax, sigma, order, mode, radius in zip(axes, *per_axis):
+        if sigma > 1e-15:
+            x = public(x, sigma, ax, order, x if in_place else dtype, mode, args["cval"],
+                       args["truncate"], radius=radius)
+            in_place = True
+        cropped = _crop(x, [margins[a] if a == ax else (0, 0) for a in range(x.ndim)])
+        if cropped.flags.c_contiguous:
+            x, margins[ax] = cropped, (0, 0)
+    return _crop(x, margins).astype(dtype, copy=False)   # no pass at all: the input, converted
+
+
 def run(public, func_name, name, bound):
     """The lazy dask result of ndimage filter `public` called with `bound` arguments."""
     x = bound.arguments[name]
@@ -128,6 +159,9 @@ def run(public, func_name, name, bound):
         periodic.append(True in wrap)
         leasts.append(least)
     x = x.rechunk(tuple(chunks))
-    fn = OnThreads(functools.partial(call, public, name, args), chunk_threads())
-    return halo_map(fn, x, depth, periodic, probe.dtype, meta(x.ndim, probe.dtype),
-                    f"convcore-{func_name}", least=leasts)
+    fn, trims = functools.partial(call, public, name, args), False
+    if func_name == "gaussian_filter" and x.ndim > 2:    # in memory, one 1-D pass per axis
+        fn = functools.partial(_gaussian_passes, gaussian_filter1d, args, probe.dtype)
+        trims = True
+    return halo_map(OnThreads(fn, chunk_threads()), x, depth, periodic, probe.dtype,
+                    meta(x.ndim, probe.dtype), f"convcore-{func_name}", least=leasts, trims=trims)
