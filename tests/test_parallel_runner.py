@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+import convcore
 from convcore._kernels import activations as _activations
 from convcore._kernels import parallel as _parallel
 
@@ -65,14 +66,19 @@ def test_concurrent_callers_neither_deadlock_nor_corrupt_each_other():
     assert errors == []
 
 
-def _run_child(code):
+def _run_child(code, tmp_path):
+    # the child imports the convcore under test (an in-place build or the installed wheel), not
+    # the source tree that may stand in the working directory
+    home = os.path.dirname(os.path.dirname(os.path.abspath(convcore.__file__)))
+    path = os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-def test_one_pool_serves_every_kernel_module():
+def test_one_pool_serves_every_kernel_module(tmp_path):
     if not _parallel.pool_built():
         pytest.skip("built without the helper-thread pool")
     # helper threads are started on first use: a second module using 2 threads adds none
@@ -88,12 +94,12 @@ def test_one_pool_serves_every_kernel_module():
         for _ in range(20):
             parallel.cover(np.zeros(1 << 20, np.int64), np.zeros(1 << 20, np.int32), 4096, 2)
         print(before, after_one, tasks())
-    """)
+    """, tmp_path)
     before, after_one, after_two = map(int, out.split())
     assert after_one == before + 1 and after_two == after_one
 
 
-def test_a_forked_child_runs_jobs_on_a_pool_of_its_own():
+def test_a_forked_child_runs_jobs_on_a_pool_of_its_own(tmp_path):
     if not hasattr(os, "fork") or not _parallel.pool_built():
         pytest.skip("needs fork and the helper-thread pool")
     _run_child("""
@@ -118,7 +124,7 @@ def test_a_forked_child_runs_jobs_on_a_pool_of_its_own():
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
         check()
-    """)
+    """, tmp_path)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
