@@ -84,8 +84,9 @@ def extensions():
     render_templates()
     pool = not os.environ.get("CONVCORE_NO_POOL")
     debug = bool(os.environ.get("CONVCORE_DEBUG"))
-    # MSVC: C11 for _Generic (the direct kernel's per-dtype C passes, src/c/direct_rows.h)
-    cflags = ["/O2", "/std:c11"] if sys.platform == "win32" else ["-O3"]
+    # MSVC: C11 for _Generic (the direct kernel's per-dtype C passes, src/c/direct_rows.h);
+    # /volatile:ms for the thread pool's atomics (src/c/cc_threads.h; x64's default, not ARM64's)
+    cflags = ["/O2", "/std:c11", "/volatile:ms"] if sys.platform == "win32" else ["-O3"]
     if not debug and sys.platform != "win32":
         cflags.append("-fno-math-errno")
     cflags += warning_flags()

@@ -1,6 +1,7 @@
 /* The process-wide pool of helper threads behind run_batches() (src/c/parallel.h). Compiled
    into one module only, convcore._kernels.parallel, so the process has one pool; the other
-   kernel modules reach it through the capsule that module publishes.
+   kernel modules reach it through the capsule that module publishes. It runs on POSIX threads,
+   and on Win32 threads on Windows (the few system calls it makes: src/c/cc_threads.h).
 
    Why not OpenMP: an OpenMP parallel region ends with a barrier: on a shared machine, a worker
    that is not scheduled in time (another process holds the other core) holds the whole call up
@@ -11,62 +12,54 @@
    one atomic ticket (generation << 32 | next batch) by compare-and-swap; the caller only waits
    for batches a helper has actually claimed. A helper that wakes late finds the ticket's
    generation changed or exhausted and claims nothing; it reads the job's fields before its
-   claim, and a successful claim proves the job was still the same.
+   claim, and a successful claim proves the job was still the same (the caller closes the
+   ticket before it rewrites them).
 
    cc_parallel(fn, ctx, n, batch, threads) runs fn(ctx, lo, hi, tid) over [0, n) and returns the
    number of threads it could use; 1 means it ran nothing (pool busy, backing off, or absent:
-   CC_POOL is 0 without GCC/Clang on POSIX, or when built with CONVCORE_NO_POOL) and the caller
-   runs the job itself (run_batches does). A forked child starts helpers of its own. */
+   CC_POOL is 0 where cc_threads.h finds no threads or atomics, or when built with
+   CONVCORE_NO_POOL) and the caller runs the job itself (run_batches does). A forked child starts
+   helpers of its own. */
 #ifndef CONVCORE_CC_POOL_H
 #define CONVCORE_CC_POOL_H
 #include "parallel.h"
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__unix__) || defined(__APPLE__)) \
-    && !defined(CONVCORE_NO_POOL)
+#include "cc_threads.h"
+#if CC_THREADS && !defined(CONVCORE_NO_POOL)
 #define CC_POOL 1
-#include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
-#include <time.h>
-#include <unistd.h>
 #define CC_MAX_THREADS 64
-static pthread_mutex_t cc_run_mu = PTHREAD_MUTEX_INITIALIZER;  /* one job at a time */
-static pthread_mutex_t cc_mu = PTHREAD_MUTEX_INITIALIZER;      /* wake-ups */
-static pthread_cond_t cc_cv = PTHREAD_COND_INITIALIZER;
-static unsigned long long cc_ticket = 0;   /* generation << 32 | next batch (atomic) */
-static unsigned long long cc_wake = 0;     /* generation, under cc_mu */
-static long long cc_done = 0;              /* batches finished in this generation (atomic) */
+#ifndef CC_POOL_TEST_DELAY  /* tests/c/pool_check.c pauses threads here to widen the races */
+#define CC_POOL_TEST_DELAY(tid)
+#endif
+#define CC_CLOSED 0xffffffffULL  /* a ticket's batch count while its job is being written */
+static cc_lock cc_run_mu = CC_LOCK_INIT;  /* one job at a time */
+static cc_lock cc_mu = CC_LOCK_INIT;      /* wake-ups */
+static cc_cond cc_cv = CC_COND_INIT;
+static CC_ATOMIC unsigned long long cc_ticket = 0;  /* generation << 32 | next batch */
+static unsigned long long cc_wake = 0;    /* generation, under cc_mu */
+static CC_ATOMIC long long cc_done = 0;   /* batches finished in this generation */
 /* the job's fields (atomic loads/stores: a late helper may read them while they change) */
-static cc_batch_fn cc_fn = 0;
-static void *cc_ctx = 0;
-static long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1, cc_claims = 0;
-static long long cc_per = 1;
+static CC_ATOMIC cc_batch_fn cc_fn = 0;
+static void *CC_ATOMIC cc_ctx = 0;
+static CC_ATOMIC long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1, cc_claims = 0;
+static CC_ATOMIC long long cc_per = 1;
 static int cc_helpers = 0;
 static int cc_skip = 0, cc_penalty = 0;    /* back-off after a call that waited for a helper */
-
-static double cc_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static pid_t cc_pid = 0;
-
-#define CC_LD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
-#define CC_ST(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
+static cc_pid_t cc_pid = 0;
 
 /* claim and run batches of the current generation `gen`; returns when none is left */
 static void cc_work(unsigned long long gen, int tid) {
     for (;;) {
         unsigned long long t = CC_LD(cc_ticket);
         if ((t >> 32) != gen) return;
+        CC_POOL_TEST_DELAY(tid);
         cc_batch_fn fn = CC_LD(cc_fn);
         void *ctx = CC_LD(cc_ctx);
         long long n = CC_LD(cc_n), batch = CC_LD(cc_batch), batches = CC_LD(cc_batches);
         long long threads = CC_LD(cc_threads), claims = CC_LD(cc_claims), per = CC_LD(cc_per);
         long long c = (long long)(t & 0xffffffffULL);
         if (c >= claims || tid >= threads) return;
-        if (!__atomic_compare_exchange_n(&cc_ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL,
-                                         __ATOMIC_ACQUIRE))
-            continue;
+        if (!CC_CAS(cc_ticket, t, t + 1)) continue;
         /* claim c of generation gen: the job is alive until cc_done counts it. Claims go
            round the `threads` contiguous parts of the batches, so threads working at the same
            pace stay in different parts (first touches of the output's pages, each zeroing a
@@ -76,18 +69,18 @@ static void cc_work(unsigned long long gen, int tid) {
             long long hi = (i + 1) * batch < n ? (i + 1) * batch : n;
             fn(ctx, (Py_ssize_t)(i * batch), (Py_ssize_t)hi, tid);
         }
-        __atomic_add_fetch(&cc_done, 1, __ATOMIC_ACQ_REL);
+        CC_INC(cc_done);
     }
 }
 
-static void *cc_helper(void *arg) {
+static CC_THREAD_MAIN(cc_helper, arg) {
     int tid = (int)(intptr_t)arg;
     unsigned long long seen = 0;
     for (;;) {
-        pthread_mutex_lock(&cc_mu);
-        while (cc_wake == seen) pthread_cond_wait(&cc_cv, &cc_mu);
+        cc_lock_take(&cc_mu);
+        while (cc_wake == seen) cc_cond_wait(&cc_cv, &cc_mu);
         seen = cc_wake;
-        pthread_mutex_unlock(&cc_mu);
+        cc_lock_give(&cc_mu);
         cc_work(seen, tid);
     }
     return 0;
@@ -97,52 +90,51 @@ static void *cc_helper(void *arg) {
    the number of threads the job could use (1: run it serially, the pool was busy or absent) */
 static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
     if (threads > CC_MAX_THREADS) threads = CC_MAX_THREADS;
-    if (pthread_mutex_trylock(&cc_run_mu) != 0) return 1;
+    if (!cc_lock_try(&cc_run_mu)) return 1;
     if (cc_skip > 0) {                 /* backing off: helpers were late recently */
         cc_skip--;
-        pthread_mutex_unlock(&cc_run_mu);
+        cc_lock_give(&cc_run_mu);
         return 1;
     }
-    if (cc_pid != getpid()) {          /* first use, or a forked child: no helpers yet */
+    if (cc_pid != cc_process_id()) {  /* first use, or a forked child: no helpers yet */
         if (cc_pid != 0) {             /* a child: a parent's helper may have held cc_mu */
-            pthread_mutex_init(&cc_mu, NULL);
-            pthread_cond_init(&cc_cv, NULL);
+            cc_lock_reset(&cc_mu);
+            cc_cond_reset(&cc_cv);
         }
         cc_helpers = 0;
-        cc_pid = getpid();
+        cc_pid = cc_process_id();
     }
-    while (cc_helpers < threads - 1) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&th, &attr, cc_helper, (void *)(intptr_t)(cc_helpers + 1));
-        pthread_attr_destroy(&attr);
-        if (rc != 0) break;
+    while (cc_helpers < threads - 1
+           && cc_thread_start(cc_helper, (void *)(intptr_t)(cc_helpers + 1)) == 0)
         cc_helpers++;
-    }
     if (threads > cc_helpers + 1) threads = cc_helpers + 1;
-    if (threads <= 1) { pthread_mutex_unlock(&cc_run_mu); return 1; }
+    if (threads <= 1) { cc_lock_give(&cc_run_mu); return 1; }
     long long batches = (n + batch - 1) / batch;
     long long per = (batches + threads - 1) / threads;
+    if (per * threads >= (long long)CC_CLOSED) { cc_lock_give(&cc_run_mu); return 1; }
+    /* close the ticket before the job's fields change: a helper still in the last job may have
+       read its exhausted ticket; were the ticket left as it is, that helper could read the new
+       job's fields and claim with the old ticket (and run batches of the new job twice) */
     unsigned long long gen = (CC_LD(cc_ticket) >> 32) + 1;
+    CC_ST_SEQ(cc_ticket, gen << 32 | CC_CLOSED);
     CC_ST(cc_fn, fn); CC_ST(cc_ctx, ctx); CC_ST(cc_n, (long long)n);
     CC_ST(cc_batch, (long long)batch); CC_ST(cc_batches, batches);
     CC_ST(cc_threads, (long long)threads);
     CC_ST(cc_per, per); CC_ST(cc_claims, per * threads);
     CC_ST(cc_done, 0);
-    __atomic_store_n(&cc_ticket, gen << 32, __ATOMIC_SEQ_CST);
-    pthread_mutex_lock(&cc_mu);
+    CC_POOL_TEST_DELAY(0);
+    CC_ST_SEQ(cc_ticket, gen << 32);
+    cc_lock_take(&cc_mu);
     cc_wake = gen;
-    pthread_cond_broadcast(&cc_cv);
-    pthread_mutex_unlock(&cc_mu);
+    cc_cond_wake_all(&cc_cv);
+    cc_lock_give(&cc_mu);
     double t0 = cc_now();
     cc_work(gen, 0);
     double t1 = cc_now();
     /* every batch is claimed: wait for those that helpers are still running */
     int spins = 0;
     while (CC_LD(cc_done) < per * threads) {
-        if (++spins > 64) sched_yield();
+        if (++spins > 64) cc_yield();
     }
     /* a helper that held the caller up (it was preempted: the machine is busy) makes the next
        calls run on the caller alone, 2, 4, ... up to 16 of them, then the pool is tried again
@@ -153,7 +145,7 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
     } else {
         cc_penalty = 0;
     }
-    pthread_mutex_unlock(&cc_run_mu);
+    cc_lock_give(&cc_run_mu);
     return threads;
 }
 #else

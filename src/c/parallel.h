@@ -9,7 +9,12 @@
    exist: our modules live in convcore._kernels. */
 #ifndef CONVCORE_PARALLEL_H
 #define CONVCORE_PARALLEL_H
+#ifdef CC_POOL_WITHOUT_PYTHON  /* the pool's own C test, tests/c/pool_check.c: no Python */
+#include <stddef.h>
+typedef ptrdiff_t Py_ssize_t;
+#else
 #include <Python.h>
+#endif
 
 /* runs one batch [lo, hi) of a job; tid in [0, threads) selects the thread's scratch */
 typedef void (*cc_batch_fn)(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid);
@@ -27,6 +32,7 @@ typedef struct {
 /* this module's handle on the pool (NULL until cc_import_pool, or when the pool is absent) */
 static const cc_pool_api *cc_pool = NULL;
 
+#ifndef CC_POOL_WITHOUT_PYTHON
 static int cc_import_pool(void) {
     /* PyCapsule_Import imports only the top-level package, then looks attributes up */
     PyObject *module = PyImport_ImportModule(CC_POOL_MODULE);
@@ -42,6 +48,7 @@ static int cc_import_pool(void) {
     cc_pool = api;
     return 0;
 }
+#endif
 
 /* A batch size that gives each of `threads` threads about `per_thread` batches (a few per thread
    let the others take over the batches of a thread the machine preempted), and at least `least`
