@@ -52,7 +52,7 @@ def get_num_threads():
     """The number of threads the kernels use: the setting, else OMP_NUM_THREADS, else the cores.
 
     Always 1 when convcore was built without its thread pool (``CONVCORE_NO_POOL``, or a platform
-    without POSIX threads and GCC/Clang atomics).
+    with neither POSIX threads and GCC/Clang atomics nor Win32 threads).
 
     Examples
     --------

@@ -1,8 +1,9 @@
 """The process's one pool of helper threads (src/c/cc_pool.h), published to the other kernel
 modules as a capsule (src/c/parallel.h, declared in src/parallel.pxd).
 
-- ``pool_built()``: True when the pool was compiled in (POSIX with GCC/Clang and not
-  ``CONVCORE_NO_POOL``); otherwise every kernel runs on its caller's thread.
+- ``pool_built()``: True when the pool was compiled in (POSIX threads with GCC/Clang, or Win32
+  threads on Windows; not ``CONVCORE_NO_POOL``); otherwise every kernel runs on its caller's
+  thread.
 - ``cover(hits, tids, batch, threads, nested)``: runs a job that counts each index it is given in
   ``hits`` and records the thread that ran it in ``tids``; with ``nested`` every batch runs its
   indices through a second run_batches. Returns the threads the job used. It lets the tests see
