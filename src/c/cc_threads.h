@@ -8,9 +8,9 @@
    there the shared variables are `volatile` (CC_ATOMIC), whose loads acquire and stores release
    under /volatile:ms (setup.py passes it; x64's default), and read-modify-writes are Interlocked.
 
-   CC_CAS(v, t, x): if v equals the lvalue t, store x and return true (t may be overwritten when
-   it fails). CC_INC(v): add 1. CC_LD/CC_ST: acquire load, release store; CC_ST_SEQ: sequentially
-   consistent store. v is a 64-bit integer or a pointer (CC_INC and CC_CAS: integers only). */
+   CC_LD/CC_ST: acquire load, release store; CC_ST_SEQ: sequentially consistent store; CC_INC(v):
+   add 1, return the sum; CC_CAS(v, t, x): if v equals the lvalue t, store x and return true (t
+   may be overwritten when it fails). v is a 64-bit integer, or for CC_LD/CC_ST a pointer. */
 #ifndef CONVCORE_CC_THREADS_H
 #define CONVCORE_CC_THREADS_H
 

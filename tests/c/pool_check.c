@@ -1,15 +1,16 @@
 /* The thread pool's own test, in C without Python: run_batches (src/c/parallel.h) on the pool
    (src/c/cc_pool.h) as this platform builds it. tests/test_pool_c.py compiles it with the
-   system's gcc (POSIX threads) and with MinGW, running the .exe under Wine (Win32 threads).
+   system's cc (POSIX threads) and with MinGW, running the .exe under Wine (Win32 threads; also
+   with the atomics MSVC builds use, tests/c/msvc_branch.h).
 
    Checks that every index of a job runs exactly once, on a thread id below the thread count, for
    1-4 threads and batch sizes from 1 to more than the job; jobs started from inside a batch
-   (nested); callers on several threads at once; many jobs in a row; and that helper threads do
-   take part. Prints "ok ..." and exits 0, or names each failure and exits 1. */
+   (nested); callers on several threads at once; many jobs in a row, with the pool's races
+   widened (delay below); and that helper threads do take part. Prints "ok ..." and exits 0, or names each failure and exits 1. */
 #define _POSIX_C_SOURCE 200809L /* pthreads, clock_gettime under -std=c11 */
 #define CC_POOL_WITHOUT_PYTHON
-#define CC_POOL_TEST_DELAY(tid) delay(tid)
-static void delay(int tid);
+#define CC_POOL_TEST_DELAY(tid) delay()
+static void delay(void);
 #include "cc_pool.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,8 @@ static long long failures = 0; /* atomic */
 /* Where the pool reads or publishes its ticket, every 7th thread to pass waits 5 us: helpers
    then read a finished job's ticket while the next job is being written, which no scheduler
    does often enough for a test to see (a pool that reused the old ticket ran batches twice). */
-static void delay(int tid) {
+static void delay(void) {
     static unsigned long long calls = 0; /* atomic */
-    (void)tid;
     if (CC_INC(calls) % 7 == 0)
         for (double t0 = cc_now(); cc_now() - t0 < 5e-6;) {
         }
