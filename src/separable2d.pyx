@@ -8,8 +8,9 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (TILE, buffer_code, check_margin, cl_check_f, cl_load, cl_store, cl_sym2_f,
-                      load_row, round_to, run_job, taps)
+from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
+                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, load_row, round_to,
+                      run_job, taps)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -76,21 +77,66 @@ cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
     _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
 
 
+cdef void _row_pass_in_place(const Sep* s, const floating* row, floating* ends,
+                             floating* res) noexcept nogil:
+    """_row_pass of a row of the buffers' type read where it is (W >= 2 (Kc - 1); no copy into an
+    extended row): the outputs whose window lies inside it from the row itself, the c at each end
+    through `ends` (10c values: the samples [-c, 2c) and [W - 2c, W + c), then their 4c sums);
+    every output the same sum of the same values as _row_pass's."""
+    cdef Py_ssize_t c = s.Kc // 2, W = s.W, k, idx
+    _sym_tiles(res + c, row, W - 2 * c, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
+    if c == 0:
+        return
+    for k in range(3 * c):
+        idx = map_index(k - c, W, s.mode_c)
+        ends[k] = <floating>s.cval if idx < 0 else row[idx]
+        idx = map_index(W - 2 * c + k, W, s.mode_c)
+        ends[3 * c + k] = <floating>s.cval if idx < 0 else row[idx]
+    # one sweep over both ends: outputs [0, c) are the first row end's, [3c, 4c) the last's (the
+    # ones between straddle the two and are not used)
+    _sym_tiles(ends + 6 * c, ends, 4 * c, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
+    for k in range(c):
+        res[k] = ends[6 * c + k]
+        res[W - c + k] = ends[9 * c + k]
+
+
+cdef inline void _round(const Sep* s, floating* v, Py_ssize_t m, bint fit) noexcept nogil:
+    """round_to the output's dtype (`fit`: float values known to fit an int, no range check)."""
+    if floating is float:
+        if fit:
+            cl_round_fit_f(v, m, s.tout)
+            return
+    round_to(v, m, s.tout)
+
+
+cdef inline void _store(const Sep* s, Py_ssize_t r, const floating* v, bint fit) noexcept nogil:
+    """Output row r from v[0:W] (`fit` as for _round)."""
+    if floating is float:
+        if fit:
+            cl_store_fit_f(s.y + r * s.W * s.osz, v, s.W, s.tout)
+            return
+    cl_store(s.y + r * s.W * s.osz, s.osz, v, 1, s.W, s.tout)
+
+
 cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogil:
     """Output rows [r0, r0 + R) of the two passes."""
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, p, i, idx, n_in
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
-    cdef bint two, same_in, same_out
+    cdef bint two, same_in, same_out, fit
     cdef floating* rows = work                            # (nr + Kr - 1) x W
     cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
     cdef floating* ext = mid + s.R * ms                   # ms
     cdef floating* line = ext + ms                        # W
     cdef const floating* src = rows
+    cdef floating* dst
     # data already of the buffers' type: a strip's input rows read where they are, results
     # written into their place (no copies in and out)
     same_in, same_out = s.tin == buffer_code(rows), s.tout == buffer_code(rows)
+    # float buffers over integers of at most 16 bits hold integers or sums below 2**24 (what made
+    # the caller choose them, ``single``): every value fits an int, conversions need no check
+    fit = floating is float and s.tin <= CL_UINT16 and s.tout <= CL_UINT16
     n_in = nr + s.Kr - 1
     if not s.rows_first:
         # columns of the image first (axis 0), each row of the result written into the middle
@@ -113,35 +159,41 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 _sym_tiles(mid + i * ms + cc, src + i * W, W, W, <const floating*>s.wr, s.Kr,
                            s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
-                round_to(mid + p * ms + cc, W, s.tout)
+                _round(s, mid + p * ms + cc, W, fit)
                 if same_out:
                     _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
                 else:
                     _row_pass(s, mid + p * ms, line)
-                    cl_store(s.y + (r0 + p) * W * s.osz, s.osz, line, 1, W, s.tout)
+                    _store(s, r0 + p, line, fit)
             i += 2 if two else 1
     else:
-        # along each row first (axis 1; the row read into the middle of its extension), then the
-        # columns (axis 0) of that intermediate
+        # along each row first (axis 1; the row read into the middle of its extension, or where
+        # it is), then the columns (axis 0) of that intermediate, into the output where it is of
+        # the buffers' type
+        dst = <floating*>s.y + r0 * W if same_out else mid
         for p in range(n_in):
             idx = map_index(r0 - cr + p, s.H, s.mode_r)
             if idx < 0:
                 for i in range(W):
                     rows[p * W + i] = <floating>s.cval
             else:
-                cl_load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
-                _row_pass(s, ext, rows + p * W)
-                round_to(rows + p * W, W, s.tout)
+                if same_in and W >= 2 * (s.Kc - 1):
+                    _row_pass_in_place(s, <const floating*>s.x + idx * W, ext, rows + p * W)
+                else:
+                    cl_load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
+                    _row_pass(s, ext, rows + p * W)
+                _round(s, rows + p * W, W, fit)
         i = 0
         if floating is float:
             # float buffers: two output rows per sweep where the kernel allows
-            while i + 1 < nr and _sym2_rows(mid + i * W, mid + (i + 1) * W, rows + i * W, W, W,
+            while i + 1 < nr and _sym2_rows(dst + i * W, dst + (i + 1) * W, rows + i * W, W, W,
                                             <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r):
                 i += 2
-        _sym_tiles(mid + i * W, rows + i * W, (nr - i) * W, W, <const floating*>s.wr, s.Kr,
+        _sym_tiles(dst + i * W, rows + i * W, (nr - i) * W, W, <const floating*>s.wr, s.Kr,
                    s.sr, s.wrd, s.check_r)
-        for i in range(nr):
-            cl_store(s.y + (r0 + i) * W * s.osz, s.osz, mid + i * W, 1, W, s.tout)
+        if not same_out:
+            for i in range(nr):
+                _store(s, r0 + i, mid + i * W, fit)
 
 
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,

@@ -386,6 +386,30 @@ def test_two_rows_per_sweep_every_strip_height(rows_first):
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_read_in_place_every_width(dtype):
+    # rows_first on data of the buffers' type reads each row where it is (widths from
+    # 2 * (len(w_cols) - 1) on), its two ends through a small extension, and writes the output
+    # in place: the same as the pass along axis 1 into the output's dtype, then along axis 0
+    rng = np.random.default_rng(21)
+    wr = np.array([0.25, 0.5, 0.25])
+    for kc in (1, 2, 3, 4, 5, 9):
+        wc = rng.standard_normal(kc)
+        for width in range(1, 2 * kc + 3):
+            x = rng.standard_normal((37, width)).astype(dtype)
+            for code in CODES:
+                mid = reference(x[:, :, None], wc, -(kc // 2), 1, width, code, 1.5)
+                mid = mid[:, :, 0].astype(dtype)
+                want = reference(mid[None], wr, -1, 1, 37, code, 1.5)[0]
+                got = np.empty_like(x)
+                _sep2d.separable2d(x, wr, 0, code, wc, 0, code, got, 1.5, True, 2,
+                                   dtype == np.float32)
+                if dtype == np.float64:
+                    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+                else:
+                    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8])
 def test_box8_magic_exhaustive(dtype):
     # floor(S / size) == mulhi(S, M) (then mulhi by P when P > 0) for every window sum S of the
