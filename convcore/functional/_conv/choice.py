@@ -54,6 +54,19 @@ WINOGRAD_IMAGES_TILES = 48
 # with 256; below 64 tiles the GEMMs get too narrow (8x256x14x14: 126 with 28).
 WINOGRAD_STEP_BYTES = 1 << 20
 
+# Input channels (per group) up to which, and kernel taps times channels from which, a 1-D or
+# 2-D convolution runs by the shallow engine (direct, from packed bands) rather than im2col's GEMM
+# of depth K. Measured (ms-min of one thread, GFLOP/s shallow against im2col or Winograd):
+# 64x1x28x28 by 32x1x5x5 73 against 66; 32x3x32x32 by 32x3x5x5 102 against 85; 8x3x224x224 by
+# 64x3x7x7 stride 2 88 against 70; 16x3x64x64 by 64x3x11x11 stride 4 87 against 53;
+# 64x6x14x14 by 16x6x5x5 68 against 48; 32x8x32x32 by 16x8x3x3 91 against 87; with 16 channels
+# (3x3) 86-90 against 99-107; 64x1x28x28 by 32x1x3x3 (K = 9) 59 against 65.
+SHALLOW_MAX_CHANNELS = 8
+SHALLOW_MIN_K = 25
+# A band of output rows of the shallow engine is packed into about this many bytes (kept in L2
+# while the band's blocks of output channels run over it).
+SHALLOW_BAND_BYTES = 256 * 1024
+
 # Partial weight gradients summed apart (and then added in order): at most one per image, at
 # most WEIGHT_CHUNKS, and no more than fit in WEIGHT_CHUNK_BYTES (but at least 2, so that two
 # threads share a large layer). The count never depends on the thread count.
@@ -81,6 +94,14 @@ def small_maps(c):
     on a busy machine: forward 2.5 ms by im2col against 2.0, input gradient 2.9 against 1.6,
     weight gradient 2.6 against 1.7)."""
     return c.groups == 1 and 2 * math.prod(c.x.shape[2:]) <= math.prod(c.weight.shape[2:])
+
+
+def shallow(c):
+    """Whether `c` runs by the shallow engine: 1-D or 2-D, ungrouped, few input channels, and
+    enough taps times channels to fill the register blocks."""
+    c_in = c.weight.shape[1]
+    return (c.nd <= 2 and c.groups == 1 and c_in <= SHALLOW_MAX_CHANNELS
+            and c_in * math.prod(c.weight.shape[2:]) >= SHALLOW_MIN_K)
 
 
 def tile(K, L, rows=0):
