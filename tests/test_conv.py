@@ -495,6 +495,8 @@ class TestWinograd:
         ((32, 128, 4, 4), True),  # 4 tiles, 1 MiB
         ((32, 512, 4, 4), False),  # 4 tiles, 16 MiB
         ((32, 256, 2, 2), False),  # one tile
+        ((32, 128, 3, 3), False),  # 4 tiles cut by the edge: 9 of their 16 outputs
+        ((32, 128, 5, 5), True),  # 25 of 36
     ])
     def test_used_where_the_tiles_pay(self, shape, expected, monkeypatch):
         monkeypatch.undo()  # the default threshold

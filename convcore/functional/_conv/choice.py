@@ -41,6 +41,12 @@ WINOGRAD_TILES = 256
 MIN_WINOGRAD_TILES = 4
 WINOGRAD_CACHED_BYTES = 14 << 20
 MIN_WINOGRAD_TILES_UNCACHED = 25
+# Share of a step's 2x2 output tiles that lies past the output (odd maps) up to which Winograd
+# runs: 3x3 maps fill 9 of their 4 tiles' 16 outputs, and the 2.25 times fewer multiplications
+# shrink to 1.27 (ms, one thread, Winograd against im2col of 8 images a GEMM: 16x192x3x3 by
+# 384x192x3x3 3.47 against 2.62; 32x512x3x3 by 512x512x3x3 25.7 against 20.3; 5x5 maps, 25 of
+# 36: 16x256x5x5 by 256x256x3x3 6.16 against 6.49, 32x128x5x5 2.50 against 3.62).
+MAX_WINOGRAD_WASTE = 0.4
 # The weight gradient's GEMMs sum over a step's tiles: with few they are too shallow (32x256x4x4,
 # 4 tiles a step: 41 GFLOP/s against 59 by im2col; 32x64x8x8, 16 tiles: 83 against 59).
 MIN_WINOGRAD_TILES_WEIGHT_GRAD = 16
@@ -140,13 +146,15 @@ def _tiles(c):
 def use_winograd(c, images=1):
     """A 2-D, ungrouped 3x3 convolution with stride 1 and no dilation between enough channels,
     with enough output tiles per image (per step of `images` images) for the transformed
-    weights' traffic to pay."""
+    weights' traffic to pay, and few of them cut by the output's edge."""
     c_out, c_in = c.weight.shape[:2]
     if not (c.nd == 2 and c.groups == 1 and c.weight.shape[2:] == (3, 3)
             and c.stride == (1, 1) and c.dilation == (1, 1)
             and min(c_in, c_out) >= MIN_CHANNELS_WINOGRAD):
         return False
     tiles = _tiles(c)
+    if 1 - math.prod(c.out_spatial) / (4 * tiles) > MAX_WINOGRAD_WASTE:
+        return False
     cached = 16 * c_in * c_out * c.weight.itemsize <= WINOGRAD_CACHED_BYTES
     return tiles >= MIN_WINOGRAD_TILES and (
         cached or tiles * images >= MIN_WINOGRAD_TILES_UNCACHED)
