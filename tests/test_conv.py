@@ -598,11 +598,12 @@ class TestShallow:
 
     def test_kernel_refuses_arrays_that_disagree_with_the_geometry(self):
         c = plan_module.Plan(np.zeros((1, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
-        rows, extra = by_shallow.band_rows(c, 1)
-        off, pitch = by_shallow.offsets(c, rows, extra)
+        rows, off, size = by_shallow.layout(c, 1)
+        pitch = (rows + 2) * 6  # (kh - 1) more input rows than output rows, 6 columns
         x, y = np.zeros((1, 2, 36)), np.zeros((1, 3, 36))
         wp, b = np.zeros((1, 18, _shallow.OB)), np.zeros(_shallow.OB)
-        work = np.zeros((1, 2 * 3 * pitch + _shallow.SLACK))
+        work = np.zeros((1, size))
+        assert size == 2 * 3 * pitch + _shallow.SLACK
         _shallow.forward(x, wp, off, b, y, c.geometry, rows, work, 1)  # the arguments agree
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
             _shallow.forward(x, wp[:, :9].copy(), off[:9].copy(), b, y, c.geometry, rows, work, 1)
@@ -641,10 +642,9 @@ class TestShallow:
                 wp = np.ascontiguousarray(wp.reshape(blocks, ob, 75).transpose(0, 2, 1))
                 bp = np.zeros(blocks * ob, dtype)
                 bp[:6] = b
-                rows, extra = by_shallow.band_rows(c, 1)
-                off, pitch = by_shallow.offsets(c, rows, extra)
+                rows, off, size = by_shallow.layout(c, 1)
                 y = np.empty(c.out_shape, dtype)
-                work = np.empty((1, 3 * 2 * 5 * pitch + module.SLACK), dtype)  # C_in * sh * kw
+                work = np.empty((1, size), dtype)
                 module.forward(c.x.reshape(2, 3, -1), wp, off, bp, y.reshape(2, 6, -1),
                                c.geometry, rows, work, 1)
                 tol = 1e-5 if dtype == np.float32 else 1e-12
