@@ -9,10 +9,12 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import by_smallmaps, choice, dispatch, plan as plan_module
+from convcore.functional._conv import (by_shallow, by_smallmaps, choice, dispatch,
+                                       plan as plan_module)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
+_shallow = load("shallow")
 
 rng = np.random.default_rng(1)
 
@@ -493,6 +495,8 @@ class TestWinograd:
         ((32, 128, 4, 4), True),  # 4 tiles, 1 MiB
         ((32, 512, 4, 4), False),  # 4 tiles, 16 MiB
         ((32, 256, 2, 2), False),  # one tile
+        ((32, 128, 3, 3), False),  # 4 tiles cut by the edge: 9 of their 16 outputs
+        ((32, 128, 5, 5), True),  # 25 of 36
     ])
     def test_used_where_the_tiles_pay(self, shape, expected, monkeypatch):
         monkeypatch.undo()  # the default threshold
@@ -528,6 +532,130 @@ class TestWinograd:
         with pytest.raises(ValueError, match="backward_weight_winograd: grad_u must hold"):
             _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), np.zeros((2, 16, 16, 16)),
                                              c.geometry, 1, 1, work, 1)
+
+class TestShallow:
+    """1-D and 2-D convolutions with few input channels (first layers) run directly from packed
+    bands of output rows (src/shallow.pyx), in register blocks of OB output channels by whole
+    vectors of outputs: the cases cut both."""
+
+    CASES = [  # nd, N, C_in, C_out, spatial, kernel, stride, padding, dilation, groups
+        (2, 3, 1, 5, (28, 28), 5, 1, 2, 1, 1),  # the single-channel first layer, small
+        (2, 2, 3, 9, (23, 21), 7, 2, 3, 1, 1),  # a stem: 3 channels 7x7 stride 2, odd sizes
+        (2, 2, 3, 4, (9, 11), (3, 4), (2, 3), ((1, 0), (2, 1)), (2, 1), 1),  # asymmetric all
+        (2, 1, 3, 17, (19, 17), 11, 4, 2, 1, 1),  # AlexNet's first layer, one image
+        (2, 2, 6, 3, (7, 6), 5, 1, 0, 1, 1),  # LeNet's second layer: outputs < one vector
+        (2, 2, 2, 8, (5, 70), (3, 5), 1, (1, 2), (1, 3), 1),  # wide rows, many vectors
+        (2, 1, 8, 4, (6, 6), 3, 1, 1, 1, 1),  # the most input channels it takes
+        (1, 3, 1, 6, (40,), 25, 1, 12, 1, 1),  # 1-D
+        (1, 2, 3, 5, (31,), 9, 3, 4, 2, 1),  # 1-D, strided, dilated
+    ]
+
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("band_bytes", [1, 1 << 20])  # a band per row, or whole images
+    def test_matches_reference(self, case, dtype, band_bytes, monkeypatch):
+        monkeypatch.setattr(choice, "SHALLOW_BAND_BYTES", band_bytes)
+        c_in, k, nd = case[2], case[5], case[0]
+        assert choice.shallow(plan_module.Plan(
+            np.zeros((1, c_in) + case[4]), np.zeros((1, c_in) + expand(k, nd)), case[6],
+            case[7], case[8], 1, nd))
+        calls = []
+        monkeypatch.setattr(by_shallow, "forward", _spy(by_shallow.forward, calls))
+        _matches_reference_on_one_and_two_threads(case, dtype)
+        assert calls
+
+    @pytest.mark.parametrize("threads", [1, 2, 3, 4])
+    def test_any_thread_count_gives_the_same_bits(self, threads, threaded):
+        x = rng.standard_normal((3, 3, 30, 26)).astype(np.float32)
+        w = rng.standard_normal((10, 3, 5, 5)).astype(np.float32)
+        one = F.conv2d(x, w, stride=(1, 2), padding=2)
+        try:
+            convcore.set_num_threads(threads)
+            np.testing.assert_array_equal(F.conv2d(x, w, stride=(1, 2), padding=2), one)
+            # one image on several threads: bands of output rows
+            np.testing.assert_array_equal(F.conv2d(x[:1], w, stride=(1, 2), padding=2), one[:1])
+        finally:
+            convcore.set_num_threads(None)
+
+    def test_numerical_gradients_through_it(self):
+        x, w = rng.standard_normal((2, 3, 8, 9)), rng.standard_normal((4, 3, 5, 3))
+        kw = dict(stride=(2, 1), padding=(2, 1))
+        gy = rng.standard_normal(F.conv2d(x, w, **kw).shape)
+        _numerical_and_on_one_and_two_threads(2, x, w, gy, kw)
+
+    @pytest.mark.parametrize("nd, c_in, kernel, groups, expected", [
+        (2, 1, 5, 1, True), (2, 3, 7, 1, True), (2, 3, 3, 1, True), (2, 8, 3, 1, True),
+        (1, 1, 25, 1, True),
+        (2, 1, 3, 1, False),  # K = 9: im2col's GEMM does better
+        (2, 16, 3, 1, False),  # many channels: im2col or Winograd
+        (2, 4, 5, 2, False),  # grouped
+        (3, 1, 3, 1, False),  # 3-D
+    ])
+    def test_used_where_it_pays(self, nd, c_in, kernel, groups, expected):
+        c = plan_module.Plan(np.zeros((1, c_in) + (30,) * nd), np.zeros(
+            (4, c_in // groups) + (kernel,) * nd), 1, 0, 1, groups, nd)
+        assert choice.shallow(c) is expected
+
+    def test_kernel_refuses_arrays_that_disagree_with_the_geometry(self):
+        c = plan_module.Plan(np.zeros((1, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
+        rows, off, size = by_shallow.layout(c, 1)
+        pitch = (rows + 2) * 6  # (kh - 1) more input rows than output rows, 6 columns
+        x, y = np.zeros((1, 2, 36)), np.zeros((1, 3, 36))
+        wp, b = np.zeros((1, 18, _shallow.OB)), np.zeros(_shallow.OB)
+        work = np.zeros((1, size))
+        assert size == 2 * 3 * pitch + _shallow.SLACK
+        _shallow.forward(x, wp, off, b, y, c.geometry, rows, work, 1)  # the arguments agree
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _shallow.forward(x, wp[:, :9].copy(), off[:9].copy(), b, y, c.geometry, rows, work, 1)
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _shallow.forward(x, wp, off, b[:1].copy(), y, c.geometry, rows, work, 1)
+        with pytest.raises(ValueError, match="forward: work is too small"):
+            _shallow.forward(x, wp, off, b, y, c.geometry, rows, work[:, :20].copy(), 1)
+        with pytest.raises(ValueError, match="forward: work is too small"):
+            _shallow.forward(x, wp, off, b, y, c.geometry, rows, work, 2)
+        with pytest.raises(ValueError, match="forward: a tap offset reaches past"):
+            _shallow.forward(x, wp, off + pitch, b, y, c.geometry, rows, work, 1)
+
+    def test_every_build_of_the_kernel(self):
+        """The baseline, AVX2 and AVX-512 builds (those this CPU runs) give the reference's
+        result: with any build CONVCORE_DISABLE_CPU_FEATURES may pick."""
+        import importlib
+
+        from convcore import _cpu
+        x = rng.standard_normal((2, 3, 13, 40))
+        w = rng.standard_normal((6, 3, 5, 5))
+        b = rng.standard_normal(6)
+        ref = reference_conv(x, w, b, (2, 1), [(2, 2), (2, 2)], (1, 1), 1)
+        suffixes = [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
+                           if f in _cpu.DETECTED]
+        for suffix in suffixes:
+            try:
+                module = importlib.import_module(f"convcore._kernels.shallow{suffix}")
+            except ModuleNotFoundError:  # a build without that variant
+                continue
+            for dtype in (np.float32, np.float64):
+                c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
+                ob = module.OB
+                blocks = -(-6 // ob)
+                wp = np.zeros((blocks * ob, 75), dtype)
+                wp[:6] = c.weight.reshape(6, 75)
+                wp = np.ascontiguousarray(wp.reshape(blocks, ob, 75).transpose(0, 2, 1))
+                bp = np.zeros(blocks * ob, dtype)
+                bp[:6] = b
+                rows, off, size = by_shallow.layout(c, 1)
+                y = np.empty(c.out_shape, dtype)
+                work = np.empty((1, size), dtype)
+                module.forward(c.x.reshape(2, 3, -1), wp, off, bp, y.reshape(2, 6, -1),
+                               c.geometry, rows, work, 1)
+                tol = 1e-5 if dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=suffix)
+
+
+def _spy(fn, calls):
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return fn(*args, **kwargs)
+    return spy
 
 
 class TestLargerThanATile:
@@ -862,7 +990,9 @@ class TestAgainstTorch:
     @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
     @pytest.mark.parametrize("case", CASES + [(2, 2, 4, 6, (7, 6), (2, 4), 1, "same", (1, 2), 2),
                                       (2, 3, 16, 24, (13, 12), 3, 1, 1, 1, 1),  # Winograd
-                                      (2, 4, 16, 24, (2, 2), 3, 1, 1, 1, 1)])  # dense matrix
+                                      (2, 4, 16, 24, (2, 2), 3, 1, 1, 1, 1),  # dense matrix
+                                      (2, 2, 3, 16, (40, 38), 7, 2, 3, 1, 1),  # shallow: a stem
+                                      (2, 4, 1, 8, (28, 28), 5, 1, 2, 1, 1)])  # 1 channel 5x5
     def test_forward_and_backward(self, case):
         nd, n, c_in, c_out, spatial, k, s, p, d, g = case
         kernel = expand(k, nd)

@@ -41,6 +41,12 @@ WINOGRAD_TILES = 256
 MIN_WINOGRAD_TILES = 4
 WINOGRAD_CACHED_BYTES = 14 << 20
 MIN_WINOGRAD_TILES_UNCACHED = 25
+# Share of a step's 2x2 output tiles that lies past the output (odd maps) up to which Winograd
+# runs: 3x3 maps fill 9 of their 4 tiles' 16 outputs, and the 2.25 times fewer multiplications
+# shrink to 1.27 (ms, one thread, Winograd against im2col of 8 images a GEMM: 16x192x3x3 by
+# 384x192x3x3 3.47 against 2.62; 32x512x3x3 by 512x512x3x3 25.7 against 20.3; 5x5 maps, 25 of
+# 36: 16x256x5x5 by 256x256x3x3 6.16 against 6.49, 32x128x5x5 2.50 against 3.62).
+MAX_WINOGRAD_WASTE = 0.4
 # The weight gradient's GEMMs sum over a step's tiles: with few they are too shallow (32x256x4x4,
 # 4 tiles a step: 41 GFLOP/s against 59 by im2col; 32x64x8x8, 16 tiles: 83 against 59).
 MIN_WINOGRAD_TILES_WEIGHT_GRAD = 16
@@ -53,6 +59,19 @@ WINOGRAD_IMAGES_TILES = 48
 # step (0.9 MiB) against 153 with 84 to 256; 8x64x56x56 174 with 112 tiles (0.9 MiB) against 133
 # with 256; below 64 tiles the GEMMs get too narrow (8x256x14x14: 126 with 28).
 WINOGRAD_STEP_BYTES = 1 << 20
+
+# Input channels (per group) up to which, and kernel taps times channels from which, a 1-D or
+# 2-D convolution runs by the shallow engine (direct, from packed bands) rather than im2col's GEMM
+# of depth K. Measured (ms-min of one thread, GFLOP/s shallow against im2col or Winograd):
+# 64x1x28x28 by 32x1x5x5 73 against 66; 32x3x32x32 by 32x3x5x5 102 against 85; 8x3x224x224 by
+# 64x3x7x7 stride 2 88 against 70; 16x3x64x64 by 64x3x11x11 stride 4 87 against 53;
+# 64x6x14x14 by 16x6x5x5 68 against 48; 32x8x32x32 by 16x8x3x3 91 against 87; with 16 channels
+# (3x3) 86-90 against 99-107; 64x1x28x28 by 32x1x3x3 (K = 9) 59 against 65.
+SHALLOW_MAX_CHANNELS = 8
+SHALLOW_MIN_K = 25
+# A band of output rows of the shallow engine is packed into about this many bytes (kept in L2
+# while the band's blocks of output channels run over it).
+SHALLOW_BAND_BYTES = 256 * 1024
 
 # Partial weight gradients summed apart (and then added in order): at most one per image, at
 # most WEIGHT_CHUNKS, and no more than fit in WEIGHT_CHUNK_BYTES (but at least 2, so that two
@@ -81,6 +100,14 @@ def small_maps(c):
     on a busy machine: forward 2.5 ms by im2col against 2.0, input gradient 2.9 against 1.6,
     weight gradient 2.6 against 1.7)."""
     return c.groups == 1 and 2 * math.prod(c.x.shape[2:]) <= math.prod(c.weight.shape[2:])
+
+
+def shallow(c):
+    """Whether `c` runs by the shallow engine: 1-D or 2-D, ungrouped, few input channels, and
+    enough taps times channels to fill the register blocks."""
+    c_in = c.weight.shape[1]
+    return (c.nd <= 2 and c.groups == 1 and c_in <= SHALLOW_MAX_CHANNELS
+            and c_in * math.prod(c.weight.shape[2:]) >= SHALLOW_MIN_K)
 
 
 def tile(K, L, rows=0):
@@ -119,13 +146,15 @@ def _tiles(c):
 def use_winograd(c, images=1):
     """A 2-D, ungrouped 3x3 convolution with stride 1 and no dilation between enough channels,
     with enough output tiles per image (per step of `images` images) for the transformed
-    weights' traffic to pay."""
+    weights' traffic to pay, and few of them cut by the output's edge."""
     c_out, c_in = c.weight.shape[:2]
     if not (c.nd == 2 and c.groups == 1 and c.weight.shape[2:] == (3, 3)
             and c.stride == (1, 1) and c.dilation == (1, 1)
             and min(c_in, c_out) >= MIN_CHANNELS_WINOGRAD):
         return False
     tiles = _tiles(c)
+    if 1 - math.prod(c.out_spatial) / (4 * tiles) > MAX_WINOGRAD_WASTE:
+        return False
     cached = 16 * c_in * c_out * c.weight.itemsize <= WINOGRAD_CACHED_BYTES
     return tiles >= MIN_WINOGRAD_TILES and (
         cached or tiles * images >= MIN_WINOGRAD_TILES_UNCACHED)

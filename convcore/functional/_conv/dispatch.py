@@ -1,10 +1,10 @@
 """Which engine computes the forward pass and each gradient of a checked convolution (a
 :class:`~.plan.Plan`), by the rules of ``choice``: the dense matrix of small maps, the direct
-depthwise kernels, Winograd, else im2col. Kernel taps that meet only zero padding are left out
-first (``plan.trim_taps``)."""
+depthwise kernels, the direct kernels of shallow first layers, Winograd, else im2col. Kernel taps
+that meet only zero padding are left out first (``plan.trim_taps``)."""
 import numpy as np
 
-from . import by_depthwise, by_im2col, by_smallmaps, by_winograd, choice
+from . import by_depthwise, by_im2col, by_shallow, by_smallmaps, by_winograd, choice
 from .plan import Plan, flat, trim_taps
 
 
@@ -15,6 +15,8 @@ def forward(c, bias):
     c = trim_taps(c)
     if c.depthwise:
         return by_depthwise.forward(c, bias)
+    if choice.shallow(c):
+        return by_shallow.forward(c, bias)
     images = choice.winograd_forward_images(c)
     if images:
         return by_winograd.forward(c, bias, images)

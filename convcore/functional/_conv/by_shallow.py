@@ -1,0 +1,58 @@
+"""The shallow engine: 1-D and 2-D ungrouped convolutions whose depth K = C_in * taps is small
+(first layers), computed directly from a packed copy of each band of output rows
+(src/shallow.pyx): each tap reads the packed band at one offset, so no im2col matrix is written
+(64x1x28x28 by 32x1x5x5: K is 25, and a GEMM of depth 25 runs far below BLAS's speed)."""
+import functools
+import math
+
+import numpy as np
+
+from ..._threads import threads_for
+from . import choice, kernels
+from .plan import flat
+
+
+def layout(c, threads):
+    """(rows, off, work): output rows per band (a packed band of at most about
+    choice.SHALLOW_BAND_BYTES, and at least `threads` bands in the batch), every tap's offset
+    into a packed band, and the scratch values per thread."""
+    return _layout(tuple(c.geometry[:, 1:].ravel().tolist()), c.x.shape[0], c.x.shape[1],
+                   c.x.itemsize, threads, choice.SHALLOW_BAND_BYTES)
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(geometry, batch, c_in, itemsize, threads, band_bytes):
+    """The layout of a band for the geometry columns (H, W) `geometry` (flattened): tap (ci, i, j)
+    reads plane (ci, i*dh % sh, j) at row i*dh // sh (see src/c/shallow.h)."""
+    # rows of (H, W): input size, output size, kernel, stride, low padding, dilation
+    (oh, ow), (kh, kw), sh, dh = geometry[2:4], geometry[4:6], geometry[6], geometry[10]
+    extra = (kh - 1) * dh // sh  # input rows a band reads past its own (per phase)
+    planes = c_in * sh * kw
+    rows = max(1, band_bytes // (planes * ow * itemsize) - extra)
+    rows = min(rows, -(-oh // -(-threads // batch)))
+    pitch = (rows + extra) * ow
+    i = np.arange(kh) * dh
+    plane = ((np.arange(c_in)[:, None, None] * sh + i[:, None] % sh) * kw + np.arange(kw)) * pitch
+    off = (plane + (i[:, None] // sh) * ow).reshape(-1).astype(np.intp)
+    off.flags.writeable = False
+    return rows, off, planes * pitch + kernels.shallow.SLACK
+
+
+def forward(c, bias):
+    c_out = c.weight.shape[0]
+    ob = kernels.shallow.OB
+    blocks = -(-c_out // ob)
+    K = math.prod(c.weight.shape[1:])
+    w = c.weight.reshape(c_out, K)
+    b = bias if bias.size else np.zeros(c_out, dtype=c.dtype)
+    if c_out % ob:  # zero channels up to whole blocks
+        w = np.concatenate([w, np.zeros((blocks * ob - c_out, K), dtype=c.dtype)])
+        b = np.concatenate([b, np.zeros(blocks * ob - c_out, dtype=c.dtype)])
+    # wp[block, k, o]: the weights of output channel block * ob + o
+    wp = np.ascontiguousarray(w.reshape(blocks, ob, K).transpose(0, 2, 1))
+    threads = threads_for(2 * math.prod(c.out_shape) * K, choice.GRAIN)
+    rows, off, work = layout(c, threads)
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    kernels.shallow.forward(flat(c.x), wp, off, b, flat(y), c.geometry, rows,
+                            np.empty((threads, work), dtype=c.dtype), threads)
+    return y

@@ -1,0 +1,96 @@
+"""Direct 2-D convolution for layers of shallow depth K = C_in * kh * kw (first layers), forward.
+
+im2col turns such a layer into a GEMM whose inner dimension is only K (25 for 1 channel and a 5x5
+kernel, 147 for 3 channels and 7x7): the matrix is written and read again for few multiply-adds per
+value, and BLAS runs such thin products well below speed. Here a band of output rows is packed
+once, zero-padded, with the input's columns gathered for each kernel column (an im2col along W
+only, src/c/shallow.h), so that each tap reads the packed band at one fixed offset from the flat
+output index; a register block of output channels by vectors of outputs then accumulates over the
+taps without any intermediate matrix.
+
+Every input is ``(N, C, 1, H, W)`` (a 1-D input has H = 1): ``geometry`` as in ``im2col``, with a
+kernel, stride and padding of 1, 1 and 0 along D. Bands of output rows of the images are spread
+over the threads of convcore's pool (src/parallel.pxd).
+
+- ``forward(x, wp, off, bias, y, geometry, rows, work, n_threads)``: ``x`` (N, C_in, H*W), ``wp``
+  (blocks, K, OB) the weights in blocks of ``OB`` output channels (zeros past C_out), ``off``
+  (K,) each tap's offset into the packed band, ``bias`` (blocks * OB,) (zeros for no bias),
+  ``y`` (N, C_out, oH*oW) written; bands of ``rows`` output rows, each packed into C_in * sh * kw
+  planes of (rows + E) * oW values, E = (kh - 1) * dh // sh, in ``work`` (n_threads, planes *
+  (rows + E) * oW + SLACK).
+"""
+from fused cimport floating
+from geometry cimport Geometry, read_geometry
+from parallel cimport import_parallel, run_batches
+from shallow_c cimport SH_OB, SH_SLACK, shallow_band, shallow_pack
+
+import_parallel()
+
+#: Output channels per block of the packed weights, and the scratch values past a packed band.
+OB = SH_OB
+SLACK = SH_SLACK
+
+
+ctypedef struct Job:
+    bint f64
+    void* out
+    const void* x
+    const void* wp
+    const void* bias
+    const Py_ssize_t* off
+    void* work
+    Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch
+    const Geometry* g
+
+
+cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    """Items lo..hi: item = image * bands + band of output rows."""
+    cdef const Geometry* g = j.g
+    cdef floating* xp = <floating*>j.work + tid * j.work_ld
+    cdef Py_ssize_t item, n, r0, rows, OH = g.n_out[1], OW = g.n_out[2]
+    cdef Py_ssize_t extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
+    for item in range(lo, hi):
+        n = item // j.bands
+        r0 = (item - n * j.bands) * j.rows
+        rows = OH - r0 if OH - r0 < j.rows else j.rows
+        shallow_pack(<const floating*>j.x + n * j.c_in * g.plane, j.c_in, g.n_in[1], g.n_in[2],
+                     g.s[1], g.s[2], g.k[2], g.dil[2], g.p[1], g.p[2], OW, r0, rows + extra,
+                     j.pitch, xp)
+        shallow_band(<const floating*>xp, j.off, j.K, <const floating*>j.wp,
+                     <const floating*>j.bias, y + n * j.c_out * g.L + r0 * OW, j.c_out, g.L,
+                     rows * OW)
+
+
+include "batch.pxi"
+
+
+def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_ssize_t[::1] off,
+            const floating[::1] bias, floating[:, :, ::1] y, const long long[:, ::1] geometry,
+            Py_ssize_t rows, floating[:, ::1] work, int n_threads):
+    cdef Geometry g = read_geometry(geometry)
+    cdef Job j
+    cdef Py_ssize_t K = wp.shape[1], k, extra, pitch, planes
+    cdef Py_ssize_t blocks = (y.shape[1] + SH_OB - 1) // SH_OB
+    if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
+            or y.shape[0] != x.shape[0] or y.shape[2] != g.L or wp.shape[0] != blocks
+            or wp.shape[2] != SH_OB or bias.shape[0] != blocks * SH_OB or off.shape[0] != K
+            or K != x.shape[1] * g.taps or rows < 1):
+        raise ValueError("forward: array shapes do not match the geometry")
+    if y.shape[0] * y.shape[1] * y.shape[2] == 0:
+        return
+    rows = min(rows, g.n_out[1])
+    extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
+    pitch = (rows + extra) * g.n_out[2]
+    planes = x.shape[1] * g.s[1] * g.k[2]
+    if work.shape[0] < max(n_threads, 1) or work.shape[1] < planes * pitch + SH_SLACK:
+        raise ValueError("forward: work is too small for a packed band")
+    for k in range(K):  # every read of a band's outputs stays inside the packed band
+        if off[k] < 0 or off[k] + rows * g.n_out[2] > planes * pitch:
+            raise ValueError("forward: a tap offset reaches past the packed band")
+    j.f64, j.out, j.x, j.wp, j.bias, j.off = floating is double, &y[0, 0, 0], &x[0, 0, 0], \
+        &wp[0, 0, 0], &bias[0], &off[0]
+    j.work, j.work_ld = &work[0, 0], work.shape[1]
+    j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], y.shape[1], rows, pitch, &g
+    j.bands = (g.n_out[1] + rows - 1) // rows
+    with nogil:
+        run_batches(_batch, &j, x.shape[0] * j.bands, 1, n_threads)

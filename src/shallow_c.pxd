@@ -1,0 +1,13 @@
+# The C of the shallow-K direct convolution (src/shallow.pyx), in src/c/shallow.h (rendered from
+# its Tempita template): C11 _Generic over the element type, declared with `(...)` so that Cython
+# hands the typed pointers through unchanged and the C compiler checks every argument against the
+# chosen function.
+
+cdef extern from "c/shallow.h":
+    # output channels per register block, and the values read past a packed band
+    int SH_OB "CC_SH_OB"
+    int SH_SLACK "CC_SH_SLACK"
+    # (x, C, H, W, sh, sw, kw, dw, pt, pl, OW, r0, rows, pitch, xp): a band of one image, packed
+    void shallow_pack "convcore_shallow_pack"(...) noexcept nogil
+    # (xp, off, K, wp, bias, y, c_out, plane, n): the n outputs of a packed band
+    void shallow_band "convcore_shallow_band"(...) noexcept nogil
