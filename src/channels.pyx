@@ -34,34 +34,27 @@ cdef enum:
 cdef void _affine_planes(const floating *x, const floating *scale, const floating *shift,
                          const floating *r, bint relu, floating *y, Py_ssize_t p0,
                          Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
-    """Planes p0 to p1 (plane p = n * C + c) of the affine map, plus `r` (unless NULL), then the
-    ReLU (as relu in activations.pyx: NaN stays NaN, -0 gives 0); the channel advances with the
+    """Planes p0 to p1 (plane p = n * C + c) of the affine map, then, over the whole range at
+    once (a loop per plane costs more than a 1x1 plane), plus `r` (unless NULL) and the ReLU
+    (as relu in activations.pyx: NaN stays NaN, -0 gives 0); the channel advances with the
     plane (a division per plane cost more than the plane itself on a 1x1 map)."""
-    cdef Py_ssize_t p, l, c = p0 % C
+    cdef Py_ssize_t p, l, i, c = p0 % C
     cdef floating s, b, v, zero = 0
-    if r == NULL and not relu:
-        for p in range(p0, p1):
-            s = scale[c]
-            b = shift[c]
-            for l in range(L):
-                y[p * L + l] = x[p * L + l] * s + b
-            c += 1
-            if c == C:
-                c = 0
-        return
     for p in range(p0, p1):
         s = scale[c]
         b = shift[c]
         for l in range(L):
-            v = x[p * L + l] * s + b
-            if r != NULL:
-                v = v + r[p * L + l]
-            if relu:
-                v = v if (v > 0 or v != v) else zero
-            y[p * L + l] = v
+            y[p * L + l] = x[p * L + l] * s + b
         c += 1
         if c == C:
             c = 0
+    if r != NULL:
+        for i in range(p0 * L, p1 * L):
+            y[i] = y[i] + r[i]
+    if relu:
+        for i in range(p0 * L, p1 * L):
+            v = y[i]
+            y[i] = v if (v > 0 or v != v) else zero
 
 
 cdef inline double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
@@ -160,21 +153,19 @@ cdef inline void _norm_channel(floating* gx, const floating* g, const Job* j,
 
 cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     """Channels c0 to c1 of batch_norm_backward; of batch_norm_relu_backward when j.y is set
-    (the masked gradient written to j.gm, channel by channel, and read in place of g)."""
+    (the masked gradient of these channels written to j.gm first, and read in place of g)."""
     cdef const floating* g = <const floating*>j.g
     cdef const floating* y = <const floating*>j.y
     cdef floating* gm = <floating*>j.gm
-    cdef Py_ssize_t n, c, l, q, N = j.N, C = j.C, L = j.L
+    cdef Py_ssize_t n, c, i, N = j.N, C = j.C, L = j.L
     cdef floating one = 1, zero = 0
+    if y != NULL:  # the ReLU's gradient, as relu_backward in activations.pyx, row by row
+        for n in range(N):
+            for i in range((n * C + c0) * L, (n * C + c1) * L):
+                gm[i] = g[i] * (one if y[i] > 0 else zero)
+        g = gm
     for c in range(c0, c1):
-        if y == NULL:
-            _norm_channel(gx, g, j, c)
-            continue
-        for n in range(N):  # the ReLU's gradient, as relu_backward in activations.pyx
-            q = (n * C + c) * L
-            for l in range(L):
-                gm[q + l] = g[q + l] * (one if y[q + l] > 0 else zero)
-        _norm_channel(gx, gm, j, c)
+        _norm_channel(gx, g, j, c)
 
 
 cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
