@@ -1,6 +1,7 @@
 """Training-step and first-layer times of convcore against PyTorch, each library in its own process.
 
 Usage: python benchmarks/bench_train.py [--threads N] [--rounds R] [--steps S] [--only CASE ...]
+                                       [--layers]
 
 Training cases: one step (forward, loss, backward, optimizer step) of ResNet-18 and ResNet-34 on
 32x32 RGB images (batch 32, SGD with momentum), LeNet-5 (batch 64, SGD with momentum), the digits
@@ -17,7 +18,16 @@ the two workers for ``--steps`` timed steps in turn, ``--rounds`` times (the ord
 so a change of load on the (shared) machine hits both alike, and prints each library's median
 step time and the ratio convcore / PyTorch (below 1: convcore is faster). The header shows the
 threads, the load average and the CPU's vector features.
+
+``--layers`` also prints, for each training case, where the step's time goes: the forward and
+the backward (both gradients) of every convolution layer, summed over the layers of one shape,
+per step, in each library (convcore's layer methods timed; PyTorch's ``aten::convolution`` and
+``aten::convolution_backward`` under ``torch.profiler``), and the rest of the step (batch
+normalisation, activations, pooling, the loss, the optimizer, Python: the median step time less
+the convolutions). Medians of ``--rounds`` turns of ``--steps`` steps in each worker,
+alternating as above.
 """
+import json
 import argparse
 import os
 
@@ -145,29 +155,127 @@ def torch_step(case):
     return step
 
 
-def build(library, threads, case):
+def _shape_key(x_shape, w_shape):
+    return f"{tuple(x_shape)} * {tuple(w_shape)}"
+
+
+def convcore_layer_times(case, steps):
+    """A function running `steps` steps of a fresh `case` and returning, as JSON, the forward
+    and backward seconds per step of its convolution layers by shape {"input * weight": [f, b]}."""
+    import time
+    step = convcore_step(case)
+    model = next(c.cell_contents for c in step.__closure__
+                 if hasattr(c.cell_contents, "named_modules"))
+    spent = {}
+
+    def timed(layer, method, i):
+        def run(a):
+            start = time.perf_counter()
+            out = method(a)
+            key = _shape_key(layer._x.shape, layer.weight.shape)
+            spent.setdefault(key, [0.0, 0.0])[i] += time.perf_counter() - start
+            return out
+        return run
+    for layer in model.modules():
+        if hasattr(layer, "need_input_grad"):  # the convolution layers
+            object.__setattr__(layer, "forward", timed(layer, layer.forward, 0))
+            object.__setattr__(layer, "backward", timed(layer, layer.backward, 1))
+    return lambda: _layer_report(step, steps, spent)
+
+
+def torch_layer_times(case, steps):
+    """convcore_layer_times for PyTorch, from torch.profiler's operator times by input shape."""
+    import torch
+    step = torch_step(case)
+    spent = {}
+
+    def run():
+        with torch.profiler.profile(record_shapes=True) as prof:
+            for _ in range(steps):
+                step()
+        for event in prof.key_averages(group_by_input_shape=True):
+            shapes = event.input_shapes
+            if event.key == "aten::convolution":  # (input, weight, ...)
+                i, key = 0, _shape_key(shapes[0], shapes[1])
+            elif event.key == "aten::convolution_backward":  # (grad_output, input, weight, ...)
+                i, key = 1, _shape_key(shapes[1], shapes[2])
+            else:
+                continue
+            spent.setdefault(key, [0.0, 0.0])[i] += event.cpu_time_total * 1e-6
+        return spent
+    return lambda: _layer_report(step, steps, spent, run)
+
+
+def _layer_report(step, steps, spent, run=None):
+    spent.clear()
+    if run is None:
+        for _ in range(steps):
+            step()
+    else:
+        run()
+    return json.dumps({key: [t / steps for t in times] for key, times in spent.items()})
+
+
+def build(library, threads, case, layers=0):
     """{case: one step} of `library`'s worker (see _timing.serve), warmed up: allocations, thread
-    pools, optimizer state."""
+    pools, optimizer state; with `layers` (a number of steps), also {case + ":layers":
+    convcore_layer_times(case, layers)} (or torch_layer_times)."""
     if library == "torch":
         import torch
         torch.set_num_threads(threads)
         step = torch_step(case)
+        layer_times = torch_layer_times
     else:
         import convcore
         convcore.set_num_threads(threads)
         step = convcore_step(case)
-    for _ in range(3):
-        step()
-    return {case: step}
+        layer_times = convcore_layer_times
+    cases = {case: step}
+    if layers and case in TRAIN_CASES:
+        cases[case + ":layers"] = layer_times(case, layers)
+    for fn in cases.values():
+        for _ in range(3):
+            fn()
+    return cases
 
 
-def measure(case, threads, rounds, steps):
+def measure(case, threads, rounds, steps, layers=False):
     """Median step time (s) of convcore and of PyTorch for `case`: a worker process per library
-    (started afresh for every case), `rounds` turns of `steps` steps each, alternating."""
-    with Workers(__file__, ["convcore", "torch"], ["--threads", str(threads), "--case", case]) as w:
+    (started afresh for every case), `rounds` turns of `steps` steps each, alternating; with
+    `layers`, also {library: {shape: median seconds per step}} (convcore_layer_times)."""
+    args = ["--threads", str(threads), "--case", case, "--steps", str(steps)]
+    args += ["--layers"] if layers else []
+    quiet = {"torch": {"KINETO_LOG_LEVEL": "5"}}  # the profiler's start and stop lines
+    with Workers(__file__, ["convcore", "torch"], args, env=quiet if layers else None) as w:
         if w.missing:
             raise RuntimeError(f"no worker for {case}: {w.missing}")
-        return w.time([case], steps, rounds)[case]
+        times = w.time([case], steps, rounds)[case]
+        if not layers:
+            return times, None
+        runs = {lib: [] for lib in w.procs}
+        for r in range(rounds):
+            for lib in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                runs[lib].append(json.loads(str(w.result(lib, case + ":layers"))))
+        return times, {lib: {key: np.median([run[key] for run in runs], axis=0)
+                             for key in runs[0]} for lib, runs in runs.items()}
+
+
+def print_layers(case, by_library, step):
+    """The table of --layers for one case (`step`: {library: the step's median seconds})."""
+    cc, pt = by_library["convcore"], by_library["torch"]
+    print(f"  {case}: convolution layers (input * weight), ms per step, ratio convcore / PyTorch")
+    print(f"  {'layer':44s} {'forward':>8s} {'PyTorch':>8s} {'ratio':>6s} {'backward':>9s} "
+          f"{'PyTorch':>8s} {'ratio':>6s}")
+    sums = np.zeros((2, 2))
+    for key in cc:
+        ours, theirs = cc[key] * 1e3, pt.get(key, np.full(2, np.nan)) * 1e3
+        sums += np.nan_to_num([ours, theirs])
+        print(f"  {key:44s} {ours[0]:8.2f} {theirs[0]:8.2f} {ours[0] / theirs[0]:6.2f} "
+              f"{ours[1]:9.2f} {theirs[1]:8.2f} {ours[1] / theirs[1]:6.2f}")
+    conv = sums.sum(axis=1)
+    rest = np.array([step["convcore"], step["torch"]]) * 1e3 - conv  # (not the profiled steps)
+    for name, (a, b) in (("all convolutions", conv), ("the rest of the step", rest)):
+        print(f"  {name:44s} {a:8.2f} {b:8.2f} {a / b:6.2f}")
 
 
 def main():
@@ -175,19 +283,25 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=4, help="timed steps per round")
     parser.add_argument("--only", nargs="+", choices=TRAIN_CASES + list(CONV_CASES))
+    parser.add_argument("--layers", action="store_true",
+                        help="also time each convolution layer and the rest of the step")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     add_worker_arguments(parser)
     args = parser.parse_args()
     if args.worker:
-        return serve(lambda lib, t: build(lib, t, args.case), args.worker, args.threads)
+        return serve(lambda lib, t: build(lib, t, args.case, args.layers and args.steps),
+                     args.worker, args.threads)
     print(header(args.threads))
     print(f"{args.rounds} rounds x {args.steps} steps; ratio = convcore / PyTorch (below 1: "
           "convcore is faster)")
     print(f"{'case':24s} {'convcore ms':>12s} {'PyTorch ms':>11s} {'ratio':>6s}")
     for case in args.only or TRAIN_CASES + list(CONV_CASES):
-        t = measure(case, args.threads, args.rounds, args.steps)
+        t, layers = measure(case, args.threads, args.rounds, args.steps,
+                            args.layers and case in TRAIN_CASES)
         print(f"{case:24s} {t['convcore'] * 1e3:12.2f} {t['torch'] * 1e3:11.2f} "
               f"{t['convcore'] / t['torch']:6.2f}", flush=True)
+        if layers:
+            print_layers(case, layers, t)
     print(f"load average at the end {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 

@@ -1,14 +1,20 @@
 """Per-channel passes over an ``(N, C, L)`` array: batch normalisation's statistics, its affine
 map and its gradient, each one parallel pass (NumPy takes three to five, on one thread).
 
-- ``affine(x, scale, shift, y, n_threads)``: ``y[n, c, l] = x[n, c, l] * scale[c] + shift[c]``,
-  the planes ``(n, c)`` spread over ``n_threads`` threads. ``y`` may be ``x`` itself.
+- ``affine(x, scale, shift, y, n_threads, residual=None, relu=False)``: ``y[n, c, l] = x[n, c, l]
+  * scale[c] + shift[c]``, then ``+ residual[n, c, l]`` and ``max(., 0)`` when asked (a ResNet
+  block's batch normalisation, shortcut and ReLU in one pass, the same bits as three), the planes
+  ``(n, c)`` spread over ``n_threads`` threads. ``y`` may be ``x`` itself.
 - ``batch_stats(x, mean, var, n_threads)``: the mean and the biased variance of every channel
   over ``(n, l)``, summed in double (the mean first, then the squared deviations from it).
 - ``batch_norm_backward(g, x, mean, inv_std, scale, gx, sums, batch_stats, n_threads)``: with
   ``xhat = (x - mean) * inv_std``, ``sums[0, c] = sum g`` and ``sums[1, c] = sum g * xhat``
   (the bias and weight gradients) and the input gradient ``gx = scale * (g - sums[0] / m - xhat *
   sums[1] / m)`` (``m = N * L``) when the statistics came from the batch, else ``scale * g``.
+- ``batch_norm_relu_backward(g, y, x, mean, inv_std, scale, gm, gx, sums, batch_stats,
+  n_threads)``: the same behind a ReLU whose output was ``y``: ``gm = g * (y > 0)`` (the ReLU's
+  input gradient, which a shortcut also takes) is written first and stands for ``g``. ``gm`` may
+  be ``gx`` itself.
 
 Channels are spread over the threads and every channel is summed in one fixed order, so the
 results are the same bits on any number of threads. Sums run in LANES independent double
@@ -26,12 +32,14 @@ cdef enum:
 
 
 cdef void _affine_planes(const floating *x, const floating *scale, const floating *shift,
-                         floating *y, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t C,
-                         Py_ssize_t L) noexcept nogil:
-    """Planes p0 to p1 (plane p = n * C + c) of the affine map; the channel advances with the
+                         const floating *r, bint relu, floating *y, Py_ssize_t p0,
+                         Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
+    """Planes p0 to p1 (plane p = n * C + c) of the affine map, then, over the whole range at
+    once (a loop per plane costs more than a 1x1 plane), plus `r` (unless NULL) and the ReLU
+    (as relu in activations.pyx: NaN stays NaN, -0 gives 0); the channel advances with the
     plane (a division per plane cost more than the plane itself on a 1x1 map)."""
-    cdef Py_ssize_t p, l, c = p0 % C
-    cdef floating s, b
+    cdef Py_ssize_t p, l, i, c = p0 % C
+    cdef floating s, b, v, zero = 0
     for p in range(p0, p1):
         s = scale[c]
         b = shift[c]
@@ -40,6 +48,13 @@ cdef void _affine_planes(const floating *x, const floating *scale, const floatin
         c += 1
         if c == C:
             c = 0
+    if r != NULL:
+        for i in range(p0 * L, p1 * L):
+            y[i] = y[i] + r[i]
+    if relu:
+        for i in range(p0 * L, p1 * L):
+            v = y[i]
+            y[i] = v if (v > 0 or v != v) else zero
 
 
 cdef inline double _dot(const floating *a, double a_shift, const floating *b, double b_shift,
@@ -78,6 +93,10 @@ ctypedef struct Job:
     const void* shift       # AFFINE
     const void* mean        # NORM_BACKWARD (written by STATS)
     const void* inv_std
+    const void* r           # the residual added (AFFINE), or NULL
+    bint relu               # AFFINE: a ReLU after
+    const void* y           # NORM_BACKWARD: the ReLU's output, whose mask g takes, or NULL
+    void* gm                # NORM_BACKWARD with y: g * (y > 0), written (may be out)
     void* out               # y (AFFINE), mean (STATS), gx (NORM_BACKWARD)
     void* out2              # var (STATS), sums (NORM_BACKWARD)
     Py_ssize_t N, C, L
@@ -101,46 +120,60 @@ cdef void _stats(floating* mean, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noe
         var[c] = <floating> (s / m)
 
 
-cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    """Channels c0 to c1 of batch_norm_backward."""
+cdef inline void _norm_channel(floating* gx, const floating* g, const Job* j,
+                               Py_ssize_t c) noexcept nogil:
+    """Channel c of batch_norm_backward, from the output gradient g."""
     cdef const floating* x = <const floating*>j.x
-    cdef const floating* g = <const floating*>j.g
     cdef const floating* mean = <const floating*>j.mean
     cdef const floating* inv_std = <const floating*>j.inv_std
     cdef const floating* scale = <const floating*>j.scale
     cdef floating* sums = <floating*>j.out2
-    cdef Py_ssize_t n, c, l, q, N = j.N, C = j.C, L = j.L
-    cdef double sg, sgx, mu
+    cdef Py_ssize_t n, l, q, N = j.N, C = j.C, L = j.L
+    cdef double sg = 0, sgx = 0, mu = mean[c]
     cdef floating k, a, b, mu_f
+    for n in range(N):
+        q = (n * C + c) * L
+        sg = sg + _dot(g + q, 0, g, 0, L, False)
+        sgx = sgx + _dot(g + q, 0, x + q, mu, L, True)
+    sums[c] = <floating> sg
+    sums[C + c] = <floating> (sgx * inv_std[c])
+    # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b
+    k = scale[c]
+    a = 0
+    b = 0
+    if j.batch_stats:
+        a = <floating> (-scale[c] * inv_std[c] * inv_std[c] * sgx / (N * L))
+        b = <floating> (-scale[c] * sg / (N * L))
+    mu_f = mean[c]
+    for n in range(N):
+        q = (n * C + c) * L
+        for l in range(L):
+            gx[q + l] = k * g[q + l] + a * (x[q + l] - mu_f) + b
+
+
+cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Channels c0 to c1 of batch_norm_backward; of batch_norm_relu_backward when j.y is set
+    (the masked gradient of these channels written to j.gm first, and read in place of g)."""
+    cdef const floating* g = <const floating*>j.g
+    cdef const floating* y = <const floating*>j.y
+    cdef floating* gm = <floating*>j.gm
+    cdef Py_ssize_t n, c, i, N = j.N, C = j.C, L = j.L
+    cdef floating one = 1, zero = 0
+    if y != NULL:  # the ReLU's gradient, as relu_backward in activations.pyx, row by row
+        for n in range(N):
+            for i in range((n * C + c0) * L, (n * C + c1) * L):
+                gm[i] = g[i] * (one if y[i] > 0 else zero)
+        g = gm
     for c in range(c0, c1):
-        mu = mean[c]
-        sg = 0
-        sgx = 0
-        for n in range(N):
-            q = (n * C + c) * L
-            sg = sg + _dot(g + q, 0, g, 0, L, False)
-            sgx = sgx + _dot(g + q, 0, x + q, mu, L, True)
-        sums[c] = <floating> sg
-        sums[C + c] = <floating> (sgx * inv_std[c])
-        # gx = k * g + a * (x - mean) + b, the batch terms folded into a and b
-        k = scale[c]
-        a = 0
-        b = 0
-        if j.batch_stats:
-            a = <floating> (-scale[c] * inv_std[c] * inv_std[c] * sgx / (N * L))
-            b = <floating> (-scale[c] * sg / (N * L))
-        mu_f = mean[c]
-        for n in range(N):
-            q = (n * C + c) * L
-            for l in range(L):
-                gx[q + l] = k * g[q + l] + a * (x[q + l] - mu_f) + b
+        _norm_channel(gx, g, j, c)
 
 
 cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
                int tid) noexcept nogil:
     if j.op == AFFINE:  # planes lo to hi
         _affine_planes(<const floating*>j.x, <const floating*>j.scale,
-                       <const floating*>j.shift, out, lo, hi, j.C, j.L)
+                       <const floating*>j.shift, <const floating*>j.r, j.relu, out, lo, hi,
+                       j.C, j.L)
     elif j.op == STATS:
         _stats(out, j, lo, hi)
     else:
@@ -159,17 +192,39 @@ cdef void _run(Job* j, const floating[:, :, ::1] x, floating* out, int n_threads
         run_batches(_batch, j, n, batch_size(n, n_threads, 4, 1), n_threads)
 
 
-def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
-           floating[:, :, ::1] y, int n_threads):
-    cdef Job j
-    if (y.shape[0] != x.shape[0] or y.shape[1] != x.shape[1] or y.shape[2] != x.shape[2]
-            or scale.shape[0] != x.shape[1] or shift.shape[0] != x.shape[1]):
+cdef bint _same(const floating[:, :, ::1] a, const floating[:, :, ::1] b) noexcept:
+    return a.shape[0] == b.shape[0] and a.shape[1] == b.shape[1] and a.shape[2] == b.shape[2]
+
+
+cdef int _affine(Job* j, const floating[:, :, ::1] x, const floating[::1] scale,
+                 const floating[::1] shift, floating[:, :, ::1] y, bint relu,
+                 int n_threads) except -1:
+    if not _same(x, y) or scale.shape[0] != x.shape[1] or shift.shape[0] != x.shape[1]:
         raise ValueError("affine: array shapes do not agree")
     if x.shape[0] * x.shape[1] * x.shape[2] == 0:
-        return
+        return 0
+    j.op, j.scale, j.shift, j.relu = AFFINE, &scale[0], &shift[0], relu
+    _run(j, x, &y[0, 0, 0], n_threads)
+    return 0
+
+
+def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
+           floating[:, :, ::1] y, int n_threads, bint relu=False):
+    cdef Job j
     memset(&j, 0, sizeof(Job))
-    j.op, j.scale, j.shift = AFFINE, &scale[0], &shift[0]
-    _run(&j, x, &y[0, 0, 0], n_threads)
+    _affine(&j, x, scale, shift, y, relu, n_threads)
+
+
+def affine_add(const floating[:, :, ::1] x, const floating[::1] scale,
+               const floating[::1] shift, const floating[:, :, ::1] residual,
+               floating[:, :, ::1] y, bint relu, int n_threads):
+    cdef Job j
+    if not _same(x, residual):
+        raise ValueError("affine_add: array shapes do not agree")
+    memset(&j, 0, sizeof(Job))
+    if residual.shape[0] * residual.shape[1] * residual.shape[2]:
+        j.r = &residual[0, 0, 0]
+    _affine(&j, x, scale, shift, y, relu, n_threads)
 
 
 def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var,
@@ -184,20 +239,41 @@ def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] v
     _run(&j, x, &mean[0], n_threads)
 
 
-def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
-                        const floating[::1] mean, const floating[::1] inv_std,
-                        const floating[::1] scale, floating[:, :, ::1] gx, floating[:, ::1] sums,
-                        bint batch_stats, int n_threads):
+cdef int _backward(Job* j, const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+                   const floating[::1] mean, const floating[::1] inv_std,
+                   const floating[::1] scale, floating[:, :, ::1] gx, floating[:, ::1] sums,
+                   bint batch_stats, int n_threads) except -1:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    cdef Job j
-    if (g.shape[0] != N or g.shape[1] != C or g.shape[2] != L or gx.shape[0] != N
-            or gx.shape[1] != C or gx.shape[2] != L or mean.shape[0] != C
+    if (not _same(g, x) or not _same(gx, x) or mean.shape[0] != C
             or inv_std.shape[0] != C or scale.shape[0] != C or sums.shape[0] != 2
             or sums.shape[1] != C or N * L < 1):
         raise ValueError("batch_norm_backward: array shapes do not agree")
     if C == 0:
-        return
-    memset(&j, 0, sizeof(Job))
+        return 0
     j.op, j.batch_stats, j.g, j.out2 = NORM_BACKWARD, batch_stats, &g[0, 0, 0], &sums[0, 0]
     j.mean, j.inv_std, j.scale = &mean[0], &inv_std[0], &scale[0]
-    _run(&j, x, &gx[0, 0, 0], n_threads)
+    _run(j, x, &gx[0, 0, 0], n_threads)
+    return 0
+
+
+def batch_norm_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
+                        const floating[::1] mean, const floating[::1] inv_std,
+                        const floating[::1] scale, floating[:, :, ::1] gx, floating[:, ::1] sums,
+                        bint batch_stats, int n_threads):
+    cdef Job j
+    memset(&j, 0, sizeof(Job))
+    _backward(&j, g, x, mean, inv_std, scale, gx, sums, batch_stats, n_threads)
+
+
+def batch_norm_relu_backward(const floating[:, :, ::1] g, const floating[:, :, ::1] y,
+                             const floating[:, :, ::1] x, const floating[::1] mean,
+                             const floating[::1] inv_std, const floating[::1] scale,
+                             floating[:, :, ::1] gm, floating[:, :, ::1] gx,
+                             floating[:, ::1] sums, bint batch_stats, int n_threads):
+    cdef Job j
+    if not _same(y, x) or not _same(gm, x):
+        raise ValueError("batch_norm_relu_backward: array shapes do not agree")
+    memset(&j, 0, sizeof(Job))
+    if x.shape[0] * x.shape[1] * x.shape[2]:
+        j.y, j.gm = &y[0, 0, 0], &gm[0, 0, 0]
+    _backward(&j, g, x, mean, inv_std, scale, gx, sums, batch_stats, n_threads)

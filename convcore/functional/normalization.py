@@ -4,7 +4,8 @@
 Training: ``y = weight * (x - mean_B) / sqrt(var_B + eps) + bias`` with the batch's mean and biased
 variance per channel; running statistics, when given, move in place by ``momentum`` towards the
 batch's mean and *unbiased* variance. Evaluation normalises by the running statistics: one affine
-map per channel. Both run as one compiled pass (src/channels.pyx).
+map per channel. Both run as one compiled pass (src/channels.pyx), which can also add a residual
+and apply a ReLU (a ResNet block's ``relu(bn(x) + shortcut)``) on the way.
 """
 import numpy as np
 
@@ -34,7 +35,7 @@ def _running(value, name, c):
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5, return_cache=False):
+               momentum=0.1, eps=1e-5, return_cache=False, *, residual=None, relu=False):
     """Normalise each channel of ``input`` (axis 1), as ``torch.nn.functional.batch_norm``.
 
     Parameters
@@ -54,6 +55,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         Added to the variance.
     return_cache : bool
         Also return what :func:`batch_norm_backward` needs.
+    residual : array_like, the shape of input, optional
+        Added to the normalised values (a shortcut), in the same pass.
+    relu : bool
+        Return ``max(y, 0)`` (after the residual): batch normalisation and the ReLU after it in
+        one pass, the same numbers as the two functions one after the other.
 
     Returns
     -------
@@ -70,6 +76,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
            [ 0.999995  ,  0.99999875]])
     >>> mean, var
     (array([0.2, 0.4]), array([1.1, 1.7]))
+    >>> batch_norm(x, None, None, training=True, relu=True)
+    array([[0.        , 0.        ],
+           [0.999995  , 0.99999875]])
     """
     x = np.asarray(input)
     if x.dtype.kind not in "biuf":
@@ -116,11 +125,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if bias is not None:
         shift += bias
     y = np.empty_like(x3)
-    _channels.affine(x3, scale, shift, y, threads)
-    y = y.reshape(x.shape)
+    if residual is None:
+        _channels.affine(x3, scale, shift, y, threads, bool(relu))
+    else:
+        r = np.asarray(residual)
+        if r.shape != x.shape:
+            raise ValueError(f"residual must have the input's shape {x.shape}, got {r.shape}")
+        _channels.affine_add(x3, scale, shift, np.ascontiguousarray(r.reshape(x3.shape),
+                                                                    dtype=x3.dtype),
+                             y, bool(relu), threads)
     if return_cache:
-        return y, (x3, mean, inv_std, scale, bool(training), weight is not None, bias is not None)
-    return y
+        return y.reshape(x.shape), (x3, mean, inv_std, scale, bool(training), weight is not None,
+                                    bias is not None, y if relu else None, residual is not None)
+    return y.reshape(x.shape)
 
 
 def batch_norm_backward(grad_output, cache):
@@ -128,11 +145,17 @@ def batch_norm_backward(grad_output, cache):
     pass for the sums over each channel (the parameters' gradients, and what the batch
     statistics pass back), one for the input gradient.
 
+    With ``relu`` in the forward call, ``grad_output`` is the gradient of the ReLU's output
+    (its mask is applied in the same pass).
+
     Returns
     -------
     grad_input : ndarray, the shape of input
     grad_weight, grad_bias : ndarray, shape (C,), or None
         None when the forward call had no weight (bias).
+    grad_residual : ndarray, the shape of input
+        Only when the forward call added a residual: its gradient (``grad_output``, through the
+        ReLU's mask with ``relu``).
 
     Examples
     --------
@@ -145,7 +168,7 @@ def batch_norm_backward(grad_output, cache):
     (array([[0., 0.],
            [0., 0.]]), array([2., 2.]))
     """
-    x3, mean, inv_std, scale, training, has_weight, has_bias = cache
+    x3, mean, inv_std, scale, training, has_weight, has_bias, y, has_residual = cache
     gy = np.asarray(grad_output)
     if gy.size != x3.size:
         raise ValueError(f"grad_output must have the input's size {x3.size}, got shape "
@@ -153,6 +176,14 @@ def batch_norm_backward(grad_output, cache):
     g = np.ascontiguousarray(gy.reshape(x3.shape), dtype=x3.dtype)
     gx = np.empty_like(x3)
     sums = np.empty((2, x3.shape[1]), dtype=x3.dtype)
-    _channels.batch_norm_backward(g, x3, mean, inv_std, scale, gx, sums, training,
-                                  threads_for(x3.size, _GRAIN))
-    return gx.reshape(gy.shape), sums[1] if has_weight else None, sums[0] if has_bias else None
+    threads = threads_for(x3.size, _GRAIN)
+    g_residual = g
+    if y is None:
+        _channels.batch_norm_backward(g, x3, mean, inv_std, scale, gx, sums, training, threads)
+    else:  # the ReLU's mask, written where the residual's gradient needs it (else into gx)
+        g_residual = np.empty_like(x3) if has_residual else gx
+        _channels.batch_norm_relu_backward(g, y, x3, mean, inv_std, scale, g_residual, gx, sums,
+                                           training, threads)
+    grads = (gx.reshape(gy.shape), sums[1] if has_weight else None,
+             sums[0] if has_bias else None)
+    return grads + (g_residual.reshape(gy.shape),) if has_residual else grads

@@ -58,10 +58,15 @@ class _BatchNorm(Module):
             raise ValueError(f"x must be {dims} with {self.num_features} channels on axis 1, got shape {x.shape}")
         return x.reshape(x.shape[0], x.shape[1], -1)
 
-    def forward(self, x):
+    def forward(self, x, residual=None, relu=False):
         """:func:`convcore.functional.batch_norm` with this layer's parameters and statistics:
         the batch's in training (then moving the running ones), else the running ones (the
-        batch's when they are not tracked), as PyTorch's layers do."""
+        batch's when they are not tracked), as PyTorch's layers do.
+
+        ``residual`` (added) and ``relu`` fuse what follows in a ResNet block,
+        ``relu(bn(x) + residual)``, into the same pass; :meth:`backward` then takes the
+        gradient of that result and, with a residual, returns ``(grad_input, grad_residual)``.
+        """
         self._view(x)
         track = self.track_running_stats
         momentum = self.momentum
@@ -71,19 +76,20 @@ class _BatchNorm(Module):
         y, self._cache = F.batch_norm(
             x, *((self._buffers["running_mean"], self._buffers["running_var"]) if track
                  else (None, None)), *affine, training=self.training or not track,
-            momentum=0.0 if momentum is None else momentum, eps=self.eps, return_cache=True)
+            momentum=0.0 if momentum is None else momentum, eps=self.eps, return_cache=True,
+            residual=residual, relu=relu)
         if self.training and track:
             self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
         return y
 
     def backward(self, grad_output):
-        gx, gw, gb = F.batch_norm_backward(grad_output, self._cache)
+        gx, gw, gb, *g_residual = F.batch_norm_backward(grad_output, self._cache)
         if self.affine:
             if self.weight.trainable:
                 self.weight.accumulate(gw)
             if self.bias.trainable:
                 self.bias.accumulate(gb)
-        return gx
+        return (gx, *g_residual) if g_residual else gx
 
     def get_config(self):
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,

@@ -1,0 +1,159 @@
+"""Batch normalisation fused with a residual and a ReLU (``F.batch_norm(..., residual=, relu=)``,
+``BatchNorm2d.forward(x, residual, relu)``, ResNet's BasicBlock): against PyTorch's
+``relu(batch_norm(x) + r)`` and its autograd, numerical gradients, the unfused functions (the
+same bits) and every thread count of the compiled kernels."""
+import numpy as np
+import pytest
+
+import convcore.functional as F
+from convcore import nn
+from convcore._kernels import channels as _channels
+from convcore.models.resnet import BasicBlock
+from gradcheck import numerical_grad
+
+rng = np.random.default_rng(16)
+
+SHAPES = [(5, 3, 7, 3), (3, 7, 1, 1), (2, 5, 9), (4, 6), (1, 3, 2, 2)]
+
+
+def _case(shape, dtype):
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    r = rng.standard_normal(shape).astype(dtype)
+    w, b = (rng.random(c) + 0.5).astype(dtype), rng.standard_normal(c).astype(dtype)
+    return x, r, w, b
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_residual", [True, False])
+@pytest.mark.parametrize("training", [True, False])
+def test_forward_and_backward_match_torch(shape, dtype, with_residual, training):
+    torch = pytest.importorskip("torch")
+    x, r, w, b = _case(shape, dtype)
+    c = shape[1]
+    rm, rv = rng.standard_normal(c).astype(dtype), (rng.random(c) + 0.5).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    residual = r if with_residual else None
+    ours_rm, ours_rv = rm.copy(), rv.copy()
+    y, cache = F.batch_norm(x, ours_rm, ours_rv, w, b, training=training, return_cache=True,
+                            residual=residual, relu=True)
+    grads = F.batch_norm_backward(gy, cache)
+    assert len(grads) == (4 if with_residual else 3)
+    tx, tr, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, r, w, b))
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    ty = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=training)
+    ty = torch.relu(ty + tr if with_residual else ty)
+    ty.backward(torch.tensor(gy))
+    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-10)
+    assert y.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(ours_rm, trm.numpy(), **tol)
+    np.testing.assert_allclose(ours_rv, trv.numpy(), **tol)
+    theirs = (tx, tw, tb, tr) if with_residual else (tx, tw, tb)
+    for ours, t in zip(grads, theirs):
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, t.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("with_residual", [True, False])
+def test_gradients_match_numerical(with_residual):
+    x, r, w, b = _case((4, 3, 2, 3), np.float64)
+    gy = rng.standard_normal(x.shape)
+    residual = r if with_residual else None
+    _, cache = F.batch_norm(x, None, None, w, b, training=True, return_cache=True,
+                            residual=residual, relu=True)
+    grads = F.batch_norm_backward(gy, cache)
+
+    def loss():
+        return float(np.sum(F.batch_norm(x, None, None, w, b, training=True,
+                                         residual=residual, relu=True) * gy))
+    for ours, a in zip(grads, (x, w, b, r)):
+        np.testing.assert_allclose(ours, numerical_grad(loss, a), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_as_the_unfused_functions(shape, dtype):
+    x, r, w, b = _case(shape, dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    y, cache = F.batch_norm(x, None, None, w, b, training=True, return_cache=True, residual=r,
+                            relu=True)
+    gx, gw, gb, gr = F.batch_norm_backward(gy, cache)
+    h, ref_cache = F.batch_norm(x, None, None, w, b, training=True, return_cache=True)
+    ref_y = F.relu(h + r)
+    ref_gr = F.relu_backward(gy, ref_y)
+    ref = (ref_y, *F.batch_norm_backward(ref_gr, ref_cache), ref_gr)
+    for ours, theirs in zip((y, gx, gw, gb, gr), ref):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_give_the_same_bits_on_1_to_4_threads(dtype):
+    x, r, w, b = _case((6, 37, 5, 3), dtype)
+    x3, r3 = x.reshape(6, 37, 15), r.reshape(6, 37, 15)
+    g = rng.standard_normal(x3.shape).astype(dtype)
+    mean, inv_std = x3.mean(axis=(0, 2)), 1 / (x3.std(axis=(0, 2)) + 1)
+    results = []
+    for threads in (1, 2, 3, 4):
+        y = np.empty_like(x3)
+        _channels.affine_add(x3, w, b, r3, y, True, threads)
+        gm, gx, sums = np.empty_like(x3), np.empty_like(x3), np.empty((2, 37), dtype)
+        _channels.batch_norm_relu_backward(g, y, x3, mean, inv_std, w, gm, gx, sums, True,
+                                           threads)
+        in_place = np.empty_like(x3)  # the mask written where gx goes
+        _channels.batch_norm_relu_backward(g, y, x3, mean, inv_std, w, in_place, in_place,
+                                           sums.copy(), True, threads)
+        np.testing.assert_array_equal(in_place, gx)
+        results.append((y, gm, gx, sums))
+    np.testing.assert_array_equal(results[0][0], np.maximum(x3 * w[:, None] + b[:, None] + r3, 0))
+    np.testing.assert_array_equal(results[0][1], g * (results[0][0] > 0))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_relu_keeps_nan_and_clears_negative_zero():
+    x = np.array([[np.nan, 1.0], [2.0, 3.0]])
+    y = F.batch_norm(x, np.zeros(2), np.ones(2), residual=np.array([[0.0, -1.0], [-2.0, 0.0]]),
+                     relu=True, eps=0.0)
+    np.testing.assert_array_equal(y, [[np.nan, 0.0], [0.0, 3.0]])
+    assert not np.signbit(y[1, 0])
+
+
+def test_residual_of_another_shape_is_refused():
+    with pytest.raises(ValueError, match="residual must have the input's shape"):
+        F.batch_norm(np.ones((4, 3)), None, None, training=True, residual=np.ones((4, 2)))
+
+
+def test_layer_returns_the_residual_gradient():
+    bn = nn.BatchNorm2d(3, dtype=np.float64)
+    x, r, _, _ = _case((4, 3, 2, 2), np.float64)
+    gy = rng.standard_normal(x.shape)
+    y = bn.forward(x, residual=r, relu=True)
+    gx, gr = bn.backward(gy)
+    np.testing.assert_array_equal(gr, gy * (y > 0))
+    assert bn.forward(x, relu=True).min() == 0 and bn.backward(gy).shape == x.shape
+
+
+class _PlainReLU(nn.ReLU):
+    """A ReLU of another class: the block then runs its layers one by one."""
+
+
+@pytest.mark.parametrize("stride, c_in", [(1, 4), (2, 3)])
+def test_basic_block_fused_gives_the_bits_of_the_layers_one_by_one(stride, c_in):
+    x = rng.standard_normal((3, c_in, 6, 5)).astype(np.float32)
+    gy = rng.standard_normal((3, 4, 6 // stride, -(-5 // stride))).astype(np.float32)
+    fused = BasicBlock(c_in, 4, stride)
+    plain = BasicBlock(c_in, 4, stride)
+    plain.load_state_dict(fused.state_dict())
+    plain.relu, plain.relu2 = _PlainReLU(), _PlainReLU()
+    outs = []
+    for block in (fused, plain):
+        y = block.forward(x)
+        gx = block.backward(gy)
+        outs.append((y, gx, *(p.grad for p in block.parameters()),
+                     *(b for _, b in block.named_buffers())))
+    assert fused._fused and not plain._fused
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
