@@ -14,9 +14,9 @@ it filters the chunk as it is and then recomputes the rim from thin slabs; one o
 an axis at a time (``trims=``) may drop margins as it goes.
 
 Every output task also takes its own chunk's edges, without reading them: dask orders a task
-after its dependencies, so a chunk's edges are cut before the chunk is filtered, and no worker
-keeps a neighbour waiting for an edge behind a filtering of its own (on a 2x2 grid dask's order
-cut the last chunk's edges after filtering it, leaving the other worker idle a chunk long).
+after its dependencies, so a chunk's edges are cut before the chunk itself is filtered (on a 2x2
+grid dask's order otherwise cut one chunk's edges after filtering it, its neighbours idle that
+long).
 
 The grown block is the one ``map_overlap`` would pass (per axis ``boundary='none'``, nothing
 added at the array's outer edge, or ``'periodic'``, the far end's edge), so a chunk function
