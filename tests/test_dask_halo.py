@@ -63,7 +63,7 @@ def test_heavy_edges_travel_per_face(da, monkeypatch, shape, chunks, depth, peri
     graph = dict(ours.__dask_graph__())
     for idx in np.ndindex(*d.numblocks):
         task = graph[(ours.name,) + idx]
-        for side, key in zip(task[0].args[2], task[2:]):
+        for side, key in zip(task[0].args[2], task[3:]):
             lent = graph[key][0](d.blocks[key[1:]].compute(scheduler="sync"))
             wanted = tuple(-s for s in side)
             if np.count_nonzero(wanted) == 1:       # a face travels alone
@@ -83,6 +83,32 @@ def test_light_edges_travel_together(da):
     assert len(edges) == 9
     corner = graph[next(k for k in edges if k[1:] == (0, 0))][0](np.zeros((4, 4)))
     assert sorted(corner) == [(0, 1), (1, 0), (1, 1)]   # the sides that face a chunk
+
+
+@pytest.mark.parametrize("grid, split", [((2, 2), False), ((4, 4), False), ((4, 2, 2), True)])
+def test_edges_cut_before_their_chunk_is_filtered(da, monkeypatch, grid, split):
+    """Each output task depends on its own chunk's edges too (without reading them), so dask's
+    order cuts a chunk's edges before filtering it; on a 2x2 grid every edge comes first (without
+    that dependency dask filtered the last chunk before cutting its edges, which its three
+    neighbours wait for)."""
+    from dask.order import order
+
+    from convcore._dask import _halo
+
+    if split:
+        monkeypatch.setattr(_halo, "SPLIT_BYTES", 0)
+    ones = da.ones(tuple(4 * n for n in grid), chunks=4).persist(scheduler="sync")
+    out = _halo.halo_map(np.negative, ones, [1] * len(grid), [False] * len(grid), float,
+                         np.zeros((0,) * len(grid)), "n")
+    graph = {k: v for k, v in dict(out.__dask_graph__()).items() if k[0] != ones.name}
+    rank = order(graph)
+    for idx in np.ndindex(*grid):
+        own = [k for k in graph if "-edges-" in k[0] and k[1:] == idx]
+        assert own and max(rank[k] for k in own) < rank[(out.name,) + idx]
+    if grid == (2, 2):
+        edges = [rank[k] for k in graph if "-edges-" in k[0]]
+        assert max(edges) < min(rank[k] for k in graph if k[0] == out.name)
+    np.testing.assert_array_equal(out.compute(scheduler="sync"), -np.ones(ones.shape))
 
 
 def test_untrimmed_output_with_block_id(da):

@@ -13,6 +13,11 @@ whose outputs read only within the depth (``least=``) skips the copy where the c
 it filters the chunk as it is and then recomputes the rim from thin slabs; one of passes along
 an axis at a time (``trims=``) may drop margins as it goes.
 
+Every output task also takes its own chunk's edges, without reading them: dask orders a task
+after its dependencies, so a chunk's edges are cut before the chunk itself is filtered (on a 2x2
+grid dask's order otherwise cut one chunk's edges after filtering it, its neighbours idle that
+long).
+
 The grown block is the one ``map_overlap`` would pass (per axis ``boundary='none'``, nothing
 added at the array's outer edge, or ``'periodic'``, the far end's edge), so a chunk function
 written for it runs unchanged.
@@ -99,10 +104,10 @@ def _grown_box(margins, shape):
     return [(0, lo + n + hi) for (lo, hi), n in zip(margins, shape)]
 
 
-def _run(fn, margins, offsets, block_id, trim, block, *edges):
+def _run(fn, margins, offsets, block_id, trim, block, cut, *edges):
     """`fn` on the whole grown block; its margins trimmed from the result afterwards (`trim`
     'after'), by `fn` itself (told ``margins=``, 'inside'), or not at all (None: `fn` returns
-    the output chunk)."""
+    the output chunk). `cut` (the chunk's own edges) is not read: see :func:`halo_map`."""
     lent = list(zip(offsets, edges))
     grown = block if not lent else _window(block, margins, lent, _grown_box(margins, block.shape))
     if trim == "inside":
@@ -126,11 +131,11 @@ def _rim_share(margins, depth, least, shape):
                for (lo, hi), d, m, n in zip(margins, depth, least, shape) if lo or hi)
 
 
-def _run_patched(fn, margins, offsets, least, block, *edges):
+def _run_patched(fn, margins, offsets, least, block, cut, *edges):
     """`fn` on `block` alone, right wherever the filter's reach stays inside it, then the rim
     (`depth` samples along each side that has a neighbour) recomputed from slabs of the grown
     block: the rim plus the reach on both sides, as thick as `least` says. The chunk is not
-    copied; the slabs are small."""
+    copied; the slabs are small. `cut` is not read, as in :func:`_run`."""
     lent = list(zip(offsets, edges))
     out = fn(block)
     if np.may_share_memory(out, block):
@@ -207,7 +212,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
     token = tokenize(fn, x, depth, tuple(periodic), chunks, block_id, least, trims)
     out_name, edge_name = f"{name}-{token}", f"{name}-edges-{token}"
     numblocks, sides = x.numblocks, _sides(depth)
-    cuts, dsk, lender = {}, {}, {}
+    cuts, dsk, lender, own = {}, {}, {}, {}
     for idx in np.ndindex(*numblocks):
         # the sides some neighbour reads (side s goes to the chunk in direction s), in one
         # piece or, when heavy, a piece per face and one for the corners
@@ -222,6 +227,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
             key = (f"{edge_name}-{_label(group)}",) + idx
             cuts[key] = (functools.partial(_edges, depth, tuple(members)), (x.name,) + idx)
             lender.update({(idx, side): key for side in members})
+            own.setdefault(idx, []).append(key)
     for idx in np.ndindex(*numblocks):
         margins, offsets, keys = [], [], []
         shape = [c[i] for c, i in zip(x.chunks, idx)]
@@ -242,7 +248,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
             trim = None if chunks is not None else "inside" if trims else "after"
             task = functools.partial(_run, fn, tuple(margins), tuple(offsets),
                                      tuple(idx) if block_id else None, trim)
-        dsk[(out_name,) + idx] = (task, (x.name,) + idx, *keys)
+        dsk[(out_name,) + idx] = (task, (x.name,) + idx, own.get(idx, []), *keys)
     graph = HighLevelGraph.from_collections(out_name, {**cuts, **dsk}, dependencies=[x])
     return da.Array(graph, out_name, x.chunks if chunks is None else chunks, dtype=dtype,
                     meta=meta)
