@@ -81,8 +81,9 @@ cdef void _row_pass_in_place(const Sep* s, const floating* row, floating* ends,
                              floating* res) noexcept nogil:
     """_row_pass of a row of the buffers' type read where it is (W >= 2 (Kc - 1); no copy into an
     extended row): the outputs whose window lies inside it from the row itself, the c at each end
-    through `ends` (10c values: the samples [-c, 2c) and [W - 2c, W + c), then their 4c sums);
-    every output the same sum of the same values as _row_pass's."""
+    through `ends` (10c values, the caller makes sure they fit: the samples [-c, 2c) and
+    [W - 2c, W + c), then their 4c sums); every output the same sum of the same values as
+    _row_pass's."""
     cdef Py_ssize_t c = s.Kc // 2, W = s.W, k, idx
     _sym_tiles(res + c, row, W - 2 * c, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
     if c == 0:
@@ -177,7 +178,10 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 for i in range(W):
                     rows[p * W + i] = <floating>s.cval
             else:
-                if same_in and W >= 2 * (s.Kc - 1):
+                # in place: W >= 2 (Kc - 1) splits the row into its inside and two ends, and
+                # the ends' 10c values must fit in ext (ms values; the next values belong to
+                # another thread's work area)
+                if same_in and W >= 2 * (s.Kc - 1) and 10 * cc <= ms:
                     _row_pass_in_place(s, <const floating*>s.x + idx * W, ext, rows + p * W)
                 else:
                     cl_load(ext + cc, 1, s.x + idx * W * s.isz, s.isz, W, s.tin)
