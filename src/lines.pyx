@@ -253,7 +253,7 @@ cdef Py_ssize_t _inner_block(Py_ssize_t outer, Py_ssize_t inner, Py_ssize_t ext,
 
     A block reads a run of B samples from each of `ext` rows that lie a row (or a plane) apart:
     short runs at such strides are latency-bound (measured, float32 sigma 2 on 144x272x272 and
-    512^3, 1 thread: 64 lines took 1.2-1.5x the time of the choices below). Whole rows, when they
+    512^3, 1 thread: 64 lines took 1.1-1.5x the time of the choices below). Whole rows, when they
     fit a block and its buffer stays within WHOLE_BYTES, make a block one contiguous slab; else
     runs of about INNER_RUN lines, the row cut into equal pieces, with a buffer of at most
     PIECE_BYTES (it stays in L2); never fewer than 64 lines (or the row).
