@@ -57,9 +57,10 @@ double buffer ``buf[p * B + b]`` (line ``b``, position ``p``), so that every tap
 loop over ``t = q * B + b`` that the C compiler vectorises (an AVX2 build of the module is picked
 at import on x86-64, see convcore._cpu; no FMA, so the rounding stays SciPy's), over tiles of the
 output that stay in L1 (their C: src/c/line_taps.h, window_sums.h, line_convert.h). Along an inner
-axis (``inner > 1``) a block is up to 64 neighbouring lines, i.e. one contiguous run of each row:
-the rows are read and written as streams, never across rows whose power-of-two strides would
-compete for the same cache sets. Along the last axis (``inner == 1``)
+axis (``inner > 1``) a block is a run of neighbouring lines, i.e. one contiguous run of each row
+(whole rows where they fit, else about 256 lines: see ``_inner_block``): the rows are read and
+written as streams, never across rows whose power-of-two strides would compete for the same cache
+sets. Along the last axis (``inner == 1``)
 a block is one line, or a chunk of 8192 outputs of a long one (``correlate``), or 16 lines read
 one after the other (``uniform``, whose running sum is then vectorised across lines). Blocks are
 handed out dynamically over ``n_threads`` threads (the caller's decision, convcore._threads) by the
@@ -81,6 +82,9 @@ import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 cdef enum:
     LINE_CHUNK = 8192    # outputs per work item on a long line filtered on its own
+    INNER_RUN = 256      # lines of a block along an inner axis (see _inner_block)
+    PIECE_BYTES = 1 << 19
+    WHOLE_BYTES = 1 << 21
 
 
 cdef struct Geom:
@@ -243,8 +247,31 @@ cdef void _uniform_item(const Geom* g, Py_ssize_t item, floating* buf, floating*
         q0 += nq
 
 
+cdef Py_ssize_t _inner_block(Py_ssize_t outer, Py_ssize_t inner, Py_ssize_t ext,
+                             Py_ssize_t bsz) noexcept:
+    """Lines a block holds along an inner axis (buffer values of `bsz` bytes, `ext` of each line).
+
+    A block reads a run of B samples from each of `ext` rows that lie a row (or a plane) apart:
+    short runs at such strides are latency-bound (measured, float32 sigma 2 on 144x272x272 and
+    512^3, 1 thread: 64 lines took 1.1-1.5x the time of the choices below). Whole rows, when they
+    fit a block and its buffer stays within WHOLE_BYTES, make a block one contiguous slab; else
+    runs of about INNER_RUN lines, the row cut into equal pieces, with a buffer of at most
+    PIECE_BYTES (it stays in L2); never fewer than 64 lines (or the row).
+    """
+    cdef Py_ssize_t wide, pieces
+    ext = ext if ext > 1 else 1
+    if inner <= TILE and outer >= 8 and inner * ext * bsz <= WHOLE_BYTES:
+        return inner
+    wide = PIECE_BYTES // (ext * bsz)
+    wide = INNER_RUN if wide > INNER_RUN else (64 if wide < 64 else wide)
+    if inner <= wide:
+        return inner
+    pieces = (inner + wide - 1) // wide
+    return ((inner + pieces - 1) // pieces + 15) // 16 * 16
+
+
 cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int mode,
-                    double cval, Py_ssize_t rows_per_block) except *:
+                    double cval, Py_ssize_t rows_per_block, Py_ssize_t bsz) except *:
     cdef Geom g
     if x.ndim != 3 or out.ndim != 3:
         raise ValueError("x and out must be 3-D (outer, n, inner)")
@@ -265,7 +292,7 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
         g.xls, g.xes, g.yls, g.yes = g.n * g.isz, g.isz, g.n_out * g.osz, g.osz
     else:
         # lines are neighbours in memory: a block is a contiguous run of up to B of them
-        g.B = g.inner if g.inner < 64 else 64
+        g.B = _inner_block(g.outer, g.inner, g.ext, bsz)
         g.n_blocks = (g.inner + g.B - 1) // g.B
         g.n_items = g.outer * g.n_blocks
         g.xls, g.xes, g.yls, g.yes = g.isz, g.inner * g.isz, g.osz, g.inner * g.osz
@@ -288,7 +315,7 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
               double cval, int symmetry, int n_threads, bint single=False, double check=0.0):
     """See the module docstring (``single``, ``check``: float buffers and weights, see there)."""
     cdef Py_ssize_t K = w.shape[0]
-    cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1)
+    cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1, 4 if single else 8)
     cdef Py_ssize_t n_items = g.n_items
     cdef const float[::1] wf
     cdef CorrJob job
@@ -329,7 +356,7 @@ cdef void _corr_d(const void* job, Py_ssize_t item, double* work) noexcept nogil
 def uniform(x, Py_ssize_t size, out, Py_ssize_t start, int mode, double cval, int n_threads,
             bint single=False):
     """See the module docstring (``single``: float buffers, see there)."""
-    cdef Geom g = _geometry(x, out, start, 1, size, mode, cval, 16)
+    cdef Geom g = _geometry(x, out, start, 1, size, mode, cval, 16, 4 if single else 8)
     cdef Py_ssize_t n_items = g.n_items
     cdef Py_ssize_t ext_b = g.ext * g.B
     if n_items == 0 or g.n_out == 0:

@@ -482,3 +482,31 @@ def test_dtype_codes_cover_the_kernels_dtypes():
              "float64"]
     assert sorted(CODES, key=CODES.get) == [np.dtype(n) for n in names]
     assert sorted(CODES.values()) == list(range(len(names)))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "wrap"])
+@pytest.mark.parametrize("shape", [(10, 30, 300), (1, 40, 700), (2, 25, 1100), (9, 600, 3)])
+def test_blocks_along_inner_axes_every_width(shape, mode):
+    """Blocks of whole rows (outer >= 8, rows up to 1024) and of equal pieces of a row (the last
+    one shorter) along axes before the last: SciPy's results, also written in place."""
+    ndi = pytest.importorskip("scipy.ndimage")
+    from convcore import ndimage as cnd
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape) * 50
+    w = np.array([0.5, -1.0, 3.0, 1.25, 0.25])
+    for axis in (0, 1):
+        want = ndi.correlate1d(x, w, axis=axis, mode=mode, cval=2.0)
+        np.testing.assert_array_equal(cnd.correlate1d(x, w, axis=axis, mode=mode, cval=2.0), want)
+        y = x.copy()
+        cnd.correlate1d(y, w, axis=axis, output=y, mode=mode, cval=2.0)
+        np.testing.assert_array_equal(y, want)
+        u = (x + 100).astype(np.uint8)
+        np.testing.assert_array_equal(cnd.gaussian_filter1d(u, 3, axis=axis, mode=mode),
+                                      ndi.gaussian_filter1d(u, 3, axis=axis, mode=mode))
+        f = x.astype(np.float32)
+        np.testing.assert_allclose(cnd.gaussian_filter1d(f, 2, axis=axis, mode=mode),
+                                   ndi.gaussian_filter1d(f, 2, axis=axis, mode=mode),
+                                   rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(cnd.uniform_filter1d(x, 6, axis=axis, mode=mode),
+                                   ndi.uniform_filter1d(x, 6, axis=axis, mode=mode),
+                                   rtol=1e-12, atol=1e-10)
