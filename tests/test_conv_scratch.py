@@ -77,3 +77,12 @@ def test_gradients_do_not_read_stale_scratch(x_shape, w_shape, stride, padding, 
     gx, gw, _ = reused
     assert np.sum(gx * x.astype(np.float64)) == pytest.approx(total, rel=1e-4)
     assert np.sum(gw * w.astype(np.float64)) == pytest.approx(total, rel=1e-4)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 5])
+def test_sum_chunks_has_the_bits_of_sum(chunks):
+    partial = rng.standard_normal((chunks, 7, 33)).astype(np.float32)
+    expected = partial.sum(axis=0)
+    total = scratch.sum_chunks(partial)
+    np.testing.assert_array_equal(total, expected)
+    assert np.shares_memory(total, partial)

@@ -63,7 +63,7 @@ def weight_grad(c, gy, chunks, images):
     partial = scratch.zeros("winograd_partial", (chunks, 16, c_out, c_in), c.dtype)
     c.run(kernels.winograd.backward_weight_winograd, flat(gy), flat(c.x), partial, c.geometry,
           tile_rows, images, per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
-    gu = partial.sum(axis=0).reshape(16, c_out * c_in)
+    gu = scratch.sum_chunks(partial).reshape(16, c_out * c_in)
     gg = _GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
     with blas_threads(1):
         return (gu.T @ gg).reshape(c.weight.shape)

@@ -48,3 +48,12 @@ def zeros(slot, shape, dtype):
     a = empty(slot, shape, dtype)
     a.fill(0)
     return a
+
+
+def sum_chunks(partial):
+    """partial[0] + partial[1] + ... in that order (the bits of ``partial.sum(axis=0)``), summed
+    into partial[0], which is returned: no new array of that size."""
+    total = partial[0]
+    for p in partial[1:]:
+        total += p
+    return total
