@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import choice, kernels
+from . import choice, kernels, scratch
 from .plan import flat
 
 
@@ -27,7 +27,7 @@ def forward(c, bias):
     if images > 1:
         work = max(work, (K + c_out // c.groups) * images * L)
     c.run(kernels.im2col.forward, flat(c.x), w, bias, flat(y), c.geometry, c.groups, tile, images,
-          per_image=lambda t: (np.empty((t, work), dtype=c.dtype),), images=images)
+          per_image=lambda t: (scratch.empty("im2col", (t, work), c.dtype),), images=images)
     return y
 
 
@@ -38,7 +38,7 @@ def _steps(c):
     tile = choice.tile(K, L, c_out // c.groups)
     images = choice.images_per_gemm(K, L, c.x.shape[0])
     work = max(K * (tile + kernels.im2col.COLS_PAD), (K + c_out // c.groups) * images * L)
-    return K, tile, images, lambda t: (np.empty((t, work), dtype=c.dtype),)
+    return K, tile, images, lambda t: (scratch.empty("im2col", (t, work), c.dtype),)
 
 
 def input_grad(c, gy):
@@ -57,7 +57,7 @@ def weight_grad(c, gy):
     of `images`."""
     K, tile, images, per_thread = _steps(c)
     chunks = min(choice.weight_chunks(c.x.shape[0], c.weight.nbytes), -(-c.x.shape[0] // images))
-    partial = np.zeros((chunks, c.weight.shape[0], K), dtype=c.dtype)
+    partial = scratch.zeros("im2col_partial", (chunks, c.weight.shape[0], K), c.dtype)
     c.run(kernels.im2col.backward_weight, flat(gy), flat(c.x), partial, c.geometry, c.groups,
           tile, per_image=per_thread, tail=(images,))
     return partial.sum(axis=0).reshape(c.weight.shape)

@@ -5,7 +5,7 @@ of a few tile rows or of several whole small images (``choice`` sets the steps).
 import numpy as np
 
 from ..._threads import blas_threads
-from . import choice, kernels
+from . import choice, kernels, scratch
 from .plan import flat
 
 # F(2x2, 3x3) weight transform G (4x3): U = G w G^T, i.e. U[r * 4 + s] = kron(G, G) @ w[i * 3 + j].
@@ -18,8 +18,10 @@ def _weights(weight):
     one GEMM of kron(G, G) (16 x 9) with the 3x3 kernels as columns."""
     c_out, c_in = weight.shape[:2]
     gg = _GG.astype(weight.dtype)
+    u = scratch.empty("winograd_weights", (16, c_out, c_in), weight.dtype)
     with blas_threads(1):  # NumPy's BLAS: a woken second thread then spins against the kernels
-        return (gg @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
+        np.matmul(gg, weight.reshape(c_out * c_in, 9).T, out=u.reshape(16, c_out * c_in))
+    return u
 
 
 def _steps(c, tiles):
@@ -48,8 +50,8 @@ def forward(c, bias, images):
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile_rows, work = _image_steps(c, images, choice.winograd_forward_tiles(c))
     c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight), bias, flat(y),
-          c.geometry, tile_rows, images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),),
-          images=images)
+          c.geometry, tile_rows, images, images=images,
+          per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
     return y
 
 
@@ -58,10 +60,10 @@ def weight_grad(c, gy, chunks, images):
     `chunks` partial sums of steps of `images` images."""
     c_out, c_in = c.weight.shape[:2]
     tile_rows, work = _image_steps(c, images, choice.WINOGRAD_TILES)
-    partial = np.zeros((chunks, 16, c_out, c_in), dtype=c.dtype)
+    partial = scratch.zeros("winograd_partial", (chunks, 16, c_out, c_in), c.dtype)
     c.run(kernels.winograd.backward_weight_winograd, flat(gy), flat(c.x), partial, c.geometry,
-          tile_rows, images, per_image=lambda t: (np.empty((t, work), dtype=c.dtype),))
-    gu = partial.sum(axis=0).reshape(16, c_out * c_in)
+          tile_rows, images, per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
+    gu = scratch.sum_chunks(partial).reshape(16, c_out * c_in)
     gg = _GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
     with blas_threads(1):
         return (gu.T @ gg).reshape(c.weight.shape)
