@@ -92,6 +92,23 @@ def reference_im2col(x, kernel, stride, pads, dilation):
     return np.array(cols)
 
 
+def check_im2col_and_col2im(x, kernel, stride, pads, dilation):
+    """im2col of one image `x` (c_in, *spatial) equals the reference exactly, and col2im is its
+    transpose: <im2col(x), c> == <x, col2im(c)>."""
+    c_in, nd = x.shape[0], len(kernel)
+    geometry = plan_module.Plan(x[None], np.zeros((1, c_in) + kernel, x.dtype), stride, pads,
+                                dilation, 1, nd).geometry
+    ref = reference_im2col(x.astype(float), kernel, stride, pads, dilation)
+    cols = np.full(ref.shape, np.nan, dtype=x.dtype)
+    _im2col.im2col(x.reshape(c_in, -1), geometry, cols)
+    np.testing.assert_array_equal(cols, ref.astype(x.dtype))
+    c = rng.standard_normal(ref.shape)
+    back = np.zeros((c_in, x[0].size))
+    _im2col.col2im(c, geometry.copy(), back)
+    assert np.sum(ref * c) == pytest.approx(np.sum(x.astype(float).ravel() * back.ravel()),
+                                            rel=1e-10)
+
+
 def _matches_reference_on_one_and_two_threads(case, dtype):
     """Random arrays for `case` in `dtype`: the convolution on 1 and on 2 threads equals the NumPy
     reference and gives the same bits on both. Returns (x, w, b)."""
@@ -121,20 +138,8 @@ class TestIm2col:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_im2col_and_its_adjoint_col2im(self, case, dtype):
         nd, _, c_in, _, spatial, k, s, p, d, _ = case
-        kernel = expand(k, nd)
         x = rng.standard_normal((c_in,) + spatial).astype(dtype)
-        geometry = plan_module.Plan(x[None], np.zeros((1, c_in) + kernel, dtype), s, p, d, 1,
-                                     nd).geometry
-        ref = reference_im2col(x.astype(float), kernel, expand(s, nd), _pads(p, nd), expand(d, nd))
-        cols = np.full(ref.shape, np.nan, dtype=dtype)
-        _im2col.im2col(x.reshape(c_in, -1), geometry, cols)
-        np.testing.assert_array_equal(cols, ref.astype(dtype))
-        # col2im is the transpose of im2col: <im2col(x), c> == <x, col2im(c)>
-        c = rng.standard_normal(ref.shape)
-        back = np.zeros((c_in, x[0].size))
-        _im2col.col2im(c, geometry.copy(), back)
-        assert np.sum(ref * c) == pytest.approx(np.sum(x.astype(float).ravel() * back.ravel()),
-                                                rel=1e-10)
+        check_im2col_and_col2im(x, expand(k, nd), expand(s, nd), _pads(p, nd), expand(d, nd))
 
     def test_shapes_must_match_the_geometry(self):
         geometry = plan_module.Plan(np.zeros((1, 1, 4)), np.zeros((1, 1, 2)), 1, 0, 1, 1,

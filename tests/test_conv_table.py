@@ -4,12 +4,11 @@ tiles that start mid-image, and with more taps x positions than the table holds;
 adjoint, and the convolution's gradients by linearity on 1 and 2 threads."""
 import numpy as np
 import pytest
-from test_conv import expand, reference_im2col
+from test_conv import check_im2col_and_col2im, reference_im2col
 
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import plan as plan_module
 
 _im2col = load("im2col")
 rng = np.random.default_rng(11)
@@ -31,17 +30,7 @@ CASES = [  # nd, C_in, spatial, kernel, stride, padding (low, high) per axis, di
 def test_im2col_and_col2im(case, dtype):
     nd, c_in, spatial, kernel, stride, pads, dilation = case
     x = rng.standard_normal((c_in,) + spatial).astype(dtype)
-    geometry = plan_module.Plan(x[None], np.zeros((1, c_in) + kernel, dtype), stride, pads,
-                                dilation, 1, nd).geometry
-    ref = reference_im2col(x.astype(float), kernel, stride, pads, dilation)
-    cols = np.full(ref.shape, np.nan, dtype=dtype)
-    _im2col.im2col(x.reshape(c_in, -1), geometry, cols)
-    np.testing.assert_array_equal(cols, ref.astype(dtype))
-    c = rng.standard_normal(ref.shape)
-    back = np.zeros((c_in, x[0].size))
-    _im2col.col2im(c, geometry.copy(), back)
-    assert np.sum(ref * c) == pytest.approx(np.sum(x.astype(float).ravel() * back.ravel()),
-                                            rel=1e-10)
+    check_im2col_and_col2im(x, kernel, stride, pads, dilation)
 
 
 @pytest.mark.parametrize("case", CASES[:5])
