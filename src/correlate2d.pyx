@@ -1,12 +1,13 @@
-"""2-D correlation of integer images on float buffers (scipy.ndimage.correlate of a 2-D image with
-a kernel that does not separate), re-checked near truncation boundaries so that the result is
-SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h).
+"""2-D correlation of integer images on float or double buffers (scipy.ndimage.correlate of a 2-D
+image with a kernel that does not separate), re-checked near truncation boundaries so that the
+result is SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h).
 """
 import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
-from linebuf cimport TILE, check_margin, cl_check2_f, cl_load, cl_store, cl_taps2_f, run_job
+from fused cimport floating
+from linebuf cimport TILE, check_margin, cl_check2, cl_load, cl_store, cl_taps2, run_job
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -20,19 +21,25 @@ cdef struct C2:
     const double* wd
     Py_ssize_t H, W, R, Kr, Kc, start_r, start_c, isz, osz, n_ext, ptr_off
     int tin, tout, mode
-    double cval
-    float check
+    bint dbl                # double buffers (else float)
+    double cval, check
 
 
-cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src) noexcept nogil:
+cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
+                   const floating** src) noexcept nogil:
     """Output rows [r0, r0 + R): the strip's input rows extended along both axes, then for each
     output row every tap as a shifted extended row."""
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, n_ext = s.n_ext, p, q, i, a, b, idx, ridx, lo, hi, t0, n
-    cdef float* rows = work                         # (R + Kr - 1) x n_ext
-    cdef float* acc = rows + (s.R + s.Kr - 1) * n_ext   # TILE
-    cdef float* row
+    cdef floating* rows = work                      # (R + Kr - 1) x n_ext
+    cdef floating* acc = rows + (s.R + s.Kr - 1) * n_ext   # TILE
+    cdef floating* row
+    cdef const floating* w
+    if floating is double:
+        w = s.wd
+    else:
+        w = s.wf
     lo = -s.start_c if s.start_c < 0 else 0     # ext positions [lo, hi) read inside a row
     hi = W - s.start_c if W - s.start_c < n_ext else n_ext
     if lo > hi:
@@ -42,7 +49,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
         ridx = map_index(r0 + s.start_r + p, s.H, s.mode)
         if ridx < 0:
             for q in range(n_ext):
-                row[q] = <float>s.cval
+                row[q] = <floating>s.cval
             continue
         cl_load(row + lo, 1, s.x + (ridx * W + s.start_c + lo) * s.isz, s.isz, hi - lo, s.tin)
         q = 0
@@ -52,7 +59,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
                 continue
             idx = map_index(s.start_c + q, W, s.mode)
             if idx < 0:
-                row[q] = <float>s.cval
+                row[q] = <floating>s.cval
             else:
                 cl_load(row + q, 1, s.x + (ridx * W + idx) * s.isz, s.isz, 1, s.tin)
             q += 1
@@ -63,27 +70,29 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, float* work, const float** src)
             for a in range(s.Kr):
                 for b in range(s.Kc):
                     src[a * s.Kc + b] = rows + (i + a) * n_ext + b + t0
-            cl_taps2_f(acc, src, s.wf, s.Kr * s.Kc, n)
+            cl_taps2(acc, src, w, s.Kr * s.Kc, n)
             if s.check > 0:
-                cl_check2_f(acc, src, s.wd, s.Kr * s.Kc, n, s.check)
+                cl_check2(acc, src, s.wd, s.Kr * s.Kc, n, <floating>s.check)
             cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
             t0 += n
 
 
 def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, double cval,
-                double check, int n_threads):
+                double check, int n_threads, bint double=False):
     """``out[r, c] = sum over (a, b) of w[a, b] * X[start_r + r + a, start_c + c + b]`` for a
     C-contiguous 2-D image ``x`` and ``out`` of its shape, ``w`` a C-contiguous 2-D float64 kernel
-    (``X``: ``x`` extended by ``mode`` along both axes, ``cval`` outside), with float buffers.
+    (``X``: ``x`` extended by ``mode`` along both axes, ``cval`` outside), with float buffers (or
+    double ones: ``double=True``).
 
     For integer data into an integer ``out`` with ``check > 0`` (a margin proven as for
-    ``lines.correlate``'s): the outputs within ``check`` of a truncation boundary are computed
-    again in double, from 0.0 adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so
-    the result is SciPy's bit for bit. Each strip of output rows reads its input rows once,
-    extended in a float buffer; every tap is then a contiguous sweep over an output tile.
+    ``lines.correlate``'s, for float sums or for double sums in another order than SciPy's): the
+    outputs within ``check`` of a truncation boundary are computed again in double, from 0.0
+    adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so the result is
+    SciPy's bit for bit. Each strip of output rows reads its input rows once, extended in a
+    buffer; every tap is then a contiguous sweep over an output tile.
     """
     cdef C2 s
-    cdef Py_ssize_t n_items
+    cdef Py_ssize_t n_items, size
     cdef const float[::1] wf
     cdef const double[::1] wd
     if x.ndim != 2 or out.shape != x.shape or w.ndim != 2:
@@ -99,19 +108,25 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     s.wf, s.wd = &wf[0], &wd[0]
     s.Kr, s.Kc = w.shape[0], w.shape[1]
     s.start_r, s.start_c, s.mode, s.cval = start_r, start_c, mode, cval
-    s.check = check_margin(True, check)
+    s.dbl = double
+    check_margin(True, check)           # validated; kept in double for double buffers
+    s.check = check
     s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
     s.n_ext = s.W + s.Kc - 1
     s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
-    # floats per thread: the rows and a tile, counted in doubles; then the tap pointers
-    s.ptr_off = ((s.R + s.Kr - 1) * s.n_ext + TILE) // 2 + 8
+    # per thread, counted in doubles: the rows and a tile, then the tap pointers
+    size = (s.R + s.Kr - 1) * s.n_ext + TILE
+    s.ptr_off = (size if double else size // 2) + 8
     run_job(_c2_job, &s, n_items, s.ptr_off + s.Kr * s.Kc, n_threads, _work_area)
     return out
 
 
 cdef void _c2_job(const void* job, Py_ssize_t item, double* work) noexcept nogil:
     cdef const C2* s = <const C2*>job
-    _c2_item(s, item, <float*>work, <const float**>(work + s.ptr_off))
+    if s.dbl:
+        _c2_item(s, item, work, <const double**>(work + s.ptr_off))
+    else:
+        _c2_item(s, item, <float*>work, <const float**>(work + s.ptr_off))

@@ -420,14 +420,17 @@ def test_integer_images_correlate2d(mode, dtype):
                 same("correlate", x, w, mode=mode, output=np.int32)
 
 
-def test_integer_images_dense_truncation_flags_every_width():
-    # weights of 0.04 put most sums within the float32 margin of an integer, so nearly every block
-    # of 64 outputs has flagged ones (read 8 at a time): widths 1-140 cover every tail of a block
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16])
+def test_integer_images_dense_truncation_flags_every_width(dtype):
+    # weights of 0.04 put most sums within the margin of an integer (uint8: float32 sums; int16:
+    # double sums, its range being too wide for float32), so nearly every block of 64 outputs has
+    # flagged ones (read 8 at a time): widths 1-140 cover every tail of a block
     rng = np.random.default_rng(5)
-    x = rng.integers(0, 256, size=(9, 140), dtype=np.uint8)
+    x = rng.integers(0, 256, size=(9, 140)).astype(dtype)
     w = np.full((5, 5), 0.04)
     for width in range(1, 141):
         same("correlate", x[:, :width].copy(), w, mode="reflect")
+        same("correlate", -x[:, :width], w.T[::-1], mode="wrap", output=np.int32)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16])

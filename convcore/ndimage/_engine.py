@@ -307,20 +307,14 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
         xr = _readable(x)
         flat = [np.ravel(weights)]
         check = _checks(xr, output, flat, cval)
-        if check is not None and x.ndim == 2 and weights.size <= FLOAT32_MAX_TAPS:
-            # integer images: float32 taps over rows read once, re-checked (bit-exact)
-            dst, copy = _target(xr, output)
-            _corr2d.correlate2d(xr, np.ascontiguousarray(weights, dtype=np.float64), dst,
-                                -(weights.shape[0] // 2) - origins[0],
-                                -(weights.shape[1] // 2) - origins[1], mode, float(cval),
-                                check[0], team_threads(xr.size * weights.size))
-            if copy:
-                _finish(dst, output)
-            return output
-        if check is not None and weights.size <= FLOAT32_MAX_TAPS:
-            work = np.float32
-        else:
+        double = check is None or weights.size > FLOAT32_MAX_TAPS
+        if double:
             check = _checks(xr, output, flat, cval, eps=2.0 ** -53)
+        if check is not None and x.ndim == 2 and weights.size <= FLOAT32_MAX_TAPS:
+            # integer images: float32 (or double) taps over rows read once, re-checked
+            return _integer_image(xr, weights, output, mode, cval, origins, check[0], double)
+        if not double:
+            work = np.float32
     src = np.ascontiguousarray(x, dtype=work)
     w = np.ascontiguousarray(weights, dtype=work)
     res = output if (output.dtype == work and output.flags.c_contiguous
@@ -338,6 +332,20 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
             _finish(res, output)
         else:
             _convert(res, output)
+    return output
+
+
+def _integer_image(x, weights, output, mode, cval, origins, check, double):
+    """scipy.ndimage.correlate of a 2-D integer image into an integer `output` by
+    src/correlate2d.pyx: `x`'s rows read once into float (or, ``double``, double) buffers, outputs
+    within `check` of a truncation boundary computed again in SciPy's order."""
+    dst, copy = _target(x, output)
+    _corr2d.correlate2d(x, np.ascontiguousarray(weights, dtype=np.float64), dst,
+                        -(weights.shape[0] // 2) - origins[0],
+                        -(weights.shape[1] // 2) - origins[1], mode, float(cval), check,
+                        team_threads(x.size * weights.size), double=double)
+    if copy:
+        _finish(dst, output)
     return output
 
 
