@@ -36,7 +36,7 @@ static cc_lock cc_run_mu = CC_LOCK_INIT;  /* one job at a time */
 static cc_lock cc_mu = CC_LOCK_INIT;      /* wake-ups */
 static cc_cond cc_cv = CC_COND_INIT;
 static CC_ATOMIC unsigned long long cc_ticket = 0;  /* generation << 32 | next batch */
-static unsigned long long cc_wake = 0;    /* generation, under cc_mu */
+static CC_ATOMIC unsigned long long cc_wake = 0;  /* generation, written under cc_mu */
 static CC_ATOMIC long long cc_done = 0;   /* batches finished in this generation */
 /* the job's fields (atomic loads/stores: a late helper may read them while they change) */
 static CC_ATOMIC cc_batch_fn cc_fn = 0;
@@ -73,14 +73,27 @@ static void cc_work(unsigned long long gen, int tid) {
     }
 }
 
+/* A helper that has finished a job watches for the next one for CC_SPIN_SECONDS, yielding its
+   core to any other thread that wants it, before it sleeps on the condition variable: kernels
+   called one after another (the layers of a training step: about 150 jobs in a ResNet-18 step,
+   20 in a small CNN's) then find it awake instead of paying a wake-up (about 10-30 us each). */
+#ifndef CC_SPIN_SECONDS
+#define CC_SPIN_SECONDS 100e-6
+#endif
 static CC_THREAD_MAIN(cc_helper, arg) {
     int tid = (int)(intptr_t)arg;
     unsigned long long seen = 0;
     for (;;) {
-        cc_lock_take(&cc_mu);
-        while (cc_wake == seen) cc_cond_wait(&cc_cv, &cc_mu);
-        seen = cc_wake;
-        cc_lock_give(&cc_mu);
+        double t0 = cc_now();
+        while (CC_LD(cc_wake) == seen && cc_now() - t0 < CC_SPIN_SECONDS) cc_yield();
+        if (CC_LD(cc_wake) != seen) {
+            seen = CC_LD(cc_wake);
+        } else {
+            cc_lock_take(&cc_mu);
+            while (cc_wake == seen) cc_cond_wait(&cc_cv, &cc_mu);
+            seen = cc_wake;
+            cc_lock_give(&cc_mu);
+        }
         cc_work(seen, tid);
     }
     return 0;
@@ -125,7 +138,7 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
     CC_POOL_TEST_DELAY(0);
     CC_ST_SEQ(cc_ticket, gen << 32);
     cc_lock_take(&cc_mu);
-    cc_wake = gen;
+    CC_ST(cc_wake, gen);
     cc_cond_wake_all(&cc_cv);
     cc_lock_give(&cc_mu);
     double t0 = cc_now();
