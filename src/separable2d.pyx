@@ -9,8 +9,8 @@ from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
-                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f, load_row,
-                      round_to, run_job, taps)
+                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
+                      cl_sym_sweep_d, load_row, round_to, run_job, taps)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -44,7 +44,8 @@ cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py
 
     Float buffers with a long (anti)symmetric kernel: by fused multiply-adds where the build and
     the CPU have them (cl_sym_fma_f: half the additions, which bound such kernels' speed; float
-    rounding, then re-checked as the others), else in SciPy's order of operations."""
+    rounding, then re-checked as the others), else in SciPy's order of operations; double
+    buffers: in one sweep where the build has it (cl_sym_sweep_d, SciPy's order, same bits)."""
     cdef Py_ssize_t t0 = 0, n
     while t0 < T:
         n = T - t0 if T - t0 < TILE else TILE
@@ -53,7 +54,9 @@ cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py
                                  <const float*>w, K, sym)):
             if check > 0:
                 cl_check_f(<float*>acc + t0, <const float*>buf + t0, n, B, wd, K, sym, check)
-        else:
+        elif not (floating is double and sym != 0 and K >= FMA_MIN_TAPS
+                  and cl_sym_sweep_d(<double*>acc + t0, <const double*>buf + t0, n, B,
+                                     <const double*>w, K, sym)):
             taps(acc + t0, buf + t0, n, B, w, K, sym, wd, check)
         t0 += n
 
