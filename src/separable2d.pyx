@@ -1,7 +1,10 @@
 """Two 1-D passes over a 2-D image in one sweep: the separable filters of scipy.ndimage on images
 (``correlate1d`` along axis 0, then along axis 1, or the other way round), on the double or float
 line buffers of ``lines`` (src/linebuf.pxd), each strip of output rows finished while its input
-rows are in cache.
+rows are in cache. Kernels of 11 taps or more along axis 0 read the strip's rows from a copy at a
+padded stride (see ``_row_stride``); their symmetric passes run in one sweep, on float buffers by
+multiply-adds where the AVX2 build and the CPU have them (float32 results then differ from the
+baseline build's by rounding; integer results stay SciPy's through the re-check).
 """
 import numpy as np
 
