@@ -1,7 +1,10 @@
 """Two 1-D passes over a 2-D image in one sweep: the separable filters of scipy.ndimage on images
 (``correlate1d`` along axis 0, then along axis 1, or the other way round), on the double or float
 line buffers of ``lines`` (src/linebuf.pxd), each strip of output rows finished while its input
-rows are in cache.
+rows are in cache. Kernels of 11 taps or more along axis 0 read the strip's rows from a copy at a
+padded stride (see ``_row_stride``); their symmetric passes run in one sweep, on float buffers by
+multiply-adds where the AVX2 build and the CPU have them (float32 results then differ from the
+baseline build's by rounding; integer results stay SciPy's through the re-check).
 """
 import numpy as np
 
@@ -9,8 +12,8 @@ from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
-                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, load_row, round_to,
-                      run_job, taps)
+                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
+                      cl_sym_sweep_d, load_row, round_to, run_job, taps)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -21,6 +24,7 @@ cdef struct Sep:
     char* x
     char* y
     Py_ssize_t H, W, R, isz, osz
+    Py_ssize_t RS             # the stride of the strip's rows in the work area (see `_row_stride`)
     const void* wr            # weights along axis 0 (rows), Kr taps, symmetry sr
     const void* wc            # weights along axis 1 (columns), Kc taps, symmetry sc
                               # (double, or float with float buffers)
@@ -32,14 +36,31 @@ cdef struct Sep:
     float check_r, check_c
 
 
+cdef enum:
+    FMA_MIN_TAPS = 11     # float buffers: symmetric kernels from this length by multiply-adds
+
+
 cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
                             const floating* w, Py_ssize_t K, int sym, const double* wd,
                             float check) noexcept nogil:
-    """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1."""
+    """acc[t] = sum_j w[j] * buf[t + j * B] for t < T, in tiles that keep acc in L1.
+
+    Float buffers with a long (anti)symmetric kernel: by fused multiply-adds where the build and
+    the CPU have them (cl_sym_fma_f: half the additions, which bound such kernels' speed; float
+    rounding, then re-checked as the others), else in SciPy's order of operations; double
+    buffers: in one sweep where the build has it (cl_sym_sweep_d, SciPy's order, same bits)."""
     cdef Py_ssize_t t0 = 0, n
     while t0 < T:
         n = T - t0 if T - t0 < TILE else TILE
-        taps(acc + t0, buf + t0, n, B, w, K, sym, wd, check)
+        if (floating is float and sym != 0 and K >= FMA_MIN_TAPS
+                and cl_sym_fma_f(<float*>acc + t0, <const float*>buf + t0, n, B,
+                                 <const float*>w, K, sym)):
+            if check > 0:
+                cl_check_f(<float*>acc + t0, <const float*>buf + t0, n, B, wd, K, sym, check)
+        elif not (floating is double and sym != 0 and K >= FMA_MIN_TAPS
+                  and cl_sym_sweep_d(<double*>acc + t0, <const double*>buf + t0, n, B,
+                                     <const double*>w, K, sym)):
+            taps(acc + t0, buf + t0, n, B, w, K, sym, wd, check)
         t0 += n
 
 
@@ -127,7 +148,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
     cdef bint two, same_in, same_out, fit
     cdef floating* rows = work                            # (nr + Kr - 1) x W
-    cdef floating* mid = rows + (s.R + s.Kr - 1) * W      # nr x ms (rows_first: nr x W)
+    cdef floating* mid = rows + (s.R + s.Kr - 1) * s.RS   # nr x ms (rows_first: nr x W)
     cdef floating* ext = mid + s.R * ms                   # ms
     cdef floating* line = ext + ms                        # W
     cdef const floating* src = rows
@@ -142,11 +163,11 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     if not s.rows_first:
         # columns of the image first (axis 0), each row of the result written into the middle
         # of its own extended row, then along each row (axis 1)
-        if same_in and r0 - cr >= 0 and r0 - cr + n_in <= s.H:
+        if same_in and r0 - cr >= 0 and r0 - cr + n_in <= s.H and s.RS == W:
             src = <const floating*>s.x + (r0 - cr) * W
         else:
             for p in range(n_in):
-                load_row(rows + p * W, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
+                load_row(rows + p * s.RS, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
                          s.tin, s.cval)
         i = 0
         while i < nr:
@@ -154,11 +175,11 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
                 two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
-                                                src + i * W, W, W, <const float*>s.wr, s.Kr,
-                                                s.sr, s.wrd, s.check_r)
+                                                src + i * s.RS, W, s.RS, <const float*>s.wr,
+                                                s.Kr, s.sr, s.wrd, s.check_r)
             if not two:
-                _sym_tiles(mid + i * ms + cc, src + i * W, W, W, <const floating*>s.wr, s.Kr,
-                           s.sr, s.wrd, s.check_r)
+                _sym_tiles(mid + i * ms + cc, src + i * s.RS, W, s.RS, <const floating*>s.wr,
+                           s.Kr, s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
                 _round(s, mid + p * ms + cc, W, fit)
                 if same_out:
@@ -198,6 +219,20 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
         if not same_out:
             for i in range(nr):
                 _store(s, r0 + i, mid + i * W, fit)
+
+
+cdef Py_ssize_t _row_stride(Py_ssize_t W, Py_ssize_t Kr, bint rows_first) noexcept:
+    """The stride (in buffer values) of the strip's input rows when the column pass comes first.
+
+    A long column kernel reads Kr rows for every output; at a stride of a multiple of 4 KiB (an
+    image 1024 or 2048 wide) those all fall into one set of the 8-way L1 cache and evict each
+    other (2048x2048 float32, 33 taps: the one-sweep pass took twice the time of two line
+    passes). Such strips are copied into rows padded to a multiple of 16 values plus 16, so that
+    each row starts a cache line further along the sets; short kernels read the image in place.
+    """
+    if rows_first or Kr < FMA_MIN_TAPS:
+        return W
+    return (W + 15) // 16 * 16 + 16
 
 
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
@@ -244,11 +279,12 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
     # for float buffers, half the size)
     s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
+    s.RS = _row_stride(s.W, s.Kr, rows_first)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R
     run_job(_sep_f if single else _sep_d, &s, n_items,
-            (s.R + s.Kr - 1) * s.W + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
+            (s.R + s.Kr - 1) * s.RS + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
     return out
 
 

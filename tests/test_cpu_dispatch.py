@@ -3,7 +3,8 @@
 A child process runs with CONVCORE_DISABLE_CPU_FEATURES naming one feature this CPU has, and its
 results are compared with this process's: bit for bit for the line filters (SciPy's arithmetic,
 no FMA in any build), to float rounding for the direct and im2col/Winograd kernels (their AVX2 and
-AVX-512 builds may fuse multiply-adds).
+AVX-512 builds may fuse multiply-adds) and for float32 images filtered by separable2d with kernels
+of 11 taps or more (multiply-adds in its AVX2 build).
 """
 import os
 import subprocess
@@ -31,7 +32,9 @@ def results():
     w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
     return {
         "exact_gauss64": ndimage.gaussian_filter(img64, 2.0),
-        "exact_gauss32": ndimage.gaussian_filter(img32, 4.0),
+        "exact_gauss32": ndimage.gaussian_filter(img32, 1.0),
+        # float32 images, kernels of 11+ taps: multiply-adds in the AVX2 build (separable2d)
+        "close_gauss32_long": ndimage.gaussian_filter(img32, 4.0),
         "exact_gauss8": ndimage.gaussian_filter(img8, 1.0),
         "exact_uniform8": ndimage.uniform_filter(img8, 5),
         "exact_uniform64": ndimage.uniform_filter1d(img64, 7, axis=0),

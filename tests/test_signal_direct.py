@@ -71,20 +71,24 @@ def test_three_and_five_wide_kernels_every_row_count(mode, dtype):
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
+@pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_3x3_row_pairs_on_chunked_rows(dtype):
-    # 3x3 float kernels compute two output rows per item where both read inside the input; rows
-    # longer than a work item's column chunk, odd and even row counts, 'same' and 'valid' windows
+def test_row_pairs_on_chunked_rows(dtype, k):
+    # 3x3 and 5x5 float kernels compute two output rows per item where both read inside the
+    # input (5x5 float32 on AVX2: 24 columns a step, the rest one by one); rows longer than a work
+    # item's column chunk, odd and even row counts, 'same' and 'valid' windows; 1 and 2 threads
+    # give the same bits
     rng = np.random.default_rng(10)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    for rows, start in ((6, (-1, -1)), (7, (0, 0)), (5, (-2, 1))):
-        x = rng.standard_normal((rows, 4500)).astype(dtype)
-        w = rng.standard_normal((3, 3)).astype(dtype)
-        out_shape = (rows + 1, 4497)
+    for rows, start, cols in ((6, (-1, -1), 4500), (9, (0, 0), 4500), (8, (-2, 1), 61)):
+        x = rng.standard_normal((rows, cols)).astype(dtype)
+        w = rng.standard_normal((k, k)).astype(dtype)
+        out_shape = (rows + 1, cols - 3)
         want = reference(x, w, out_shape, start, (1, 1), MODE_REFLECT, 0)
-        for threads in (1, 2):
-            got = run(x, w, out_shape, start, (1, 1), MODE_REFLECT, threads=threads)
-            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+        one = run(x, w, out_shape, start, (1, 1), MODE_REFLECT, threads=1)
+        np.testing.assert_allclose(one, want, rtol=tol, atol=tol * np.abs(want).max())
+        np.testing.assert_array_equal(run(x, w, out_shape, start, (1, 1), MODE_REFLECT,
+                                          threads=2), one)
 
 
 @pytest.mark.parametrize("mode", [MODE_CONSTANT, MODE_MIRROR, MODE_WRAP])
