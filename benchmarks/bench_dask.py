@@ -66,11 +66,6 @@ def _same(block):
     return block
 
 
-def _grown_only(grown, margins):
-    """The 3-D Gaussian's chunk task without its passes: the grown block, trimmed."""
-    return grown[tuple(slice(lo, n - hi) for (lo, hi), n in zip(margins, grown.shape))]
-
-
 def _median_time(run, repeats):
     run()  # warm-up
     times = []
@@ -113,9 +108,9 @@ def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES):
         if "3-D gaussian s=2" in cases:   # its graph as it is (edges cut and moved, grown
             # blocks assembled), the passes left out
             from convcore._dask._halo import halo_map
+            from convcore._dask._ndimage import _crop    # the grown block, trimmed
             filters["3-D no passes"] = lambda v: halo_map(
-                _grown_only, v, (8, 8, 8), (False,) * 3, v.dtype, v._meta, "no-passes",
-                trims=True)
+                _crop, v, (8, 8, 8), (False,) * 3, v.dtype, v._meta, "no-passes", trims=True)
     if scheduler == "threads":   # dask's default scheduler: two threads in this process
         with dask.config.set(scheduler="threads", num_workers=2):
             rng = da.random.default_rng(0)
