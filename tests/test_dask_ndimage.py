@@ -189,17 +189,21 @@ def test_overlap_is_the_reach(da):
 
 
 @pytest.mark.parametrize("dtype,output", [(np.float32, None), (np.float64, None),
-                                          (np.uint8, None), (np.int16, np.float32)])
+                                          (np.uint8, None), (np.int16, np.float32),
+                                          (np.float64, np.int8), (np.complex128, None)])
 @pytest.mark.parametrize("kw", [dict(sigma=2.0),
                                 dict(sigma=(1.0, 0.0, 1.5), order=(0, 0, 1), mode="wrap"),
                                 dict(sigma=1.2, mode=["nearest", "constant", "mirror"], cval=3.0),
-                                dict(sigma=(1.5, 0.8), axes=(2, 0), radius=(4, 2))])
+                                dict(sigma=(1.5, 0.8), axes=(2, 0), radius=(4, 2)),
+                                dict(sigma=(0.0, 1.1, 0.9), mode="mirror")])
 def test_3d_gaussian_pass_by_pass(da, dtype, output, kw):
     """On 3-D chunks a Gaussian runs its passes one axis at a time, dropping an axis's margins
     once its pass is done: the same samples as the whole array's call, bit for bit."""
     from convcore._dask._halo import _run
 
     x = _data((20, 26, 24), dtype)
+    if dtype == np.complex128:
+        x = x + 1j * _data((20, 26, 24), np.float64)[::-1]
     d = da.from_array(x, chunks=(9, 13, 12))
     lazy = ndimage.gaussian_filter(d, output=output, **kw)
     layer = lazy.dask.layers[lazy.name]
@@ -210,6 +214,19 @@ def test_3d_gaussian_pass_by_pass(da, dtype, output, kw):
     got = lazy.compute(scheduler="threads")
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+def test_4d_gaussian_and_bool_output(da):
+    """Four axes, passes dropping their margins as they go, and a bool output, whose bytes each
+    pass stores and the next one reads, as in memory."""
+    x = _data((7, 8, 9, 10), np.float64)
+    d = da.from_array(x, chunks=(3, 4, 5, 4))
+    np.testing.assert_array_equal(ndimage.gaussian_filter(d, 0.8).compute(scheduler="sync"),
+                                  ndimage.gaussian_filter(x, 0.8))
+    y = x[..., 0] - 0.5
+    b = ndimage.gaussian_filter(d[..., 0] - 0.5, 1.0, output=bool)
+    np.testing.assert_array_equal(b.compute(scheduler="sync"),
+                                  ndimage.gaussian_filter(y, 1.0, output=bool))
 
 
 def test_short_axis_and_long_kernel(da):
