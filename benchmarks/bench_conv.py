@@ -1,7 +1,7 @@
 """Time convcore's conv2d forward and forward+backward against PyTorch, each in its own process.
 
 Usage: python benchmarks/bench_conv.py [--threads N] [--repeat R] [--rounds K]
-                                       [--dtype float32|float64] [--shapes 0,4]
+                                       [--dtype float32|float64] [--shapes 0,4] [--settle S]
 
 Shapes (N, C_in, H=W, k, C_out[, stride]) are those of the compiled-core issue, padding k // 2,
 stride 1, and the first layers of issue 16 (one channel 5x5; ResNet's stem, 3 channels 7x7
@@ -9,7 +9,7 @@ stride 2 on 224x224). Prints GFLOP/s (2 * N * C_out * H_out * W_out * C_in * k *
 three times that for
 forward + backward) and convcore's throughput over PyTorch's (higher is better; the target is at
 least 1.0 forward). Both libraries run on the same number of threads, each in a worker process
-of its own, taking turns (see _timing.py).
+of its own, taking turns (see _timing.py), each turn after a pause of --settle seconds.
 """
 import argparse
 
@@ -80,6 +80,9 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--shapes", default=None,
                         help="comma-separated indices into SHAPES (default: all)")
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="seconds of pause before each turn, so that neither library's "
+                             "threads still spin from its last turn (default: 0.05)")
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     shapes = SHAPES if args.shapes is None else [SHAPES[int(i)] for i in args.shapes.split(",")]
@@ -94,7 +97,7 @@ def main(argv=None):
     print(f"{'N, C_in, H, k, C_out, s':<26}{'pass':<9}{'convcore':>10}{'torch':>10}{'ratio':>8}")
     with Workers(__file__, ["convcore", "torch"], forwarded) as workers:
         cases = [f"{i} {p}" for i in range(len(shapes)) for p in PASSES]
-        medians = workers.time(cases, args.repeat, args.rounds)
+        medians = workers.time(cases, args.repeat, args.rounds, args.settle)
     for i, shape in enumerate(shapes):
         n, c_in, h, k, c_out = shape[:5]
         flops = 2.0 * n * c_out * out_size(shape) ** 2 * c_in * k * k

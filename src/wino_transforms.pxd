@@ -10,3 +10,5 @@ cdef extern from "c/winograd.h":
     void wino_out "convcore_wino_out"(...) noexcept nogil
     # (y0, y1, m, bm, n): m[xi * bm + b] = (A dy A^T)[xi], n whole 2x2 blocks of the rows y0, y1
     void wino_grad "convcore_wino_grad"(...) noexcept nogil
+    # (p, bytes): a hint to fetch the cache lines of bytes at p (reads soon to come)
+    void wino_prefetch "convcore_wino_prefetch"(const void *p, Py_ssize_t nbytes) noexcept nogil

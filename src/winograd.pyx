@@ -29,7 +29,7 @@ from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
 from parallel cimport import_parallel
 from runs cimport zero_run
-from wino_transforms cimport wino_grad, wino_in, wino_out
+from wino_transforms cimport wino_grad, wino_in, wino_out, wino_prefetch
 
 import_parallel()
 
@@ -67,9 +67,17 @@ cdef void _input_step(const floating *x, floating *V, const Geometry *g, Py_ssiz
     cdef const floating *src
     cdef const floating *row[4]
     cdef floating *buf
+    # the input rows the step reads (the same in every channel)
+    cdef Py_ssize_t first = 2 * a0 - g.p[1], last = 2 * a1 + 2 - g.p[1]
+    if first < 0:
+        first = 0
+    if last > H:
+        last = H
     if hi < lo:
         hi = lo
     for c in range(c_in):
+        if c + 1 < c_in and last > first:  # the next channel's rows on their way meanwhile
+            wino_prefetch(x + (c + 1) * g.plane + first * W, (last - first) * W * sizeof(floating))
         for a in range(a0, a1):
             r0 = 2 * a - g.p[1]
             for r in range(4):

@@ -560,6 +560,7 @@ class TestShallow:
     @pytest.mark.parametrize("band_bytes", [1, 1 << 20])  # a band per row, or whole images
     def test_matches_reference(self, case, dtype, band_bytes, monkeypatch):
         monkeypatch.setattr(choice, "SHALLOW_BAND_BYTES", band_bytes)
+        monkeypatch.setattr(choice, "SHALLOW_GRAIN", 1)  # small as they are, use both threads
         c_in, k, nd = case[2], case[5], case[0]
         assert choice.shallow(plan_module.Plan(
             np.zeros((1, c_in) + case[4]), np.zeros((1, c_in) + expand(k, nd)), case[6],
@@ -570,7 +571,8 @@ class TestShallow:
         assert calls
 
     @pytest.mark.parametrize("threads", [1, 2, 3, 4])
-    def test_any_thread_count_gives_the_same_bits(self, threads, threaded):
+    def test_any_thread_count_gives_the_same_bits(self, threads, threaded, monkeypatch):
+        monkeypatch.setattr(choice, "SHALLOW_GRAIN", 1)
         x = rng.standard_normal((3, 3, 30, 26)).astype(np.float32)
         w = rng.standard_normal((10, 3, 5, 5)).astype(np.float32)
         one = F.conv2d(x, w, stride=(1, 2), padding=2)

@@ -50,7 +50,7 @@ def forward(c, bias):
         b = np.concatenate([b, np.zeros(blocks * ob - c_out, dtype=c.dtype)])
     # wp[block, k, o]: the weights of output channel block * ob + o
     wp = np.ascontiguousarray(w.reshape(blocks, ob, K).transpose(0, 2, 1))
-    threads = threads_for(2 * math.prod(c.out_shape) * K, choice.GRAIN)
+    threads = threads_for(math.prod(c.out_shape) * K, choice.SHALLOW_GRAIN)
     rows, off, work = layout(c, threads)
     y = np.empty(c.out_shape, dtype=c.dtype)
     kernels.shallow.forward(flat(c.x), wp, off, b, flat(y), c.geometry, rows,

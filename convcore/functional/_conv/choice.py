@@ -69,6 +69,12 @@ WINOGRAD_STEP_BYTES = 1 << 20
 # (3x3) 86-90 against 99-107; 64x1x28x28 by 32x1x3x3 (K = 9) 59 against 65.
 SHALLOW_MAX_CHANNELS = 8
 SHALLOW_MIN_K = 25
+# Multiply-adds each thread of the shallow engine should have (as GRAIN): its work splits into
+# bands of output rows with nothing to add up after, so a smaller share than GRAIN's pays
+# (microseconds, busy machine, minimum of 300 calls, 1 against 2 threads: LeNet-5's 64x6x14x14
+# by 16x6x5x5, 15.4 M multiply-adds, 422 against 286; 64x1x32x32 by 8x1x5x5, 10 M, 270 against
+# 208; 16x6x14x14, 3.8 M, 107 against 107).
+SHALLOW_GRAIN = 1 << 22
 # A band of output rows of the shallow engine is packed into about this many bytes (kept in L2
 # while the band's blocks of output channels run over it).
 SHALLOW_BAND_BYTES = 256 * 1024
