@@ -65,52 +65,105 @@ cdef inline void _taps(const Geometry *geo, int a, Py_ssize_t start,
             hi[0] = k
 
 
-cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
-    cdef Py_ssize_t od, oh, ow, kd, kh, kw, d0, h0, w0, off, row, best_off, nan_off, o = 0
-    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, kw_lo, kw_hi
+cdef void _max_outputs(const floating *x, floating *y, long long *idx, const Geometry *geo,
+                       Py_ssize_t d0, Py_ssize_t kd_lo, Py_ssize_t kd_hi, Py_ssize_t h0,
+                       Py_ssize_t kh_lo, Py_ssize_t kh_hi, Py_ssize_t ow0,
+                       Py_ssize_t ow1) noexcept nogil:
+    """Outputs ow0 to ow1 of one output row (y and idx point at the row), one window at a time,
+    each clipped to the input."""
+    cdef Py_ssize_t ow, kd, kh, kw, w0, off, row, best_off, nan_off
+    cdef Py_ssize_t kw_lo, kw_hi
     cdef Py_ssize_t W = geo.n_in[2], dw = geo.dil[2]
     cdef floating v, best
     cdef bint take
+    for ow in range(ow0, ow1):
+        w0 = ow * geo.s[2] - geo.p[2]
+        _taps(geo, 2, w0, &kw_lo, &kw_hi)
+        # NaN is tracked apart from the max: folding it into the comparison stops the
+        # compiler from emitting a branch-free max and costs 4x on random data
+        best = -INFINITY
+        best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
+            + w0 + kw_lo * dw
+        nan_off = -1
+        for kd in range(kd_lo, kd_hi):
+            for kh in range(kh_lo, kh_hi):
+                row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
+                if idx == NULL:
+                    for kw in range(kw_lo, kw_hi):
+                        v = x[row + kw * dw]
+                        best = v if v > best else best
+                        if v != v:
+                            nan_off = row + kw * dw
+                else:
+                    for kw in range(kw_lo, kw_hi):
+                        off = row + kw * dw
+                        v = x[off]
+                        take = v > best  # strict: the first maximum keeps the index
+                        best = v if take else best
+                        best_off = off if take else best_off
+                        if v != v and nan_off < 0:
+                            nan_off = off
+        if nan_off >= 0:  # NaN propagates, with the first NaN's index
+            best = x[nan_off]
+            best_off = nan_off
+        y[ow] = best
+        if idx != NULL:
+            idx[ow] = best_off
+
+
+cdef bint _max_inner(const floating *x, floating *y, const Geometry *geo, Py_ssize_t d0,
+                     Py_ssize_t kd_lo, Py_ssize_t kd_hi, Py_ssize_t h0, Py_ssize_t kh_lo,
+                     Py_ssize_t kh_hi, Py_ssize_t ow0, Py_ssize_t ow1) noexcept nogil:
+    """_max_outputs without indices for outputs whose windows lie inside the input along W:
+    the taps outer and the outputs inner (a loop the compiler vectorizes), NaN only counted.
+    Every output sees its taps in the same order, so the same maxima (the first of equal
+    values, as for signed zeros). Returns True when a NaN was read (the caller then takes the
+    outputs again one by one, which keeps the first NaN)."""
+    cdef Py_ssize_t ow, kd, kh, kw, row, s = geo.s[2], dw = geo.dil[2]
+    cdef Py_ssize_t W = geo.n_in[2], H = geo.n_in[1]
+    cdef int nans = 0
+    cdef floating v
+    for ow in range(ow0, ow1):
+        y[ow] = -INFINITY
+    for kd in range(kd_lo, kd_hi):
+        for kh in range(kh_lo, kh_hi):
+            row = ((d0 + kd * geo.dil[0]) * H + h0 + kh * geo.dil[1]) * W - geo.p[2]
+            for kw in range(geo.k[2]):
+                for ow in range(ow0, ow1):
+                    v = x[row + kw * dw + ow * s]
+                    y[ow] = v if v > y[ow] else y[ow]
+                    nans += v != v
+    return nans != 0
+
+
+cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
+    cdef Py_ssize_t od, oh, d0, h0, o, ow0, ow1, span
+    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, oW = geo.n_out[2]
+    cdef long long *idx_row = NULL
+    # the outputs whose windows lie inside the input along W, [ow0, ow1), go to _max_inner
+    # when there are no indices to keep and enough of them to fill a vector loop
+    span = (geo.k[2] - 1) * geo.dil[2]
+    ow0 = (geo.p[2] + geo.s[2] - 1) // geo.s[2]
+    ow1 = (geo.n_in[2] - 1 - span + geo.p[2]) // geo.s[2] + 1 \
+        if geo.n_in[2] - 1 - span + geo.p[2] >= 0 else 0
+    ow1 = min(ow1, oW)
+    ow0 = min(ow0, ow1)
+    if idx != NULL or ow1 - ow0 < 8:
+        ow0 = ow1 = oW
     for od in range(geo.n_out[0]):
         d0 = od * geo.s[0] - geo.p[0]
         _taps(geo, 0, d0, &kd_lo, &kd_hi)
         for oh in range(geo.n_out[1]):
             h0 = oh * geo.s[1] - geo.p[1]
             _taps(geo, 1, h0, &kh_lo, &kh_hi)
-            for ow in range(geo.n_out[2]):
-                w0 = ow * geo.s[2] - geo.p[2]
-                _taps(geo, 2, w0, &kw_lo, &kw_hi)
-                # NaN is tracked apart from the max: folding it into the comparison stops the
-                # compiler from emitting a branch-free max and costs 4x on random data
-                best = -INFINITY
-                best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
-                    + w0 + kw_lo * dw
-                nan_off = -1
-                for kd in range(kd_lo, kd_hi):
-                    for kh in range(kh_lo, kh_hi):
-                        row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
-                        if idx == NULL:
-                            for kw in range(kw_lo, kw_hi):
-                                v = x[row + kw * dw]
-                                best = v if v > best else best
-                                if v != v:
-                                    nan_off = row + kw * dw
-                        else:
-                            for kw in range(kw_lo, kw_hi):
-                                off = row + kw * dw
-                                v = x[off]
-                                take = v > best  # strict: the first maximum keeps the index
-                                best = v if take else best
-                                best_off = off if take else best_off
-                                if v != v and nan_off < 0:
-                                    nan_off = off
-                if nan_off >= 0:  # NaN propagates, with the first NaN's index
-                    best = x[nan_off]
-                    best_off = nan_off
-                y[o] = best
-                if idx != NULL:
-                    idx[o] = best_off
-                o += 1
+            o = (od * geo.n_out[1] + oh) * oW
+            if idx != NULL:
+                idx_row = idx + o
+            _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, 0, ow0)
+            if _max_inner(x, y + o, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0, ow1):
+                _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0,
+                             ow1)
+            _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow1, oW)
 
 
 cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,

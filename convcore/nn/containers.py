@@ -13,6 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ._module import Module, deserialize, serialize
+from .normalization import fuses_relu
 
 __all__ = ["Sequential", "Residual", "Concat"]
 
@@ -27,7 +28,9 @@ class Sequential(Module):
     """Layers applied one after the other; ``Sequential(*layers)`` or ``Sequential(OrderedDict)``.
 
     Children are named ``'0', '1', ...`` (or by the dict's keys); indexing returns a layer, slicing
-    a new Sequential sharing the layers.
+    a new Sequential sharing the layers; a layer replaced by assignment (``setattr(seq, '1',
+    layer)``) takes part at once. A batch normalisation directly followed by a ReLU runs as one
+    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass.
     """
 
     def __init__(self, *layers):
@@ -40,11 +43,31 @@ class Sequential(Module):
             if not isinstance(name, str) or not name or "." in name:
                 raise ValueError(f"layer names must be non-empty strings without '.', got {name!r}")
             setattr(self, name, _check_module(m, f"layer {name!r}"))
-        self._layers = list(self._modules.values())
+        self._refresh()
+
+    def _refresh(self):
+        """The layers in order, and the steps that run them: (layer, whether it also applies
+        the ReLU that follows it, which is then skipped)."""
+        layers = list(self._modules.values())
+        steps, i = [], 0
+        while i < len(layers):
+            fused = i + 1 < len(layers) and fuses_relu(layers[i], layers[i + 1])
+            steps.append((layers[i], fused))
+            i += 2 if fused else 1
+        self._layers, self._steps = layers, steps
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name not in ("_layers", "_steps") and "_steps" in self.__dict__:
+            self._refresh()  # a layer added, replaced or removed
+
+    def __delattr__(self, name):
+        super().__delattr__(name)
+        self._refresh()
 
     def append(self, layer):
         setattr(self, str(len(self._modules)), _check_module(layer, "layer"))
-        self._layers = list(self._modules.values())
+        self._refresh()
         return self
 
     def __len__(self):
@@ -61,12 +84,12 @@ class Sequential(Module):
         return self._layers[idx]
 
     def forward(self, x):
-        for layer in self._layers:
-            x = layer.forward(x)
+        for layer, relu in self._steps:
+            x = layer.forward(x, relu=True) if relu else layer.forward(x)
         return x
 
     def backward(self, grad_output):
-        for layer in reversed(self._layers):
+        for layer, _ in reversed(self._steps):
             grad_output = layer.backward(grad_output)
         return grad_output
 
