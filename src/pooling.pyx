@@ -207,6 +207,31 @@ cdef bint _tiles(const Geometry *geo) noexcept nogil:
     return True
 
 
+cdef inline void _avg_2x2(const floating *x, floating *y, Py_ssize_t W, Py_ssize_t oW,
+                          bint backward) noexcept nogil:
+    """One output row of _avg_tiles for 2x2 windows. Forward: x the first of the row's two
+    input rows (W wide), y the row's outputs. Backward: x the row's output gradients, y the
+    first of the two input rows' gradients."""
+    cdef Py_ssize_t ow
+    cdef floating share
+    cdef double acc
+    if backward:
+        for ow in range(oW):
+            share = <floating> (x[ow] / 4.0)
+            y[2 * ow] = share
+            y[2 * ow + 1] = share
+            y[W + 2 * ow] = share
+            y[W + 2 * ow + 1] = share
+    else:
+        for ow in range(oW):
+            acc = 0.0
+            acc = acc + x[2 * ow]
+            acc = acc + x[2 * ow + 1]
+            acc = acc + x[W + 2 * ow]
+            acc = acc + x[W + 2 * ow + 1]
+            y[ow] = <floating> (acc / 4.0)
+
+
 cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
                      bint backward) noexcept nogil:
     """_avg_plane for windows that tile the plane (the same sums in the same order), without
@@ -218,7 +243,14 @@ cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
     cdef floating share
     for d in range(geo.n_out[0]):
         for oh in range(oH):
-            for ow in range(oW):
+            row = (d * H + oh * kh) * W
+            if kh == 2 and kw == 2:  # LeNet's windows: the same sums, a loop without the taps
+                if backward:
+                    _avg_2x2(x + o, y + row, W, oW, True)
+                else:
+                    _avg_2x2(x + row, y + o, W, oW, False)
+                o += oW
+            for ow in range(oW if kh != 2 or kw != 2 else 0):
                 row = (d * H + oh * kh) * W + ow * kw
                 if backward:
                     share = <floating> (x[o] / size)
