@@ -136,6 +136,34 @@ cdef bint _max_inner(const floating *x, floating *y, const Geometry *geo, Py_ssi
     return nans != 0
 
 
+cdef void _max_2x2(const floating *x, floating *y, long long *idx, Py_ssize_t row,
+                   Py_ssize_t W, Py_ssize_t oW) noexcept nogil:
+    """One output row of 2x2 windows that tile the plane (no padding, no dilation), the first
+    input row at offset `row` of the plane x: _max_outputs' maxima, indices and NaN rule,
+    without the taps' loops."""
+    cdef Py_ssize_t ow, off, k, best_off, nan_off
+    cdef Py_ssize_t taps[4]
+    cdef floating v, best
+    taps[0], taps[1], taps[2], taps[3] = 0, 1, W, W + 1
+    for ow in range(oW):
+        best = -INFINITY
+        best_off = row + 2 * ow
+        nan_off = -1
+        for k in range(4):
+            off = row + 2 * ow + taps[k]
+            v = x[off]
+            best_off = off if v > best else best_off
+            best = v if v > best else best
+            if v != v and nan_off < 0:
+                nan_off = off
+        if nan_off >= 0:
+            best = x[nan_off]
+            best_off = nan_off
+        y[ow] = best
+        if idx != NULL:
+            idx[ow] = best_off
+
+
 cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
     cdef Py_ssize_t od, oh, d0, h0, o, ow0, ow1, span
     cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, oW = geo.n_out[2]
@@ -150,6 +178,8 @@ cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geome
     ow0 = min(ow0, ow1)
     if idx != NULL or ow1 - ow0 < 8:
         ow0 = ow1 = oW
+    # 2x2 windows that tile the plane (a digits CNN's, VGG's) have their own loop
+    cdef bint tiles2 = _tiles(geo) and geo.k[1] == geo.k[2] == 2 and geo.dil[1] == geo.dil[2] == 1
     for od in range(geo.n_out[0]):
         d0 = od * geo.s[0] - geo.p[0]
         _taps(geo, 0, d0, &kd_lo, &kd_hi)
@@ -159,6 +189,10 @@ cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geome
             o = (od * geo.n_out[1] + oh) * oW
             if idx != NULL:
                 idx_row = idx + o
+            if tiles2:
+                _max_2x2(x, y + o, idx_row, (d0 * geo.n_in[1] + h0) * geo.n_in[2],
+                         geo.n_in[2], oW)
+                continue
             _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, 0, ow0)
             if _max_inner(x, y + o, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0, ow1):
                 _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0,
