@@ -13,7 +13,13 @@ from collections import OrderedDict
 import numpy as np
 
 from ._module import Module, deserialize, serialize
+from .activations import ReLU
+from .conv import _ConvNd
+from .linear import Linear
 from .normalization import fuses_relu
+
+# layers whose forward returns a new array that they do not keep (they keep their input)
+_FRESH = (_ConvNd, Linear)
 
 __all__ = ["Sequential", "Residual", "Concat"]
 
@@ -30,7 +36,8 @@ class Sequential(Module):
     Children are named ``'0', '1', ...`` (or by the dict's keys); indexing returns a layer, slicing
     a new Sequential sharing the layers; a layer replaced by assignment (``setattr(seq, '1',
     layer)``) takes part at once. A batch normalisation directly followed by a ReLU runs as one
-    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass.
+    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass; a ReLU
+    after a convolution or a linear layer works in place.
     """
 
     def __init__(self, *layers):
@@ -46,14 +53,21 @@ class Sequential(Module):
         self._refresh()
 
     def _refresh(self):
-        """The layers in order, and the steps that run them: (layer, whether it also applies
-        the ReLU that follows it, which is then skipped)."""
+        """The layers in order, and the steps that run them: (layer, keyword arguments of its
+        forward call). A batch normalisation applies the ReLU that follows it (``relu=True``),
+        which is then skipped; a ReLU after a convolution or a linear layer, whose result is
+        fresh and held by nothing else, works in place (``inplace=True``)."""
         layers = list(self._modules.values())
         steps, i = [], 0
         while i < len(layers):
-            fused = i + 1 < len(layers) and fuses_relu(layers[i], layers[i + 1])
-            steps.append((layers[i], fused))
-            i += 2 if fused else 1
+            layer, kwargs = layers[i], {}
+            if i + 1 < len(layers) and fuses_relu(layer, layers[i + 1]):
+                kwargs["relu"] = True
+                i += 1
+            elif type(layer) is ReLU and i and isinstance(layers[i - 1], _FRESH):
+                kwargs["inplace"] = True
+            steps.append((layer, kwargs))
+            i += 1
         self._layers, self._steps = layers, steps
 
     def __setattr__(self, name, value):
@@ -84,8 +98,8 @@ class Sequential(Module):
         return self._layers[idx]
 
     def forward(self, x):
-        for layer, relu in self._steps:
-            x = layer.forward(x, relu=True) if relu else layer.forward(x)
+        for layer, kwargs in self._steps:
+            x = layer.forward(x, **kwargs)
         return x
 
     def backward(self, grad_output):
