@@ -65,7 +65,7 @@ cdef inline void _taps(const Geometry *geo, int a, Py_ssize_t start,
             hi[0] = k
 
 
-cdef void _max_outputs(const floating *x, floating *y, long long *idx, const Geometry *geo,
+cdef inline void _max_outputs(const floating *x, floating *y, long long *idx, const Geometry *geo,
                        Py_ssize_t d0, Py_ssize_t kd_lo, Py_ssize_t kd_hi, Py_ssize_t h0,
                        Py_ssize_t kh_lo, Py_ssize_t kh_hi, Py_ssize_t ow0,
                        Py_ssize_t ow1) noexcept nogil:
@@ -164,22 +164,81 @@ cdef void _max_2x2(const floating *x, floating *y, long long *idx, Py_ssize_t ro
             idx[ow] = best_off
 
 
-cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
-    cdef Py_ssize_t od, oh, d0, h0, o, ow0, ow1, span
+cdef void _max_plane(const floating *x, floating *y, long long *idx,
+                     const Geometry *geo) noexcept nogil:
+    """Every output of a plane, one window at a time, each clipped to the input."""
+    cdef Py_ssize_t od, oh, ow, kd, kh, kw, d0, h0, w0, off, row, best_off, nan_off, o = 0
+    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, kw_lo, kw_hi
+    cdef Py_ssize_t W = geo.n_in[2], dw = geo.dil[2]
+    cdef floating v, best
+    cdef bint take
+    for od in range(geo.n_out[0]):
+        d0 = od * geo.s[0] - geo.p[0]
+        _taps(geo, 0, d0, &kd_lo, &kd_hi)
+        for oh in range(geo.n_out[1]):
+            h0 = oh * geo.s[1] - geo.p[1]
+            _taps(geo, 1, h0, &kh_lo, &kh_hi)
+            for ow in range(geo.n_out[2]):
+                w0 = ow * geo.s[2] - geo.p[2]
+                _taps(geo, 2, w0, &kw_lo, &kw_hi)
+                # NaN is tracked apart from the max: folding it into the comparison stops the
+                # compiler from emitting a branch-free max and costs 4x on random data
+                best = -INFINITY
+                best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
+                    + w0 + kw_lo * dw
+                nan_off = -1
+                for kd in range(kd_lo, kd_hi):
+                    for kh in range(kh_lo, kh_hi):
+                        row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
+                        if idx == NULL:
+                            for kw in range(kw_lo, kw_hi):
+                                v = x[row + kw * dw]
+                                best = v if v > best else best
+                                if v != v:
+                                    nan_off = row + kw * dw
+                        else:
+                            for kw in range(kw_lo, kw_hi):
+                                off = row + kw * dw
+                                v = x[off]
+                                take = v > best  # strict: the first maximum keeps the index
+                                best = v if take else best
+                                best_off = off if take else best_off
+                                if v != v and nan_off < 0:
+                                    nan_off = off
+                if nan_off >= 0:  # NaN propagates, with the first NaN's index
+                    best = x[nan_off]
+                    best_off = nan_off
+                y[o] = best
+                if idx != NULL:
+                    idx[o] = best_off
+                o += 1
+
+
+cdef inline void _inner(const Geometry *geo, Py_ssize_t *ow0, Py_ssize_t *ow1) noexcept nogil:
+    """The outputs [ow0, ow1) of a row whose windows lie inside the input along W."""
+    cdef Py_ssize_t room = geo.n_in[2] - 1 - (geo.k[2] - 1) * geo.dil[2] + geo.p[2]
+    ow1[0] = min(room // geo.s[2] + 1 if room >= 0 else 0, geo.n_out[2])
+    ow0[0] = min((geo.p[2] + geo.s[2] - 1) // geo.s[2], ow1[0])
+
+
+cdef bint _by_rows(const Geometry *geo, bint indices, bint *tiles2) noexcept nogil:
+    """Whether max pooling goes row by row (_max_rows): 2x2 windows that tile the plane (then
+    `tiles2`), or no indices and rows of 8 or more inner outputs (a vector loop's worth)."""
+    cdef Py_ssize_t ow0, ow1
+    tiles2[0] = _tiles(geo) and geo.k[1] == geo.k[2] == 2 and geo.dil[1] == geo.dil[2] == 1
+    _inner(geo, &ow0, &ow1)
+    return tiles2[0] or (not indices and ow1 - ow0 >= 8)
+
+
+cdef void _max_rows(const floating *x, floating *y, long long *idx, const Geometry *geo,
+                    bint tiles2) noexcept nogil:
+    """Every output of a plane row by row: 2x2 windows that tile the plane (`tiles2`) by
+    _max_2x2; else, without indices, the inner outputs of rows of 8 or more by _max_inner."""
+    cdef Py_ssize_t od, oh, d0, h0, o, ow0 = geo.n_out[2], ow1 = geo.n_out[2]
     cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, oW = geo.n_out[2]
     cdef long long *idx_row = NULL
-    # the outputs whose windows lie inside the input along W, [ow0, ow1), go to _max_inner
-    # when there are no indices to keep and enough of them to fill a vector loop
-    span = (geo.k[2] - 1) * geo.dil[2]
-    ow0 = (geo.p[2] + geo.s[2] - 1) // geo.s[2]
-    ow1 = (geo.n_in[2] - 1 - span + geo.p[2]) // geo.s[2] + 1 \
-        if geo.n_in[2] - 1 - span + geo.p[2] >= 0 else 0
-    ow1 = min(ow1, oW)
-    ow0 = min(ow0, ow1)
-    if idx != NULL or ow1 - ow0 < 8:
-        ow0 = ow1 = oW
-    # 2x2 windows that tile the plane (a digits CNN's, VGG's) have their own loop
-    cdef bint tiles2 = _tiles(geo) and geo.k[1] == geo.k[2] == 2 and geo.dil[1] == geo.dil[2] == 1
+    if idx == NULL:
+        _inner(geo, &ow0, &ow1)
     for od in range(geo.n_out[0]):
         d0 = od * geo.s[0] - geo.p[0]
         _taps(geo, 0, d0, &kd_lo, &kd_hi)
@@ -321,6 +380,7 @@ ctypedef struct Job:
     Py_ssize_t x_size, y_size, idx_size   # one plane's length in each
     const Geometry* geo
     bint include_pad, tiles
+    bint max_rows, tiles2    # max_forward: by _max_rows (see _by_rows)
     Py_ssize_t* bad      # max_backward: indices outside the plane, one count per thread
 
 
@@ -337,7 +397,11 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
         xp = x + plane * j.x_size
         yp = y + plane * j.y_size
         if j.op == MAX_FORWARD:
-            _max_plane(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo)
+            if j.max_rows:
+                _max_rows(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo,
+                          j.tiles2)
+            else:
+                _max_plane(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo)
         elif j.op == MAX_BACKWARD:
             memset(yp, 0, size * sizeof(floating))
             for o in range(j.x_size):
@@ -396,6 +460,7 @@ def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] 
     cdef Geometry geo = read_geometry(geometry)
     cdef Job j = _job(MAX_FORWARD, &geo, False)
     _set_indices(&j, indices)
+    j.max_rows = _by_rows(&geo, j.idx != NULL, &j.tiles2)
     _run(&j, x, y, n_threads)
 
 
