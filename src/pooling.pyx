@@ -167,51 +167,17 @@ cdef void _max_2x2(const floating *x, floating *y, long long *idx, Py_ssize_t ro
 cdef void _max_plane(const floating *x, floating *y, long long *idx,
                      const Geometry *geo) noexcept nogil:
     """Every output of a plane, one window at a time, each clipped to the input."""
-    cdef Py_ssize_t od, oh, ow, kd, kh, kw, d0, h0, w0, off, row, best_off, nan_off, o = 0
-    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, kw_lo, kw_hi
-    cdef Py_ssize_t W = geo.n_in[2], dw = geo.dil[2]
-    cdef floating v, best
-    cdef bint take
+    cdef Py_ssize_t od, oh, d0, h0, o, oW = geo.n_out[2]
+    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi
     for od in range(geo.n_out[0]):
         d0 = od * geo.s[0] - geo.p[0]
         _taps(geo, 0, d0, &kd_lo, &kd_hi)
         for oh in range(geo.n_out[1]):
             h0 = oh * geo.s[1] - geo.p[1]
             _taps(geo, 1, h0, &kh_lo, &kh_hi)
-            for ow in range(geo.n_out[2]):
-                w0 = ow * geo.s[2] - geo.p[2]
-                _taps(geo, 2, w0, &kw_lo, &kw_hi)
-                # NaN is tracked apart from the max: folding it into the comparison stops the
-                # compiler from emitting a branch-free max and costs 4x on random data
-                best = -INFINITY
-                best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
-                    + w0 + kw_lo * dw
-                nan_off = -1
-                for kd in range(kd_lo, kd_hi):
-                    for kh in range(kh_lo, kh_hi):
-                        row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
-                        if idx == NULL:
-                            for kw in range(kw_lo, kw_hi):
-                                v = x[row + kw * dw]
-                                best = v if v > best else best
-                                if v != v:
-                                    nan_off = row + kw * dw
-                        else:
-                            for kw in range(kw_lo, kw_hi):
-                                off = row + kw * dw
-                                v = x[off]
-                                take = v > best  # strict: the first maximum keeps the index
-                                best = v if take else best
-                                best_off = off if take else best_off
-                                if v != v and nan_off < 0:
-                                    nan_off = off
-                if nan_off >= 0:  # NaN propagates, with the first NaN's index
-                    best = x[nan_off]
-                    best_off = nan_off
-                y[o] = best
-                if idx != NULL:
-                    idx[o] = best_off
-                o += 1
+            o = (od * geo.n_out[1] + oh) * oW
+            _max_outputs(x, y + o, NULL if idx == NULL else idx + o, geo, d0, kd_lo, kd_hi, h0,
+                         kh_lo, kh_hi, 0, oW)
 
 
 cdef inline void _inner(const Geometry *geo, Py_ssize_t *ow0, Py_ssize_t *ow1) noexcept nogil:
