@@ -65,52 +65,164 @@ cdef inline void _taps(const Geometry *geo, int a, Py_ssize_t start,
             hi[0] = k
 
 
-cdef void _max_plane(const floating *x, floating *y, long long *idx, const Geometry *geo) noexcept nogil:
-    cdef Py_ssize_t od, oh, ow, kd, kh, kw, d0, h0, w0, off, row, best_off, nan_off, o = 0
-    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, kw_lo, kw_hi
+cdef inline void _max_outputs(const floating *x, floating *y, long long *idx, const Geometry *geo,
+                       Py_ssize_t d0, Py_ssize_t kd_lo, Py_ssize_t kd_hi, Py_ssize_t h0,
+                       Py_ssize_t kh_lo, Py_ssize_t kh_hi, Py_ssize_t ow0,
+                       Py_ssize_t ow1) noexcept nogil:
+    """Outputs ow0 to ow1 of one output row (y and idx point at the row), one window at a time,
+    each clipped to the input."""
+    cdef Py_ssize_t ow, kd, kh, kw, w0, off, row, best_off, nan_off
+    cdef Py_ssize_t kw_lo, kw_hi
     cdef Py_ssize_t W = geo.n_in[2], dw = geo.dil[2]
     cdef floating v, best
     cdef bint take
+    for ow in range(ow0, ow1):
+        w0 = ow * geo.s[2] - geo.p[2]
+        _taps(geo, 2, w0, &kw_lo, &kw_hi)
+        # NaN is tracked apart from the max: folding it into the comparison stops the
+        # compiler from emitting a branch-free max and costs 4x on random data
+        best = -INFINITY
+        best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
+            + w0 + kw_lo * dw
+        nan_off = -1
+        for kd in range(kd_lo, kd_hi):
+            for kh in range(kh_lo, kh_hi):
+                row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
+                if idx == NULL:
+                    for kw in range(kw_lo, kw_hi):
+                        v = x[row + kw * dw]
+                        best = v if v > best else best
+                        if v != v:
+                            nan_off = row + kw * dw
+                else:
+                    for kw in range(kw_lo, kw_hi):
+                        off = row + kw * dw
+                        v = x[off]
+                        take = v > best  # strict: the first maximum keeps the index
+                        best = v if take else best
+                        best_off = off if take else best_off
+                        if v != v and nan_off < 0:
+                            nan_off = off
+        if nan_off >= 0:  # NaN propagates, with the first NaN's index
+            best = x[nan_off]
+            best_off = nan_off
+        y[ow] = best
+        if idx != NULL:
+            idx[ow] = best_off
+
+
+cdef bint _max_inner(const floating *x, floating *y, const Geometry *geo, Py_ssize_t d0,
+                     Py_ssize_t kd_lo, Py_ssize_t kd_hi, Py_ssize_t h0, Py_ssize_t kh_lo,
+                     Py_ssize_t kh_hi, Py_ssize_t ow0, Py_ssize_t ow1) noexcept nogil:
+    """_max_outputs without indices for outputs whose windows lie inside the input along W:
+    the taps outer and the outputs inner (a loop the compiler vectorizes), NaN only counted.
+    Every output sees its taps in the same order, so the same maxima (the first of equal
+    values, as for signed zeros). Returns True when a NaN was read (the caller then takes the
+    outputs again one by one, which keeps the first NaN)."""
+    cdef Py_ssize_t ow, kd, kh, kw, row, s = geo.s[2], dw = geo.dil[2]
+    cdef Py_ssize_t W = geo.n_in[2], H = geo.n_in[1]
+    cdef int nans = 0
+    cdef floating v
+    for ow in range(ow0, ow1):
+        y[ow] = -INFINITY
+    for kd in range(kd_lo, kd_hi):
+        for kh in range(kh_lo, kh_hi):
+            row = ((d0 + kd * geo.dil[0]) * H + h0 + kh * geo.dil[1]) * W - geo.p[2]
+            for kw in range(geo.k[2]):
+                for ow in range(ow0, ow1):
+                    v = x[row + kw * dw + ow * s]
+                    y[ow] = v if v > y[ow] else y[ow]
+                    nans += v != v
+    return nans != 0
+
+
+cdef void _max_2x2(const floating *x, floating *y, long long *idx, Py_ssize_t row,
+                   Py_ssize_t W, Py_ssize_t oW) noexcept nogil:
+    """One output row of 2x2 windows that tile the plane (no padding, no dilation), the first
+    input row at offset `row` of the plane x: _max_outputs' maxima, indices and NaN rule,
+    without the taps' loops."""
+    cdef Py_ssize_t ow, off, k, best_off, nan_off
+    cdef Py_ssize_t taps[4]
+    cdef floating v, best
+    taps[0], taps[1], taps[2], taps[3] = 0, 1, W, W + 1
+    for ow in range(oW):
+        best = -INFINITY
+        best_off = row + 2 * ow
+        nan_off = -1
+        for k in range(4):
+            off = row + 2 * ow + taps[k]
+            v = x[off]
+            best_off = off if v > best else best_off
+            best = v if v > best else best
+            if v != v and nan_off < 0:
+                nan_off = off
+        if nan_off >= 0:
+            best = x[nan_off]
+            best_off = nan_off
+        y[ow] = best
+        if idx != NULL:
+            idx[ow] = best_off
+
+
+cdef void _max_plane(const floating *x, floating *y, long long *idx,
+                     const Geometry *geo) noexcept nogil:
+    """Every output of a plane, one window at a time, each clipped to the input."""
+    cdef Py_ssize_t od, oh, d0, h0, o, oW = geo.n_out[2]
+    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi
     for od in range(geo.n_out[0]):
         d0 = od * geo.s[0] - geo.p[0]
         _taps(geo, 0, d0, &kd_lo, &kd_hi)
         for oh in range(geo.n_out[1]):
             h0 = oh * geo.s[1] - geo.p[1]
             _taps(geo, 1, h0, &kh_lo, &kh_hi)
-            for ow in range(geo.n_out[2]):
-                w0 = ow * geo.s[2] - geo.p[2]
-                _taps(geo, 2, w0, &kw_lo, &kw_hi)
-                # NaN is tracked apart from the max: folding it into the comparison stops the
-                # compiler from emitting a branch-free max and costs 4x on random data
-                best = -INFINITY
-                best_off = ((d0 + kd_lo * geo.dil[0]) * geo.n_in[1] + h0 + kh_lo * geo.dil[1]) * W \
-                    + w0 + kw_lo * dw
-                nan_off = -1
-                for kd in range(kd_lo, kd_hi):
-                    for kh in range(kh_lo, kh_hi):
-                        row = ((d0 + kd * geo.dil[0]) * geo.n_in[1] + h0 + kh * geo.dil[1]) * W + w0
-                        if idx == NULL:
-                            for kw in range(kw_lo, kw_hi):
-                                v = x[row + kw * dw]
-                                best = v if v > best else best
-                                if v != v:
-                                    nan_off = row + kw * dw
-                        else:
-                            for kw in range(kw_lo, kw_hi):
-                                off = row + kw * dw
-                                v = x[off]
-                                take = v > best  # strict: the first maximum keeps the index
-                                best = v if take else best
-                                best_off = off if take else best_off
-                                if v != v and nan_off < 0:
-                                    nan_off = off
-                if nan_off >= 0:  # NaN propagates, with the first NaN's index
-                    best = x[nan_off]
-                    best_off = nan_off
-                y[o] = best
-                if idx != NULL:
-                    idx[o] = best_off
-                o += 1
+            o = (od * geo.n_out[1] + oh) * oW
+            _max_outputs(x, y + o, NULL if idx == NULL else idx + o, geo, d0, kd_lo, kd_hi, h0,
+                         kh_lo, kh_hi, 0, oW)
+
+
+cdef inline void _inner(const Geometry *geo, Py_ssize_t *ow0, Py_ssize_t *ow1) noexcept nogil:
+    """The outputs [ow0, ow1) of a row whose windows lie inside the input along W."""
+    cdef Py_ssize_t room = geo.n_in[2] - 1 - (geo.k[2] - 1) * geo.dil[2] + geo.p[2]
+    ow1[0] = min(room // geo.s[2] + 1 if room >= 0 else 0, geo.n_out[2])
+    ow0[0] = min((geo.p[2] + geo.s[2] - 1) // geo.s[2], ow1[0])
+
+
+cdef bint _by_rows(const Geometry *geo, bint indices, bint *tiles2) noexcept nogil:
+    """Whether max pooling goes row by row (_max_rows): 2x2 windows that tile the plane (then
+    `tiles2`), or no indices and rows of 8 or more inner outputs (a vector loop's worth)."""
+    cdef Py_ssize_t ow0, ow1
+    tiles2[0] = _tiles(geo) and geo.k[1] == geo.k[2] == 2 and geo.dil[1] == geo.dil[2] == 1
+    _inner(geo, &ow0, &ow1)
+    return tiles2[0] or (not indices and ow1 - ow0 >= 8)
+
+
+cdef void _max_rows(const floating *x, floating *y, long long *idx, const Geometry *geo,
+                    bint tiles2) noexcept nogil:
+    """Every output of a plane row by row: 2x2 windows that tile the plane (`tiles2`) by
+    _max_2x2; else, without indices, the inner outputs of rows of 8 or more by _max_inner."""
+    cdef Py_ssize_t od, oh, d0, h0, o, ow0 = geo.n_out[2], ow1 = geo.n_out[2]
+    cdef Py_ssize_t kd_lo, kd_hi, kh_lo, kh_hi, oW = geo.n_out[2]
+    cdef long long *idx_row = NULL
+    if idx == NULL:
+        _inner(geo, &ow0, &ow1)
+    for od in range(geo.n_out[0]):
+        d0 = od * geo.s[0] - geo.p[0]
+        _taps(geo, 0, d0, &kd_lo, &kd_hi)
+        for oh in range(geo.n_out[1]):
+            h0 = oh * geo.s[1] - geo.p[1]
+            _taps(geo, 1, h0, &kh_lo, &kh_hi)
+            o = (od * geo.n_out[1] + oh) * oW
+            if idx != NULL:
+                idx_row = idx + o
+            if tiles2:
+                _max_2x2(x, y + o, idx_row, (d0 * geo.n_in[1] + h0) * geo.n_in[2],
+                         geo.n_in[2], oW)
+                continue
+            _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, 0, ow0)
+            if _max_inner(x, y + o, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0, ow1):
+                _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow0,
+                             ow1)
+            _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow1, oW)
 
 
 cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,
@@ -154,6 +266,31 @@ cdef bint _tiles(const Geometry *geo) noexcept nogil:
     return True
 
 
+cdef inline void _avg_2x2(const floating *x, floating *y, Py_ssize_t W, Py_ssize_t oW,
+                          bint backward) noexcept nogil:
+    """One output row of _avg_tiles for 2x2 windows. Forward: x the first of the row's two
+    input rows (W wide), y the row's outputs. Backward: x the row's output gradients, y the
+    first of the two input rows' gradients."""
+    cdef Py_ssize_t ow
+    cdef floating share
+    cdef double acc
+    if backward:
+        for ow in range(oW):
+            share = <floating> (x[ow] / 4.0)
+            y[2 * ow] = share
+            y[2 * ow + 1] = share
+            y[W + 2 * ow] = share
+            y[W + 2 * ow + 1] = share
+    else:
+        for ow in range(oW):
+            acc = 0.0
+            acc = acc + x[2 * ow]
+            acc = acc + x[2 * ow + 1]
+            acc = acc + x[W + 2 * ow]
+            acc = acc + x[W + 2 * ow + 1]
+            y[ow] = <floating> (acc / 4.0)
+
+
 cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
                      bint backward) noexcept nogil:
     """_avg_plane for windows that tile the plane (the same sums in the same order), without
@@ -165,7 +302,14 @@ cdef void _avg_tiles(const floating *x, floating *y, const Geometry *geo,
     cdef floating share
     for d in range(geo.n_out[0]):
         for oh in range(oH):
-            for ow in range(oW):
+            row = (d * H + oh * kh) * W
+            if kh == 2 and kw == 2:  # LeNet's windows: the same sums, a loop without the taps
+                if backward:
+                    _avg_2x2(x + o, y + row, W, oW, True)
+                else:
+                    _avg_2x2(x + row, y + o, W, oW, False)
+                o += oW
+            for ow in range(oW if kh != 2 or kw != 2 else 0):
                 row = (d * H + oh * kh) * W + ow * kw
                 if backward:
                     share = <floating> (x[o] / size)
@@ -202,6 +346,7 @@ ctypedef struct Job:
     Py_ssize_t x_size, y_size, idx_size   # one plane's length in each
     const Geometry* geo
     bint include_pad, tiles
+    bint max_rows, tiles2    # max_forward: by _max_rows (see _by_rows)
     Py_ssize_t* bad      # max_backward: indices outside the plane, one count per thread
 
 
@@ -218,7 +363,11 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
         xp = x + plane * j.x_size
         yp = y + plane * j.y_size
         if j.op == MAX_FORWARD:
-            _max_plane(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo)
+            if j.max_rows:
+                _max_rows(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo,
+                          j.tiles2)
+            else:
+                _max_plane(xp, yp, j.idx + plane * j.idx_size if j.idx != NULL else NULL, j.geo)
         elif j.op == MAX_BACKWARD:
             memset(yp, 0, size * sizeof(floating))
             for o in range(j.x_size):
@@ -277,6 +426,7 @@ def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] 
     cdef Geometry geo = read_geometry(geometry)
     cdef Job j = _job(MAX_FORWARD, &geo, False)
     _set_indices(&j, indices)
+    j.max_rows = _by_rows(&geo, j.idx != NULL, &j.tiles2)
     _run(&j, x, y, n_threads)
 
 

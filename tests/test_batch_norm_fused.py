@@ -157,3 +157,77 @@ def test_basic_block_fused_gives_the_bits_of_the_layers_one_by_one(stride, c_in)
     assert fused._fused and not plain._fused
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
+
+
+def _sequential(relu):
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), relu(),
+                         nn.Conv2d(4, 3, 1), nn.BatchNorm2d(3), relu(), nn.Flatten())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_sequential_fuses_batch_norm_and_relu_with_the_same_bits(training):
+    x = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
+    fused, plain = _sequential(nn.ReLU), _sequential(_PlainReLU)
+    plain.load_state_dict(fused.state_dict())
+    assert [k.get("relu", False) for _, k in fused._steps] == [False, True, False, True, False]
+    assert not any(k for _, k in plain._steps)
+    outs = []
+    for model in (fused, plain):
+        model.train(training)
+        y = model.forward(x)
+        gx = model.backward(np.cos(y))
+        outs.append((y, gx, *(p.grad for p in model.parameters()),
+                     *(b for _, b in model.named_buffers())))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequential_follows_a_replaced_layer():
+    model = _sequential(nn.ReLU).eval()
+    x = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    assert model(x).min() == 0
+    setattr(model, "5", nn.Tanh())  # the last ReLU replaced: no longer fused, and it takes part
+    assert [k.get("relu", False) for _, k in model._steps] == [False] + [True] + [False] * 4
+    assert model(x).min() < 0
+    delattr(model, "6")  # a layer removed
+    assert len(model._steps) == 5 and model(x).ndim == 4
+
+
+def test_inception_conv_unit_fused_gives_the_bits_of_the_layers_one_by_one():
+    from convcore.models.inception import BasicConv2d
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    gy = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    fused, plain = BasicConv2d(3, 4, 3, padding=1), BasicConv2d(3, 4, 3, padding=1)
+    plain.load_state_dict(fused.state_dict())
+    plain.relu = _PlainReLU()
+    outs = []
+    for unit in (fused, plain):
+        y = unit.forward(x)
+        outs.append((y, unit.backward(gy), *(p.grad for p in unit.parameters())))
+    assert fused._fused and not plain._fused
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_relu_after_a_convolution_or_linear_layer_works_in_place(training):
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 5),
+                          nn.ReLU(), nn.Linear(5, 2), _PlainReLU())
+    plain = nn.Sequential(*(_PlainReLU() if type(m) is nn.ReLU else m for m in model))
+    assert [k for _, k in model._steps] == [{}, {"inplace": True}, {}, {}, {"inplace": True},
+                                           {}, {}]
+    x = rng.standard_normal((4, 2, 4, 4)).astype(np.float32)
+    model.train(training)
+    seen = []
+    conv = model[0].forward  # the convolution's result becomes the ReLU's output
+    object.__setattr__(model[0], "forward", lambda a: seen.append(conv(a)) or seen[-1])
+    y = model.forward(x)
+    assert np.shares_memory(seen[0], model[1]._y)
+    gx = model.backward(np.ones_like(y))
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    y_plain = plain.train(training).forward(x)
+    np.testing.assert_array_equal(y, y_plain)
+    np.testing.assert_array_equal(gx, plain.backward(np.ones_like(y)))
+    for a, p in zip(grads, plain.parameters()):
+        np.testing.assert_array_equal(a, p.grad)

@@ -360,3 +360,22 @@ def test_training_with_the_new_losses():
     # NLLLoss takes the labels (not converted to floats) like CrossEntropyLoss
     with pytest.raises(ValueError, match="integer class labels"):
         model().fit(X, y + 0.5, verbose=0, loss=losses.NLLLoss())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_class_indices_give_the_bits_of_their_one_hot_rows(reduction, dtype):
+    # class indices read the log-probabilities by index; one-hot rows take the general sums
+    gen = np.random.default_rng(5)
+    x = (gen.standard_normal((33, 7, 2)) * 4).astype(dtype)
+    labels = gen.integers(0, 7, (33, 2))
+    onehot = np.moveaxis(np.eye(7, dtype=dtype)[labels], -1, 1)
+    g = gen.random((33, 2)).astype(dtype) if reduction == "none" else 1.0
+    np.testing.assert_array_equal(F.cross_entropy(x, labels, reduction=reduction),
+                                  F.cross_entropy(x, onehot, reduction=reduction))
+    np.testing.assert_array_equal(F.cross_entropy_backward(g, x, labels, reduction=reduction),
+                                  F.cross_entropy_backward(g, x, onehot, reduction=reduction))
+    # nll_loss's gradient builds the one-hot rows from the indices when asked
+    np.testing.assert_array_equal(
+        F.nll_loss_backward(g, x, labels, reduction="sum" if reduction == "mean" else reduction),
+        -onehot * (np.moveaxis(g[..., None], -1, 1) if reduction == "none" else 1))

@@ -98,6 +98,27 @@ class TestMaxPool:
         np.testing.assert_array_equal(y, ref_y)
         np.testing.assert_array_equal(idx, ref_idx)
 
+    @pytest.mark.parametrize("kernel, stride, padding, dilation", [
+        (2, 2, 0, 1), (3, 1, 1, 1), (3, 2, 1, 1), ((2, 3), (1, 3), (1, 1), (1, 2))])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_wide_rows_without_indices(self, kernel, stride, padding, dilation, dtype):
+        # rows of 8 and more inner outputs take the vector loop when no indices are kept:
+        # the reference's maxima, NaN where a window holds one, and the zero of the first
+        # maximum (signed zeros compare equal)
+        x = rng.standard_normal((2, 2, 6, 41)).astype(dtype)
+        x[0, 0] = np.where(rng.random(x.shape[2:]) < 0.7, -0.0, 0.0)  # maxima of zeros
+        x[1, 1, 3, 17] = np.nan
+        x[1, 0, :, 30:] = -np.inf
+        y = P.max_pool2d(x, kernel, stride, padding, dilation)
+        y_idx, idx = P.max_pool2d(x, kernel, stride, padding, dilation, return_indices=True)
+        k, s, p = _args(2, kernel, stride, padding)
+        ref_y, ref_idx = reference_pool(x, "max", k, s, p, as_tuple(dilation, 2, "d"))
+        np.testing.assert_array_equal(y, ref_y.astype(dtype))
+        assert np.isnan(y).any() and np.array_equal(np.signbit(y), np.signbit(ref_y))
+        assert np.signbit(y[0, 0]).any() and not np.signbit(y[0, 0]).all()
+        np.testing.assert_array_equal(y, y_idx)
+        np.testing.assert_array_equal(idx, ref_idx)
+
     def test_gradient_goes_to_first_maximum(self):
         x = np.array([[[[2., 2.], [1., 2.]]]])
         y, idx = P.max_pool2d(x, 2, return_indices=True)
@@ -304,7 +325,10 @@ class TestBadInput:
 
 class TestAdaptiveAvgPool:
     @pytest.mark.parametrize("shape, out", [((2, 3, 7, 5), (3, 4)), ((1, 2, 4, 4), 2),
-                                            ((1, 1, 3, 3), (7, 7)), ((2, 2, 6, 5), (None, 1))])
+                                            ((1, 1, 3, 3), (7, 7)), ((2, 2, 6, 5), (None, 1)),
+                                            # windows of one cell (VGG's 1x1 maps to 7x7)
+                                            ((2, 3, 1, 1), (7, 7)), ((1, 2, 2, 3), (4, 6)),
+                                            ((2, 2, 5, 4), None)])
     def test_windows_and_gradient(self, shape, out):
         x = rng.standard_normal(shape)
         y = P.adaptive_avg_pool2d(x, out)
@@ -325,3 +349,14 @@ class TestAdaptiveAvgPool:
             P.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), 0)
         with pytest.raises(ValueError, match=r"x must be \(N, C, H, W\)"):
             P.adaptive_avg_pool2d(np.zeros((4, 4)), 2)
+
+
+def test_max_pool_layer_in_evaluation_keeps_no_indices_yet_has_a_gradient():
+    x = rng.standard_normal((2, 3, 9, 20)).astype(np.float32)
+    layer = convcore.nn.MaxPool2d(3, 2, 1)
+    y_train = layer.train().forward(x)
+    g_train = layer.backward(np.ones_like(y_train))
+    y_eval = layer.eval().forward(x)
+    assert layer._indices is None  # the cheaper kernel
+    np.testing.assert_array_equal(y_eval, y_train)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(y_eval)), g_train)

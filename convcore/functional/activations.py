@@ -52,10 +52,25 @@ def _real(x, name="input"):
     return x
 
 
-def relu(input):
-    """``max(input, 0)``."""
+def relu(input, inplace=False):
+    """``max(input, 0)``; with ``inplace``, written over ``input`` (a float ndarray), which is
+    returned, as ``torch.nn.functional.relu(input, inplace=True)``.
+
+    >>> import numpy as np
+    >>> x = np.array([-1.0, 0.5])
+    >>> relu(x, inplace=True) is x, x
+    (True, array([0. , 0.5]))
+    """
     x = _real(input)
-    return _run(_activations.relu, x) if _compiled(x) else np.maximum(x, 0)
+    if not inplace:
+        return _run(_activations.relu, x) if _compiled(x) else np.maximum(x, 0)
+    if not isinstance(input, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
+        raise TypeError("relu(inplace=True) needs a writeable float ndarray")
+    if _compiled(x):
+        _activations.relu(x.reshape(-1), x.reshape(-1), threads_for(x.size, _GRAIN))
+    else:
+        np.maximum(x, 0, out=x)
+    return x
 
 
 def relu_backward(grad_output, output):

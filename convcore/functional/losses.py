@@ -238,17 +238,39 @@ class _ClassPlan:
             if labels.size and (labels.min() < 0 or labels.max() >= c):
                 bad = labels[(labels < 0) | (labels >= c)][0]
                 raise ValueError(f"target {bad} is out of bounds: class indices must be in [0, {c - 1}]")
+            self.denom = m if w is None else float(w[labels].sum(dtype=np.float64))
+            if not eps and w is None:  # one-hot rows, read by index (built only when asked)
+                self.labels, self._qw = labels, None
+                return
             q = np.full((m, c), eps / c, dtype=self.dtype)
             q[np.arange(m), labels] += self.dtype.type(1.0 - eps)
-            self.denom = m if w is None else float(w[labels].sum(dtype=np.float64))
-        self.qw = q if w is None else q * w
+        self.labels, self._qw = None, q if w is None else q * w
+
+    @property
+    def qw(self):
+        if self._qw is None:
+            self._qw = np.zeros(self.x.shape, dtype=self.dtype)
+            self._qw[np.arange(self.x.shape[0]), self.labels] = 1
+        return self._qw
 
     def reduce(self, logp):
         """The reduced loss from the (M, C) log-probabilities: -sum_j w_j q_ij log p_ij per sample,
-        a zero weight times log 0 counting as 0 (0 log 0 = 0)."""
-        with np.errstate(invalid="ignore"):
-            per_sample = -np.where(self.qw == 0, 0, self.qw * logp).sum(axis=1)
+        a zero weight times log 0 counting as 0 (0 log 0 = 0); for one-hot rows, the log
+        probability of each sample's class (the same numbers without the (M, C) products)."""
+        if self.labels is not None:
+            per_sample = -logp[np.arange(logp.shape[0]), self.labels]
+        else:
+            with np.errstate(invalid="ignore"):
+                per_sample = -np.where(self.qw == 0, 0, self.qw * logp).sum(axis=1)
         return _reduce(per_sample, self.reduction, self.denom, self.shape, self.dtype)
+
+    def softmax_grad(self, p):
+        """d(per-sample cross-entropy)/d(scores) from the softmax `p` (M, C), which it may
+        overwrite: ``p * sum_j w_j q_ij - w q_i``, for one-hot rows ``p - onehot``."""
+        if self.labels is None:
+            return p * self.qw.sum(axis=1, keepdims=True) - self.qw
+        p[np.arange(p.shape[0]), self.labels] -= self.dtype.type(1)
+        return p
 
     def input_grad(self, grad_output, g):
         """d(loss)/d(input) from d(per-sample loss)/d(scores) `g`, (M, C), in the input's layout."""
@@ -315,8 +337,7 @@ def cross_entropy_backward(grad_output, input, target, weight=None, reduction="m
     array([[-0.75,  0.75]])
     """
     plan = _ClassPlan(input, target, weight, reduction, label_smoothing, True, "cross_entropy")
-    p = softmax(plan.x, dim=1)
-    return plan.input_grad(grad_output, p * plan.qw.sum(axis=1, keepdims=True) - plan.qw)
+    return plan.input_grad(grad_output, plan.softmax_grad(softmax(plan.x, dim=1)))
 
 
 cross_entropy.__doc__ = r"""Cross-entropy between the softmax of logits and a target, as

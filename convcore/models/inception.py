@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import nn
 from .._validation import as_int
+from ..nn.normalization import fuses_relu
 from ._base import check_arguments
 from .pretrained import build
 
@@ -46,10 +47,15 @@ class BasicConv2d(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x):
+        # the normalisation applies the ReLU in its own pass when both are the plain layers
+        self._fused = fuses_relu(self.bn, self.relu)
+        if self._fused:
+            return self.bn.forward(self.conv.forward(x), relu=True)
         return self.relu.forward(self.bn.forward(self.conv.forward(x)))
 
     def backward(self, grad_output):
-        return self.conv.backward(self.bn.backward(self.relu.backward(grad_output)))
+        g = grad_output if self._fused else self.relu.backward(grad_output)
+        return self.conv.backward(self.bn.backward(g))
 
     def output_shape(self, input_shape):
         return self.conv.output_shape(input_shape)

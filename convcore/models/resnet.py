@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import nn
 from .._validation import as_int
+from ..nn.normalization import fuses_relu
 from ._base import check_arguments
 from .pretrained import build
 
@@ -64,8 +65,7 @@ class BasicBlock(nn.Module):
     def _fusable(self):
         """True when the block's normalisations and ReLUs are the ones it was built with, so
         that each normalisation can apply the shortcut and the ReLU in its own pass."""
-        return (type(self.bn1) is type(self.bn2) is nn.BatchNorm2d
-                and type(self.relu) is type(self.relu2) is nn.ReLU)
+        return fuses_relu(self.bn1, self.relu) and fuses_relu(self.bn2, self.relu2)
 
     def forward(self, x):
         short = x if self.downsample is None else self.downsample.forward(x)

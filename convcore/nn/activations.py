@@ -29,8 +29,13 @@ class _ByOutput(Module):
 
 
 class ReLU(_ByOutput):
-    """``max(x, 0)``."""
+    """``max(x, 0)``. ``forward(x, inplace=True)`` writes over ``x``: what a container does
+    when ``x`` is a fresh result that nothing else holds (a convolution's or a linear layer's)."""
     _function, _gradient = staticmethod(F.relu), staticmethod(F.relu_backward)
+
+    def forward(self, x, inplace=False):
+        self._y = F.relu(x, inplace)
+        return self._y
 
 
 class LeakyReLU(Module):

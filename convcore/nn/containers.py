@@ -13,6 +13,13 @@ from collections import OrderedDict
 import numpy as np
 
 from ._module import Module, deserialize, serialize
+from .activations import ReLU
+from .conv import _ConvNd
+from .linear import Linear
+from .normalization import fuses_relu
+
+# layers whose forward returns a new array that they do not keep (they keep their input)
+_FRESH = (_ConvNd, Linear)
 
 __all__ = ["Sequential", "Residual", "Concat"]
 
@@ -27,7 +34,10 @@ class Sequential(Module):
     """Layers applied one after the other; ``Sequential(*layers)`` or ``Sequential(OrderedDict)``.
 
     Children are named ``'0', '1', ...`` (or by the dict's keys); indexing returns a layer, slicing
-    a new Sequential sharing the layers.
+    a new Sequential sharing the layers; a layer replaced by assignment (``setattr(seq, '1',
+    layer)``) takes part at once. A batch normalisation directly followed by a ReLU runs as one
+    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass; a ReLU
+    after a convolution or a linear layer works in place.
     """
 
     def __init__(self, *layers):
@@ -40,11 +50,38 @@ class Sequential(Module):
             if not isinstance(name, str) or not name or "." in name:
                 raise ValueError(f"layer names must be non-empty strings without '.', got {name!r}")
             setattr(self, name, _check_module(m, f"layer {name!r}"))
-        self._layers = list(self._modules.values())
+        self._refresh()
+
+    def _refresh(self):
+        """The layers in order, and the steps that run them: (layer, keyword arguments of its
+        forward call). A batch normalisation applies the ReLU that follows it (``relu=True``),
+        which is then skipped; a ReLU after a convolution or a linear layer, whose result is
+        fresh and held by nothing else, works in place (``inplace=True``)."""
+        layers = list(self._modules.values())
+        steps, i = [], 0
+        while i < len(layers):
+            layer, kwargs = layers[i], {}
+            if i + 1 < len(layers) and fuses_relu(layer, layers[i + 1]):
+                kwargs["relu"] = True
+                i += 1
+            elif type(layer) is ReLU and i and isinstance(layers[i - 1], _FRESH):
+                kwargs["inplace"] = True
+            steps.append((layer, kwargs))
+            i += 1
+        self._layers, self._steps = layers, steps
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name not in ("_layers", "_steps") and "_steps" in self.__dict__:
+            self._refresh()  # a layer added, replaced or removed
+
+    def __delattr__(self, name):
+        super().__delattr__(name)
+        self._refresh()
 
     def append(self, layer):
         setattr(self, str(len(self._modules)), _check_module(layer, "layer"))
-        self._layers = list(self._modules.values())
+        self._refresh()
         return self
 
     def __len__(self):
@@ -61,12 +98,12 @@ class Sequential(Module):
         return self._layers[idx]
 
     def forward(self, x):
-        for layer in self._layers:
-            x = layer.forward(x)
+        for layer, kwargs in self._steps:
+            x = layer.forward(x, **kwargs)
         return x
 
     def backward(self, grad_output):
-        for layer in reversed(self._layers):
+        for layer, _ in reversed(self._steps):
             grad_output = layer.backward(grad_output)
         return grad_output
 

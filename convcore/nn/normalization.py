@@ -21,8 +21,9 @@ import numpy as np
 from .._validation import as_int
 from ..functional import normalization as F
 from ._module import Module, Parameter, dtype_name
+from .activations import ReLU
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "fuses_relu"]
 
 
 class _BatchNorm(Module):
@@ -109,3 +110,18 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation of ``(N, C, H, W)`` input."""
     _ndims = (4,)
+
+
+def fuses_relu(norm, relu):
+    """True when ``norm`` is a plain :class:`BatchNorm1d` or :class:`BatchNorm2d` and ``relu`` a
+    plain :class:`~convcore.nn.ReLU`, so that the normalisation may apply the ReLU in its own
+    pass (``forward(x, relu=True)``: the same numbers, one pass and one array fewer). A subclass
+    of either may change what it computes, so it is run on its own.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> fuses_relu(nn.BatchNorm2d(4), nn.ReLU()), fuses_relu(nn.BatchNorm2d(4), nn.Tanh())
+    (True, False)
+    """
+    return type(norm) in (BatchNorm1d, BatchNorm2d) and type(relu) is ReLU

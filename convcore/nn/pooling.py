@@ -63,12 +63,19 @@ class _MaxPoolNd(_PoolNd):
     def forward(self, x):
         self._shape = x.shape
         pool, _ = _MAX[self.nd]
-        y, self._indices = pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                self.ceil_mode, True)
+        args = (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        if not self.training:  # evaluation: the cheaper kernel, without indices (a backward
+            self._x, self._indices = x, None  # pass, rarely asked for, finds them again)
+            return pool(x, *args)
+        y, self._indices = pool(x, *args, True)
         return y
 
     def backward(self, grad_output):
-        _, pool_backward = _MAX[self.nd]
+        pool, pool_backward = _MAX[self.nd]
+        if self._indices is None:
+            _, self._indices = pool(self._x, self.kernel_size, self.stride, self.padding,
+                                    self.dilation, self.ceil_mode, True)
+            self._x = None
         return pool_backward(grad_output, self._indices, self._shape)
 
 
