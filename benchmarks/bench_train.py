@@ -239,17 +239,18 @@ def build(library, threads, case, layers=0):
     return cases
 
 
-def measure(case, threads, rounds, steps, layers=False):
+def measure(case, threads, rounds, steps, layers=False, settle=0.0):
     """Median step time (s) of convcore and of PyTorch for `case`: a worker process per library
-    (started afresh for every case), `rounds` turns of `steps` steps each, alternating; with
-    `layers`, also {library: {shape: median seconds per step}} (convcore_layer_times)."""
+    (started afresh for every case), `rounds` turns of `steps` steps each, alternating, each turn
+    after `settle` seconds of pause (see _timing.Workers.time); with `layers`, also {library:
+    {shape: median seconds per step}} (convcore_layer_times)."""
     args = ["--threads", str(threads), "--case", case, "--steps", str(steps)]
     args += ["--layers"] if layers else []
     quiet = {"torch": {"KINETO_LOG_LEVEL": "5"}}  # the profiler's start and stop lines
     with Workers(__file__, ["convcore", "torch"], args, env=quiet if layers else None) as w:
         if w.missing:
             raise RuntimeError(f"no worker for {case}: {w.missing}")
-        times = w.time([case], steps, rounds)[case]
+        times = w.time([case], steps, rounds, settle)[case]
         if not layers:
             return times, None
         runs = {lib: [] for lib in w.procs}
@@ -285,6 +286,9 @@ def main():
     parser.add_argument("--only", nargs="+", choices=TRAIN_CASES + list(CONV_CASES))
     parser.add_argument("--layers", action="store_true",
                         help="also time each convolution layer and the rest of the step")
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="seconds of pause before each turn, so that neither library's "
+                             "threads still spin from its last turn (default: 0.05)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     add_worker_arguments(parser)
     args = parser.parse_args()
@@ -297,7 +301,7 @@ def main():
     print(f"{'case':24s} {'convcore ms':>12s} {'PyTorch ms':>11s} {'ratio':>6s}")
     for case in args.only or TRAIN_CASES + list(CONV_CASES):
         t, layers = measure(case, args.threads, args.rounds, args.steps,
-                            args.layers and case in TRAIN_CASES)
+                            args.layers and case in TRAIN_CASES, args.settle)
         print(f"{case:24s} {t['convcore'] * 1e3:12.2f} {t['torch'] * 1e3:11.2f} "
               f"{t['convcore'] / t['torch']:6.2f}", flush=True)
         if layers:
