@@ -87,6 +87,14 @@ def add_worker_arguments(parser):
     parser.add_argument("--worker", help=argparse.SUPPRESS)
 
 
+def add_settle_argument(parser):
+    """--settle: seconds of pause before each turn of Workers.time (default 0.05), for scripts
+    that take turns with a library whose threads spin on after its calls (PyTorch's OpenMP)."""
+    parser.add_argument("--settle", type=float, default=0.05,
+                        help="seconds of pause before each turn, so that neither library's "
+                             "threads still spin from its last turn (default: 0.05)")
+
+
 def steady_heap():
     """Allocate and free a block of almost 32 MiB, as any program that has run a while has done.
 

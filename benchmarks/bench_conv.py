@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import Workers, add_settle_argument, add_worker_arguments, header, serve
 
 SHAPES = [(32, 3, 32, 5, 32), (16, 64, 32, 3, 64), (8, 64, 56, 3, 64), (8, 128, 28, 3, 128),
           (64, 1, 28, 5, 32), (8, 3, 224, 7, 64, 2)]
@@ -80,9 +80,7 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--shapes", default=None,
                         help="comma-separated indices into SHAPES (default: all)")
-    parser.add_argument("--settle", type=float, default=0.05,
-                        help="seconds of pause before each turn, so that neither library's "
-                             "threads still spin from its last turn (default: 0.05)")
+    add_settle_argument(parser)
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     shapes = SHAPES if args.shapes is None else [SHAPES[int(i)] for i in args.shapes.split(",")]

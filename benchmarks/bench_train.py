@@ -32,7 +32,7 @@ import argparse
 import os
 
 import numpy as np
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import Workers, add_settle_argument, add_worker_arguments, header, serve
 
 TRAIN_CASES = ["resnet18", "resnet34", "lenet5", "digits", "mnist1d"]
 CONV_CASES = {  # name: (input shape, weight shape, stride, padding)
@@ -286,9 +286,7 @@ def main():
     parser.add_argument("--only", nargs="+", choices=TRAIN_CASES + list(CONV_CASES))
     parser.add_argument("--layers", action="store_true",
                         help="also time each convolution layer and the rest of the step")
-    parser.add_argument("--settle", type=float, default=0.05,
-                        help="seconds of pause before each turn, so that neither library's "
-                             "threads still spin from its last turn (default: 0.05)")
+    add_settle_argument(parser)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     add_worker_arguments(parser)
     args = parser.parse_args()
