@@ -5,7 +5,8 @@ Two line functions; ``x`` and ``out`` are C-contiguous arrays viewed as 3-D
 ``(outer, n, inner)`` / ``(outer, n_out, inner)`` where the filtered axis is the middle one (the
 caller reshapes: ``outer`` = product of the axes before it, ``inner`` = product of those after)::
 
-    correlate(x, w, out, start, step, mode, cval, symmetry, n_threads, single=False, check=0.0)
+    correlate(x, w, out, start, step, mode, cval, symmetry, n_threads, single=False, check=0.0,
+              lo=None, hi=None)
     uniform(x, size, out, start, mode, cval, n_threads, single=False)
 
 The 2-D images have modules of their own, built on the same buffers (src/linebuf.pxd):
@@ -21,6 +22,11 @@ SciPy's).
 ``uniform`` computes the running mean of ``size`` samples, ``X[start + q] ... X[start + q + size -
 1]`` (step 1), as a running sum: the first window is added up, then each step adds the sample that
 enters and subtracts the one that leaves, and every output is that sum divided by ``size``.
+
+``lo`` and ``hi`` (``correlate``), when given, are ``(outer, d, inner)`` arrays of ``x``'s dtype
+whose lines come before and after ``x``'s: ``X`` is then the three joined along the line (a
+chunk between its neighbours' edges, read where they lie instead of copied into one array), the
+edge rule applying past the joined line; ``start`` still counts from ``x``'s first sample.
 
 ``out`` may be ``x`` itself (in place, with ``n_out == n`` and ``step == 1``): a work item reads
 all of its lines before it writes them. Otherwise the two must not overlap.
@@ -99,58 +105,90 @@ cdef struct Geom:
     const double* wd                  # the weights in double, for outputs re-checked (check > 0)
     float check
     Py_ssize_t size                   # uniform: the window
+    const char* lo                    # the samples before each line (dlo of them) and after it
+    const char* hi                    # (dhi): its neighbours' (see ``correlate``); the edge rule
+    Py_ssize_t dlo, dhi, nv           # extends the whole line of nv = dlo + n + dhi samples
 
 
-cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* xoff, Py_ssize_t* yoff,
-                 Py_ssize_t* nb) noexcept nogil:
-    """Byte offsets of the first line of block `item` in x and out, and its number of lines."""
-    cdef Py_ssize_t o, i0
+cdef void _block(const Geom* g, Py_ssize_t item, Py_ssize_t* line, Py_ssize_t* i0,
+                 Py_ssize_t* yoff, Py_ssize_t* nb) noexcept nogil:
+    """The first line of block `item` (its outer index and inner offset), the byte offset of
+    its first output, and its number of lines."""
+    cdef Py_ssize_t o
     if g.inner == 1:
         o = item * g.B
         nb[0] = g.outer - o if g.outer - o < g.B else g.B
-        xoff[0] = o * g.n * g.isz
+        line[0], i0[0] = o, 0
         yoff[0] = o * g.n_out * g.osz
     else:
         o = item // g.n_blocks
-        i0 = (item % g.n_blocks) * g.B
-        nb[0] = g.inner - i0 if g.inner - i0 < g.B else g.B
-        xoff[0] = (o * g.n * g.inner + i0) * g.isz
-        yoff[0] = (o * g.n_out * g.inner + i0) * g.osz
+        i0[0] = (item % g.n_blocks) * g.B
+        nb[0] = g.inner - i0[0] if g.inner - i0[0] < g.B else g.B
+        line[0] = o
+        yoff[0] = (o * g.n_out * g.inner + i0[0]) * g.osz
 
 
-cdef void _gather(const Geom* g, const char* base, Py_ssize_t nb, floating* buf, Py_ssize_t p0,
-                  Py_ssize_t p1) noexcept nogil:
-    """buf[(p - p0) * B + b] = X[line b, start + p] for p0 <= p < p1 (edge rule applied)."""
-    cdef Py_ssize_t p, b, idx, lo, hi
-    # p in [lo, hi) reads inside the line
-    lo = -g.start if g.start < 0 else 0
-    hi = g.n - g.start
+cdef inline const char* _at(const Geom* g, Py_ssize_t line, Py_ssize_t i0, Py_ssize_t v,
+                            Py_ssize_t* ls) noexcept nogil:
+    """Address of sample `v` (0 <= v < nv) of the extended line `line` (inner offset `i0`): in
+    the piece before it, the array, or the piece after it; `ls`: the byte stride from one line of
+    that piece to the next."""
+    cdef const char* base = g.x
+    cdef Py_ssize_t n = g.n
+    if v < g.dlo:
+        base, n = g.lo, g.dlo
+    elif v >= g.dlo + g.n:
+        base, n, v = g.hi, g.dhi, v - g.dlo - g.n
+    else:
+        v -= g.dlo
+    ls[0] = g.isz if g.inner > 1 else n * g.isz
+    return base + ((line * n + v) * g.inner + i0) * g.isz
+
+
+cdef void _gather(const Geom* g, Py_ssize_t line, Py_ssize_t i0, Py_ssize_t nb, floating* buf,
+                  Py_ssize_t p0, Py_ssize_t p1) noexcept nogil:
+    """buf[(p - p0) * B + b] = X[line b, start + p] for p0 <= p < p1 (edge rule applied), X the
+    line extended by its pieces (none: ``dlo = dhi = 0``)."""
+    cdef Py_ssize_t p, b, idx, lo, hi, s = g.start + g.dlo, v0, v1, seg, ls
+    cdef Py_ssize_t cuts[4]
+    cdef const char* src
+    # p in [lo, hi) reads inside the extended line
+    lo = -s if s < 0 else 0
+    hi = g.nv - s
     if lo < p0:
         lo = p0
     if hi > p1:
         hi = p1
     if lo > hi:
         lo = hi
-    if g.inner == 1:
-        # lines are rows far apart: read each one in a stream (not across rows, whose addresses
-        # would compete for the same cache sets)
-        for b in range(nb):
-            cl_load(buf + (lo - p0) * g.B + b, g.B, base + b * g.xls + (g.start + lo) * g.xes,
-                  g.xes, hi - lo, g.tin)
-    else:
-        for p in range(lo, hi):
-            cl_load(buf + (p - p0) * g.B, 1, base + (g.start + p) * g.xes, g.xls, nb, g.tin)
+    cuts[0], cuts[1], cuts[2], cuts[3] = 0, g.dlo, g.dlo + g.n, g.nv
+    for seg in range(3):            # the runs read from each piece
+        v0 = s + lo if s + lo > cuts[seg] else cuts[seg]
+        v1 = s + hi if s + hi < cuts[seg + 1] else cuts[seg + 1]
+        if v0 >= v1:
+            continue
+        if g.inner == 1:
+            # lines are rows far apart: read each one in a stream (not across rows, whose
+            # addresses would compete for the same cache sets)
+            for b in range(nb):
+                src = _at(g, line + b, 0, v0, &ls)
+                cl_load(buf + (v0 - s - p0) * g.B + b, g.B, src, g.xes, v1 - v0, g.tin)
+        else:
+            for p in range(v0 - s, v1 - s):
+                src = _at(g, line, i0, s + p, &ls)
+                cl_load(buf + (p - p0) * g.B, 1, src, ls, nb, g.tin)
     p = p0
     while p < p1:                   # the positions outside the line, [p0, lo) and [hi, p1)
         if lo <= p < hi:
             p = hi
             continue
-        idx = map_index(g.start + p, g.n, g.mode)
+        idx = map_index(s + p, g.nv, g.mode)
         if idx < 0:
             for b in range(nb):
                 buf[(p - p0) * g.B + b] = <floating>g.cval
         else:
-            cl_load(buf + (p - p0) * g.B, 1, base + idx * g.xes, g.xls, nb, g.tin)
+            src = _at(g, line, i0, idx, &ls)
+            cl_load(buf + (p - p0) * g.B, 1, src, ls, nb, g.tin)
         p += 1
 
 
@@ -213,12 +251,12 @@ cdef void _strided_taps(floating* acc, const floating* buf, Py_ssize_t nq, Py_ss
 
 cdef void _corr_item(const Geom* g, Py_ssize_t item, floating* buf, floating* acc,
                       const floating* w, Py_ssize_t K, int sym) noexcept nogil:
-    cdef Py_ssize_t xoff, yoff, nb, q0, nq
+    cdef Py_ssize_t line, i0, yoff, nb, q0, nq
     cdef Py_ssize_t per_tile = TILE // g.B
     cdef Py_ssize_t q_lo = (item % g.n_chunks) * g.qchunk
     cdef Py_ssize_t q_hi = q_lo + g.qchunk if q_lo + g.qchunk < g.n_out else g.n_out
-    _block(g, item // g.n_chunks, &xoff, &yoff, &nb)
-    _gather(g, g.x + xoff, nb, buf, q_lo * g.step, (q_hi - 1) * g.step + K)
+    _block(g, item // g.n_chunks, &line, &i0, &yoff, &nb)
+    _gather(g, line, i0, nb, buf, q_lo * g.step, (q_hi - 1) * g.step + K)
     q0 = q_lo
     while q0 < q_hi:
         nq = q_hi - q0 if q_hi - q0 < per_tile else per_tile
@@ -230,10 +268,10 @@ cdef void _corr_item(const Geom* g, Py_ssize_t item, floating* buf, floating* ac
 
 cdef void _uniform_item(const Geom* g, Py_ssize_t item, floating* buf, floating* acc,
                         floating* run, Py_ssize_t size) noexcept nogil:
-    cdef Py_ssize_t xoff, yoff, nb, q0, nq, b, j, B = g.B
+    cdef Py_ssize_t line, i0, yoff, nb, q0, nq, b, j, B = g.B
     cdef Py_ssize_t per_tile = TILE // g.B
-    _block(g, item, &xoff, &yoff, &nb)
-    _gather(g, g.x + xoff, nb, buf, 0, g.ext)
+    _block(g, item, &line, &i0, &yoff, &nb)
+    _gather(g, line, i0, nb, buf, 0, g.ext)
     for b in range(B):
         run[b] = 0.0
     for j in range(size):
@@ -306,16 +344,22 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
         g.ext_chunk = (LINE_CHUNK - 1) * step + k
     g.start, g.step = start, step
     g.mode, g.cval = mode, cval
+    g.lo = g.hi = NULL
+    g.dlo = g.dhi = 0
+    g.nv = g.n
     g.x = <char*><size_t>x.ctypes.data
     g.y = <char*><size_t>out.ctypes.data
     return g
 
 
 def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, int mode,
-              double cval, int symmetry, int n_threads, bint single=False, double check=0.0):
-    """See the module docstring (``single``, ``check``: float buffers and weights, see there)."""
+              double cval, int symmetry, int n_threads, bint single=False, double check=0.0,
+              lo=None, hi=None):
+    """See the module docstring (``single``, ``check``: float buffers and weights, see there;
+    ``lo``, ``hi``: the lines' neighbours, see _pieces)."""
     cdef Py_ssize_t K = w.shape[0]
     cdef Geom g = _geometry(x, out, start, step, K, mode, cval, 1, 4 if single else 8)
+    _pieces(&g, x, lo, hi)
     cdef Py_ssize_t n_items = g.n_items
     cdef const float[::1] wf
     cdef CorrJob job
@@ -333,6 +377,25 @@ def correlate(x, const double[::1] w, out, Py_ssize_t start, Py_ssize_t step, in
     run_job(_corr_f if single else _corr_d, &job, n_items, g.ext_chunk * g.B + TILE, n_threads,
             _work_area)
     return out
+
+
+cdef int _pieces(Geom* g, x, lo, hi) except -1:
+    """Extend every line of `x` by the samples of `lo` before it and of `hi` after it (each C-
+    contiguous ``(outer, d, inner)`` of x's dtype, or None): `start` counts from the line's
+    first sample, and the edge rule applies past the extended line, as if the three were one
+    array (a chunk and its neighbours' edges, without copying them together)."""
+    for piece, before in ((lo, True), (hi, False)):
+        if piece is None:
+            continue
+        if (piece.ndim != 3 or piece.dtype != x.dtype or not piece.flags.c_contiguous
+                or piece.shape[0] != x.shape[0] or piece.shape[2] != x.shape[2]):
+            raise ValueError("lo and hi must be C-contiguous (outer, d, inner) of x's dtype")
+        if before:
+            g.lo, g.dlo = <char*><size_t>piece.ctypes.data, piece.shape[1]
+        else:
+            g.hi, g.dhi = <char*><size_t>piece.ctypes.data, piece.shape[1]
+    g.nv = g.dlo + g.n + g.dhi
+    return 0
 
 
 cdef struct CorrJob:

@@ -197,9 +197,10 @@ def test_overlap_is_the_reach(da):
                                 dict(sigma=(1.5, 0.8), axes=(2, 0), radius=(4, 2)),
                                 dict(sigma=(0.0, 1.1, 0.9), mode="mirror")])
 def test_3d_gaussian_pass_by_pass(da, dtype, output, kw):
-    """On 3-D chunks a Gaussian runs its passes one axis at a time, dropping an axis's margins
-    once its pass is done: the same samples as the whole array's call, bit for bit."""
-    from convcore._dask._halo import _run
+    """On 3-D chunks a Gaussian runs its passes one axis at a time on the chunk and its
+    neighbours' edges where they lie (no grown copy): the same samples as the whole array's
+    call, bit for bit."""
+    from convcore._dask._halo import _run_pieces
 
     x = _data((20, 26, 24), dtype)
     if dtype == np.complex128:
@@ -207,9 +208,7 @@ def test_3d_gaussian_pass_by_pass(da, dtype, output, kw):
     d = da.from_array(x, chunks=(9, 13, 12))
     lazy = ndimage.gaussian_filter(d, output=output, **kw)
     layer = lazy.dask.layers[lazy.name]
-    trims = {task[0].args[-1] for key, task in layer.items() if key[0] == lazy.name}
-    assert {task[0].func for key, task in layer.items() if key[0] == lazy.name} == {_run}
-    assert trims == {"inside"}
+    assert {task[0].func for key, task in layer.items() if key[0] == lazy.name} == {_run_pieces}
     expected = ndimage.gaussian_filter(x, output=output, **kw)
     got = lazy.compute(scheduler="threads")
     assert got.dtype == expected.dtype
@@ -289,3 +288,38 @@ def test_chunk_threads(da):
         OnThreads(lambda b: np.full(b.shape, get_num_threads()), 3), dtype=int)
     assert seen.compute(scheduler="threads").tolist() == [3] * 4
     assert get_num_threads() == before
+
+
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "wrap", "constant"])
+@pytest.mark.parametrize("dtype,out", [(np.float64, np.float64), (np.float32, np.float32),
+                                       (np.int16, np.int32), (np.uint8, np.float64),
+                                       (np.complex128, np.complex128)])
+@pytest.mark.parametrize("shape,axis,cut", [((30, 7, 9), 0, (8, 8)), ((5, 31, 9), 1, (0, 5)),
+                                            ((4, 6, 40), 2, (9, 3)), ((2, 20000), 1, (8, 0))])
+def test_line_pass_reads_neighbours_where_they_lie(mode, dtype, out, shape, axis, cut):
+    """A line pass given the samples before and after each line (``lo`` / ``hi``, the chunk's
+    neighbours' edges) computes what it computes on the three joined, past whose ends the mode
+    applies; in place too (long lines of 20000 are cut into pieces of work)."""
+    from convcore._modes import NDIMAGE_MODES
+    from convcore.ndimage._engine import line_correlate
+
+    rng = np.random.default_rng(7)
+    x = (rng.random(shape) * 100).astype(dtype)
+    if dtype == np.complex128:
+        x = x + 1j * rng.random(shape)
+    n, (before, after) = shape[axis], cut
+
+    def part(a, b):
+        return np.ascontiguousarray(x[(slice(None),) * axis + (slice(a, b),)])
+
+    for w, origin in [(np.r_[1.0, 2.0, 4.0, 2.0, 1.0] / 10, 0), (rng.standard_normal(4), 1)]:
+        whole = line_correlate(x, w, axis, np.empty(shape, out), NDIMAGE_MODES[mode], 2.5, origin)
+        mid = part(before, n - after)
+        lo, hi = (part(0, before) if before else None), (part(n - after, n) if after else None)
+        got = line_correlate(mid, w, axis, np.empty(mid.shape, out), NDIMAGE_MODES[mode], 2.5,
+                             origin, lo, hi)
+        expected = whole[(slice(None),) * axis + (slice(before, n - after),)]
+        np.testing.assert_array_equal(got, expected)
+        if dtype == out:
+            np.testing.assert_array_equal(line_correlate(mid, w, axis, mid, NDIMAGE_MODES[mode],
+                                                         2.5, origin, lo, hi), expected)

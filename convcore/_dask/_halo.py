@@ -11,7 +11,7 @@ trim. Only edges travel between workers, and where they are heavy (3-D chunks) t
 piece per face and one for the corners, so each neighbour fetches only what faces it. A filter
 whose outputs read only within the depth (``least=``) skips the copy where the chunk is wide:
 it filters the chunk as it is and then recomputes the rim from thin slabs; one of passes along
-an axis at a time (``trims=``) may drop margins as it goes.
+an axis at a time (``pieces=``) reads the edges where they lie and copies nothing.
 
 Every output task also takes its own chunk's edges, without reading them: dask orders a task
 after its dependencies, so a chunk's edges are cut before the chunk itself is filtered (on a 2x2
@@ -100,18 +100,22 @@ def _window(block, margins, lent, box):
     return out
 
 
+def _run_pieces(fn, offsets, block, cut, *edges):
+    """`fn` on the chunk and ``pieces=`` {direction: the edge its neighbour there lends it},
+    nothing copied together; `cut` is not read, as in :func:`_run`."""
+    return fn(block, pieces={o: lent[tuple(-v for v in o)] for o, lent in zip(offsets, edges)})
+
+
 def _grown_box(margins, shape):
     return [(0, lo + n + hi) for (lo, hi), n in zip(margins, shape)]
 
 
 def _run(fn, margins, offsets, block_id, trim, block, cut, *edges):
     """`fn` on the whole grown block; its margins trimmed from the result afterwards (`trim`
-    'after'), by `fn` itself (told ``margins=``, 'inside'), or not at all (None: `fn` returns
-    the output chunk). `cut` (the chunk's own edges) is not read: see :func:`halo_map`."""
+    'after') or not at all (None: `fn` returns the output chunk). `cut` (the chunk's own
+    edges) is not read: see :func:`halo_map`."""
     lent = list(zip(offsets, edges))
     grown = block if not lent else _window(block, margins, lent, _grown_box(margins, block.shape))
-    if trim == "inside":
-        return fn(grown if lent else block.copy(), margins=margins)
     out = fn(grown) if block_id is None else fn(grown, block_id=block_id)
     if trim is None:
         return out
@@ -160,7 +164,7 @@ def _run_patched(fn, margins, offsets, least, block, cut, *edges):
 
 
 def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=False, least=None,
-             trims=False):
+             pieces=False):
     """``fn`` on every chunk of `x` grown by `depth` samples per axis (two tasks per chunk).
 
     Parameters
@@ -188,11 +192,11 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
         the same way in any block at least `least` long per axis: a chunk is then filtered as
         it is, and only its rim again, from slabs that thick, instead of copied into a grown
         block, when the slabs are at most :data:`RIM_SHARE` of it.
-    trims : bool
-        Where `fn` runs on a grown block, it is also told ``margins=`` (per axis, the samples
-        added before and after), may overwrite the block (a copy), and returns the output chunk
-        without the margins (a filter of passes along one axis at a time can drop an axis's
-        margins once no pass reads them any more, and store its passes in place).
+    pieces : bool
+        `fn` is given the chunk itself (not to be overwritten) and ``pieces=``, {direction (-1,
+        0 or +1 per axis): the edge of the neighbour there}, instead of a grown block, and
+        returns the output chunk: a filter that reads the edges where they lie (one pass along
+        an axis at a time, ``lines.correlate``'s ``lo`` / ``hi``) needs no chunk-sized copy.
 
     Examples
     --------
@@ -209,7 +213,7 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
     for ax, d in enumerate(depth):
         if d and (len(x.chunks[ax]) < 2 or min(x.chunks[ax]) < d):
             raise ValueError(f"axis {ax}: chunks {x.chunks[ax]} cannot lend a depth of {d}")
-    token = tokenize(fn, x, depth, tuple(periodic), chunks, block_id, least, trims)
+    token = tokenize(fn, x, depth, tuple(periodic), chunks, block_id, least, pieces)
     out_name, edge_name = f"{name}-{token}", f"{name}-edges-{token}"
     numblocks, sides = x.numblocks, _sides(depth)
     cuts, dsk, lender, own = {}, {}, {}, {}
@@ -240,12 +244,14 @@ def halo_map(fn, x, depth, periodic, dtype, meta, name, chunks=None, block_id=Fa
             if neighbour is not None:
                 offsets.append(side)
                 keys.append(lender[neighbour, tuple(-s for s in side)])
-        if (least is not None and chunks is None and not block_id
+        if pieces:
+            task = functools.partial(_run_pieces, fn, tuple(offsets))
+        elif (least is not None and chunks is None and not block_id
                 and _rim_share(margins, depth, least, shape) <= RIM_SHARE):
             task = functools.partial(_run_patched, fn, tuple(margins), tuple(offsets),
                                      tuple(least))
         else:
-            trim = None if chunks is not None else "inside" if trims else "after"
+            trim = None if chunks is not None else "after"
             task = functools.partial(_run, fn, tuple(margins), tuple(offsets),
                                      tuple(idx) if block_id else None, trim)
         dsk[(out_name,) + idx] = (task, (x.name,) + idx, own.get(idx, []), *keys)

@@ -69,9 +69,11 @@ def _symmetry(w):
 
 
 def _complex_parts(run, x, output, cval, **kw):
-    """Filter real and imaginary parts of complex `x` with the real routine `run`."""
-    run(x=x.real, output=output.real, cval=np.real(cval), **kw)
-    run(x=x.imag, output=output.imag, cval=np.imag(cval), **kw)
+    """Filter real and imaginary parts of complex `x` with the real routine `run` (and of the
+    pieces `lo` / `hi` in `kw`, when given)."""
+    for part in (np.real, np.imag):
+        pieces = {k: None if kw[k] is None else part(kw[k]) for k in ("lo", "hi") if k in kw}
+        run(x=part(x), output=part(output), cval=part(cval), **{**kw, **pieces})
     return output
 
 
@@ -161,15 +163,19 @@ def _raw_bool(output):
     return output.view(np.uint8) if output.dtype == np.bool_ else output
 
 
-def line_correlate(x, weights, axis, output, mode, cval, origin):
-    """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`."""
+def line_correlate(x, weights, axis, output, mode, cval, origin, lo=None, hi=None):
+    """out[..., i, ...] = sum_j w[j] x[..., i + j - len(w)//2 - origin, ...] along `axis`.
+
+    `lo` / `hi`: arrays of x's dtype and shape but along `axis`, read before /
+    after x's lines as if joined to x there (its neighbours' edges; the mode applies past them).
+    """
     check_supported(x, output)
     if output.dtype == np.bool_:
-        line_correlate(x, weights, axis, _raw_bool(output), mode, cval, origin)
+        line_correlate(x, weights, axis, _raw_bool(output), mode, cval, origin, lo, hi)
         return output
     if x.dtype.kind == "c":
         return _complex_parts(line_correlate, x, output, cval, weights=weights, axis=axis,
-                              mode=mode, origin=origin)
+                              mode=mode, origin=origin, lo=lo, hi=hi)
     w = np.ascontiguousarray(weights, dtype=np.float64)
     if x.size == 0:
         return output
@@ -177,8 +183,9 @@ def line_correlate(x, weights, axis, output, mode, cval, origin):
     dst, copy = _target(src, output)
     start = -(w.size // 2) - origin
     single, (check,) = _plan(src, dst, [w], cval)
+    lo, hi = (None if p is None else _as3d(_readable(p), axis) for p in (lo, hi))
     _lines.correlate(_as3d(src, axis), w, _as3d(dst, axis), start, 1, mode, float(cval),
-                     _symmetry(w), team_threads(dst.size * w.size), single, check)
+                     _symmetry(w), team_threads(dst.size * w.size), single, check, lo, hi)
     if copy:
         _finish(dst, output)
     return output
