@@ -323,3 +323,17 @@ def test_line_pass_reads_neighbours_where_they_lie(mode, dtype, out, shape, axis
         if dtype == out:
             np.testing.assert_array_equal(line_correlate(mid, w, axis, mid, NDIMAGE_MODES[mode],
                                                          2.5, origin, lo, hi), expected)
+
+
+def test_line_pass_refuses_pieces_that_do_not_fit():
+    """The kernel checks the pieces it reads beside the lines (shape, dtype, layout): a piece
+    that does not fit is a ValueError, never a read out of bounds."""
+    from convcore._kernels import lines
+
+    x, w = np.zeros((2, 5, 3)), np.ones(3)
+    for piece in [np.zeros((2, 4, 4)), np.zeros((3, 4, 3)), np.zeros((2, 4, 3), np.float32),
+                  np.zeros((2, 3, 4)).transpose(0, 2, 1), np.zeros((2, 4))]:
+        with pytest.raises(ValueError, match="lo and hi"):
+            lines.correlate(x, w, np.empty_like(x), -1, 1, 0, 0.0, 1, 1, lo=piece)
+        with pytest.raises(ValueError, match="lo and hi"):
+            lines.correlate(x, w, np.empty_like(x), -1, 1, 0, 0.0, 1, 1, hi=piece)
