@@ -510,3 +510,70 @@ def test_blocks_along_inner_axes_every_width(shape, mode):
         np.testing.assert_allclose(cnd.uniform_filter1d(x, 6, axis=axis, mode=mode),
                                    ndi.uniform_filter1d(x, 6, axis=axis, mode=mode),
                                    rtol=1e-12, atol=1e-10)
+
+
+# ---- uint8 images on the byte-reading kernels of src/c/sep8.h (separable2d, sep8) ----
+
+# symmetric kernels whose sums of 0..255 stay inside (-1, 256); the thirds and tenths put many
+# float sums within the margin of an integer (dense re-checks), the last one has negative taps
+SEP8 = ([0.25, 0.5, 0.25], [1 / 3] * 3, [0.1] * 5, [0.05, 0.1, 0.15, 0.4, 0.15, 0.1, 0.05],
+        [0.1] * 9, [-0.001, 1.002, -0.001])
+
+
+def _sep8_call(x, wr, wc, mode_r, mode_c, cval, threads=2):
+    from convcore.ndimage import _engine
+    single, (er, ec) = _engine._plan(x, x, [np.array(wr), np.array(wc)], cval)
+    assert single
+    out = np.empty_like(x)
+    _sep2d.separable2d(x, np.array(wr), 1, mode_r, np.array(wc), 1, mode_c, out, cval, False,
+                       threads, True, er, ec)
+    return out
+
+
+def test_sep8_taken():
+    x = np.zeros((9, 9), np.uint8)
+    assert _sep2d._sep8_fits(x, x, np.array(SEP8[0]), 1, np.array(SEP8[4]), 1, 2, 2, 0.0, 1e-4,
+                             1e-4) == _sep2d.sep8_available()
+    # not taken: antisymmetric, too long, sums beyond 255, a constant outside 0..255, int8
+    assert not _sep2d._sep8_fits(x, x, np.array([-1.0, 0, 1]), -1, np.ones(3) / 3, 1, 2, 2, 0.0,
+                                 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(11) / 11, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 2, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 3, 1, np.ones(3) / 3, 1, 0, 2, 256.0, 0, 0)
+    assert not _sep2d._sep8_fits(x.view(np.int8), x.view(np.int8), np.ones(3) / 3, 1,
+                                 np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_sep8_every_width_is_scipys(code):
+    from scipy import ndimage as sp
+    mode = {0: "constant", 1: "reflect", 2: "mirror", 3: "nearest", 4: "wrap"}[code]
+    rng = np.random.default_rng(31)
+    for width in range(1, 141):
+        # random bytes, and flat patches (sums of equal values land on integers: dense checks)
+        x = rng.integers(0, 256, size=(41, width)).astype(np.uint8)
+        x[5:20, : width // 2] = 200
+        x[25:33] = 3
+        wr, wc = SEP8[width % len(SEP8)], SEP8[(width // len(SEP8)) % len(SEP8)]
+        want = sp.correlate1d(x, wr, axis=0, mode=mode, cval=7.0)
+        want = sp.correlate1d(want, wc, axis=1, mode=mode, cval=7.0)
+        np.testing.assert_array_equal(_sep8_call(x, wr, wc, code, code, 7.0), want,
+                                      err_msg=f"width {width}")
+
+
+def test_sep8_gaussian_is_scipys_for_any_strip_and_threads():
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    from convcore.ndimage._smooth import _weights
+    rng = np.random.default_rng(32)
+    for shape in ((1, 1), (1, 50), (70, 1), (33, 64), (97, 131), (300, 257)):
+        x = rng.integers(0, 256, size=shape).astype(np.uint8)
+        x[: shape[0] // 3] = 128
+        for sigma in (0.5, 0.8, 1.0, 1.5, 2.0):
+            want = sp.gaussian_filter(x, sigma)
+            np.testing.assert_array_equal(cn.gaussian_filter(x, sigma), want)
+            wr = _weights(sigma, 0, 4.0, None)
+            if wr.size <= 9:
+                for threads in (1, 3):
+                    np.testing.assert_array_equal(_sep8_call(x, wr, wr, 1, 1, 0.0, threads),
+                                                  want)
