@@ -577,3 +577,26 @@ def test_sep8_gaussian_is_scipys_for_any_strip_and_threads():
                 for threads in (1, 3):
                     np.testing.assert_array_equal(_sep8_call(x, wr, wr, 1, 1, 0.0, threads),
                                                   want)
+
+
+def test_correlate2d_every_width_is_scipys():
+    # the multiply-add taps of src/c/taps2d.h (32, then 8 outputs a step, then one at a time):
+    # random weights (about 1% of the float sums re-checked), tenths and quarters on flat
+    # patches (sums land on integers: dense re-checks), negative results wrapped into uint8 and
+    # an int16 result
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    rng = np.random.default_rng(33)
+    kernels = (rng.standard_normal((5, 5)), np.full((3, 3), 0.1),
+               np.array([[0.25, -0.5, 0.75, 0.25], [1.0, 0.0, -0.25, 0.5]]),
+               rng.standard_normal((1, 7)))
+    modes = ("reflect", "constant", "nearest", "mirror", "wrap")
+    for width in range(1, 141):
+        x = rng.integers(0, 256, size=(23, width)).astype(np.uint8)
+        x[3:11, : width // 2] = 40
+        w = kernels[width % len(kernels)]
+        mode = modes[width % len(modes)]
+        for out in (np.uint8, np.int16):
+            want = sp.correlate(x, w, output=out, mode=mode, cval=5)
+            np.testing.assert_array_equal(cn.correlate(x, w, output=out, mode=mode, cval=5),
+                                          want, err_msg=f"width {width} {mode} {out}")
