@@ -600,3 +600,20 @@ def test_correlate2d_every_width_is_scipys():
             want = sp.correlate(x, w, output=out, mode=mode, cval=5)
             np.testing.assert_array_equal(cn.correlate(x, w, output=out, mode=mode, cval=5),
                                           want, err_msg=f"width {width} {mode} {out}")
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_uniform2d_float32_reads_and_writes_in_place(code):
+    # float32 into float32: the strips inside the image read its rows where they are and the
+    # results go straight into the output (the strips at the edges copy their rows)
+    rng = np.random.default_rng(34)
+    x = rng.standard_normal((203, 77)).astype(np.float32)
+    for (sr, st_r), (sc, st_c) in (((5, -2), (5, -2)), ((3, -2), (7, -3)), ((6, -3), (4, -1))):
+        got = np.empty_like(x)
+        _uni2d.uniform2d(x, sr, st_r, code, sc, st_c, code, got, 0.5, 2, True)
+        mid = reference(x[None].astype(np.float64), np.ones(sr) / sr, st_r, 1, 203, code, 0.5)
+        want = reference(mid[0, :, :, None], np.ones(sc) / sc, st_c, 1, 77, code, 0.5)[:, :, 0]
+        rel_close(got, want)
+        one = np.empty_like(x)
+        _uni2d.uniform2d(x, sr, st_r, code, sc, st_c, code, one, 0.5, 1, True)
+        np.testing.assert_array_equal(one, got)
