@@ -15,8 +15,14 @@ import_parallel()  # the one runner of the process (src/parallel.pxd)
 
 
 cdef extern from "c/taps2d.h":
+    int cl_taps2d_ready() noexcept nogil
     int cl_taps2d_f(float* acc, const float* rows, Py_ssize_t n, const float* w, const double* wd,
                     Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e) noexcept nogil
+
+
+def taps2d_available():
+    """Whether this build and CPU have the multiply-add taps of c/taps2d.h (AVX2 builds, FMA)."""
+    return bool(cl_taps2d_ready())
 
 
 cdef struct C2:

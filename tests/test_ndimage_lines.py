@@ -617,3 +617,19 @@ def test_uniform2d_float32_reads_and_writes_in_place(code):
         one = np.empty_like(x)
         _uni2d.uniform2d(x, sr, st_r, code, sc, st_c, code, one, 0.5, 1, True)
         np.testing.assert_array_equal(one, got)
+
+
+def test_correlate2d_wider_margins_on_taps2d():
+    # margins between MAX_CHECK and MAX_CHECK_TAPS2D: float buffers where the multiply-add taps
+    # run (about 3% of the outputs re-checked), double buffers elsewhere; SciPy's bytes either way
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    from convcore.ndimage import _engine
+    rng = np.random.default_rng(35)
+    x = rng.integers(0, 256, size=(157, 203)).astype(np.uint8)
+    w = rng.standard_normal((5, 5))
+    w *= 0.015 / _engine._checks(x, x, [w.ravel()], 0.0, limit=1.0)[0]
+    assert _engine._checks(x, x, [w.ravel()], 0.0) is None
+    assert _engine._checks(x, x, [w.ravel()], 0.0, limit=_engine.MAX_CHECK_TAPS2D) is not None
+    for mode in ("reflect", "constant"):
+        np.testing.assert_array_equal(cn.correlate(x, w, mode=mode), sp.correlate(x, w, mode=mode))

@@ -84,15 +84,19 @@ CL_KERNEL CL_TAPS2D_TARGET void cl_taps2d_run(float *acc, const float *rows, Py_
     for (; t < T; t++) acc[t] = cl_taps2d_exact(rows, n, wd, Kr, Kc, t);
 }
 
+static inline int cl_taps2d_ready(void) {
+    __builtin_cpu_init();     /* returns at once once done; no state of ours shared by threads */
+    return __builtin_cpu_supports("fma");
+}
 static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
                               const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
                               float e) {
-    __builtin_cpu_init();     /* returns at once once done; no state of ours shared by threads */
-    if (!__builtin_cpu_supports("fma")) return 0;
+    if (!cl_taps2d_ready()) return 0;
     cl_taps2d_run(acc, rows, n, w, wd, Kr, Kc, T, e);
     return 1;
 }
 #else
+static inline int cl_taps2d_ready(void) { return 0; }
 static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
                               const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
                               float e) {
