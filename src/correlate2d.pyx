@@ -1,6 +1,7 @@
 """2-D correlation of integer images on float or double buffers (scipy.ndimage.correlate of a 2-D
 image with a kernel that does not separate), re-checked near truncation boundaries so that the
-result is SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h).
+result is SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h, and
+on float buffers in AVX2 builds on CPUs with FMA, the multiply-add taps of src/c/taps2d.h).
 """
 import numpy as np
 
