@@ -32,7 +32,8 @@ def _write_build_info(compile_args, pool):
 
 # Modules also built whole for wider x86 instruction sets; convcore._cpu imports the widest build
 # the CPU has (and CONVCORE_DISABLE_CPU_FEATURES allows). No FMA in the AVX2 builds: the filters
-# promise SciPy's rounding (except separable2d's float buffers with long kernels: cl_sym_fma_f).
+# promise SciPy's rounding (except separable2d's float buffers with long kernels: cl_sym_fma_f,
+# and its uint8 kernels of c/sep8.h, whose float sums are re-checked into SciPy's bytes).
 VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "separable2d": {"avx2": ["-mavx2"]},
             "uniform2d": {"avx2": ["-mavx2"]},

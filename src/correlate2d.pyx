@@ -1,6 +1,7 @@
 """2-D correlation of integer images on float or double buffers (scipy.ndimage.correlate of a 2-D
 image with a kernel that does not separate), re-checked near truncation boundaries so that the
-result is SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h).
+result is SciPy's bit for bit (see ``correlate2d``; the C: src/c/line_taps.h, trunc_check.h, and
+on float buffers in AVX2 builds on CPUs with FMA, the multiply-add taps of src/c/taps2d.h).
 """
 import numpy as np
 
@@ -12,6 +13,17 @@ from modes cimport map_index
 from parallel cimport import_parallel
 
 import_parallel()  # the one runner of the process (src/parallel.pxd)
+
+
+cdef extern from "c/taps2d.h":
+    int cl_taps2d_ready() noexcept nogil
+    int cl_taps2d_f(float* acc, const float* rows, Py_ssize_t n, const float* w, const double* wd,
+                    Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e) noexcept nogil
+
+
+def taps2d_available():
+    """Whether this build and CPU have the multiply-add taps of c/taps2d.h (AVX2 builds, FMA)."""
+    return bool(cl_taps2d_ready())
 
 
 cdef struct C2:
@@ -67,6 +79,13 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
         t0 = 0
         while t0 < W:
             n = W - t0 if W - t0 < TILE else TILE
+            if floating is float:
+                # by multiply-adds where the build and the CPU have them, truncated and checked
+                if s.check > 0 and cl_taps2d_f(acc, rows + i * n_ext + t0, n_ext, w, s.wd, s.Kr,
+                                               s.Kc, n, <float>s.check):
+                    cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
+                    t0 += n
+                    continue
             for a in range(s.Kr):
                 for b in range(s.Kc):
                     src[a * s.Kc + b] = rows + (i + a) * n_ext + b + t0

@@ -4,7 +4,10 @@ line buffers of ``lines`` (src/linebuf.pxd), each strip of output rows finished 
 rows are in cache. Kernels of 11 taps or more along axis 0 read the strip's rows from a copy at a
 padded stride (see ``_row_stride``); their symmetric passes run in one sweep, on float buffers by
 multiply-adds where the AVX2 build and the CPU have them (float32 results then differ from the
-baseline build's by rounding; integer results stay SciPy's through the re-check).
+baseline build's by rounding; integer results stay SciPy's through the re-check). uint8 images
+into uint8 with short symmetric kernels (the Gaussians of small sigma) run on the kernels of
+c/sep8.h (AVX2 builds, CPUs with FMA): the pass across rows reads the bytes where they are, 8
+columns at a time with the kernel's rows held in registers, no float copy of the strip.
 """
 import numpy as np
 
@@ -14,10 +17,21 @@ from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
                       cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
                       cl_sym_sweep_d, load_row, round_to, run_job, taps)
-from modes cimport map_index
+from modes cimport MODE_CONSTANT, map_index
 from parallel cimport import_parallel
 
 import_parallel()  # the one runner of the process (src/parallel.pxd)
+
+
+cdef extern from "c/sep8.h":
+    enum:
+        CL_SEP8_MAX_TAPS
+    int cl_sep8_ready() noexcept nogil
+    void cl_sep8_cols(float* mid, Py_ssize_t ms, const unsigned char* const* rows, Py_ssize_t nr,
+                      Py_ssize_t W, const float* w, const double* wd, Py_ssize_t K,
+                      float e) noexcept nogil
+    void cl_sep8_row(unsigned char* out, const float* ext, Py_ssize_t W, const float* w,
+                     const double* wd, Py_ssize_t K, float e) noexcept nogil
 
 
 cdef struct Sep:
@@ -34,10 +48,12 @@ cdef struct Sep:
     const double* wrd         # the weights in double, for outputs re-checked (check > 0)
     const double* wcd
     float check_r, check_c
+    bint sep8                 # uint8 to uint8 on the byte-reading kernels of c/sep8.h
 
 
 cdef enum:
     FMA_MIN_TAPS = 11     # float buffers: symmetric kernels from this length by multiply-adds
+    SEP8_ROWS = 32        # output rows of a strip on the kernels of c/sep8.h
 
 
 cdef inline void _sym_tiles(floating* acc, const floating* buf, Py_ssize_t T, Py_ssize_t B,
@@ -82,20 +98,46 @@ cdef bint _sym2_rows(float* acc0, float* acc1, const float* buf, Py_ssize_t W, P
     return True
 
 
-cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
-    """res[0:W] = the column-axis filter of the row held at ext[c:c + W] (c = Kc // 2): its ends
-    are filled in by the edge rule mode_c first."""
+cdef void _fill_ends(const Sep* s, floating* ext) noexcept nogil:
+    """The ends [0, c) and [c + W, W + Kc - 1) of the row held at ext[c:c + W] (c = Kc // 2), by
+    the edge rule mode_c."""
     cdef Py_ssize_t c = s.Kc // 2, p, idx
     cdef Py_ssize_t n_ext = s.W + s.Kc - 1
     p = 0
-    while p < n_ext:                # the ends, [0, c) and [c + W, n_ext)
+    while p < n_ext:
         if p == c:
             p = c + s.W
             continue
         idx = map_index(p - c, s.W, s.mode_c)
         ext[p] = <floating>s.cval if idx < 0 else ext[c + idx]
         p += 1
+
+
+cdef void _row_pass(const Sep* s, floating* ext, floating* res) noexcept nogil:
+    """res[0:W] = the column-axis filter of the row held at ext[c:c + W] (c = Kc // 2): its ends
+    are filled in by the edge rule mode_c first."""
+    _fill_ends(s, ext)
     _sym_tiles(res, ext, s.W, 1, <const floating*>s.wc, s.Kc, s.sc, s.wcd, s.check_c)
+
+
+cdef void _sep8_item(const Sep* s, Py_ssize_t r0, Py_ssize_t nr, float* work) noexcept nogil:
+    """Output rows [r0, r0 + nr) of a uint8 image by the kernels of c/sep8.h: the pass across
+    rows reads the strip's bytes where they are (the rows outside the image: the edge rule's
+    rows, or a row of the constant), then each intermediate row is filtered along itself."""
+    cdef const unsigned char* rows[2 * SEP8_ROWS]
+    cdef Py_ssize_t cc = s.Kc // 2, cr = s.Kr // 2, ms = s.W + s.Kc - 1, p, idx
+    cdef float* mid = work
+    cdef unsigned char* const_row = <unsigned char*>(mid + s.R * ms)
+    for p in range(s.W):
+        const_row[p] = <unsigned char>s.cval
+    for p in range(nr + s.Kr - 1):
+        idx = map_index(r0 - cr + p, s.H, s.mode_r)
+        rows[p] = const_row if idx < 0 else <unsigned char*>s.x + idx * s.W
+    cl_sep8_cols(mid + cc, ms, rows, nr, s.W, <const float*>s.wr, s.wrd, s.Kr, s.check_r)
+    for p in range(nr):
+        _fill_ends(s, mid + p * ms)
+        cl_sep8_row(<unsigned char*>s.y + (r0 + p) * s.W, mid + p * ms, s.W, <const float*>s.wc,
+                    s.wcd, s.Kc, s.check_c)
 
 
 cdef void _row_pass_in_place(const Sep* s, const floating* row, floating* ends,
@@ -153,6 +195,10 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef floating* line = ext + ms                        # W
     cdef const floating* src = rows
     cdef floating* dst
+    if floating is float:
+        if s.sep8:
+            _sep8_item(s, r0, nr, work)
+            return
     # data already of the buffers' type: a strip's input rows read where they are, results
     # written into their place (no copies in and out)
     same_in, same_out = s.tin == buffer_code(rows), s.tout == buffer_code(rows)
@@ -276,9 +322,13 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.cval, s.rows_first = cval, rows_first
     s.wrd, s.wcd = &w_rows[0], &w_cols[0]
     s.check_r, s.check_c = check_margin(single, check_rows), check_margin(single, check_cols)
+    s.sep8 = single and _sep8_fits(x, out, w_rows, sym_rows, w_cols, sym_cols, mode_rows,
+                                   mode_cols, cval, s.check_r, s.check_c) and not rows_first
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
     # for float buffers, half the size)
     s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
+    if s.sep8:
+        s.R = SEP8_ROWS
     s.RS = _row_stride(s.W, s.Kr, rows_first)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
@@ -286,6 +336,33 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     run_job(_sep_f if single else _sep_d, &s, n_items,
             (s.R + s.Kr - 1) * s.RS + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
     return out
+
+
+def sep8_available():
+    """Whether this build and CPU have the kernels of c/sep8.h (AVX2 builds, CPUs with FMA)."""
+    return bool(cl_sep8_ready())
+
+
+def _sep8_fits(x, out, w_rows, int sym_rows, w_cols, int sym_cols, int mode_rows,
+               int mode_cols, double cval, double check_r, double check_c):
+    """Whether the kernels of c/sep8.h compute this call: a uint8 image into uint8, symmetric
+    kernels of at most CL_SEP8_MAX_TAPS taps, the AVX2 build on a CPU with FMA, and every sum
+    of either pass, float or SciPy's double, inside (-1, 256) (data and constant in [0, 255],
+    so that truncating toward zero is SciPy's conversion into uint8)."""
+    if not (x.dtype == np.uint8 and out.dtype == np.uint8 and cl_sep8_ready()):
+        return False
+    if (mode_rows == <int>MODE_CONSTANT or mode_cols == <int>MODE_CONSTANT) and not (0 <= cval <= 255 and cval == int(cval)):
+        return False
+    for w, sym, e in ((w_rows, sym_rows, check_r), (w_cols, sym_cols, check_c)):
+        w = np.asarray(w)
+        if sym <= 0 or not 3 <= w.shape[0] <= CL_SEP8_MAX_TAPS:
+            return False
+        # the largest and smallest sums of 0..255 under these weights, each within the margin
+        # e of the float ones (plus one ulp of 256 for the double rounding of the bounds)
+        hi, lo = 255.0 * float(w[w > 0].sum()), 255.0 * float(w[w < 0].sum())
+        if not (hi + 2 * e + 2.0 ** -15 < 256 and lo - 2 * e - 2.0 ** -15 > -1):
+            return False
+    return True
 
 
 cdef void _sep_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:

@@ -7,8 +7,8 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (CL_INT32, TILE, cl_boxsum, cl_colrun, cl_store, cl_store_fit_f, load_row,
-                      recip, round_to, run_job, running)
+from linebuf cimport (CL_INT32, TILE, buffer_code, cl_boxsum, cl_colrun, cl_store, cl_store_fit_f,
+                      load_row, recip, round_to, run_job, running)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -82,11 +82,17 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     cdef floating* ext = mid + s.R * n_ext      # n_ext x 16
     cdef floating* acc = ext + n_ext * 16       # TILE
     cdef floating* run16 = acc + TILE           # 16
-    for j in range(nr + s.size_r - 1):
-        load_row(rows + j * W, s.x, map_index(r0 + s.start_r + j, s.H, s.mode_r), W, s.isz, s.tin,
-                 s.cval)
+    cdef const floating* src = rows
+    if (s.tin == buffer_code(rows) and r0 + s.start_r >= 0
+            and r0 + s.start_r + nr + s.size_r - 1 <= s.H):
+        # data of the buffers' type, the strip's rows all inside: read where they are
+        src = <const floating*>s.x + (r0 + s.start_r) * W
+    else:
+        for j in range(nr + s.size_r - 1):
+            load_row(rows + j * W, s.x, map_index(r0 + s.start_r + j, s.H, s.mode_r), W, s.isz,
+                     s.tin, s.cval)
     # axis 0: the window of the strip's first row added up, then entering minus leaving rows
-    _colrun(mid + off, ms, run, rows, nr, W, s.size_r, s.tin, s.trunc)
+    _colrun(mid + off, ms, run, src, nr, W, s.size_r, s.tin, s.trunc)
     if not (floating is float and s.trunc):
         for i in range(nr):
             round_to(mid + off + i * ms, W, s.tout)
@@ -97,6 +103,9 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     if direct:
         for i in range(nr):
             _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)
+            if s.tout == buffer_code(ext):      # float32 results: written where they go
+                _boxsum(<floating*>s.y + (r0 + i) * W, mid + i * ms, W, s.size_c, s.tin)
+                continue
             _boxsum(ext, mid + i * ms, W, s.size_c, s.tin)
             if floating is float:
                 if s.trunc and s.tout <= CL_INT32:

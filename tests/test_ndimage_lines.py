@@ -510,3 +510,126 @@ def test_blocks_along_inner_axes_every_width(shape, mode):
         np.testing.assert_allclose(cnd.uniform_filter1d(x, 6, axis=axis, mode=mode),
                                    ndi.uniform_filter1d(x, 6, axis=axis, mode=mode),
                                    rtol=1e-12, atol=1e-10)
+
+
+# ---- uint8 images on the byte-reading kernels of src/c/sep8.h (separable2d, sep8) ----
+
+# symmetric kernels whose sums of 0..255 stay inside (-1, 256); the thirds and tenths put many
+# float sums within the margin of an integer (dense re-checks), the last one has negative taps
+SEP8 = ([0.25, 0.5, 0.25], [1 / 3] * 3, [0.1] * 5, [0.05, 0.1, 0.15, 0.4, 0.15, 0.1, 0.05],
+        [0.1] * 9, [-0.001, 1.002, -0.001])
+
+
+def _sep8_call(x, wr, wc, mode_r, mode_c, cval, threads=2):
+    from convcore.ndimage import _engine
+    single, (er, ec) = _engine._plan(x, x, [np.array(wr), np.array(wc)], cval)
+    assert single
+    out = np.empty_like(x)
+    _sep2d.separable2d(x, np.array(wr), 1, mode_r, np.array(wc), 1, mode_c, out, cval, False,
+                       threads, True, er, ec)
+    return out
+
+
+def test_sep8_taken():
+    x = np.zeros((9, 9), np.uint8)
+    assert _sep2d._sep8_fits(x, x, np.array(SEP8[0]), 1, np.array(SEP8[4]), 1, 2, 2, 0.0, 1e-4,
+                             1e-4) == _sep2d.sep8_available()
+    # not taken: antisymmetric, too long, sums beyond 255, a constant outside 0..255, int8
+    assert not _sep2d._sep8_fits(x, x, np.array([-1.0, 0, 1]), -1, np.ones(3) / 3, 1, 2, 2, 0.0,
+                                 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(11) / 11, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 2, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 3, 1, np.ones(3) / 3, 1, 0, 2, 256.0, 0, 0)
+    assert not _sep2d._sep8_fits(x.view(np.int8), x.view(np.int8), np.ones(3) / 3, 1,
+                                 np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_sep8_every_width_is_scipys(code):
+    from scipy import ndimage as sp
+    mode = {0: "constant", 1: "reflect", 2: "mirror", 3: "nearest", 4: "wrap"}[code]
+    rng = np.random.default_rng(31)
+    for width in range(1, 141):
+        # random bytes, and flat patches (sums of equal values land on integers: dense checks)
+        x = rng.integers(0, 256, size=(41, width)).astype(np.uint8)
+        x[5:20, : width // 2] = 200
+        x[25:33] = 3
+        wr, wc = SEP8[width % len(SEP8)], SEP8[(width // len(SEP8)) % len(SEP8)]
+        want = sp.correlate1d(x, wr, axis=0, mode=mode, cval=7.0)
+        want = sp.correlate1d(want, wc, axis=1, mode=mode, cval=7.0)
+        np.testing.assert_array_equal(_sep8_call(x, wr, wc, code, code, 7.0), want,
+                                      err_msg=f"width {width}")
+
+
+def test_sep8_gaussian_is_scipys_for_any_strip_and_threads():
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    from convcore.ndimage._smooth import _weights
+    rng = np.random.default_rng(32)
+    for shape in ((1, 1), (1, 50), (70, 1), (33, 64), (97, 131), (300, 257)):
+        x = rng.integers(0, 256, size=shape).astype(np.uint8)
+        x[: shape[0] // 3] = 128
+        for sigma in (0.5, 0.8, 1.0, 1.5, 2.0):
+            want = sp.gaussian_filter(x, sigma)
+            np.testing.assert_array_equal(cn.gaussian_filter(x, sigma), want)
+            wr = _weights(sigma, 0, 4.0, None)
+            if wr.size <= 9:
+                for threads in (1, 3):
+                    np.testing.assert_array_equal(_sep8_call(x, wr, wr, 1, 1, 0.0, threads),
+                                                  want)
+
+
+def test_correlate2d_every_width_is_scipys():
+    # the multiply-add taps of src/c/taps2d.h (32, then 8 outputs a step, then one at a time):
+    # random weights (about 1% of the float sums re-checked), tenths and quarters on flat
+    # patches (sums land on integers: dense re-checks), negative results wrapped into uint8 and
+    # an int16 result
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    rng = np.random.default_rng(33)
+    kernels = (rng.standard_normal((5, 5)), np.full((3, 3), 0.1),
+               np.array([[0.25, -0.5, 0.75, 0.25], [1.0, 0.0, -0.25, 0.5]]),
+               rng.standard_normal((1, 7)))
+    modes = ("reflect", "constant", "nearest", "mirror", "wrap")
+    for width in range(1, 141):
+        x = rng.integers(0, 256, size=(23, width)).astype(np.uint8)
+        x[3:11, : width // 2] = 40
+        w = kernels[width % len(kernels)]
+        mode = modes[width % len(modes)]
+        for out in (np.uint8, np.int16):
+            want = sp.correlate(x, w, output=out, mode=mode, cval=5)
+            np.testing.assert_array_equal(cn.correlate(x, w, output=out, mode=mode, cval=5),
+                                          want, err_msg=f"width {width} {mode} {out}")
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_uniform2d_float32_reads_and_writes_in_place(code):
+    # float32 into float32: the strips inside the image read its rows where they are and the
+    # results go straight into the output (the strips at the edges copy their rows)
+    rng = np.random.default_rng(34)
+    x = rng.standard_normal((203, 77)).astype(np.float32)
+    for (sr, st_r), (sc, st_c) in (((5, -2), (5, -2)), ((3, -2), (7, -3)), ((6, -3), (4, -1))):
+        got = np.empty_like(x)
+        _uni2d.uniform2d(x, sr, st_r, code, sc, st_c, code, got, 0.5, 2, True)
+        mid = reference(x[None].astype(np.float64), np.ones(sr) / sr, st_r, 1, 203, code, 0.5)
+        want = reference(mid[0, :, :, None], np.ones(sc) / sc, st_c, 1, 77, code, 0.5)[:, :, 0]
+        rel_close(got, want)
+        one = np.empty_like(x)
+        _uni2d.uniform2d(x, sr, st_r, code, sc, st_c, code, one, 0.5, 1, True)
+        np.testing.assert_array_equal(one, got)
+
+
+def test_correlate2d_wider_margins_on_taps2d():
+    # margins between MAX_CHECK and MAX_CHECK_TAPS2D: float buffers where the multiply-add taps
+    # run (about 3% of the outputs re-checked), double buffers elsewhere; SciPy's bytes either way
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    from convcore.ndimage import _engine
+    rng = np.random.default_rng(35)
+    x = rng.integers(0, 256, size=(157, 203)).astype(np.uint8)
+    w = rng.standard_normal((5, 5))
+    w *= 0.015 / _engine._checks(x, x, [w.ravel()], 0.0, limit=1.0)[0]
+    assert _engine._checks(x, x, [w.ravel()], 0.0) is None
+    assert _engine._checks(x, x, [w.ravel()], 0.0, limit=_engine.MAX_CHECK_TAPS2D) is not None
+    for mode in ("reflect", "constant"):
+        np.testing.assert_array_equal(cn.correlate(x, w, mode=mode), sp.correlate(x, w, mode=mode))

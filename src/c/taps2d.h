@@ -1,0 +1,107 @@
+/* The taps of a 2-D kernel over extended float rows by fused multiply-adds, each output truncated
+   into SciPy's integer (correlate2d's float buffers over integer images).
+
+   cl_taps2d_f: acc[t] = trunc(sum over (a, b) of w[a Kc + b] * rows[a n + b + t]) for t < T,
+   the integer SciPy's double sum truncates to: 32 outputs a step, the Kr x Kc taps each one
+   multiply-add per 8 lanes (the sum in any order stays within the margin e of SciPy's, see
+   trunc_check.h, which FMA only narrows); an output whose float sum has an integer boundary
+   within e is computed again in double from 0.0 in the taps' C order (SciPy's) and truncated.
+   Values stay below 2**24 (the caller's margin needs it), so every integer is exact in float.
+   Only in AVX2 builds, and only where the CPU has FMA: returns 0 (nothing done) otherwise, and
+   the caller runs cl_taps2_f and cl_check2_f. */
+#ifndef CONVCORE_TAPS2D_H
+#define CONVCORE_TAPS2D_H
+#include "cl_kernel.h"
+
+/* SciPy's double sum of output t, truncated toward zero. Never inlined into the FMA kernel: the
+   compiler would fuse its products and sums there (other rounding than SciPy's). */
+__attribute__((noinline)) static float cl_taps2d_exact(const float *rows, Py_ssize_t n,
+                                                       const double *wd, Py_ssize_t Kr,
+                                                       Py_ssize_t Kc, Py_ssize_t t) {
+    double s = 0.0;
+    for (Py_ssize_t a = 0; a < Kr; a++)
+        for (Py_ssize_t b = 0; b < Kc; b++) s += wd[a * Kc + b] * (double)rows[a * n + b + t];
+    return (float)(long long)s;
+}
+
+#if defined(__AVX2__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CL_TAPS2D_TARGET __attribute__((target("avx2,fma")))
+
+/* lanes of `a` (flagged in m) again in double */
+__attribute__((noinline, cold)) static void cl_taps2d_fix(float *acc, const float *rows,
+                                                          Py_ssize_t n, const double *wd,
+                                                          Py_ssize_t Kr, Py_ssize_t Kc,
+                                                          Py_ssize_t t, int m) {
+    for (int l = 0; l < 8; l++)
+        if (m >> l & 1) acc[t + l] = cl_taps2d_exact(rows, n, wd, Kr, Kc, t + l);
+}
+
+/* trunc(a - e) into acc[t..t + 8); the lanes whose a - e and a + e truncate apart fixed */
+static CL_TAPS2D_TARGET inline void cl_taps2d_put(float *acc, __m256 a, __m256 e,
+                                                  const float *rows, Py_ssize_t n,
+                                                  const double *wd, Py_ssize_t Kr,
+                                                  Py_ssize_t Kc, Py_ssize_t t) {
+    const int z = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    __m256 lo = _mm256_round_ps(_mm256_sub_ps(a, e), z);
+    __m256 hi = _mm256_round_ps(_mm256_add_ps(a, e), z);
+    _mm256_storeu_ps(acc + t, lo);
+    int m = _mm256_movemask_ps(_mm256_cmp_ps(lo, hi, _CMP_NEQ_UQ));
+    if (__builtin_expect(m != 0, 0)) cl_taps2d_fix(acc, rows, n, wd, Kr, Kc, t, m);
+}
+
+CL_KERNEL CL_TAPS2D_TARGET void cl_taps2d_run(float *acc, const float *rows, Py_ssize_t n,
+                                              const float *w, const double *wd, Py_ssize_t Kr,
+                                              Py_ssize_t Kc, Py_ssize_t T, float e) {
+    const __m256 ev = _mm256_set1_ps(e);
+    Py_ssize_t t = 0, a, b;
+    for (; t + 32 <= T; t += 32) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (a = 0; a < Kr; a++) {
+            const float *r = rows + a * n + t;
+            const float *wa = w + a * Kc;
+            for (b = 0; b < Kc; b++) {
+                __m256 wv = _mm256_broadcast_ss(wa + b);
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(r + b), wv, s0);
+                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(r + b + 8), wv, s1);
+                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(r + b + 16), wv, s2);
+                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(r + b + 24), wv, s3);
+            }
+        }
+        cl_taps2d_put(acc, s0, ev, rows, n, wd, Kr, Kc, t);
+        cl_taps2d_put(acc, s1, ev, rows, n, wd, Kr, Kc, t + 8);
+        cl_taps2d_put(acc, s2, ev, rows, n, wd, Kr, Kc, t + 16);
+        cl_taps2d_put(acc, s3, ev, rows, n, wd, Kr, Kc, t + 24);
+    }
+    for (; t + 8 <= T; t += 8) {
+        __m256 s0 = _mm256_setzero_ps();
+        for (a = 0; a < Kr; a++)
+            for (b = 0; b < Kc; b++)
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows + a * n + t + b),
+                                     _mm256_broadcast_ss(w + a * Kc + b), s0);
+        cl_taps2d_put(acc, s0, ev, rows, n, wd, Kr, Kc, t);
+    }
+    for (; t < T; t++) acc[t] = cl_taps2d_exact(rows, n, wd, Kr, Kc, t);
+}
+
+static inline int cl_taps2d_ready(void) {
+    __builtin_cpu_init();     /* returns at once once done; no state of ours shared by threads */
+    return __builtin_cpu_supports("fma");
+}
+static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
+                              const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
+                              float e) {
+    if (!cl_taps2d_ready()) return 0;
+    cl_taps2d_run(acc, rows, n, w, wd, Kr, Kc, T, e);
+    return 1;
+}
+#else
+static inline int cl_taps2d_ready(void) { return 0; }
+static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
+                              const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
+                              float e) {
+    (void)acc; (void)rows; (void)n; (void)w; (void)wd; (void)Kr; (void)Kc; (void)T; (void)e;
+    return 0;
+}
+#endif
+#endif
