@@ -422,6 +422,25 @@ def test_nd_correlate_integers_truncate_as_scipy(dtype):
         same("correlate", x3, w, output=np.uint8)
 
 
+@pytest.mark.parametrize("out", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                                 np.int64])
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+def test_nonfinite_and_out_of_range_into_integers(out, src):
+    # C leaves these conversions undefined; x86-64 compilers (SciPy's build) give INT_MIN for
+    # NaN, infinities and values beyond int's range in every type of up to 32 bits but uint32
+    # (wrapped: 0 for 8 and 16 bits), INT64_MIN for uint32 and int64 beyond their range
+    vals = np.array([3e9, -3e9, 5e9, -5e9, 1e19, -1e19, np.inf, -np.inf, np.nan, 2147483647.5,
+                     2147483648.0, -2147483648.7, -2147483649.0, 4294967295.9, 4294967296.0,
+                     7e4 + 0.5, -7e4, 1e30, -5.0, 0.0], dtype=src)
+    img = np.stack([vals, vals[::-1], vals])
+    with np.errstate(invalid="ignore", over="ignore"):
+        same("correlate1d", vals, [0.0, 1.0, 0.0], output=out)
+        same("uniform_filter1d", vals, 1, output=out)
+        same("correlate", img, np.array([[0, 0, 0], [0, 1.0, 0], [0, 0, 0]]), output=out)
+        same("uniform_filter", img, 1, output=out)
+        same("gaussian_filter", img, 1e-4, output=out)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16])
 def test_integer_images_correlate2d(mode, dtype):

@@ -265,11 +265,12 @@ def _nonfinite_nd(x, weights, output, mode, cval, origins):
     with those samples as 0; where a non-finite sample (or constant) meets a non-zero tap, SciPy's
     sum is NaN (a NaN term, or +inf and -inf terms) or the infinity of the terms.
     """
+    if output.dtype.kind not in "fc":   # SciPy's sums in double, then its conversion
+        _convert(_nonfinite_nd(x, weights, np.empty(output.shape), mode, cval, origins), output)
+        return output
     finite = np.isfinite(x)
     nd_correlate(np.where(finite, x, 0).astype(x.dtype), weights, output, mode,
                  cval if np.isfinite(cval) else 0.0, origins, exact_nonfinite=False)
-    if output.dtype.kind not in "fc":
-        return output     # converting NaN or an infinity to an integer is undefined in C
 
     def reach(mask, cmask, taps):
         hits = np.zeros(x.shape)
