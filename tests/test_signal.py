@@ -101,7 +101,7 @@ class TestConvolve2d:
                 cs.correlate2d(a, other)
 
     @pytest.mark.parametrize("shapes", [((0, 3), (1, 4)), ((3, 3), (0, 2)), ((1, 1), (0, 0)),
-                                        ((0, 0), (1, 1))])
+                                        ((0, 0), (1, 1)), ((0, 0), (2, 2)), ((0, 2), (3, 2))])
     @pytest.mark.parametrize("mode", MODES)
     def test_empty_as_scipy(self, shapes, mode):
         """An empty input: SciPy's shape, each output the sum of its taps over the fill value."""
@@ -110,6 +110,9 @@ class TestConvolve2d:
         for name in ("convolve2d", "correlate2d"):
             assert_same(getattr(cs, name)(a, b, mode, fillvalue=2),
                         getattr(ss, name)(a, b, mode, fillvalue=2))
+            # complex taps: correlate2d's are the conjugates
+            assert_same(getattr(cs, name)(a, b * (1 - 2j), mode, fillvalue=2 + 1j),
+                        getattr(ss, name)(a, b * (1 - 2j), mode, fillvalue=2 + 1j))
 
     @pytest.mark.parametrize("boundary", BOUNDARIES)
     @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])

@@ -285,8 +285,8 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, stride=1):
     stride = check_stride(stride, 2)
     result = result_dtype(in1, in2)
     code, cval = _fill(boundary, fillvalue, result)
-    if in1.size == 0 or in2.size == 0:
-        return _empty_2d(in1, in2, mode, code, cval, stride, result)
+    if in1.size == 0 or in2.size == 0:     # the taps are in2's conjugates
+        return _empty_2d(in1, _conj(in2), mode, code, cval, stride, result)
     if valid_swap_needed(mode, in1.shape, in2.shape):
         # SciPy correlates in2 with conj(in1) and reverses the result: that is the valid
         # correlation of in2 reversed with conj(in1 reversed)
