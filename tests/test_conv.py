@@ -1016,7 +1016,8 @@ class TestShifted:
     CASES = [  # nd, n, c_in, c_out, spatial, kernel, stride, padding, dilation
         (2, 4, 16, 6, (4, 4), 3, 1, 1, 1),  # the digits network's second layer, smaller
         (2, 4, 16, 5, (2, 2), 3, 1, 1, 1),  # ResNet's third stage on 32x32 images
-        (2, 4, 16, 3, (5, 3), (3, 2), 2, ((1, 0), (2, 1)), 1),  # strided, uneven padding
+        (2, 4, 16, 3, (5, 2), (3, 2), 2, ((1, 0), (2, 1)), 1),  # strided, uneven padding
+        (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
         (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
         (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
         (1, 4, 16, 4, (9,), 3, 1, 1, 1),
@@ -1064,6 +1065,7 @@ class TestShifted:
         ((32, 128, 4, 4), (256, 128, 1, 1), 2, 0, 1, 16),  # its strided shortcut
         ((12, 64, 4, 4), (64, 64, 3, 3), 1, 1, 1, 6),  # half the batch a step
         ((32, 64, 8, 8), (64, 64, 3, 3), 1, 1, 1, 0),  # 64 positions: Winograd
+        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 0),  # strided, 16 positions: im2col
         ((32, 256, 2, 2), (512, 256, 3, 3), 2, 1, 1, 0),  # one position: the dense matrix
         ((32, 128, 4, 4), (128, 128, 1, 1), 1, 0, 1, 0),  # 1x1: the input is the GEMM's operand
         ((32, 8, 4, 4), (64, 8, 3, 3), 1, 1, 1, 0),  # few input channels
