@@ -1070,6 +1070,7 @@ class TestShifted:
         ((32, 128, 4, 4), (128, 128, 1, 1), 1, 0, 1, 0),  # 1x1: the input is the GEMM's operand
         ((32, 8, 4, 4), (64, 8, 3, 3), 1, 1, 1, 0),  # few input channels
         ((32, 64, 4, 4), (64, 32, 3, 3), 1, 1, 2, 0),  # grouped
+        ((8, 16, 40, 40), (16, 16, 3, 3), 20, 1, 1, 0),  # a large input, few outputs
     ])
     def test_used_where_it_pays(self, x_shape, w_shape, stride, padding, groups, images):
         c = plan_module.Plan(np.zeros(x_shape), np.zeros(w_shape), stride, padding, 1, groups, 2)

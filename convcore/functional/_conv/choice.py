@@ -111,6 +111,9 @@ MIN_CHANNELS_BY_CONV = 16
 # 0.28), on 16 it does not (32x64x8x8 by 128x64x3x3 stride 2: 1.17 against 1.00).
 SHIFTED_MAX_POSITIONS = 16
 SHIFTED_MAX_POSITIONS_STRIDED = 4
+# Input positions per image at most: a step lays out the whole input maps of its images (a large
+# stride over a large map would lay out much that no tap reads).
+SHIFTED_MAX_INPUT = 64
 SHIFTED_MIN_CHANNELS = 16
 # Images per step of the shifted GEMMs: their columns are a run's positions times the images.
 SHIFTED_IMAGES = 16
@@ -134,11 +137,12 @@ def small_maps(c):
 
 def shifted_images(c):
     """Images per step when `c` runs by shifted GEMMs (see SHIFTED_MAX_POSITIONS), else 0:
-    ungrouped, many input channels, small output maps, not a 1x1 convolution that reads its input
-    in place."""
+    ungrouped, many input channels, small input and output maps, not a 1x1 convolution that reads
+    its input in place."""
     most = SHIFTED_MAX_POSITIONS_STRIDED if c.stride[-1] > 1 else SHIFTED_MAX_POSITIONS
     if (c.groups != 1 or c.weight.shape[1] < SHIFTED_MIN_CHANNELS
-            or not 2 <= math.prod(c.out_spatial) <= most):
+            or not 2 <= math.prod(c.out_spatial) <= most
+            or math.prod(c.x.shape[2:]) > SHIFTED_MAX_INPUT):
         return 0
     if math.prod(c.weight.shape[2:]) == 1 and c.stride == (1,) * c.nd and not any(
             lo or hi for lo, hi in c.pads):
