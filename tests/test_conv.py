@@ -1009,6 +1009,18 @@ def reference_conv_grads(x, w, gy, stride, pads, dilation):
     return gxp[crop], gw
 
 
+def _on_one_and_two_threads(fn):
+    """[fn() on 1 thread, fn() on 2 threads], the thread setting restored after."""
+    outs = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            outs.append(fn())
+    finally:
+        convcore.set_num_threads(None)
+    return outs
+
+
 class TestShifted:
     """Small maps between many channels: shifted GEMMs over images laid out batch innermost
     (src/shifted.pyx)."""
@@ -1044,15 +1056,9 @@ class TestShifted:
         for ours, exact in zip(conv_backward(nd)(gy, x, w, **kw),
                                grads + (gy.sum(axis=(0,) + tuple(range(2, nd + 2))),)):
             np.testing.assert_allclose(ours, exact, rtol=1e-12, atol=1e-12)
-        outs = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                args = [a.astype(np.float32) for a in (x, w, b, gy)]
-                outs.append((conv(nd)(*args[:3], **kw),)
-                            + conv_backward(nd)(args[3], *args[:2], **kw)[:2])
-        finally:
-            convcore.set_num_threads(None)
+        x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
+        outs = _on_one_and_two_threads(lambda: (conv(nd)(x32, w32, b32, **kw),)
+                                       + conv_backward(nd)(gy32, x32, w32, **kw)[:2])
         for one, two, exact in zip(*outs, (ref,) + grads):
             assert one.dtype == np.float32
             np.testing.assert_array_equal(one, two)
@@ -1088,18 +1094,25 @@ class TestShifted:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
         ty = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
         ty.backward(torch.tensor(gy))
-        outs = []
-        try:
-            for threads in (1, 2):
-                convcore.set_num_threads(threads)
-                outs.append((F.conv2d(x, w, b, padding=1),)
-                            + F.conv2d_backward(gy, x, w, padding=1))
-        finally:
-            convcore.set_num_threads(None)
+        outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b, padding=1),)
+                                       + F.conv2d_backward(gy, x, w, padding=1))
         for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
             theirs = theirs.detach().numpy()
             np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
             np.testing.assert_array_equal(ours, two)
+
+    @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
+    def test_gradients_are_new_arrays(self, kernel, stride):
+        # the weight gradient is summed in scratch kept between calls: what a call returns must
+        # not change with the next call (a 1x1 kernel's sum has the gradient's layout already)
+        x = rng.standard_normal((4, 16, 4, 4)).astype(np.float32)
+        w = rng.standard_normal((8, 16, kernel, kernel)).astype(np.float32)
+        gy = rng.standard_normal(F.conv2d(x, w, stride=stride, padding=kernel // 2).shape)
+        first = F.conv2d_backward(gy, x, w, stride=stride, padding=kernel // 2)
+        kept = [g.copy() for g in first]
+        F.conv2d_backward(2 * gy, -x, w, stride=stride, padding=kernel // 2)
+        for g, k in zip(first, kept):
+            np.testing.assert_array_equal(g, k)
 
     def test_kernels_refuse_mismatched_shapes(self):
         from convcore._kernels import shifted as _shifted

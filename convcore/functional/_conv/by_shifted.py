@@ -46,5 +46,6 @@ def weight_grad(c, gy, images):
     partial = scratch.zeros("shifted_partial", (chunks, taps, c_out, c_in), c.dtype)
     c.run(kernels.shifted.backward_weight, flat(gy), flat(c.x), partial, c.geometry, images,
           per_image=_per_thread(c, images))
-    return np.ascontiguousarray(scratch.sum_chunks(partial).transpose(1, 2, 0)).reshape(
-        c.weight.shape)
+    grad_w = np.empty(c.weight.shape, dtype=c.dtype)  # (a new array: never the scratch's)
+    np.copyto(grad_w.reshape(c_out, c_in, taps), scratch.sum_chunks(partial).transpose(1, 2, 0))
+    return grad_w
