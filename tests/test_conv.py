@@ -934,6 +934,7 @@ class TestSmallMaps:
         # more output rows (C_out x L_out = 320) than one block of the product: M @ x^T runs in
         # blocks of rows, on 1 and 2 threads the same bits
         from convcore.functional import _matmul
+        monkeypatch.setattr(choice, "shifted_images", lambda c: 0)  # (it would run by those)
         x = rng.standard_normal((3, 72, 2, 2))
         w = rng.standard_normal((80, 72, 3, 3))
         b = rng.standard_normal(80)
@@ -988,6 +989,148 @@ class TestSmallMaps:
             _smallmaps.expand(np.zeros((2, 3, 9)), tap, np.zeros((8, 11)), 1)
         with pytest.raises(ValueError, match="fold: array shapes do not agree"):
             _smallmaps.fold(np.zeros((8, 11)), tap, np.zeros((2, 3, 9)), 1)
+
+
+def reference_conv_grads(x, w, gy, stride, pads, dilation):
+    """(grad_x, grad_w) of an ungrouped convolution from the formula, a kernel tap at a time: tap
+    t reads x_padded[n, c, o * stride + t * dilation] for every output o, so grad_w[:, :, t] sums
+    gy times those values and grad_x gets gy @ w[:, :, t] added back where they came from."""
+    nd = x.ndim - 2
+    xp = np.pad(x, [(0, 0), (0, 0)] + list(pads))
+    gxp, gw = np.zeros_like(xp), np.zeros_like(w)
+    outs = gy.shape[2:]
+    for tap in itertools.product(*map(range, w.shape[2:])):
+        window = (Ellipsis,) + tuple(
+            slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in zip(tap, dilation, stride, outs))
+        summed = [0] + list(range(2, nd + 2))  # the batch and the output positions
+        gw[(slice(None), slice(None)) + tap] = np.tensordot(gy, xp[window], (summed, summed))
+        gxp[window] += np.einsum("no...,oc->nc...", gy, w[(slice(None), slice(None)) + tap])
+    crop = (Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, x.shape[2:]))
+    return gxp[crop], gw
+
+
+def _on_one_and_two_threads(fn):
+    """[fn() on 1 thread, fn() on 2 threads], the thread setting restored after."""
+    outs = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            outs.append(fn())
+    finally:
+        convcore.set_num_threads(None)
+    return outs
+
+
+class TestShifted:
+    """Small maps between many channels: shifted GEMMs over images laid out batch innermost
+    (src/shifted.pyx)."""
+
+    CASES = [  # nd, n, c_in, c_out, spatial, kernel, stride, padding, dilation
+        (2, 4, 16, 6, (4, 4), 3, 1, 1, 1),  # the digits network's second layer, smaller
+        (2, 4, 16, 5, (2, 2), 3, 1, 1, 1),  # ResNet's third stage on 32x32 images
+        (2, 4, 16, 3, (5, 2), (3, 2), 2, ((1, 0), (2, 1)), 1),  # strided, uneven padding
+        (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
+        (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
+        (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
+        (1, 4, 16, 4, (9,), 3, 1, 1, 1),
+        (3, 4, 16, 3, (2, 3, 2), 3, 1, 1, 1),
+    ]
+
+    @pytest.mark.parametrize("case", CASES)
+    def test_matches_reference(self, case, monkeypatch):
+        # the forward with bias and both gradients against the formula in float64; in float32
+        # close to them and the same bits on 1 and 2 threads; steps of 2 images, so that a thread
+        # runs several and the weight gradient sums several chunks
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "SHIFTED_IMAGES", 2)
+        nd, n, c_in, c_out, spatial, k, s, p, d = case
+        kw = dict(stride=s, padding=p, dilation=d)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in) + expand(k, nd))
+        b = rng.standard_normal(c_out)
+        assert choice.shifted_images(plan_module.Plan(x, w, s, p, d, 1, nd)) == 2  # it runs
+        ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), 1)
+        gy = rng.standard_normal(ref.shape)
+        grads = reference_conv_grads(x, w, gy, expand(s, nd), _pads(p, nd), expand(d, nd))
+        np.testing.assert_allclose(conv(nd)(x, w, b, **kw), ref, rtol=1e-12, atol=1e-12)
+        for ours, exact in zip(conv_backward(nd)(gy, x, w, **kw),
+                               grads + (gy.sum(axis=(0,) + tuple(range(2, nd + 2))),)):
+            np.testing.assert_allclose(ours, exact, rtol=1e-12, atol=1e-12)
+        x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
+        outs = _on_one_and_two_threads(lambda: (conv(nd)(x32, w32, b32, **kw),)
+                                       + conv_backward(nd)(gy32, x32, w32, **kw)[:2])
+        for one, two, exact in zip(*outs, (ref,) + grads):
+            assert one.dtype == np.float32
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    @pytest.mark.parametrize("x_shape, w_shape, stride, padding, groups, images", [
+        ((32, 32, 4, 4), (64, 32, 3, 3), 1, 1, 1, 16),  # the digits network
+        ((32, 128, 4, 4), (128, 128, 3, 3), 1, 1, 1, 16),  # ResNet on 32x32: second stage
+        ((32, 256, 2, 2), (256, 256, 3, 3), 1, 1, 1, 16),  # third stage
+        ((32, 128, 4, 4), (256, 128, 1, 1), 2, 0, 1, 16),  # its strided shortcut
+        ((12, 64, 4, 4), (64, 64, 3, 3), 1, 1, 1, 6),  # half the batch a step
+        ((32, 64, 8, 8), (64, 64, 3, 3), 1, 1, 1, 0),  # 64 positions: Winograd
+        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 0),  # strided, 16 positions: im2col
+        ((32, 256, 2, 2), (512, 256, 3, 3), 2, 1, 1, 0),  # one position: the dense matrix
+        ((32, 128, 4, 4), (128, 128, 1, 1), 1, 0, 1, 0),  # 1x1: the input is the GEMM's operand
+        ((32, 8, 4, 4), (64, 8, 3, 3), 1, 1, 1, 0),  # few input channels
+        ((32, 64, 4, 4), (64, 32, 3, 3), 1, 1, 2, 0),  # grouped
+        ((8, 16, 40, 40), (16, 16, 3, 3), 20, 1, 1, 0),  # a large input, few outputs
+    ])
+    def test_used_where_it_pays(self, x_shape, w_shape, stride, padding, groups, images):
+        c = plan_module.Plan(np.zeros(x_shape), np.zeros(w_shape), stride, padding, 1, groups, 2)
+        assert choice.shifted_images(c) == images
+
+    def test_against_torch_in_float32(self, monkeypatch):
+        # the digits network's 32 -> 64 layer on 4x4 maps, forward and both gradients against
+        # PyTorch's autograd, the same bits on 1 and 2 threads
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, 32, 4, 4)).astype(np.float32)
+        w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(64).astype(np.float32)
+        gy = rng.standard_normal((32, 64, 4, 4)).astype(np.float32)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ty = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
+        ty.backward(torch.tensor(gy))
+        outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b, padding=1),)
+                                       + F.conv2d_backward(gy, x, w, padding=1))
+        for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
+            theirs = theirs.detach().numpy()
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+            np.testing.assert_array_equal(ours, two)
+
+    @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
+    def test_gradients_are_new_arrays(self, kernel, stride):
+        # the weight gradient is summed in scratch kept between calls: what a call returns must
+        # not change with the next call (a 1x1 kernel's sum has the gradient's layout already)
+        x = rng.standard_normal((4, 16, 4, 4)).astype(np.float32)
+        w = rng.standard_normal((8, 16, kernel, kernel)).astype(np.float32)
+        gy = rng.standard_normal(F.conv2d(x, w, stride=stride, padding=kernel // 2).shape)
+        first = F.conv2d_backward(gy, x, w, stride=stride, padding=kernel // 2)
+        kept = [g.copy() for g in first]
+        F.conv2d_backward(2 * gy, -x, w, stride=stride, padding=kernel // 2)
+        for g, k in zip(first, kept):
+            np.testing.assert_array_equal(g, k)
+
+    def test_kernels_refuse_mismatched_shapes(self):
+        from convcore._kernels import shifted as _shifted
+        c = plan_module.Plan(np.zeros((2, 16, 4, 4)), np.zeros((4, 16, 3, 3)), 1, 1, 1, 1, 2)
+        x, y = np.zeros((2, 16, 16)), np.zeros((2, 4, 16))
+        wt, work = np.zeros((9, 4, 16)), np.zeros((1, 320))
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _shifted.forward(x, wt[:8].copy(), np.zeros(0), y, c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _shifted.forward(x, wt, np.zeros(0), y, c.geometry, 2, work, 1)  # work too small
+        with pytest.raises(ValueError, match="forward: bias must be empty or hold one"):
+            _shifted.forward(x, wt, np.zeros(3), y, c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
+            _shifted.backward_input(y, wt, np.zeros((2, 15, 16)), c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
+            _shifted.backward_weight(y, x, np.zeros((1, 9, 4, 15)), c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="backward_weight: grad_wt must hold between 1"):
+            _shifted.backward_weight(y, x, np.zeros((3, 9, 4, 16)), c.geometry, 1, work, 1)
 
 
 class TestAgainstTorch:

@@ -98,6 +98,26 @@ WEIGHT_CHUNK_BYTES = 8 * 1024 * 1024
 # against 54; with 4 input channels, im2col, 31 against 71).
 MIN_CHANNELS_BY_CONV = 16
 
+# Output positions per image up to which, and input channels from which, an ungrouped convolution
+# runs by shifted GEMMs over images laid out batch innermost (src/shifted.pyx): one GEMM per
+# kernel tap and run of output positions, reading the input in place and skipping the zero
+# padding, where im2col copies every input value once per tap and Winograd transforms a few 2x2
+# tiles per image. Measured (ms, one thread, forward / weight gradient, batch 32, 3x3 'same'):
+# 32x32x4x4 by 64x32x3x3 0.18/0.23 against 0.47/0.64 by Winograd and 0.34/0.51 by im2col;
+# 32x128x4x4 by 128x128x3x3 1.24/1.61 against 1.41/1.82; on 8x8 maps (32x64x8x8 by 64x64x3x3)
+# 1.57/1.84 against 1.36/1.72 by Winograd. With a stride along W every output position is a GEMM
+# of its own, as wide as the step's images: up to 4 positions that pays (32x128x4x4 by 256x128x3x3
+# stride 2, forward 0.75 against 0.94 by im2col; 32x128x4x4 by 256x128x1x1 stride 2, 0.19 against
+# 0.28), on 16 it does not (32x64x8x8 by 128x64x3x3 stride 2: 1.17 against 1.00).
+SHIFTED_MAX_POSITIONS = 16
+SHIFTED_MAX_POSITIONS_STRIDED = 4
+# Input positions per image at most: a step lays out the whole input maps of its images (a large
+# stride over a large map would lay out much that no tap reads).
+SHIFTED_MAX_INPUT = 64
+SHIFTED_MIN_CHANNELS = 16
+# Images per step of the shifted GEMMs: their columns are a run's positions times the images.
+SHIFTED_IMAGES = 16
+
 # Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
 # go faster by im2col + GEMM (8x64x56x56, 3x3: 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1).
 DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
@@ -113,6 +133,22 @@ def small_maps(c):
     on a busy machine: forward 2.5 ms by im2col against 2.0, input gradient 2.9 against 1.6,
     weight gradient 2.6 against 1.7)."""
     return c.groups == 1 and 2 * math.prod(c.x.shape[2:]) <= math.prod(c.weight.shape[2:])
+
+
+def shifted_images(c):
+    """Images per step when `c` runs by shifted GEMMs (see SHIFTED_MAX_POSITIONS), else 0:
+    ungrouped, many input channels, small input and output maps, not a 1x1 convolution that reads
+    its input in place."""
+    most = SHIFTED_MAX_POSITIONS_STRIDED if c.stride[-1] > 1 else SHIFTED_MAX_POSITIONS
+    if (c.groups != 1 or c.weight.shape[1] < SHIFTED_MIN_CHANNELS
+            or not 2 <= math.prod(c.out_spatial) <= most
+            or math.prod(c.x.shape[2:]) > SHIFTED_MAX_INPUT):
+        return 0
+    if math.prod(c.weight.shape[2:]) == 1 and c.stride == (1,) * c.nd and not any(
+            lo or hi for lo, hi in c.pads):
+        return 0
+    batch = c.x.shape[0]
+    return even_steps(batch, max(1, min(SHIFTED_IMAGES, (batch + 1) // 2)))
 
 
 def shallow(c):

@@ -1,15 +1,19 @@
 """Which engine computes the forward pass and each gradient of a checked convolution (a
-:class:`~.plan.Plan`), by the rules of ``choice``: the dense matrix of small maps, the direct
+:class:`~.plan.Plan`), by the rules of ``choice``: shifted GEMMs over small maps between many
+channels, the dense matrix of maps smaller than the kernel, the direct
 depthwise kernels, the direct kernels of shallow first layers, Winograd, else im2col. Kernel taps
 that meet only zero padding are left out first (``plan.trim_taps``)."""
 import numpy as np
 
-from . import by_depthwise, by_im2col, by_shallow, by_smallmaps, by_winograd, choice
+from . import by_depthwise, by_im2col, by_shallow, by_shifted, by_smallmaps, by_winograd, choice
 from .plan import Plan, flat, trim_taps
 
 
 def forward(c, bias):
     """Run the forward pass of the checked arguments `c`; `bias` (C_out,) or empty."""
+    images = choice.shifted_images(c)
+    if images:
+        return by_shifted.forward(c, bias, images)
     if choice.small_maps(c):
         return by_smallmaps.forward(c, bias)
     c = trim_taps(c)
@@ -59,7 +63,14 @@ def backward(c, gy, need_input, need_weight, need_bias):
     # the taps that meet only zero padding get a zero weight gradient and give no input gradient:
     # the kernels run without them
     t = trim_taps(c)
-    if (need_input or need_weight) and choice.small_maps(c):
+    images = choice.shifted_images(c)
+    if images:  # (runs only over the taps that meet the input: the weight gradient comes out whole)
+        if need_input:
+            grad_x = by_shifted.input_grad(c, gy, images)
+        if need_weight:
+            grad_w = by_shifted.weight_grad(c, gy, images)
+        t = c
+    elif (need_input or need_weight) and choice.small_maps(c):
         # (the untrimmed taps: the weight gradient comes out whole)
         grad_x, grad_w = by_smallmaps.backward(c, gy, need_input, need_weight)
         t = c

@@ -7,3 +7,4 @@ from ..._kernels import depthwise, smallmaps  # noqa: F401 (the engines' handles
 im2col = load("im2col")  # the widest build this CPU may run (convcore._cpu)
 winograd = load("winograd")  # Winograd F(2x2, 3x3) for 3x3 kernels (src/winograd.pyx)
 shallow = load("shallow")  # direct convolution of shallow first layers (src/shallow.pyx)
+from ..._kernels import shifted  # noqa: E402,F401 (small maps as shifted GEMMs, src/shifted.pyx)

@@ -1,0 +1,51 @@
+"""The shifted-GEMM engine: convolutions over small maps between many channels, several images a
+step laid out batch innermost, one GEMM per kernel tap and run of output positions
+(src/shifted.pyx); both gradients the same way (the weight gradient summed in a fixed number of
+chunks)."""
+import numpy as np
+
+from ..._threads import blas_threads
+from . import choice, kernels, scratch
+from .plan import flat
+
+
+def _per_thread(c, images):
+    """The scratch of one thread: `images` images of input and of output, batch innermost."""
+    size = (c.x.shape[1] * c.geometry[0].prod() + c.weight.shape[0] * c.geometry[1].prod()) * images
+    return lambda t: (scratch.empty("shifted", (t, int(size)), c.dtype),)
+
+
+def _by_tap(weight):
+    """(taps, C_out, C_in): the weight matrix of every kernel tap."""
+    c_out, c_in = weight.shape[:2]
+    wt = scratch.empty("shifted_weights", (weight[0, 0].size, c_out, c_in), weight.dtype)
+    np.copyto(wt, weight.reshape(c_out, c_in, -1).transpose(2, 0, 1))
+    return wt
+
+
+def forward(c, bias, images):
+    y = np.empty(c.out_shape, dtype=c.dtype)
+    c.run(kernels.shifted.forward, flat(c.x), _by_tap(c.weight), bias, flat(y), c.geometry,
+          images, per_image=_per_thread(c, images), images=images)
+    return y
+
+
+def input_grad(c, gy, images):
+    grad_x = np.empty(c.x.shape, dtype=c.dtype)
+    c.run(kernels.shifted.backward_input, flat(gy), _by_tap(c.weight), flat(grad_x), c.geometry,
+          images, per_image=_per_thread(c, images), images=images)
+    return grad_x
+
+
+def weight_grad(c, gy, images):
+    """The weight gradient, images summed `images` at a time in chunks fixed by the shapes (the
+    same bits on any thread count)."""
+    c_out, c_in = c.weight.shape[:2]
+    taps = c.weight[0, 0].size
+    chunks = min(choice.weight_chunks(c.x.shape[0], c.weight.nbytes), -(-c.x.shape[0] // images))
+    partial = scratch.zeros("shifted_partial", (chunks, taps, c_out, c_in), c.dtype)
+    c.run(kernels.shifted.backward_weight, flat(gy), flat(c.x), partial, c.geometry, images,
+          per_image=_per_thread(c, images))
+    grad_w = np.empty(c.weight.shape, dtype=c.dtype)  # (a new array: never the scratch's)
+    np.copyto(grad_w.reshape(c_out, c_in, taps), scratch.sum_chunks(partial).transpose(1, 2, 0))
+    return grad_w

@@ -1,0 +1,232 @@
+"""Convolution of small feature maps between many channels as shifted GEMMs, batch innermost.
+
+A step takes ``nb`` images and lays them out batch innermost, ``xt[c, q, b] = x[b, c, q]`` (q an
+input position). A kernel tap then joins a run of output positions along a row to a run of input
+positions, and for all nb images both runs are contiguous: the tap's share of the run is one GEMM
+``yt[:, run] += w_tap[C_out, C_in] @ xt[:, run]`` that reads the input in place. Where im2col
+copies every input value once per tap and multiplies the zero padding with the rest (a 3x3 'same'
+layer on 4x4 maps: 144 tap-position pairs of which 100 meet the input), the runs here stop at the
+input's edge, and a tap's runs that follow on from each other in both the output and the input
+(stride 1, whole rows as wide as the input) are one GEMM. With a stride along W every output
+position is a run of its own.
+
+The runs ("segments": tap, first output position, first input position, length) depend on the
+geometry only; they are listed once per call and shared by every step.
+
+Functions (arrays C-contiguous; arguments validated by ``convcore.functional.conv``, array shapes
+checked here against the geometry; ungrouped convolutions only):
+
+- ``forward(x, wt, bias, y, geometry, images, work, n_threads)``: ``x`` (N, C_in, D*H*W), ``wt``
+  (taps, C_out, C_in) the weights tap by tap, ``bias`` (C_out,) or empty, ``y`` (N, C_out, L)
+  written; ``images`` images a step, ``work`` (n_threads, (C_in * D*H*W + C_out * L) * images).
+- ``backward_input(grad_y, wt, grad_x, geometry, images, work, n_threads)``: ``grad_x`` (N, C_in,
+  D*H*W) written: every run's ``w_tap^T @ grad_y[:, run]`` added onto the input positions it
+  read; ``work`` as for ``forward``.
+- ``backward_weight(grad_y, x, grad_wt, geometry, images, work, n_threads)``: ``grad_wt``
+  (n_chunks, taps, C_out, C_in), zero-filled by the caller; chunk k receives the images k * N //
+  n_chunks to (k + 1) * N // n_chunks, ``images`` at a time, in order (the same bits on any
+  thread count, as im2col's ``backward_weight``); ``work`` as for ``forward``.
+"""
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+from blas cimport gemm
+from fused cimport floating
+from geometry cimport Geometry, read_geometry, valid_range
+from image_items cimport run_images
+from parallel cimport import_parallel
+
+import_parallel()
+
+
+cdef struct Segment:
+    Py_ssize_t tap, out, inp, n   # tap; first output and input position; positions in the run
+
+
+cdef Py_ssize_t _segments(const Geometry *g, Segment *seg) noexcept nogil:
+    """Write the runs of `g` to seg (room for taps * oD * oH * oW of them) and return their
+    number: per tap, output row and position ow in the range that reads the input (all of it in
+    one run with stride 1 along W), a run continuing the tap's previous one where both its output
+    and its input positions follow on."""
+    cdef Py_ssize_t n = 0, i, j, l, t, od, oh, ow, d, h, w0, lo, hi, q_out, q_in, run, first
+    cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2], H = g.n_in[1], W = g.n_in[2]
+    for i in range(g.k[0]):
+        for j in range(g.k[1]):
+            for l in range(g.k[2]):
+                t = (i * g.k[1] + j) * g.k[2] + l
+                first = n  # this tap's first run
+                w0 = l * g.dil[2] - g.p[2]
+                valid_range(w0, g.s[2], W, oW, &lo, &hi)
+                run = hi - lo if g.s[2] == 1 else 1
+                for od in range(g.n_out[0]):
+                    d = od * g.s[0] - g.p[0] + i * g.dil[0]
+                    if d < 0 or d >= g.n_in[0]:
+                        continue
+                    for oh in range(oH):
+                        h = oh * g.s[1] - g.p[1] + j * g.dil[1]
+                        if h < 0 or h >= H:
+                            continue
+                        ow = lo
+                        while ow < hi:
+                            q_out = (od * oH + oh) * oW + ow
+                            q_in = (d * H + h) * W + w0 + ow * g.s[2]
+                            if (n > first and seg[n - 1].out + seg[n - 1].n == q_out
+                                    and seg[n - 1].inp + seg[n - 1].n == q_in):
+                                seg[n - 1].n += run
+                            else:
+                                seg[n].tap, seg[n].out, seg[n].inp, seg[n].n = t, q_out, q_in, run
+                                n += 1
+                            ow += run
+    return n
+
+
+cdef void _from_batch_inner(const floating *src, floating *dst, Py_ssize_t nb,
+                            Py_ssize_t channels, Py_ssize_t L, const floating *bias) noexcept nogil:
+    """dst[b, o, q] = src[(o * L + q) * nb + b] (+ bias[o] unless NULL): back to (image, channel,
+    position)."""
+    cdef Py_ssize_t b, o, q
+    cdef floating *d
+    cdef const floating *s
+    cdef floating shift
+    for b in range(nb):
+        for o in range(channels):
+            d = dst + (b * channels + o) * L
+            s = src + o * L * nb + b
+            shift = bias[o] if bias != NULL else 0
+            for q in range(L):
+                d[q] = s[q * nb] + shift
+
+
+cdef void _to_batch_inner(const floating *src, floating *dst, Py_ssize_t nb,
+                          Py_ssize_t rows) noexcept nogil:
+    """dst[r * nb + b] = src[b * rows + r]: nb images of `rows` values, batch innermost."""
+    cdef Py_ssize_t b, r
+    for b in range(nb):
+        for r in range(rows):
+            dst[r * nb + b] = src[b * rows + r]
+
+
+cdef enum:
+    _FORWARD = 0
+    _INPUT_GRAD = 1
+    _WEIGHT_GRAD = 2
+
+
+cdef struct _Job:
+    int kind           # _FORWARD, _INPUT_GRAD or _WEIGHT_GRAD
+    const void *x
+    const void *w      # forward, input gradient: the weights tap by tap (taps, C_out, C_in)
+    const void *bias   # forward: NULL or (C_out,)
+    const void *gy     # both gradients: the output gradient
+    const Segment *seg
+    Py_ssize_t n_seg, c_in, c_out, taps, plane, L
+
+
+cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item, Py_ssize_t n,
+                Py_ssize_t nb) noexcept nogil:
+    """Images n..n + nb: the forward's outputs, their input gradient, or their weight gradient
+    added to chunk ``item`` of grad_wt."""
+    cdef const _Job *j = <const _Job *> job
+    cdef Py_ssize_t c_in = j.c_in, c_out = j.c_out, plane = j.plane, L = j.L, s
+    cdef floating *xt = work
+    cdef floating *yt = work + c_in * plane * nb
+    cdef const floating *w = <const floating *> j.w
+    cdef const Segment *sg
+    if j.kind != _INPUT_GRAD:
+        _to_batch_inner(<const floating *> j.x + n * c_in * plane, xt, nb, c_in * plane)
+    if j.kind != _FORWARD:
+        _to_batch_inner(<const floating *> j.gy + n * c_out * L, yt, nb, c_out * L)
+    if j.kind == _FORWARD:
+        memset(yt, 0, c_out * L * nb * sizeof(floating))
+        for s in range(j.n_seg):  # yt[:, out run] += w_tap @ xt[:, input run]
+            sg = &j.seg[s]
+            gemm(False, False, c_out, sg.n * nb, c_in, 1, w + sg.tap * c_out * c_in, c_in,
+                 xt + sg.inp * nb, plane * nb, 1, yt + sg.out * nb, L * nb)
+        _from_batch_inner(yt, out + n * c_out * L, nb, c_out, L, <const floating *> j.bias)
+    elif j.kind == _INPUT_GRAD:
+        memset(xt, 0, c_in * plane * nb * sizeof(floating))
+        for s in range(j.n_seg):  # gxt[:, input run] += w_tap^T @ gyt[:, out run]
+            sg = &j.seg[s]
+            gemm(True, False, c_in, sg.n * nb, c_out, 1, w + sg.tap * c_out * c_in, c_in,
+                 yt + sg.out * nb, L * nb, 1, xt + sg.inp * nb, plane * nb)
+        _from_batch_inner(xt, out + n * c_in * plane, nb, c_in, plane, NULL)
+    else:
+        out += item * j.taps * c_out * c_in  # the item's chunk of grad_wt
+        for s in range(j.n_seg):  # gw_tap[C_out, C_in] += gyt[:, out run] @ xt[:, input run]^T
+            sg = &j.seg[s]
+            gemm(False, True, c_out, c_in, sg.n * nb, 1, yt + sg.out * nb, L * nb,
+                 xt + sg.inp * nb, plane * nb, 1, out + sg.tap * c_out * c_in, c_in)
+
+
+cdef int _run(int kind, const floating *x, const floating *w, const floating *bias, const floating *gy,
+              floating *out, floating[:, ::1] work, const Geometry *g, Py_ssize_t N,
+              Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t images, Py_ssize_t n_chunks,
+              int n_threads) except -1:
+    cdef _Job j
+    cdef Segment *seg = <Segment *> malloc(max(g.taps * g.L, 1) * sizeof(Segment))
+    if seg == NULL:
+        raise MemoryError()
+    j.kind, j.x, j.w, j.bias, j.gy, j.seg = kind, x, w, bias, gy, seg
+    j.c_in, j.c_out, j.taps, j.plane, j.L = c_in, c_out, g.taps, g.plane, g.L
+    try:
+        with nogil:
+            j.n_seg = _segments(g, seg)
+            run_images(_step[float], _step[double], floating is double, &j, out, &work[0, 0],
+                       work.shape[1], N, images, n_chunks, n_threads)
+    finally:
+        free(seg)
+    return 0
+
+
+cdef int _check(str name, const Geometry *g, bint ok, Py_ssize_t c_in, Py_ssize_t c_out,
+                Py_ssize_t images, Py_ssize_t work_rows, Py_ssize_t work_size,
+                int n_threads) except -1:
+    if (not ok or images < 1 or work_rows < max(n_threads, 1)
+            or work_size < (c_in * g.plane + c_out * g.L) * images):
+        raise ValueError(f"{name}: array shapes do not match the geometry")
+    return 0
+
+
+def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wt, const floating[::1] bias,
+            floating[:, :, ::1] y, const long long[:, ::1] geometry, Py_ssize_t images,
+            floating[:, ::1] work, int n_threads):
+    """y = the convolution of x with the weights wt (taps, C_out, C_in), ``images`` a step."""
+    cdef Geometry g = read_geometry(geometry)
+    _check("forward", &g, x.shape[2] == g.plane and wt.shape[0] == g.taps
+           and wt.shape[2] == x.shape[1] and y.shape[0] == x.shape[0]
+           and y.shape[1] == wt.shape[1] and y.shape[2] == g.L, x.shape[1], wt.shape[1], images,
+           work.shape[0], work.shape[1], n_threads)
+    if bias.shape[0] not in (0, wt.shape[1]):
+        raise ValueError("forward: bias must be empty or hold one value per output channel")
+    _run(_FORWARD, &x[0, 0, 0], &wt[0, 0, 0], &bias[0] if bias.shape[0] > 0 else NULL, NULL, &y[0, 0, 0],
+         work, &g, x.shape[0], x.shape[1], wt.shape[1], images, 0, n_threads)
+
+
+def backward_input(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] wt,
+                   floating[:, :, ::1] grad_x, const long long[:, ::1] geometry, Py_ssize_t images,
+                   floating[:, ::1] work, int n_threads):
+    """grad_x = the input gradient for the weights wt (taps, C_out, C_in), ``images`` a step."""
+    cdef Geometry g = read_geometry(geometry)
+    _check("backward_input", &g, grad_x.shape[2] == g.plane and wt.shape[0] == g.taps
+           and wt.shape[2] == grad_x.shape[1] and grad_y.shape[0] == grad_x.shape[0]
+           and grad_y.shape[1] == wt.shape[1] and grad_y.shape[2] == g.L, grad_x.shape[1],
+           wt.shape[1], images, work.shape[0], work.shape[1], n_threads)
+    _run(_INPUT_GRAD, NULL, &wt[0, 0, 0], NULL, &grad_y[0, 0, 0], &grad_x[0, 0, 0], work, &g,
+         grad_x.shape[0], grad_x.shape[1], wt.shape[1], images, 0, n_threads)
+
+
+def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
+                    floating[:, :, :, ::1] grad_wt, const long long[:, ::1] geometry,
+                    Py_ssize_t images, floating[:, ::1] work, int n_threads):
+    """grad_wt[k] (zero-filled by the caller) += the weight gradient, tap by tap, of images
+    k * N // n_chunks to (k + 1) * N // n_chunks, ``images`` at a time, in order."""
+    cdef Geometry g = read_geometry(geometry)
+    cdef Py_ssize_t N = x.shape[0], n_chunks = grad_wt.shape[0]
+    _check("backward_weight", &g, x.shape[2] == g.plane and grad_y.shape[0] == N
+           and grad_y.shape[2] == g.L and grad_wt.shape[1] == g.taps
+           and grad_wt.shape[2] == grad_y.shape[1] and grad_wt.shape[3] == x.shape[1],
+           x.shape[1], grad_y.shape[1], images, work.shape[0], work.shape[1], n_threads)
+    if n_chunks < 1 or n_chunks > max(N, 1):
+        raise ValueError("backward_weight: grad_wt must hold between 1 and N partial sums")
+    _run(_WEIGHT_GRAD, &x[0, 0, 0], NULL, NULL, &grad_y[0, 0, 0], &grad_wt[0, 0, 0, 0], work, &g, N,
+         x.shape[1], grad_y.shape[1], images, n_chunks, n_threads)
