@@ -41,7 +41,8 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "recheck": {"avx2": ["-mavx2"]},
             "winograd": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
             "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
-            "shallow": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]}}
+            "shallow": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]},
+            "dense": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]}}
 
 
 def x86_variants_supported():
