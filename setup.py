@@ -45,7 +45,9 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "dense": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]},
             # (no contraction into FMA: every build gives the baseline's bits)
             "depthwise": {"avx2": ["-mavx2", "-ffp-contract=off"],
-                          "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
+                          "avx512f": ["-mavx512f", "-ffp-contract=off"]},
+            "pooling": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                        "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
 
 
 def x86_variants_supported():
