@@ -37,7 +37,7 @@ from pooling_c cimport max_taps
 import_parallel()
 
 cdef enum:
-    STACK_MAX_WIDTH = 16  # output widths up to which stride-1 max pooling stacks its planes
+    STACK_MAX_WIDTH = 16  # output widths (times the stride) up to which max pooling stacks planes
     STACK_VALUES = 4096   # padded positions of the planes stacked into one run
 
 
@@ -231,23 +231,32 @@ cdef void _max_rows(const floating *x, floating *y, long long *idx, const Geomet
 
 
 cdef bint _stacks(const Geometry *geo, bint indices) noexcept nogil:
-    """Whether max pooling stacks its planes (_max_stack): no indices, 2-D, stride 1, short
-    rows (where row-by-row loops are mostly overhead)."""
-    return (not indices and geo.n_in[0] == 1 and geo.k[0] == 1 and geo.s[1] == 1
-            and geo.s[2] == 1 and geo.n_out[2] <= STACK_MAX_WIDTH)
+    """Whether max pooling stacks its planes (_max_stack): no indices, 2-D, short rows (where
+    row-by-row loops are mostly overhead): stride 1 and rows up to STACK_MAX_WIDTH, or stride 2
+    and rows up to STACK_MAX_WIDTH / 4 (the stacked run takes every position, four times the
+    outputs kept)."""
+    cdef Py_ssize_t most = geo.s[1] * geo.s[2]
+    return (not indices and geo.n_in[0] == 1 and geo.k[0] == 1 and most <= 4
+            and geo.s[1] <= 2 and geo.s[2] <= 2 and geo.n_out[2] * most <= STACK_MAX_WIDTH)
+
+
+cdef inline void _padded(const Geometry *geo, Py_ssize_t *Hp, Py_ssize_t *Wp) noexcept nogil:
+    """The rows and columns of a padded plane of _max_stack: every window's reach."""
+    Hp[0] = (geo.n_out[1] - 1) * geo.s[1] + (geo.k[1] - 1) * geo.dil[1] + 1
+    Wp[0] = (geo.n_out[2] - 1) * geo.s[2] + (geo.k[2] - 1) * geo.dil[2] + 1
 
 
 cdef bint _max_stack(const floating *x, Py_ssize_t count, floating *y, const Geometry *geo,
                      const Py_ssize_t *off, floating *pad, floating *wide) noexcept nogil:
-    """The maxima of `count` consecutive planes with stride 1: the planes are copied one after
-    another into the -inf padded planes of ``pad`` (Hp x Wp each, then a tail; -inf outside the
-    input since the scratch was made), every tap is then one run over all of them (max_taps),
-    a wide output of Wp columns per row whose extra rows and columns are dropped on the way
-    out. The taps in the same order as _max_outputs, the padding never larger: the same maxima.
+    """The maxima of `count` consecutive planes: the planes are copied one after another into
+    the -inf padded planes of ``pad`` (Hp x Wp each, then a tail; -inf outside the input since
+    the scratch was made), every tap is then one run over all of them (max_taps), a wide output
+    of the windows at every position, of which the rows and columns of the stride are kept. The taps in the same order as _max_outputs, the padding never larger: the same maxima.
     Returns True when a NaN was read (the caller then takes these planes the other way, which
     keeps the first NaN)."""
     cdef Py_ssize_t oH = geo.n_out[1], oW = geo.n_out[2], H = geo.n_in[1], W = geo.n_in[2]
-    cdef Py_ssize_t Hp = oH + (geo.k[1] - 1) * geo.dil[1], Wp = oW + (geo.k[2] - 1) * geo.dil[2]
+    cdef Py_ssize_t sh = geo.s[1], sw = geo.s[2], Hp, Wp
+    _padded(geo, &Hp, &Wp)
     cdef Py_ssize_t size = Hp * Wp, pt = geo.p[1], pl = geo.p[2], i, r, c
     # the padded rows [r0, r1) and columns [c0, c1) hold input row r - pt, column c - pl
     cdef Py_ssize_t r0 = min(max(pt, 0), Hp), r1 = min(max(H + pt, r0), Hp)
@@ -264,11 +273,12 @@ cdef bint _max_stack(const floating *x, Py_ssize_t count, floating *y, const Geo
                 nans += src[c] != src[c]
     if nans:
         return True
-    max_taps(pad, wide, (count - 1) * size + oH * Wp, off, geo.k[1] * geo.k[2])
+    max_taps(pad, wide, (count - 1) * size + ((oH - 1) * sh + 1) * Wp, off,
+             geo.k[1] * geo.k[2])
     for i in range(count):
         for r in range(oH):
             for c in range(oW):
-                y[(i * oH + r) * oW + c] = wide[i * size + r * Wp + c]
+                y[(i * oH + r) * oW + c] = wide[i * size + r * sh * Wp + c * sw]
     return False
 
 
@@ -491,12 +501,12 @@ def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] 
     _set_indices(&j, indices)
     j.max_rows = _by_rows(&geo, j.idx != NULL, &j.tiles2)
     j.stacked = _stacks(&geo, j.idx != NULL)
-    cdef Py_ssize_t size, wp
+    cdef Py_ssize_t size, hp, wp
     cdef Py_ssize_t[::1] off
     cdef floating[:, ::1] scratch
     if j.stacked:  # per thread: the -inf padded planes, then the wide output
-        wp = geo.n_out[2] + (geo.k[2] - 1) * geo.dil[2]
-        size = (geo.n_out[1] + (geo.k[1] - 1) * geo.dil[1]) * wp
+        _padded(&geo, &hp, &wp)
+        size = hp * wp
         j.stack = max(1, STACK_VALUES // size)
         j.pad_size = j.stack * size + (geo.k[2] - 1) * geo.dil[2]
         j.scratch_size = j.pad_size + j.stack * size
