@@ -26,13 +26,14 @@ class TestLinear:
         np.testing.assert_allclose(F.linear(x, w, b), ref, rtol=1e-12, atol=1e-12)
 
     @pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-5), (np.float64, 1e-12)])
-    @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (3, 7, 5), (4, 16, 4), (5, 17, 9),
-                                         (16, 300, 13), (17, 33, 6), (32, 64, 10), (33, 40, 3),
-                                         (16, 1000, 130)])
+    @pytest.mark.parametrize("m, k, n", [(3, 7, 5), (16, 300, 13), (33, 40, 3), (1, 1, 1 << 18),
+                                         (3, 257, 1021), (4, 16, 1 << 14), (5, 1025, 259),
+                                         (17, 513, 515), (32, 64, 4099), (33, 1024, 257)])
     @pytest.mark.parametrize("bias", [True, False])
     def test_small_and_large_batches_against_a_float64_product(self, m, k, n, dtype, rtol, bias):
-        """Batches up to SMALL_BATCH rows take the kernel that reads each weight row once (its
-        row, batch and k tails included), larger ones GEMM; both agree with NumPy in float64."""
+        """Batches up to SMALL_BATCH rows against LARGE_WEIGHTS or more take the kernel that reads
+        each weight row once (its row, batch and k tails included), the others GEMM; all agree
+        with NumPy in float64."""
         x = rng.standard_normal((m, k)).astype(dtype)
         w, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal(n).astype(dtype)
         ref = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0)
