@@ -284,6 +284,31 @@ class TestForward:
             np.testing.assert_array_equal(y[i:i + 1], F.conv2d(x[i:i + 1], w, b, padding=1,
                                                                groups=shape[1]))
 
+    def test_every_build_of_the_depthwise_kernels_gives_the_same_bits(self):
+        """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the depthwise forward
+        (stacked small planes, row runs): the same bits, none contracting into FMA."""
+        import importlib
+
+        from convcore import _cpu
+        results = {}
+        for suffix in [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
+                              if f in _cpu.DETECTED]:
+            try:
+                module = importlib.import_module(f"convcore._kernels.depthwise{suffix}")
+            except ModuleNotFoundError:  # a build without that variant
+                continue
+            for size in (4, 40):  # stacked planes, then rows wider than the stacks take
+                x = np.random.default_rng(size).standard_normal((9, 6, size, size))
+                w = np.random.default_rng(1).standard_normal((12, 1, 3, 3))
+                b = np.random.default_rng(2).standard_normal(12)
+                for dtype in (np.float32, np.float64):
+                    c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, 1, 1, 6, 2)
+                    y = np.empty(c.out_shape, dtype)
+                    module.forward(c.x.reshape(9, 6, -1), c.weight.reshape(12, -1),
+                                   b.astype(dtype), y.reshape(9, 12, -1), c.geometry, 2, 2)
+                    results.setdefault((size, dtype), []).append(y.tobytes())
+        assert all(len(set(v)) == 1 for v in results.values())
+
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):
         # C[m, n] = sum_{i=-w..w} sum_{j=-w..w} h[i + w, j + w] * A[m + i, n + j], for the
