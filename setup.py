@@ -42,7 +42,13 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "recheck": {"avx2": ["-mavx2"]},
             "winograd": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
             "im2col": {"avx2": ["-mavx2"], "avx512f": ["-mavx512f"]},
-            "shallow": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]}}
+            "shallow": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]},
+            "dense": {"avx2": ["-mavx2", "-mfma"], "avx512f": ["-mavx512f", "-mfma"]},
+            # (no contraction into FMA: every build gives the baseline's bits)
+            "depthwise": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                          "avx512f": ["-mavx512f", "-ffp-contract=off"]},
+            "pooling": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                        "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
 
 
 def x86_variants_supported():

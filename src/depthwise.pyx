@@ -21,6 +21,7 @@ from libc.string cimport memset
 
 import numpy as np
 
+from depthwise_c cimport dw_taps
 from fused cimport floating
 from geometry cimport Geometry, read_geometry, valid_range
 from parallel cimport batch_size, import_parallel, run_batches
@@ -29,6 +30,7 @@ import_parallel()
 
 cdef enum:
     WIDE_MAX = 32  # output widths up to which small planes take the padded-plane runs
+    STACK_VALUES = 4096  # padded positions of the planes stacked into one run (L1 for two arrays)
 
 cdef enum Op:
     FORWARD        # y += w * x
@@ -113,35 +115,38 @@ cdef bint _wide_pays(const Geometry *g) noexcept nogil:
             and g.n_out[2] <= WIDE_MAX)
 
 
-cdef void _plane_wide(const floating *x, const floating *w, floating shift, floating *y,
-                      const Geometry *g, floating *pad, floating *wide) noexcept nogil:
-    """``_plane`` for a small plane with stride 1: the plane is copied once, zero padded, into
-    ``pad`` (Hp x Wp rows, then a zero tail), and every tap is then one run over all oH * Wp
-    positions of a wide output; the Wp - oW extra columns of each row are dropped at the end.
-    (Row-by-row runs on a 4x4 plane are 4 long: loop overhead, not arithmetic.)"""
+cdef void _stack_wide(const floating *x, Py_ssize_t x_step, Py_ssize_t count,
+                      const floating *w, floating shift, floating *y, Py_ssize_t y_step,
+                      const Geometry *g, const Py_ssize_t *off, floating *pad,
+                      floating *wide) noexcept nogil:
+    """The output planes of `count` images for one filter (small planes, stride 1): the input
+    planes (``x_step`` apart) are copied once, one after another, into the padded planes of
+    ``pad`` (Hp x Wp each, then a tail; zero outside the input since the scratch was made), and
+    every tap is then one run over all of them at once, a wide output of Wp columns per row; the rows and columns past each plane's output are dropped when
+    the planes are copied out (``y_step`` apart). Every output is the shift plus its taps in
+    order, whatever the count. (Row-by-row runs on a 4x4 plane are 4 long: loop overhead, not
+    arithmetic; a run over 32 stacked 4x4 planes is 32 vectors.)"""
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2], H = g.n_in[1], W = g.n_in[2]
     cdef Py_ssize_t kh = g.k[1], kw = g.k[2], dh = g.dil[1], dw = g.dil[2]
-    cdef Py_ssize_t Hp = oH + (kh - 1) * dh, Wp = oW + (kw - 1) * dw, n = oH * Wp
-    cdef Py_ssize_t r, c, sr, sc, j, l, q, off
-    cdef floating wv
-    for r in range(Hp):
-        sr = r - g.p[1]
-        for c in range(Wp):
-            sc = c - g.p[2]
-            pad[r * Wp + c] = x[sr * W + sc] if 0 <= sr < H and 0 <= sc < W else 0
-    for q in range(Hp * Wp, Hp * Wp + (kw - 1) * dw):
-        pad[q] = 0
-    for q in range(n):
-        wide[q] = shift
-    for j in range(kh):
-        for l in range(kw):
-            wv = w[j * kw + l]
-            off = j * dh * Wp + l * dw
-            for q in range(n):
-                wide[q] += wv * pad[q + off]
-    for r in range(oH):
-        for c in range(oW):
-            y[r * oW + c] = wide[r * Wp + c]
+    cdef Py_ssize_t Hp = oH + (kh - 1) * dh, Wp = oW + (kw - 1) * dw, size = Hp * Wp
+    cdef Py_ssize_t n = (count - 1) * size + oH * Wp
+    cdef Py_ssize_t pt = g.p[1], pl = g.p[2], r, c, i
+    # the padded rows [r0, r1) and columns [c0, c1) hold input row r - pt, column c - pl
+    cdef Py_ssize_t r0 = min(max(pt, 0), Hp), r1 = min(max(H + pt, r0), Hp)
+    cdef Py_ssize_t c0 = min(max(pl, 0), Wp), c1 = min(max(W + pl, c0), Wp)
+    cdef const floating *src
+    cdef floating *dst
+    for i in range(count):  # (the zero border was written once, when the scratch was made)
+        for r in range(r0, r1):
+            src = x + i * x_step + (r - pt) * W - pl
+            dst = pad + i * size + r * Wp
+            for c in range(c0, c1):
+                dst[c] = src[c]
+    dw_taps(pad, wide, n, w, off, kh * kw, shift)
+    for i in range(count):
+        for r in range(oH):
+            for c in range(oW):
+                y[i * y_step + r * oW + c] = wide[i * size + r * Wp + c]
 
 
 ctypedef struct Job:
@@ -153,19 +158,21 @@ ctypedef struct Job:
     void* out                # y, grad_x or grad_w
     void* scratch            # FORWARD on wide planes: one row of scratch_size per thread
     Py_ssize_t scratch_size, pad_size
+    Py_ssize_t stack, stacks # FORWARD on wide planes: images per item, items per filter
+    const Py_ssize_t* off    # FORWARD on wide planes: each tap's offset in the padded planes
     double* acc              # WEIGHT_GRAD: one row of acc_size per output channel
     Py_ssize_t acc_size
     const Geometry* g
     const Py_ssize_t* lo
     const Py_ssize_t* hi
     const Py_ssize_t* start
-    Py_ssize_t C, O, multiplier
+    Py_ssize_t N, C, O, multiplier
 
 
 cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
                int tid) noexcept nogil:
-    """Items lo to hi of the job: output planes (n, o) (FORWARD), input planes (n, c)
-    (INPUT_GRAD) or output channels o (WEIGHT_GRAD)."""
+    """Items lo to hi of the job: output planes (n, o) (FORWARD; on small planes, stacks of
+    images of filter o), input planes (n, c) (INPUT_GRAD) or output channels o (WEIGHT_GRAD)."""
     cdef const Geometry* g = j.g
     cdef const floating* a = <const floating*>j.a
     cdef const floating* b = <const floating*>j.b
@@ -174,19 +181,22 @@ cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
     cdef floating shift
     cdef double total
     for p in range(lo, hi):
-        if j.op == FORWARD:
+        if j.op == FORWARD and j.wide:  # item p: images n to n + stack of filter o
+            o = p // j.stacks
+            n = (p - o * j.stacks) * j.stack
+            shift = (<const floating*>j.bias)[o] if j.bias != NULL else 0
+            _stack_wide(a + (n * j.C + o // m) * g.plane, j.C * g.plane, min(j.stack, j.N - n),
+                        b + o * g.taps, shift, out + (n * O + o) * g.L, O * g.L, g, j.off,
+                        scratch, scratch + j.pad_size)
+        elif j.op == FORWARD:
             n = p // O
             o = p - n * O
             shift = (<const floating*>j.bias)[o] if j.bias != NULL else 0
-            if j.wide:
-                _plane_wide(a + (n * j.C + o // m) * g.plane, b + o * g.taps, shift,
-                            out + p * g.L, g, scratch, scratch + j.pad_size)
-            else:
-                for q in range(g.L):
-                    out[p * g.L + q] = shift
-                _taps(FORWARD, out + p * g.L, <const floating*>NULL,
-                      a + (n * j.C + o // m) * g.plane, b + o * g.taps, NULL, g, j.lo, j.hi,
-                      j.start)
+            for q in range(g.L):
+                out[p * g.L + q] = shift
+            _taps(FORWARD, out + p * g.L, <const floating*>NULL,
+                  a + (n * j.C + o // m) * g.plane, b + o * g.taps, NULL, g, j.lo, j.hi,
+                  j.start)
         elif j.op == INPUT_GRAD:
             n = p // j.C
             c = p - n * j.C
@@ -236,16 +246,25 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
     memset(&j, 0, sizeof(Job))
     j.op, j.g, j.C, j.O, j.multiplier = FORWARD, &g, C, O, multiplier
     j.a, j.b, j.bias = &x[0, 0, 0], &w[0, 0], &bias[0] if bias.shape[0] else NULL
-    j.wide = _wide_pays(&g)
+    j.wide, j.N = _wide_pays(&g), N
     cdef floating[:, ::1] scratch
-    if j.wide:  # per thread: the padded plane, then the wide output
-        j.pad_size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1])
-                      * (g.n_out[2] + (g.k[2] - 1) * g.dil[2]) + (g.k[2] - 1) * g.dil[2])
-        j.scratch_size = j.pad_size + g.n_out[1] * (g.n_out[2] + (g.k[2] - 1) * g.dil[2])
-        scratch = np.empty((max(n_threads, 1), j.scratch_size),
+    cdef Py_ssize_t size, wp, items = N * O
+    cdef Py_ssize_t[::1] off
+    if j.wide:  # per thread: the padded planes, then the wide output
+        size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1]) * (g.n_out[2] + (g.k[2] - 1) * g.dil[2]))
+        j.stack = min(N, max(1, STACK_VALUES // size))
+        j.stacks = (N + j.stack - 1) // j.stack
+        j.pad_size = j.stack * size + (g.k[2] - 1) * g.dil[2]
+        j.scratch_size = j.pad_size + j.stack * size
+        scratch = np.zeros((max(n_threads, 1), j.scratch_size),
                            dtype=np.float64 if floating is double else np.float32)
         j.scratch = &scratch[0, 0]
-    _run(&j, &y[0, 0, 0], N * O, batch_size(N * O, n_threads, 4, 1), n_threads)
+        items = O * j.stacks
+        wp = g.n_out[2] + (g.k[2] - 1) * g.dil[2]
+        off = np.array([a * g.dil[1] * wp + c * g.dil[2] for a in range(g.k[1])
+                        for c in range(g.k[2])], dtype=np.intp)
+        j.off = &off[0]
+    _run(&j, &y[0, 0, 0], items, batch_size(items, n_threads, 4, 1), n_threads)
 
 
 cdef int _check_grads(str name, const Geometry *g, Py_ssize_t N, Py_ssize_t C, Py_ssize_t plane,

@@ -32,8 +32,13 @@ import numpy as np
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from parallel cimport batch_size, import_parallel, run_batches
+from pooling_c cimport max_taps
 
 import_parallel()
+
+cdef enum:
+    STACK_MAX_WIDTH = 16  # output widths (times the stride) up to which max pooling stacks planes
+    STACK_VALUES = 4096   # padded positions of the planes stacked into one run
 
 
 cdef inline void _window(const Geometry *geo, int a, Py_ssize_t o, bint include_pad,
@@ -225,6 +230,58 @@ cdef void _max_rows(const floating *x, floating *y, long long *idx, const Geomet
             _max_outputs(x, y + o, idx_row, geo, d0, kd_lo, kd_hi, h0, kh_lo, kh_hi, ow1, oW)
 
 
+cdef bint _stacks(const Geometry *geo, bint indices) noexcept nogil:
+    """Whether max pooling stacks its planes (_max_stack): no indices, 2-D, short rows (where
+    row-by-row loops are mostly overhead): stride 1 and rows up to STACK_MAX_WIDTH, or stride 2
+    and rows up to STACK_MAX_WIDTH / 4 (the stacked run takes every position, four times the
+    outputs kept)."""
+    cdef Py_ssize_t most = geo.s[1] * geo.s[2]
+    return (not indices and geo.n_in[0] == 1 and geo.k[0] == 1 and most <= 4
+            and geo.s[1] <= 2 and geo.s[2] <= 2 and geo.n_out[2] * most <= STACK_MAX_WIDTH)
+
+
+cdef inline void _padded(const Geometry *geo, Py_ssize_t *Hp, Py_ssize_t *Wp) noexcept nogil:
+    """The rows and columns of a padded plane of _max_stack: every window's reach."""
+    Hp[0] = (geo.n_out[1] - 1) * geo.s[1] + (geo.k[1] - 1) * geo.dil[1] + 1
+    Wp[0] = (geo.n_out[2] - 1) * geo.s[2] + (geo.k[2] - 1) * geo.dil[2] + 1
+
+
+cdef bint _max_stack(const floating *x, Py_ssize_t count, floating *y, const Geometry *geo,
+                     const Py_ssize_t *off, floating *pad, floating *wide) noexcept nogil:
+    """The maxima of `count` consecutive planes: the planes are copied one after another into
+    the -inf padded planes of ``pad`` (Hp x Wp each, then a tail; -inf outside the input since
+    the scratch was made), every tap is then one run over all of them (max_taps), a wide output
+    of the windows at every position, of which the rows and columns of the stride are kept. The taps in the same order as _max_outputs, the padding never larger: the same maxima.
+    Returns True when a NaN was read (the caller then takes these planes the other way, which
+    keeps the first NaN)."""
+    cdef Py_ssize_t oH = geo.n_out[1], oW = geo.n_out[2], H = geo.n_in[1], W = geo.n_in[2]
+    cdef Py_ssize_t sh = geo.s[1], sw = geo.s[2], Hp, Wp
+    _padded(geo, &Hp, &Wp)
+    cdef Py_ssize_t size = Hp * Wp, pt = geo.p[1], pl = geo.p[2], i, r, c
+    # the padded rows [r0, r1) and columns [c0, c1) hold input row r - pt, column c - pl
+    cdef Py_ssize_t r0 = min(max(pt, 0), Hp), r1 = min(max(H + pt, r0), Hp)
+    cdef Py_ssize_t c0 = min(max(pl, 0), Wp), c1 = min(max(W + pl, c0), Wp)
+    cdef const floating *src
+    cdef floating *dst
+    cdef int nans = 0
+    for i in range(count):
+        for r in range(r0, r1):
+            src = x + i * H * W + (r - pt) * W - pl
+            dst = pad + i * size + r * Wp
+            for c in range(c0, c1):
+                dst[c] = src[c]
+                nans += src[c] != src[c]
+    if nans:
+        return True
+    max_taps(pad, wide, (count - 1) * size + ((oH - 1) * sh + 1) * Wp, off,
+             geo.k[1] * geo.k[2])
+    for i in range(count):
+        for r in range(oH):
+            for c in range(oW):
+                y[(i * oH + r) * oW + c] = wide[i * size + r * sh * Wp + c * sw]
+    return False
+
+
 cdef void _avg_plane(const floating *x, floating *y, const Geometry *geo,
                      bint include_pad, bint backward) noexcept nogil:
     """Forward: y[o] = mean of the window of x. Backward (x is grad_y, y is grad_x): spread each
@@ -347,6 +404,10 @@ ctypedef struct Job:
     const Geometry* geo
     bint include_pad, tiles
     bint max_rows, tiles2    # max_forward: by _max_rows (see _by_rows)
+    bint stacked             # max_forward: stacks of planes by _max_stack (see _stacks)
+    Py_ssize_t stack, scratch_size, pad_size   # planes a stack, scratch per thread, pad's part
+    void* scratch
+    const Py_ssize_t* off    # each tap's offset in the padded planes
     Py_ssize_t* bad      # max_backward: indices outside the plane, one count per thread
 
 
@@ -359,6 +420,18 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
     cdef Py_ssize_t plane, o, size = j.y_size
     cdef long long i
     cdef double acc
+    cdef floating* pad
+    if j.stacked:
+        pad = <floating*>j.scratch + tid * j.scratch_size
+        plane = lo
+        while plane < hi:
+            size = min(j.stack, hi - plane)
+            if _max_stack(x + plane * j.x_size, size, y + plane * j.y_size, j.geo, j.off, pad,
+                          pad + j.pad_size):
+                for o in range(plane, plane + size):
+                    _max_plane(x + o * j.x_size, y + o * j.y_size, NULL, j.geo)
+            plane += size
+        return
     for plane in range(lo, hi):
         xp = x + plane * j.x_size
         yp = y + plane * j.y_size
@@ -427,6 +500,22 @@ def max_forward(const floating[:, ::1] x, floating[:, ::1] y, long long[:, ::1] 
     cdef Job j = _job(MAX_FORWARD, &geo, False)
     _set_indices(&j, indices)
     j.max_rows = _by_rows(&geo, j.idx != NULL, &j.tiles2)
+    j.stacked = _stacks(&geo, j.idx != NULL)
+    cdef Py_ssize_t size, hp, wp
+    cdef Py_ssize_t[::1] off
+    cdef floating[:, ::1] scratch
+    if j.stacked:  # per thread: the -inf padded planes, then the wide output
+        _padded(&geo, &hp, &wp)
+        size = hp * wp
+        j.stack = max(1, STACK_VALUES // size)
+        j.pad_size = j.stack * size + (geo.k[2] - 1) * geo.dil[2]
+        j.scratch_size = j.pad_size + j.stack * size
+        scratch = np.full((max(n_threads, 1), j.scratch_size), -np.inf,
+                          dtype=np.float64 if floating is double else np.float32)
+        j.scratch = &scratch[0, 0]
+        off = np.array([a * geo.dil[1] * wp + c * geo.dil[2] for a in range(geo.k[1])
+                        for c in range(geo.k[2])], dtype=np.intp)
+        j.off = &off[0]
     _run(&j, x, y, n_threads)
 
 

@@ -256,6 +256,10 @@ class TestForward:
         (2, 2, 2, 6, (5, 5), (2, 3), 1, 0, 1, 2),  # multiplier 3, even kernel
         (1, 3, 5, 5, (11,), 5, 3, 2, 1, 5),
         (3, 2, 2, 4, (4, 5, 3), 3, (2, 1, 1), 1, 1, 2),
+        # small planes stacked over the images: 8 of 22x22 a stack (20 images: 8, 8 and 4),
+        # 4 of 32x32 with padding on one side (9: 4, 4 and 1)
+        (2, 20, 3, 3, (20, 20), 3, 1, 1, 1, 3),
+        (2, 9, 2, 4, (30, 31), 3, 1, ((2, 0), (0, 1)), 1, 2),
     ])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_depthwise_direct(self, case, dtype, monkeypatch):
@@ -267,6 +271,43 @@ class TestForward:
             c = plan_module.Plan(x, w, s, p, d, g, nd)
             _depthwise.forward(c.x.reshape(n, c_in, -1), w.reshape(c_out, -1), b,
                                np.empty((n, c_out + 1, 1), dtype), c.geometry, c_out // g, 1)
+
+    @pytest.mark.parametrize("shape", [(21, 3, 22, 22), (5, 4, 2, 2), (7, 2, 1, 1)])
+    def test_depthwise_same_bits_alone_or_stacked_with_other_images(self, shape):
+        """Small planes run as stacks of images: an image's result never depends on the
+        others."""
+        x = rng.standard_normal(shape).astype(np.float32)
+        w = rng.standard_normal((shape[1], 1, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(shape[1]).astype(np.float32)
+        y = F.conv2d(x, w, b, padding=1, groups=shape[1])
+        for i in (0, shape[0] // 2, shape[0] - 1):
+            np.testing.assert_array_equal(y[i:i + 1], F.conv2d(x[i:i + 1], w, b, padding=1,
+                                                               groups=shape[1]))
+
+    def test_every_build_of_the_depthwise_kernels_gives_the_same_bits(self):
+        """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the depthwise forward
+        (stacked small planes, row runs): the same bits, none contracting into FMA."""
+        import importlib
+
+        from convcore import _cpu
+        results = {}
+        for suffix in [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
+                              if f in _cpu.DETECTED]:
+            try:
+                module = importlib.import_module(f"convcore._kernels.depthwise{suffix}")
+            except ModuleNotFoundError:  # a build without that variant
+                continue
+            for size in (4, 40):  # stacked planes, then rows wider than the stacks take
+                x = np.random.default_rng(size).standard_normal((9, 6, size, size))
+                w = np.random.default_rng(1).standard_normal((12, 1, 3, 3))
+                b = np.random.default_rng(2).standard_normal(12)
+                for dtype in (np.float32, np.float64):
+                    c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, 1, 1, 6, 2)
+                    y = np.empty(c.out_shape, dtype)
+                    module.forward(c.x.reshape(9, 6, -1), c.weight.reshape(12, -1),
+                                   b.astype(dtype), y.reshape(9, 12, -1), c.geometry, 2, 2)
+                    results.setdefault((size, dtype), []).append(y.tobytes())
+        assert all(len(set(v)) == 1 for v in results.values())
 
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):

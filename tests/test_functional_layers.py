@@ -25,6 +25,59 @@ class TestLinear:
                                          None if b is None else torch.tensor(b)).numpy()
         np.testing.assert_allclose(F.linear(x, w, b), ref, rtol=1e-12, atol=1e-12)
 
+    @pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+    @pytest.mark.parametrize("m, k, n", [(3, 7, 5), (16, 300, 13), (33, 40, 3), (1, 1, 1 << 18),
+                                         (3, 257, 1021), (4, 16, 1 << 14), (5, 1025, 259),
+                                         (17, 513, 515), (32, 64, 4099), (33, 1024, 257)])
+    @pytest.mark.parametrize("bias", [True, False])
+    def test_small_and_large_batches_against_a_float64_product(self, m, k, n, dtype, rtol, bias):
+        """Batches up to SMALL_BATCH rows against LARGE_WEIGHTS or more take the kernel that reads
+        each weight row once (its row, batch and k tails included), the others GEMM; all agree
+        with NumPy in float64."""
+        x = rng.standard_normal((m, k)).astype(dtype)
+        w, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal(n).astype(dtype)
+        ref = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0)
+        y = F.linear(x, w, b if bias else None)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        scale = np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64) + 1
+        np.testing.assert_array_less(np.abs(y - ref), rtol * scale)
+
+    @pytest.mark.parametrize("m", [1, 16, 32])
+    def test_small_batch_same_bits_on_any_thread_count(self, m):
+        import convcore
+        x = rng.standard_normal((m, 777)).astype(np.float32)
+        w, b = rng.standard_normal((4099, 777)).astype(np.float32), np.ones(4099, np.float32)
+        before = convcore.get_num_threads()
+        try:
+            results = []
+            for threads in (1, 2, 3):
+                convcore.set_num_threads(threads)
+                results.append(F.linear(x, w, b))
+        finally:
+            convcore.set_num_threads(before)
+        for y in results[1:]:
+            np.testing.assert_array_equal(y, results[0])
+
+    def test_every_build_of_the_weight_row_kernel(self):
+        """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the small-batch kernel
+        agree with NumPy in float64 (their vector widths sum in different orders)."""
+        import importlib
+
+        from convcore import _cpu
+        x = rng.standard_normal((6, 531)).astype(np.float32)
+        w, b = rng.standard_normal((23, 531)).astype(np.float32), np.ones(23, np.float32)
+        ref = x.astype(np.float64) @ w.T.astype(np.float64) + 1
+        scale = np.abs(x).astype(np.float64) @ np.abs(w).T.astype(np.float64) + 1
+        for suffix in [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
+                              if f in _cpu.DETECTED]:
+            try:
+                module = importlib.import_module(f"convcore._kernels.dense{suffix}")
+            except ModuleNotFoundError:  # a build without that variant
+                continue
+            y = np.empty((6, 23), np.float32)
+            module.rows(x, w, b, y, 2)
+            np.testing.assert_array_less(np.abs(y - ref), 2e-5 * scale, err_msg=suffix)
+
     def test_gradients_match_torch_and_numerical(self):
         torch = _torch()
         x, w, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)

@@ -119,6 +119,36 @@ class TestMaxPool:
         np.testing.assert_array_equal(y, y_idx)
         np.testing.assert_array_equal(idx, ref_idx)
 
+    @pytest.mark.parametrize("shape, kernel, stride, padding, dilation, ceil_mode", [
+        ((300, 2, 4, 4), 3, 1, 1, 1, True),  # GoogLeNet's branch pool: stacks of 113 planes
+        ((7, 3, 2, 2), 3, 1, 1, 1, False),
+        ((5, 2, 1, 1), 3, 1, 1, 1, True),
+        ((3, 2, 9, 16), (2, 3), 1, (1, 0), (2, 1), False),
+        ((40, 2, 4, 4), 3, 2, 0, 1, True),  # stride 2, ceil mode past the edge
+        ((40, 2, 2, 2), 2, 2, 0, 1, True),
+        ((6, 2, 7, 8), 3, (2, 1), 1, 1, False)])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_small_planes_stacked_without_indices(self, shape, kernel, stride, padding, dilation,
+                                                  ceil_mode, dtype, monkeypatch):
+        # short rows without indices run as stacks of planes: the reference's maxima, NaN where
+        # a window holds one, the zero of the first maximum, the same on 1 and 2 threads
+        x = rng.standard_normal(shape).astype(dtype)
+        x[0, 0] = np.where(rng.random(shape[2:]) < 0.7, -0.0, 0.0)
+        x[-1, 1].flat[rng.integers(x[-1, 1].size)] = np.nan
+        x[1, 0, : shape[2] // 2] = -np.inf
+        k, s, p = _args(2, kernel, stride, padding)
+        ref, _ = reference_pool(x, "max", k, s, p, as_tuple(dilation, 2, "d"), ceil_mode)
+        monkeypatch.setattr(P, "_GRAIN", 1)
+        before = convcore.get_num_threads()
+        try:
+            for threads in (1, 2):
+                convcore.set_num_threads(threads)
+                y = P.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
+                np.testing.assert_array_equal(y, ref.astype(dtype))
+                assert np.array_equal(np.signbit(y), np.signbit(ref)) and np.isnan(y).any()
+        finally:
+            convcore.set_num_threads(before)
+
     def test_gradient_goes_to_first_maximum(self):
         x = np.array([[[[2., 2.], [1., 2.]]]])
         y, idx = P.max_pool2d(x, 2, return_indices=True)
@@ -360,3 +390,29 @@ def test_max_pool_layer_in_evaluation_keeps_no_indices_yet_has_a_gradient():
     assert layer._indices is None  # the cheaper kernel
     np.testing.assert_array_equal(y_eval, y_train)
     np.testing.assert_array_equal(layer.backward(np.ones_like(y_eval)), g_train)
+
+
+def test_every_build_of_the_pooling_kernels_gives_the_same_bits():
+    """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of max pooling's stacked
+    planes and row loops: the same bits, NaN and signed zeros included."""
+    import importlib
+
+    from convcore import _cpu
+    x = rng.standard_normal((40, 3, 6, 13)).astype(np.float32)
+    x[0, 0] = np.where(rng.random(x.shape[2:]) < 0.5, -0.0, 0.0)
+    x[3, 1, 2, 5] = np.nan
+    results = []
+    for suffix in [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
+                          if f in _cpu.DETECTED]:
+        try:
+            module = importlib.import_module(f"convcore._kernels.pooling{suffix}")
+        except ModuleNotFoundError:  # a build without that variant
+            continue
+        for kernel, stride, padding in ((3, 1, 1), (2, 2, 0), (3, 2, 1)):
+            geometry, out = P._geometry(x.shape[2:], 2, kernel, stride, padding, 1, True)
+            y = np.empty((x.shape[0] * x.shape[1], int(np.prod(out))), np.float32)
+            module.max_forward(x.reshape(y.shape[0], -1), y, None, geometry, 2)
+            results.append((suffix, kernel, stride, y))
+    reference = {(k, s): y for suffix, k, s, y in results if suffix == ""}
+    for suffix, k, s, y in results:
+        assert y.tobytes() == reference[k, s].tobytes(), suffix

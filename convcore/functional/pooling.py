@@ -7,9 +7,11 @@ keep their float dtype; integer and boolean inputs are pooled in float64. The ar
 """
 import numpy as np
 
-from .._kernels import pooling as _pooling
+from .._cpu import load
 from .._threads import threads_for
 from .._validation import as_float_array, as_int, as_tuple
+
+_pooling = load("pooling")  # the widest build this CPU may run (the same results in each)
 
 # Elements a thread should have to read before a second one is worth waking.
 _GRAIN = 1 << 16

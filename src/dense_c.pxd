@@ -1,0 +1,9 @@
+# The C of the small-batch dense product (src/dense.pyx), in src/c/dense_rows.h (rendered from its
+# Tempita template): C11 _Generic over the element type, declared with `(...)` so that Cython
+# hands the typed pointers through unchanged and the C compiler checks every argument.
+
+cdef extern from "c/dense_rows.h":
+    # weight rows per block
+    int DR_RB "CC_DR_RB"
+    # (x, M, K, w, bias or NULL, y, N, o0, o1): columns o0..o1-1 of y = x @ w^T + bias
+    void dense_rows "convcore_dense_rows"(...) noexcept nogil
