@@ -88,3 +88,26 @@ def active():
             suffix = module.__name__.rpartition(name)[2]
             out[name] = next((f for f, s in _SUFFIX.items() if s == suffix), "baseline")
     return out
+
+
+def builds(name):
+    """Every build of ``convcore._kernels.<name>`` this CPU can run, the baseline first.
+
+    For tests that check the builds give the same results; ``CONVCORE_DISABLE_CPU_FEATURES``
+    does not apply (it steers :func:`load`).
+
+    Examples
+    --------
+    >>> from convcore import _cpu
+    >>> _cpu.builds("lines")[0].__name__
+    'convcore._kernels.lines'
+    """
+    found = [importlib.import_module(f"convcore._kernels.{name}")]
+    for feature in FEATURES:
+        if feature not in DETECTED:
+            break
+        try:
+            found.append(importlib.import_module(f"convcore._kernels.{name}{_SUFFIX[feature]}"))
+        except ModuleNotFoundError:  # this build has no such variant (another CPU, compiler)
+            continue
+    return found

@@ -2,6 +2,13 @@
 # int64 array of shape (6, 3): input size, output size, kernel, stride, low-side padding and
 # dilation, each over (D, H, W) (1-D and 2-D inputs have leading singleton axes).
 
+# what a convolution engine's job computes (im2col's and the shifted GEMMs' jobs carry it)
+cdef enum:
+    FORWARD = 0
+    INPUT_GRAD = 1
+    WEIGHT_GRAD = 2
+
+
 cdef struct Geometry:
     Py_ssize_t n_in[3]
     Py_ssize_t n_out[3]

@@ -47,7 +47,8 @@ from libc.string cimport memcpy, memset
 
 from blas cimport gemm
 from fused cimport floating
-from geometry cimport Geometry, read_geometry, valid_range
+from geometry cimport (FORWARD, INPUT_GRAD, WEIGHT_GRAD, Geometry, read_geometry,
+                      valid_range)
 from im2col_gather cimport gather
 from image_items cimport run_images
 from parallel cimport import_parallel
@@ -300,14 +301,8 @@ cdef void _forward_images(const floating *x, const floating *w, const floating *
                     dst[q] = src[q] + shift
 
 
-cdef enum:
-    _FORWARD = 0
-    _INPUT_GRAD = 1
-    _WEIGHT_GRAD = 2
-
-
 cdef struct _Job:
-    int kind           # _FORWARD, _INPUT_GRAD or _WEIGHT_GRAD
+    int kind           # FORWARD, INPUT_GRAD or WEIGHT_GRAD
     const void *x      # the input (forward, weight gradient)
     const void *gy     # the output gradient (both gradients)
     const void *w      # the weights (forward, input gradient)
@@ -327,14 +322,14 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     cdef const floating *w = <const floating *> j.w
     cdef const floating *bias = <const floating *> j.bias
     cdef Py_ssize_t at_x = n * j.c_in * j.g.plane, at_y = n * j.c_out * j.g.L  # image n
-    if j.kind == _FORWARD:
+    if j.kind == FORWARD:
         if j.images > 1:
             _forward_images(x + at_x, w, bias, out + at_y, work, j.g, nb, j.c_in, j.c_out,
                             j.groups)
         else:
             _forward_image(x + at_x, w, bias, out + at_y, work, j.g, j.c_in, j.c_out,
                            j.groups, j.tile, j.folded)
-    elif j.kind == _INPUT_GRAD:
+    elif j.kind == INPUT_GRAD:
         if j.images > 1:
             _input_grad_images(gy + at_y, w, out + at_x, work, j.g, nb, j.c_in,
                                j.c_out, j.groups)
@@ -383,7 +378,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
         raise ValueError("forward: bias must be empty or hold one value per output channel")
     if images > 1 and work.shape[1] < (w.shape[1] + w.shape[0] // groups) * images * g.L:
         raise ValueError("forward: work is too small for the images per work item")
-    _run(_FORWARD, &x[0, 0, 0], NULL, &w[0, 0], b, &y[0, 0, 0], work, &g, x.shape[0], x.shape[1],
+    _run(FORWARD, &x[0, 0, 0], NULL, &w[0, 0], b, &y[0, 0, 0], work, &g, x.shape[0], x.shape[1],
          w.shape[0], groups, tile, images, 0, folded, n_threads)
 
 
@@ -448,7 +443,7 @@ def backward_input(const floating[:, :, ::1] grad_y, const floating[:, ::1] w,
            work.shape[0], work.shape[1], n_threads)
     if images > 1 and work.shape[1] < (w.shape[1] + w.shape[0] // groups) * images * g.L:
         raise ValueError("backward_input: work is too small for the images per GEMM")
-    _run(_INPUT_GRAD, NULL, &grad_y[0, 0, 0], &w[0, 0], NULL, &grad_x[0, 0, 0], work, &g,
+    _run(INPUT_GRAD, NULL, &grad_y[0, 0, 0], &w[0, 0], NULL, &grad_x[0, 0, 0], work, &g,
          grad_y.shape[0], grad_x.shape[1], w.shape[0], groups, tile, images, 0, False, n_threads)
 
 
@@ -507,7 +502,7 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
         raise ValueError("backward_weight: grad_w must hold between 1 and N partial sums")
     if images > 1 and work.shape[1] < (grad_w.shape[2] + grad_w.shape[1] // groups) * images * g.L:
         raise ValueError("backward_weight: work is too small for the images per GEMM")
-    _run(_WEIGHT_GRAD, &x[0, 0, 0], &grad_y[0, 0, 0], NULL, NULL, &grad_w[0, 0, 0], work, &g, N,
+    _run(WEIGHT_GRAD, &x[0, 0, 0], &grad_y[0, 0, 0], NULL, NULL, &grad_w[0, 0, 0], work, &g, N,
          x.shape[1], grad_w.shape[1], groups, tile, images, n_chunks, False, n_threads)
 
 

@@ -32,7 +32,8 @@ from libc.string cimport memset
 
 from blas cimport gemm
 from fused cimport floating
-from geometry cimport Geometry, read_geometry, valid_range
+from geometry cimport (FORWARD, INPUT_GRAD, WEIGHT_GRAD, Geometry, read_geometry,
+                      valid_range)
 from image_items cimport run_images
 from parallel cimport import_parallel
 
@@ -106,14 +107,8 @@ cdef void _to_batch_inner(const floating *src, floating *dst, Py_ssize_t nb,
             dst[r * nb + b] = src[b * rows + r]
 
 
-cdef enum:
-    _FORWARD = 0
-    _INPUT_GRAD = 1
-    _WEIGHT_GRAD = 2
-
-
 cdef struct _Job:
-    int kind           # _FORWARD, _INPUT_GRAD or _WEIGHT_GRAD
+    int kind           # FORWARD, INPUT_GRAD or WEIGHT_GRAD
     const void *x
     const void *w      # forward, input gradient: the weights tap by tap (taps, C_out, C_in)
     const void *bias   # forward: NULL or (C_out,)
@@ -132,18 +127,18 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     cdef floating *yt = work + c_in * plane * nb
     cdef const floating *w = <const floating *> j.w
     cdef const Segment *sg
-    if j.kind != _INPUT_GRAD:
+    if j.kind != INPUT_GRAD:
         _to_batch_inner(<const floating *> j.x + n * c_in * plane, xt, nb, c_in * plane)
-    if j.kind != _FORWARD:
+    if j.kind != FORWARD:
         _to_batch_inner(<const floating *> j.gy + n * c_out * L, yt, nb, c_out * L)
-    if j.kind == _FORWARD:
+    if j.kind == FORWARD:
         memset(yt, 0, c_out * L * nb * sizeof(floating))
         for s in range(j.n_seg):  # yt[:, out run] += w_tap @ xt[:, input run]
             sg = &j.seg[s]
             gemm(False, False, c_out, sg.n * nb, c_in, 1, w + sg.tap * c_out * c_in, c_in,
                  xt + sg.inp * nb, plane * nb, 1, yt + sg.out * nb, L * nb)
         _from_batch_inner(yt, out + n * c_out * L, nb, c_out, L, <const floating *> j.bias)
-    elif j.kind == _INPUT_GRAD:
+    elif j.kind == INPUT_GRAD:
         memset(xt, 0, c_in * plane * nb * sizeof(floating))
         for s in range(j.n_seg):  # gxt[:, input run] += w_tap^T @ gyt[:, out run]
             sg = &j.seg[s]
@@ -198,7 +193,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wt, const flo
            work.shape[0], work.shape[1], n_threads)
     if bias.shape[0] not in (0, wt.shape[1]):
         raise ValueError("forward: bias must be empty or hold one value per output channel")
-    _run(_FORWARD, &x[0, 0, 0], &wt[0, 0, 0], &bias[0] if bias.shape[0] > 0 else NULL, NULL, &y[0, 0, 0],
+    _run(FORWARD, &x[0, 0, 0], &wt[0, 0, 0], &bias[0] if bias.shape[0] > 0 else NULL, NULL, &y[0, 0, 0],
          work, &g, x.shape[0], x.shape[1], wt.shape[1], images, 0, n_threads)
 
 
@@ -211,7 +206,7 @@ def backward_input(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] w
            and wt.shape[2] == grad_x.shape[1] and grad_y.shape[0] == grad_x.shape[0]
            and grad_y.shape[1] == wt.shape[1] and grad_y.shape[2] == g.L, grad_x.shape[1],
            wt.shape[1], images, work.shape[0], work.shape[1], n_threads)
-    _run(_INPUT_GRAD, NULL, &wt[0, 0, 0], NULL, &grad_y[0, 0, 0], &grad_x[0, 0, 0], work, &g,
+    _run(INPUT_GRAD, NULL, &wt[0, 0, 0], NULL, &grad_y[0, 0, 0], &grad_x[0, 0, 0], work, &g,
          grad_x.shape[0], grad_x.shape[1], wt.shape[1], images, 0, n_threads)
 
 
@@ -228,5 +223,5 @@ def backward_weight(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] 
            x.shape[1], grad_y.shape[1], images, work.shape[0], work.shape[1], n_threads)
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight: grad_wt must hold between 1 and N partial sums")
-    _run(_WEIGHT_GRAD, &x[0, 0, 0], NULL, NULL, &grad_y[0, 0, 0], &grad_wt[0, 0, 0, 0], work, &g, N,
+    _run(WEIGHT_GRAD, &x[0, 0, 0], NULL, NULL, &grad_y[0, 0, 0], &grad_wt[0, 0, 0, 0], work, &g, N,
          x.shape[1], grad_y.shape[1], images, n_chunks, n_threads)

@@ -287,16 +287,9 @@ class TestForward:
     def test_every_build_of_the_depthwise_kernels_gives_the_same_bits(self):
         """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the depthwise forward
         (stacked small planes, row runs): the same bits, none contracting into FMA."""
-        import importlib
-
         from convcore import _cpu
         results = {}
-        for suffix in [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
-                              if f in _cpu.DETECTED]:
-            try:
-                module = importlib.import_module(f"convcore._kernels.depthwise{suffix}")
-            except ModuleNotFoundError:  # a build without that variant
-                continue
+        for module in _cpu.builds("depthwise"):
             for size in (4, 40):  # stacked planes, then rows wider than the stacks take
                 x = np.random.default_rng(size).standard_normal((9, 6, size, size))
                 w = np.random.default_rng(1).standard_normal((12, 1, 3, 3))
@@ -667,20 +660,12 @@ class TestShallow:
     def test_every_build_of_the_kernel(self):
         """The baseline, AVX2 and AVX-512 builds (those this CPU runs) give the reference's
         result: with any build CONVCORE_DISABLE_CPU_FEATURES may pick."""
-        import importlib
-
         from convcore import _cpu
         x = rng.standard_normal((2, 3, 13, 40))
         w = rng.standard_normal((6, 3, 5, 5))
         b = rng.standard_normal(6)
         ref = reference_conv(x, w, b, (2, 1), [(2, 2), (2, 2)], (1, 1), 1)
-        suffixes = [""] + [s for f, s in (("AVX2", "_avx2"), ("AVX512F", "_avx512f"))
-                           if f in _cpu.DETECTED]
-        for suffix in suffixes:
-            try:
-                module = importlib.import_module(f"convcore._kernels.shallow{suffix}")
-            except ModuleNotFoundError:  # a build without that variant
-                continue
+        for module in _cpu.builds("shallow"):
             for dtype in (np.float32, np.float64):
                 c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
                 ob = module.OB
@@ -698,7 +683,7 @@ class TestShallow:
                 module.forward(c.x.reshape(2, 3, -1), wp, off, bp, y.reshape(2, 6, -1),
                                c.geometry, rows, work, 1)
                 tol = 1e-5 if dtype == np.float32 else 1e-12
-                np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=suffix)
+                np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=module.__name__)
 
 
 def _spy(fn, calls):
