@@ -1208,6 +1208,7 @@ class TestPointwiseJoined:
         ((32, 512, 2, 2), (512, 512, 1, 1), True),  # Xception's exit flow
         ((32, 512, 1, 1), (768, 512, 1, 1), True),  # ... on 1x1 maps
         ((32, 832, 1, 1), (384, 832, 1, 1), True),  # GoogLeNet's last inception block
+        ((32, 832, 1, 1), (256, 832, 1, 1), True),
         ((32, 528, 2, 2), (256, 528, 1, 1), False),  # weights within L2: read in place
         ((32, 512, 8, 8), (512, 512, 1, 1), False),  # maps wide enough for a GEMM each
     ])

@@ -123,9 +123,10 @@ SHIFTED_IMAGES = 16
 # GEMM per image of 1 to 4 columns reads the whole weight matrix again for every image, from L3
 # once it no longer fits in L2. Measured (ms, 2 threads, busy machine, batch 32, in place against
 # joined): 512 -> 512 on 2x2 maps (1 MiB of weights) 2.05 against 0.82; 512 -> 768 on 1x1 maps
-# 0.65 against 0.42; 832 -> 384 on 1x1 0.58 against 0.44; but 528 -> 256 on 2x2 (0.5 MiB) 0.38
-# against 0.46, 256 -> 256 0.20 against 0.25, and 832 -> 128 on 1x1 0.17 against 0.16.
-POINTWISE_JOIN_BYTES = 1 << 20
+# 0.65 against 0.42; 832 -> 384 on 1x1 0.58 against 0.44; 832 -> 256 on 1x1 (0.8 MiB) 0.31
+# against 0.26; but 528 -> 256 on 2x2 (0.5 MiB) 0.38 against 0.46, 256 -> 256 0.20 against 0.25,
+# and 832 -> 128 on 1x1 0.17 against 0.16.
+POINTWISE_JOIN_BYTES = 768 << 10
 POINTWISE_JOIN_POSITIONS = 16
 
 # Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
