@@ -1159,6 +1159,69 @@ class TestShifted:
             _shifted.backward_weight(y, x, np.zeros((3, 9, 4, 16)), c.geometry, 1, work, 1)
 
 
+class TestPointwiseJoined:
+    """1x1 stride-1 convolutions with large weights on small maps: images joined into one GEMM
+    (copied there) rather than one GEMM per image reading its input in place."""
+
+    @pytest.mark.parametrize("n, c_in, c_out, spatial", [
+        (5, 6, 4, (2, 2)), (4, 3, 7, (1, 1)), (6, 4, 5, (3, 1))])
+    def test_matches_reference(self, n, c_in, c_out, spatial, monkeypatch):
+        # forward with bias (and the input gradient, which runs as a 1x1 convolution too) against
+        # the formula in float64; in float32 close to it and the same bits on 1 and 2 threads
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "POINTWISE_JOIN_BYTES", 1)
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 1, 1))
+        b = rng.standard_normal(c_out)
+        c = plan_module.Plan(x, w, 1, 0, 1, 1, 2)
+        assert choice.join_pointwise(c) and choice.images_per_gemm(c_in, 1, n) > 1
+        ref = reference_conv(x, w, b, (1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+        gy = rng.standard_normal(ref.shape)
+        grad_x = reference_conv_grads(x, w, gy, (1, 1), ((0, 0), (0, 0)), (1, 1))[0]
+        np.testing.assert_allclose(F.conv2d(x, w, b), ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(F.conv2d_backward(gy, x, w)[0], grad_x, rtol=1e-12,
+                                   atol=1e-12)
+        x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
+        outs = _on_one_and_two_threads(lambda: (F.conv2d(x32, w32, b32),
+                                                F.conv2d_backward(gy32, x32, w32)[0]))
+        for one, two, exact in zip(*outs, (ref, grad_x)):
+            assert one.dtype == np.float32
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    @pytest.mark.parametrize("x_shape, w_shape, joined", [
+        ((32, 512, 2, 2), (512, 512, 1, 1), True),  # Xception's exit flow
+        ((32, 512, 1, 1), (768, 512, 1, 1), True),  # ... on 1x1 maps
+        ((32, 832, 1, 1), (384, 832, 1, 1), True),  # GoogLeNet's last inception block
+        ((32, 832, 1, 1), (256, 832, 1, 1), True),
+        ((32, 528, 2, 2), (256, 528, 1, 1), False),  # weights within L2: read in place
+        ((32, 512, 8, 8), (512, 512, 1, 1), False),  # maps wide enough for a GEMM each
+    ])
+    def test_used_where_it_pays(self, x_shape, w_shape, joined):
+        c = plan_module.Plan(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), 1, 0, 1,
+                             1, 2)
+        assert choice.join_pointwise(c) == joined
+
+    def test_against_torch_in_float32(self, monkeypatch):
+        # Xception's 512 -> 512 layer on 2x2 maps, forward and both gradients against PyTorch's
+        # autograd, the same bits on 1 and 2 threads
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, 512, 2, 2)).astype(np.float32)
+        w = rng.standard_normal((512, 512, 1, 1)).astype(np.float32)
+        b = rng.standard_normal(512).astype(np.float32)
+        gy = rng.standard_normal((32, 512, 2, 2)).astype(np.float32)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ty = torch.nn.functional.conv2d(tx, tw, tb)
+        ty.backward(torch.tensor(gy))
+        outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b),)
+                                       + F.conv2d_backward(gy, x, w))
+        for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
+            theirs = theirs.detach().numpy()
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+            np.testing.assert_array_equal(ours, two)
+
+
 class TestAgainstTorch:
     @pytest.fixture(autouse=True)
     def _torch(self):

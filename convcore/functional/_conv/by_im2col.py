@@ -14,9 +14,9 @@ def forward(c, bias):
     L = math.prod(c.out_spatial)
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = choice.tile(K, L, c_out // c.groups)
-    # a 1x1 convolution's GEMM reads the input in place; joining images would copy it
+    # a 1x1 convolution's GEMM reads the input in place, unless joining images pays for the copy
     pointwise = (c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
-                 and c.out_spatial == c.x.shape[2:])
+                 and c.out_spatial == c.x.shape[2:] and not choice.join_pointwise(c))
     images = 1 if pointwise else choice.images_per_gemm(K, L, c.x.shape[0])
     w = c.weight.reshape(c_out, K)
     if bias.size and images == 1 and not pointwise:

@@ -118,6 +118,17 @@ SHIFTED_MIN_CHANNELS = 16
 # Images per step of the shifted GEMMs: their columns are a run's positions times the images.
 SHIFTED_IMAGES = 16
 
+# Weight bytes from which, and output positions per image up to which, a 1x1 stride-1 forward
+# joins images into one GEMM (see images_per_gemm) rather than reading each image in place: a
+# GEMM per image of 1 to 4 columns reads the whole weight matrix again for every image, from L3
+# once it no longer fits in L2. Measured (ms, 2 threads, busy machine, batch 32, in place against
+# joined): 512 -> 512 on 2x2 maps (1 MiB of weights) 2.05 against 0.82; 512 -> 768 on 1x1 maps
+# 0.65 against 0.42; 832 -> 384 on 1x1 0.58 against 0.44; 832 -> 256 on 1x1 (0.8 MiB) 0.31
+# against 0.26; but 528 -> 256 on 2x2 (0.5 MiB) 0.38 against 0.46, 256 -> 256 0.20 against 0.25,
+# and 832 -> 128 on 1x1 0.17 against 0.16.
+POINTWISE_JOIN_BYTES = 768 << 10
+POINTWISE_JOIN_POSITIONS = 16
+
 # Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
 # go faster by im2col + GEMM (8x64x56x56, 3x3: 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1).
 DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
@@ -180,6 +191,13 @@ def images_per_gemm(K, L, batch):
     57; 32x512x4x4 by 512x512x3x3, 16 images, 85 against 70). At most half the batch, so that two
     threads share it."""
     return max(1, min(tile(K, 1 << 30, 1 << 30) // L, (batch + 1) // 2))
+
+
+def join_pointwise(c):
+    """Whether the forward of a 1x1 stride-1 convolution joins images into GEMMs (copying them
+    there) rather than multiplying each image's input in place (see POINTWISE_JOIN_BYTES)."""
+    return (c.weight.nbytes >= POINTWISE_JOIN_BYTES
+            and math.prod(c.out_spatial) <= POINTWISE_JOIN_POSITIONS)
 
 
 def weight_chunks(batch, weight_bytes):
