@@ -86,7 +86,7 @@ def get_output(output, input, complex_output=False):
         dtype = input.dtype
         if complex_output and dtype.kind != "c":
             dtype = np.promote_types(dtype, np.complex64)
-        return np.zeros(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
     if isinstance(output, (type, np.dtype, str)):
         try:
             dtype = np.dtype(output)
@@ -99,7 +99,7 @@ def get_output(output, input, complex_output=False):
                 raise RuntimeError(f"output must have complex dtype, got {output!r}")
             warnings.warn("promoting specified output dtype to complex", stacklevel=4)
             dtype = np.promote_types(dtype, np.complex64)
-        return np.zeros(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
     if not isinstance(output, np.ndarray):
         raise TypeError(f"output must be an array or a numeric dtype, got {type(output).__name__}")
     if output.shape != shape:
