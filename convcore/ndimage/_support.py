@@ -79,7 +79,8 @@ def get_output(output, input, complex_output=False):
     """The array the result goes to: new (None or a dtype) or `output` itself, checked.
 
     As SciPy: a real dtype asked for complex data is promoted with a warning, a real output array
-    for complex data or one of the wrong shape is a RuntimeError.
+    for complex data or one of the wrong shape is a RuntimeError. A new array is left uninitialised
+    (every filter writes each of its elements; zeros would cost a sweep of memory).
     """
     shape = input.shape
     if output is None:
