@@ -7,8 +7,8 @@ import numpy as np
 from .linework import array_codes as _array_codes, work_area as _work_area
 
 from fused cimport floating
-from linebuf cimport (CL_INT32, TILE, buffer_code, cl_boxsum, cl_colrun, cl_store, cl_store_fit_f,
-                      load_row, recip, round_to, run_job, running)
+from linebuf cimport (CL_INT32, TILE, buffer_code, cl_boxsum, cl_colrun, cl_rowrun, cl_store,
+                      cl_store_fit_f, load_row, recip, round_to, run_job, running)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -74,8 +74,11 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     # its extended row (a stride of n_ext, the row at offset -start_c), whose windows are then
     # added up directly
     cdef bint direct = floating is float and s.size_c <= BOX_DIRECT and s.start_c <= 0
-    cdef Py_ssize_t ms = n_ext if direct else W
-    cdef Py_ssize_t off = -s.start_c if direct else 0
+    # double buffers into float64: the extended rows likewise, whose running sums (SciPy's) are
+    # then taken along each row where it lies (cl_rowrun: no interleaving of 16 rows)
+    cdef bint rowrun = floating is double and s.tout == buffer_code(work) and s.start_c <= 0
+    cdef Py_ssize_t ms = n_ext if direct or rowrun else W
+    cdef Py_ssize_t off = -s.start_c if direct or rowrun else 0
     cdef floating* run = work                   # W: running sums down the columns
     cdef floating* rows = run + W               # (R + size_r - 1) x W: the strip's input rows
     cdef floating* mid = rows + (s.R + s.size_r - 1) * W   # R x ms: the axis-0 result (rounded)
@@ -100,6 +103,11 @@ cdef void _box_item(const Box* s, Py_ssize_t item, floating* work) noexcept nogi
     hi = W - s.start_c if W - s.start_c < n_ext else n_ext
     if lo > hi:
         lo = hi
+    if rowrun:
+        for i in range(nr):
+            _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)
+        cl_rowrun(<floating*>s.y + r0 * W, W, mid, ms, nr, W, s.size_c)
+        return
     if direct:
         for i in range(nr):
             _box_ext(s, mid + off + i * ms, ms, mid + i * ms, lo, hi, 1, 1)

@@ -557,3 +557,27 @@ def test_uniform_8bit_views_threads_and_outputs(dtype, monkeypatch):
     monkeypatch.setattr(_box8, "box8", lambda *a: calls.append(a) or a[7])
     cc.uniform_filter(x, 5)
     assert len(calls) == 1                                  # the 16-bit path was taken
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16, np.uint8, np.complex128])
+def test_new_outputs_are_written_everywhere(dtype):
+    # new outputs are np.empty: NumPy hands small freed blocks back as they were, so each call
+    # first leaves a block of the output's size full of NaN, 99 or ones behind
+    x = make((9, 11), dtype) * 3
+    w = np.arange(1.0, 7.0).reshape(2, 3)
+    calls = [("correlate", (w,), {}), ("convolve", (w,), {"mode": "constant"}),
+             ("correlate1d", ([1.0, -2.0, 0.5], 0), {}), ("convolve1d", ([1.0, 3.0], 1), {}),
+             ("uniform_filter", (3,), {}), ("uniform_filter1d", (4, 0), {}),
+             ("gaussian_filter", (1.2,), {}), ("gaussian_filter1d", (0.8, 1), {}),
+             ("sobel", (0,), {}), ("prewitt", (1,), {}), ("laplace", (), {}),
+             ("gaussian_laplace", (1.0,), {}), ("gaussian_gradient_magnitude", (1.0,), {})]
+    for name, args, kwargs in calls:
+        if np.dtype(dtype).kind == "c" and name not in ("correlate", "convolve", "correlate1d",
+                                                        "convolve1d", "uniform_filter",
+                                                        "uniform_filter1d", "gaussian_filter",
+                                                        "gaussian_filter1d"):
+            continue
+        for fill in ((np.nan, 1) if np.dtype(dtype).kind in "fc" else (99, 1)):
+            del_me = np.full(x.shape, fill, dtype=x.dtype)
+            del del_me
+            check(getattr(cc, name)(x, *args, **kwargs), getattr(sp, name)(x, *args, **kwargs))

@@ -619,6 +619,31 @@ def test_uniform2d_float32_reads_and_writes_in_place(code):
         np.testing.assert_array_equal(one, got)
 
 
+def test_uniform2d_float64_running_sums_along_rows():
+    # into float64: the running sums along each extended row where it lies (cl_rowrun, four rows'
+    # chains at a time and the rest one by one): SciPy's bytes for integers, for any width,
+    # window and thread count
+    from scipy import ndimage as sp
+    rng = np.random.default_rng(36)
+    for shape in ((70, 3), (37, 41), (5, 130)):
+        x = rng.standard_normal(shape) * 7
+        ints = rng.integers(-300, 300, size=shape).astype(np.int16)
+        for (sr, org_r), (sc, org_c), mode in (((5, 0), (5, 0), "reflect"),
+                                               ((2, 0), (9, -4), "constant"),
+                                               ((4, 1), (1, 0), "wrap"), ((11, 0), (6, 2), "mirror")):
+            for data in (x, ints):
+                want = sp.uniform_filter(data, (sr, sc), origin=(org_r, org_c), mode=mode,
+                                         cval=-1.5, output=np.float64)
+                for threads in (1, 2):
+                    got = np.empty(shape)
+                    _uni2d.uniform2d(data, sr, -(sr // 2) - org_r, NDIMAGE_MODES[mode], sc,
+                                     -(sc // 2) - org_c, NDIMAGE_MODES[mode], got, -1.5, threads)
+                    if data is ints:    # exact sums: SciPy's bytes
+                        np.testing.assert_array_equal(got, want, err_msg=f"{shape} {sc} {mode}")
+                    else:               # each strip of 32 rows restarts its column sums
+                        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
 def test_correlate2d_wider_margins_on_taps2d():
     # margins between MAX_CHECK and MAX_CHECK_TAPS2D: float buffers where the multiply-add taps
     # run (about 3% of the outputs re-checked), double buffers elsewhere; SciPy's bytes either way

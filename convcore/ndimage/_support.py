@@ -79,14 +79,15 @@ def get_output(output, input, complex_output=False):
     """The array the result goes to: new (None or a dtype) or `output` itself, checked.
 
     As SciPy: a real dtype asked for complex data is promoted with a warning, a real output array
-    for complex data or one of the wrong shape is a RuntimeError.
+    for complex data or one of the wrong shape is a RuntimeError. A new array is left uninitialised
+    (every filter writes each of its elements; zeros would cost a sweep of memory).
     """
     shape = input.shape
     if output is None:
         dtype = input.dtype
         if complex_output and dtype.kind != "c":
             dtype = np.promote_types(dtype, np.complex64)
-        return np.zeros(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
     if isinstance(output, (type, np.dtype, str)):
         try:
             dtype = np.dtype(output)
@@ -99,7 +100,7 @@ def get_output(output, input, complex_output=False):
                 raise RuntimeError(f"output must have complex dtype, got {output!r}")
             warnings.warn("promoting specified output dtype to complex", stacklevel=4)
             dtype = np.promote_types(dtype, np.complex64)
-        return np.zeros(shape, dtype=dtype)
+        return np.empty(shape, dtype=dtype)
     if not isinstance(output, np.ndarray):
         raise TypeError(f"output must be an array or a numeric dtype, got {type(output).__name__}")
     if output.shape != shape:
