@@ -4,7 +4,6 @@ step laid out batch innermost, one GEMM per kernel tap and run of output positio
 chunks)."""
 import numpy as np
 
-from ..._threads import blas_threads
 from . import choice, kernels, scratch
 from .plan import flat
 
