@@ -1047,6 +1047,20 @@ def _on_one_and_two_threads(fn):
     return outs
 
 
+def _against_torch_on_one_and_two_threads(torch, x, w, b, gy, **conv_args):
+    """The forward and both gradients of ``F.conv2d`` against PyTorch's autograd in float32,
+    and the same bits on 1 and 2 threads."""
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **conv_args)
+    ty.backward(torch.tensor(gy))
+    outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b, **conv_args),)
+                                   + F.conv2d_backward(gy, x, w, **conv_args))
+    for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
+        theirs = theirs.detach().numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+        np.testing.assert_array_equal(ours, two)
+
+
 class TestShifted:
     """Small maps between many channels: shifted GEMMs over images laid out batch innermost
     (src/shifted.pyx)."""
@@ -1117,15 +1131,7 @@ class TestShifted:
         w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
         b = rng.standard_normal(64).astype(np.float32)
         gy = rng.standard_normal((32, 64, 4, 4)).astype(np.float32)
-        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ty = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
-        ty.backward(torch.tensor(gy))
-        outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b, padding=1),)
-                                       + F.conv2d_backward(gy, x, w, padding=1))
-        for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
-            theirs = theirs.detach().numpy()
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
-            np.testing.assert_array_equal(ours, two)
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=1)
 
     @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
     def test_gradients_are_new_arrays(self, kernel, stride):
@@ -1211,15 +1217,7 @@ class TestPointwiseJoined:
         w = rng.standard_normal((512, 512, 1, 1)).astype(np.float32)
         b = rng.standard_normal(512).astype(np.float32)
         gy = rng.standard_normal((32, 512, 2, 2)).astype(np.float32)
-        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        ty = torch.nn.functional.conv2d(tx, tw, tb)
-        ty.backward(torch.tensor(gy))
-        outs = _on_one_and_two_threads(lambda: (F.conv2d(x, w, b),)
-                                       + F.conv2d_backward(gy, x, w))
-        for ours, two, theirs in zip(outs[0], outs[1], (ty, tx.grad, tw.grad, tb.grad)):
-            theirs = theirs.detach().numpy()
-            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
-            np.testing.assert_array_equal(ours, two)
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy)
 
 
 class TestAgainstTorch:
