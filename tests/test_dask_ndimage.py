@@ -188,6 +188,22 @@ def test_overlap_is_the_reach(da):
     assert min(small.chunks[0]) >= 3    # chunks shorter than the overlap were merged
 
 
+def test_tasks_named_per_filter_and_job(da):
+    """dask's scheduler estimates a task's run time from its key's prefix (``key_split``) and steals
+    tasks it thinks long to idle workers, moving their inputs: a filter's edge cuts (a millisecond,
+    their input a whole chunk) and its filtering, and each filter, carry prefixes of their own."""
+    from dask.utils import key_split
+
+    d = da.from_array(np.zeros((40, 40)), chunks=(10, 10))
+    prefixes = {}
+    for name, lazy in [("gaussian_filter", ndimage.gaussian_filter(d, sigma=1.0)),
+                       ("sobel", ndimage.sobel(d)), ("uniform_filter", ndimage.uniform_filter(d))]:
+        keys = [k for k in dict(lazy.__dask_graph__()) if k[0].startswith("convcore")]
+        prefixes[name] = {key_split(k) for k in keys}
+        assert prefixes[name] == {f"convcore_{name}", f"convcore_{name}-edges"}
+    assert len(set.union(*prefixes.values())) == 6
+
+
 @pytest.mark.parametrize("dtype,output", [(np.float32, None), (np.float64, None),
                                           (np.uint8, None), (np.int16, np.float32),
                                           (np.float64, np.int8), (np.complex128, None)])

@@ -166,5 +166,5 @@ def run(public, func_name, name, bound):
     if func_name == "gaussian_filter" and x.ndim > 2:    # in memory, one 1-D pass per axis
         fn, pieces = functools.partial(_gaussian_passes, args, probe.dtype), True
     return halo_map(OnThreads(fn, chunk_threads()), x, depth, periodic, probe.dtype,
-                    meta(x.ndim, probe.dtype), f"convcore-{func_name}", least=leasts,
+                    meta(x.ndim, probe.dtype), f"convcore_{func_name}", least=leasts,
                     pieces=pieces)

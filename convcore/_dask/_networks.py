@@ -40,4 +40,4 @@ def run(public, func_name, name, bound):
                          drop_axis=list(range(keep, x.ndim)),
                          new_axis=list(range(keep, probe.ndim)),
                          dtype=probe.dtype, meta=meta(probe.ndim, probe.dtype),
-                         token=f"convcore-{func_name}")
+                         token=f"convcore_{func_name}")
