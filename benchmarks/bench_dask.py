@@ -19,7 +19,10 @@ spell of the shared machine hits all alike; each process reports the median of `
 timings after a warm-up, and the table shows the median over ``--rounds``. "in-memory" is
 convcore's call on the NumPy array in one process on ``--threads`` threads (default 2: the cores
 the cluster's two one-thread workers use). Ratios: dask-image / convcore-dask (above 1: convcore
-faster) and convcore-dask / in-memory (the cost of chunks and scheduling).
+faster) and convcore-dask / in-memory (the cost of chunks and scheduling). Under the table: the
+scheduling floor (a no-op task per chunk) and, for the 2-D cases, that floor plus the in-memory
+time over the in-memory time, the least the ratio can be while the chunks together cost what the
+whole image does in memory.
 
     python benchmarks/bench_dask.py                     # the table
     python benchmarks/bench_dask.py --size 4096 --side 256 --rounds 1   # quicker
@@ -196,6 +199,10 @@ def main():
                      for k in ("no-op", "no-op overlap"))
     print(f"scheduling floor: a no-op task per image chunk takes {noop * 1e3:.1f} ms; "
           f"dask's map_overlap of a no-op (depth 1) {overlap * 1e3:.1f} ms")
+    flat = [c for c in args.cases if not c.startswith("3-D")]
+    if flat:   # the cluster's floor plus the filtering itself at the in-memory call's speed
+        print("least convcore-dask can take (floor + in-memory), over in-memory: " + ", ".join(
+            f"{c} {(noop + med['in-memory'][c]) / med['in-memory'][c]:.2f}x" for c in flat))
     if "3-D gaussian s=2" in args.cases:
         bare = statistics.median(run["3-D no passes"] for run in results["convcore"])
         print(f"3-D: convcore's graph without the passes (edges cut and moved, each chunk "
