@@ -34,9 +34,12 @@ class KernelSpy:
 def spies(monkeypatch):
     conv_spy, pool_spy = KernelSpy(conv_kernels.im2col), KernelSpy(pooling_module._pooling)
     winograd_spy = KernelSpy(conv_kernels.winograd)
-    winograd_spy.threads = conv_spy.threads  # one record for the GEMM engines' kernels
+    shallow_spy = KernelSpy(conv_kernels.shallow)
+    # one record for the GEMM engines' kernels and the direct one of first layers
+    winograd_spy.threads = shallow_spy.threads = conv_spy.threads
     monkeypatch.setattr(conv_kernels, "im2col", conv_spy)
     monkeypatch.setattr(conv_kernels, "winograd", winograd_spy)
+    monkeypatch.setattr(conv_kernels, "shallow", shallow_spy)
     monkeypatch.setattr(pooling_module, "_pooling", pool_spy)
     yield conv_spy, pool_spy
     convcore.set_num_threads(None)
