@@ -1084,6 +1084,42 @@ def _against_torch_on_one_and_two_threads(torch, x, w, b, gy, **conv_args):
         np.testing.assert_array_equal(ours, two)
 
 
+class TestOnePosition:
+    """One input and one output position per image (1x1 maps): a dense layer over the
+    channels by the one kernel tap that meets the input."""
+
+    CASES = [  # nd, n, c_in, c_out, spatial, kernel, stride, padding, dilation, groups
+        (2, 4, 20, 7, (1, 1), 1, 1, 0, 1, 1),
+        (2, 40, 20, 7, (1, 1), 3, 1, 1, 1, 1),  # more images than the rows kernel takes
+        (2, 3, 9, 5, (1, 1), (3, 2), 2, ((2, 0), (0, 1)), 1, 1),  # uneven padding: tap (2, 1)
+        (2, 3, 9, 5, (1, 1), 1, 3, 1, 1, 1),  # no tap meets the input: the bias alone
+        (1, 3, 9, 5, (1,), 5, 1, 2, 1, 1),
+        (3, 3, 9, 5, (1, 1, 1), 3, 1, 1, 1, 1),
+    ]
+
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_matches_reference(self, case, dtype, monkeypatch):
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        c = plan_module.Plan(np.zeros((n, c_in) + spatial), np.zeros((c_out, c_in) + expand(k, nd)),
+                             s, p, d, g, nd)
+        assert choice.one_position(c)
+        _matches_reference_on_one_and_two_threads(case, dtype)
+
+    @pytest.mark.parametrize("w_shape", [(384, 832, 1, 1), (384, 192, 3, 3)])
+    def test_against_torch_in_float32(self, w_shape, monkeypatch):
+        # GoogLeNet's last inception block on 32x32 images: forward and both gradients against
+        # PyTorch's autograd, the same bits on 1 and 2 threads
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, w_shape[1], 1, 1)).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        gy = rng.standard_normal((32, w_shape[0], 1, 1)).astype(np.float32)
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=w_shape[2] // 2)
+
+
 class TestShifted:
     """Small maps between many channels: shifted GEMMs over images laid out batch innermost
     (src/shifted.pyx)."""
