@@ -1254,6 +1254,18 @@ class TestPointwiseJoined:
             np.testing.assert_array_equal(one, two)
             np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
 
+    @pytest.mark.parametrize("batch", [1, 2, 5])
+    def test_with_a_bias_on_few_images(self, batch):
+        # one image per GEMM: the bias is the kernel's to add (not a weight column), as for a
+        # 1x1 layer read in place (GoogLeNet's 832 -> 256 layer on 2x2 maps, a batch of one)
+        x = rng.standard_normal((batch, 832, 2, 2)).astype(np.float32)
+        w = rng.standard_normal((256, 832, 1, 1)).astype(np.float32)
+        b = rng.standard_normal(256).astype(np.float32)
+        assert choice.join_pointwise(plan_module.Plan(x, w, 1, 0, 1, 1, 2))
+        ref = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(float), x.astype(float))
+        np.testing.assert_allclose(F.conv2d(x, w, b), ref + b[:, None, None], rtol=1e-4,
+                                   atol=1e-4 * np.abs(ref).max())
+
     @pytest.mark.parametrize("x_shape, w_shape, joined", [
         ((32, 512, 2, 2), (512, 512, 1, 1), True),  # Xception's exit flow
         ((32, 512, 1, 1), (768, 512, 1, 1), True),  # ... on 1x1 maps
