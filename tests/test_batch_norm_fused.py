@@ -323,3 +323,10 @@ def test_folding_needs_plain_layers_with_running_statistics():
     assert model._steps[0][0]._folded_input is None
     with pytest.raises(ValueError, match="x must be 4-D"):  # unbatched: the layers' own error
         model(x[0])
+    # more weights than outputs (a deep layer on 1x1 maps): the normalisation's pass, unfolded
+    conv, bn = nn.PointConv2d(64, 32), nn.BatchNorm2d(32)
+    _random_statistics(bn)
+    model = nn.Sequential(conv, bn).eval()
+    x = rng.standard_normal((2, 64, 1, 1)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), bn.forward(conv.forward(x)))
+    assert model._steps[0][0]._folded_input is None
