@@ -129,6 +129,14 @@ SHIFTED_IMAGES = 16
 POINTWISE_JOIN_BYTES = 768 << 10
 POINTWISE_JOIN_POSITIONS = 16
 
+# Operations per thread of the direct depthwise kernels from which a second thread is woken (as
+# GRAIN, scaled by their speed: they run at 10-20 GFLOP/s where the GEMMs GRAIN was measured on
+# run at 60-100, so the same time per thread is a quarter of GRAIN's operations). Xception's
+# depthwise layers on 32x32 images (2.4 to 19 M operations) otherwise ran on one thread where
+# PyTorch's took 1.3-1.4x less time on two (ms, one thread against two: 32x64x16x16 0.49
+# against 0.35, 32x128x8x8 0.25 against 0.17, 32x256x4x4 0.16 against 0.12).
+DEPTHWISE_GRAIN = GRAIN // 4
+
 # Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
 # go faster by im2col + GEMM (8x64x56x56, 3x3: 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1).
 DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
