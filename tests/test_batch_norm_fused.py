@@ -309,12 +309,12 @@ def test_folding_follows_weights_changed_in_place_and_the_mode():
 
 
 def test_folding_needs_plain_layers_with_running_statistics():
-    class Scaled(nn.BatchNorm2d):
+    class DoubledNorm(nn.BatchNorm2d):  # (a name of its own: classes register by name)
         def forward(self, x, residual=None, relu=False):
             return 2 * super().forward(x, residual, relu)
     from convcore.nn.fold import folds
     conv = nn.Conv2d(2, 3, 3)
-    assert folds(conv, nn.BatchNorm2d(3)) and not folds(conv, Scaled(3))
+    assert folds(conv, nn.BatchNorm2d(3)) and not folds(conv, DoubledNorm(3))
     assert not folds(conv, nn.BatchNorm2d(4)) and not folds(nn.Linear(2, 3), nn.BatchNorm1d(3))
     untracked = nn.BatchNorm2d(3, track_running_stats=False).eval()
     model = nn.Sequential(conv, untracked).eval()
