@@ -56,7 +56,17 @@ def folds(conv, norm):
 class ConvNorm:
     """``norm(conv(x))``, then ``max(., 0)`` with ``relu``: folded in evaluation mode (see the
     module), else the layers in turn. Not a module of its own: a container's step over its
-    layers, with ``forward`` and ``backward``."""
+    layers, with ``forward`` and ``backward``.
+
+    Parameters
+    ----------
+    conv : Module
+        The convolution (folded when :func:`folds` says so).
+    norm : Module
+        The normalisation after it.
+    relu : bool
+        Apply a ReLU after the normalisation (in place on the folded result).
+    """
 
     def __init__(self, conv, norm, relu=False):
         self.conv, self.norm, self.relu = conv, norm, bool(relu)
