@@ -21,7 +21,7 @@ from libc.string cimport memset
 
 import numpy as np
 
-from depthwise_c cimport dw_taps
+from depthwise_c cimport dw_small, dw_taps
 from fused cimport floating
 from geometry cimport Geometry, read_geometry, valid_range
 from parallel cimport batch_size, import_parallel, run_batches
@@ -31,6 +31,7 @@ import_parallel()
 cdef enum:
     WIDE_MAX = 32  # output widths up to which small planes take the padded-plane runs
     STACK_VALUES = 4096  # padded positions of the planes stacked into one run (L1 for two arrays)
+    SMALL_PLANE = 16  # input and output positions per plane up to which planes go channels innermost
 
 cdef enum Op:
     FORWARD        # y += w * x
@@ -115,6 +116,32 @@ cdef bint _wide_pays(const Geometry *g) noexcept nogil:
             and g.n_out[2] <= WIDE_MAX)
 
 
+cdef Py_ssize_t[::1] _pairs(const Geometry *g):
+    """The taps of each output position that meet the input, for the small-plane forward:
+    ``[start (L + 1), input positions, taps]``, output p's pairs at [start[p], start[p + 1]) of
+    the last two parts (each L * taps long), in tap order."""
+    cdef Py_ssize_t L = g.L, T = g.taps, p = 0, k = 0, t, od, oh, ow, i, jj, l, d, h, w
+    cdef Py_ssize_t[::1] out = np.zeros(L + 1 + 2 * L * T, dtype=np.intp)
+    for od in range(g.n_out[0]):
+        for oh in range(g.n_out[1]):
+            for ow in range(g.n_out[2]):
+                out[p] = k
+                for i in range(g.k[0]):
+                    d = od * g.s[0] - g.p[0] + i * g.dil[0]
+                    for jj in range(g.k[1]):
+                        h = oh * g.s[1] - g.p[1] + jj * g.dil[1]
+                        for l in range(g.k[2]):
+                            w = ow * g.s[2] - g.p[2] + l * g.dil[2]
+                            if 0 <= d < g.n_in[0] and 0 <= h < g.n_in[1] and 0 <= w < g.n_in[2]:
+                                t = (i * g.k[1] + jj) * g.k[2] + l
+                                out[L + 1 + k] = (d * g.n_in[1] + h) * g.n_in[2] + w
+                                out[L + 1 + L * T + k] = t
+                                k += 1
+                p += 1
+    out[L] = k
+    return out
+
+
 cdef void _stack_wide(const floating *x, Py_ssize_t x_step, Py_ssize_t count,
                       const floating *w, floating shift, floating *y, Py_ssize_t y_step,
                       const Geometry *g, const Py_ssize_t *off, floating *pad,
@@ -151,7 +178,7 @@ cdef void _stack_wide(const floating *x, Py_ssize_t x_step, Py_ssize_t count,
 
 ctypedef struct Job:
     Op op
-    bint f64, wide
+    bint f64, wide, small
     const void* a            # x (FORWARD, WEIGHT_GRAD) or grad_y (INPUT_GRAD)
     const void* b            # w (FORWARD, INPUT_GRAD) or grad_y (WEIGHT_GRAD)
     const void* bias         # FORWARD, or NULL
@@ -160,6 +187,8 @@ ctypedef struct Job:
     Py_ssize_t scratch_size, pad_size
     Py_ssize_t stack, stacks # FORWARD on wide planes: images per item, items per filter
     const Py_ssize_t* off    # FORWARD on wide planes: each tap's offset in the padded planes
+    const void* wt           # FORWARD on small planes: the weights transposed, (taps, C)
+    const Py_ssize_t* pairs  # FORWARD on small planes: the taps meeting the input (see _pairs)
     double* acc              # WEIGHT_GRAD: one row of acc_size per output channel
     Py_ssize_t acc_size
     const Geometry* g
@@ -176,12 +205,18 @@ cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
     cdef const Geometry* g = j.g
     cdef const floating* a = <const floating*>j.a
     cdef const floating* b = <const floating*>j.b
-    cdef floating* scratch = <floating*>j.scratch + tid * j.scratch_size if j.wide else NULL
+    cdef floating* scratch = (<floating*>j.scratch + tid * j.scratch_size
+                              if j.wide or j.small else NULL)
     cdef Py_ssize_t p, n, o, c, q, t, m = j.multiplier, O = j.O
     cdef floating shift
     cdef double total
     for p in range(lo, hi):
-        if j.op == FORWARD and j.wide:  # item p: images n to n + stack of filter o
+        if j.op == FORWARD and j.small:  # item p: image p, channels innermost
+            dw_small(a + p * j.C * g.plane, out + p * O * g.L, O, g.plane, g.L,
+                     <const floating*>j.wt, <const floating*>j.bias, j.pairs,
+                     j.pairs + g.L + 1, j.pairs + g.L + 1 + g.L * g.taps, scratch,
+                     scratch + g.plane * O)
+        elif j.op == FORWARD and j.wide:  # item p: images n to n + stack of filter o
             o = p // j.stacks
             n = (p - o * j.stacks) * j.stack
             shift = (<const floating*>j.bias)[o] if j.bias != NULL else 0
@@ -246,11 +281,22 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const floatin
     memset(&j, 0, sizeof(Job))
     j.op, j.g, j.C, j.O, j.multiplier = FORWARD, &g, C, O, multiplier
     j.a, j.b, j.bias = &x[0, 0, 0], &w[0, 0], &bias[0] if bias.shape[0] else NULL
-    j.wide, j.N = _wide_pays(&g), N
+    j.small = multiplier == 1 and g.plane <= SMALL_PLANE and g.L <= SMALL_PLANE
+    j.wide, j.N = _wide_pays(&g) and not j.small, N
     cdef floating[:, ::1] scratch
+    cdef floating[:, ::1] wt
     cdef Py_ssize_t size, wp, items = N * O
-    cdef Py_ssize_t[::1] off
-    if j.wide:  # per thread: the padded planes, then the wide output
+    cdef Py_ssize_t[::1] off, pairs
+    if j.small:  # per thread: the input and the output rows, plane x C and L x C
+        wt = np.ascontiguousarray(np.asarray(w).T)
+        pairs = _pairs(&g)
+        j.wt, j.pairs = &wt[0, 0], &pairs[0]
+        j.scratch_size = (g.plane + g.L) * O
+        scratch = np.empty((max(n_threads, 1), j.scratch_size),
+                           dtype=np.float64 if floating is double else np.float32)
+        j.scratch = &scratch[0, 0]
+        items = N
+    elif j.wide:  # per thread: the padded planes, then the wide output
         size = ((g.n_out[1] + (g.k[1] - 1) * g.dil[1]) * (g.n_out[2] + (g.k[2] - 1) * g.dil[2]))
         j.stack = min(N, max(1, STACK_VALUES // size))
         j.stacks = (N + j.stack - 1) // j.stack

@@ -9,6 +9,7 @@ import convcore.functional as F
 from convcore import nn
 from convcore._kernels import channels as _channels
 from convcore.models.resnet import BasicBlock
+from convcore.nn.fold import ConvNorm
 from gradcheck import numerical_grad
 
 rng = np.random.default_rng(16)
@@ -169,7 +170,9 @@ def test_sequential_fuses_batch_norm_and_relu_with_the_same_bits(training):
     x = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
     fused, plain = _sequential(nn.ReLU), _sequential(_PlainReLU)
     plain.load_state_dict(fused.state_dict())
-    assert [k.get("relu", False) for _, k in fused._steps] == [False, True, False, True, False]
+    # each convolution and its normalisation one step (folded in evaluation mode, in both)
+    assert [(type(s), s.relu) for s, _ in fused._steps[:2]] == [(ConvNorm, True)] * 2
+    assert [getattr(s, "relu", None) for s, _ in plain._steps] == [False, None, False, None, None]
     assert not any(k for _, k in plain._steps)
     outs = []
     for model in (fused, plain):
@@ -187,10 +190,10 @@ def test_sequential_follows_a_replaced_layer():
     x = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
     assert model(x).min() == 0
     setattr(model, "5", nn.Tanh())  # the last ReLU replaced: no longer fused, and it takes part
-    assert [k.get("relu", False) for _, k in model._steps] == [False] + [True] + [False] * 4
+    assert [getattr(s, "relu", None) for s, _ in model._steps] == [True, False, None, None]
     assert model(x).min() < 0
     delattr(model, "6")  # a layer removed
-    assert len(model._steps) == 5 and model(x).ndim == 4
+    assert len(model._steps) == 3 and model(x).ndim == 4
 
 
 def test_inception_conv_unit_fused_gives_the_bits_of_the_layers_one_by_one():
@@ -231,3 +234,99 @@ def test_relu_after_a_convolution_or_linear_layer_works_in_place(training):
     np.testing.assert_array_equal(gx, plain.backward(np.ones_like(y)))
     for a, p in zip(grads, plain.parameters()):
         np.testing.assert_array_equal(a, p.grad)
+
+
+_FOLDING = [  # (convolution, normalisation, input shape)
+    (lambda: nn.Conv2d(3, 5, 3, stride=2, padding=1), nn.BatchNorm2d, (4, 3, 9, 8)),
+    (lambda: nn.Conv2d(3, 5, 3, bias=False), nn.BatchNorm2d, (4, 3, 6, 6)),
+    (lambda: nn.Conv1d(3, 5, 3, padding=1), nn.BatchNorm1d, (4, 3, 11)),
+    (lambda: nn.PointConv2d(6, 5, stride=2, bias=False), nn.BatchNorm2d, (4, 6, 5, 5)),
+    (lambda: nn.DepthwiseConv2d(5, 3, padding=1, bias=False), nn.BatchNorm2d, (4, 5, 4, 4)),
+    (lambda: nn.SeparableConv2d(4, 6, 3, padding=1, bias=False), nn.BatchNorm2d, (4, 4, 5, 5)),
+    (lambda: nn.SeparableConv2d(4, 6, 3, padding=1), nn.BatchNorm2d, (4, 4, 2, 2)),
+]
+
+
+def _random_statistics(bn, affine=True):
+    c = bn.num_features
+    bn.running_mean[:] = rng.uniform(-0.5, 0.5, c)
+    bn.running_var[:] = rng.uniform(0.3, 2.0, c)
+    if affine:
+        bn.weight.data[:] = rng.uniform(0.5, 1.5, c)
+        bn.bias.data[:] = rng.uniform(-0.3, 0.3, c)
+
+
+@pytest.mark.parametrize("case", _FOLDING)
+@pytest.mark.parametrize("affine", [True, False])
+def test_evaluation_folds_the_normalisation_into_the_convolution(case, affine):
+    """conv, batch norm, ReLU in evaluation mode: the layers one by one in float64 (to float32
+    rounding); the input gradient and the parameters' gradients the bits of the layers' own."""
+    make_conv, norm, shape = case
+    conv = make_conv()
+    bn = norm(conv.pointwise.out_channels if isinstance(conv, nn.SeparableConv2d)
+              else conv.out_channels, affine=affine)
+    _random_statistics(bn, affine)
+    model = nn.Sequential(conv, bn, nn.ReLU()).eval()
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = model(x)
+    assert type(model._steps[0][0]) is ConvNorm and len(model._steps) == 1
+    assert model._steps[0][0]._folded_input is x
+    conv64 = type(conv).from_config(dict(conv.get_config(), dtype="float64"))
+    conv64.load_state_dict({k: v.astype(np.float64) for k, v in conv.state_dict().items()})
+    bn64 = norm.from_config(dict(bn.get_config(), dtype="float64"))
+    bn64.load_state_dict({k: v.astype(np.float64) if v.dtype.kind == "f" else v
+                          for k, v in bn.state_dict().items()})
+    ref = np.maximum(bn64.eval().forward(conv64.eval().forward(x.astype(np.float64))), 0)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    # backward after a folded forward: the layers' own forward first, so the bits of theirs
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gx = model.backward(gy)
+    conv2, bn2 = make_conv(), norm(bn.num_features, affine=affine)
+    conv2.load_state_dict(conv.state_dict())
+    bn2.load_state_dict(bn.state_dict())
+    conv2.eval(), bn2.eval()
+    g2 = conv2.backward(bn2.backward(gy * (bn2.forward(conv2.forward(x)) > 0)))
+    np.testing.assert_array_equal(gx, g2)
+    for p, q in zip(model.parameters(), list(conv2.parameters()) + list(bn2.parameters())):
+        np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def test_folding_follows_weights_changed_in_place_and_the_mode():
+    conv, bn = nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3)
+    _random_statistics(bn)
+    model = nn.Sequential(conv, bn).eval()
+    x = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    y0 = model(x)
+    conv.weight.data *= 2  # in place, in evaluation mode: the next call folds the new weights
+    bn.running_mean[:] += 1
+    np.testing.assert_allclose(model(x), bn.forward(conv.forward(x)), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(model(x), y0)
+    model.train()  # training: the batch's statistics, not folded, the running ones move
+    before = bn.running_mean.copy()
+    model(x)
+    assert model._steps[0][0]._folded_input is None and not np.array_equal(bn.running_mean, before)
+
+
+def test_folding_needs_plain_layers_with_running_statistics():
+    class DoubledNorm(nn.BatchNorm2d):  # (a name of its own: classes register by name)
+        def forward(self, x, residual=None, relu=False):
+            return 2 * super().forward(x, residual, relu)
+    from convcore.nn.fold import folds
+    conv = nn.Conv2d(2, 3, 3)
+    assert folds(conv, nn.BatchNorm2d(3)) and not folds(conv, DoubledNorm(3))
+    assert not folds(conv, nn.BatchNorm2d(4)) and not folds(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    untracked = nn.BatchNorm2d(3, track_running_stats=False).eval()
+    model = nn.Sequential(conv, untracked).eval()
+    x = rng.standard_normal((4, 2, 5, 5)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), untracked.forward(conv.forward(x)))
+    assert model._steps[0][0]._folded_input is None
+    with pytest.raises(ValueError, match="x must be 4-D"):  # unbatched: the layers' own error
+        model(x[0])
+    # more weights than outputs (a deep layer on 1x1 maps): the normalisation's pass, unfolded
+    conv, bn = nn.PointConv2d(64, 32), nn.BatchNorm2d(32)
+    _random_statistics(bn)
+    model = nn.Sequential(conv, bn).eval()
+    x = rng.standard_normal((2, 64, 1, 1)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), bn.forward(conv.forward(x)))
+    assert model._steps[0][0]._folded_input is None

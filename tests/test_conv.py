@@ -260,6 +260,15 @@ class TestForward:
         # 4 of 32x32 with padding on one side (9: 4, 4 and 1)
         (2, 20, 3, 3, (20, 20), 3, 1, 1, 1, 3),
         (2, 9, 2, 4, (30, 31), 3, 1, ((2, 0), (0, 1)), 1, 2),
+        # planes of at most 16 positions, channels innermost (more channels than a register
+        # block holds, and a tail): 2x2, 4x4, 1x1 and 3x5 maps, strided, dilated, 3-D
+        (2, 3, 37, 37, (2, 2), 3, 1, 1, 1, 37),
+        (2, 2, 70, 70, (4, 4), 3, 1, 1, 1, 70),
+        (2, 3, 130, 130, (1, 1), 3, 1, 1, 1, 130),
+        (2, 2, 33, 33, (3, 5), (3, 2), 1, ((2, 0), (0, 1)), 1, 33),
+        (2, 2, 20, 20, (4, 4), 3, 2, 1, 1, 20),
+        (2, 2, 9, 9, (4, 4), 3, 1, 2, 2, 9),
+        (3, 2, 5, 5, (2, 2, 2), 3, 1, 1, 1, 5),
     ])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_depthwise_direct(self, case, dtype, monkeypatch):
@@ -290,17 +299,31 @@ class TestForward:
         from convcore import _cpu
         results = {}
         for module in _cpu.builds("depthwise"):
-            for size in (4, 40):  # stacked planes, then rows wider than the stacks take
-                x = np.random.default_rng(size).standard_normal((9, 6, size, size))
-                w = np.random.default_rng(1).standard_normal((12, 1, 3, 3))
-                b = np.random.default_rng(2).standard_normal(12)
+            # stacked planes, rows wider than the stacks take, then small planes channels
+            # innermost (one output channel per input channel, 70: a register block and a tail)
+            for size, c_in, m in ((4, 6, 2), (40, 6, 2), (2, 70, 1), (4, 70, 1)):
+                x = np.random.default_rng(size).standard_normal((9, c_in, size, size))
+                w = np.random.default_rng(1).standard_normal((c_in * m, 1, 3, 3))
+                b = np.random.default_rng(2).standard_normal(c_in * m)
                 for dtype in (np.float32, np.float64):
-                    c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, 1, 1, 6, 2)
+                    c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, 1, 1, c_in, 2)
                     y = np.empty(c.out_shape, dtype)
-                    module.forward(c.x.reshape(9, 6, -1), c.weight.reshape(12, -1),
-                                   b.astype(dtype), y.reshape(9, 12, -1), c.geometry, 2, 2)
-                    results.setdefault((size, dtype), []).append(y.tobytes())
+                    module.forward(c.x.reshape(9, c_in, -1), c.weight.reshape(c_in * m, -1),
+                                   b.astype(dtype), y.reshape(9, c_in * m, -1), c.geometry, m, 2)
+                    results.setdefault((size, c_in, dtype), []).append(y.tobytes())
         assert all(len(set(v)) == 1 for v in results.values())
+
+    @pytest.mark.parametrize("shape", [(32, 256, 2, 2), (32, 256, 4, 4), (32, 512, 1, 1)])
+    def test_depthwise_small_planes_against_torch(self, shape, monkeypatch):
+        # Xception's middle and exit flows on 32x32 images (planes channels innermost): the
+        # forward and both gradients against PyTorch's autograd, the same bits on 1 and 2 threads
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal(shape).astype(np.float32)
+        w = rng.standard_normal((shape[1], 1, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(shape[1]).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=1, groups=shape[1])
 
     @pytest.mark.parametrize("w", [1, 2])
     def test_lecture_formula_on_an_8x8_binary_image(self, w):
@@ -1062,6 +1085,42 @@ def _against_torch_on_one_and_two_threads(torch, x, w, b, gy, **conv_args):
         np.testing.assert_array_equal(ours, two)
 
 
+class TestOnePosition:
+    """One input and one output position per image (1x1 maps): a dense layer over the
+    channels by the one kernel tap that meets the input."""
+
+    CASES = [  # nd, n, c_in, c_out, spatial, kernel, stride, padding, dilation, groups
+        (2, 4, 20, 7, (1, 1), 1, 1, 0, 1, 1),
+        (2, 40, 20, 7, (1, 1), 3, 1, 1, 1, 1),  # more images than the rows kernel takes
+        (2, 3, 9, 5, (1, 1), (3, 2), 2, ((2, 0), (0, 1)), 1, 1),  # uneven padding: tap (2, 1)
+        (2, 3, 9, 5, (1, 1), 1, 3, 1, 1, 1),  # no tap meets the input: the bias alone
+        (1, 3, 9, 5, (1,), 5, 1, 2, 1, 1),
+        (3, 3, 9, 5, (1, 1, 1), 3, 1, 1, 1, 1),
+    ]
+
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_matches_reference(self, case, dtype, monkeypatch):
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        nd, n, c_in, c_out, spatial, k, s, p, d, g = case
+        c = plan_module.Plan(np.zeros((n, c_in) + spatial), np.zeros((c_out, c_in) + expand(k, nd)),
+                             s, p, d, g, nd)
+        assert choice.one_position(c)
+        _matches_reference_on_one_and_two_threads(case, dtype)
+
+    @pytest.mark.parametrize("w_shape", [(384, 832, 1, 1), (384, 192, 3, 3)])
+    def test_against_torch_in_float32(self, w_shape, monkeypatch):
+        # GoogLeNet's last inception block on 32x32 images: forward and both gradients against
+        # PyTorch's autograd, the same bits on 1 and 2 threads
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, w_shape[1], 1, 1)).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        gy = rng.standard_normal((32, w_shape[0], 1, 1)).astype(np.float32)
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=w_shape[2] // 2)
+
+
 class TestShifted:
     """Small maps between many channels: shifted GEMMs over images laid out batch innermost
     (src/shifted.pyx)."""
@@ -1195,6 +1254,18 @@ class TestPointwiseJoined:
             assert one.dtype == np.float32
             np.testing.assert_array_equal(one, two)
             np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    @pytest.mark.parametrize("batch", [1, 2, 5])
+    def test_with_a_bias_on_few_images(self, batch):
+        # one image per GEMM: the bias is the kernel's to add (not a weight column), as for a
+        # 1x1 layer read in place (GoogLeNet's 832 -> 256 layer on 2x2 maps, a batch of one)
+        x = rng.standard_normal((batch, 832, 2, 2)).astype(np.float32)
+        w = rng.standard_normal((256, 832, 1, 1)).astype(np.float32)
+        b = rng.standard_normal(256).astype(np.float32)
+        assert choice.join_pointwise(plan_module.Plan(x, w, 1, 0, 1, 1, 2))
+        ref = np.einsum("oc,nchw->nohw", w[:, :, 0, 0].astype(float), x.astype(float))
+        np.testing.assert_allclose(F.conv2d(x, w, b), ref + b[:, None, None], rtol=1e-4,
+                                   atol=1e-4 * np.abs(ref).max())
 
     @pytest.mark.parametrize("x_shape, w_shape, joined", [
         ((32, 512, 2, 2), (512, 512, 1, 1), True),  # Xception's exit flow

@@ -90,6 +90,34 @@ class TestMaxPool:
         np.testing.assert_array_equal(y, ref_y.astype(dtype))
         np.testing.assert_array_equal(idx, ref_idx)
 
+    @pytest.mark.parametrize("spatial, kernel, stride, padding, dilation, ceil_mode, one", [
+        ((1, 1), 3, 1, 1, 1, True, True),  # GoogLeNet's pool of 1x1 maps: each value itself
+        ((1, 1, 1), 3, 2, 1, 1, False, True),
+        ((1, 1), (2, 1), 2, (1, 0), 1, False, True),  # the window's second tap reads it
+        ((2, 2), 3, 2, 1, 1, False, False),  # Xception's of 2x2 maps to 1x1: by the kernel
+        ((3, 3), 2, 2, 0, 1, False, False),
+        ((2, 2), 3, 1, 1, 1, False, False),
+    ])
+    def test_windows_of_one_value(self, spatial, kernel, stride, padding, dilation, ceil_mode,
+                                  one):
+        """Planes of one value, each window reading it: a copy (a NaN, -0 pass through), the
+        kernel's values (with indices) and the reference's."""
+        nd = len(spatial)
+        x = np.random.default_rng(5).standard_normal((3, 4) + spatial).astype(np.float32)
+        x[1, 2].flat[-1] = np.nan
+        x[2, 1].flat[0] = -0.0
+        args = (kernel, stride, padding, dilation, ceil_mode)
+        tuples = [as_tuple(a, nd, "arg", min_value=0) for a in args[:4]]
+        geometry, _ = P._geometry(spatial, nd, *tuples, ceil_mode)
+        assert P._one_value_windows(geometry) == one
+        pool = getattr(P, f"max_pool{nd}d")
+        y = pool(x, *args)
+        with_indices, _ = pool(x, *args, return_indices=True)
+        np.testing.assert_array_equal(y, with_indices)
+        ref, _ = reference_pool(x, "max", *tuples, ceil_mode)
+        np.testing.assert_array_equal(y, ref.astype(np.float32))
+        assert np.array_equal(np.signbit(y), np.signbit(ref))
+
     @pytest.mark.parametrize("ceil_mode", [False, True])
     def test_dilation_and_ceil_mode(self, ceil_mode):
         x = rng.standard_normal((1, 2, 9, 8))

@@ -45,3 +45,14 @@ def linear_rows(x, w, bias=None):
     b = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     _dense.rows(x, np.ascontiguousarray(w), b, y, threads_for(m * n * k, _PARALLEL_WORK))
     return y
+
+
+def linear(x, w, bias=None):
+    """``x @ w.T + bias`` for C-contiguous 2-D `x` and `w`: a large layer on a small batch reads
+    each weight once (:func:`linear_rows`; a GEMM would pack them first), else one GEMM."""
+    if x.shape[0] <= SMALL_BATCH and w.size >= LARGE_WEIGHTS:
+        return linear_rows(x, w, bias)
+    y = matmul(x, w, trans_b=True)
+    if bias is not None:
+        y += bias
+    return y

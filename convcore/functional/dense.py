@@ -3,7 +3,8 @@ weight layout (``weight`` is ``(out_features, in_features)``); the products run 
 compiled core (``_matmul``)."""
 import numpy as np
 
-from ._matmul import LARGE_WEIGHTS, SMALL_BATCH, linear_rows, matmul
+from . import _matmul
+from ._matmul import matmul
 
 __all__ = ["linear", "linear_backward"]
 
@@ -57,13 +58,7 @@ def linear(input, weight, bias=None):
     array([[ 3.5, -2. ]])
     """
     x2, w, b, shape = _check(input, weight, bias)
-    if x2.shape[0] <= SMALL_BATCH and w.size >= LARGE_WEIGHTS:
-        # a large layer on a small batch: each weight read once (a GEMM would pack them first)
-        return linear_rows(x2, w, b).reshape(shape)
-    y = matmul(x2, w, trans_b=True)  # x W^T
-    if b is not None:
-        y += b
-    return y.reshape(shape)
+    return _matmul.linear(x2, w, b).reshape(shape)
 
 
 def linear_backward(grad_output, input, weight, need_input=True, need_weight=True,

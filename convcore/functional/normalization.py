@@ -119,11 +119,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             rv += f * unbiased.astype(rv.dtype)
     else:
         mean, var = rm.astype(x3.dtype), rv.astype(x3.dtype)
-    inv_std = t(1) / np.sqrt(var + t(eps))
-    scale = inv_std if weight is None else inv_std * weight.astype(x3.dtype)
-    shift = -mean * scale
-    if bias is not None:
-        shift += bias
+    inv_std, scale, shift = _affine(mean, var, weight, bias, eps)
     y = np.empty_like(x3)
     if residual is None:
         _channels.affine(x3, scale, shift, y, threads, bool(relu))
@@ -138,6 +134,28 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return y.reshape(x.shape), (x3, mean, inv_std, scale, bool(training), weight is not None,
                                     bias is not None, y if relu else None, residual is not None)
     return y.reshape(x.shape)
+
+
+def _affine(mean, var, weight, bias, eps):
+    """(1 / std, scale, shift) of the normalisation ``scale * x + shift`` by `mean` and `var`
+    (arrays of the working dtype), then `weight` and `bias` (or None)."""
+    t = mean.dtype.type
+    inv_std = t(1) / np.sqrt(var + t(eps))
+    scale = inv_std if weight is None else inv_std * weight.astype(mean.dtype)
+    shift = -mean * scale
+    if bias is not None:
+        shift += bias
+    return inv_std, scale, shift
+
+
+def running_affine(running_mean, running_var, weight, bias, eps, dtype):
+    """(scale, shift) in `dtype` of the normalisation by running statistics (evaluation
+    mode): :func:`batch_norm` with ``training=False`` is ``scale * x + shift`` per channel."""
+    dtype = np.dtype(dtype)
+    _, scale, shift = _affine(np.asarray(running_mean).astype(dtype),
+                              np.asarray(running_var).astype(dtype), weight,
+                              None if bias is None else np.asarray(bias).astype(dtype), eps)
+    return scale, shift
 
 
 def batch_norm_backward(grad_output, cache):

@@ -64,15 +64,27 @@ def _geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode):
     return geometry, tuple(out)
 
 
+def _one_value_windows(geometry):
+    """Whether every plane is one value (1x1 maps) and its one window reads it: along each axis
+    one output, and a tap ``t`` with ``t * dilation == padding``."""
+    return all(n == 1 and n_out == 1 and p % d == 0 and p // d < k
+               for n, n_out, k, _, p, d in geometry.T.tolist())
+
+
 def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     arr, batched = _pool_input(x, nd)
     geometry, out_spatial = _geometry(arr.shape[2:], nd, kernel_size, stride, padding, dilation,
                                       bool(ceil_mode))
     planes = arr.shape[0] * arr.shape[1]
-    y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
-    indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
-    _pooling.max_forward(arr.reshape(planes, -1), y, indices, geometry,
-                      threads_for(arr.size, _GRAIN))
+    if not return_indices and _one_value_windows(geometry):
+        # every window holds its plane's one value (GoogLeNet's 3x3 pool of 1x1 maps: 0.29 ms
+        # by the kernel's padded planes, one thread, against 0.02 for the copy)
+        y = arr.reshape(planes, 1).copy()
+    else:
+        y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
+        indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
+        _pooling.max_forward(arr.reshape(planes, -1), y, indices, geometry,
+                             threads_for(arr.size, _GRAIN))
     shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
     y = y.reshape(shape)
     return (y, indices.reshape(shape)) if return_indices else y

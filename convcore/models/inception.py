@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import nn
 from .._validation import as_int
+from ..nn.fold import ConvNorm
 from ..nn.normalization import fuses_relu
 from ._base import check_arguments
 from .pretrained import build
@@ -47,15 +48,16 @@ class BasicConv2d(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x):
-        # the normalisation applies the ReLU in its own pass when both are the plain layers
+        # the normalisation applies the ReLU in its own pass when both are the plain layers; in
+        # evaluation mode it folds into the convolution (ConvNorm)
         self._fused = fuses_relu(self.bn, self.relu)
-        if self._fused:
-            return self.bn.forward(self.conv.forward(x), relu=True)
-        return self.relu.forward(self.bn.forward(self.conv.forward(x)))
+        self._step = ConvNorm(self.conv, self.bn, relu=self._fused)
+        y = self._step.forward(x)
+        return y if self._fused else self.relu.forward(y)
 
     def backward(self, grad_output):
         g = grad_output if self._fused else self.relu.backward(grad_output)
-        return self.conv.backward(self.bn.backward(g))
+        return self._step.backward(g)
 
     def output_shape(self, input_shape):
         return self.conv.output_shape(input_shape)

@@ -15,6 +15,7 @@ import numpy as np
 from ._module import Module, deserialize, serialize
 from .activations import ReLU
 from .conv import _ConvNd
+from .fold import ConvNorm, folds
 from .linear import Linear
 from .normalization import fuses_relu
 
@@ -37,7 +38,9 @@ class Sequential(Module):
     a new Sequential sharing the layers; a layer replaced by assignment (``setattr(seq, '1',
     layer)``) takes part at once. A batch normalisation directly followed by a ReLU runs as one
     step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass; a ReLU
-    after a convolution or a linear layer works in place.
+    after a convolution or a linear layer works in place. A convolution followed by a batch
+    normalisation (and a ReLU) is one step (:class:`~convcore.nn.fold.ConvNorm`): in evaluation
+    mode the normalisation folds into the convolution's weights.
     """
 
     def __init__(self, *layers):
@@ -61,6 +64,11 @@ class Sequential(Module):
         steps, i = [], 0
         while i < len(layers):
             layer, kwargs = layers[i], {}
+            if i + 1 < len(layers) and folds(layer, layers[i + 1]):
+                relu = i + 2 < len(layers) and fuses_relu(layers[i + 1], layers[i + 2])
+                steps.append((ConvNorm(layer, layers[i + 1], relu), {}))
+                i += 3 if relu else 2
+                continue
             if i + 1 < len(layers) and fuses_relu(layer, layers[i + 1]):
                 kwargs["relu"] = True
                 i += 1

@@ -83,6 +83,16 @@ class _BatchNorm(Module):
             self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
         return y
 
+    def running_affine(self, dtype):
+        """(scale, shift) in `dtype` of what :meth:`forward` computes in evaluation mode,
+        ``scale * x + shift`` per channel, or None when it normalises by the batch (training
+        mode, or statistics not tracked)."""
+        if self.training or not self.track_running_stats:
+            return None
+        affine = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        return F.running_affine(self._buffers["running_mean"], self._buffers["running_var"],
+                                *affine, self.eps, dtype)
+
     def backward(self, grad_output):
         gx, gw, gb, *g_residual = F.batch_norm_backward(grad_output, self._cache)
         if self.affine:

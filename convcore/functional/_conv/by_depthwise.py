@@ -12,7 +12,8 @@ from .plan import flat
 
 
 def _threads(c):
-    return threads_for(2 * math.prod(c.out_shape) * math.prod(c.weight.shape[2:]), choice.GRAIN)
+    return threads_for(2 * math.prod(c.out_shape) * math.prod(c.weight.shape[2:]),
+                       choice.DEPTHWISE_GRAIN)
 
 
 def forward(c, bias):

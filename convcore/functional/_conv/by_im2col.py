@@ -15,11 +15,12 @@ def forward(c, bias):
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile = choice.tile(K, L, c_out // c.groups)
     # a 1x1 convolution's GEMM reads the input in place, unless joining images pays for the copy
-    pointwise = (c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
-                 and c.out_spatial == c.x.shape[2:] and not choice.join_pointwise(c))
+    one_by_one = (c.geometry[2:5].tolist() == [[1] * 3, [1] * 3, [0] * 3]
+                  and c.out_spatial == c.x.shape[2:])
+    pointwise = one_by_one and not choice.join_pointwise(c)
     images = 1 if pointwise else choice.images_per_gemm(K, L, c.x.shape[0])
     w = c.weight.reshape(c_out, K)
-    if bias.size and images == 1 and not pointwise:
+    if bias.size and images == 1 and not one_by_one:  # (the kernel reads a 1x1 one's in place)
         # the bias as one more weight column, against a row of ones under the patches: the GEMM
         # writes y once (a fill of y with the bias first cost 18% of a 1-channel 5x5 layer)
         w, bias = np.concatenate([w, bias[:, None]], axis=1), bias[:0]

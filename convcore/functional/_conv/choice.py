@@ -132,6 +132,14 @@ SHIFTED_IMAGES = 16
 POINTWISE_JOIN_BYTES = 768 << 10
 POINTWISE_JOIN_POSITIONS = 16
 
+# Operations per thread of the direct depthwise kernels from which a second thread is woken (as
+# GRAIN, scaled by their speed: they run at 10-20 GFLOP/s where the GEMMs GRAIN was measured on
+# run at 60-100, so the same time per thread is a quarter of GRAIN's operations). Xception's
+# depthwise layers on 32x32 images (2.4 to 19 M operations) otherwise ran on one thread where
+# PyTorch's took 1.3-1.4x less time on two (ms, one thread against two: 32x64x16x16 0.49
+# against 0.35, 32x128x8x8 0.25 against 0.17, 32x256x4x4 0.16 against 0.12).
+DEPTHWISE_GRAIN = GRAIN // 4
+
 # Output width up to which a depthwise weight gradient runs by the direct kernels; wider outputs
 # go faster by im2col + GEMM (8x64x56x56, 3x3: 3.4 ms against 4.8; 32x256x4x4: 2.3 against 1.1).
 DEPTHWISE_WEIGHT_GRAD_MAX_WIDTH = 32
@@ -163,6 +171,14 @@ def shifted_images(c):
         return 0
     batch = c.x.shape[0]
     return even_steps(batch, max(1, min(SHIFTED_IMAGES, (batch + 1) // 2)))
+
+
+def one_position(c):
+    """Whether `c` maps one input position to one output position per image, ungrouped (a deep
+    layer of a network on small images: 1x1 maps): a dense layer over the channels, by the one
+    kernel tap that meets the input (GoogLeNet's 832 -> 384 1x1 layer, batch 32, 2 threads: 0.35
+    ms joined into GEMMs against 0.26 in PyTorch)."""
+    return c.groups == 1 and math.prod(c.x.shape[2:]) == 1 and math.prod(c.out_spatial) == 1
 
 
 def shallow(c):

@@ -14,6 +14,8 @@ def forward(c, bias):
     images = choice.shifted_images(c)
     if images:
         return by_shifted.forward(c, bias, images)
+    if choice.one_position(c):
+        return by_smallmaps.forward_one_position(c, bias)
     if choice.small_maps(c):
         return by_smallmaps.forward(c, bias)
     c = trim_taps(c)
