@@ -1072,6 +1072,9 @@ class TestShifted:
         (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
         (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
         (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
+        # outer taps that meet only padding (their weight gradient all zeros); 12 images in 4
+        # chunks of 2 steps each (a chunk's first step writes, the next adds)
+        (2, 12, 16, 3, (2, 2), 5, 1, 2, 1),
         (1, 4, 16, 4, (9,), 3, 1, 1, 1),
         (3, 4, 16, 3, (2, 3, 2), 3, 1, 1, 1),
     ]
