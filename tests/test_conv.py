@@ -1156,9 +1156,9 @@ class TestShifted:
         from convcore._kernels import shifted as _shifted
         c = plan_module.Plan(np.zeros((2, 16, 4, 4)), np.zeros((4, 16, 3, 3)), 1, 1, 1, 1, 2)
         x, y = np.zeros((2, 16, 16)), np.zeros((2, 4, 16))
-        wt, work = np.zeros((9, 4, 16)), np.zeros((1, 320))
+        wt, work = np.zeros((4, 9, 16)), np.zeros((1, 320))
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _shifted.forward(x, wt[:8].copy(), np.zeros(0), y, c.geometry, 1, work, 1)
+            _shifted.forward(x, wt[:, :8].copy(), np.zeros(0), y, c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
             _shifted.forward(x, wt, np.zeros(0), y, c.geometry, 2, work, 1)  # work too small
         with pytest.raises(ValueError, match="forward: bias must be empty or hold one"):
@@ -1166,9 +1166,9 @@ class TestShifted:
         with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
             _shifted.backward_input(y, wt, np.zeros((2, 15, 16)), c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
-            _shifted.backward_weight(y, x, np.zeros((1, 9, 4, 15)), c.geometry, 1, work, 1)
+            _shifted.backward_weight(y, x, np.zeros((1, 4, 9, 15)), c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight: grad_wt must hold between 1"):
-            _shifted.backward_weight(y, x, np.zeros((3, 9, 4, 16)), c.geometry, 1, work, 1)
+            _shifted.backward_weight(y, x, np.zeros((3, 4, 9, 16)), c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="by_tap: wt must have the shape"):
             _shifted.by_tap(np.zeros((4, 16, 9)), np.zeros((9, 16, 4)), 1)
         with pytest.raises(ValueError, match="from_taps: grad_wt must have the shape"):
@@ -1186,17 +1186,17 @@ class TestShifted:
         # NumPy's transposes and its sum in the same order (the same bits), on 1 and 2 threads
         from convcore._kernels import shifted as _shifted
         w = rng.standard_normal((c_out, c_in, taps)).astype(dtype)
-        parts = rng.standard_normal((chunks, taps, c_out, c_in)).astype(dtype)
+        parts = rng.standard_normal((chunks, c_out, taps, c_in)).astype(dtype)
         total = parts[0].copy()
         for p in parts[1:]:
             total += p
         for threads in (1, 2):
-            wt = np.full((taps, c_out, c_in), np.nan, dtype)
+            wt = np.full((c_out, taps, c_in), np.nan, dtype)
             _shifted.by_tap(w, wt, threads)
-            np.testing.assert_array_equal(wt, w.transpose(2, 0, 1))
+            np.testing.assert_array_equal(wt, w.transpose(0, 2, 1))
             grad_w = np.full((c_out, c_in, taps), np.nan, dtype)
             _shifted.from_taps(parts, grad_w, threads)
-            assert grad_w.tobytes() == np.ascontiguousarray(total.transpose(1, 2, 0)).tobytes()
+            assert grad_w.tobytes() == np.ascontiguousarray(total.transpose(0, 2, 1)).tobytes()
 
 
 class TestPointwiseJoined:
