@@ -10,7 +10,7 @@ import convcore
 import convcore.functional as F
 from convcore._cpu import load
 from convcore.functional._conv import (by_shallow, by_smallmaps, choice, dispatch,
-                                       plan as plan_module)
+                                       plan as plan_module, scratch)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -1132,6 +1132,9 @@ class TestShifted:
         (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
         (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
         (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
+        # outer taps that meet only padding (their weight gradient all zeros); 12 images in 4
+        # chunks of 2 steps each (a chunk's first step writes, the next adds)
+        (2, 12, 16, 3, (2, 2), 5, 1, 2, 1),
         (1, 4, 16, 4, (9,), 3, 1, 1, 1),
         (3, 4, 16, 3, (2, 3, 2), 3, 1, 1, 1),
     ]
@@ -1149,6 +1152,9 @@ class TestShifted:
         w = rng.standard_normal((c_out, c_in) + expand(k, nd))
         b = rng.standard_normal(c_out)
         assert choice.shifted_images(plan_module.Plan(x, w, s, p, d, 1, nd)) == 2  # it runs
+        # the weight gradient's partial sums are written whole (no zero fill first): old
+        # values in their scratch must not show
+        scratch.empty("shifted_partial", (1 << 16,), np.float64).fill(np.nan)
         ref = reference_conv(x, w, b, expand(s, nd), _pads(p, nd), expand(d, nd), 1)
         gy = rng.standard_normal(ref.shape)
         grads = reference_conv_grads(x, w, gy, expand(s, nd), _pads(p, nd), expand(d, nd))
@@ -1210,9 +1216,9 @@ class TestShifted:
         from convcore._kernels import shifted as _shifted
         c = plan_module.Plan(np.zeros((2, 16, 4, 4)), np.zeros((4, 16, 3, 3)), 1, 1, 1, 1, 2)
         x, y = np.zeros((2, 16, 16)), np.zeros((2, 4, 16))
-        wt, work = np.zeros((9, 4, 16)), np.zeros((1, 320))
+        wt, work = np.zeros((4, 9, 16)), np.zeros((1, 320))
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _shifted.forward(x, wt[:8].copy(), np.zeros(0), y, c.geometry, 1, work, 1)
+            _shifted.forward(x, wt[:, :8].copy(), np.zeros(0), y, c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
             _shifted.forward(x, wt, np.zeros(0), y, c.geometry, 2, work, 1)  # work too small
         with pytest.raises(ValueError, match="forward: bias must be empty or hold one"):
@@ -1220,9 +1226,37 @@ class TestShifted:
         with pytest.raises(ValueError, match="backward_input: array shapes do not match"):
             _shifted.backward_input(y, wt, np.zeros((2, 15, 16)), c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight: array shapes do not match"):
-            _shifted.backward_weight(y, x, np.zeros((1, 9, 4, 15)), c.geometry, 1, work, 1)
+            _shifted.backward_weight(y, x, np.zeros((1, 4, 9, 15)), c.geometry, 1, work, 1)
         with pytest.raises(ValueError, match="backward_weight: grad_wt must hold between 1"):
-            _shifted.backward_weight(y, x, np.zeros((3, 9, 4, 16)), c.geometry, 1, work, 1)
+            _shifted.backward_weight(y, x, np.zeros((3, 4, 9, 16)), c.geometry, 1, work, 1)
+        with pytest.raises(ValueError, match="by_tap: wt must have the shape"):
+            _shifted.by_tap(np.zeros((4, 16, 9)), np.zeros((9, 16, 4)), 1)
+        with pytest.raises(ValueError, match="from_taps: grad_wt must have the shape"):
+            _shifted.from_taps(np.zeros((2, 9, 4, 16)), np.zeros((4, 9, 16)), 1)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("c_out, c_in, taps, chunks", [
+        (64, 48, 9, 3),  # a 3x3 layer's weights, three partial sums
+        (5, 300, 9, 1),  # more channels than a block of the sum
+        (3, 4, 2500, 2),  # more taps than the sum's buffer holds (one channel at a time)
+        (7, 1, 1, 4),
+    ])
+    def test_weight_reorders(self, dtype, c_out, c_in, taps, chunks):
+        # the weights tap by tap, and the chunks' sum back in the weight's layout, against
+        # NumPy's transposes and its sum in the same order (the same bits), on 1 and 2 threads
+        from convcore._kernels import shifted as _shifted
+        w = rng.standard_normal((c_out, c_in, taps)).astype(dtype)
+        parts = rng.standard_normal((chunks, c_out, taps, c_in)).astype(dtype)
+        total = parts[0].copy()
+        for p in parts[1:]:
+            total += p
+        for threads in (1, 2):
+            wt = np.full((c_out, taps, c_in), np.nan, dtype)
+            _shifted.by_tap(w, wt, threads)
+            np.testing.assert_array_equal(wt, w.transpose(0, 2, 1))
+            grad_w = np.full((c_out, c_in, taps), np.nan, dtype)
+            _shifted.from_taps(parts, grad_w, threads)
+            assert grad_w.tobytes() == np.ascontiguousarray(total.transpose(0, 2, 1)).tobytes()
 
 
 class TestPointwiseJoined:

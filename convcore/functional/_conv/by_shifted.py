@@ -4,6 +4,7 @@ step laid out batch innermost, one GEMM per kernel tap and run of output positio
 chunks)."""
 import numpy as np
 
+from ..._threads import threads_for
 from . import choice, kernels, scratch
 from .plan import flat
 
@@ -15,10 +16,11 @@ def _per_thread(c, images):
 
 
 def _by_tap(weight):
-    """(taps, C_out, C_in): the weight matrix of every kernel tap."""
+    """(C_out, taps, C_in): the weight matrix of every kernel tap (``wt[:, t, :]``)."""
     c_out, c_in = weight.shape[:2]
-    wt = scratch.empty("shifted_weights", (weight[0, 0].size, c_out, c_in), weight.dtype)
-    np.copyto(wt, weight.reshape(c_out, c_in, -1).transpose(2, 0, 1))
+    wt = scratch.empty("shifted_weights", (c_out, weight[0, 0].size, c_in), weight.dtype)
+    kernels.shifted.by_tap(weight.reshape(c_out, c_in, -1), wt,
+                           threads_for(weight.size, choice.EXPAND_GRAIN))
     return wt
 
 
@@ -42,9 +44,10 @@ def weight_grad(c, gy, images):
     c_out, c_in = c.weight.shape[:2]
     taps = c.weight[0, 0].size
     chunks = min(choice.weight_chunks(c.x.shape[0], c.weight.nbytes), -(-c.x.shape[0] // images))
-    partial = scratch.zeros("shifted_partial", (chunks, taps, c_out, c_in), c.dtype)
+    partial = scratch.empty("shifted_partial", (chunks, c_out, taps, c_in), c.dtype)
     c.run(kernels.shifted.backward_weight, flat(gy), flat(c.x), partial, c.geometry, images,
           per_image=_per_thread(c, images))
     grad_w = np.empty(c.weight.shape, dtype=c.dtype)  # (a new array: never the scratch's)
-    np.copyto(grad_w.reshape(c_out, c_in, taps), scratch.sum_chunks(partial).transpose(1, 2, 0))
+    kernels.shifted.from_taps(partial, grad_w.reshape(c_out, c_in, taps),
+                              threads_for(grad_w.size, choice.EXPAND_GRAIN))
     return grad_w
