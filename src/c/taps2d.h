@@ -5,15 +5,15 @@
    the integer SciPy's double sum truncates to: 32 outputs a step, the Kr x Kc taps each one
    multiply-add per 8 lanes (the sum in any order stays within the margin e of SciPy's, see
    trunc_check.h, which FMA only narrows); an output whose float sum has an integer boundary
-   within e is computed again in double, by multiply-adds (within a margin 2^-28 e of SciPy's
-   sum), and where that sum too has a boundary within its margin, from 0.0 in the taps' C order
-   (SciPy's), and truncated.
+   within e is computed again in double, by multiply-adds (within the margin e2 of SciPy's
+   sum), and where that sum too has a boundary within e2, from 0.0 in the taps' C order
+   (SciPy's), and truncated. Each lane sums its taps in one chain in C order (a, then b): the
+   caller's e may use that (see convcore/ndimage/_engine.py, ``_taps2d_margins``).
    Values stay below 2**24 (the caller's margin needs it), so every integer is exact in float.
    Only in AVX2 builds, and only where the CPU has FMA: returns 0 (nothing done) otherwise, and
    the caller runs cl_taps2_f and cl_check2_f. */
 #ifndef CONVCORE_TAPS2D_H
 #define CONVCORE_TAPS2D_H
-#include <math.h>
 #include "cl_kernel.h"
 
 /* SciPy's double sum of output t, truncated toward zero. Never inlined into the FMA kernel: the
@@ -77,11 +77,8 @@ static CL_TAPS2D_TARGET inline void cl_taps2d_put(float *acc, __m256 a, __m256 e
 
 CL_KERNEL CL_TAPS2D_TARGET void cl_taps2d_run(float *acc, const float *rows, Py_ssize_t n,
                                               const float *w, const double *wd, Py_ssize_t Kr,
-                                              Py_ssize_t Kc, Py_ssize_t T, float e) {
+                                              Py_ssize_t Kc, Py_ssize_t T, float e, double e2) {
     const __m256 ev = _mm256_set1_ps(e);
-    /* the margin of a double sum in any order: 2^-28 e bounds (2 K + 4) 2^-53 S for the
-       caller's e = (K + 4) 2^-24 S (rounded to float), whatever K */
-    const double e2 = ldexp((double)e, -28);
     Py_ssize_t t = 0, a, b;
     for (; t + 32 <= T; t += 32) {
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -118,17 +115,18 @@ static inline int cl_taps2d_ready(void) {
 }
 static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
                               const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
-                              float e) {
+                              float e, double e2) {
     if (!cl_taps2d_ready()) return 0;
-    cl_taps2d_run(acc, rows, n, w, wd, Kr, Kc, T, e);
+    cl_taps2d_run(acc, rows, n, w, wd, Kr, Kc, T, e, e2);
     return 1;
 }
 #else
 static inline int cl_taps2d_ready(void) { return 0; }
 static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
                               const double *wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
-                              float e) {
+                              float e, double e2) {
     (void)acc; (void)rows; (void)n; (void)w; (void)wd; (void)Kr; (void)Kc; (void)T; (void)e;
+    (void)e2;
     return 0;
 }
 #endif
