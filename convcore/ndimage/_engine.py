@@ -55,6 +55,13 @@ def _finish(result, output):
 
 def _symmetry(w):
     """1 / -1 / 0 for a symmetric / antisymmetric / other odd kernel, SciPy's tolerance."""
+    return _symmetry_of(np.ascontiguousarray(w, dtype=np.float64).tobytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _symmetry_of(raw):
+    """_symmetry of the float64 kernel with these bytes (kept: filters reuse a few kernels)."""
+    w = np.frombuffer(raw, dtype=np.float64)
     k = w.size
     if k % 2 == 0 or k == 1:
         return 1 if k == 1 else 0
@@ -88,6 +95,7 @@ SINGLE_MAX_WINDOW = 17
 _EXACT_FLOAT32 = 2.0 ** 24
 
 
+@functools.lru_cache(maxsize=None)
 def _int_bound(*dtypes):
     """Largest magnitude any of these integer dtypes holds (None when one is not an integer)."""
     bound = 0
