@@ -221,7 +221,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
             # long column kernels: the column pass of the whole strip first, in bands of
             # columns narrow enough that the Kr rows a band of outputs reads stay in L1 from one
             # output row to the next (a whole row at a time read them from L2 again for every
-            # output row); every output the same sum as row by row
+            # output row); every output the same sum as row by row. The row passes follow.
             t0 = 0
             while t0 < W:
                 n = W - t0 if W - t0 < s.band else s.band
@@ -229,22 +229,14 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                     _sym_tiles(mid + p * ms + cc + t0, src + p * s.RS + t0, n, s.RS,
                                <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
                 t0 += n
-            for p in range(nr):
-                _round(s, mid + p * ms + cc, W, fit)
-                if same_out:
-                    _row_pass(s, mid + p * ms, <floating*>s.y + (r0 + p) * W)
-                else:
-                    _row_pass(s, mid + p * ms, line)
-                    _store(s, r0 + p, line, fit)
-            i = nr
         while i < nr:
             two = False
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
-                two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
-                                                src + i * s.RS, W, s.RS, <const float*>s.wr,
-                                                s.Kr, s.sr, s.wrd, s.check_r)
-            if not two:
+                two = (s.Kr < FMA_MIN_TAPS and i + 1 < nr
+                       and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc, src + i * s.RS,
+                                      W, s.RS, <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r))
+            if not two and s.Kr < FMA_MIN_TAPS:
                 _sym_tiles(mid + i * ms + cc, src + i * s.RS, W, s.RS, <const floating*>s.wr,
                            s.Kr, s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
