@@ -18,7 +18,8 @@ import_parallel()  # the one runner of the process (src/parallel.pxd)
 cdef extern from "c/taps2d.h":
     int cl_taps2d_ready() noexcept nogil
     int cl_taps2d_f(float* acc, const float* rows, Py_ssize_t n, const float* w, const double* wd,
-                    Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e) noexcept nogil
+                    Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e,
+                    double e2) noexcept nogil
 
 
 def taps2d_available():
@@ -35,6 +36,8 @@ cdef struct C2:
     int tin, tout, mode
     bint dbl                # double buffers (else float)
     double cval, check
+    float fma_check         # the margins of the multiply-add taps (c/taps2d.h)
+    double fma_check2
 
 
 cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
@@ -82,7 +85,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
             if floating is float:
                 # by multiply-adds where the build and the CPU have them, truncated and checked
                 if s.check > 0 and cl_taps2d_f(acc, rows + i * n_ext + t0, n_ext, w, s.wd, s.Kr,
-                                               s.Kc, n, <float>s.check):
+                                               s.Kc, n, s.fma_check, s.fma_check2):
                     cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
                     t0 += n
                     continue
@@ -97,7 +100,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
 
 
 def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, double cval,
-                double check, int n_threads, bint double=False):
+                double check, int n_threads, bint double=False, fma_checks=None):
     """``out[r, c] = sum over (a, b) of w[a, b] * X[start_r + r + a, start_c + c + b]`` for a
     C-contiguous 2-D image ``x`` and ``out`` of its shape, ``w`` a C-contiguous 2-D float64 kernel
     (``X``: ``x`` extended by ``mode`` along both axes, ``cval`` outside), with float buffers (or
@@ -109,6 +112,11 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     adding ``w[a, b] * X[...]`` in C order as scipy.ndimage.correlate does, so the result is
     SciPy's bit for bit. Each strip of output rows reads its input rows once, extended in a
     buffer; every tap is then a contiguous sweep over an output tile.
+
+    ``fma_checks``: (float margin, double margin) of the multiply-add taps of c/taps2d.h when
+    they run (float buffers, ``check > 0``, ``taps2d_available()``), tighter than ``check`` for
+    their order of operations (see convcore/ndimage/_engine.py); default ``check`` and
+    ``check * 2**-27`` (``check`` as lines.correlate's: ``(K + 4) 2**-24 S``).
     """
     cdef C2 s
     cdef Py_ssize_t n_items, size
@@ -130,6 +138,10 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     s.dbl = double
     check_margin(True, check)           # validated; kept in double for double buffers
     s.check = check
+    e, e2 = (check, check * 2.0 ** -27) if fma_checks is None else fma_checks
+    s.fma_check, s.fma_check2 = check_margin(True, e), e2
+    if not e2 >= 0:
+        raise ValueError("fma_checks must be non-negative numbers")
     s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
     s.n_ext = s.W + s.Kc - 1
     s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)

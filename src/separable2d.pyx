@@ -39,6 +39,7 @@ cdef struct Sep:
     char* y
     Py_ssize_t H, W, R, isz, osz
     Py_ssize_t RS             # the stride of the strip's rows in the work area (see `_row_stride`)
+    Py_ssize_t band           # columns of a band of the long column pass (see `_band`)
     const void* wr            # weights along axis 0 (rows), Kr taps, symmetry sr
     const void* wc            # weights along axis 1 (columns), Kc taps, symmetry sc
                               # (double, or float with float buffers)
@@ -186,7 +187,7 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
     """Output rows [r0, r0 + R) of the two passes."""
     cdef Py_ssize_t r0 = item * s.R
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
-    cdef Py_ssize_t W = s.W, p, i, idx, n_in
+    cdef Py_ssize_t W = s.W, p, i, idx, n_in, t0, n
     cdef Py_ssize_t cr = s.Kr // 2, cc = s.Kc // 2, ms = s.W + s.Kc - 1
     cdef bint two, same_in, same_out, fit
     cdef floating* rows = work                            # (nr + Kr - 1) x W
@@ -216,14 +217,26 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 load_row(rows + p * s.RS, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
                          s.tin, s.cval)
         i = 0
+        if s.Kr >= FMA_MIN_TAPS:
+            # long column kernels: the column pass of the whole strip first, in bands of
+            # columns narrow enough that the Kr rows a band of outputs reads stay in L1 from one
+            # output row to the next (a whole row at a time read them from L2 again for every
+            # output row); every output the same sum as row by row. The row passes follow.
+            t0 = 0
+            while t0 < W:
+                n = W - t0 if W - t0 < s.band else s.band
+                for p in range(nr):
+                    _sym_tiles(mid + p * ms + cc + t0, src + p * s.RS + t0, n, s.RS,
+                               <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
+                t0 += n
         while i < nr:
             two = False
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
-                two = i + 1 < nr and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc,
-                                                src + i * s.RS, W, s.RS, <const float*>s.wr,
-                                                s.Kr, s.sr, s.wrd, s.check_r)
-            if not two:
+                two = (s.Kr < FMA_MIN_TAPS and i + 1 < nr
+                       and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc, src + i * s.RS,
+                                      W, s.RS, <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r))
+            if not two and s.Kr < FMA_MIN_TAPS:
                 _sym_tiles(mid + i * ms + cc, src + i * s.RS, W, s.RS, <const floating*>s.wr,
                            s.Kr, s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
@@ -281,6 +294,17 @@ cdef Py_ssize_t _row_stride(Py_ssize_t W, Py_ssize_t Kr, bint rows_first) noexce
     return (W + 15) // 16 * 16 + 16
 
 
+cdef Py_ssize_t _band(Py_ssize_t Kr, Py_ssize_t item) noexcept:
+    """Columns of the bands in which a long column pass (Kr >= FMA_MIN_TAPS) runs: the Kr input
+    rows of a band take about 20 KiB of L1 (a multiple of 16 columns, at least 16).
+
+    Row by row, each output row read its Kr input rows whole (33 rows of 2048 floats, 270 KiB)
+    from L2; band by band, Kr - 1 of them are still in L1 from the output row above.
+    """
+    cdef Py_ssize_t b = 20480 // (Kr * item) // 16 * 16
+    return b if b > 16 else 16
+
+
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
                 const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
                 bint rows_first, int n_threads, bint single=False, double check_rows=0.0,
@@ -330,6 +354,7 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     if s.sep8:
         s.R = SEP8_ROWS
     s.RS = _row_stride(s.W, s.Kr, rows_first)
+    s.band = _band(s.Kr, 4 if single else 8)
     s.x = <char*><size_t>x.ctypes.data
     s.y = <char*><size_t>out.ctypes.data
     n_items = (s.H + s.R - 1) // s.R

@@ -658,3 +658,46 @@ def test_correlate2d_wider_margins_on_taps2d():
     assert _engine._checks(x, x, [w.ravel()], 0.0, limit=_engine.MAX_CHECK_TAPS2D) is not None
     for mode in ("reflect", "constant"):
         np.testing.assert_array_equal(cn.correlate(x, w, mode=mode), sp.correlate(x, w, mode=mode))
+
+
+def test_taps2d_margin_bounds_the_multiply_add_chain():
+    # c/taps2d.h sums each output as one chain of float32 multiply-adds in C order; emulated
+    # here exactly (the product of a float32 weight and a byte, and its sum with a float32 partial
+    # sum below 2**24, are exact in double; rounding that to float32 is the fused result), and
+    # compared with the exact sum of the float64 weights: within the margin of _taps2d_margins
+    from fractions import Fraction
+    from convcore.ndimage import _engine
+    rng = np.random.default_rng(37)
+    x = np.full((1, 1), 0, np.uint8)
+    for w in (rng.standard_normal((5, 5)), rng.standard_normal((3, 7)) * 40,
+              np.abs(rng.standard_normal((5, 5))), np.full((3, 3), 0.1)):
+        e, e2 = _engine._taps2d_margins(x, x, w, 0.0)
+        assert 0 < e < _engine._checks(x, x, [w.ravel()], 0.0, limit=np.inf)[0]
+        assert 0 < e2 < e * 2.0 ** -20
+        flat = w.ravel()
+        v = flat.astype(np.float32).astype(np.float64)
+        worst = 0.0
+        for _ in range(300):
+            # bytes at the extremes where the weight's sign makes the partial sums largest
+            data = np.where(rng.random(flat.size) < 0.7, np.where(flat > 0, 255, 0),
+                            rng.integers(0, 256, flat.size)).astype(np.float64)
+            s = np.float32(0.0)
+            for vk, xk in zip(v, data):
+                s = np.float32(float(s) + vk * xk)
+            exact = sum(Fraction(float(wk)) * int(xk) for wk, xk in zip(flat, data))
+            worst = max(worst, abs(float(Fraction(float(s)) - exact)))
+        assert worst <= e, (worst, e)
+
+
+def test_large_outputs_start_on_a_huge_page():
+    # new results of 16 MiB and more start on a 2 MiB boundary (transparent huge pages back
+    # them whole), the same values as SciPy's; smaller ones are plain arrays
+    from scipy import ndimage as sp
+    from convcore import ndimage as cn
+    x = np.random.default_rng(38).random((1500, 1400))
+    got = cn.gaussian_filter(x, 1)
+    assert got.ctypes.data % (2 << 20) == 0 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, sp.gaussian_filter(x, 1), rtol=1e-12, atol=1e-14)
+    small = cn.gaussian_filter(x[:1000], 1)
+    assert small.flags.owndata
+    np.testing.assert_allclose(small, sp.gaussian_filter(x[:1000], 1), rtol=1e-12, atol=1e-14)

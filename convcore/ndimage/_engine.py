@@ -55,6 +55,13 @@ def _finish(result, output):
 
 def _symmetry(w):
     """1 / -1 / 0 for a symmetric / antisymmetric / other odd kernel, SciPy's tolerance."""
+    return _symmetry_of(np.ascontiguousarray(w, dtype=np.float64).tobytes())
+
+
+@functools.lru_cache(maxsize=256)
+def _symmetry_of(raw):
+    """_symmetry of the float64 kernel with these bytes (kept: filters reuse a few kernels)."""
+    w = np.frombuffer(raw, dtype=np.float64)
     k = w.size
     if k % 2 == 0 or k == 1:
         return 1 if k == 1 else 0
@@ -88,6 +95,7 @@ SINGLE_MAX_WINDOW = 17
 _EXACT_FLOAT32 = 2.0 ** 24
 
 
+@functools.lru_cache(maxsize=None)
 def _int_bound(*dtypes):
     """Largest magnitude any of these integer dtypes holds (None when one is not an integer)."""
     bound = 0
@@ -348,15 +356,41 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     return output
 
 
+def _taps2d_margins(x, output, weights, cval):
+    """(e, e2): the margins of correlate2d's multiply-add taps (c/taps2d.h) over integers.
+
+    Each output there is one chain of fused multiply-adds over the float32 weights ``v_k`` in C
+    order, ``s_k = fl(s_(k-1) + v_k x_k)``: its error is at most ``u sum_k |s_k|`` (``u =
+    2**-24``), and ``|s_k| <= B P_k`` with ``P_k = |v_0| + ... + |v_k|`` (``B``: the largest
+    magnitude of the dtypes and cval). The weights' rounding adds ``u S`` (``S = B sum|w|``),
+    SciPy's double sum is within far less than ``u S`` of the exact one, and forming ``a -/+ e``
+    rounds by ``u S`` more: ``e = u (B sum_k P_k + 3 S)``, with a factor ``1 + 2**-10`` for
+    the roundings of these bounds. ``_checks``'s ``(K + 4) u S`` takes ``P_k = P_(K-1)`` for
+    every k; the chain's partial sums are smaller, so about half as many outputs are re-checked
+    (5x5 random weights). ``e2``: a double sum of the taps in any order and SciPy's lie within
+    ``(2 K + 3) 2**-53 S`` of each other, ``+ 2**-53 S`` for forming ``y -/+ e2``.
+    """
+    bound = max(_int_bound(x.dtype, output.dtype), abs(float(cval)))
+    v = np.abs(np.ravel(weights).astype(np.float32).astype(np.float64))
+    big_s = float(np.abs(weights).sum()) * bound
+    e = 2.0 ** -24 * (bound * float(np.cumsum(v).sum()) + 3 * big_s) * (1 + 2.0 ** -10)
+    e2 = (2 * weights.size + 8) * 2.0 ** -53 * big_s
+    return e, e2
+
+
 def _integer_image(x, weights, output, mode, cval, origins, check, double):
     """scipy.ndimage.correlate of a 2-D integer image into an integer `output` by
     src/correlate2d.pyx: `x`'s rows read once into float (or, ``double``, double) buffers, outputs
-    within `check` of a truncation boundary computed again in SciPy's order."""
+    within `check` of a truncation boundary computed again in SciPy's order (on the multiply-add
+    taps, within their own margins: ``_taps2d_margins``)."""
     dst, copy = _target(x, output)
+    fma = None if double else _taps2d_margins(x, output, weights, cval)
+    if fma is not None and not fma[0] <= check:
+        fma = None
     _corr2d.correlate2d(x, np.ascontiguousarray(weights, dtype=np.float64), dst,
                         -(weights.shape[0] // 2) - origins[0],
                         -(weights.shape[1] // 2) - origins[1], mode, float(cval), check,
-                        team_threads(x.size * weights.size), double=double)
+                        team_threads(x.size * weights.size), double=double, fma_checks=fma)
     if copy:
         _finish(dst, output)
     return output

@@ -4,6 +4,7 @@ Each helper follows the rule of its scipy.ndimage counterpart (same defaults, sa
 a scalar to every axis) and raises what SciPy raises: a ValueError/TypeError that names the
 argument, or SciPy's RuntimeError (with its message) where SciPy's own tests pin that class.
 """
+import math
 import numbers
 import operator
 import warnings
@@ -75,6 +76,30 @@ def as_input(input):
     return arr
 
 
+#: a huge page (x86-64): new outputs of at least HUGE_OUTPUT bytes start on such a boundary
+HUGE_PAGE = 2 << 20
+HUGE_OUTPUT = 16 << 20
+
+
+def empty(shape, dtype):
+    """A new uninitialised C-contiguous array; from HUGE_OUTPUT up, on a 2 MiB boundary.
+
+    NumPy asks the kernel for transparent huge pages on arrays this large, but a huge page only
+    backs a 2 MiB-aligned stretch that lies wholly inside the allocation: an array placed 1 MiB
+    past a boundary (where malloc happens to map it) takes 4 KiB pages on its first and last
+    MiB. A 2048x2048 float64 result then cost 528 page faults on first touch, 17 when aligned
+    (each fault ~1 us; the zeroing of the pages is the same either way). The array is a view of
+    a buffer 2 MiB longer whose spare part is never touched (at most 1/8 more address space).
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < HUGE_OUTPUT:
+        return np.empty(shape, dtype=dtype)
+    raw = np.empty(nbytes + HUGE_PAGE, dtype=np.uint8)
+    start = -raw.ctypes.data % HUGE_PAGE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def get_output(output, input, complex_output=False):
     """The array the result goes to: new (None or a dtype) or `output` itself, checked.
 
@@ -87,7 +112,7 @@ def get_output(output, input, complex_output=False):
         dtype = input.dtype
         if complex_output and dtype.kind != "c":
             dtype = np.promote_types(dtype, np.complex64)
-        return np.empty(shape, dtype=dtype)
+        return empty(shape, dtype)
     if isinstance(output, (type, np.dtype, str)):
         try:
             dtype = np.dtype(output)
@@ -100,7 +125,7 @@ def get_output(output, input, complex_output=False):
                 raise RuntimeError(f"output must have complex dtype, got {output!r}")
             warnings.warn("promoting specified output dtype to complex", stacklevel=4)
             dtype = np.promote_types(dtype, np.complex64)
-        return np.empty(shape, dtype=dtype)
+        return empty(shape, dtype)
     if not isinstance(output, np.ndarray):
         raise TypeError(f"output must be an array or a numeric dtype, got {type(output).__name__}")
     if output.shape != shape:
