@@ -650,8 +650,8 @@ class TestShallow:
     @pytest.mark.parametrize("nd, c_in, kernel, groups, expected", [
         (2, 1, 5, 1, True), (2, 3, 7, 1, True), (2, 3, 3, 1, True), (2, 8, 3, 1, True),
         (1, 1, 25, 1, True),
-        (2, 1, 3, 1, True),  # K = 9, a single-channel 3x3 first layer
-        (2, 1, 2, 1, False),  # K = 4: im2col's GEMM
+        (2, 1, 3, 1, False),  # K = 9: im2col, whose columns the weight gradient reuses
+        (2, 1, 2, 1, False),  # K = 4
         (2, 16, 3, 1, False),  # many channels: im2col or Winograd
         (2, 4, 5, 2, False),  # grouped
         (3, 1, 3, 1, False),  # 3-D

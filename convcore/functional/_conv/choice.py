@@ -69,12 +69,13 @@ WINOGRAD_STEP_BYTES = 1 << 20
 # 64x1x28x28 by 32x1x5x5 73 against 66; 32x3x32x32 by 32x3x5x5 102 against 85; 8x3x224x224 by
 # 64x3x7x7 stride 2 88 against 70; 16x3x64x64 by 64x3x11x11 stride 4 87 against 53;
 # 64x6x14x14 by 16x6x5x5 68 against 48; 32x8x32x32 by 16x8x3x3 91 against 87; with 16 channels
-# (3x3) 86-90 against 99-107. Since its accumulators stay in registers, also from K = 9 (us,
-# min of one thread, shallow against im2col): 64x1x28x28 by 32x1x3x3 387 against 432;
-# 32x1x8x8 by 32x1x3x3 39 against 60; 32x2x32x32 by 32x2x3x3 425 against 487; 8x1x128x128 by
-# 16x1x3x3 492 against 579 (100x1x40 by 25x1x5, K = 5: 48.5 against 50.7, left to im2col).
+# (3x3) 86-90 against 99-107. Its forward is also faster from K = 9 (us, min of one thread,
+# shallow against im2col: 64x1x28x28 by 32x1x3x3 387 against 432; 32x1x8x8 by 32x1x3x3 39
+# against 60), but a training step then loses im2col's columns, which the weight gradient
+# reuses: the digits network's step (its first layer 32x1x8x8 by 32x1x3x3) took 2.21 ms with
+# K = 9 against 2.14 with 25 (2 threads, 30 alternating rounds, load 1.8). So from K = 25.
 SHALLOW_MAX_CHANNELS = 8
-SHALLOW_MIN_K = 9
+SHALLOW_MIN_K = 25
 # Multiply-adds each thread of the shallow engine should have (as GRAIN): its work splits into
 # bands of output rows with nothing to add up after, so a smaller share than GRAIN's pays
 # (microseconds, busy machine, minimum of 300 calls, 1 against 2 threads: LeNet-5's 64x6x14x14
