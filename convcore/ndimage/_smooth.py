@@ -95,10 +95,7 @@ def gaussian_kernel1d(sigma, order, radius):
     >>> gaussian_kernel1d(1.0, 0, 1).round(4)
     array([0.2741, 0.4519, 0.2741])
     """
-    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
-        raise TypeError(f"order must be an integer, got {order!r}")
-    if order < 0:
-        raise ValueError(f"order must be non-negative, got {order}")
+    order = _order(order)
     sigma2 = sigma * sigma
     x = np.arange(-radius, radius + 1)
     phi = np.exp(-0.5 / sigma2 * x ** 2)
@@ -152,10 +149,17 @@ def _weights(sigma, order, truncate, radius):
         raise ZeroDivisionError("sigma must not be zero")
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
-    radius = _radius(sigma, truncate, radius)
+    radius = _radius(sigma, truncate, radius)  # (checked before order, as SciPy does)
+    return _kept_weights(sigma, _order(order), radius)
+
+
+def _order(order):
+    """`order` checked, as an int (hashable: a key of the kept weights)."""
     if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
         raise TypeError(f"order must be an integer, got {order!r}")
-    return _kept_weights(sigma, int(order), radius)
+    if order < 0:
+        raise ValueError(f"order must be non-negative, got {order}")
+    return int(order)
 
 
 @functools.lru_cache(maxsize=64)

@@ -55,12 +55,11 @@ def forward_one_position(c, bias):
     """One input and one output position per image: M is the weights' one tap that meets the
     input, and the images' outputs ``x @ M^T + bias`` are a dense layer's, read straight from x
     into y (no expansion, no transposing copy, no bias pass)."""
-    tap = taps(c)
+    tap = int(taps(c)[0, 0])
     c_out, c_in = c.weight.shape[:2]
-    w = c.weight.reshape(c_out, c_in, -1)
-    m = w[:, :, 0] if w.shape[2] == 1 else w[:, :, int(tap[0, 0])]
+    m = c.weight.reshape(c_out, c_in, -1)[:, :, tap]
     x = c.x.reshape(c.x.shape[0], c_in)
-    if tap[0, 0] < 0:  # (no tap meets the input: the bias alone)
+    if tap < 0:  # (no tap meets the input: the bias alone)
         m = np.zeros_like(m)
     return linear(x, np.ascontiguousarray(m), bias if bias.size else None).reshape(c.out_shape)
 
