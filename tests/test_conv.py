@@ -9,8 +9,8 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import (by_shallow, by_smallmaps, choice, dispatch,
-                                       plan as plan_module, scratch)
+from convcore.functional._conv import (by_shallow, by_smallmaps, by_winograd, choice, dispatch,
+                                       kernels, plan as plan_module, scratch)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -503,6 +503,47 @@ class TestWinograd:
         for one, two in zip(*results):
             np.testing.assert_array_equal(one, two)
 
+    @pytest.mark.parametrize("case", [  # N, C_in, C_out, (H, W), padding
+        (5, 16, 12, (8, 8), 1),  # ResNet's first stage, 4 tiles a row
+        (3, 19, 10, (5, 7), 1),  # cut tiles; channels not a multiple of the vector width
+        (2, 9, 8, (6, 4), 0),
+        (2, 12, 16, (3, 3), 2),  # more padding than input: tiles all padding but one row
+        (4, 17, 16, (16, 16), ((0, 2), (1, 0))),  # 8 tiles a row (the most), asymmetric padding
+    ])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_channels_innermost_input_transform(self, case, dtype, monkeypatch):
+        # whole small images a step transform their input a vector of channels at a time: the
+        # reference's values, and the bits of the transform along the tile rows (the same
+        # arithmetic in the same order), on 1 and 2 threads
+        n, c_in, c_out, spatial, p = case
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 3, 3))
+        b = rng.standard_normal(c_out)
+        c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, p, 1, 1, 2)
+        images = choice.winograd_forward_images(c)
+        assert images and choice.winograd_channels_inner(
+            c, by_winograd._image_steps(c, images, choice.winograd_forward_tiles(c))[0])
+        calls = []
+        kernel = _winograd.forward_winograd
+        monkeypatch.setattr(kernels.winograd, "forward_winograd",
+                            lambda *args: calls.append(args[-1]) or kernel(*args), raising=False)
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        results = []
+        try:
+            for threads, inner in ((1, 8), (2, 8), (1, 0)):
+                convcore.set_num_threads(threads)
+                monkeypatch.setattr(choice, "WINOGRAD_CHANNELS_INNER_TILES", inner)
+                results.append(F.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype),
+                                        padding=p))
+        finally:
+            convcore.set_num_threads(None)
+        assert calls == [True, True, False]
+        tol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(results[0], window_conv(x, w, b, _pads(p, 2)), rtol=tol,
+                                   atol=tol)
+        np.testing.assert_array_equal(results[0], results[1])
+        np.testing.assert_array_equal(results[0], results[2])
+
     def test_images_per_step_depend_on_the_shapes_only(self, monkeypatch):
         monkeypatch.undo()  # the default thresholds
 
@@ -581,6 +622,10 @@ class TestWinograd:
             # several images per step need steps that cover an image (3 rows of tiles here)
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
                                      work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            # so does the transform with channels innermost, and it needs room for an image
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
+                                       work, 1, True)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
                                      work, 1)
