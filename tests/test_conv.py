@@ -1285,6 +1285,7 @@ class TestShifted:
         (5, 300, 9, 1),  # more channels than a block of the sum
         (3, 4, 2500, 2),  # more taps than the sum's buffer holds (one channel at a time)
         (7, 1, 1, 4),
+        (3, 7, 6, 2),  # channels and taps beyond the blocks of four swapped in registers
     ])
     def test_weight_reorders(self, dtype, c_out, c_in, taps, chunks):
         # the weights tap by tap, and the chunks' sum back in the weight's layout, against
