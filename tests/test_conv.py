@@ -1066,6 +1066,20 @@ class TestSmallMaps:
                     expected[i, j] = t_index
         np.testing.assert_array_equal(table, expected)
 
+    @pytest.mark.parametrize("threads", [1, 2])
+    def test_dense_matrix_by_definition(self, threads):
+        # M[o * L_out + p, c * L_in + q] = w[o, c, tap[p, q]], zero where tap[p, q] is -1
+        from convcore._kernels import smallmaps as _smallmaps
+        w = rng.standard_normal((5, 3, 9)).astype(np.float32)
+        tap = np.array([[4, -1, 0], [8, 2, -1]], np.int64)
+        m = np.full((10, 9), np.nan, np.float32)
+        _smallmaps.expand(w, tap, m, threads)
+        expected = np.zeros((5, 2, 3, 3), np.float32)  # (o, p, c, q)
+        for p, q in itertools.product(range(2), range(3)):
+            if tap[p, q] >= 0:
+                expected[:, p, :, q] = w[:, :, tap[p, q]]
+        np.testing.assert_array_equal(m, expected.reshape(10, 9))
+
     @pytest.mark.parametrize("x_shape, w_shape, groups, dense", [
         ((32, 256, 2, 2), (256, 256, 3, 3), 1, True),
         ((32, 128, 4, 4), (128, 128, 3, 3), 1, False),  # 16 positions, 9 taps: im2col/Winograd
