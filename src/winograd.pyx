@@ -16,9 +16,10 @@ the caller limits SciPy's BLAS to one thread meanwhile, as for im2col.
 Functions (arrays C-contiguous; arguments validated by ``convcore.functional.conv``, array shapes
 checked here against the geometry, as in ``im2col``):
 
-- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, work, n_threads)``: ``x`` (N,
-  C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias`` (C_out,) or empty, ``y``
-  (N, C_out, oH*oW) written; small images ``images`` to a step.
+- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, channels_inner, work,
+  n_threads)``: ``x`` (N, C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias``
+  (C_out,) or empty, ``y`` (N, C_out, oH*oW) written; small images ``images`` to a step, their
+  input transformed channels innermost with ``channels_inner``.
 - ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
   its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
   im2col's ``backward_weight`` (the same bits on any thread count).
@@ -309,7 +310,7 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                      const floating[::1] bias, floating[:, :, ::1] y,
                      const long long[:, ::1] geometry, Py_ssize_t tile_rows, Py_ssize_t images,
-                     floating[:, ::1] work, int n_threads, bint channels_inner=False):
+                     bint channels_inner, floating[:, ::1] work, int n_threads):
     """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
     transformed weights G w G^T. Every work item is ``images`` images (then ``tile_rows`` must
     cover an image: all their tiles in one step) or one image in steps of ``tile_rows`` rows of

@@ -526,7 +526,7 @@ class TestWinograd:
         calls = []
         kernel = _winograd.forward_winograd
         monkeypatch.setattr(kernels.winograd, "forward_winograd",
-                            lambda *args: calls.append(args[-1]) or kernel(*args), raising=False)
+                            lambda *args: calls.append(args[7]) or kernel(*args), raising=False)
         monkeypatch.setattr(choice, "GRAIN", 1)
         results = []
         try:
@@ -614,21 +614,21 @@ class TestWinograd:
         strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
-                                     1, 1, work, 1)
+                                     1, 1, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                     work[:, :100].copy(), 1)
+                                     False, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # several images per step need steps that cover an image (3 rows of tiles here)
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
-                                     work, 1)
+                                     False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # so does the transform with channels innermost, and it needs room for an image
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                       work, 1, True)
+                                       True, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
-                                     work, 1)
+                                     False, work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
             _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,

@@ -56,8 +56,8 @@ def forward(c, bias, images):
     if inner:  # an image laid out channels innermost and a row of zeros
         work += (math.prod(c.x.shape[2:]) + 1) * c.x.shape[1]
     c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight), bias, flat(y),
-          c.geometry, tile_rows, images, images=images,
-          per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),), tail=(inner,))
+          c.geometry, tile_rows, images, inner, images=images,
+          per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
     return y
 
 
