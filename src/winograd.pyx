@@ -46,7 +46,8 @@ WINOGRAD_SKEW = _WINO_SKEW
 
 
 cdef inline Py_ssize_t _work_size(Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows,
-                                  Py_ssize_t tw, Py_ssize_t plane, bint channels_inner) noexcept nogil:
+                                  Py_ssize_t tw, Py_ssize_t plane,
+                                  bint channels_inner) noexcept nogil:
     """Scratch values per thread for ``tile_rows`` rows of ``tw`` tiles per step (the caller's
     formula, with WINOGRAD_SKEW): the transformed input, the 16 products, 4 padded input rows;
     with ``channels_inner`` also an image laid out channels innermost and a row of zeros."""

@@ -30,8 +30,10 @@ static inline void convcore_tap_order_float(const float *src, float *dst, ptrdif
     ptrdiff_t T4 = T - T % 4;
     for (c = 0; c + 4 <= C; c += 4) {
         for (t = 0; t < T4; t += 4) {
-            __m128 r0 = _mm_loadu_ps(src + c * T + t), r1 = _mm_loadu_ps(src + (c + 1) * T + t);
-            __m128 r2 = _mm_loadu_ps(src + (c + 2) * T + t), r3 = _mm_loadu_ps(src + (c + 3) * T + t);
+            __m128 r0 = _mm_loadu_ps(src + c * T + t);
+            __m128 r1 = _mm_loadu_ps(src + (c + 1) * T + t);
+            __m128 r2 = _mm_loadu_ps(src + (c + 2) * T + t);
+            __m128 r3 = _mm_loadu_ps(src + (c + 3) * T + t);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             _mm_storeu_ps(dst + t * C + c, r0);
             _mm_storeu_ps(dst + (t + 1) * C + c, r1);
