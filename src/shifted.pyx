@@ -34,7 +34,9 @@ checked here against the geometry; ungrouped convolutions only):
 Both reorders run on the pool, an output channel at a time: its row is one contiguous block in
 either layout (taps and channels swapped within it, in L1), where NumPy's transposing copy to
 (taps, C_out, C_in) read the whole array again for every tap (a fifth of a 3x3 layer's forward
-on 2x2 maps, 256 -> 256 channels).
+on 2x2 maps, 256 -> 256 channels). ``by_tap`` swaps them four by four in SSE registers
+(src/c/tap_order.h): 256 x 256 x 9 float32 weights 213 -> 174 us on one thread, 512 x 512 x 9
+1071 -> 807 (min of 300, busy machine).
 """
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
@@ -45,6 +47,7 @@ from geometry cimport (FORWARD, INPUT_GRAD, WEIGHT_GRAD, Geometry, read_geometry
                       valid_range)
 from image_items cimport run_images
 from parallel cimport import_parallel, run_batches
+from tap_order cimport tap_order
 
 import_parallel()
 
@@ -219,9 +222,7 @@ cdef void _part(floating *dst, const Job *j, Py_ssize_t o0, Py_ssize_t o1,
     cdef Py_ssize_t block = max(SUMS // T, 1)
     for o in range(o0, o1):
         if not j.gather:  # dst[o, t, c] = src[o, c, t]
-            for t in range(T):
-                for c in range(C):
-                    dst[o * row + t * C + c] = src[o * row + c * T + t]
+            tap_order(src + o * row, dst + o * row, C, T)
             continue
         # dst[o, c, t] = src[0, o, t, c] + src[1, o, t, c] + ..., a block of channels at a
         # time: the chunks added row by row (contiguous), then written out tap innermost

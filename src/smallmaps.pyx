@@ -29,24 +29,38 @@ ctypedef struct Job:
 
 cdef void _part(floating* dst, const Job* j, Py_ssize_t o0, Py_ssize_t o1,
                int tid) noexcept nogil:
-    """Output channels o0 to o1 of expand or fold (`dst` is j.out, typed)."""
+    """Output channels o0 to o1 of expand or fold (`dst` is j.out, typed). Expand runs a tap
+    (input position) at a time over the channels, a strided copy without a lookup per value (the
+    dense matrix of a 3x3 layer on 2x2 maps, or its centre tap alone: 512 x 512 channels 295 -> 187
+    us on one thread, min of 300, busy machine)."""
     cdef const floating* src = <const floating*>j.src
+    cdef const floating* s
+    cdef floating* d
     cdef Py_ssize_t o, c, p, q, C_in = j.C_in, L_out = j.L_out, L_in = j.L_in, T = j.T
     cdef Py_ssize_t row = C_in * L_in  # m's and dm's row length
     cdef long long t
+    if not j.fold:
+        for o in range(o0, o1):
+            for p in range(L_out):
+                d = dst + (o * L_out + p) * row
+                for q in range(L_in):
+                    t = j.tap[p * L_in + q]
+                    if t < 0:
+                        for c in range(C_in):
+                            d[c * L_in + q] = 0
+                    else:
+                        s = src + o * C_in * T + t
+                        for c in range(C_in):
+                            d[c * L_in + q] = s[c * T]
+        return
     for o in range(o0, o1):
-        if j.fold:
-            memset(dst + o * C_in * T, 0, C_in * T * sizeof(floating))
+        memset(dst + o * C_in * T, 0, C_in * T * sizeof(floating))
         for p in range(L_out):
             for c in range(C_in):
                 for q in range(L_in):
                     t = j.tap[p * L_in + q]
-                    if j.fold:
-                        if t >= 0:
-                            dst[(o * C_in + c) * T + t] += src[(o * L_out + p) * row + c * L_in + q]
-                    else:
-                        dst[(o * L_out + p) * row + c * L_in + q] = (
-                            src[(o * C_in + c) * T + t] if t >= 0 else 0)
+                    if t >= 0:
+                        dst[(o * C_in + c) * T + t] += src[(o * L_out + p) * row + c * L_in + q]
 
 
 include "batch.pxi"

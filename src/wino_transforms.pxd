@@ -6,6 +6,9 @@
 cdef extern from "c/winograd.h":
     # (x0, x1, x2, x3, v, bv, n): v[xi * bv + b] = (B^T d B)[xi], n tiles of the input rows x0..x3
     void wino_in "convcore_wino_in"(...) noexcept nogil
+    # (p, v, bv, C): v[xi * bv + c] = (B^T d B)[xi] of one tile, channels innermost: d[i][j] the
+    # C values at p[4 * i + j]
+    void wino_in_ci "convcore_wino_in_ci"(...) noexcept nogil
     # (m, bm, shift, y0, y1, n): the 2x2 outputs A^T m A + shift of n whole tiles, rows y0, y1
     void wino_out "convcore_wino_out"(...) noexcept nogil
     # (y0, y1, m, bm, n): m[xi * bm + b] = (A dy A^T)[xi], n whole 2x2 blocks of the rows y0, y1

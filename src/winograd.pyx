@@ -16,9 +16,10 @@ the caller limits SciPy's BLAS to one thread meanwhile, as for im2col.
 Functions (arrays C-contiguous; arguments validated by ``convcore.functional.conv``, array shapes
 checked here against the geometry, as in ``im2col``):
 
-- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, work, n_threads)``: ``x`` (N,
-  C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias`` (C_out,) or empty, ``y``
-  (N, C_out, oH*oW) written; small images ``images`` to a step.
+- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, channels_inner, work,
+  n_threads)``: ``x`` (N, C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias``
+  (C_out,) or empty, ``y`` (N, C_out, oH*oW) written; small images ``images`` to a step, their
+  input transformed channels innermost with ``channels_inner``.
 - ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
   its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
   im2col's ``backward_weight`` (the same bits on any thread count).
@@ -29,7 +30,7 @@ from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
 from parallel cimport import_parallel
 from runs cimport zero_run
-from wino_transforms cimport wino_grad, wino_in, wino_out, wino_prefetch
+from wino_transforms cimport wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch
 
 import_parallel()
 
@@ -45,10 +46,13 @@ WINOGRAD_SKEW = _WINO_SKEW
 
 
 cdef inline Py_ssize_t _work_size(Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows,
-                                  Py_ssize_t tw) noexcept nogil:
+                                  Py_ssize_t tw, Py_ssize_t plane,
+                                  bint channels_inner) noexcept nogil:
     """Scratch values per thread for ``tile_rows`` rows of ``tw`` tiles per step (the caller's
-    formula, with WINOGRAD_SKEW): the transformed input, the 16 products, 4 padded input rows."""
-    return 16 * (c_in + c_out) * tile_rows * tw + 32 * _WINO_SKEW + 4 * (2 * tw + 2)
+    formula, with WINOGRAD_SKEW): the transformed input, the 16 products, 4 padded input rows;
+    with ``channels_inner`` also an image laid out channels innermost and a row of zeros."""
+    return (16 * (c_in + c_out) * tile_rows * tw + 32 * _WINO_SKEW + 4 * (2 * tw + 2)
+            + ((plane + 1) * c_in if channels_inner else 0))
 
 
 cdef void _input_step(const floating *x, floating *V, const Geometry *g, Py_ssize_t c_in,
@@ -96,6 +100,33 @@ cdef void _input_step(const floating *x, floating *V, const Geometry *g, Py_ssiz
                     zero_run(buf + hi, span - hi)
                 row[r] = buf
             wino_in(row[0], row[1], row[2], row[3], V + c * count + (a - a0) * tw, bv, tw)
+
+
+cdef void _input_image_ci(const floating *x, floating *V, const Geometry *g, Py_ssize_t c_in,
+                          Py_ssize_t bv, floating *t, const floating *zeros) noexcept nogil:
+    """V[xi * bv + q * c_in + c] = (B^T d B)[xi] of every tile q of one image, channels
+    innermost: the image laid out position by position first (t[p * c_in + c] = x[c, p]), then
+    each tile's 16 inputs are vectors of channels read in place (``zeros`` in the padding), so the
+    transform runs a vector of channels at a time where the tile-row transform has a few tiles
+    (4 on an 8x8 map) to a row."""
+    cdef Py_ssize_t H = g.n_in[1], W = g.n_in[2], plane = g.plane
+    cdef Py_ssize_t th = (g.n_out[1] + 1) // 2, tw = (g.n_out[2] + 1) // 2
+    cdef Py_ssize_t c, q, a, b, i, k, h, w
+    cdef const floating *p[16]
+    for c in range(c_in):
+        for q in range(plane):
+            t[q * c_in + c] = x[c * plane + q]
+    for a in range(th):
+        for b in range(tw):
+            for i in range(4):
+                h = 2 * a + i - g.p[1]
+                for k in range(4):
+                    w = 2 * b + k - g.p[2]
+                    if 0 <= h < H and 0 <= w < W:
+                        p[4 * i + k] = t + (h * W + w) * c_in
+                    else:
+                        p[4 * i + k] = zeros
+            wino_in_ci(p, V + (a * tw + b) * c_in, bv, c_in)
 
 
 cdef void _output_row(const floating *m, Py_ssize_t bm, floating shift, floating *yo,
@@ -160,19 +191,27 @@ cdef void _grad_row(const floating *gyo, floating *m, Py_ssize_t bm, const Geome
 cdef void _images(const floating *x, const floating *u, const floating *bias,
                   const floating *gy, floating *out, floating *work, const Geometry *g,
                   Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows,
-                  Py_ssize_t nb) noexcept nogil:
+                  Py_ssize_t nb, bint channels_inner) noexcept nogil:
     """``nb`` images by Winograd, the forward (gy NULL: out = y, with the bias when not NULL) or
     the weight gradient (out = gu += sum over the tiles of dM_xi @ V_xi^T, dM = A dy A^T the
     adjoint of y = A^T M A; the caller turns gu into G^T gu G). One image ``tile_rows`` rows of
     tiles at a time, or (nb > 1, then tile_rows covers the image) the nb images' tiles side by
     side in one step, so that the 16 weight matrices are read once for them all. work holds
-    _work_size(c_in, c_out, nb * tile_rows, tw) values, tw = ceil(W_out / 2)."""
+    _work_size(c_in, c_out, nb * tile_rows, tw, plane, channels_inner) values, tw = ceil(W_out /
+    2). With ``channels_inner`` (the forward of whole images, tile_rows covering them) the
+    transformed input is laid out channels innermost, V_xi (tiles, C_in), and multiplied
+    transposed."""
     cdef Py_ssize_t oL = g.n_out[1] * g.n_out[2]
     cdef Py_ssize_t th = (g.n_out[1] + 1) // 2, tw = (g.n_out[2] + 1) // 2
     cdef Py_ssize_t a0, a1, a, o, xi, count, bv, bm, img, q
     cdef floating *V = work
     cdef floating *M = work + 16 * (c_in * nb * tile_rows * tw + _WINO_SKEW)
     cdef floating *rows = M + 16 * (c_out * nb * tile_rows * tw + _WINO_SKEW)  # 4 padded rows
+    cdef floating *t = rows + 4 * (2 * tw + 2)  # channels_inner: an image, then a row of zeros
+    cdef floating *zeros = t + g.plane * c_in
+    if channels_inner:
+        for o in range(c_in):
+            zeros[o] = 0
     a0 = 0
     while a0 < th:
         a1 = a0 + tile_rows if a0 + tile_rows < th else th
@@ -180,9 +219,17 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
         bv = c_in * count + _WINO_SKEW
         bm = c_out * count + _WINO_SKEW
         for img in range(nb):
-            _input_step(x + img * c_in * g.plane, V + img * (a1 - a0) * tw, g, c_in, a0, a1, bv,
-                        count, rows)
-        if gy == NULL:
+            if channels_inner:
+                _input_image_ci(x + img * c_in * g.plane, V + img * th * tw * c_in, g, c_in, bv,
+                                t, zeros)
+            else:
+                _input_step(x + img * c_in * g.plane, V + img * (a1 - a0) * tw, g, c_in, a0, a1,
+                            bv, count, rows)
+        if gy == NULL and channels_inner:  # M_xi = U_xi @ V_xi^T
+            for xi in range(16):
+                gemm(False, True, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
+                     V + xi * bv, c_in, 0, M + xi * bm, count)
+        elif gy == NULL:
             for xi in range(16):
                 gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                      V + xi * bv, count, 0, M + xi * bm, count)
@@ -208,6 +255,7 @@ cdef struct _Job:
     const void *bias   # forward: NULL or (C_out,)
     const void *gy     # weight gradient: the output gradient (NULL: the forward)
     Py_ssize_t c_in, c_out, tile_rows
+    bint channels_inner  # forward: the transformed input channels innermost
     const Geometry *g
 
 
@@ -219,21 +267,24 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     cdef const floating *x = <const floating *> j.x + n * j.c_in * j.g.plane
     if j.gy == NULL:
         _images(x, <const floating *> j.u, <const floating *> j.bias, NULL,
-                out + n * j.c_out * j.g.L, work, j.g, j.c_in, j.c_out, j.tile_rows, nb)
+                out + n * j.c_out * j.g.L, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
+                j.channels_inner)
     else:
         _images(x, NULL, NULL, <const floating *> j.gy + n * j.c_out * j.g.L,
-                out + item * 16 * j.c_out * j.c_in, work, j.g, j.c_in, j.c_out, j.tile_rows, nb)
+                out + item * 16 * j.c_out * j.c_in, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
+                False)
 
 
 cdef void _run(const floating *x, const floating *u, const floating *bias, const floating *gy,
                floating *out, floating[:, ::1] work, const Geometry *g, Py_ssize_t N,
                Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows, Py_ssize_t images,
-               Py_ssize_t n_chunks, int n_threads) noexcept:
+               Py_ssize_t n_chunks, int n_threads, bint channels_inner=False) noexcept:
     """The forward (gy NULL; out = y) or the weight gradient (out = grad_u, n_chunks > 0 of them)
     on the pool: ``images`` images or one chunk a work item."""
     cdef _Job j
     j.x, j.u, j.bias, j.gy = x, u, bias, gy
     j.c_in, j.c_out, j.tile_rows, j.g = c_in, c_out, tile_rows, g
+    j.channels_inner = channels_inner
     with nogil:
         run_images(_step[float], _step[double], floating is double, &j, out, &work[0, 0],
                    work.shape[1], N, images, n_chunks, n_threads)
@@ -241,16 +292,18 @@ cdef void _run(const floating *x, const floating *u, const floating *bias, const
 
 cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_ssize_t c_out,
                 Py_ssize_t tile_rows, Py_ssize_t images, Py_ssize_t work_rows,
-                Py_ssize_t work_size, int n_threads) except -1:
+                Py_ssize_t work_size, int n_threads, bint channels_inner=False) except -1:
     """Refuse a geometry that is not a 3x3, stride-1 2-D convolution, or arrays that do not agree
     with it (``ok``: the caller's own shape checks passed)."""
     cdef Py_ssize_t tw = (g.n_out[2] + 1) // 2, th = (g.n_out[1] + 1) // 2
     if (g.n_in[0] != 1 or g.n_out[0] != 1 or g.k[0] != 1 or g.k[1] != 3 or g.k[2] != 3
             or g.s[1] != 1 or g.s[2] != 1 or g.dil[1] != 1 or g.dil[2] != 1):
         raise ValueError(f"{name}: the geometry is not a 3x3, stride-1 2-D convolution")
-    if (not ok or tile_rows < 1 or images < 1 or (images > 1 and tile_rows < th)
+    if (not ok or tile_rows < 1 or images < 1
+            or ((images > 1 or channels_inner) and tile_rows < th)
             or work_rows < max(n_threads, 1)
-            or work_size < _work_size(c_in, c_out, images * tile_rows, tw)):
+            or work_size < _work_size(c_in, c_out, images * tile_rows, tw, g.plane,
+                                      channels_inner)):
         raise ValueError(f"{name}: array shapes do not match the geometry")
     return 0
 
@@ -258,22 +311,25 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                      const floating[::1] bias, floating[:, :, ::1] y,
                      const long long[:, ::1] geometry, Py_ssize_t tile_rows, Py_ssize_t images,
-                     floating[:, ::1] work, int n_threads):
+                     bint channels_inner, floating[:, ::1] work, int n_threads):
     """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
     transformed weights G w G^T. Every work item is ``images`` images (then ``tile_rows`` must
     cover an image: all their tiles in one step) or one image in steps of ``tile_rows`` rows of
     tiles; ``work`` (n_threads, 16 * (C_in + C_out) * images * tile_rows * tw +
-    32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2)."""
+    32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2). With ``channels_inner`` (whole
+    images a step: ``tile_rows`` covers an image) the input is transformed channels innermost,
+    ``work`` then (H * W + 1) * C_in values longer."""
     cdef Geometry g = read_geometry(geometry)
     _check("forward_winograd", &g, x.shape[2] == g.plane and u.shape[0] == 16
            and u.shape[2] == x.shape[1] and y.shape[0] == x.shape[0] and y.shape[1] == u.shape[1]
            and y.shape[2] == g.L, x.shape[1], u.shape[1], tile_rows, images, work.shape[0],
-           work.shape[1], n_threads)
+           work.shape[1], n_threads, channels_inner)
     if bias.shape[0] not in (0, u.shape[1]):
         raise ValueError("forward_winograd: bias must be empty or hold one value per output "
                          "channel")
     _run(&x[0, 0, 0], &u[0, 0, 0], &bias[0] if bias.shape[0] > 0 else NULL, NULL, &y[0, 0, 0],
-         work, &g, x.shape[0], x.shape[1], u.shape[1], tile_rows, images, 0, n_threads)
+         work, &g, x.shape[0], x.shape[1], u.shape[1], tile_rows, images, 0, n_threads,
+         channels_inner)
 
 
 def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,

@@ -114,6 +114,29 @@ def test_kernels_give_the_same_bits_on_1_to_4_threads(dtype):
             np.testing.assert_array_equal(a, b_)
 
 
+@pytest.mark.parametrize("plane", [1, 3, 4, 16, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_affine_of_small_and_larger_planes_against_numpy(plane, dtype):
+    """Planes of up to 16 values run image by image with scale and shift per position, larger
+    ones plane by plane: both the NumPy formula's bits, with and without the residual and the
+    ReLU, on 1 to 3 threads (batches that start and end inside an image)."""
+    x = (rng.standard_normal((7, 13, plane)) * 2).astype(dtype)
+    r = rng.standard_normal(x.shape).astype(dtype)
+    scale, shift = rng.standard_normal(13).astype(dtype), rng.standard_normal(13).astype(dtype)
+    h = x * scale[:, None] + shift[:, None]
+    for threads in (1, 2, 3):
+        y = np.empty_like(x)
+        _channels.affine(x, scale, shift, y, threads)
+        np.testing.assert_array_equal(y, h)
+        _channels.affine(x, scale, shift, y, threads, True)
+        np.testing.assert_array_equal(y, np.maximum(h, 0))
+        _channels.affine_add(x, scale, shift, r, y, True, threads)
+        np.testing.assert_array_equal(y, np.maximum(h + r, 0))
+        z = x.copy()  # in place
+        _channels.affine_add(z, scale, shift, r, z, False, threads)
+        np.testing.assert_array_equal(z, h + r)
+
+
 def test_relu_keeps_nan_and_clears_negative_zero():
     x = np.array([[np.nan, 1.0], [2.0, 3.0]])
     y = F.batch_norm(x, np.zeros(2), np.ones(2), residual=np.array([[0.0, -1.0], [-2.0, 0.0]]),

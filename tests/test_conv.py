@@ -9,8 +9,8 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import (by_shallow, by_smallmaps, choice, dispatch,
-                                       plan as plan_module, scratch)
+from convcore.functional._conv import (by_shallow, by_smallmaps, by_winograd, choice, dispatch,
+                                       kernels, plan as plan_module, scratch)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -503,6 +503,47 @@ class TestWinograd:
         for one, two in zip(*results):
             np.testing.assert_array_equal(one, two)
 
+    @pytest.mark.parametrize("case", [  # N, C_in, C_out, (H, W), padding
+        (5, 16, 12, (8, 8), 1),  # ResNet's first stage, 4 tiles a row
+        (3, 19, 10, (5, 7), 1),  # cut tiles; channels not a multiple of the vector width
+        (2, 9, 8, (6, 4), 0),
+        (2, 12, 16, (3, 3), 2),  # more padding than input: tiles all padding but one row
+        (4, 17, 16, (16, 16), ((0, 2), (1, 0))),  # 8 tiles a row (the most), asymmetric padding
+    ])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_channels_innermost_input_transform(self, case, dtype, monkeypatch):
+        # whole small images a step transform their input a vector of channels at a time: the
+        # reference's values, and the bits of the transform along the tile rows (the same
+        # arithmetic in the same order), on 1 and 2 threads
+        n, c_in, c_out, spatial, p = case
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 3, 3))
+        b = rng.standard_normal(c_out)
+        c = plan_module.Plan(x.astype(dtype), w.astype(dtype), 1, p, 1, 1, 2)
+        images = choice.winograd_forward_images(c)
+        assert images and choice.winograd_channels_inner(
+            c, by_winograd._image_steps(c, images, choice.winograd_forward_tiles(c))[0])
+        calls = []
+        kernel = _winograd.forward_winograd
+        monkeypatch.setattr(kernels.winograd, "forward_winograd",
+                            lambda *args: calls.append(args[7]) or kernel(*args), raising=False)
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        results = []
+        try:
+            for threads, inner in ((1, 8), (2, 8), (1, 0)):
+                convcore.set_num_threads(threads)
+                monkeypatch.setattr(choice, "WINOGRAD_CHANNELS_INNER_TILES", inner)
+                results.append(F.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype),
+                                        padding=p))
+        finally:
+            convcore.set_num_threads(None)
+        assert calls == [True, True, False]
+        tol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(results[0], window_conv(x, w, b, _pads(p, 2)), rtol=tol,
+                                   atol=tol)
+        np.testing.assert_array_equal(results[0], results[1])
+        np.testing.assert_array_equal(results[0], results[2])
+
     def test_images_per_step_depend_on_the_shapes_only(self, monkeypatch):
         monkeypatch.undo()  # the default thresholds
 
@@ -573,17 +614,21 @@ class TestWinograd:
         strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
-                                     1, 1, work, 1)
+                                     1, 1, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                     work[:, :100].copy(), 1)
+                                     False, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # several images per step need steps that cover an image (3 rows of tiles here)
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
-                                     work, 1)
+                                     False, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            # so does the transform with channels innermost, and it needs room for an image
+            _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
+                                       True, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
-                                     work, 1)
+                                     False, work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
             _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
@@ -1021,6 +1066,20 @@ class TestSmallMaps:
                     expected[i, j] = t_index
         np.testing.assert_array_equal(table, expected)
 
+    @pytest.mark.parametrize("threads", [1, 2])
+    def test_dense_matrix_by_definition(self, threads):
+        # M[o * L_out + p, c * L_in + q] = w[o, c, tap[p, q]], zero where tap[p, q] is -1
+        from convcore._kernels import smallmaps as _smallmaps
+        w = rng.standard_normal((5, 3, 9)).astype(np.float32)
+        tap = np.array([[4, -1, 0], [8, 2, -1]], np.int64)
+        m = np.full((10, 9), np.nan, np.float32)
+        _smallmaps.expand(w, tap, m, threads)
+        expected = np.zeros((5, 2, 3, 3), np.float32)  # (o, p, c, q)
+        for p, q in itertools.product(range(2), range(3)):
+            if tap[p, q] >= 0:
+                expected[:, p, :, q] = w[:, :, tap[p, q]]
+        np.testing.assert_array_equal(m, expected.reshape(10, 9))
+
     @pytest.mark.parametrize("x_shape, w_shape, groups, dense", [
         ((32, 256, 2, 2), (256, 256, 3, 3), 1, True),
         ((32, 128, 4, 4), (128, 128, 3, 3), 1, False),  # 16 positions, 9 taps: im2col/Winograd
@@ -1240,6 +1299,7 @@ class TestShifted:
         (5, 300, 9, 1),  # more channels than a block of the sum
         (3, 4, 2500, 2),  # more taps than the sum's buffer holds (one channel at a time)
         (7, 1, 1, 4),
+        (3, 7, 6, 2),  # channels and taps beyond the blocks of four swapped in registers
     ])
     def test_weight_reorders(self, dtype, c_out, c_in, taps, chunks):
         # the weights tap by tap, and the chunks' sum back in the weight's layout, against

@@ -24,35 +24,38 @@ SMALL_BATCH = 32
 LARGE_WEIGHTS = 1 << 18
 
 
-def matmul(a, b, trans_a=False, trans_b=False):
-    """``op(a) @ op(b)`` (``op`` a transpose where asked) as a new C-contiguous array."""
+def matmul(a, b, trans_a=False, trans_b=False, grain=_PARALLEL_WORK):
+    """``op(a) @ op(b)`` (``op`` a transpose where asked) as a new C-contiguous array, each
+    thread given at least `grain` multiply-adds."""
     m = a.shape[1] if trans_a else a.shape[0]
     n = b.shape[0] if trans_b else b.shape[1]
     k = a.shape[0] if trans_a else a.shape[1]
     c = np.empty((m, n), dtype=a.dtype)
     with blas_threads(1):
         _dense.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), c, trans_a, trans_b,
-                      threads_for(m * n * k, _PARALLEL_WORK))
+                      threads_for(m * n * k, grain))
     return c
 
 
-def linear_rows(x, w, bias=None):
+def linear_rows(x, w, bias=None, grain=_PARALLEL_WORK):
     """``x @ w.T + bias`` for a C-contiguous batch `x` of at most SMALL_BATCH rows, reading each
-    row of `w` once; each output is summed the same way on any number of threads."""
+    row of `w` once; each output is summed the same way on any number of threads (each given at
+    least `grain` multiply-adds)."""
     m, k = x.shape
     n = w.shape[0]
     y = np.empty((m, n), dtype=x.dtype)
     b = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    _dense.rows(x, np.ascontiguousarray(w), b, y, threads_for(m * n * k, _PARALLEL_WORK))
+    _dense.rows(x, np.ascontiguousarray(w), b, y, threads_for(m * n * k, grain))
     return y
 
 
-def linear(x, w, bias=None):
+def linear(x, w, bias=None, grain=_PARALLEL_WORK):
     """``x @ w.T + bias`` for C-contiguous 2-D `x` and `w`: a large layer on a small batch reads
-    each weight once (:func:`linear_rows`; a GEMM would pack them first), else one GEMM."""
+    each weight once (:func:`linear_rows`; a GEMM would pack them first), else one GEMM; each
+    thread given at least `grain` multiply-adds."""
     if x.shape[0] <= SMALL_BATCH and w.size >= LARGE_WEIGHTS:
-        return linear_rows(x, w, bias)
-    y = matmul(x, w, trans_b=True)
+        return linear_rows(x, w, bias, grain)
+    y = matmul(x, w, trans_b=True, grain=grain)
     if bias is not None:
         y += bias
     return y

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import nn
 from .._validation import as_int
+from ..nn.fold import ConvNorm, folds
 from ..nn.normalization import fuses_relu
 from ._base import check_arguments
 from .pretrained import build
@@ -129,13 +130,22 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(512, self.num_classes, dtype=dtype)
 
     def _body(self):
-        """The layers before ``fc``, looked up each time (a replaced layer takes part at once)."""
-        return [self.conv1, self.bn1, self.relu, self.maxpool, self.layer1, self.layer2,
-                self.layer3, self.layer4, self.avgpool]
+        """The steps before ``fc``, made from the layers each time (a replaced layer takes part
+        at once). The stem's convolution, normalisation and ReLU are one step where they are the
+        plain layers (:class:`~convcore.nn.fold.ConvNorm`, as in ``nn.Sequential``): folded in
+        evaluation mode, the ReLU in the normalisation's pass in training, one pass over the
+        stem's output (the network's largest) fewer either way."""
+        if folds(self.conv1, self.bn1) and fuses_relu(self.bn1, self.relu):
+            stem = [ConvNorm(self.conv1, self.bn1, relu=True)]
+        else:
+            stem = [self.conv1, self.bn1, self.relu]
+        return stem + [self.maxpool, self.layer1, self.layer2, self.layer3, self.layer4,
+                       self.avgpool]
 
     def features(self, x):
         """The 512 pooled features per image (the input of ``fc``)."""
-        for layer in self._body():
+        self._steps = self._body()  # (backward goes back through these very steps)
+        for layer in self._steps:
             x = layer.forward(x)
         return x.reshape(x.shape[0], -1)
 
@@ -146,7 +156,7 @@ class ResNet(nn.Module):
 
     def backward(self, grad_output):
         g = self.fc.backward(grad_output).reshape(self._pooled_shape)
-        for layer in reversed(self._body()):
+        for layer in reversed(self._steps):
             g = layer.backward(g)
         return g
 

@@ -2,6 +2,8 @@
 multiply-adds where the GEMM has 9, after cheap transforms of 4x4 input patches and 2x2 output
 blocks: 16 GEMMs per step (one per entry of the 4x4 transformed tile), over the 2x2 output tiles
 of a few tile rows or of several whole small images (``choice`` sets the steps)."""
+import math
+
 import numpy as np
 
 from ..._threads import blas_threads
@@ -46,11 +48,15 @@ def _image_steps(c, images, tiles):
 
 
 def forward(c, bias, images):
-    """The forward pass, `images` images per step."""
+    """The forward pass, `images` images per step (their input transformed channels innermost
+    where ``choice.winograd_channels_inner`` says so)."""
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile_rows, work = _image_steps(c, images, choice.winograd_forward_tiles(c))
+    inner = choice.winograd_channels_inner(c, tile_rows)
+    if inner:  # an image laid out channels innermost and a row of zeros
+        work += (math.prod(c.x.shape[2:]) + 1) * c.x.shape[1]
     c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight), bias, flat(y),
-          c.geometry, tile_rows, images, images=images,
+          c.geometry, tile_rows, images, inner, images=images,
           per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
     return y
 

@@ -57,6 +57,14 @@ MIN_WINOGRAD_TILES_WEIGHT_GRAD = 16
 # 64-128 tiles against 48): 128 channels on 4x4 maps 1.99 against 1.54, on 6x6 3.39 against 2.74;
 # 64 on 8x8 1.48 against 1.38; 8x128x8x8 1.45 against 1.21.
 WINOGRAD_IMAGES_TILES = 48
+# Output tiles per row up to which a Winograd forward whose steps hold whole images transforms
+# their input channels innermost (a vector of channels at a time, the image first laid out
+# position by position) rather than along tile rows of that few tiles. Measured (ms, min of 100
+# calls, one thread, AVX2, busy machine, 3x3 'same', the same bits either way, channels innermost
+# against along the rows): 32x64x8x8 1.52 against 1.99; 32x16x8x8 0.33 against 0.42;
+# 32x192x8x8 9.9 against 11.3; 32x64x12x12 3.61 against 4.24; 32x64x16x16 5.97 against 6.41,
+# 16x128x16x16 10.1 against 9.8; 16x64x32x32 (16 tiles a row) 11.7 against 11.9.
+WINOGRAD_CHANNELS_INNER_TILES = 8
 # Forward (and input-gradient) steps hold 16 * (C_in + C_out) values per tile (the transformed
 # input and the products), kept within about L2: 8x128x28x28 ran 186 GFLOP/s with 56 tiles per
 # step (0.9 MiB) against 153 with 84 to 256; 8x64x56x56 174 with 112 tiles (0.9 MiB) against 133
@@ -266,6 +274,14 @@ def winograd_forward_images(c):
     step = min(winograd_forward_tiles(c), WINOGRAD_IMAGES_TILES)
     images = even_steps(c.x.shape[0], max(1, min(step // tiles, (c.x.shape[0] + 1) // 2)))
     return images if use_winograd(c, images) else 0
+
+
+def winograd_channels_inner(c, tile_rows):
+    """Whether the Winograd forward of `c` in steps of `tile_rows` rows of tiles transforms its
+    input channels innermost: the steps hold whole images, of at most
+    WINOGRAD_CHANNELS_INNER_TILES tiles to a row."""
+    return (tile_rows >= (c.out_spatial[0] + 1) // 2
+            and (c.out_spatial[1] + 1) // 2 <= WINOGRAD_CHANNELS_INNER_TILES)
 
 
 def even_steps(batch, images):
