@@ -13,6 +13,7 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
                       cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
@@ -364,8 +365,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
         s.R = SEP8_ROWS
     s.RS = _row_stride(s.W, s.Kr, rows_first)
     s.band = _band(s.Kr, 4 if single else 8)
-    s.x = <char*><size_t>x.ctypes.data
-    s.y = <char*><size_t>out.ctypes.data
+    s.x = address(x)
+    s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     run_job(_sep_f if single else _sep_d, &s, n_items,
             (s.R + s.Kr - 1) * s.RS + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
