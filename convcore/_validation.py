@@ -10,11 +10,10 @@ import numpy as np
 
 def as_int(value, name, min_value=None):
     """Return `value` as a Python int, refusing bools, floats and strings."""
-    if type(value) is int and (min_value is None or value >= min_value):
-        return value  # (the common case, without the ABC check: a layer's call makes dozens)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = operator.index(value)
+    if type(value) is not int:   # Python ints (the usual argument) skip the abstract-class checks
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        value = operator.index(value)
     if min_value is not None and value < min_value:
         kind = "positive" if min_value == 1 else f">= {min_value}"
         raise ValueError(f"{name} must be {kind}, got {value}")

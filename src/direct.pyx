@@ -38,6 +38,9 @@ few columns near the edges go through ``map_index``; rows of the leading axes th
 except when rows are short against a wide kernel (edge columns would then dominate): the rows are
 then copied once, extended along the last axis by the edge rule.
 """
+import functools
+import math
+
 import numpy as np
 
 from direct_c cimport (cc_anynan, cc_pair3, cc_pair5, cc_rect, cc_row, cc_rows, cc_set_flag,
@@ -458,8 +461,10 @@ def _extension_pays(shape_x, shape_w, shape_y, start, step):
     return (k - 1) * taps >= m
 
 
+@functools.lru_cache(maxsize=256)
 def _geometry(shape_x, shape_w, shape_y, start, step, int mode):
-    """The Geom struct (as a dict) of a problem with >= 2 axes."""
+    """The Geom struct (as a dict, not to be changed) of a problem with >= 2 axes (tuples); kept:
+    building it took ~50 us a call once the caches had gone cold between calls."""
     nd = len(shape_x)
     pad = [0] * (MAX_DIMS - nd)
     xs, ys, offs = [1] * nd, [1] * nd, [0] * nd
@@ -473,7 +478,7 @@ def _geometry(shape_x, shape_w, shape_y, start, step, int mode):
     return {"nd": nd, "mode": mode, "n": list(shape_x) + pad, "k": list(shape_w) + pad,
             "m": list(shape_y) + pad, "start": list(start) + pad, "step": list(step) + pad,
             "x_stride": xs + pad, "y_stride": ys + pad, "idx_off": offs + pad,
-            "idx_size": total, "nan_flag": 0, "n_lead": int(np.prod(shape_w[:nd - 1])),
+            "idx_size": total, "nan_flag": 0, "n_lead": math.prod(shape_w[:nd - 1]),
             "n_chunks": -(-shape_y[nd - 1] // CHUNK)}
 
 
@@ -517,8 +522,8 @@ def correlate(x, w, out, start, step, int mode, cval=0, int threads=1, nan_flag=
     if x.dtype.kind in "iu":  # the unsigned type of the width: defined wrap-around, same bits
         unsigned = np.dtype(f"u{x.dtype.itemsize}")
         xk, wk, yk, cv = x.view(unsigned), w.view(unsigned), out.view(unsigned), cv.view(unsigned)
-    run = globals().get(f"_run_{xk.dtype.name}")   # the entries of direct_entries.pxi.tp
-    if run is None or not x.dtype.isnative:
+    entries = _ENTRIES.get(xk.dtype)   # (run, extend rows) of direct_entries.pxi.tp
+    if entries is None or not x.dtype.isnative:
         raise TypeError(f"unsupported dtype {x.dtype}")
     threads = max(1, threads)
     shape_x, shape_w, shape_y = x.shape, w.shape, out.shape
@@ -533,19 +538,25 @@ def correlate(x, w, out, start, step, int mode, cval=0, int threads=1, nan_flag=
         rows = x.size // shape_x[nd - 1]
         ne = (shape_y[nd - 1] - 1) * step[nd - 1] + shape_w[nd - 1]
         xe = np.empty((rows, ne), dtype=xk.dtype)
-        globals()[f"_extend_rows_{xk.dtype.name}"](xk.reshape(rows, shape_x[nd - 1]), xe,
-                                                    start[nd - 1], mode, cv, threads)
+        entries[1](xk.reshape(rows, shape_x[nd - 1]), xe, start[nd - 1], mode, cv, threads)
         xk = xe
         shape_x = tuple(shape_x[:nd - 1]) + (ne,)
         start = start[:nd - 1] + [0]
-    g = _geometry(shape_x, shape_w, shape_y, start, step, mode)
+    g = _geometry(tuple(shape_x), tuple(shape_w), tuple(shape_y), tuple(start), tuple(step),
+                  mode)
     scratch = np.empty((threads, g["idx_size"] + nd), dtype=np.intp)
     if nan_flag is not None and (x.dtype.kind not in "fc" or w.size == 0):
         nan_flag = None
     elif nan_flag is not None and (nan_flag.dtype != np.uint8 or nan_flag.shape != (1,)):
         raise ValueError("nan_flag must be a uint8 array of one element")
-    run(xk.reshape(-1), wk.reshape(-1), yk.reshape(-1), cv, g, scratch, threads, nan_flag)
+    entries[0](xk.reshape(-1), wk.reshape(-1), yk.reshape(-1), cv, g, scratch, threads, nan_flag)
     return out
 
 
 include "direct_entries.pxi"
+
+# dtype -> (_run_<name>, _extend_rows_<name>): found by a dict lookup (``dtype.name`` is Python
+# code in NumPy, ~20 us a call once the caches are cold between calls)
+_ENTRIES = {np.dtype(name): (globals()[f"_run_{name}"], globals()[f"_extend_rows_{name}"])
+            for name in ("uint8", "uint16", "uint32", "uint64", "float32", "float64",
+                         "complex64", "complex128")}

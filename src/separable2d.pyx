@@ -13,6 +13,7 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
                       cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
@@ -308,7 +309,7 @@ cdef Py_ssize_t _band(Py_ssize_t Kr, Py_ssize_t item) noexcept:
 def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
                 const double[::1] w_cols, int sym_cols, int mode_cols, out, double cval,
                 bint rows_first, int n_threads, bint single=False, double check_rows=0.0,
-                double check_cols=0.0):
+                double check_cols=0.0, w_single=None, sep8=None):
     """Two 1-D passes over a C-contiguous 2-D image ``x`` into ``out`` (same shape) in one sweep.
 
     ``w_rows`` filters along axis 0 (centred: ``start = -(len // 2)``) with ``mode_rows``,
@@ -319,7 +320,10 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     column kernels (a strip re-reads ``len(w_rows) - 1`` rows of its neighbours, and with
     ``rows_first`` recomputes their row pass); the caller picks it (``FUSE_MAX_TAPS``).
     ``single`` computes with float buffers and weights, ``check_rows`` / ``check_cols`` are the
-    ``check`` of each pass (as ``lines.correlate``'s).
+    ``check`` of each pass (as ``lines.correlate``'s). ``w_single`` (the two weight vectors as
+    float32) and ``sep8`` (what :func:`sep8_fits` answers for this call) may come from a caller
+    that keeps them between calls (their NumPy calls cost more than a small image's filtering
+    once the caches are cold); None: computed here.
     """
     cdef Sep s
     cdef Py_ssize_t n_items
@@ -340,14 +344,20 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.wr, s.Kr, s.sr, s.mode_r = &w_rows[0], w_rows.shape[0], sym_rows, mode_rows
     s.wc, s.Kc, s.sc, s.mode_c = &w_cols[0], w_cols.shape[0], sym_cols, mode_cols
     if single:
-        wrf = np.asarray(w_rows, dtype=np.float32)
-        wcf = np.asarray(w_cols, dtype=np.float32)
+        if w_single is None:
+            w_single = (np.asarray(w_rows, dtype=np.float32), np.asarray(w_cols, dtype=np.float32))
+        wrf, wcf = w_single
+        if wrf.shape[0] != s.Kr or wcf.shape[0] != s.Kc:
+            raise ValueError("w_single must hold the weights' float32 copies")
         s.wr, s.wc = &wrf[0], &wcf[0]
     s.cval, s.rows_first = cval, rows_first
     s.wrd, s.wcd = &w_rows[0], &w_cols[0]
     s.check_r, s.check_c = check_margin(single, check_rows), check_margin(single, check_cols)
-    s.sep8 = single and _sep8_fits(x, out, w_rows, sym_rows, w_cols, sym_cols, mode_rows,
-                                   mode_cols, cval, s.check_r, s.check_c) and not rows_first
+    if sep8 is None:
+        sep8 = single and not rows_first and sep8_fits(x.dtype, out.dtype, w_rows, sym_rows,
+                                                       w_cols, sym_cols, mode_rows, mode_cols,
+                                                       cval, s.check_r, s.check_c)
+    s.sep8 = single and sep8 and not rows_first
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
     # for float buffers, half the size)
     s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
@@ -355,8 +365,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
         s.R = SEP8_ROWS
     s.RS = _row_stride(s.W, s.Kr, rows_first)
     s.band = _band(s.Kr, 4 if single else 8)
-    s.x = <char*><size_t>x.ctypes.data
-    s.y = <char*><size_t>out.ctypes.data
+    s.x = address(x)
+    s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     run_job(_sep_f if single else _sep_d, &s, n_items,
             (s.R + s.Kr - 1) * s.RS + (s.R + 1) * (s.W + s.Kc - 1) + s.W, n_threads, _work_area)
@@ -368,13 +378,14 @@ def sep8_available():
     return bool(cl_sep8_ready())
 
 
-def _sep8_fits(x, out, w_rows, int sym_rows, w_cols, int sym_cols, int mode_rows,
-               int mode_cols, double cval, double check_r, double check_c):
-    """Whether the kernels of c/sep8.h compute this call: a uint8 image into uint8, symmetric
+def sep8_fits(x_dtype, out_dtype, w_rows, int sym_rows, w_cols, int sym_cols, int mode_rows,
+              int mode_cols, double cval, float check_r, float check_c):
+    """Whether the kernels of c/sep8.h compute a call of separable2d with float buffers and these
+    dtypes, weights, edge rules, cval and margins: a uint8 image into uint8, symmetric
     kernels of at most CL_SEP8_MAX_TAPS taps, the AVX2 build on a CPU with FMA, and every sum
     of either pass, float or SciPy's double, inside (-1, 256) (data and constant in [0, 255],
     so that truncating toward zero is SciPy's conversion into uint8)."""
-    if not (x.dtype == np.uint8 and out.dtype == np.uint8 and cl_sep8_ready()):
+    if not (x_dtype == np.uint8 and out_dtype == np.uint8 and cl_sep8_ready()):
         return False
     if (mode_rows == <int>MODE_CONSTANT or mode_cols == <int>MODE_CONSTANT) and not (0 <= cval <= 255 and cval == int(cval)):
         return False

@@ -531,17 +531,38 @@ def _sep8_call(x, wr, wc, mode_r, mode_c, cval, threads=2):
 
 
 def test_sep8_taken():
-    x = np.zeros((9, 9), np.uint8)
-    assert _sep2d._sep8_fits(x, x, np.array(SEP8[0]), 1, np.array(SEP8[4]), 1, 2, 2, 0.0, 1e-4,
-                             1e-4) == _sep2d.sep8_available()
+    u8, i8 = np.dtype(np.uint8), np.dtype(np.int8)
+    assert _sep2d.sep8_fits(u8, u8, np.array(SEP8[0]), 1, np.array(SEP8[4]), 1, 2, 2, 0.0, 1e-4,
+                            1e-4) == _sep2d.sep8_available()
     # not taken: antisymmetric, too long, sums beyond 255, a constant outside 0..255, int8
-    assert not _sep2d._sep8_fits(x, x, np.array([-1.0, 0, 1]), -1, np.ones(3) / 3, 1, 2, 2, 0.0,
-                                 0, 0)
-    assert not _sep2d._sep8_fits(x, x, np.ones(11) / 11, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
-    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 2, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
-    assert not _sep2d._sep8_fits(x, x, np.ones(3) / 3, 1, np.ones(3) / 3, 1, 0, 2, 256.0, 0, 0)
-    assert not _sep2d._sep8_fits(x.view(np.int8), x.view(np.int8), np.ones(3) / 3, 1,
-                                 np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d.sep8_fits(u8, u8, np.array([-1.0, 0, 1]), -1, np.ones(3) / 3, 1, 2, 2, 0.0,
+                                0, 0)
+    assert not _sep2d.sep8_fits(u8, u8, np.ones(11) / 11, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d.sep8_fits(u8, u8, np.ones(3) / 2, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+    assert not _sep2d.sep8_fits(u8, u8, np.ones(3) / 3, 1, np.ones(3) / 3, 1, 0, 2, 256.0, 0, 0)
+    assert not _sep2d.sep8_fits(i8, i8, np.ones(3) / 3, 1, np.ones(3) / 3, 1, 2, 2, 0.0, 0, 0)
+
+
+def test_two_pass_setup_kept_equals_computed():
+    """The setup two_pass_2d keeps between calls gives the bytes of separable2d's own (the
+    float32 weights and the sep8 choice computed inside the call)."""
+    from convcore.ndimage import _engine
+    from convcore.ndimage._smooth import _weights
+
+    rng = np.random.default_rng(3)
+    x = (rng.random((40, 37)) * 255).astype(np.uint8)
+    w = _weights(1.0, 0, 4.0, None)
+    kept = np.empty_like(x)
+    assert _engine.two_pass_2d(x, w, 1, w, 1, kept, 0.0, False)
+    assert _engine.two_pass_2d(x, w, 1, w, 1, kept, 0.0, False)   # from the kept setup
+    wr = np.ascontiguousarray(w, dtype=np.float64)
+    single, (er, ec) = _engine._plan(x, x, [wr, wr], 0.0)
+    own = np.empty_like(x)
+    _sep2d.separable2d(x, wr, 1, 1, wr, 1, 1, own, 0.0, False, 2, single, er, ec)
+    np.testing.assert_array_equal(kept, own)
+    with pytest.raises(ValueError, match="float32 copies"):
+        _sep2d.separable2d(x, wr, 1, 1, wr, 1, 1, own, 0.0, False, 2, True, er, ec,
+                           w_single=(np.ones(3, np.float32), np.ones(9, np.float32)))
 
 
 @pytest.mark.parametrize("code", CODES)

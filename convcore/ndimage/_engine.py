@@ -418,13 +418,46 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
             or k > (FUSE_MAX_TAPS_ROWS_FIRST if rows_first else FUSE_MAX_TAPS)):
         return False
     src = _readable(x)
-    wr = np.ascontiguousarray(w_rows, dtype=np.float64)
-    wc = np.ascontiguousarray(w_cols, dtype=np.float64)
-    single, (check_rows, check_cols) = _plan(src, output, [wr, wc], cval)
-    _sep2d.separable2d(src, wr, _symmetry(wr), mode_rows, wc, _symmetry(wc), mode_cols, output,
-                       float(cval), rows_first, team_threads(src.size * (wr.size + wc.size)),
-                       single, check_rows, check_cols)
+    cval = float(cval)
+    (wr, sym_r, wc, sym_c, single, check_rows, check_cols, w_single,
+     sep8) = _two_pass_setup(src.dtype, output.dtype, _raw(w_rows), _raw(w_cols), mode_rows,
+                             mode_cols, cval, bool(rows_first))
+    _sep2d.separable2d(src, wr, sym_r, mode_rows, wc, sym_c, mode_cols, output, cval, rows_first,
+                       team_threads(src.size * (wr.size + wc.size)), single, check_rows,
+                       check_cols, w_single=w_single, sep8=sep8)
     return True
+
+
+def _raw(w):
+    """The bytes of weights `w` as float64 (a key of _two_pass_setup)."""
+    return np.ascontiguousarray(w, dtype=np.float64).tobytes()
+
+
+@functools.lru_cache(maxsize=256)
+def _two_pass_setup(src_dtype, out_dtype, raw_rows, raw_cols, mode_rows, mode_cols, cval,
+                    rows_first):
+    """What separable2d needs besides the data, kept for each dtype pair, kernel pair, edge rules
+    and cval: the float64 weights (read-only), their symmetries, the plan (_plan), the float32
+    weights and whether the uint8 kernels of c/sep8.h apply.
+
+    A 2-D Gaussian of sigma 1 on 2048x2048 takes 2-4 ms, and its arguments' checks (a dozen
+    NumPy calls) ran ~0.25 ms on every call once the caches had gone cold between calls (a
+    benchmark's turns, an application's frames): kept, they are one lookup.
+    """
+    wr, wc = np.frombuffer(raw_rows, dtype=np.float64), np.frombuffer(raw_cols, dtype=np.float64)
+    sym_r, sym_c = _symmetry_of(raw_rows), _symmetry_of(raw_cols)
+    # _plan reads only the dtypes of the data
+    single, (check_rows, check_cols) = _plan(np.empty(0, src_dtype), np.empty(0, out_dtype),
+                                             [wr, wc], cval)
+    w_single, sep8 = None, False
+    if single:
+        w_single = tuple(np.asarray(w, dtype=np.float32) for w in (wr, wc))
+        for w in w_single:
+            w.flags.writeable = False
+        sep8 = not rows_first and _sep2d.sep8_fits(src_dtype, out_dtype, wr, sym_r, wc, sym_c,
+                                                    mode_rows, mode_cols, cval, check_rows,
+                                                    check_cols)
+    return wr, sym_r, wc, sym_c, single, check_rows, check_cols, w_single, sep8
 
 
 def uniform_2d(x, sizes, origins, modes, output, cval):

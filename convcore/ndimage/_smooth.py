@@ -172,6 +172,13 @@ def _kept_weights(sigma, order, radius):
     return w
 
 
+@functools.lru_cache(maxsize=64)
+def _same_on_both_axes(sigma, order, mode, truncate):
+    """(weights, mode code) of gaussian_filter's passes when `sigma`, `order` and `mode` are one
+    value for both axes of a 2-D input (checked as the general path checks them)."""
+    return _weights(sigma, order, truncate, None), mode_code(mode)
+
+
 @dask_aware()
 def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0,
                     *, radius=None, axes=None):
@@ -191,6 +198,15 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     """
     input = as_input(input)
     output = get_output(output, input)
+    if (input.ndim == 2 and axes is None and radius is None and type(sigma) in (int, float)
+            and type(order) is int and type(mode) is str and type(truncate) in (int, float)
+            and sigma > 1e-15):
+        # the usual call (one sigma, order and mode for both axes of an image): its weights and
+        # mode code kept, so a call with cold caches does not run a dozen argument checks
+        w, code = _same_on_both_axes(sigma, order, mode, truncate)
+        if _engine.two_pass_2d(input, w, code, w, code, output, check_cval(cval, input),
+                               rows_first=False):
+            return output
     axes = check_axes(axes, input.ndim)
     n = len(axes)
     orders = as_sequence(order, n, "order")

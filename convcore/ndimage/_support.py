@@ -161,6 +161,8 @@ def check_origin(origin, size, name="origin"):
 
 def check_cval(cval, input):
     """`cval` as a float (a complex one only for complex input)."""
+    if type(cval) in (float, int):   # the usual call: no NumPy type checks
+        return float(cval)
     if np.iscomplexobj(cval) and input.dtype.kind != "c":
         raise TypeError("cval must be real for real input, got a complex value")
     try:

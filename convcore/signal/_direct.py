@@ -35,7 +35,9 @@ def run_direct(plan, leave_out=False):
     x = _contiguous(plan.x, work)
     w = _contiguous(plan.w, work)
     out = np.empty(plan.out_shape, dtype=work)
-    cval = np.asarray(plan.cval).astype(work)
+    cval = plan.cval
+    if getattr(cval, "dtype", None) != work:   # (convolve2d's is already of the work dtype)
+        cval = np.asarray(cval).astype(work)
     _kernel.correlate(x, w, out, plan.start, plan.stride, plan.boundary, cval,
                       direct_threads(out.size, w.size))
     return finish(out, plan.result)

@@ -188,7 +188,7 @@ def _floor(plan, threads):
     """A lower bound of every other engine's cost: the fixed cost and one pass over the output of
     the transforms (copies into the transform buffers) or of the separable line passes."""
     outputs = plan.outputs
-    item = 4 if plan.result in (np.float32, np.complex64) else 8
+    item = 4 if plan.result.char in "fF" else 8   # float32, complex64 (no dtype comparisons)
     spectral = FFT_SETUP + COPY * outputs * 2 * item
     separable = DIRECT_SETUP * plan.x.ndim + min(LINES_ELEMENT / threads, COPY * 16) * outputs
     return min(spectral, separable)

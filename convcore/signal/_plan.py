@@ -9,6 +9,7 @@ constant rule). A convolution passes its kernel reversed, a correlation passes i
 ``mode`` of SciPy only sets ``start`` and the output shape. Engines take a :class:`Plan` and return
 the result in ``plan.result`` dtype, so the choice between them never changes the interface.
 """
+import functools
 import math
 from dataclasses import dataclass
 
@@ -26,9 +27,10 @@ class Plan:
     cval: object           # constant for MODE_CONSTANT, a scalar of dtype `result`
     result: np.dtype       # dtype of the returned array
 
-    @property
+    @functools.cached_property
     def out_shape(self):
-        """Shape of the strided result (``result_at_stride_1[::s0, ::s1, ...]``)."""
+        """Shape of the strided result (``result_at_stride_1[::s0, ::s1, ...]``; computed once:
+        a plan is not changed after it is made)."""
         return tuple(-(-m // s) for m, s in zip(self.shape, self.stride))
 
     @property
