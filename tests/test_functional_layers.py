@@ -31,9 +31,8 @@ class TestLinear:
                                          (17, 513, 515), (32, 64, 4099), (33, 1024, 257)])
     @pytest.mark.parametrize("bias", [True, False])
     def test_small_and_large_batches_against_a_float64_product(self, m, k, n, dtype, rtol, bias):
-        """Batches up to SMALL_BATCH rows against LARGE_WEIGHTS or more take the kernel that reads
-        each weight row once (its row, batch and k tails included), the others GEMM; all agree
-        with NumPy in float64."""
+        """Batches up to SMALL_BATCH rows take the kernel that reads each weight row once (its
+        row, batch and k tails included), larger ones GEMM; all agree with NumPy in float64."""
         x = rng.standard_normal((m, k)).astype(dtype)
         w, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal(n).astype(dtype)
         ref = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0)
@@ -57,6 +56,20 @@ class TestLinear:
             convcore.set_num_threads(before)
         for y in results[1:]:
             np.testing.assert_array_equal(y, results[0])
+
+    @pytest.mark.parametrize("m, k, n", [(20, 8, 16), (32, 120, 84), (7, 3, 1), (29, 785, 10)])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_small_batch_rows_do_not_depend_on_their_order(self, m, k, n, dtype):
+        """Each row's outputs are the same bits wherever the row lies in the batch (what
+        scikit-learn's sample-order check asks of predictions); a GEMM's partial blocks round
+        otherwise on some CPUs."""
+        x = rng.standard_normal((m, k)).astype(dtype)
+        w, b = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal(n).astype(dtype)
+        y = F.linear(x, w, b)
+        for seed in range(5):
+            order = np.random.default_rng(seed).permutation(m)
+            np.testing.assert_array_equal(F.linear(x[order], w, b), y[order])
+        np.testing.assert_array_equal(F.linear(x[:1], w, b), y[:1])
 
     def test_every_build_of_the_weight_row_kernel(self):
         """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the small-batch kernel

@@ -25,23 +25,26 @@ TINY = dict(conv_layers=1, filters=4, units=16, epochs=20, learning_rate=0.01, r
 CHECKED = [] if ConvNetClassifier is None else [ConvNetClassifier(**TINY), ConvNetRegressor(**TINY)]
 
 
-# One expected failure, for the classifier, and the reason scikit-learn gives for its own
-# stochastic-gradient models (SGDClassifier, MLPClassifier with solver='sgd'/'adam'): a weight of 2
-# is the same as a repeated sample only in expectation, since repeating a sample adds mini-batches
-# and changes their order, so the fitted networks differ. (The pandas and array-API checks skip
-# themselves when pandas or SCIPY_ARRAY_API are absent.) The regressor's fits differ just as much,
-# but its predictions stay within the check's tolerance (on the AVX-512 and the AVX2 paths), so the
-# check passes for it and is not declared: a strict xfail there would fail as XPASS.
-EXPECTED_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data":
-        "mini-batch training: a weight of 2 equals a repeated sample only in expectation "
-        "(repeating adds batches and reshuffles them)",
-}
+# The reason scikit-learn gives for its own stochastic-gradient models (SGDClassifier,
+# MLPClassifier with solver='sgd'/'adam'): a weight of 2 is the same as a repeated sample only in
+# expectation, since repeating a sample adds mini-batches and changes their order, so the fitted
+# networks differ. The classifier's predictions then differ beyond the check's tolerance (a
+# strict expected failure). The regressor's fits land within float32 rounding of each other, so
+# whether its check passes depends on how the CPU's GEMM rounds (it passed with AVX-512 and
+# failed by 1.5e-7 with AVX2): declared for it, not strict. (The pandas and array-API checks skip
+# themselves when pandas or SCIPY_ARRAY_API are absent.)
+WEIGHT_TWO_IS_NOT_A_REPEAT = (
+    "mini-batch training: a weight of 2 equals a repeated sample only in expectation "
+    "(repeating adds batches and reshuffles them)")
+EXPECTED_FAILURES = {"check_sample_weight_equivalence_on_dense_data": WEIGHT_TWO_IS_NOT_A_REPEAT}
 
 
 @parametrize_with_checks(CHECKED, expected_failed_checks=lambda est: (
     EXPECTED_FAILURES if isinstance(est, ConvNetClassifier) else {}))
-def test_sklearn_estimator_checks(estimator, check):
+def test_sklearn_estimator_checks(estimator, check, request):
+    name = getattr(check, "func", check).__name__
+    if isinstance(estimator, ConvNetRegressor) and name in EXPECTED_FAILURES:
+        request.applymarker(pytest.mark.xfail(reason=EXPECTED_FAILURES[name], strict=False))
     check(estimator)
 
 

@@ -11,17 +11,16 @@ _dense = load("dense")
 # output columns, spread over convcore's threads (see src/_dense.pyx for why not BLAS's own
 # threads); waking a second thread costs more than a few million multiply-adds.
 _PARALLEL_WORK = 1 << 24
-# Batch rows up to which, and weights from which, ``x @ w^T`` (a dense layer's forward) runs by the
-# kernel that reads each row of w once (src/c/dense_rows.h) rather than by GEMM, which packs w
-# first. Measured, ms of
-# one thread with AVX-512, busy machine, kernel against GEMM: 16x9216 by 4096x9216 19.5 against
-# 53.4, 16x4096 by 4096x4096 7.7 against 25.8, 1x4096 6.8 against 35.4, 32x4096 by 4096x4096 25.4
-# against 48.0, 32x768 by 10x768 0.007 against 0.011; with 64 rows mixed (64x4096 by 1024x4096
-# 14.3 against 16.8, 64x120 by 84x120 0.040 against 0.022). Small layers keep the GEMM: what
-# they would save is microseconds, and their rounding stays as it was (scikit-learn's check that
-# a sample weight of 2 fits like a repeated sample, at rtol 1e-7, passes by it).
+# Batch rows up to which ``x @ w^T`` (a dense layer's forward) runs by the kernel that reads
+# each row of w once (src/c/dense_rows.h) rather than by GEMM, which packs w first. Besides the
+# time (ms of one thread with AVX-512, busy machine, kernel against GEMM: 16x9216 by 4096x9216
+# 19.5 against 53.4, 16x4096 by 4096x4096 7.7 against 25.8, 32x4096 by 4096x4096 25.4 against
+# 48.0; us with AVX2, load 5: 20x8 by 16x8 6.6 against 17.4, 32x784 by 10x784 16.0 against 33.8,
+# 32x120 by 84x120 27.7 against 32.4), the kernel sums each output the same way wherever its row
+# lies in the batch, where OpenBLAS's GEMM on AVX2 rounds the rows of a partial block otherwise:
+# scikit-learn's check that predictions do not depend on the samples' order (at rtol 1e-7)
+# holds by it. Larger batches keep the GEMM (64x400 by 120x400: 118 us against 163).
 SMALL_BATCH = 32
-LARGE_WEIGHTS = 1 << 18
 
 
 def matmul(a, b, trans_a=False, trans_b=False, grain=_PARALLEL_WORK):
@@ -50,10 +49,10 @@ def linear_rows(x, w, bias=None, grain=_PARALLEL_WORK):
 
 
 def linear(x, w, bias=None, grain=_PARALLEL_WORK):
-    """``x @ w.T + bias`` for C-contiguous 2-D `x` and `w`: a large layer on a small batch reads
-    each weight once (:func:`linear_rows`; a GEMM would pack them first), else one GEMM; each
-    thread given at least `grain` multiply-adds."""
-    if x.shape[0] <= SMALL_BATCH and w.size >= LARGE_WEIGHTS:
+    """``x @ w.T + bias`` for C-contiguous 2-D `x` and `w`: a batch of up to SMALL_BATCH rows
+    reads each weight once (:func:`linear_rows`; each row's outputs the same bits wherever the
+    row lies), a larger one is one GEMM; each thread given at least `grain` multiply-adds."""
+    if x.shape[0] <= SMALL_BATCH:
         return linear_rows(x, w, bias, grain)
     y = matmul(x, w, trans_b=True, grain=grain)
     if bias is not None:
