@@ -137,6 +137,60 @@ def test_affine_of_small_and_larger_planes_against_numpy(plane, dtype):
         np.testing.assert_array_equal(z, h + r)
 
 
+@pytest.mark.parametrize("plane", [1, 4, 16, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_statistics_and_backward_of_small_and_larger_planes_against_numpy(plane, dtype):
+    """Planes of up to 16 values are summed image by image per position, larger ones plane by
+    plane: the statistics, the sums and the input gradient (batch and running statistics,
+    behind a ReLU or not, in place) against the formulas in float64 with NumPy, the same bits
+    on 1 to 3 threads."""
+    x = (rng.standard_normal((7, 13, plane)) * 2 + 1).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    y = np.maximum(x - 1, 0)  # a ReLU's output, zero on about a third of the values
+    scale = (rng.random(13) + 0.5).astype(dtype)
+    xd, gd, m = x.astype(float), g.astype(float), 7 * plane
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    mean_d = xd.sum(axis=(0, 2)) / m
+    var_d = ((xd - mean_d[:, None]) ** 2).sum(axis=(0, 2)) / m
+    results = []
+    for threads in (1, 2, 3):
+        mean, var = np.empty(13, dtype), np.empty(13, dtype)
+        _channels.batch_stats(x, mean, var, threads)
+        np.testing.assert_allclose(mean, mean_d, **tol)
+        np.testing.assert_allclose(var, var_d, **tol)
+        inv_std = (1 / np.sqrt(var + 1e-5)).astype(dtype)
+        xhat = (xd - mean.astype(float)[:, None]) * inv_std.astype(float)[:, None]
+        run = [mean, var]
+        for batch in (True, False):
+            gm_d = gd * (y > 0)
+            for masked, gg in ((False, gd), (True, gm_d)):
+                sg, sgx = gg.sum(axis=(0, 2)), (gg * xhat).sum(axis=(0, 2))
+                expected = scale[:, None] * (gg - (sg[:, None] + xhat * sgx[:, None]) / m
+                                             if batch else gg)
+                gx, sums = np.empty_like(x), np.empty((2, 13), dtype)
+                if masked:
+                    gm = np.empty_like(x)
+                    _channels.batch_norm_relu_backward(g, y, x, mean, inv_std, scale, gm, gx,
+                                                       sums, batch, threads)
+                    np.testing.assert_array_equal(gm, g * (y > 0))
+                    in_place, sums2 = np.empty_like(x), np.empty((2, 13), dtype)
+                    _channels.batch_norm_relu_backward(g, y, x, mean, inv_std, scale, in_place,
+                                                       in_place, sums2, batch, threads)
+                    np.testing.assert_array_equal(in_place, gx)
+                    np.testing.assert_array_equal(sums2, sums)
+                else:
+                    _channels.batch_norm_backward(g, x, mean, inv_std, scale, gx, sums, batch,
+                                                  threads)
+                np.testing.assert_allclose(sums[0], sg, **tol)
+                np.testing.assert_allclose(sums[1], sgx, **tol)
+                np.testing.assert_allclose(gx, expected, **tol)
+                run += [gx, sums]
+        results.append(run)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
 def test_relu_keeps_nan_and_clears_negative_zero():
     x = np.array([[np.nan, 1.0], [2.0, 3.0]])
     y = F.batch_norm(x, np.zeros(2), np.ones(2), residual=np.array([[0.0, -1.0], [-2.0, 0.0]]),

@@ -62,21 +62,22 @@ def backward(c, gy, need_input, need_weight, need_bias):
         direct_weight = need_weight and choice.depthwise_weight_grad_direct(c)
         grad_x, grad_w = by_depthwise.backward(c, gy, need_input, direct_weight)
         need_input, need_weight = False, need_weight and not direct_weight
-    # the taps that meet only zero padding get a zero weight gradient and give no input gradient:
-    # the kernels run without them
-    t = trim_taps(c)
+    t = c
     images = choice.shifted_images(c)
     if images:  # (runs only over the taps that meet the input: the weight gradient comes out whole)
         if need_input:
             grad_x = by_shifted.input_grad(c, gy, images)
         if need_weight:
             grad_w = by_shifted.weight_grad(c, gy, images)
-        t = c
     elif (need_input or need_weight) and choice.small_maps(c):
         # (the untrimmed taps: the weight gradient comes out whole)
         grad_x, grad_w = by_smallmaps.backward(c, gy, need_input, need_weight)
-        t = c
     else:
+        # the taps that meet only zero padding get a zero weight gradient and give no input
+        # gradient: the kernels run without them (trimmed only here: the copy of the kept taps
+        # cost 0.65 ms a call for a 512x512x3x3 weight on 1x1 maps, which the engines above,
+        # with the whole weight, never read)
+        t = trim_taps(c)
         if need_input and choice.input_grad_as_conv(t):
             grad_x = input_grad_by_conv(t, gy, choice.input_grad_needs_winograd(t))
             need_input = grad_x is None
