@@ -31,6 +31,8 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from ..ndimage._support import HUGE_PAGE, empty
+
 
 def _sides(depth):
     """Every direction a chunk lends an edge to: -1, 0 or +1 per axis (0 where the depth is 0),
@@ -43,10 +45,20 @@ def _edge_index(side, depth, shape):
                  for s, d, n in zip(side, depth, shape))
 
 
+def _copy(piece):
+    """A C-contiguous copy of `piece`, from 2 MiB up on huge pages: in a worker (whose malloc
+    maps every large block afresh, ``MALLOC_TRIM_THRESHOLD_``) copying a 2 MiB face into 4 KiB
+    pages took 1.6 ms, 0.1 ms into memory already touched, and the edges' copies were most of a
+    chunk's edge cutting (5.9 against 1.2 ms for a 128x256x256 float32 chunk at depth 8)."""
+    out = empty(piece.shape, piece.dtype, huge=HUGE_PAGE)
+    out[...] = piece
+    return out
+
+
 def _edges(depth, sides, block):
     """{side: a copy of `block`'s edge there} for each of `sides`: per axis the first (-1) or
     last (+1) ``depth`` samples, or all of them (0)."""
-    return {side: block[_edge_index(side, depth, block.shape)].copy() for side in sides}
+    return {side: _copy(block[_edge_index(side, depth, block.shape)]) for side in sides}
 
 
 #: a chunk's edges travel in one piece per face and one for all the corners (each fetched only by

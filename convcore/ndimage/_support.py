@@ -81,19 +81,21 @@ HUGE_PAGE = 2 << 20
 HUGE_OUTPUT = 16 << 20
 
 
-def empty(shape, dtype):
-    """A new uninitialised C-contiguous array; from HUGE_OUTPUT up, on a 2 MiB boundary.
+def empty(shape, dtype, huge=HUGE_OUTPUT):
+    """A new uninitialised C-contiguous array; from `huge` bytes up, on a 2 MiB boundary.
 
     NumPy asks the kernel for transparent huge pages on arrays this large, but a huge page only
     backs a 2 MiB-aligned stretch that lies wholly inside the allocation: an array placed 1 MiB
     past a boundary (where malloc happens to map it) takes 4 KiB pages on its first and last
     MiB. A 2048x2048 float64 result then cost 528 page faults on first touch, 17 when aligned
     (each fault ~1 us; the zeroing of the pages is the same either way). The array is a view of
-    a buffer 2 MiB longer whose spare part is never touched (at most 1/8 more address space).
+    a buffer 2 MiB longer whose spare part is never touched (at most 1/8 more address space at
+    the default `huge`; a caller whose arrays live briefly may take `huge` down to HUGE_PAGE,
+    where NumPy's own threshold, 4 MiB allocated, still asks for the huge pages).
     """
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < HUGE_OUTPUT:
+    if nbytes < max(huge, HUGE_PAGE):
         return np.empty(shape, dtype=dtype)
     raw = np.empty(nbytes + HUGE_PAGE, dtype=np.uint8)
     start = -raw.ctypes.data % HUGE_PAGE
