@@ -93,7 +93,10 @@ def threads_for(work, grain):
     Waking a second thread costs more than a small kernel's whole run (and on a busy machine a
     scheduler time slice), so small calls run on one thread; large ones on get_num_threads().
     """
-    return max(1, min(get_num_threads(), int(work) // int(grain)))
+    share = int(work) // int(grain)
+    if share < 2:  # one thread whatever the setting: skip reading it (a few us per small call)
+        return 1
+    return min(get_num_threads(), share)
 
 
 #: kernel calls of less work than this (multiply-adds) run on the calling thread alone: waking a
@@ -176,26 +179,40 @@ def _blas_handles():
     return _openblas
 
 
-@contextlib.contextmanager
-def blas_threads(n):
+class blas_threads:
     """Run the block with every OpenBLAS in the process (SciPy's and NumPy's) limited to ``n``
     threads (a no-op when none can be found).
 
     Used around kernels that call BLAS from inside their parallel jobs, so that threads never
-    multiply (each of the kernels' threads would otherwise wake all of OpenBLAS's).
+    multiply (each of the kernels' threads would otherwise wake all of OpenBLAS's). A class,
+    not a generator: small layers enter it a dozen times per training step, and the generator's
+    machinery cost more than the kernels' BLAS calls it guards.
     """
-    handles = _blas_handles()
-    with _blas_lock:
-        before = [get() for get, _ in handles]
-        for (_, set_), b in zip(handles, before):
-            if b != n:
-                set_(n)
+
+    __slots__ = ("n", "before")
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        handles = _blas_handles()
+        _blas_lock.acquire()
         try:
-            yield
-        finally:
-            for (_, set_), b in zip(handles, before):
-                if b != n:
+            self.before = [get() for get, _ in handles]
+            for (_, set_), b in zip(handles, self.before):
+                if b != self.n:
+                    set_(self.n)
+        except BaseException:
+            _blas_lock.release()
+            raise
+
+    def __exit__(self, *exc):
+        try:
+            for (_, set_), b in zip(_blas_handles(), self.before):
+                if b != self.n:
                     set_(b)
+        finally:
+            _blas_lock.release()
 
 
 def direct_threads(outputs, taps):
