@@ -48,7 +48,14 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "depthwise": {"avx2": ["-mavx2", "-ffp-contract=off"],
                           "avx512f": ["-mavx512f", "-ffp-contract=off"]},
             "pooling": {"avx2": ["-mavx2", "-ffp-contract=off"],
-                        "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
+                        "avx512f": ["-mavx512f", "-ffp-contract=off"]},
+            "activations": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                            "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
+
+# Flags of one module in every build (GCC/Clang). activations: its tanh (src/c/tanh.h) selects
+# between computed values, which GCC vectorises only when no floating-point exception must be kept
+# (the results are the same).
+MODULE_FLAGS = {"activations": ["-fno-trapping-math"]}
 
 
 def x86_variants_supported():
@@ -117,7 +124,8 @@ def extensions():
                     [source],
                     include_dirs=[numpy.get_include(), SRC],
                     define_macros=macros,
-                    extra_compile_args=cflags + isa,
+                    extra_compile_args=cflags + isa + (
+                        [] if sys.platform == "win32" else MODULE_FLAGS.get(pyx.stem, [])),
                 )
             )
     _write_build_info(cflags, pool)

@@ -257,6 +257,75 @@ class TestActivations:
         loss = lambda: float(np.sum(forward(x) * g))  # noqa: E731
         np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-5, atol=1e-7)
 
+    @staticmethod
+    def _tanh_ulps(got, x):
+        """|got - tanh(x)| in units in the last place of the exact result's dtype, from a
+        reference of wider precision (float64 for float32; long double for float64, where it is
+        wider than double)."""
+        wide = np.float64 if x.dtype == np.float32 else np.longdouble
+        ref = np.tanh(x.astype(wide))
+        spacing = np.spacing(np.abs(ref.astype(x.dtype))).astype(wide)
+        return (np.abs(got.astype(wide) - ref) / spacing).astype(np.float64)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_tanh_within_ulps_of_the_exact_value(self, dtype):
+        # the compiled tanh (a polynomial below 0.45, expm1-based above) across its ranges: tiny,
+        # around the branch points 0.45 and ln(3)/2, the saturation to +-1, subnormals
+        big = 10.0 if dtype == np.float32 else 22.0
+        x = np.concatenate([
+            np.exp(rng.uniform(-100, 0, 20_000)), rng.uniform(0, 1, 200_000),
+            rng.uniform(0.44, 0.56, 50_000), rng.uniform(0, 25, 200_000),
+            [np.finfo(dtype).smallest_subnormal, np.finfo(dtype).tiny, 0.45, np.log(3) / 2, big]])
+        x = np.concatenate([x, -x]).astype(dtype)
+        y = F.tanh(x)
+        assert y.dtype == dtype
+        # long double as wide as double (some platforms): the reference's own ulp counts too
+        bound = 1.5 if dtype == np.float32 or np.finfo(np.longdouble).nmant > 52 else 2.5
+        assert self._tanh_ulps(y, x).max() <= bound
+        np.testing.assert_array_equal(y, -F.tanh(-x))  # odd
+        assert np.all(np.abs(y) <= 1)
+        # tanh rounds to +-1 from about 9.01 (float32), 19.06 (float64): ours gives exactly +-1
+        sat = np.array([19.1, 30.0, 1e10, np.finfo(dtype).max, np.inf], dtype)
+        np.testing.assert_array_equal(F.tanh(sat), np.ones(5, dtype))
+        np.testing.assert_array_equal(F.tanh(-sat), -np.ones(5, dtype))
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_tanh_special_values_layouts_and_threads(self, dtype, monkeypatch):
+        import convcore
+        from convcore.functional import activations
+        monkeypatch.setattr(activations, "_GRAIN", 1)  # several threads even for small arrays
+        special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -1e-30], dtype)
+        y = F.tanh(special)
+        np.testing.assert_array_equal(y, np.tanh(special))  # NaN, +-1, +-0, x itself when tiny
+        assert list(np.signbit(y[:2])) == [False, True]
+        x = (rng.standard_normal((5, 3, 67, 41)) * 3).astype(dtype)
+        try:
+            results = []
+            for threads in (1, 2, 3):
+                convcore.set_num_threads(threads)
+                results.append(F.tanh(x))
+                z = x.copy()
+                assert F.tanh(z, inplace=True) is z
+                np.testing.assert_array_equal(z, results[-1])
+        finally:
+            convcore.set_num_threads(None)
+        for r in results[1:]:
+            np.testing.assert_array_equal(r, results[0])  # any thread count: the same bits
+        assert self._tanh_ulps(results[0], x).max() <= 2.5
+        strided = x[:, :, ::2, 1::3]  # not contiguous: NumPy's tanh
+        np.testing.assert_array_equal(F.tanh(strided), np.tanh(strided))
+        np.testing.assert_array_equal(F.tanh(np.array([0, 1])), np.tanh([0, 1]))  # integers
+        with pytest.raises(TypeError, match=r"tanh\(inplace=True\) needs a writeable float"):
+            F.tanh(np.arange(3), inplace=True)
+
+    def test_tanh_matches_torch_in_float32(self):
+        torch = _torch()
+        x = (rng.standard_normal(100_000) * 4).astype(np.float32)
+        ours = F.tanh(x)
+        theirs = torch.tanh(torch.from_numpy(x)).numpy()
+        # both within a couple of ulp of the exact value
+        np.testing.assert_allclose(ours, theirs, rtol=4 * np.finfo(np.float32).eps, atol=0)
+
     def test_dropout_mask_and_gradient(self):
         x = rng.standard_normal((50, 40))
         y, mask = F.dropout(x, 0.25, rng=np.random.default_rng(5), return_mask=True)

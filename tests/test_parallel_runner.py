@@ -145,3 +145,9 @@ def test_activations_give_numpys_bits_on_any_thread_count(dtype, threads):
     np.testing.assert_array_equal(y, mask)
     _activations.tanh_backward(g, x, y, threads)
     np.testing.assert_array_equal(y, slope)
+    _activations.tanh(x, y, 1)
+    one = y.copy()
+    _activations.tanh(x, y, threads)
+    np.testing.assert_array_equal(y, one)  # every element alone: any split, the same bits
+    _activations.tanh(x, x, threads)  # in place
+    np.testing.assert_array_equal(x, one)

@@ -67,8 +67,12 @@ class Sigmoid(_ByOutput):
 
 
 class Tanh(_ByOutput):
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent. ``forward(x, inplace=True)`` writes over ``x``, as :class:`ReLU`."""
     _function, _gradient = staticmethod(F.tanh), staticmethod(F.tanh_backward)
+
+    def forward(self, x, inplace=False):
+        self._y = F.tanh(x, inplace)
+        return self._y
 
 
 class GELU(Module):

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ._module import Module, deserialize, serialize
-from .activations import ReLU
+from .activations import ReLU, Tanh
 from .conv import _ConvNd
 from .fold import ConvNorm, folds
 from .linear import Linear
@@ -37,8 +37,8 @@ class Sequential(Module):
     Children are named ``'0', '1', ...`` (or by the dict's keys); indexing returns a layer, slicing
     a new Sequential sharing the layers; a layer replaced by assignment (``setattr(seq, '1',
     layer)``) takes part at once. A batch normalisation directly followed by a ReLU runs as one
-    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass; a ReLU
-    after a convolution or a linear layer works in place. A convolution followed by a batch
+    step (:func:`~convcore.nn.normalization.fuses_relu`): the same numbers in one pass; a ReLU or
+    a Tanh after a convolution or a linear layer works in place. A convolution followed by a batch
     normalisation (and a ReLU) is one step (:class:`~convcore.nn.fold.ConvNorm`): in evaluation
     mode the normalisation folds into the convolution's weights.
     """
@@ -59,7 +59,7 @@ class Sequential(Module):
         """The layers in order, and the steps that run them: (layer, keyword arguments of its
         forward call). A batch normalisation applies the ReLU that follows it (``relu=True``),
         which is then skipped; a ReLU after a convolution or a linear layer, whose result is
-        fresh and held by nothing else, works in place (``inplace=True``)."""
+        fresh and held by nothing else, works in place (``inplace=True``), and so does a Tanh."""
         layers = list(self._modules.values())
         steps, i = [], 0
         while i < len(layers):
@@ -72,7 +72,7 @@ class Sequential(Module):
             if i + 1 < len(layers) and fuses_relu(layer, layers[i + 1]):
                 kwargs["relu"] = True
                 i += 1
-            elif type(layer) is ReLU and i and isinstance(layers[i - 1], _FRESH):
+            elif type(layer) in (ReLU, Tanh) and i and isinstance(layers[i - 1], _FRESH):
                 kwargs["inplace"] = True
             steps.append((layer, kwargs))
             i += 1
