@@ -93,6 +93,9 @@ SHALLOW_GRAIN = 1 << 22
 # A band of output rows of the shallow engine is packed into about this many bytes (kept in L2
 # while the band's blocks of output channels run over it).
 SHALLOW_BAND_BYTES = 256 * 1024
+# Partial weight gradients of the shallow engine (chunks of bands, summed apart and then in
+# order): enough for two threads to share a batch unevenly, few to zero and add.
+SHALLOW_WEIGHT_CHUNKS = 8
 
 # Partial weight gradients summed apart (and then added in order): at most one per image, at
 # most WEIGHT_CHUNKS, and no more than fit in WEIGHT_CHUNK_BYTES (but at least 2, so that two
