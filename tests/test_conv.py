@@ -796,6 +796,27 @@ class TestShallow:
             (4, c_in // groups) + (kernel,) * nd), 1, 0, 1, groups, nd)
         assert choice.shallow(c) is expected
 
+    @pytest.mark.parametrize("c_in, c_out, kernel, expected", [
+        (3, 64, 7, True),  # ResNet's stem: 64 x 147 vector sums
+        (1, 32, 5, True),
+        (3, 64, 11, False),  # AlexNet's first layer: 64 x 363 sums, im2col as fast
+        (8, 512, 3, False),
+        (16, 8, 3, False),  # not a shallow layer
+    ])
+    def test_weight_grad_used_where_it_pays(self, c_in, c_out, kernel, expected, monkeypatch):
+        c = plan_module.Plan(np.zeros((2, c_in, 20, 20)), np.zeros((c_out, c_in, kernel, kernel)),
+                             1, 0, 1, 1, 2)
+        assert choice.shallow_weight_grad(c) is expected
+        calls = []
+        monkeypatch.setattr(by_shallow, "weight_grad", _spy(by_shallow.weight_grad, calls))
+        x = rng.standard_normal((1, c_in, kernel + 2, kernel + 1))
+        w = rng.standard_normal((c_out, c_in, kernel, kernel))
+        gy = rng.standard_normal((1, c_out, 3, 2))
+        _, gw, _ = F.conv2d_backward(gy, x, w, need_input=False, need_bias=False)
+        assert bool(calls) is expected
+        np.testing.assert_allclose(gw, reference_conv_grads(x, w, gy, (1, 1), [(0, 0)] * 2,
+                                                            (1, 1))[1], rtol=1e-10, atol=1e-10)
+
     def test_kernel_refuses_arrays_that_disagree_with_the_geometry(self):
         c = plan_module.Plan(np.zeros((1, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
         rows, off, size = by_shallow.layout(c, 1)

@@ -83,7 +83,7 @@ def backward(c, gy, need_input, need_weight, need_bias):
             need_input = grad_x is None
         if need_input:
             grad_x = by_im2col.input_grad(t, gy)
-        if need_weight and choice.shallow(t):
+        if need_weight and choice.shallow_weight_grad(t):
             grad_w = by_shallow.weight_grad(t, gy)
         elif need_weight:
             plan = choice.weight_grad_winograd(t)
