@@ -18,17 +18,30 @@ over the threads of convcore's pool (src/parallel.pxd).
   ``y`` (N, C_out, oH*oW) written; bands of ``rows`` output rows, each packed into C_in * sh * kw
   planes of (rows + E) * oW values, E = (kh - 1) * dh // sh, in ``work`` (n_threads, planes *
   (rows + E) * oW + SLACK).
+- ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, n_threads)``: the weight
+  gradient ``partial[i, o, k] += sum gy[n, o, q] * x_packed[q + off[k]]`` over the outputs q of the
+  bands of chunk i (``chunk`` consecutive items, item = image * bands + band), packed as the
+  forward packs them: ``gy`` (N, C_out, oH*oW), ``partial`` (chunks, C_out, K) zeroed by the
+  caller and summed by it in order; ``work`` holds a packed band and then C_out * K vectors of
+  sums (VECTOR_BYTES each, or one value). A chunk's items run in order on one thread, so the
+  sums have the same bits on any number of threads.
 """
+from libc.string cimport memset
+
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from parallel cimport import_parallel, run_batches
-from shallow_c cimport SH_OB, SH_SLACK, shallow_band, shallow_pack
+from shallow_c cimport (SH_OB, SH_SLACK, SH_VEC_BYTES, shallow_band, shallow_pack, shallow_wband,
+                       shallow_wsum)
 
 import_parallel()
 
 #: Output channels per block of the packed weights, and the scratch values past a packed band.
 OB = SH_OB
 SLACK = SH_SLACK
+#: Bytes of the vectors (0: scalars): the weight gradient's vector sums take C_out * K vectors of
+#: scratch per thread past the packed band.
+VECTOR_BYTES = SH_VEC_BYTES
 
 
 ctypedef struct Job:
@@ -36,19 +49,25 @@ ctypedef struct Job:
     void* out
     const void* x
     const void* wp
+    const void* gy
     const void* bias
     const Py_ssize_t* off
     void* work
-    Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch
+    Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch, chunk, acc_at, lanes
+    bint wgrad
     const Geometry* g
 
 
 cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
-    """Items lo..hi: item = image * bands + band of output rows."""
+    """Items lo..hi: item = image * bands + band of output rows. The forward writes the band's
+    outputs to y; the weight gradient adds its share to chunk lo // chunk of the partial sums y
+    (a batch of the pool is one chunk)."""
     cdef const Geometry* g = j.g
     cdef floating* xp = <floating*>j.work + tid * j.work_ld
     cdef Py_ssize_t item, n, r0, rows, OH = g.n_out[1], OW = g.n_out[2]
     cdef Py_ssize_t extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
+    if j.wgrad:  # the chunk's vector sums, past the packed band
+        memset(xp + j.acc_at, 0, j.c_out * j.K * j.lanes * sizeof(floating))
     for item in range(lo, hi):
         n = item // j.bands
         r0 = (item - n * j.bands) * j.rows
@@ -56,12 +75,27 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid
         shallow_pack(<const floating*>j.x + n * j.c_in * g.plane, j.c_in, g.n_in[1], g.n_in[2],
                      g.s[1], g.s[2], g.k[2], g.dil[2], g.p[1], g.p[2], OW, r0, rows + extra,
                      j.pitch, xp)
+        if j.wgrad:
+            shallow_wband(<const floating*>xp, j.off, j.K,
+                          <const floating*>j.gy + n * j.c_out * g.L + r0 * OW, j.c_out, g.L,
+                          rows * OW, xp + j.acc_at, y + (lo // j.chunk) * j.c_out * j.K)
+            continue
         shallow_band(<const floating*>xp, j.off, j.K, <const floating*>j.wp,
                      <const floating*>j.bias, y + n * j.c_out * g.L + r0 * OW, j.c_out, g.L,
                      rows * OW)
+    if j.wgrad:
+        shallow_wsum(<const floating*>xp + j.acc_at, j.c_out * j.K,
+                     y + (lo // j.chunk) * j.c_out * j.K)
 
 
 include "batch.pxi"
+
+
+cdef Py_ssize_t _band_pitch(const Geometry* g, Py_ssize_t c_in, Py_ssize_t rows,
+                            Py_ssize_t* planes) noexcept nogil:
+    """The values of a packed band's plane, and (in planes) its planes."""
+    planes[0] = c_in * g.s[1] * g.k[2]
+    return (rows + (g.k[1] - 1) * g.dil[1] // g.s[1]) * g.n_out[2]
 
 
 def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_ssize_t[::1] off,
@@ -69,7 +103,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
             Py_ssize_t rows, floating[:, ::1] work, int n_threads):
     cdef Geometry g = read_geometry(geometry)
     cdef Job j
-    cdef Py_ssize_t K = wp.shape[1], k, extra, pitch, planes
+    cdef Py_ssize_t K = wp.shape[1], k, pitch, planes
     cdef Py_ssize_t blocks = (y.shape[1] + SH_OB - 1) // SH_OB
     if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
             or y.shape[0] != x.shape[0] or y.shape[2] != g.L or wp.shape[0] != blocks
@@ -79,9 +113,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
     if y.shape[0] * y.shape[1] * y.shape[2] == 0:
         return
     rows = min(rows, g.n_out[1])
-    extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
-    pitch = (rows + extra) * g.n_out[2]
-    planes = x.shape[1] * g.s[1] * g.k[2]
+    pitch = _band_pitch(&g, x.shape[1], rows, &planes)
     if work.shape[0] < max(n_threads, 1) or work.shape[1] < planes * pitch + SH_SLACK:
         raise ValueError("forward: work is too small for a packed band")
     for k in range(K):  # every read of a band's outputs stays inside the packed band
@@ -92,5 +124,42 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], y.shape[1], rows, pitch, &g
     j.bands = (g.n_out[1] + rows - 1) // rows
+    j.wgrad, j.chunk, j.gy = False, 1, NULL
     with nogil:
         run_batches(_batch, &j, x.shape[0] * j.bands, 1, n_threads)
+
+
+def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
+                const Py_ssize_t[::1] off, floating[:, :, ::1] partial,
+                const long long[:, ::1] geometry, Py_ssize_t rows, floating[:, ::1] work,
+                Py_ssize_t chunk, int n_threads):
+    cdef Geometry g = read_geometry(geometry)
+    cdef Job j
+    cdef Py_ssize_t K = partial.shape[2], k, pitch, planes, items
+    if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
+            or gy.shape[0] != x.shape[0] or gy.shape[2] != g.L or partial.shape[1] != gy.shape[1]
+            or off.shape[0] != K or K != x.shape[1] * g.taps or rows < 1 or chunk < 1):
+        raise ValueError("weight_grad: array shapes do not match the geometry")
+    rows = min(rows, g.n_out[1])
+    j.bands = (g.n_out[1] + rows - 1) // rows
+    items = x.shape[0] * j.bands
+    if partial.shape[0] != (items + chunk - 1) // chunk:
+        raise ValueError("weight_grad: partial must hold one sum per chunk of bands")
+    if items == 0 or gy.shape[1] == 0:
+        return
+    pitch = _band_pitch(&g, x.shape[1], rows, &planes)
+    j.lanes = SH_VEC_BYTES // sizeof(floating) if SH_VEC_BYTES else 1
+    j.acc_at = planes * pitch + SH_SLACK
+    if (work.shape[0] < max(n_threads, 1)
+            or work.shape[1] < j.acc_at + gy.shape[1] * K * j.lanes):
+        raise ValueError("weight_grad: work is too small for a packed band and the sums")
+    for k in range(K):  # every read of a band's outputs stays inside the packed band
+        if off[k] < 0 or off[k] + rows * g.n_out[2] > planes * pitch:
+            raise ValueError("weight_grad: a tap offset reaches past the packed band")
+    j.f64, j.out, j.x, j.gy, j.wp, j.bias, j.off = floating is double, &partial[0, 0, 0], \
+        &x[0, 0, 0], &gy[0, 0, 0], NULL, NULL, &off[0]
+    j.work, j.work_ld = &work[0, 0], work.shape[1]
+    j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], gy.shape[1], rows, pitch, &g
+    j.wgrad, j.chunk = True, chunk
+    with nogil:
+        run_batches(_batch, &j, items, chunk, n_threads)

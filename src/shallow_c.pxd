@@ -11,3 +11,11 @@ cdef extern from "c/shallow.h":
     void shallow_pack "convcore_shallow_pack"(...) noexcept nogil
     # (xp, off, K, wp, bias, y, c_out, plane, n): the n outputs of a packed band
     void shallow_band "convcore_shallow_band"(...) noexcept nogil
+    # bytes of a vector (0: scalars)
+    int SH_VEC_BYTES "CC_SH_VEC_BYTES"
+    # (xp, off, K, gy, c_out, plane, n, acc, gw): a packed band's share of the weight gradient,
+    # added to the vector sums acc (c_out x K vectors) and, for the outputs past the last whole
+    # vector, to gw (c_out x K)
+    void shallow_wband "convcore_shallow_wband"(...) noexcept nogil
+    # (acc, m, gw): gw[i] += the lanes of acc's vector i, for i < m
+    void shallow_wsum "convcore_shallow_wsum"(...) noexcept nogil

@@ -672,6 +672,96 @@ class TestShallow:
         _matches_reference_on_one_and_two_threads(case, dtype)
         assert calls
 
+    @pytest.mark.parametrize("case", CASES)
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    @pytest.mark.parametrize("band_bytes", [1, 1 << 20])  # a band per row, or whole images
+    def test_weight_grad_matches_reference(self, case, dtype, band_bytes, threaded, monkeypatch):
+        """The weight gradient from the packed bands against the formula (a tap at a time), on
+        1 to 3 threads with the same bits; the bias gradient and the others untouched."""
+        monkeypatch.setattr(choice, "SHALLOW_BAND_BYTES", band_bytes)
+        monkeypatch.setattr(choice, "SHALLOW_GRAIN", 1)
+        calls = []
+        monkeypatch.setattr(by_shallow, "weight_grad", _spy(by_shallow.weight_grad, calls))
+        nd, n, c_in, c_out, spatial, k, s, p, d, _ = case
+        x = rng.standard_normal((n, c_in) + spatial).astype(dtype)
+        w = rng.standard_normal((c_out, c_in) + expand(k, nd)).astype(dtype)
+        kw = dict(stride=s, padding=p, dilation=d)
+        gy = rng.standard_normal(conv(nd)(x, w, **kw).shape).astype(dtype)
+        _, ref = reference_conv_grads(x.astype(float), w.astype(float), gy.astype(float),
+                                      expand(s, nd), _pads(p, nd), expand(d, nd))
+        backward = getattr(F, f"conv{nd}d_backward")
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        grads = []
+        try:
+            for threads in (1, 2, 3):
+                convcore.set_num_threads(threads)
+                gx, gw, gb = backward(gy, x, w, need_input=False, need_bias=False, **kw)
+                assert gx is None and gb is None and gw.dtype == dtype
+                grads.append(gw)
+        finally:
+            convcore.set_num_threads(None)
+        assert calls
+        np.testing.assert_allclose(grads[0], ref, rtol=tol, atol=tol * np.abs(ref).max())
+        for g in grads[1:]:
+            np.testing.assert_array_equal(g, grads[0])
+
+    def test_weight_grad_against_torch(self):
+        """A ResNet stem and a 5x5 first layer on odd sizes: the weight gradient, with the other
+        gradients, against PyTorch's autograd."""
+        torch = pytest.importorskip("torch")
+        for xs, ws, kw in (((3, 3, 29, 27), (10, 3, 7, 7), dict(stride=2, padding=3)),
+                           ((5, 3, 17, 19), (7, 3, 5, 5), dict(stride=1, padding=2)),
+                           ((2, 1, 13, 30), (9, 1, 5, 5), dict(stride=(1, 3), padding=(0, 2)))):
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(ws).astype(np.float32)
+            gy = rng.standard_normal(F.conv2d(x, w, **kw).shape).astype(np.float32)
+            tx, tw = (torch.from_numpy(a).requires_grad_() for a in (x, w))
+            torch.nn.functional.conv2d(tx, tw, **kw).backward(torch.from_numpy(gy))
+            gx, gw, _ = F.conv2d_backward(gy, x, w, **kw)
+            scale = np.abs(tw.grad.numpy()).max()
+            np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-4, atol=1e-5 * scale)
+            np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+    def test_weight_grad_in_every_build_of_the_kernel(self):
+        """The weight gradient of the baseline, AVX2 and AVX-512 builds (those this CPU runs)
+        against the formula, with a band tail past the last whole vector."""
+        from convcore import _cpu
+        x = rng.standard_normal((2, 3, 13, 19))
+        w = rng.standard_normal((6, 3, 5, 5))
+        gy = rng.standard_normal((2, 6, 7, 19))
+        _, ref = reference_conv_grads(x, w, gy, (2, 1), [(2, 2), (2, 2)], (1, 1))
+        for module in _cpu.builds("shallow"):
+            for dtype in (np.float32, np.float64):
+                c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
+                rows, off, size = by_shallow.layout(c, 1)
+                size += module.SLACK - by_shallow.kernels.shallow.SLACK
+                size += 6 * 75 * (module.VECTOR_BYTES // c.x.itemsize or 1)
+                partial = np.zeros((1, 6, 75), dtype)
+                module.weight_grad(c.x.reshape(2, 3, -1), gy.astype(dtype).reshape(2, 6, -1),
+                                   off, partial, c.geometry, rows, np.empty((1, size), dtype),
+                                   2 * -(-7 // rows), 1)
+                tol = 1e-5 if dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(partial[0].reshape(w.shape), ref, rtol=tol,
+                                           atol=tol * np.abs(ref).max(), err_msg=module.__name__)
+
+    def test_weight_grad_kernel_refuses_arrays_that_disagree(self):
+        c = plan_module.Plan(np.zeros((2, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
+        rows, off, size = by_shallow.layout(c, 1)
+        x, gy = np.zeros((2, 2, 36)), np.zeros((2, 3, 36))
+        work = np.zeros((1, size + 3 * 18 * (_shallow.VECTOR_BYTES // 8 or 1)))  # + the sums
+        _shallow.weight_grad(x, gy, off, np.zeros((2, 3, 18)), c.geometry, rows, work, 1, 1)
+        with pytest.raises(ValueError, match="weight_grad: array shapes do not match"):
+            _shallow.weight_grad(x, gy[:, :2].copy(), off, np.zeros((2, 3, 18)), c.geometry, rows,
+                                 work, 1, 1)
+        with pytest.raises(ValueError, match="weight_grad: partial must hold one sum per chunk"):
+            _shallow.weight_grad(x, gy, off, np.zeros((1, 3, 18)), c.geometry, rows, work, 1, 1)
+        with pytest.raises(ValueError, match="weight_grad: work is too small"):
+            _shallow.weight_grad(x, gy, off, np.zeros((2, 3, 18)), c.geometry, rows,
+                                 work[:, :size].copy(), 1, 1)
+        with pytest.raises(ValueError, match="weight_grad: a tap offset reaches past"):
+            _shallow.weight_grad(x, gy, off + size, np.zeros((2, 3, 18)), c.geometry, rows, work,
+                                 1, 1)
+
     @pytest.mark.parametrize("threads", [1, 2, 3, 4])
     def test_any_thread_count_gives_the_same_bits(self, threads, threaded, monkeypatch):
         monkeypatch.setattr(choice, "SHALLOW_GRAIN", 1)
@@ -705,6 +795,27 @@ class TestShallow:
         c = plan_module.Plan(np.zeros((1, c_in) + (30,) * nd), np.zeros(
             (4, c_in // groups) + (kernel,) * nd), 1, 0, 1, groups, nd)
         assert choice.shallow(c) is expected
+
+    @pytest.mark.parametrize("c_in, c_out, kernel, expected", [
+        (3, 64, 7, True),  # ResNet's stem: 64 x 147 vector sums
+        (1, 32, 5, True),
+        (3, 64, 11, False),  # AlexNet's first layer: 64 x 363 sums, im2col as fast
+        (8, 512, 3, False),
+        (16, 8, 3, False),  # not a shallow layer
+    ])
+    def test_weight_grad_used_where_it_pays(self, c_in, c_out, kernel, expected, monkeypatch):
+        c = plan_module.Plan(np.zeros((2, c_in, 20, 20)), np.zeros((c_out, c_in, kernel, kernel)),
+                             1, 0, 1, 1, 2)
+        assert choice.shallow_weight_grad(c) is expected
+        calls = []
+        monkeypatch.setattr(by_shallow, "weight_grad", _spy(by_shallow.weight_grad, calls))
+        x = rng.standard_normal((1, c_in, kernel + 2, kernel + 1))
+        w = rng.standard_normal((c_out, c_in, kernel, kernel))
+        gy = rng.standard_normal((1, c_out, 3, 2))
+        _, gw, _ = F.conv2d_backward(gy, x, w, need_input=False, need_bias=False)
+        assert bool(calls) is expected
+        np.testing.assert_allclose(gw, reference_conv_grads(x, w, gy, (1, 1), [(0, 0)] * 2,
+                                                            (1, 1))[1], rtol=1e-10, atol=1e-10)
 
     def test_kernel_refuses_arrays_that_disagree_with_the_geometry(self):
         c = plan_module.Plan(np.zeros((1, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)

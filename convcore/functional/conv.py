@@ -132,7 +132,8 @@ _BACKWARD = """Gradients of :func:`conv{nd}d` for its input, weight and bias.
         many channels a convolution with the flipped weights, else GEMM + col2im.
     grad_weight : ndarray, shape of weight, or None
         Correlation of the input with grad_output, by im2col + GEMM (by Winograd F(2x2, 3x3)
-        for the 3x3 stride-1 convolutions that run forward by it).
+        for the 3x3 stride-1 convolutions that run forward by it, and from the shallow engine's
+        packed bands for first layers of few input channels).
     grad_bias : ndarray, shape (C_out,), or None
         grad_output summed over the batch and the spatial axes.
 """

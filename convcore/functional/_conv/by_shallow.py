@@ -1,14 +1,16 @@
 """The shallow engine: 1-D and 2-D ungrouped convolutions whose depth K = C_in * taps is small
 (first layers), computed directly from a packed copy of each band of output rows
 (src/shallow.pyx): each tap reads the packed band at one offset, so no im2col matrix is written
-(64x1x28x28 by 32x1x5x5: K is 25, and a GEMM of depth 25 runs far below BLAS's speed)."""
+(64x1x28x28 by 32x1x5x5: K is 25, and a GEMM of depth 25 runs far below BLAS's speed). The weight
+gradient reads the same packed bands: each band adds grad_output's rows times the band at every
+tap's offset, with no im2col matrix written either."""
 import functools
 import math
 
 import numpy as np
 
 from ..._threads import threads_for
-from . import choice, kernels
+from . import choice, kernels, scratch
 from .plan import flat
 
 
@@ -56,3 +58,20 @@ def forward(c, bias):
     kernels.shallow.forward(flat(c.x), wp, off, b, flat(y), c.geometry, rows,
                             np.empty((threads, work), dtype=c.dtype), threads)
     return y
+
+
+def weight_grad(c, gy):
+    """The weight gradient from packed bands, summed in choice.SHALLOW_WEIGHT_CHUNKS chunks of
+    bands whatever the thread count (the bands themselves laid out as for that many threads), so
+    that it has the same bits on any number of threads."""
+    c_out, K = c.weight.shape[0], math.prod(c.weight.shape[1:])
+    rows, off, work = layout(c, choice.SHALLOW_WEIGHT_CHUNKS)
+    bands = -(-int(c.geometry[1, 1]) // rows)
+    items = c.x.shape[0] * bands
+    chunk = -(-items // choice.SHALLOW_WEIGHT_CHUNKS)
+    partial = scratch.zeros("shallow_partial", (-(-items // chunk), c_out, K), c.dtype)
+    threads = threads_for(math.prod(c.out_shape) * K, choice.SHALLOW_GRAIN)
+    work += c_out * K * (kernels.shallow.VECTOR_BYTES // c.x.itemsize or 1)  # the vector sums
+    kernels.shallow.weight_grad(flat(c.x), flat(gy), off, partial, c.geometry, rows,
+                                scratch.empty("shallow", (threads, work), c.dtype), chunk, threads)
+    return partial.sum(axis=0).reshape(c.weight.shape)

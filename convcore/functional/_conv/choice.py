@@ -93,6 +93,15 @@ SHALLOW_GRAIN = 1 << 22
 # A band of output rows of the shallow engine is packed into about this many bytes (kept in L2
 # while the band's blocks of output channels run over it).
 SHALLOW_BAND_BYTES = 256 * 1024
+# Partial weight gradients of the shallow engine (chunks of bands, summed apart and then in
+# order): enough for two threads to share a batch unevenly, few to zero and add.
+SHALLOW_WEIGHT_CHUNKS = 8
+# C_out * K up to which the shallow engine computes the weight gradient: it keeps a vector sum
+# per weight on each thread (C_out * K vectors of up to 64 bytes, 1 MiB here, within L2), where
+# im2col + GEMM keeps nothing of that size (ms, one thread, busy machine, shallow against
+# im2col: 8x3x224x224 by 64x3x7x7 stride 2, 9408 sums, 27.0 against 36.6; AlexNet's
+# 16x3x64x64 by 64x3x11x11 stride 4, 23232 sums, 4.0 against 4.4, no longer worth it).
+SHALLOW_WEIGHT_GRAD_MAX_SUMS = 16384
 
 # Partial weight gradients summed apart (and then added in order): at most one per image, at
 # most WEIGHT_CHUNKS, and no more than fit in WEIGHT_CHUNK_BYTES (but at least 2, so that two
@@ -196,6 +205,12 @@ def shallow(c):
     c_in = c.weight.shape[1]
     return (c.nd <= 2 and c.groups == 1 and c_in <= SHALLOW_MAX_CHANNELS
             and c_in * math.prod(c.weight.shape[2:]) >= SHALLOW_MIN_K)
+
+
+def shallow_weight_grad(c):
+    """Whether the weight gradient of `c` runs by the shallow engine (from its packed bands)."""
+    return shallow(c) and c.weight.shape[0] * math.prod(c.weight.shape[1:]) <= (
+        SHALLOW_WEIGHT_GRAD_MAX_SUMS)
 
 
 def tile(K, L, rows=0):

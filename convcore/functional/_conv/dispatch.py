@@ -83,7 +83,9 @@ def backward(c, gy, need_input, need_weight, need_bias):
             need_input = grad_x is None
         if need_input:
             grad_x = by_im2col.input_grad(t, gy)
-        if need_weight:
+        if need_weight and choice.shallow_weight_grad(t):
+            grad_w = by_shallow.weight_grad(t, gy)
+        elif need_weight:
             plan = choice.weight_grad_winograd(t)
             grad_w = by_winograd.weight_grad(t, gy, *plan) if plan else by_im2col.weight_grad(t, gy)
     if need_weight and t is not c:
