@@ -18,7 +18,9 @@ Each library runs in a worker process of its own (neither loads the other, see _
 Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, float32 to 1e-5
 relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times are medians of
 ``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
-the shared machine hits all of them alike. Ratios are peer time / convcore time (above 1:
+the shared machine hits all of them alike, each turn after a pause of ``--settle`` seconds: OpenCV's
+pthreads pool keeps a core busy for about 40 ms after each call (measured: 10 ms of CPU in each
+10 ms window, four windows), and the next library's turn would otherwise start on one core. Ratios are peer time / convcore time (above 1:
 convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
 runs on one thread (it has no threading). ``--disable-cpu-features AVX512F`` times convcore's
 AVX2 path (CONVCORE_DISABLE_CPU_FEATURES set in the convcore worker only).
@@ -33,7 +35,8 @@ import os
 
 import numpy as np
 
-from _timing import Workers, add_disable_argument, add_worker_arguments, header, serve
+from _timing import (Workers, add_disable_argument, add_settle_argument, add_worker_arguments,
+                     header, serve)
 
 SEED = 0
 SIZE = 2048
@@ -117,10 +120,11 @@ def same_result(ours, ref):
 
 
 def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None,
-        disable=None):
+        disable=None, settle=0.0):
     """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok), each library timed in
     its own worker process (rounds alternating); ok: convcore's result equals SciPy's.
-    `disable`: CONVCORE_DISABLE_CPU_FEATURES of the convcore worker."""
+    `disable`: CONVCORE_DISABLE_CPU_FEATURES of the convcore worker; `settle`: seconds of pause
+    before each turn (see _timing.Workers.time)."""
     threads = threads or min(2, os.cpu_count() or 1)
     args = ["--size", str(size), "--threads", str(threads), "--dtypes",
             ",".join(np.dtype(d).name for d in dtypes)] + (["--only", *only] if only else [])
@@ -134,7 +138,7 @@ def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=Non
             ok[c] = same_result(workers.result("convcore", c), ref)
             if "opencv" in workers.procs:
                 cv_same[c] = agreement(workers.result("opencv", c), ref)
-        medians = workers.time(names, 1, rounds or repeats)
+        medians = workers.time(names, 1, rounds or repeats, settle)
     rows = []
     for case in names:
         t = medians[case]
@@ -172,6 +176,7 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
     add_disable_argument(parser)
+    add_settle_argument(parser)
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     dtypes = [np.dtype(d).type for d in args.dtypes.split(",")]
@@ -182,7 +187,8 @@ def main(argv=None):
           f"{args.repeats} rounds)")
     print(header(args.threads, args.disable_cpu_features))
     print(table(run(args.size, dtypes, repeats=args.repeats, only=args.only,
-                    threads=args.threads, disable=args.disable_cpu_features)))
+                    threads=args.threads, disable=args.disable_cpu_features,
+                    settle=args.settle)))
     return 0
 
 

@@ -8,6 +8,7 @@ from .linework import work_area as _work_area
 
 from libc.string cimport memset
 
+from buffers cimport address
 from linebuf cimport run_job
 from modes cimport map_index
 from parallel cimport import_parallel
@@ -139,8 +140,8 @@ def box8(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t size_c
     s.mr, s.pr = magic_r
     s.mc, s.pc = magic_c
     s.R = BOX8_ROWS
-    s.x = <char*><size_t>x.ctypes.data
-    s.y = <char*><size_t>out.ctypes.data
+    s.x = address(x)
+    s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     # in doubles: run (W) + acc (1280) + ext (W + size_c - 1) + 16 spare, 2 bytes each; crow W
     run_job(_b8_job, &s, n_items, (2 * (2 * s.W + s.size_c + 1296) + s.W) // 8 + 8, n_threads,

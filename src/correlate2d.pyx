@@ -7,6 +7,7 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport TILE, check_margin, cl_check2, cl_load, cl_store, cl_taps2, run_job
 from modes cimport map_index
@@ -145,8 +146,8 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
     s.n_ext = s.W + s.Kc - 1
     s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
-    s.x = <char*><size_t>x.ctypes.data
-    s.y = <char*><size_t>out.ctypes.data
+    s.x = address(x)
+    s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     # per thread, counted in doubles: the rows and a tile, then the tap pointers
     size = (s.R + s.Kr - 1) * s.n_ext + TILE

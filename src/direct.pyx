@@ -31,8 +31,11 @@ the last axis are added in groups of up to 8 per pass,
 every tap of the group reads inside ``x``: a contiguous loop the C compiler vectorises (an
 AVX2+FMA variant is picked at run time on x86), with the accumulating row hot in L1. 3- and 5-wide
 kernels add up to 3 kernel rows per pass; a column kernel (one tap wide) adds up to 8 input rows
-per pass. Those passes are C in ``src/c/direct_*.h`` (declared in ``src/direct_c.pxd``), generated
-once per dtype from Tempita templates; the rest is fused Cython over ``fused.modular``. Only the
+per pass. 2-D float kernels of at least 7x7 taps (stride 1, AVX2) instead compute 4 output rows
+per work item with the outputs in registers, each input row loaded once for all the output rows
+it meets (``cc_block``; the same sums in the same order over the interior columns). Those
+passes are C in ``src/c/direct_*.h`` (declared in ``src/direct_c.pxd``), generated once per dtype
+from Tempita templates; the rest is fused Cython over ``fused.modular``. Only the
 few columns near the edges go through ``map_index``; rows of the leading axes that fall outside
 ``x`` are mapped once per output row (or read the constant). No padded copy of ``x`` is made,
 except when rows are short against a wide kernel (edge columns would then dominate): the rows are
@@ -43,8 +46,8 @@ import math
 
 import numpy as np
 
-from direct_c cimport (cc_anynan, cc_pair3, cc_pair5, cc_rect, cc_row, cc_rows, cc_set_flag,
-                       cc_simd_init, cc_use_avx2)
+from direct_c cimport (CC_BLOCK_ROWS, cc_anynan, cc_block, cc_pair3, cc_pair5, cc_rect, cc_row,
+                       cc_rows, cc_set_flag, cc_simd_init, cc_use_avx2)
 from fused cimport complexing, floating, modular
 from modes cimport MODE_CONSTANT, MODE_WRAP, map_index
 from parallel cimport batch_fn, batch_size, import_parallel, run_batches
@@ -75,6 +78,8 @@ cdef enum:
     CHUNK = 4096          # columns per work item: a long 1-D row is split across threads
     GROUP = 8             # kernel taps per pass over the accumulating row
     RECT_ROWS = 3         # kernel rows of a 3- or 5-wide kernel per pass
+    BLOCK_MIN_K = 7       # 2-D float kernels at least this tall and wide: 4 rows per item (AVX2)
+    BLOCK_MAX_K = 64      # ... and at most this tall (the input rows' pointers sit on the stack)
 
 
 cdef struct Geom:
@@ -221,6 +226,45 @@ cdef void _pair(const Geom* g, const modular* x, const modular* w, modular* y, m
                 cc_pair5(d0 + jlo, d1 + jlo, rows, w, jhi - jlo)
 
 
+cdef inline bint _blocks(const Geom* g, Py_ssize_t o) noexcept nogil:
+    """True when output rows o .. o + CC_BLOCK_ROWS - 1 (o a multiple of it) of a 2-D stride-1
+    float problem with a large kernel all read only rows inside the input, on AVX2: one item then
+    computes them all (see _block)."""
+    cdef Py_ssize_t base = g.start[0] + o
+    return (cc_use_avx2 and g.nd == 2 and g.k[0] >= BLOCK_MIN_K and g.k[1] >= BLOCK_MIN_K
+            and g.k[0] <= BLOCK_MAX_K and g.step[0] == 1 and g.step[1] == 1
+            and o % CC_BLOCK_ROWS == 0 and o + CC_BLOCK_ROWS <= g.m[0] and base >= 0
+            and base + CC_BLOCK_ROWS + g.k[0] - 1 <= g.n[0])
+
+
+cdef void _block(const Geom* g, const modular* x, const modular* w, modular* y, modular cval,
+                 Py_ssize_t o, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """Output rows o .. o + CC_BLOCK_ROWS - 1, columns [j0, j1), of a problem where _blocks(g, o):
+    the interior columns by cc_block (the outputs in registers, each input row loaded once for
+    every output row it meets), the edge columns through the edge rule as in _row."""
+    cdef Py_ssize_t jlo = 0, jhi = 0, t, q, r, kh = g.k[0], kw = g.k[1]
+    cdef Py_ssize_t xs = g.x_stride[0]
+    cdef const modular* s0 = x + (g.start[0] + o) * xs
+    cdef modular* d[CC_BLOCK_ROWS]
+    cdef const modular* s[BLOCK_MAX_K + CC_BLOCK_ROWS]
+    _group_range(g.start[1], kw, j0, j1, 1, g.n[1], &jlo, &jhi)
+    for r in range(CC_BLOCK_ROWS):
+        d[r] = y + (o + r) * g.y_stride[0]
+        for t in range(j0, jlo):
+            d[r][t] = 0
+        for t in range(jhi, j1):
+            d[r][t] = 0
+        for q in range(kh):
+            _edges(d[r], s0 + (r + q) * xs, w + kw * q, 0, kw, j0, j1, jlo, jhi, g.start[1], 1,
+                   g.n[1], g.mode, cval)
+        d[r] = d[r] + jlo
+    if jhi > jlo:
+        for q in range(kh + CC_BLOCK_ROWS - 1):
+            s[q] = s0 + q * xs + g.start[1] + jlo
+        if modular in floating:
+            cc_block(d, s, w, kh, kw, jhi - jlo)
+
+
 cdef void _item(const Geom* g, const modular* x, const modular* w, modular* y, modular cval,
                 Py_ssize_t item, Py_ssize_t* idx, Py_ssize_t* cnt) noexcept nogil:
     """One output row (or a column chunk of it)."""
@@ -241,11 +285,19 @@ cdef void _item(const Geom* g, const modular* x, const modular* w, modular* y, m
     if j1 > g.m[L]:
         j1 = g.m[L]
     if modular in floating:
+        # large kernels on CC_BLOCK_ROWS rows at once: the first row's item computes them all
+        if _blocks(g, row):
+            _block(g, x, w, y, cval, row, j0, j1)
+            if g.nan_flag:
+                _flag_rows(g, y, row, CC_BLOCK_ROWS, j0, j1)
+            return
+        if _blocks(g, row - row % CC_BLOCK_ROWS):
+            return
         # 3x3 on two rows at once: the even row's item computes both, the odd row's does nothing
         if _pairs(g, row):
             _pair(g, x, w, y, cval, row, j0, j1)
             if g.nan_flag:
-                _flag_pair(g, y, row, j0, j1)
+                _flag_rows(g, y, row, 2, j0, j1)
             return
         if row % 2 == 1 and _pairs(g, row - 1):
             return
@@ -338,12 +390,13 @@ cdef void _item(const Geom* g, const modular* x, const modular* w, modular* y, m
         _flag_nan(g, dst + j0, j1 - j0)
 
 
-cdef void _flag_pair(const Geom* g, const modular* y, Py_ssize_t row, Py_ssize_t j0,
-                     Py_ssize_t j1) noexcept nogil:
-    """_flag_nan over columns [j0, j1) of output rows `row` and `row + 1` (what _pair wrote)."""
+cdef void _flag_rows(const Geom* g, const modular* y, Py_ssize_t row, Py_ssize_t rows,
+                     Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """_flag_nan over columns [j0, j1) of output rows `row` .. `row + rows - 1` (what _pair or
+    _block wrote)."""
     cdef Py_ssize_t r, o, y_off
     cdef int d
-    for r in range(row, row + 2):
+    for r in range(row, row + rows):
         o, y_off = r, 0
         d = g.nd - 2
         while d >= 0:

@@ -1,6 +1,6 @@
 # The C of the direct kernel (src/direct.pyx), in src/c/: the row passes once per dtype and
 # instruction set, generated from Tempita templates (direct_rows.h.tp, direct_pairs.h.tp,
-# direct_nan.h.tp), and the run-time choice of instruction set (direct_simd.h).
+# direct_block.h.tp, direct_nan.h.tp), and the run-time choice of instruction set (direct_simd.h).
 #
 # The passes are C11 _Generic over the element type of their first pointer, so fused Cython code
 # makes one call for every dtype; they are declared here with `(...)` so that Cython hands the
@@ -19,6 +19,10 @@ cdef extern from "c/direct_rows.h":
 cdef extern from "c/direct_pairs.h":
     void cc_pair3(...) noexcept nogil    # (d0, d1, s0, s1, s2, s3, w, n): 3x3, two output rows
     void cc_pair5(...) noexcept nogil    # (d0, d1, s, w, n): 5x5, two output rows
+
+cdef extern from "c/direct_block.h":
+    enum: CC_BLOCK_ROWS                  # output rows per cc_block call (4)
+    void cc_block(...) noexcept nogil    # (d, s, w, kh, kw, n): large kernels, 4 output rows
 
 cdef extern from "c/direct_nan.h":
     int cc_anynan(...) noexcept nogil    # (v, n): whether one of v[0:n] is NaN

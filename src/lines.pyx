@@ -78,6 +78,7 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport TILE, check_margin, cl_load, cl_store, run_job, running, taps
 from modes cimport map_index
@@ -335,7 +336,7 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
         g.n_items = g.outer * g.n_blocks
         g.xls, g.xes, g.yls, g.yes = g.isz, g.inner * g.isz, g.osz, g.inner * g.osz
     g.qchunk, g.n_chunks, g.ext_chunk = g.n_out, 1, g.ext
-    if g.B == 1 and g.n_out > 2 * LINE_CHUNK and x.ctypes.data != out.ctypes.data:
+    if g.B == 1 and g.n_out > 2 * LINE_CHUNK and address(x) != address(out):
         # long lines one at a time: split into chunks of outputs (parallel work, small buffers);
         # not in place, where a chunk would read samples that its neighbour has overwritten
         g.qchunk = LINE_CHUNK
@@ -347,8 +348,8 @@ cdef Geom _geometry(x, out, Py_ssize_t start, Py_ssize_t step, Py_ssize_t k, int
     g.lo = g.hi = NULL
     g.dlo = g.dhi = 0
     g.nv = g.n
-    g.x = <char*><size_t>x.ctypes.data
-    g.y = <char*><size_t>out.ctypes.data
+    g.x = address(x)
+    g.y = address(out)
     return g
 
 
@@ -391,9 +392,9 @@ cdef int _pieces(Geom* g, x, lo, hi) except -1:
                 or piece.shape[0] != x.shape[0] or piece.shape[2] != x.shape[2]):
             raise ValueError("lo and hi must be C-contiguous (outer, d, inner) of x's dtype")
         if before:
-            g.lo, g.dlo = <char*><size_t>piece.ctypes.data, piece.shape[1]
+            g.lo, g.dlo = address(piece), piece.shape[1]
         else:
-            g.hi, g.dhi = <char*><size_t>piece.ctypes.data, piece.shape[1]
+            g.hi, g.dhi = address(piece), piece.shape[1]
     g.nv = g.dlo + g.n + g.dhi
     return 0
 

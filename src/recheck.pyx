@@ -8,6 +8,7 @@ from .linework import CODES as _CODES
 
 from libc.math cimport trunc
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport cl_flag, cl_load_d, run_items, team_size
 from modes cimport map_index
@@ -108,7 +109,7 @@ def recheck(res, x, w, start, int mode, double cval, double check, int n_threads
     wflat = w.reshape(-1)
     kshape = w.shape
     starts = start
-    g.x = <char*><size_t>x.ctypes.data
+    g.x = address(x)
     g.w = &wflat[0]
     g.tin, g.ndim, g.mode, g.isz = _CODES[x.dtype], x.ndim, mode, x.dtype.itemsize
     g.n, g.kn, g.cval = x.size, w.size, cval

@@ -7,7 +7,9 @@ multiply-adds where the AVX2 build and the CPU have them (float32 results then d
 baseline build's by rounding; integer results stay SciPy's through the re-check). uint8 images
 into uint8 with short symmetric kernels (the Gaussians of small sigma) run on the kernels of
 c/sep8.h (AVX2 builds, CPUs with FMA): the pass across rows reads the bytes where they are, 8
-columns at a time with the kernel's rows held in registers, no float copy of the strip.
+columns at a time with the kernel's rows held in registers, no float copy of the strip. uint8
+into uint8 with small integer 3-tap kernels (sobel, prewitt) runs in bytes (``wrap3_u8``): SciPy's
+conversion of an integer sum into uint8 is the sum modulo 256.
 """
 import numpy as np
 
@@ -408,3 +410,119 @@ cdef void _sep_f(const void* job, Py_ssize_t item, double* work) noexcept nogil:
 cdef void _sep_d(const void* job, Py_ssize_t item, double* work) noexcept nogil:
     _sep_item(<const Sep*>job, item, work)
 
+
+
+# ---- uint8 into uint8 with small integer 3-tap kernels (sobel, prewitt): wrap-around bytes ----
+
+cdef struct Wrap3:
+    const unsigned char* x
+    unsigned char* y
+    Py_ssize_t H, W
+    unsigned char a[3]        # the first pass' weights (mod 256)
+    unsigned char b[3]        # the second pass'
+    bint cols_first           # the first pass along axis 1 (then axis 0), else along axis 0
+    int mode_r, mode_c
+    unsigned char cv          # the constant (mod 256)
+
+
+cdef enum:
+    WRAP_ROWS = 32            # output rows of a work item
+
+
+cdef inline void _wrap_along(const Wrap3* s, const unsigned char* w, const unsigned char* src,
+                             unsigned char* dst, unsigned char* ext) noexcept nogil:
+    """dst[j] = w[0] X[j - 1] + w[1] X[j] + w[2] X[j + 1] mod 256, X: the row src extended by
+    mode_c (the constant: cv); ext holds W + 2 bytes."""
+    cdef Py_ssize_t j, W = s.W, i
+    cdef unsigned char w0 = w[0], w1 = w[1], w2 = w[2]
+    i = map_index(-1, W, s.mode_c)
+    ext[0] = s.cv if i < 0 else src[i]
+    i = map_index(W, W, s.mode_c)
+    ext[W + 1] = s.cv if i < 0 else src[i]
+    for j in range(W):
+        ext[j + 1] = src[j]
+    for j in range(W):
+        dst[j] = <unsigned char>(w0 * ext[j] + w1 * ext[j + 1] + w2 * ext[j + 2])
+
+
+cdef inline void _wrap_across(const Wrap3* s, const unsigned char* w, const unsigned char* r0,
+                              const unsigned char* r1, const unsigned char* r2,
+                              unsigned char* dst) noexcept nogil:
+    """dst[j] = w[0] r0[j] + w[1] r1[j] + w[2] r2[j] mod 256."""
+    cdef Py_ssize_t j
+    cdef unsigned char w0 = w[0], w1 = w[1], w2 = w[2]
+    for j in range(s.W):
+        dst[j] = <unsigned char>(w0 * r0[j] + w1 * r1[j] + w2 * r2[j])
+
+
+cdef void _wrap_item(const Wrap3* s, Py_ssize_t item, unsigned char* work) noexcept nogil:
+    """Output rows [r0, r0 + WRAP_ROWS) of wrap3_u8."""
+    cdef Py_ssize_t r0 = item * WRAP_ROWS, W = s.W, p, r, i
+    cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < WRAP_ROWS else WRAP_ROWS
+    cdef unsigned char* ext = work                      # W + 2
+    cdef unsigned char* const_row = ext + W + 2         # W
+    cdef unsigned char* mid = const_row + W             # (WRAP_ROWS + 2) x W
+    cdef const unsigned char* rows[WRAP_ROWS + 2]
+    for p in range(W):
+        const_row[p] = s.cv
+    if s.cols_first:
+        # along each row first (axis 1) into the strip's rows and its two neighbours; across
+        # them (axis 0) into the output, the rows outside the image the edge rule's (or cv)
+        for p in range(nr + 2):
+            i = map_index(r0 - 1 + p, s.H, s.mode_r)
+            if i < 0:
+                rows[p] = const_row
+            else:
+                _wrap_along(s, s.a, s.x + i * W, mid + p * W, ext)
+                rows[p] = mid + p * W
+        for r in range(nr):
+            _wrap_across(s, s.b, rows[r], rows[r + 1], rows[r + 2], s.y + (r0 + r) * W)
+    else:
+        # across the rows first (axis 0), each intermediate row then along itself (axis 1)
+        for r in range(nr):
+            for p in range(3):
+                i = map_index(r0 + r - 1 + p, s.H, s.mode_r)
+                rows[p] = <const unsigned char*>const_row if i < 0 else s.x + i * W
+            _wrap_across(s, s.a, rows[0], rows[1], rows[2], mid)
+            _wrap_along(s, s.b, mid, s.y + (r0 + r) * W, ext)
+
+
+cdef void _wrap_job(const void* job, Py_ssize_t item, double* work) noexcept nogil:
+    _wrap_item(<const Wrap3*>job, item, <unsigned char*>work)
+
+
+def wrap3_u8(x, w_first, w_second, bint cols_first, int mode_rows, int mode_cols, int cval,
+             out, int n_threads):
+    """Two passes of 3-tap integer kernels over a C-contiguous 2-D uint8 image into uint8 ``out``
+    (same shape, not overlapping), in wrap-around byte arithmetic.
+
+    The first pass runs along axis 1 (``cols_first``) or axis 0 with the integer weights
+    ``w_first``, the second along the other axis with ``w_second``, each centred, the edge rule
+    of its axis (``mode_rows``, ``mode_cols``) reading ``cval`` outside under the constant rule.
+    Equals ``separable2d`` with these kernels (and SciPy's two ``correlate1d`` calls) whenever
+    every sum of SciPy's passes is an integer inside C's int: its conversion into uint8 is then
+    the sum modulo 256, and sums modulo 256 can be formed from the bytes alone, 32 at a time on
+    AVX2. The caller checks that (small integer weights, an integer cval).
+    """
+    cdef Wrap3 s
+    cdef Py_ssize_t n_items, k
+    if x.ndim != 2 or out.shape != x.shape or x.dtype != np.uint8 or out.dtype != np.uint8:
+        raise ValueError("x and out must be 2-D uint8 arrays of one shape")
+    if not (x.flags.c_contiguous and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("x and out must be C-contiguous (and out writeable)")
+    if len(w_first) != 3 or len(w_second) != 3:
+        raise ValueError("the weights must have 3 taps")
+    for k in range(3):
+        s.a[k] = <unsigned char>(<long long>w_first[k] & 255)
+        s.b[k] = <unsigned char>(<long long>w_second[k] & 255)
+    s.H, s.W = x.shape[0], x.shape[1]
+    if s.H == 0 or s.W == 0:
+        return out
+    s.cols_first, s.mode_r, s.mode_c = cols_first, mode_rows, mode_cols
+    s.cv = <unsigned char>(cval & 255)
+    s.x = <const unsigned char*>address(x)
+    s.y = <unsigned char*>address(out)
+    n_items = (s.H + WRAP_ROWS - 1) // WRAP_ROWS
+    run_job(_wrap_job, &s, n_items, (2 * s.W + 2 + (WRAP_ROWS + 2) * s.W) // 8 + 8, n_threads,
+            _work_area)
+    return out

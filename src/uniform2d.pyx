@@ -6,6 +6,7 @@ import numpy as np
 
 from .linework import array_codes as _array_codes, work_area as _work_area
 
+from buffers cimport address
 from fused cimport floating
 from linebuf cimport (CL_INT32, TILE, buffer_code, cl_boxsum, cl_colrun, cl_rowrun, cl_store,
                       cl_store_fit_f, load_row, recip, round_to, run_job, running)
@@ -171,8 +172,8 @@ def uniform2d(x, Py_ssize_t size_r, Py_ssize_t start_r, int mode_r, Py_ssize_t s
                and np.can_cast(x.dtype, out.dtype, "safe")
                and np.iinfo(out.dtype).min <= cval <= np.iinfo(out.dtype).max)
     s.R = 32
-    s.x = <char*><size_t>x.ctypes.data
-    s.y = <char*><size_t>out.ctypes.data
+    s.x = address(x)
+    s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     run_job(_box_f if single else _box_d, &s, n_items,
             (1 + s.R + s.size_r - 1) * s.W + (s.W + s.size_c - 1) * (s.R + 16) + TILE + 16,

@@ -176,6 +176,21 @@ def test_sobel_prewitt(func, dtype):
     check(getattr(cc, func)(x, 0, output=np.float64), getattr(sp, func)(x, 0, output=np.float64))
 
 
+@pytest.mark.parametrize("func", ["sobel", "prewitt"])
+def test_sobel_prewitt_uint8_images_in_byte_arithmetic(func):
+    # 2-D uint8 into uint8: the sums modulo 256 in bytes (separable2d.wrap3_u8), both pass
+    # orders, one edge rule per axis, integer constants outside [0, 255] (taken modulo 256) and
+    # a fractional one (SciPy's truncation: the float path), single rows and columns, strips of
+    # rows not filling the last work item; equal to SciPy bit for bit
+    for shape in ((37, 53), (1, 6), (6, 1), (1, 1), (70, 2)):
+        x = make(shape, np.uint8)
+        for axis in (0, 1):
+            for mode, cval in (("reflect", 0), ("constant", -7), ("constant", 300),
+                               (("wrap", "constant"), 250), (("constant", "mirror"), 0.5),
+                               (("nearest", "wrap"), 0)):
+                same(func, x, axis, mode=mode, cval=cval)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
 def test_laplace_family(dtype):
     x = make((10, 12), dtype)

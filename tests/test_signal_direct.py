@@ -253,6 +253,44 @@ def test_every_dtype_every_pass(dtype, ws):
         np.testing.assert_allclose(one, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
+def _windows(x, w, start, mode, cval):
+    """Stride-1 correlation over the window that starts at `start` (2-D, as many outputs as x has
+    samples along each axis), in float64 through np.pad and sliding windows (fast for long rows)."""
+    lo = [max(0, -s) for s in start]
+    hi = [max(0, s + n - 1 + k - n) for s, n, k in zip(start, x.shape, w.shape)]
+    kw = {"constant_values": cval} if mode == MODE_CONSTANT else {}
+    ext = np.pad(x.astype(np.float64), list(zip(lo, hi)), mode=NP_PAD[mode], **kw)
+    ext = ext[start[0] + lo[0]:, start[1] + lo[1]:]
+    view = np.lib.stride_tricks.sliding_window_view(ext, w.shape)[:x.shape[0], :x.shape[1]]
+    return np.einsum("ijkl,kl->ij", view, w.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ws", [(7, 7), (9, 11), (11, 7), (13, 13), (7, 40)])
+def test_large_kernels_four_rows_per_item(dtype, ws):
+    # 2-D float kernels of 7x7 and more (stride 1) compute 4 output rows per item on AVX2
+    # (cc_block), the rows near the edges and the rest of a count not divisible by 4 row by row;
+    # rows longer than a work item's column chunk, windows starting inside and outside the
+    # input. Against sums in float64; 1 and 2 threads give the same bits, and over the columns
+    # where every tap reads inside, the same bits as the row passes (a stride of 2 along the
+    # rows takes those for every other row)
+    rng = np.random.default_rng(14)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    kh, kw = ws
+    for (rows, cols), start, mode in (((23, 45), (-(kh // 2), -(kw // 2)), MODE_REFLECT),
+                                      ((30, 4200), (0, -3), MODE_CONSTANT),
+                                      ((kh + 6, kw + 9), (-2, -kw + 1), MODE_WRAP)):
+        x = rng.standard_normal((rows, cols)).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        one = run(x, w, x.shape, start, (1, 1), mode, 0.5, threads=1)
+        want = _windows(x, w, start, mode, 0.5)
+        np.testing.assert_allclose(one, want, rtol=tol, atol=tol * np.abs(want).max() * kw)
+        np.testing.assert_array_equal(run(x, w, x.shape, start, (1, 1), mode, 0.5, threads=2), one)
+        rows_by_row = run(x, w, ((rows + 1) // 2, cols), start, (2, 1), mode, 0.5, threads=1)
+        inside = slice(max(0, -start[1]), max(0, cols - kw + 1 - start[1]))
+        np.testing.assert_array_equal(rows_by_row[:, inside], one[::2, inside])
+
+
 def test_every_edge_rule_code_is_tested_and_named():
     # the codes come from one table, the enum of src/modes.pxd: each has a reference here and
     # the public names of both peers map onto exactly those codes

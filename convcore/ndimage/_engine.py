@@ -417,8 +417,15 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
             or not output.flags.c_contiguous or np.may_share_memory(output, x)
             or k > (FUSE_MAX_TAPS_ROWS_FIRST if rows_first else FUSE_MAX_TAPS)):
         return False
-    src = _readable(x)
     cval = float(cval)
+    if x.dtype == np.uint8 and output.dtype == np.uint8 and k == 3 and len(w_cols) == 3:
+        wrap = _wrap_weights(_raw(w_rows), _raw(w_cols), bool(rows_first),
+                             MODE_CONSTANT in (mode_rows, mode_cols), cval)
+        if wrap is not None:
+            _sep2d.wrap3_u8(np.ascontiguousarray(x), wrap[0], wrap[1], bool(rows_first),
+                            mode_rows, mode_cols, wrap[2], output, team_threads(x.size * 6))
+            return True
+    src = _readable(x)
     (wr, sym_r, wc, sym_c, single, check_rows, check_cols, w_single,
      sep8) = _two_pass_setup(src.dtype, output.dtype, _raw(w_rows), _raw(w_cols), mode_rows,
                              mode_cols, cval, bool(rows_first))
@@ -426,6 +433,23 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
                        team_threads(src.size * (wr.size + wc.size)), single, check_rows,
                        check_cols, w_single=w_single, sep8=sep8)
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _wrap_weights(raw_rows, raw_cols, rows_first, constant, cval):
+    """(first pass' weights, second pass' weights, cval) as ints for ``wrap3_u8`` when both 3-tap
+    kernels have small integer weights (|w| <= 256) and the constant, where read, is a small
+    integer (|cval| <= 2**16): every sum of SciPy's double passes is then an integer well inside
+    C's int, and its conversion into uint8 (truncation toward zero, then the low byte) is the sum
+    modulo 256, which byte arithmetic gives exactly. None otherwise."""
+    w_rows, w_cols = np.frombuffer(raw_rows), np.frombuffer(raw_cols)
+    for w in (w_rows, w_cols):
+        if not (np.all(np.isfinite(w)) and np.all(w == np.round(w)) and np.all(np.abs(w) <= 256)):
+            return None
+    if constant and not (cval == round(cval) and abs(cval) <= 2.0 ** 16):
+        return None
+    first, second = (w_cols, w_rows) if rows_first else (w_rows, w_cols)
+    return ([int(v) for v in first], [int(v) for v in second], int(cval) if constant else 0)
 
 
 def _raw(w):
