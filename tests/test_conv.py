@@ -650,6 +650,7 @@ class TestShallow:
         (2, 2, 3, 9, (23, 21), 7, 2, 3, 1, 1),  # a stem: 3 channels 7x7 stride 2, odd sizes
         (2, 2, 3, 4, (9, 11), (3, 4), (2, 3), ((1, 0), (2, 1)), (2, 1), 1),  # asymmetric all
         (2, 1, 3, 17, (19, 17), 11, 4, 2, 1, 1),  # AlexNet's first layer, one image
+        (2, 2, 3, 6, (9, 5), 5, 2, 0, 1, 1),  # strided, one output per row
         (2, 2, 6, 3, (7, 6), 5, 1, 0, 1, 1),  # LeNet's second layer: outputs < one vector
         (2, 2, 2, 8, (5, 70), (3, 5), 1, (1, 2), (1, 3), 1),  # wide rows, many vectors
         (2, 1, 8, 4, (6, 6), 3, 1, 1, 1, 1),  # the most input channels it takes
