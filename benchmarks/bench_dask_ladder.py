@@ -55,8 +55,10 @@ def main():
              "sobel": lambda x: nd.sobel(x, axis=-1),
              "uniform 5": lambda x: nd.uniform_filter(x, 5),
              "correlate 5x5": lambda x: nd.correlate(x, w)}
-    print(header(f"{args.threads} (mem T); dask: threaded scheduler, 2 threads, convcore chunk "
-                 "threads 1"))
+    # convcore alone, in this one process (no peer library): not _timing's comparing line
+    first, second = header(args.threads).splitlines()
+    print(f"threads={args.threads} (mem T); dask: threaded scheduler, 2 threads, convcore chunk "
+          f"threads 1; convcore only, one process, the steps taking turns\n{second}")
     print(f"image {args.size}x{args.size} float32 chunks {chunk}; ms, median (min) of "
           f"{args.rounds} rounds")
     print(f"{'case':14}" + "".join(f"{s:>17}" for s in STEPS))
