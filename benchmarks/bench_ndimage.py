@@ -20,8 +20,8 @@ relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times 
 ``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
 the shared machine hits all of them alike, each turn after a pause of ``--settle`` seconds: OpenCV's
 pthreads pool keeps a core busy for about 40 ms after each call (measured: 10 ms of CPU in each
-10 ms window, four windows), and the next library's turn would otherwise start on one core. Ratios are peer time / convcore time (above 1:
-convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
+10 ms window, four windows), and the next library's turn would otherwise start on one core.
+Ratios are peer time / convcore time (above 1: convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
 runs on one thread (it has no threading). ``--disable-cpu-features AVX512F`` times convcore's
 AVX2 path (CONVCORE_DISABLE_CPU_FEATURES set in the convcore worker only).
 

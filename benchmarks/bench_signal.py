@@ -11,8 +11,8 @@ float32 and float64, ``mode='same'``:
 Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of 7
 rounds after 3 warm-up rounds, the functions of one row called in turn within each round (one
 call for anything above two seconds), each turn after a pause of ``--settle`` seconds (OpenCV's
-pthreads pool keeps a core busy for about 40 ms after each call). Then a separable Gaussian, a 1-D and a 3-D case
-of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
+pthreads pool keeps a core busy for about 40 ms after each call). Then a separable Gaussian, a 1-D
+and a 3-D case of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
 
     python benchmarks/bench_signal.py              # the full table (several minutes: SciPy's
                                                    # direct 101x101 takes long)

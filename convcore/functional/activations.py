@@ -4,8 +4,9 @@
 ReLU, tanh and the gradients of ReLU and tanh run in the compiled core (src/activations.pyx) on
 C-contiguous float arrays of one shape; anything else takes the NumPy expression, which gives the
 same values (tanh: within 1.5 ulp of the exact value, NumPy's within about 1; NumPy's float tanh
-is a one-thread libm call, ours a vectorised formula on the kernels' threads). A gradient takes what its forward function gave (the output, the
-input, or the cache of ``gelu`` and ``dropout``), so a layer keeps what its backward pass needs.
+is a one-thread libm call, ours a vectorised formula on the kernels' threads). A gradient takes
+what its forward function gave (the output, the input, or the cache of ``gelu`` and
+``dropout``), so a layer keeps what its backward pass needs.
 
 Examples
 --------
