@@ -49,6 +49,22 @@ def _run(kernel, *arrays):
     return out
 
 
+def _unary(name, kernel, numpy_op, input, inplace):
+    """`numpy_op` of `input` by the compiled `kernel` where it may run (else `numpy_op`, which
+    takes ``out=``): a new array, or with `inplace` written over `input` (a writeable float
+    ndarray), which is returned."""
+    x = _real(input)
+    if not inplace:
+        return _run(kernel, x) if _compiled(x) else numpy_op(x)
+    if not isinstance(input, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
+        raise TypeError(f"{name}(inplace=True) needs a writeable float ndarray")
+    if _compiled(x):
+        kernel(x.reshape(-1), x.reshape(-1), threads_for(x.size, _GRAIN))
+    else:
+        numpy_op(x, out=x)
+    return x
+
+
 def _real(x, name="input"):
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
@@ -65,16 +81,11 @@ def relu(input, inplace=False):
     >>> relu(x, inplace=True) is x, x
     (True, array([0. , 0.5]))
     """
-    x = _real(input)
-    if not inplace:
-        return _run(_activations.relu, x) if _compiled(x) else np.maximum(x, 0)
-    if not isinstance(input, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
-        raise TypeError("relu(inplace=True) needs a writeable float ndarray")
-    if _compiled(x):
-        _activations.relu(x.reshape(-1), x.reshape(-1), threads_for(x.size, _GRAIN))
-    else:
-        np.maximum(x, 0, out=x)
-    return x
+    return _unary("relu", _activations.relu, _relu_numpy, input, inplace)
+
+
+def _relu_numpy(x, out=None):
+    return np.maximum(x, 0, out=out)
 
 
 def relu_backward(grad_output, output):
@@ -119,16 +130,7 @@ def tanh(input, inplace=False):
     >>> tanh(np.array([-np.inf, -0.0, 0.5, 20.0]))
     array([-1.        , -0.        ,  0.46211716,  1.        ])
     """
-    x = _real(input)
-    if not inplace:
-        return _run(_activations.tanh, x) if _compiled(x) else np.tanh(x)
-    if not isinstance(input, np.ndarray) or x.dtype.kind != "f" or not x.flags.writeable:
-        raise TypeError("tanh(inplace=True) needs a writeable float ndarray")
-    if _compiled(x):
-        _activations.tanh(x.reshape(-1), x.reshape(-1), threads_for(x.size, _GRAIN))
-    else:
-        np.tanh(x, out=x)
-    return x
+    return _unary("tanh", _activations.tanh, np.tanh, input, inplace)
 
 
 def tanh_backward(grad_output, output):
