@@ -31,8 +31,8 @@ from libc.string cimport memset
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from parallel cimport import_parallel, run_batches
-from shallow_c cimport (SH_OB, SH_SLACK, SH_VEC_BYTES, shallow_band, shallow_pack, shallow_wband,
-                       shallow_wsum)
+from shallow_c cimport (SH_L1_BYTES, SH_OB, SH_SLACK, SH_VEC_BYTES, shallow_band, shallow_pack,
+                       shallow_wband, shallow_wsum)
 
 import_parallel()
 
@@ -54,7 +54,7 @@ ctypedef struct Job:
     const Py_ssize_t* off
     void* work
     Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch, chunk, acc_at, lanes
-    bint wgrad
+    bint wgrad, runs_outer
     const Geometry* g
 
 
@@ -82,7 +82,7 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid
             continue
         shallow_band(<const floating*>xp, j.off, j.K, <const floating*>j.wp,
                      <const floating*>j.bias, y + n * j.c_out * g.L + r0 * OW, j.c_out, g.L,
-                     rows * OW)
+                     rows * OW, j.runs_outer)
     if j.wgrad:
         shallow_wsum(<const floating*>xp + j.acc_at, j.c_out * j.K,
                      y + (lo // j.chunk) * j.c_out * j.K)
@@ -124,6 +124,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], y.shape[1], rows, pitch, &g
     j.bands = (g.n_out[1] + rows - 1) // rows
+    j.runs_outer = planes * pitch * <Py_ssize_t>sizeof(floating) > SH_L1_BYTES
     j.wgrad, j.chunk, j.gy = False, 1, NULL
     with nogil:
         run_batches(_batch, &j, x.shape[0] * j.bands, 1, n_threads)
@@ -160,6 +161,6 @@ def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
         &x[0, 0, 0], &gy[0, 0, 0], NULL, NULL, &off[0]
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], gy.shape[1], rows, pitch, &g
-    j.wgrad, j.chunk = True, chunk
+    j.wgrad, j.chunk, j.runs_outer = True, chunk, False
     with nogil:
         run_batches(_batch, &j, items, chunk, n_threads)

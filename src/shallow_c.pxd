@@ -9,7 +9,9 @@ cdef extern from "c/shallow.h":
     int SH_SLACK "CC_SH_SLACK"
     # (x, C, H, W, sh, sw, kw, dw, pt, pl, OW, r0, rows, pitch, xp): a band of one image, packed
     void shallow_pack "convcore_shallow_pack"(...) noexcept nogil
-    # (xp, off, K, wp, bias, y, c_out, plane, n): the n outputs of a packed band
+    # bytes of a packed band above which its outputs run run by run (see shallow.h)
+    int SH_L1_BYTES "CC_SH_L1_BYTES"
+    # (xp, off, K, wp, bias, y, c_out, plane, n, runs_outer): the n outputs of a packed band
     void shallow_band "convcore_shallow_band"(...) noexcept nogil
     # bytes of a vector (0: scalars)
     int SH_VEC_BYTES "CC_SH_VEC_BYTES"

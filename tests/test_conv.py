@@ -656,6 +656,9 @@ class TestShallow:
         (2, 1, 8, 4, (6, 6), 3, 1, 1, 1, 1),  # the most input channels it takes
         (1, 3, 1, 6, (40,), 25, 1, 12, 1, 1),  # 1-D
         (1, 2, 3, 5, (31,), 9, 3, 4, 2, 1),  # 1-D, strided, dilated
+        # one image whose whole band (182 KiB in float32) is larger than L1: its outputs run
+        # run by run (shallow.h's CC_SH_L1_BYTES); with a band per row (21 KiB), block by block
+        (2, 1, 3, 9, (64, 61), 7, 2, 3, 1, 1),
     ]
 
     @pytest.mark.parametrize("case", CASES)
