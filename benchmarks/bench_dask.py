@@ -2,8 +2,9 @@
 
 The same 2-worker ``distributed.LocalCluster`` (processes, one thread each) and the same chunks
 for both dask libraries: an 8192x8192 float32 image in 2048x2048 chunks and a 512^3 float32 volume
-in 128x256x256 chunks, generated on the workers (fixed seed) and held there, so each timing is the
-filtering and its scheduling (results are persisted on the workers, not sent back; between two
+in 128x256x256 chunks, generated on the workers (fixed seed) and held there, each worker holding
+the same half of each array's chunks (``--placement``), so each timing is the filtering and its
+scheduling (results are persisted on the workers, not sent back; between two
 runs, outside the timing, the scheduler is let to forget the last result, so that no run finds an
 earlier one in memory):
 
@@ -90,7 +91,38 @@ def _forget(client, keys):
         time.sleep(0.01)
 
 
-def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES):
+def _placed(client, x, placement):
+    """`x` computed and held on the cluster's workers: as the scheduler places it (``scheduler``)
+    or (``halves``) its chunks in C order split into equal runs, one run per worker (chunk i on
+    worker ``i * workers // chunks``, the co-assignment dask's scheduler aims at), so both
+    libraries' processes see the same split. As the scheduler places them, runs had 12 and 11 of
+    the image's 16 chunks on one worker: the time of a filter on it follows the busier
+    worker. Returns the held array and the chunks per worker."""
+    import dask.array as da
+    import numpy as np
+    from distributed import wait
+    if placement == "scheduler":
+        held = x.persist()
+    else:
+        workers = sorted(client.scheduler_info()["workers"])
+        blocks = x.to_delayed()
+        parts = np.empty(blocks.shape, dtype=object)
+        for i, idx in enumerate(np.ndindex(*blocks.shape)):
+            future = client.compute(blocks[idx], workers=[workers[i * len(workers) // blocks.size]],
+                                    allow_other_workers=False)
+            parts[idx] = da.from_delayed(future, tuple(c[j] for c, j in zip(x.chunks, idx)),
+                                         dtype=x.dtype)
+        held = da.block(parts.tolist()).persist()
+    wait(held)
+    count = {}
+    for addr in client.who_has(held).values():
+        for a in addr:
+            count[a] = count.get(a, 0) + 1
+    return held, sorted(count.values(), reverse=True)
+
+
+def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES,
+            placement="halves"):
     """Time `cases` for `lib` in this process; print {case: seconds} as JSON."""
     import numpy as np
     filters = _filters(lib, cases)
@@ -134,10 +166,11 @@ def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         rng = da.random.default_rng(0)
-        image = rng.random((size, size), chunks=chunk, dtype=np.float32).persist()
-        volume = rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
-                            dtype=np.float32).persist()
-        wait([image, volume])
+        image, times["image chunks per worker"] = _placed(
+            client, rng.random((size, size), chunks=chunk, dtype=np.float32), placement)
+        volume, times["volume chunks per worker"] = _placed(
+            client, rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
+                               dtype=np.float32), placement)
         for case, fn in filters.items():
             x = volume if case.startswith("3-D") else image
             runs = []
@@ -165,24 +198,30 @@ def main():
                         help="the 2-worker LocalCluster, or dask's threaded scheduler (2 threads)")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES,
                         help="the cases to run (default: all)")
+    parser.add_argument("--placement", choices=["halves", "scheduler"], default="halves",
+                        help="the cluster's input chunks: in C order, the first half on one "
+                        "worker, the rest on the other (the same for both libraries), or where "
+                        "dask's scheduler puts them (uneven from run to run)")
     parser.add_argument("--one", choices=LIBS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     chunk = args.chunk or args.size // 4
     if args.one:
         run_one(args.one, args.size, args.side, chunk, args.repeats, args.scheduler,
-                args.threads, args.cases)
+                args.threads, args.cases, args.placement)
         return
     print(header(f"{args.threads} (in-memory call); dask: {WHERE[args.scheduler]}, convcore "
                  "chunk threads 1"))
     print(f"image {args.size}x{args.size} float32 chunks {chunk}; volume {args.side}^3 "
-          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2})")
+          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2})"
+          + (f"; input chunks placed: {args.placement}" if args.scheduler == "distributed"
+             else ""))
     results = {lib: [] for lib in LIBS}
     for r in range(args.rounds):
         for lib in (LIBS if r % 2 == 0 else LIBS[::-1]):
             cmd = [sys.executable, __file__, "--one", lib, "--size", str(args.size),
                    "--side", str(args.side), "--chunk", str(chunk), "--repeats",
                    str(args.repeats), "--scheduler", args.scheduler, "--threads",
-                   str(args.threads), "--cases", *args.cases]
+                   str(args.threads), "--placement", args.placement, "--cases", *args.cases]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[lib].append(json.loads(out.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}",
@@ -207,6 +246,11 @@ def main():
         bare = statistics.median(run["3-D no passes"] for run in results["convcore"])
         print(f"3-D: convcore's graph without the passes (edges cut and moved, each chunk "
               f"copied) {bare * 1e3:.1f} ms")
+    if args.scheduler == "distributed":   # as placed, each dask process (cluster) in turn
+        for what in ("image", "volume"):
+            print(f"{what} chunks per worker: " + ", ".join(
+                f"{lib} " + " ".join("/".join(map(str, run[f"{what} chunks per worker"]))
+                                     for run in results[lib]) for lib in LIBS[:2]))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
