@@ -17,10 +17,17 @@ of OpenCV's outputs equal SciPy's (integers exactly, floats to the tolerance bel
 Each library runs in a worker process of its own (neither loads the other, see _timing.py).
 Before timing, convcore's result is checked against SciPy's (float64 to 1e-12, float32 to 1e-5
 relative, integers exactly) and the row is marked ``MISMATCH`` otherwise. Times are medians of
-``--repeats`` rounds after warm-up, the three workers taking turns on each row, so a slow spell of
-the shared machine hits all of them alike, each turn after a pause of ``--settle`` seconds: OpenCV's
-pthreads pool keeps a core busy for about 40 ms after each call (measured: 10 ms of CPU in each
-10 ms window, four windows), and the next library's turn would otherwise start on one core.
+``--repeats`` rounds of ``--calls`` calls each after warm-up (all the calls of a row pooled), the
+three workers taking turns on each row, so a slow spell of the shared machine hits all of them
+alike, each turn after a pause of ``--settle`` seconds: OpenCV's pthreads pool keeps a core busy
+for about 40 ms after each call (measured: 10 ms of CPU in each 10 ms window, four windows), and
+the next library's turn would otherwise start on one core. The first call after that pause runs
+cold for every library (its data out of the caches, its threads asleep; 2048x2048 uint8
+Gaussian of sigma 1, medians: convcore on one thread 3.5 ms back to back, 4.9 ms after a 50 ms
+pause; OpenCV on two 2.3 and 5.9 ms), and with one call per turn a row's median rested on five
+such calls, which swung by 1.5-2x from run to run on the shared machine; three calls a turn (the
+default) make two of every three timed calls warm ones, for every library alike. ``--calls 1``
+times cold calls only.
 Ratios are peer time / convcore time (above 1: convcore is faster). Threads: convcore and OpenCV use ``--threads`` (default 2); scipy.ndimage
 runs on one thread (it has no threading). ``--disable-cpu-features AVX512F`` times convcore's
 AVX2 path (CONVCORE_DISABLE_CPU_FEATURES set in the convcore worker only).
@@ -120,9 +127,10 @@ def same_result(ours, ref):
 
 
 def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=None,
-        disable=None, settle=0.0):
+        disable=None, settle=0.0, calls=1):
     """Rows of (case, dtype, ms convcore, ms scipy, ms opencv or None, ok), each library timed in
-    its own worker process (rounds alternating); ok: convcore's result equals SciPy's.
+    its own worker process (rounds alternating, `calls` calls a turn); ok: convcore's result
+    equals SciPy's.
     `disable`: CONVCORE_DISABLE_CPU_FEATURES of the convcore worker; `settle`: seconds of pause
     before each turn (see _timing.Workers.time)."""
     threads = threads or min(2, os.cpu_count() or 1)
@@ -138,7 +146,7 @@ def run(size=SIZE, dtypes=DTYPES, repeats=5, only=None, threads=None, rounds=Non
             ok[c] = same_result(workers.result("convcore", c), ref)
             if "opencv" in workers.procs:
                 cv_same[c] = agreement(workers.result("opencv", c), ref)
-        medians = workers.time(names, 1, rounds or repeats, settle)
+        medians = workers.time(names, calls, rounds or repeats, settle)
     rows = []
     for case in names:
         t = medians[case]
@@ -173,6 +181,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=SIZE, help="image side (default 2048)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
+    parser.add_argument("--calls", type=int, default=3,
+                        help="timed calls per turn of each library (default 3; the first after "
+                             "the --settle pause runs cold)")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
     add_disable_argument(parser)
@@ -184,11 +195,11 @@ def main(argv=None):
         return serve(lambda lib, t: build(lib, t, args.size, dtypes, args.only), args.worker,
                      args.threads)
     print(f"{args.size}x{args.size} image; ratios = peer ms / convcore ms (median of "
-          f"{args.repeats} rounds)")
+          f"{args.repeats} rounds x {args.calls} calls)")
     print(header(args.threads, args.disable_cpu_features))
     print(table(run(args.size, dtypes, repeats=args.repeats, only=args.only,
                     threads=args.threads, disable=args.disable_cpu_features,
-                    settle=args.settle)))
+                    settle=args.settle, calls=args.calls)))
     return 0
 
 

@@ -596,3 +596,24 @@ def test_new_outputs_are_written_everywhere(dtype):
             del_me = np.full(x.shape, fill, dtype=x.dtype)
             del del_me
             check(getattr(cc, name)(x, *args, **kwargs), getattr(sp, name)(x, *args, **kwargs))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap"])
+def test_correlate_5x5_float_images_row_pairs(dtype, mode, monkeypatch):
+    # 2-D float images with a 5x5 kernel run two output rows per item (src/c/direct_pairs.h;
+    # AVX2: float64 16 columns a step, float32 24, the rest one by one): widths around those
+    # steps, an odd row count, origins; against scipy.ndimage, and 1 and 2 threads alike
+    from convcore import _threads
+
+    w = make((5, 5), np.float64, seed=7)
+    for shape in ((37, 16 + 4), (21, 48 + 4 + 5), (64, 301)):
+        x = make(shape, dtype, seed=shape[1])
+        for origin in (0, (1, -2)):
+            same("correlate", x, w, mode=mode, cval=0.5, origin=origin)
+        same("convolve", x, w, mode=mode, cval=0.5)
+        got = []
+        for threads in (1, 2):
+            monkeypatch.setattr(_threads, "_setting", threads)
+            got.append(cc.correlate(x, w, mode=mode))
+        np.testing.assert_array_equal(got[0], got[1])

@@ -45,6 +45,18 @@ static CC_ATOMIC long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 
 static CC_ATOMIC long long cc_per = 1;
 static int cc_helpers = 0;
 static int cc_skip = 0, cc_penalty = 0;    /* back-off after a call that waited for a helper */
+static double cc_late_at = 0;              /* when that call ended */
+/* A back-off lapses this long after the late call: a helper preempted by another process gets
+   its core back within the scheduler's slice (a few ms), so older evidence says nothing about
+   the next call. Calls that follow each other closely (a training step's layers) still skip the
+   pool 2, 4, ... 16 times in a row; a call that comes later (an application's next frame, a
+   benchmark's next turn after its pause) tries the helpers again. Counted in calls alone, a
+   late helper in one filter of bench_ndimage's round made the next filters of the round, 50 ms
+   later, run on one thread (seen with counters in the pool, machine at load 2: a 2048x2048
+   Gaussian takes 5 ms on one thread, 2.8 ms on two). */
+#ifndef CC_BACKOFF_SECONDS
+#define CC_BACKOFF_SECONDS 20e-3
+#endif
 static cc_pid_t cc_pid = 0;
 
 /* claim and run batches of the current generation `gen`; returns when none is left */
@@ -104,6 +116,8 @@ static CC_THREAD_MAIN(cc_helper, arg) {
 static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch, int threads) {
     if (threads > CC_MAX_THREADS) threads = CC_MAX_THREADS;
     if (!cc_lock_try(&cc_run_mu)) return 1;
+    if (cc_skip > 0 && cc_now() - cc_late_at > CC_BACKOFF_SECONDS)
+        cc_skip = 0;                   /* the back-off has lapsed */
     if (cc_skip > 0) {                 /* backing off: helpers were late recently */
         cc_skip--;
         cc_lock_give(&cc_run_mu);
@@ -151,10 +165,13 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
     }
     /* a helper that held the caller up (it was preempted: the machine is busy) makes the next
        calls run on the caller alone, 2, 4, ... up to 16 of them, then the pool is tried again
-       (longer back-offs left whole benchmark runs on one thread while OpenCV kept two) */
-    if (cc_now() - t1 > 0.5 * (t1 - t0) + 50e-6) {
+       (longer back-offs left whole benchmark runs on one thread while OpenCV kept two), unless
+       CC_BACKOFF_SECONDS have passed */
+    double t2 = cc_now();
+    if (t2 - t1 > 0.5 * (t1 - t0) + 50e-6) {
         cc_penalty = cc_penalty ? (cc_penalty < 16 ? 2 * cc_penalty : 16) : 2;
         cc_skip = cc_penalty;
+        cc_late_at = t2;
     } else {
         cc_penalty = 0;
     }

@@ -6,10 +6,14 @@
    Checks that every index of a job runs exactly once, on a thread id below the thread count, for
    1-4 threads and batch sizes from 1 to more than the job; jobs started from inside a batch
    (nested); callers on several threads at once; many jobs in a row, with the pool's races
-   widened (delay below); and that helper threads do take part. Prints "ok ..." and exits 0, or names each failure and exits 1. */
+   widened (delay below); that helper threads do take part; and the back-off after a late
+   helper, and its end. Prints "ok ..." and exits 0, or names each failure and exits 1. */
 #define _POSIX_C_SOURCE 200809L /* pthreads, clock_gettime under -std=c11 */
 #define CC_POOL_WITHOUT_PYTHON
 #define CC_POOL_TEST_DELAY(tid) delay()
+/* the back-off's lapse, longer than the pool's 20 ms: check_backoff's next call must come
+   within it even on a busy machine */
+#define CC_BACKOFF_SECONDS 0.2
 static void delay(void);
 #include "cc_pool.h"
 #include <stdio.h>
@@ -73,6 +77,57 @@ static int cover(Py_ssize_t n, Py_ssize_t batch, int threads, int nested, long l
     return ok ? used : 0;
 }
 
+/* A job of two batches whose helper holds the caller up: the caller's batch waits (up to 1 s)
+   until a helper has claimed the other one, which then lasts until 5 ms plus 3 times the
+   caller's own time after the caller has left its batch (the pool counts a helper late when
+   the caller waits more than half its own time; a caller preempted in its batch must not make
+   the wait look short) */
+static CC_ATOMIC long long late_start = 0, late_claimed = 0, late_left = 0; /* microseconds of
+                                      cc_now: the job's start, the claim, the caller's leaving */
+static void late(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) {
+    (void)ctx; (void)lo; (void)hi;
+    double t0 = cc_now();
+    if (tid == 0) {
+        while (CC_LD(late_claimed) == 0 && cc_now() - t0 < 1.0) {
+        }
+        CC_ST(late_left, (long long)(1e6 * cc_now()));
+        return;
+    }
+    CC_ST(late_claimed, (long long)(1e6 * t0));
+    while (CC_LD(late_left) == 0 && cc_now() - t0 < 1.0) {
+    }
+    double left = 1e-6 * (double)CC_LD(late_left), own = left - 1e-6 * (double)CC_LD(late_start);
+    while (cc_now() - left < 5e-3 + 3 * own) {
+    }
+}
+
+static void spin_for(double seconds) {
+    for (double t0 = cc_now(); cc_now() - t0 < seconds;) {
+    }
+}
+
+/* after a call that waited for a helper the pool backs off (the next call runs on the caller
+   alone), and the back-off lapses after CC_BACKOFF_SECONDS */
+static void check_backoff(void) {
+    spin_for(2 * CC_BACKOFF_SECONDS);   /* any earlier back-off has lapsed */
+    CC_ST(late_claimed, 0);
+    CC_ST(late_left, 0);
+    CC_ST(late_start, (long long)(1e6 * cc_now()));
+    if (run_batches(late, NULL, 2, 1, 2) != 2 || CC_LD(late_claimed) == 0) {
+        fprintf(stderr, "SKIP back-off: no helper took the late batch\n");
+        return;
+    }
+    if (cover(1 << 12, 1 << 8, 2, 0, NULL) != 1) {
+        fprintf(stderr, "FAIL the call right after a late helper used the pool\n");
+        CC_INC(failures);
+    }
+    spin_for(1.5 * CC_BACKOFF_SECONDS);
+    if (cover(1 << 12, 1 << 8, 2, 0, NULL) != 2) {
+        fprintf(stderr, "FAIL the back-off did not lapse after CC_BACKOFF_SECONDS\n");
+        CC_INC(failures);
+    }
+}
+
 /* a caller on a thread of its own: random jobs, then it counts itself finished */
 static cc_lock finished_mu = CC_LOCK_INIT;
 static cc_cond finished_cv = CC_COND_INIT;
@@ -110,6 +165,7 @@ int main(void) {
         fprintf(stderr, "FAIL no job ran on two threads\n");
         CC_INC(failures);
     }
+    if (CC_POOL) check_backoff();
     for (int k = 0; k < 40000; k++, jobs++) /* many jobs in a row, one short, one longer */
         cover(k % 2 ? 3 + k % 61 : 2, 1 + k % 4 * (k % 2), 2 + k % 3, k % 10 == 1, &helped);
     for (intptr_t c = 0; c < callers; c++) {
