@@ -95,6 +95,15 @@ def add_settle_argument(parser):
                              "threads still spin from its last turn (default: 0.05)")
 
 
+def add_calls_argument(parser):
+    """--calls: timed calls per turn of each library in Workers.time (default 3). The first call
+    after the --settle pause runs cold for every library (its data out of the caches, its threads
+    asleep), and a median of one call a turn rests on cold calls only."""
+    parser.add_argument("--calls", type=int, default=3,
+                        help="timed calls per turn of each library (default 3; the first after "
+                             "the --settle pause runs cold)")
+
+
 def steady_heap():
     """Allocate and free a block of almost 32 MiB, as any program that has run a while has done.
 

@@ -42,8 +42,8 @@ import os
 
 import numpy as np
 
-from _timing import (Workers, add_disable_argument, add_settle_argument, add_worker_arguments,
-                     header, serve)
+from _timing import (Workers, add_calls_argument, add_disable_argument, add_settle_argument,
+                     add_worker_arguments, header, serve)
 
 SEED = 0
 SIZE = 2048
@@ -181,11 +181,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=SIZE, help="image side (default 2048)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per row")
-    parser.add_argument("--calls", type=int, default=3,
-                        help="timed calls per turn of each library (default 3; the first after "
-                             "the --settle pause runs cold)")
     parser.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     parser.add_argument("--dtypes", default=",".join(np.dtype(d).name for d in DTYPES))
+    add_calls_argument(parser)
     add_disable_argument(parser)
     add_settle_argument(parser)
     add_worker_arguments(parser)

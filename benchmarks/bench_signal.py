@@ -9,10 +9,13 @@ float32 and float64, ``mode='same'``:
 - ``filter2D``  ``cv2.filter2D`` with a constant border, when ``opencv-python-headless`` is installed
 
 Ratios are peer time / convcore time (above 1: convcore is faster), every time the median of 7
-rounds after 3 warm-up rounds, the functions of one row called in turn within each round (one
-call for anything above two seconds), each turn after a pause of ``--settle`` seconds (OpenCV's
-pthreads pool keeps a core busy for about 40 ms after each call). Then a separable Gaussian, a 1-D
-and a 3-D case of ``convolve``, and a plot (``bench_signal.png``) when matplotlib is installed.
+rounds of ``--calls`` calls (3 by default, all of a row's calls pooled) after 3 warm-up rounds, the
+functions of one row taking turns within each round (one call of one round for kernels above
+31x31: SciPy's direct method takes seconds), each turn after a pause of ``--settle`` seconds
+(OpenCV's pthreads pool keeps a core busy for about 40 ms after each call). The first call after
+that pause runs cold for every library alike (see ``_timing.add_calls_argument``). Then a
+separable Gaussian, a 1-D and a 3-D case of ``convolve``, and a plot (``bench_signal.png``) when
+matplotlib is installed.
 
     python benchmarks/bench_signal.py              # the full table (several minutes: SciPy's
                                                    # direct 101x101 takes long)
@@ -30,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import scipy.signal as ss
 
-from _timing import (Workers, add_disable_argument, add_settle_argument, add_worker_arguments,
-                     header, serve)
+from _timing import (Workers, add_calls_argument, add_disable_argument, add_settle_argument,
+                     add_worker_arguments, header, serve)
 
 SEED = 0
 IMAGE = (1024, 1024)
@@ -126,7 +129,7 @@ def build(library, threads, sizes, extra=False):
     return cases
 
 
-def main_table(workers, sizes, rows, rounds, settle=0.0):
+def main_table(workers, sizes, rows, rounds, settle=0.0, calls=1):
     names = [n for n in LIBRARIES[1:] if n in workers.procs]
     head = f"{'dtype':8} {'kernel':>7} {'convcore ms':>12}" + "".join(
         f" {n + ' ms':>15} {'x':>7}" for n in names)
@@ -136,7 +139,8 @@ def main_table(workers, sizes, rows, rounds, settle=0.0):
         for size in sizes:
             case = f"{np.dtype(dtype).name}|{size}"
             # SciPy's direct method on a large kernel takes seconds: one round of one run
-            t = workers.time([case], 1, 1 if size > 31 else rounds, settle)[case]
+            t = workers.time([case], 1 if size > 31 else calls, 1 if size > 31 else rounds,
+                             settle)[case]
             ours = t["convcore"]
             line = f"{np.dtype(dtype).name:8} {size:>3}x{size:<3} {ours * 1e3:12.2f}"
             row = {"dtype": np.dtype(dtype).name, "size": size, "convcore": ours}
@@ -185,13 +189,13 @@ def extra_data():
     return a
 
 
-def extra_cases(workers, rounds, settle=0.0):
+def extra_cases(workers, rounds, settle=0.0, calls=1):
     """SciPy's own functions on other shapes (the convcore and the convolve2d workers)."""
     print()
     print(f"{'case':44} {'convcore ms':>12} {'scipy ms':>10} {'x':>7}  scipy function")
     out = []
     for name, _, _, peer in EXTRA:
-        t = workers.time([f"extra|{name}"], 1, rounds, settle)[f"extra|{name}"]
+        t = workers.time([f"extra|{name}"], calls, rounds, settle)[f"extra|{name}"]
         a, b = t["convcore"], t["convolve2d"]
         out.append((name, a, b))
         print(f"{name:44} {a * 1e3:12.2f} {b * 1e3:10.2f} {b / a:7.1f}  {peer}", flush=True)
@@ -279,6 +283,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per row")
     parser.add_argument("--sizes", default=None, help="kernel sizes, e.g. 3,5 (default: all)")
     parser.add_argument("--plot", default=str(Path(__file__).with_name("bench_signal.png")))
+    add_calls_argument(parser)
     add_disable_argument(parser)
     add_settle_argument(parser)
     add_worker_arguments(parser)
@@ -291,7 +296,7 @@ def main(argv=None):
         calibrate()
         return 0
     print(f"image {IMAGE[0]}x{IMAGE[1]}, mode='same', seed {SEED}; ratios = peer ms / convcore ms "
-          f"(median of {args.rounds} rounds)")
+          f"(median of {args.rounds} rounds x {args.calls} calls)")
     print(header(args.threads, args.disable_cpu_features))
     rows = []
     forwarded = ["--threads", str(args.threads), "--sizes", ",".join(map(str, sizes))]
@@ -299,9 +304,9 @@ def main(argv=None):
            if args.disable_cpu_features else None)
     with Workers(__file__, LIBRARIES, forwarded + ([] if args.no_extra else ["--extra"]),
                  env) as w:
-        main_table(w, sizes, rows, args.rounds, args.settle)
+        main_table(w, sizes, rows, args.rounds, args.settle, args.calls)
         if not args.no_extra:
-            extra_cases(w, args.rounds, args.settle)
+            extra_cases(w, args.rounds, args.settle, args.calls)
     plot(rows, args.plot)
     return 0
 
