@@ -153,6 +153,20 @@ def test_wide_rows(da, mode):
                                       func(x, mode=mode, **kw))
 
 
+@pytest.mark.parametrize("size", [3, 5, 7])
+def test_real_weights_on_wide_rows(da, size):
+    """Weights with full mantissas, so that any change in the order of a sum shows: a chunk's
+    rows pair up differently from the whole array's (odd and uneven row counts) and its columns
+    fall into other vector steps and tails, yet every output sums its taps the same way."""
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((31, 301))
+    w = rng.standard_normal((size, size))
+    expected = ndimage.correlate(x, w)
+    for chunks in [((7, 1, 12, 11), (37, 100, 64, 100)), ((10, 21), (150, 151)), ((31,), (3, 298))]:
+        got = ndimage.correlate(da.from_array(x, chunks=chunks), w).compute()
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_per_axis_modes_and_mixed_wrap(da):
     x = _data((25, 19), np.float64)
     d = da.from_array(x, chunks=(4, 3))
