@@ -139,8 +139,8 @@ def main_table(workers, sizes, rows, rounds, settle=0.0, calls=1):
         for size in sizes:
             case = f"{np.dtype(dtype).name}|{size}"
             # SciPy's direct method on a large kernel takes seconds: one round of one run
-            t = workers.time([case], 1 if size > 31 else calls, 1 if size > 31 else rounds,
-                             settle)[case]
+            once = size > 31
+            t = workers.time([case], 1 if once else calls, 1 if once else rounds, settle)[case]
             ours = t["convcore"]
             line = f"{np.dtype(dtype).name:8} {size:>3}x{size:<3} {ours * 1e3:12.2f}"
             row = {"dtype": np.dtype(dtype).name, "size": size, "convcore": ours}

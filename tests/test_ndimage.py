@@ -602,8 +602,8 @@ def test_new_outputs_are_written_everywhere(dtype):
 @pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap"])
 def test_correlate_5x5_float_images_row_pairs(dtype, mode, monkeypatch):
     # 2-D float images with a 5x5 kernel run two output rows per item (src/c/direct_pairs.h;
-    # AVX2: float64 16 columns a step, float32 24, the rest one by one): widths around those
-    # steps, an odd row count, origins; against scipy.ndimage, and 1 and 2 threads alike
+    # float32 on AVX2 24 columns a step, the rest one by one): widths around 16 and 24 columns,
+    # an odd row count, origins; against scipy.ndimage, and 1 and 2 threads alike
     from convcore import _threads
 
     w = make((5, 5), np.float64, seed=7)
