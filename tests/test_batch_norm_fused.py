@@ -313,6 +313,38 @@ def test_relu_after_a_convolution_or_linear_layer_works_in_place(training):
         np.testing.assert_array_equal(a, p.grad)
 
 
+class _PlainTanh(nn.Tanh):
+    """A Tanh of another class: it works on new arrays."""
+
+
+def test_activation_before_a_linear_or_pooling_layer_works_in_place_backward():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(3, 4, 1),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 5), nn.Tanh(),
+                          nn.Linear(5, 2), nn.ReLU())
+    plain = nn.Sequential(*({nn.ReLU: _PlainReLU, nn.Tanh: _PlainTanh}.get(type(m), type(m))()
+                            if type(m) in (nn.ReLU, nn.Tanh) else m for m in model))
+    # (the last ReLU gets the caller's gradient: not overwritten)
+    assert [k for _, k in model._back[::-1]] == [{}, {"inplace": True}, {}, {}, {"inplace": True},
+                                                 {}, {}, {}, {"inplace": True}, {}, {}]
+    x = rng.standard_normal((4, 2, 10, 10)).astype(np.float32)
+    y = model.forward(x)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    seen = []  # the pooling layer's gradient becomes the Tanh's, which the convolution gets
+    for layer in (model[2], model[0]):
+        object.__setattr__(layer, "backward",
+                           lambda g, f=layer.backward: seen.append(g) or seen.append(f(g)) or seen[-1])
+    gy_copy = gy.copy()
+    gx = model.backward(gy)
+    np.testing.assert_array_equal(gy, gy_copy)
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    np.testing.assert_array_equal(y, plain.forward(x))
+    np.testing.assert_array_equal(gx, plain.backward(gy))
+    assert seen[1] is seen[2]
+    for a, p in zip(grads, plain.parameters()):
+        np.testing.assert_array_equal(a, p.grad)
+
+
 _FOLDING = [  # (convolution, normalisation, input shape)
     (lambda: nn.Conv2d(3, 5, 3, stride=2, padding=1), nn.BatchNorm2d, (4, 3, 9, 8)),
     (lambda: nn.Conv2d(3, 5, 3, bias=False), nn.BatchNorm2d, (4, 3, 6, 6)),

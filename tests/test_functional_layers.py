@@ -318,6 +318,24 @@ class TestActivations:
         with pytest.raises(TypeError, match=r"tanh\(inplace=True\) needs a writeable float"):
             F.tanh(np.arange(3), inplace=True)
 
+    @pytest.mark.parametrize("name", ["relu", "tanh"])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_activation_backward_in_place_gives_the_same_bits(self, name, dtype):
+        backward = getattr(F, f"{name}_backward")
+        y = getattr(F, name)((rng.standard_normal((4, 3, 9, 7)) * 2).astype(dtype))
+        g = rng.standard_normal(y.shape).astype(dtype)
+        expected = backward(g, y)
+        np.testing.assert_array_equal(expected, g * (1 - y * y) if name == "tanh" else g * (y > 0))
+        h = g.copy()
+        assert backward(h, y, inplace=True) is h
+        np.testing.assert_array_equal(h, expected)
+        h = g.copy()
+        h.flags.writeable = False  # a new array, as where the kernel may not run
+        out = backward(h, y, inplace=True)
+        assert out is not h
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(h, g)
+
     def test_tanh_matches_torch_in_float32(self):
         torch = _torch()
         x = (rng.standard_normal(100_000) * 4).astype(np.float32)

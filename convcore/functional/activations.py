@@ -88,11 +88,24 @@ def _relu_numpy(x, out=None):
     return np.maximum(x, 0, out=out)
 
 
-def relu_backward(grad_output, output):
-    """The gradient of :func:`relu` from its ``output``: ``grad_output`` where it is positive."""
-    if _compiled(grad_output, output):
-        return _run(_activations.relu_backward, grad_output, output)
-    return grad_output * (output > 0)
+def _by_kernel(kernel, grad_output, output, inplace):
+    """`kernel`'s gradient from the output, or None where the kernel may not run; with `inplace`,
+    written over a writeable `grad_output`, which is returned."""
+    if not _compiled(grad_output, output):
+        return None
+    if not (inplace and grad_output.flags.writeable):
+        return _run(kernel, grad_output, output)
+    g = grad_output.reshape(-1)
+    kernel(g, output.reshape(-1), g, threads_for(g.size, _GRAIN))
+    return grad_output
+
+
+def relu_backward(grad_output, output, inplace=False):
+    """The gradient of :func:`relu` from its ``output``: ``grad_output`` where it is positive.
+    With ``inplace``, ``grad_output`` may be overwritten by the result (what a container does
+    with a gradient that nothing else holds: it saves an array as large as the layer's output)."""
+    gx = _by_kernel(_activations.relu_backward, grad_output, output, inplace)
+    return grad_output * (output > 0) if gx is None else gx
 
 
 def leaky_relu(input, negative_slope=0.01):
@@ -133,11 +146,11 @@ def tanh(input, inplace=False):
     return _unary("tanh", _activations.tanh, np.tanh, input, inplace)
 
 
-def tanh_backward(grad_output, output):
-    """The gradient of :func:`tanh` from its ``output`` y: ``grad_output * (1 - y^2)``."""
-    if _compiled(grad_output, output):
-        return _run(_activations.tanh_backward, grad_output, output)
-    return grad_output * (1 - output * output)
+def tanh_backward(grad_output, output, inplace=False):
+    """The gradient of :func:`tanh` from its ``output`` y: ``grad_output * (1 - y^2)``; with
+    ``inplace``, ``grad_output`` may be overwritten, as in :func:`relu_backward`."""
+    gx = _by_kernel(_activations.tanh_backward, grad_output, output, inplace)
+    return grad_output * (1 - output * output) if gx is None else gx
 
 
 def gelu(input, approximate="none", return_cache=False):

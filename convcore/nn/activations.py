@@ -28,14 +28,23 @@ class _ByOutput(Module):
         return self._gradient(grad_output, self._y)
 
 
-class ReLU(_ByOutput):
-    """``max(x, 0)``. ``forward(x, inplace=True)`` writes over ``x``: what a container does
-    when ``x`` is a fresh result that nothing else holds (a convolution's or a linear layer's)."""
-    _function, _gradient = staticmethod(F.relu), staticmethod(F.relu_backward)
+class _InPlace(_ByOutput):
+    """An activation whose forward and backward may write over their argument: ``forward(x,
+    inplace=True)`` over ``x``, ``backward(g, inplace=True)`` over ``g``, what a container does
+    with a fresh array that nothing else holds (a convolution's or a linear layer's result, a
+    linear or pooling layer's input gradient)."""
 
     def forward(self, x, inplace=False):
-        self._y = F.relu(x, inplace)
+        self._y = self._function(x, inplace)
         return self._y
+
+    def backward(self, grad_output, inplace=False):
+        return self._gradient(grad_output, self._y, inplace)
+
+
+class ReLU(_InPlace):
+    """``max(x, 0)``; may work in place (see ``_InPlace``)."""
+    _function, _gradient = staticmethod(F.relu), staticmethod(F.relu_backward)
 
 
 class LeakyReLU(Module):
@@ -66,13 +75,9 @@ class Sigmoid(_ByOutput):
     _function, _gradient = staticmethod(F.sigmoid), staticmethod(F.sigmoid_backward)
 
 
-class Tanh(_ByOutput):
-    """Hyperbolic tangent. ``forward(x, inplace=True)`` writes over ``x``, as :class:`ReLU`."""
+class Tanh(_InPlace):
+    """Hyperbolic tangent; may work in place, as :class:`ReLU`."""
     _function, _gradient = staticmethod(F.tanh), staticmethod(F.tanh_backward)
-
-    def forward(self, x, inplace=False):
-        self._y = F.tanh(x, inplace)
-        return self._y
 
 
 class GELU(Module):

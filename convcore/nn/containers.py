@@ -18,9 +18,12 @@ from .conv import _ConvNd
 from .fold import ConvNorm, folds
 from .linear import Linear
 from .normalization import fuses_relu
+from .pooling import _AvgPoolNd, _MaxPoolNd
 
 # layers whose forward returns a new array that they do not keep (they keep their input)
 _FRESH = (_ConvNd, Linear)
+# layers whose backward returns a new input gradient that they do not keep
+_FRESH_GRAD = (Linear, _AvgPoolNd, _MaxPoolNd)
 
 __all__ = ["Sequential", "Residual", "Concat"]
 
@@ -59,7 +62,10 @@ class Sequential(Module):
         """The layers in order, and the steps that run them: (layer, keyword arguments of its
         forward call). A batch normalisation applies the ReLU that follows it (``relu=True``),
         which is then skipped; a ReLU after a convolution or a linear layer, whose result is
-        fresh and held by nothing else, works in place (``inplace=True``), and so does a Tanh."""
+        fresh and held by nothing else, works in place (``inplace=True``), and so does a Tanh;
+        and the backward steps: a ReLU or a Tanh before a layer whose input gradient is fresh (a
+        linear or pooling layer's) works in place on it (saves an array, and the page faults of
+        a new one, of the activation's size)."""
         layers = list(self._modules.values())
         steps, i = [], 0
         while i < len(layers):
@@ -76,11 +82,14 @@ class Sequential(Module):
                 kwargs["inplace"] = True
             steps.append((layer, kwargs))
             i += 1
-        self._layers, self._steps = layers, steps
+        back = [(layer, {"inplace": True} if type(layer) in (ReLU, Tanh) and j + 1 < len(steps)
+                 and isinstance(steps[j + 1][0], _FRESH_GRAD) else {})
+                for j, (layer, _) in enumerate(steps)]
+        self._layers, self._steps, self._back = layers, steps, back[::-1]
 
     def __setattr__(self, name, value):
         super().__setattr__(name, value)
-        if name not in ("_layers", "_steps") and "_steps" in self.__dict__:
+        if name not in ("_layers", "_steps", "_back") and "_steps" in self.__dict__:
             self._refresh()  # a layer added, replaced or removed
 
     def __delattr__(self, name):
@@ -111,8 +120,8 @@ class Sequential(Module):
         return x
 
     def backward(self, grad_output):
-        for layer, _ in reversed(self._steps):
-            grad_output = layer.backward(grad_output)
+        for layer, kwargs in self._back:
+            grad_output = layer.backward(grad_output, **kwargs)
         return grad_output
 
     def output_shape(self, input_shape):
