@@ -317,22 +317,26 @@ class _PlainTanh(nn.Tanh):
     """A Tanh of another class: it works on new arrays."""
 
 
-def test_activation_before_a_linear_or_pooling_layer_works_in_place_backward():
+def test_activation_before_a_convolution_linear_or_pooling_layer_works_in_place_backward():
     model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(3, 4, 1),
-                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 5), nn.Tanh(),
-                          nn.Linear(5, 2), nn.ReLU())
-    plain = nn.Sequential(*({nn.ReLU: _PlainReLU, nn.Tanh: _PlainTanh}.get(type(m), type(m))()
-                            if type(m) in (nn.ReLU, nn.Tanh) else m for m in model))
+                          nn.ReLU(), nn.Conv2d(4, 4, 1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(16, 5), nn.Tanh(), nn.Linear(5, 2), nn.ReLU())
+    plain_class = {nn.ReLU: _PlainReLU, nn.Tanh: _PlainTanh}
+    plain = nn.Sequential(*(plain_class[type(m)]() if type(m) in plain_class else m
+                            for m in model))
     # (the last ReLU gets the caller's gradient: not overwritten)
-    assert [k for _, k in model._back[::-1]] == [{}, {"inplace": True}, {}, {}, {"inplace": True},
-                                                 {}, {}, {}, {"inplace": True}, {}, {}]
+    on = {"inplace": True}
+    assert [k for _, k in model._back[::-1]] == [{}, on, {}, {}, on, {}, on, {}, {}, {}, on, {}, {}]
     x = rng.standard_normal((4, 2, 10, 10)).astype(np.float32)
     y = model.forward(x)
     gy = rng.standard_normal(y.shape).astype(np.float32)
     seen = []  # the pooling layer's gradient becomes the Tanh's, which the convolution gets
+
+    def spy(g, f):
+        seen.extend((g, f(g)))
+        return seen[-1]
     for layer in (model[2], model[0]):
-        object.__setattr__(layer, "backward",
-                           lambda g, f=layer.backward: seen.append(g) or seen.append(f(g)) or seen[-1])
+        object.__setattr__(layer, "backward", lambda g, f=layer.backward: spy(g, f))
     gy_copy = gy.copy()
     gx = model.backward(gy)
     np.testing.assert_array_equal(gy, gy_copy)

@@ -31,8 +31,8 @@ class _ByOutput(Module):
 class _InPlace(_ByOutput):
     """An activation whose forward and backward may write over their argument: ``forward(x,
     inplace=True)`` over ``x``, ``backward(g, inplace=True)`` over ``g``, what a container does
-    with a fresh array that nothing else holds (a convolution's or a linear layer's result, a
-    linear or pooling layer's input gradient)."""
+    with a fresh array that nothing else holds (a convolution's or a linear layer's result, the
+    input gradient of a convolution, a linear or a pooling layer)."""
 
     def forward(self, x, inplace=False):
         self._y = self._function(x, inplace)
@@ -43,7 +43,8 @@ class _InPlace(_ByOutput):
 
 
 class ReLU(_InPlace):
-    """``max(x, 0)``; may work in place (see ``_InPlace``)."""
+    """``max(x, 0)``. ``forward(x, inplace=True)`` writes over ``x`` and ``backward(g,
+    inplace=True)`` over ``g``: what a container does with fresh arrays that nothing else holds."""
     _function, _gradient = staticmethod(F.relu), staticmethod(F.relu_backward)
 
 

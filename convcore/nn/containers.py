@@ -23,7 +23,7 @@ from .pooling import _AvgPoolNd, _MaxPoolNd
 # layers whose forward returns a new array that they do not keep (they keep their input)
 _FRESH = (_ConvNd, Linear)
 # layers whose backward returns a new input gradient that they do not keep
-_FRESH_GRAD = (Linear, _AvgPoolNd, _MaxPoolNd)
+_FRESH_GRAD = (_ConvNd, Linear, _AvgPoolNd, _MaxPoolNd)
 
 __all__ = ["Sequential", "Residual", "Concat"]
 
@@ -64,7 +64,7 @@ class Sequential(Module):
         which is then skipped; a ReLU after a convolution or a linear layer, whose result is
         fresh and held by nothing else, works in place (``inplace=True``), and so does a Tanh;
         and the backward steps: a ReLU or a Tanh before a layer whose input gradient is fresh (a
-        linear or pooling layer's) works in place on it (saves an array, and the page faults of
+        convolution's, a linear or pooling layer's) works in place on it (saves an array, and the page faults of
         a new one, of the activation's size)."""
         layers = list(self._modules.values())
         steps, i = [], 0
