@@ -12,10 +12,10 @@ Every input is ``(N, C, 1, H, W)`` (a 1-D input has H = 1): ``geometry`` as in `
 kernel, stride and padding of 1, 1 and 0 along D. Bands of output rows of the images are spread
 over the threads of convcore's pool (src/parallel.pxd).
 
-- ``forward(x, wp, off, bias, y, geometry, rows, work, n_threads)``: ``x`` (N, C_in, H*W), ``wp``
-  (blocks, K, OB) the weights in blocks of ``OB`` output channels (zeros past C_out), ``off``
-  (K,) each tap's offset into the packed band, ``bias`` (blocks * OB,) (zeros for no bias),
-  ``y`` (N, C_out, oH*oW) written; bands of ``rows`` output rows, each packed into C_in * sh * kw
+- ``forward(x, w, off, bias, y, geometry, rows, work, n_threads)``: ``x`` (N, C_in, H*W), ``w``
+  (C_out, K) the weights (laid out here in blocks of ``OB`` output channels), ``off`` (K,) each
+  tap's offset into the packed band, ``bias`` (C_out,) or (0,) for none, ``y``
+  (N, C_out, oH*oW) written; bands of ``rows`` output rows, each packed into C_in * sh * kw
   planes of (rows + E) * oW values, E = (kh - 1) * dh // sh, in ``work`` (n_threads, planes *
   (rows + E) * oW + SLACK).
 - ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, n_threads)``: the weight
@@ -26,13 +26,14 @@ over the threads of convcore's pool (src/parallel.pxd).
   sums (VECTOR_BYTES each, or one value). A chunk's items run in order on one thread, so the
   sums have the same bits on any number of threads.
 """
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from parallel cimport import_parallel, run_batches
 from shallow_c cimport (SH_L1_BYTES, SH_OB, SH_SLACK, SH_VEC_BYTES, shallow_band, shallow_pack,
-                       shallow_wband, shallow_wsum)
+                       shallow_wband, shallow_weights, shallow_wsum)
 
 import_parallel()
 
@@ -98,16 +99,17 @@ cdef Py_ssize_t _band_pitch(const Geometry* g, Py_ssize_t c_in, Py_ssize_t rows,
     return (rows + (g.k[1] - 1) * g.dil[1] // g.s[1]) * g.n_out[2]
 
 
-def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_ssize_t[::1] off,
+def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const Py_ssize_t[::1] off,
             const floating[::1] bias, floating[:, :, ::1] y, const long long[:, ::1] geometry,
             Py_ssize_t rows, floating[:, ::1] work, int n_threads):
     cdef Geometry g = read_geometry(geometry)
     cdef Job j
-    cdef Py_ssize_t K = wp.shape[1], k, pitch, planes
+    cdef Py_ssize_t K = w.shape[1], k, pitch, planes
     cdef Py_ssize_t blocks = (y.shape[1] + SH_OB - 1) // SH_OB
+    cdef floating* wp
     if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
-            or y.shape[0] != x.shape[0] or y.shape[2] != g.L or wp.shape[0] != blocks
-            or wp.shape[2] != SH_OB or bias.shape[0] != blocks * SH_OB or off.shape[0] != K
+            or y.shape[0] != x.shape[0] or y.shape[2] != g.L or w.shape[0] != y.shape[1]
+            or bias.shape[0] not in (0, y.shape[1]) or off.shape[0] != K
             or K != x.shape[1] * g.taps or rows < 1):
         raise ValueError("forward: array shapes do not match the geometry")
     if y.shape[0] * y.shape[1] * y.shape[2] == 0:
@@ -119,8 +121,14 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
     for k in range(K):  # every read of a band's outputs stays inside the packed band
         if off[k] < 0 or off[k] + rows * g.n_out[2] > planes * pitch:
             raise ValueError("forward: a tap offset reaches past the packed band")
+    # the weights in blocks of SH_OB channels, then the bias, both padded with zeros
+    wp = <floating*>malloc(blocks * SH_OB * (K + 1) * sizeof(floating))
+    if wp == NULL:
+        raise MemoryError()
+    shallow_weights(&w[0, 0], &bias[0] if bias.shape[0] else <const floating*>NULL, y.shape[1],
+                    K, wp, wp + blocks * SH_OB * K)
     j.f64, j.out, j.x, j.wp, j.bias, j.off = floating is double, &y[0, 0, 0], &x[0, 0, 0], \
-        &wp[0, 0, 0], &bias[0], &off[0]
+        wp, wp + blocks * SH_OB * K, &off[0]
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], y.shape[1], rows, pitch, &g
     j.bands = (g.n_out[1] + rows - 1) // rows
@@ -128,6 +136,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, :, ::1] wp, const Py_
     j.wgrad, j.chunk, j.gy = False, 1, NULL
     with nogil:
         run_batches(_batch, &j, x.shape[0] * j.bands, 1, n_threads)
+    free(wp)
 
 
 def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,

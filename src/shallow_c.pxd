@@ -11,6 +11,9 @@ cdef extern from "c/shallow.h":
     void shallow_pack "convcore_shallow_pack"(...) noexcept nogil
     # bytes of a packed band above which its outputs run run by run (see shallow.h)
     int SH_L1_BYTES "CC_SH_L1_BYTES"
+    # (w, bias or NULL, c_out, K, wp, bp): the weights (c_out x K) and bias in the blocks of
+    # SH_OB output channels that shallow_band reads, padded with zeros
+    void shallow_weights "convcore_shallow_weights"(...) noexcept nogil
     # (xp, off, K, wp, bias, y, c_out, plane, n, runs_outer): the n outputs of a packed band
     void shallow_band "convcore_shallow_band"(...) noexcept nogil
     # bytes of a vector (0: scalars)

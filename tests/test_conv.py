@@ -827,20 +827,23 @@ class TestShallow:
         rows, off, size = by_shallow.layout(c, 1)
         pitch = (rows + 2) * 6  # (kh - 1) more input rows than output rows, 6 columns
         x, y = np.zeros((1, 2, 36)), np.zeros((1, 3, 36))
-        wp, b = np.zeros((1, 18, _shallow.OB)), np.zeros(_shallow.OB)
+        w, b = np.zeros((3, 18)), np.zeros(3)
         work = np.zeros((1, size))
         assert size == 2 * 3 * pitch + _shallow.SLACK
-        _shallow.forward(x, wp, off, b, y, c.geometry, rows, work, 1)  # the arguments agree
+        _shallow.forward(x, w, off, b, y, c.geometry, rows, work, 1)  # the arguments agree
+        _shallow.forward(x, w, off, b[:0], y, c.geometry, rows, work, 1)  # no bias
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _shallow.forward(x, wp[:, :9].copy(), off[:9].copy(), b, y, c.geometry, rows, work, 1)
+            _shallow.forward(x, w[:, :9].copy(), off[:9].copy(), b, y, c.geometry, rows, work, 1)
         with pytest.raises(ValueError, match="forward: array shapes do not match"):
-            _shallow.forward(x, wp, off, b[:1].copy(), y, c.geometry, rows, work, 1)
+            _shallow.forward(x, w[:2].copy(), off, b, y, c.geometry, rows, work, 1)
+        with pytest.raises(ValueError, match="forward: array shapes do not match"):
+            _shallow.forward(x, w, off, b[:1].copy(), y, c.geometry, rows, work, 1)
         with pytest.raises(ValueError, match="forward: work is too small"):
-            _shallow.forward(x, wp, off, b, y, c.geometry, rows, work[:, :20].copy(), 1)
+            _shallow.forward(x, w, off, b, y, c.geometry, rows, work[:, :20].copy(), 1)
         with pytest.raises(ValueError, match="forward: work is too small"):
-            _shallow.forward(x, wp, off, b, y, c.geometry, rows, work, 2)
+            _shallow.forward(x, w, off, b, y, c.geometry, rows, work, 2)
         with pytest.raises(ValueError, match="forward: a tap offset reaches past"):
-            _shallow.forward(x, wp, off + pitch, b, y, c.geometry, rows, work, 1)
+            _shallow.forward(x, w, off + pitch, b, y, c.geometry, rows, work, 1)
 
     def test_every_build_of_the_kernel(self):
         """The baseline, AVX2 and AVX-512 builds (those this CPU runs) give the reference's
@@ -853,20 +856,13 @@ class TestShallow:
         for module in _cpu.builds("shallow"):
             for dtype in (np.float32, np.float64):
                 c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
-                ob = module.OB
-                blocks = -(-6 // ob)
-                wp = np.zeros((blocks * ob, 75), dtype)
-                wp[:6] = c.weight.reshape(6, 75)
-                wp = np.ascontiguousarray(wp.reshape(blocks, ob, 75).transpose(0, 2, 1))
-                bp = np.zeros(blocks * ob, dtype)
-                bp[:6] = b
                 rows, off, size = by_shallow.layout(c, 1)
                 # the layout's scratch has the slack of the build in use: this build's instead
                 size += module.SLACK - by_shallow.kernels.shallow.SLACK
                 y = np.empty(c.out_shape, dtype)
                 work = np.empty((1, size), dtype)
-                module.forward(c.x.reshape(2, 3, -1), wp, off, bp, y.reshape(2, 6, -1),
-                               c.geometry, rows, work, 1)
+                module.forward(c.x.reshape(2, 3, -1), c.weight.reshape(6, 75), off,
+                               b.astype(dtype), y.reshape(2, 6, -1), c.geometry, rows, work, 1)
                 tol = 1e-5 if dtype == np.float32 else 1e-12
                 np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=module.__name__)
 
