@@ -19,8 +19,8 @@ from .linework import array_codes as _array_codes, work_area as _work_area
 from buffers cimport address
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
-                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
-                      cl_sym_sweep_d, load_row, round_to, run_job, taps)
+                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym2_fma_f,
+                      cl_sym_fma_f, cl_sym_sweep_d, load_row, round_to, run_job, taps)
 from modes cimport MODE_CONSTANT, map_index
 from parallel cimport import_parallel
 
@@ -221,7 +221,6 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
             for p in range(n_in):
                 load_row(rows + p * s.RS, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
                          s.tin, s.cval)
-        i = 0
         if s.band:
             # banded (see `_band`): the column pass of the whole strip first, in bands of columns
             # narrow enough that the Kr rows a band of outputs reads stay in L1 from one output
@@ -230,10 +229,25 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
             t0 = 0
             while t0 < W:
                 n = W - t0 if W - t0 < s.band else s.band
-                for p in range(nr):
+                p = 0
+                if floating is float:
+                    # long kernels two output rows a sweep by multiply-adds where the build and
+                    # the CPU have them (the same bits as one at a time)
+                    while (p + 1 < nr and s.Kr >= FMA_MIN_TAPS
+                           and cl_sym2_fma_f(mid + p * ms + cc + t0, mid + (p + 1) * ms + cc + t0,
+                                             src + p * s.RS + t0, n, s.RS, <const float*>s.wr,
+                                             s.Kr, s.sr)):
+                        if s.check_r > 0:
+                            for i in range(p, p + 2):
+                                cl_check_f(mid + i * ms + cc + t0, src + i * s.RS + t0, n, s.RS,
+                                           s.wrd, s.Kr, s.sr, s.check_r)
+                        p += 2
+                while p < nr:
                     _sym_tiles(mid + p * ms + cc + t0, src + p * s.RS + t0, n, s.RS,
                                <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
+                    p += 1
                 t0 += n
+        i = 0
         while i < nr:
             two = False
             if floating is float:
