@@ -242,6 +242,13 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                                 cl_check_f(mid + i * ms + cc + t0, src + i * s.RS + t0, n, s.RS,
                                            s.wrd, s.Kr, s.sr, s.check_r)
                         p += 2
+                    # short kernels two output rows a sweep (SciPy's order)
+                    while p + 1 < nr and _sym2_rows(mid + p * ms + cc + t0,
+                                                    mid + (p + 1) * ms + cc + t0,
+                                                    src + p * s.RS + t0, n, s.RS,
+                                                    <const float*>s.wr, s.Kr, s.sr, s.wrd,
+                                                    s.check_r):
+                        p += 2
                 while p < nr:
                     _sym_tiles(mid + p * ms + cc + t0, src + p * s.RS + t0, n, s.RS,
                                <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
@@ -318,8 +325,9 @@ cdef Py_ssize_t _band(Py_ssize_t Kr, bint single, bint rows_first) noexcept:
     Row by row, each output row reads its Kr input rows whole (33 rows of 2048 floats, 270 KiB;
     9 rows of 2048 doubles, 144 KiB) from L2; band by band, Kr - 1 of them are still in L1 from
     the output row above (2048x2048, one thread, AVX2: Gaussian of sigma 1, 9 taps, float64
-    10.5 -> 9.2 ms, float32 3.8 -> 3.45 ms). 3-tap kernels run row by row (float buffers two
-    output rows a sweep), reading the image in place.
+    10.5 -> 9.2 ms, float32 3.8 -> 3.45 ms, 3.2 ms with two output rows a sweep within each band
+    as row by row). 3-tap kernels run row by row, reading the image in place. Float buffers
+    compute two output rows a sweep either way where the kernel allows.
     """
     cdef Py_ssize_t b
     if rows_first or Kr < BAND_MIN_TAPS:

@@ -621,11 +621,12 @@ def test_correlate_5x5_float_images_row_pairs(dtype, mode, monkeypatch):
         np.testing.assert_array_equal(got[0], got[1])
 
 
-@pytest.mark.parametrize("sigma", [2.6, 4.0, (4.0, 1.0)])
-def test_float32_long_column_kernels_same_bits_at_any_row(sigma):
-    # float32 column kernels of 11 taps or more run by multiply-adds two output rows a sweep
-    # (src/c/line_taps.h: cl_sym2_fma_f), the rows left over one at a time: every output the
-    # same bits wherever its row falls in a pair or a strip (the image shifted by 1 to 3 rows)
+@pytest.mark.parametrize("sigma", [0.6, 1.0, 2.6, 4.0, (4.0, 1.0)])
+def test_float32_column_kernels_same_bits_at_any_row(sigma):
+    # float32 column kernels run two output rows a sweep (5 to 9 taps: cl_sym2_f in SciPy's
+    # order; 11 taps or more: cl_sym2_fma_f by multiply-adds), the rows left over one at a time:
+    # every output the same bits wherever its row falls in a pair or a strip (the image shifted
+    # by 1 to 3 rows)
     x = make((150, 70), np.float32) * 3
     r = int(4 * np.max(sigma) + 0.5)
     want = cc.gaussian_filter(x, sigma)
