@@ -1,15 +1,16 @@
 """Two 1-D passes over a 2-D image in one sweep: the separable filters of scipy.ndimage on images
 (``correlate1d`` along axis 0, then along axis 1, or the other way round), on the double or float
 line buffers of ``lines`` (src/linebuf.pxd), each strip of output rows finished while its input
-rows are in cache. Kernels of 11 taps or more along axis 0 read the strip's rows from a copy at a
-padded stride (see ``_row_stride``); their symmetric passes run in one sweep, on float buffers by
-multiply-adds where the AVX2 build and the CPU have them (float32 results then differ from the
-baseline build's by rounding; integer results stay SciPy's through the re-check). uint8 images
-into uint8 with short symmetric kernels (the Gaussians of small sigma) run on the kernels of
-c/sep8.h (AVX2 builds, CPUs with FMA): the pass across rows reads the bytes where they are, 8
-columns at a time with the kernel's rows held in registers, no float copy of the strip. uint8
-into uint8 with small integer 3-tap kernels (sobel, prewitt) runs in bytes (``wrap3_u8``): SciPy's
-conversion of an integer sum into uint8 is the sum modulo 256.
+rows are in cache. Kernels of 5 taps or more along axis 0 read the strip's rows from a copy at a
+padded stride, band by band of columns (see ``_row_stride``, ``_band``); symmetric passes of 11
+taps or more run in one sweep, on float buffers by multiply-adds where the AVX2 build and the
+CPU have them (float32 results then differ from the baseline build's by rounding; integer
+results stay SciPy's through the re-check). uint8 images into uint8 with short symmetric kernels
+(the Gaussians of small sigma) run on the kernels of c/sep8.h (AVX2 builds, CPUs with FMA): the
+pass across rows reads the bytes where they are, 8 columns at a time with the kernel's rows held
+in registers, no float copy of the strip. uint8 into uint8 with small integer 3-tap kernels
+(sobel, prewitt) runs in bytes (``wrap3_u8``): SciPy's conversion of an integer sum into uint8
+is the sum modulo 256.
 """
 import numpy as np
 
@@ -18,8 +19,8 @@ from .linework import array_codes as _array_codes, work_area as _work_area
 from buffers cimport address
 from fused cimport floating
 from linebuf cimport (CL_UINT16, TILE, buffer_code, check_margin, cl_check_f, cl_load,
-                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym_fma_f,
-                      cl_sym_sweep_d, load_row, round_to, run_job, taps)
+                      cl_round_fit_f, cl_store, cl_store_fit_f, cl_sym2_f, cl_sym2_fma_f,
+                      cl_sym_fma_f, cl_sym_sweep_d, load_row, round_to, run_job, taps)
 from modes cimport MODE_CONSTANT, map_index
 from parallel cimport import_parallel
 
@@ -42,7 +43,7 @@ cdef struct Sep:
     char* y
     Py_ssize_t H, W, R, isz, osz
     Py_ssize_t RS             # the stride of the strip's rows in the work area (see `_row_stride`)
-    Py_ssize_t band           # columns of a band of the long column pass (see `_band`)
+    Py_ssize_t band           # columns of a band of a banded column pass (see `_band`), or 0
     const void* wr            # weights along axis 0 (rows), Kr taps, symmetry sr
     const void* wc            # weights along axis 1 (columns), Kc taps, symmetry sc
                               # (double, or float with float buffers)
@@ -57,6 +58,7 @@ cdef struct Sep:
 
 cdef enum:
     FMA_MIN_TAPS = 11     # float buffers: symmetric kernels from this length by multiply-adds
+    BAND_MIN_TAPS = 5     # column kernels from this length run band by band (see `_band`)
     SEP8_ROWS = 32        # output rows of a strip on the kernels of c/sep8.h
 
 
@@ -219,27 +221,48 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
             for p in range(n_in):
                 load_row(rows + p * s.RS, s.x, map_index(r0 - cr + p, s.H, s.mode_r), W, s.isz,
                          s.tin, s.cval)
-        i = 0
-        if s.Kr >= FMA_MIN_TAPS:
-            # long column kernels: the column pass of the whole strip first, in bands of
-            # columns narrow enough that the Kr rows a band of outputs reads stay in L1 from one
-            # output row to the next (a whole row at a time read them from L2 again for every
+        if s.band:
+            # banded (see `_band`): the column pass of the whole strip first, in bands of columns
+            # narrow enough that the Kr rows a band of outputs reads stay in L1 from one output
+            # row to the next (a whole row at a time read them from L2 again for every
             # output row); every output the same sum as row by row. The row passes follow.
             t0 = 0
             while t0 < W:
                 n = W - t0 if W - t0 < s.band else s.band
-                for p in range(nr):
+                p = 0
+                if floating is float:
+                    # long kernels two output rows a sweep by multiply-adds where the build and
+                    # the CPU have them (the same bits as one at a time)
+                    while (p + 1 < nr and s.Kr >= FMA_MIN_TAPS
+                           and cl_sym2_fma_f(mid + p * ms + cc + t0, mid + (p + 1) * ms + cc + t0,
+                                             src + p * s.RS + t0, n, s.RS, <const float*>s.wr,
+                                             s.Kr, s.sr)):
+                        if s.check_r > 0:
+                            for i in range(p, p + 2):
+                                cl_check_f(mid + i * ms + cc + t0, src + i * s.RS + t0, n, s.RS,
+                                           s.wrd, s.Kr, s.sr, s.check_r)
+                        p += 2
+                    # short kernels two output rows a sweep (SciPy's order)
+                    while p + 1 < nr and _sym2_rows(mid + p * ms + cc + t0,
+                                                    mid + (p + 1) * ms + cc + t0,
+                                                    src + p * s.RS + t0, n, s.RS,
+                                                    <const float*>s.wr, s.Kr, s.sr, s.wrd,
+                                                    s.check_r):
+                        p += 2
+                while p < nr:
                     _sym_tiles(mid + p * ms + cc + t0, src + p * s.RS + t0, n, s.RS,
                                <const floating*>s.wr, s.Kr, s.sr, s.wrd, s.check_r)
+                    p += 1
                 t0 += n
+        i = 0
         while i < nr:
             two = False
             if floating is float:
                 # float buffers: two output rows per sweep where the kernel allows
-                two = (s.Kr < FMA_MIN_TAPS and i + 1 < nr
+                two = (not s.band and i + 1 < nr
                        and _sym2_rows(mid + i * ms + cc, mid + (i + 1) * ms + cc, src + i * s.RS,
                                       W, s.RS, <const float*>s.wr, s.Kr, s.sr, s.wrd, s.check_r))
-            if not two and s.Kr < FMA_MIN_TAPS:
+            if not two and not s.band:
                 _sym_tiles(mid + i * ms + cc, src + i * s.RS, W, s.RS, <const floating*>s.wr,
                            s.Kr, s.sr, s.wrd, s.check_r)
             for p in range(i, i + 2 if two else i + 1):
@@ -283,28 +306,35 @@ cdef void _sep_item(const Sep* s, Py_ssize_t item, floating* work) noexcept nogi
                 _store(s, r0 + i, mid + i * W, fit)
 
 
-cdef Py_ssize_t _row_stride(Py_ssize_t W, Py_ssize_t Kr, bint rows_first) noexcept:
+cdef Py_ssize_t _row_stride(Py_ssize_t W, Py_ssize_t band) noexcept:
     """The stride (in buffer values) of the strip's input rows when the column pass comes first.
 
-    A long column kernel reads Kr rows for every output; at a stride of a multiple of 4 KiB (an
+    A banded column pass reads Kr rows for every output; at a stride of a multiple of 4 KiB (an
     image 1024 or 2048 wide) those all fall into one set of the 8-way L1 cache and evict each
     other (2048x2048 float32, 33 taps: the one-sweep pass took twice the time of two line
     passes). Such strips are copied into rows padded to a multiple of 16 values plus 16, so that
-    each row starts a cache line further along the sets; short kernels read the image in place.
+    each row starts a cache line further along the sets; the others read the image in place.
     """
-    if rows_first or Kr < FMA_MIN_TAPS:
-        return W
-    return (W + 15) // 16 * 16 + 16
+    return (W + 15) // 16 * 16 + 16 if band else W
 
 
-cdef Py_ssize_t _band(Py_ssize_t Kr, Py_ssize_t item) noexcept:
-    """Columns of the bands in which a long column pass (Kr >= FMA_MIN_TAPS) runs: the Kr input
-    rows of a band take about 20 KiB of L1 (a multiple of 16 columns, at least 16).
+cdef Py_ssize_t _band(Py_ssize_t Kr, bint single, bint rows_first) noexcept:
+    """Columns of the bands in which the column pass (axis 0 first) runs, or 0: row by row. The
+    Kr input rows of a band take about 20 KiB of L1 with double buffers, 12 KiB with float ones
+    (a multiple of 16 columns, at least 16; 2048x2048 float32 Gaussian of sigma 4, one thread,
+    AVX2: 8.9-9.7 ms with 20 KiB, 8.6-8.7 with 12; float64 0.4 ms slower with 12).
 
-    Row by row, each output row read its Kr input rows whole (33 rows of 2048 floats, 270 KiB)
-    from L2; band by band, Kr - 1 of them are still in L1 from the output row above.
+    Row by row, each output row reads its Kr input rows whole (33 rows of 2048 floats, 270 KiB;
+    9 rows of 2048 doubles, 144 KiB) from L2; band by band, Kr - 1 of them are still in L1 from
+    the output row above (2048x2048, one thread, AVX2: Gaussian of sigma 1, 9 taps, float64
+    10.5 -> 9.2 ms, float32 3.8 -> 3.45 ms, 3.2 ms with two output rows a sweep within each band
+    as row by row). 3-tap kernels run row by row, reading the image in place. Float buffers
+    compute two output rows a sweep either way where the kernel allows.
     """
-    cdef Py_ssize_t b = 20480 // (Kr * item) // 16 * 16
+    cdef Py_ssize_t b
+    if rows_first or Kr < BAND_MIN_TAPS:
+        return 0
+    b = (12288 // (Kr * 4) if single else 20480 // (Kr * 8)) // 16 * 16
     return b if b > 16 else 16
 
 
@@ -365,8 +395,8 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
     s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
     if s.sep8:
         s.R = SEP8_ROWS
-    s.RS = _row_stride(s.W, s.Kr, rows_first)
-    s.band = _band(s.Kr, 4 if single else 8)
+    s.band = _band(s.Kr, single, rows_first)
+    s.RS = _row_stride(s.W, s.band)
     s.x = address(x)
     s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R

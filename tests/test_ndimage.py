@@ -298,14 +298,16 @@ def test_float32_large_nd_kernel_in_double():
 @pytest.mark.parametrize("shape", [(70, 1030), (37, 45), (40, 24)])
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
 def test_long_column_kernels_in_one_sweep(dtype, shape, monkeypatch):
-    # column kernels of 11 to 33 taps run in one sweep (src/separable2d.pyx): the strip's rows at
-    # a padded stride, float buffers by multiply-adds (float32: SciPy's to tolerance; integers:
-    # re-checked, SciPy's exactly), double buffers in one sweep in SciPy's order (float64: SciPy's
-    # bits); 1 and 2 threads give the same bits
+    # column kernels of 5 to 33 taps run band by band of columns (src/separable2d.pyx), the
+    # strip's rows at a padded stride; from 11 taps float buffers by multiply-adds (float32:
+    # SciPy's to tolerance; integers: re-checked, SciPy's exactly), double buffers in one sweep in
+    # SciPy's order (float64: SciPy's bits); 1 and 2 threads give the same bits
     from convcore import _threads
     x = make(shape, dtype) * (3 if np.dtype(dtype).kind == "f" else 1)
     for sigma, order, mode in ((4.0, 0, "reflect"), ((3.0, 1.5), 0, "constant"),
-                               (2.6, 1, "wrap"), (4.0, (0, 2), "mirror"), (1.4, 0, "nearest")):
+                               (2.6, 1, "wrap"), (4.0, (0, 2), "mirror"), (1.4, 0, "nearest"),
+                               (1.0, 0, "reflect"), ((0.5, 1.0), 0, "constant"),
+                               (0.7, 1, "mirror")):
         want = sp.gaussian_filter(x, sigma, order=order, mode=mode, cval=2)
         got = []
         for threads in (1, 2):
@@ -617,3 +619,17 @@ def test_correlate_5x5_float_images_row_pairs(dtype, mode, monkeypatch):
             monkeypatch.setattr(_threads, "_setting", threads)
             got.append(cc.correlate(x, w, mode=mode))
         np.testing.assert_array_equal(got[0], got[1])
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.0, 2.6, 4.0, (4.0, 1.0)])
+def test_float32_column_kernels_same_bits_at_any_row(sigma):
+    # float32 column kernels run two output rows a sweep (5 to 9 taps: cl_sym2_f in SciPy's
+    # order; 11 taps or more: cl_sym2_fma_f by multiply-adds), the rows left over one at a time:
+    # every output the same bits wherever its row falls in a pair or a strip (the image shifted
+    # by 1 to 3 rows)
+    x = make((150, 70), np.float32) * 3
+    r = int(4 * np.max(sigma) + 0.5)
+    want = cc.gaussian_filter(x, sigma)
+    for shift in (1, 2, 3):
+        got = cc.gaussian_filter(x[shift:], sigma)
+        np.testing.assert_array_equal(got[r:-r], want[shift + r:-r])
