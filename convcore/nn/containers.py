@@ -64,8 +64,8 @@ class Sequential(Module):
         which is then skipped; a ReLU after a convolution or a linear layer, whose result is
         fresh and held by nothing else, works in place (``inplace=True``), and so does a Tanh;
         and the backward steps: a ReLU or a Tanh before a layer whose input gradient is fresh (a
-        convolution's, a linear or pooling layer's) works in place on it (saves an array, and the page faults of
-        a new one, of the activation's size)."""
+        convolution's, a linear or pooling layer's) works in place on it, which saves an array of
+        the activation's size and the page faults of a new one."""
         layers = list(self._modules.values())
         steps, i = [], 0
         while i < len(layers):
