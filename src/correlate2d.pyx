@@ -21,6 +21,9 @@ cdef extern from "c/taps2d.h":
     int cl_taps2d_f(float* acc, const float* rows, Py_ssize_t n, const float* w, const double* wd,
                     Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e,
                     double e2) noexcept nogil
+    int cl_taps2d_f2(float* acc0, float* acc1, const float* rows, Py_ssize_t n, const float* w,
+                     const double* wd, Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T, float e,
+                     double e2) noexcept nogil
 
 
 def taps2d_available():
@@ -49,7 +52,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
     cdef Py_ssize_t nr = s.H - r0 if s.H - r0 < s.R else s.R
     cdef Py_ssize_t W = s.W, n_ext = s.n_ext, p, q, i, a, b, idx, ridx, lo, hi, t0, n
     cdef floating* rows = work                      # (R + Kr - 1) x n_ext
-    cdef floating* acc = rows + (s.R + s.Kr - 1) * n_ext   # TILE
+    cdef floating* acc = rows + (s.R + s.Kr - 1) * n_ext   # TILE, then another for a pair
     cdef floating* row
     cdef const floating* w
     if floating is double:
@@ -79,7 +82,24 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
             else:
                 cl_load(row + q, 1, s.x + (ridx * W + idx) * s.isz, s.isz, 1, s.tin)
             q += 1
-    for i in range(nr):
+    i = 0
+    while i < nr:
+        if floating is float:
+            # two output rows a sweep on the multiply-add taps: their input rows loaded once
+            if s.check > 0 and i + 1 < nr:
+                t0 = 0
+                while t0 < W:
+                    n = W - t0 if W - t0 < TILE else TILE
+                    if not cl_taps2d_f2(acc, acc + TILE, rows + i * n_ext + t0, n_ext, w, s.wd,
+                                        s.Kr, s.Kc, n, s.fma_check, s.fma_check2):
+                        break
+                    cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
+                    cl_store(s.y + ((r0 + i + 1) * W + t0) * s.osz, s.osz, acc + TILE, 1, n,
+                             s.tout)
+                    t0 += n
+                if t0 >= W:
+                    i += 2
+                    continue
         t0 = 0
         while t0 < W:
             n = W - t0 if W - t0 < TILE else TILE
@@ -98,6 +118,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
                 cl_check2(acc, src, s.wd, s.Kr * s.Kc, n, <floating>s.check)
             cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
             t0 += n
+        i += 1
 
 
 def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, double cval,
@@ -150,7 +171,7 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
     s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R
     # per thread, counted in doubles: the rows and a tile, then the tap pointers
-    size = (s.R + s.Kr - 1) * s.n_ext + TILE
+    size = (s.R + s.Kr - 1) * s.n_ext + 2 * TILE
     s.ptr_off = (size if double else size // 2) + 8
     run_job(_c2_job, &s, n_items, s.ptr_off + s.Kr * s.Kc, n_threads, _work_area)
     return out

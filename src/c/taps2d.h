@@ -109,6 +109,61 @@ CL_KERNEL CL_TAPS2D_TARGET void cl_taps2d_run(float *acc, const float *rows, Py_
     for (; t < T; t++) acc[t] = cl_taps2d_exact(rows, n, wd, Kr, Kc, t);
 }
 
+/* one input row's taps: for each b, the 32 values at r + b multiply-added into s (weights wa)
+   and/or u (weights wb); NULL weights skip that output row */
+#define CL_TAPS2D_ROW(r, wa, wb)                                                       \
+    for (b = 0; b < Kc; b++) {                                                         \
+        __m256 v0 = _mm256_loadu_ps(r + b), v1 = _mm256_loadu_ps(r + b + 8);          \
+        __m256 v2 = _mm256_loadu_ps(r + b + 16), v3 = _mm256_loadu_ps(r + b + 24);     \
+        __asm__("" : "+x"(v0), "+x"(v1), "+x"(v2), "+x"(v3)); /* loaded once, for both */ \
+        if (wa) {                                                                      \
+            __m256 wv = _mm256_broadcast_ss(wa + b);                                   \
+            s0 = _mm256_fmadd_ps(v0, wv, s0); s1 = _mm256_fmadd_ps(v1, wv, s1);        \
+            s2 = _mm256_fmadd_ps(v2, wv, s2); s3 = _mm256_fmadd_ps(v3, wv, s3);        \
+        }                                                                              \
+        if (wb) {                                                                      \
+            __m256 wv = _mm256_broadcast_ss(wb + b);                                   \
+            u0 = _mm256_fmadd_ps(v0, wv, u0); u1 = _mm256_fmadd_ps(v1, wv, u1);        \
+            u2 = _mm256_fmadd_ps(v2, wv, u2); u3 = _mm256_fmadd_ps(v3, wv, u3);        \
+        }                                                                              \
+    }
+
+/* cl_taps2d_run for two output rows at once, acc0 from rows and acc1 from rows + n: each input
+   row loaded once for both (the 5x5 kernel over uint8 was bound by its loads, one per tap and
+   8 outputs, plus the weights' broadcasts). Each output is the same chain, in the same order,
+   as cl_taps2d_run's. */
+CL_KERNEL CL_TAPS2D_TARGET void cl_taps2d_run2(float *acc0, float *acc1, const float *rows,
+                                               Py_ssize_t n, const float *w, const double *wd,
+                                               Py_ssize_t Kr, Py_ssize_t Kc, Py_ssize_t T,
+                                               float e, double e2) {
+    const __m256 ev = _mm256_set1_ps(e);
+    const float *none = NULL;
+    Py_ssize_t t = 0, a, b;
+    for (; t + 32 <= T; t += 32) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        __m256 u0 = s0, u1 = s0, u2 = s0, u3 = s0;
+        CL_TAPS2D_ROW(rows + t, w, none)
+        for (a = 1; a < Kr; a++) {
+            const float *r = rows + a * n + t;
+            CL_TAPS2D_ROW(r, w + a * Kc, w + (a - 1) * Kc)
+        }
+        CL_TAPS2D_ROW(rows + Kr * n + t, none, w + (Kr - 1) * Kc)
+        cl_taps2d_put(acc0, s0, ev, rows, n, wd, Kr, Kc, t, e2);
+        cl_taps2d_put(acc0, s1, ev, rows, n, wd, Kr, Kc, t + 8, e2);
+        cl_taps2d_put(acc0, s2, ev, rows, n, wd, Kr, Kc, t + 16, e2);
+        cl_taps2d_put(acc0, s3, ev, rows, n, wd, Kr, Kc, t + 24, e2);
+        cl_taps2d_put(acc1, u0, ev, rows + n, n, wd, Kr, Kc, t, e2);
+        cl_taps2d_put(acc1, u1, ev, rows + n, n, wd, Kr, Kc, t + 8, e2);
+        cl_taps2d_put(acc1, u2, ev, rows + n, n, wd, Kr, Kc, t + 16, e2);
+        cl_taps2d_put(acc1, u3, ev, rows + n, n, wd, Kr, Kc, t + 24, e2);
+    }
+    if (t < T) {
+        cl_taps2d_run(acc0 + t, rows + t, n, w, wd, Kr, Kc, T - t, e, e2);
+        cl_taps2d_run(acc1 + t, rows + n + t, n, w, wd, Kr, Kc, T - t, e, e2);
+    }
+}
+#undef CL_TAPS2D_ROW
+
 static inline int cl_taps2d_ready(void) {
     __builtin_cpu_init();     /* returns at once once done; no state of ours shared by threads */
     return __builtin_cpu_supports("fma");
@@ -120,6 +175,14 @@ static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const
     cl_taps2d_run(acc, rows, n, w, wd, Kr, Kc, T, e, e2);
     return 1;
 }
+/* cl_taps2d_f for output rows rows and rows + n into acc0 and acc1 (see cl_taps2d_run2) */
+static inline int cl_taps2d_f2(float *acc0, float *acc1, const float *rows, Py_ssize_t n,
+                               const float *w, const double *wd, Py_ssize_t Kr, Py_ssize_t Kc,
+                               Py_ssize_t T, float e, double e2) {
+    if (!cl_taps2d_ready()) return 0;
+    cl_taps2d_run2(acc0, acc1, rows, n, w, wd, Kr, Kc, T, e, e2);
+    return 1;
+}
 #else
 static inline int cl_taps2d_ready(void) { return 0; }
 static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const float *w,
@@ -128,6 +191,12 @@ static inline int cl_taps2d_f(float *acc, const float *rows, Py_ssize_t n, const
     (void)acc; (void)rows; (void)n; (void)w; (void)wd; (void)Kr; (void)Kc; (void)T; (void)e;
     (void)e2;
     return 0;
+}
+static inline int cl_taps2d_f2(float *acc0, float *acc1, const float *rows, Py_ssize_t n,
+                               const float *w, const double *wd, Py_ssize_t Kr, Py_ssize_t Kc,
+                               Py_ssize_t T, float e, double e2) {
+    (void)acc1;
+    return cl_taps2d_f(acc0, rows, n, w, wd, Kr, Kc, T, e, e2);
 }
 #endif
 #endif
