@@ -20,10 +20,14 @@ checked here against the geometry, as in ``im2col``):
   n_threads)``: ``x`` (N, C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias``
   (C_out,) or empty, ``y`` (N, C_out, oH*oW) written; small images ``images`` to a step, their
   input transformed channels innermost with ``channels_inner``.
+- ``transform_weights(w, u)``: the transformed weights ``u`` (16, N) of the 3x3 kernels ``w``
+  (N, 9).
 - ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
   its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
   im2col's ``backward_weight`` (the same bits on any thread count).
 """
+from libc.string cimport memcpy
+
 from blas cimport gemm
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
@@ -306,6 +310,37 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
                                       channels_inner)):
         raise ValueError(f"{name}: array shapes do not match the geometry")
     return 0
+
+
+def transform_weights(const floating[:, ::1] w, floating[:, ::1] u):
+    """u[xi, n] = (G w[n] G^T) flattened over its 4x4 entries xi, for the 3x3 kernels w[n] (n,
+    9): the rows of G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]] applied to
+    each column of w[n], then to each row of the result (a few adds per entry, where a GEMM with
+    kron(G, G) has a depth of 9). Blocks of 128 kernels go through a buffer: the 16 rows of u lie
+    a power of two apart for many channel counts, on one cache set."""
+    cdef Py_ssize_t N = w.shape[0], n0, n, nb, i
+    cdef floating t[4][3]
+    cdef floating buf[16][128]
+    cdef const floating *k
+    if w.shape[1] != 9 or u.shape[0] != 16 or u.shape[1] != N:
+        raise ValueError("transform_weights: w must be (N, 9) and u (16, N)")
+    with nogil:
+        for n0 in range(0, N, 128):
+            nb = min(128, N - n0)
+            for n in range(nb):
+                k = &w[n0 + n, 0]
+                for i in range(3):  # t = G w (4x3), column by column
+                    t[0][i] = k[i]
+                    t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
+                    t[2][i] = (k[i] - k[3 + i] + k[6 + i]) * <floating> 0.5
+                    t[3][i] = k[6 + i]
+                for i in range(4):  # u = t G^T, row by row
+                    buf[4 * i][n] = t[i][0]
+                    buf[4 * i + 1][n] = (t[i][0] + t[i][1] + t[i][2]) * <floating> 0.5
+                    buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
+                    buf[4 * i + 3][n] = t[i][2]
+            for i in range(16):
+                memcpy(&u[i, n0], buf[i], nb * sizeof(floating))
 
 
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,

@@ -154,7 +154,9 @@ class TestMaxPool:
         ((3, 2, 9, 16), (2, 3), 1, (1, 0), (2, 1), False),
         ((40, 2, 4, 4), 3, 2, 0, 1, True),  # stride 2, ceil mode past the edge
         ((40, 2, 2, 2), 2, 2, 0, 1, True),
-        ((6, 2, 7, 8), 3, (2, 1), 1, 1, False)])
+        ((6, 2, 7, 8), 3, (2, 1), 1, 1, False),
+        ((3, 2, 16, 16), 3, 2, 1, 1, False),  # ResNet's stem pool on 32x32 inputs: 8 outputs a row
+        ((3, 2, 31, 32), 3, 2, 1, 1, True)])  # 16 outputs a row, the widest stacked
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     def test_small_planes_stacked_without_indices(self, shape, kernel, stride, padding, dilation,
                                                   ceil_mode, dtype, monkeypatch):

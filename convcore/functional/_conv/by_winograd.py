@@ -16,13 +16,13 @@ _GG = np.kron(_G, _G)
 
 
 def _weights(weight):
-    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype:
-    one GEMM of kron(G, G) (16 x 9) with the 3x3 kernels as columns."""
+    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype
+    (one thread, the GEMM with kron(G, G) of depth 9 it replaces against the direct
+    transform: 64 -> 64 channels 58 us against 13, 512 -> 512 4.3 ms against 2.3)."""
     c_out, c_in = weight.shape[:2]
-    gg = _GG.astype(weight.dtype)
     u = scratch.empty("winograd_weights", (16, c_out, c_in), weight.dtype)
-    with blas_threads(1):  # NumPy's BLAS: a woken second thread then spins against the kernels
-        np.matmul(gg, weight.reshape(c_out * c_in, 9).T, out=u.reshape(16, c_out * c_in))
+    kernels.winograd.transform_weights(np.ascontiguousarray(weight).reshape(c_out * c_in, 9),
+                                       u.reshape(16, c_out * c_in))
     return u
 
 
