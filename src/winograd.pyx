@@ -32,7 +32,7 @@ from blas cimport gemm
 from fused cimport floating
 from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
-from parallel cimport import_parallel
+from parallel cimport import_parallel, run_batches
 from runs cimport zero_run
 from wino_transforms cimport wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch
 
@@ -312,35 +312,60 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
     return 0
 
 
-def transform_weights(const floating[:, ::1] w, floating[:, ::1] u):
-    """u[xi, n] = (G w[n] G^T) flattened over its 4x4 entries xi, for the 3x3 kernels w[n] (n,
-    9): the rows of G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]] applied to
-    each column of w[n], then to each row of the result (a few adds per entry, where a GEMM with
-    kron(G, G) has a depth of 9). Blocks of 128 kernels go through a buffer: the 16 rows of u lie
-    a power of two apart for many channel counts, on one cache set."""
-    cdef Py_ssize_t N = w.shape[0], n0, n, nb, i
+cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N,
+                         Py_ssize_t n0) noexcept nogil:
+    """u[:, n0:n0 + 128] of transform_weights, through a buffer: the 16 rows of u lie a power of
+    two apart for many channel counts, on one cache set."""
+    cdef Py_ssize_t nb = min(128, N - n0), n, i
     cdef floating t[4][3]
     cdef floating buf[16][128]
     cdef const floating *k
-    if w.shape[1] != 9 or u.shape[0] != 16 or u.shape[1] != N:
+    for n in range(nb):
+        k = w + (n0 + n) * 9
+        for i in range(3):  # t = G w (4x3), column by column
+            t[0][i] = k[i]
+            t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
+            t[2][i] = (k[i] - k[3 + i] + k[6 + i]) * <floating> 0.5
+            t[3][i] = k[6 + i]
+        for i in range(4):  # u = t G^T, row by row
+            buf[4 * i][n] = t[i][0]
+            buf[4 * i + 1][n] = (t[i][0] + t[i][1] + t[i][2]) * <floating> 0.5
+            buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
+            buf[4 * i + 3][n] = t[i][2]
+    for i in range(16):
+        memcpy(u + i * N + n0, buf[i], nb * sizeof(floating))
+
+
+cdef struct _Weights:
+    const void *w
+    void *u
+    Py_ssize_t N
+    bint is_double
+
+
+cdef void _weights_batch(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
+    cdef const _Weights *j = <const _Weights *> ctx
+    cdef Py_ssize_t b
+    for b in range(lo, hi):
+        if j.is_double:
+            _weights_block(<const double *> j.w, <double *> j.u, j.N, 128 * b)
+        else:
+            _weights_block(<const float *> j.w, <float *> j.u, j.N, 128 * b)
+
+
+def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, int n_threads):
+    """u[xi, n] = (G w[n] G^T) flattened over its 4x4 entries xi, for the 3x3 kernels w[n] (n,
+    9): the rows of G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]] applied to
+    each column of w[n], then to each row of the result (a few adds per entry, where a GEMM with
+    kron(G, G) has a depth of 9), in blocks of 128 kernels on ``n_threads`` threads."""
+    cdef _Weights j
+    if w.shape[1] != 9 or u.shape[0] != 16 or u.shape[1] != w.shape[0]:
         raise ValueError("transform_weights: w must be (N, 9) and u (16, N)")
+    if w.shape[0] == 0:
+        return
+    j.w, j.u, j.N, j.is_double = &w[0, 0], &u[0, 0], w.shape[0], floating is double
     with nogil:
-        for n0 in range(0, N, 128):
-            nb = min(128, N - n0)
-            for n in range(nb):
-                k = &w[n0 + n, 0]
-                for i in range(3):  # t = G w (4x3), column by column
-                    t[0][i] = k[i]
-                    t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
-                    t[2][i] = (k[i] - k[3 + i] + k[6 + i]) * <floating> 0.5
-                    t[3][i] = k[6 + i]
-                for i in range(4):  # u = t G^T, row by row
-                    buf[4 * i][n] = t[i][0]
-                    buf[4 * i + 1][n] = (t[i][0] + t[i][1] + t[i][2]) * <floating> 0.5
-                    buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
-                    buf[4 * i + 3][n] = t[i][2]
-            for i in range(16):
-                memcpy(&u[i, n0], buf[i], nb * sizeof(floating))
+        run_batches(_weights_batch, &j, (j.N + 127) // 128, 1, n_threads)
 
 
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,

@@ -433,14 +433,16 @@ class TestWinograd:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
     @pytest.mark.parametrize("n", [1, 127, 128, 300])  # within, at and across the 128-kernel blocks
     def test_weight_transform(self, dtype, n):
-        """transform_weights against G w G^T in float64, G the F(2x2, 3x3) weight transform."""
+        """transform_weights against G w G^T in float64, G the F(2x2, 3x3) weight transform, on
+        1 and 2 threads."""
         w = rng.standard_normal((n, 3, 3))
         g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-        u = np.full((16, n), np.nan, dtype)
-        _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u)
         expected = np.einsum("ri,nij,sj->rsn", g, w, g).reshape(16, n)
         tol = 1e-6 if dtype == np.float32 else 1e-15
-        np.testing.assert_allclose(u, expected, rtol=tol, atol=tol)
+        for threads in (1, 2):
+            u = np.full((16, n), np.nan, dtype)
+            _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u, threads)
+            np.testing.assert_allclose(u, expected, rtol=tol, atol=tol)
 
     @pytest.mark.parametrize("case", CASES)
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..._threads import blas_threads
+from ..._threads import blas_threads, threads_for
 from . import choice, kernels, scratch
 from .plan import flat
 
@@ -22,7 +22,8 @@ def _weights(weight):
     c_out, c_in = weight.shape[:2]
     u = scratch.empty("winograd_weights", (16, c_out, c_in), weight.dtype)
     kernels.winograd.transform_weights(np.ascontiguousarray(weight).reshape(c_out * c_in, 9),
-                                       u.reshape(16, c_out * c_in))
+                                       u.reshape(16, c_out * c_in),
+                                       threads_for(c_out * c_in * 64, choice.GRAIN))
     return u
 
 
