@@ -107,6 +107,8 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const Py_ssiz
     cdef Py_ssize_t K = w.shape[1], k, pitch, planes
     cdef Py_ssize_t blocks = (y.shape[1] + SH_OB - 1) // SH_OB
     cdef floating* wp
+    cdef const floating* w0
+    cdef const floating* b0
     if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
             or y.shape[0] != x.shape[0] or y.shape[2] != g.L or w.shape[0] != y.shape[1]
             or bias.shape[0] not in (0, y.shape[1]) or off.shape[0] != K
@@ -121,19 +123,21 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const Py_ssiz
     for k in range(K):  # every read of a band's outputs stays inside the packed band
         if off[k] < 0 or off[k] + rows * g.n_out[2] > planes * pitch:
             raise ValueError("forward: a tap offset reaches past the packed band")
-    # the weights in blocks of SH_OB channels, then the bias, both padded with zeros
-    wp = <floating*>malloc(blocks * SH_OB * (K + 1) * sizeof(floating))
-    if wp == NULL:
-        raise MemoryError()
-    shallow_weights(&w[0, 0], &bias[0] if bias.shape[0] else <const floating*>NULL, y.shape[1],
-                    K, wp, wp + blocks * SH_OB * K)
-    j.f64, j.out, j.x, j.wp, j.bias, j.off = floating is double, &y[0, 0, 0], &x[0, 0, 0], \
-        wp, wp + blocks * SH_OB * K, &off[0]
+    j.f64, j.out, j.x, j.off = floating is double, &y[0, 0, 0], &x[0, 0, 0], &off[0]
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], y.shape[1], rows, pitch, &g
     j.bands = (g.n_out[1] + rows - 1) // rows
     j.runs_outer = planes * pitch * <Py_ssize_t>sizeof(floating) > SH_L1_BYTES
     j.wgrad, j.chunk, j.gy = False, 1, NULL
+    w0 = &w[0, 0]
+    b0 = &bias[0] if bias.shape[0] else <const floating*>NULL
+    # the weights in blocks of SH_OB channels, then the bias, both padded with zeros (allocated
+    # last: nothing after it may raise and leak it)
+    wp = <floating*>malloc(blocks * SH_OB * (K + 1) * sizeof(floating))
+    if wp == NULL:
+        raise MemoryError()
+    shallow_weights(w0, b0, y.shape[1], K, wp, wp + blocks * SH_OB * K)
+    j.wp, j.bias = wp, wp + blocks * SH_OB * K
     with nogil:
         run_batches(_batch, &j, x.shape[0] * j.bands, 1, n_threads)
     free(wp)

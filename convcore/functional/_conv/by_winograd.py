@@ -16,9 +16,9 @@ _GG = np.kron(_G, _G)
 
 
 def _weights(weight):
-    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype
-    (one thread, the GEMM with kron(G, G) of depth 9 it replaces against the direct
-    transform: 64 -> 64 channels 58 us against 13, 512 -> 512 4.3 ms against 2.3)."""
+    """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype, by
+    a direct kernel (one thread: 64 -> 64 channels 13 us, 512 -> 512 2.3 ms, against 58 us and
+    4.3 ms for the GEMM with kron(G, G) of depth 9 it replaced)."""
     c_out, c_in = weight.shape[:2]
     u = scratch.empty("winograd_weights", (16, c_out, c_in), weight.dtype)
     kernels.winograd.transform_weights(np.ascontiguousarray(weight).reshape(c_out * c_in, 9),
