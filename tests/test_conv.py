@@ -679,6 +679,12 @@ class TestShallow:
         # one image whose whole band (182 KiB in float32) is larger than L1: its outputs run
         # run by run (shallow.h's CC_SH_L1_BYTES); with a band per row (21 KiB), block by block
         (2, 1, 3, 9, (64, 61), 7, 2, 3, 1, 1),
+        # the output rows near the padding run apart with the kernel rows that meet the input:
+        # whole rows of outputs in the padding (bias alone), taller padding than the kernel,
+        # dilated and strided rows, and rows of the width of a vector (no part-filled vectors)
+        (2, 2, 1, 5, (6, 7), 5, 1, 6, 1, 1),
+        (2, 1, 3, 6, (12, 10), 5, 2, ((5, 1), (1, 0)), (2, 1), 1),
+        (2, 2, 3, 10, (32, 32), 7, 2, 3, 1, 1),
     ]
 
     @pytest.mark.parametrize("case", CASES)
@@ -745,6 +751,22 @@ class TestShallow:
             scale = np.abs(tw.grad.numpy()).max()
             np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-4, atol=1e-5 * scale)
             np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+    def test_forward_against_torch(self):
+        """First layers whose output rows near the padding read fewer kernel rows (the
+        benchmark's shapes, a smaller batch) against PyTorch's forward."""
+        torch = pytest.importorskip("torch")
+        for xs, ws, kw in (((4, 3, 32, 32), (64, 3, 7, 7), dict(stride=2, padding=3)),
+                           ((4, 1, 28, 28), (32, 1, 5, 5), dict(padding=2)),
+                           ((1, 3, 61, 58), (16, 3, 7, 7), dict(stride=2, padding=3)),
+                           ((2, 3, 20, 17), (8, 3, 5, 5), dict(stride=(2, 1), padding=(4, 1),
+                                                              dilation=(2, 1)))):
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(ws).astype(np.float32)
+            b = rng.standard_normal(ws[0]).astype(np.float32)
+            ref = torch.nn.functional.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), **kw)
+            np.testing.assert_allclose(F.conv2d(x, w, b, **kw), ref.numpy(), rtol=1e-4,
+                                       atol=1e-4)
 
     def test_weight_grad_in_every_build_of_the_kernel(self):
         """The weight gradient of the baseline, AVX2 and AVX-512 builds (those this CPU runs)
