@@ -9,7 +9,8 @@ from .linework import array_codes as _array_codes, work_area as _work_area
 
 from buffers cimport address
 from fused cimport floating
-from linebuf cimport TILE, check_margin, cl_check2, cl_load, cl_store, cl_taps2, run_job
+from linebuf cimport (CL_INT32, TILE, check_margin, cl_check2, cl_load, cl_store, cl_store_fit_f,
+                      cl_taps2, run_job)
 from modes cimport map_index
 from parallel cimport import_parallel
 
@@ -42,6 +43,18 @@ cdef struct C2:
     double cval, check
     float fma_check         # the margins of the multiply-add taps (c/taps2d.h)
     double fma_check2
+
+
+cdef inline void _store_taps(const C2* s, Py_ssize_t r, Py_ssize_t t0, const float* acc,
+                             Py_ssize_t n) noexcept nogil:
+    """Outputs [t0, t0 + n) of row r from the multiply-add taps' truncated sums: integers below
+    2**24 (the margins need it), so a dtype of at most 32 bits takes them with no range check
+    (cl_store_fit_f, the same conversion as cl_store's for values that fit an int)."""
+    cdef char* d = s.y + (r * s.W + t0) * s.osz
+    if s.tout <= CL_INT32:
+        cl_store_fit_f(d, acc, n, s.tout)
+    else:
+        cl_store(d, s.osz, acc, 1, n, s.tout)
 
 
 cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
@@ -93,9 +106,8 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
                     if not cl_taps2d_f2(acc, acc + TILE, rows + i * n_ext + t0, n_ext, w, s.wd,
                                         s.Kr, s.Kc, n, s.fma_check, s.fma_check2):
                         break
-                    cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
-                    cl_store(s.y + ((r0 + i + 1) * W + t0) * s.osz, s.osz, acc + TILE, 1, n,
-                             s.tout)
+                    _store_taps(s, r0 + i, t0, acc, n)
+                    _store_taps(s, r0 + i + 1, t0, acc + TILE, n)
                     t0 += n
                 if t0 >= W:
                     i += 2
@@ -107,7 +119,7 @@ cdef void _c2_item(const C2* s, Py_ssize_t item, floating* work,
                 # by multiply-adds where the build and the CPU have them, truncated and checked
                 if s.check > 0 and cl_taps2d_f(acc, rows + i * n_ext + t0, n_ext, w, s.wd, s.Kr,
                                                s.Kc, n, s.fma_check, s.fma_check2):
-                    cl_store(s.y + ((r0 + i) * W + t0) * s.osz, s.osz, acc, 1, n, s.tout)
+                    _store_taps(s, r0 + i, t0, acc, n)
                     t0 += n
                     continue
             for a in range(s.Kr):
@@ -166,7 +178,9 @@ def correlate2d(x, w, out, Py_ssize_t start_r, Py_ssize_t start_c, int mode, dou
         raise ValueError("fma_checks must be non-negative numbers")
     s.isz, s.osz = x.dtype.itemsize, out.dtype.itemsize
     s.n_ext = s.W + s.Kc - 1
-    s.R = 16 if s.Kr <= 9 else 2 * (s.Kr - 1)
+    # float buffers: strips of 32 rows, fewer rows read twice than 16 (2048x2048 uint8, 5x5
+    # kernel, one thread, AVX2: 1-4% less CPU time); double buffers keep 16 (twice the bytes)
+    s.R = (16 if double else 32) if s.Kr <= 9 else 2 * (s.Kr - 1)
     s.x = address(x)
     s.y = address(out)
     n_items = (s.H + s.R - 1) // s.R

@@ -391,8 +391,11 @@ def separable2d(x, const double[::1] w_rows, int sym_rows, int mode_rows,
                                                        cval, s.check_r, s.check_c)
     s.sep8 = single and sep8 and not rows_first
     # strips of R output rows read R + Kr - 1 rows: taller strips for longer column kernels (and
-    # for float buffers, half the size)
-    s.R = (32 if single else 16) if s.Kr <= 9 else 2 * (s.Kr - 1)
+    # for float buffers, half the size). Kernels of up to 9 taps: 48 rows (float) and 24 (double)
+    # rather than 32 and 16, fewer rows read twice (2048x2048 Gaussian of sigma 1, one thread,
+    # AVX2, calls of the two sizes alternating in one process: float32 3-6% and float64 3-8%
+    # less CPU time); a 2048-wide image's work area then takes 0.87 / 0.96 MB of L2's 1 MiB.
+    s.R = (48 if single else 24) if s.Kr <= 9 else 2 * (s.Kr - 1)
     if s.sep8:
         s.R = SEP8_ROWS
     s.band = _band(s.Kr, single, rows_first)
