@@ -1322,6 +1322,11 @@ class TestShifted:
         (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
         (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
         (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
+        # strided, the input laid out by phase: ResNet's stride-2 layer of its second stage,
+        # a stride of 3 over maps not a multiple of it (short phases), 3-D
+        (2, 4, 16, 5, (8, 8), 3, 2, 1, 1),
+        (2, 4, 16, 3, (7, 5), 3, 3, 1, 1),
+        (3, 4, 16, 3, (3, 4, 5), 3, 2, 1, 1),
         # outer taps that meet only padding (their weight gradient all zeros); 12 images in 4
         # chunks of 2 steps each (a chunk's first step writes, the next adds)
         (2, 12, 16, 3, (2, 2), 5, 1, 2, 1),
@@ -1367,7 +1372,8 @@ class TestShifted:
         ((32, 128, 4, 4), (256, 128, 1, 1), 2, 0, 1, 16),  # its strided shortcut
         ((12, 64, 4, 4), (64, 64, 3, 3), 1, 1, 1, 6),  # half the batch a step
         ((32, 64, 8, 8), (64, 64, 3, 3), 1, 1, 1, 0),  # 64 positions: Winograd
-        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 0),  # strided, 16 positions: im2col
+        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 16),  # strided, by phase: 16 positions
+        ((32, 64, 8, 8), (128, 64, 1, 1), 2, 0, 1, 0),  # 1x1 reads a quarter: im2col
         ((32, 256, 2, 2), (512, 256, 3, 3), 2, 1, 1, 0),  # one position: the dense matrix
         ((32, 128, 4, 4), (128, 128, 1, 1), 1, 0, 1, 0),  # 1x1: the input is the GEMM's operand
         ((32, 8, 4, 4), (64, 8, 3, 3), 1, 1, 1, 0),  # few input channels
@@ -1388,6 +1394,39 @@ class TestShifted:
         b = rng.standard_normal(64).astype(np.float32)
         gy = rng.standard_normal((32, 64, 4, 4)).astype(np.float32)
         _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=1)
+
+    @pytest.mark.parametrize("spatial, stride", [((7, 5), 3), ((5, 3), 1)])
+    def test_layout_in_blocks_and_left_over(self, spatial, stride, monkeypatch):
+        # steps of 6 images over maps of 35 and 15 positions: the batch-innermost copies move
+        # blocks of four images at four positions and the rest one by one (float32), both
+        # against the float64 formula, the same bits on 1 and 2 threads
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "SHIFTED_IMAGES", 6)
+        x = rng.standard_normal((12, 16) + spatial)
+        w = rng.standard_normal((5, 16, 3, 3))
+        b = rng.standard_normal(5)
+        assert choice.shifted_images(plan_module.Plan(x, w, stride, 1, 1, 1, 2)) == 6
+        ref = reference_conv(x, w, b, (stride,) * 2, _pads(1, 2), (1, 1), 1)
+        gy = rng.standard_normal(ref.shape)
+        grads = reference_conv_grads(x, w, gy, (stride,) * 2, _pads(1, 2), (1, 1))
+        x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
+        outs = _on_one_and_two_threads(
+            lambda: (F.conv2d(x32, w32, b32, stride, 1),)
+            + F.conv2d_backward(gy32, x32, w32, stride, 1)[:2])
+        for one, two, exact in zip(*outs, (ref,) + grads):
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    def test_strided_against_torch_in_float32(self, monkeypatch):
+        # ResNet's 64 -> 128 stride-2 layer on 8x8 maps (the input laid out by phase)
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, 64, 8, 8)).astype(np.float32)
+        w = rng.standard_normal((128, 64, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(128).astype(np.float32)
+        gy = rng.standard_normal((32, 128, 4, 4)).astype(np.float32)
+        assert choice.shifted_images(plan_module.Plan(x, w, 2, 1, 1, 1, 2)) == 16
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, stride=2, padding=1)
 
     @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
     def test_gradients_are_new_arrays(self, kernel, stride):

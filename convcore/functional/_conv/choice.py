@@ -126,12 +126,15 @@ MIN_CHANNELS_BY_CONV = 16
 # tiles per image. Measured (ms, one thread, forward / weight gradient, batch 32, 3x3 'same'):
 # 32x32x4x4 by 64x32x3x3 0.18/0.23 against 0.47/0.64 by Winograd and 0.34/0.51 by im2col;
 # 32x128x4x4 by 128x128x3x3 1.24/1.61 against 1.41/1.82; on 8x8 maps (32x64x8x8 by 64x64x3x3)
-# 1.57/1.84 against 1.36/1.72 by Winograd. With a stride along W every output position is a GEMM
-# of its own, as wide as the step's images: up to 4 positions that pays (32x128x4x4 by 256x128x3x3
-# stride 2, forward 0.75 against 0.94 by im2col; 32x128x4x4 by 256x128x1x1 stride 2, 0.19 against
-# 0.28), on 16 it does not (32x64x8x8 by 128x64x3x3 stride 2: 1.17 against 1.00).
+# 1.57/1.84 against 1.36/1.72 by Winograd. With a stride the input is laid out by phase, so a
+# tap's runs are as long as with stride 1 (ms, one thread, forward / both gradients, against
+# im2col: 32x64x8x8 by 128x64x3x3 stride 2 0.89/2.03 against 0.97/2.12); but where the kernel is
+# narrower than the stride (a strided 1x1 shortcut) the taps read a fraction of the input that the
+# layout copies whole: up to 4 positions that still pays (32x128x4x4 by 256x128x1x1 stride 2,
+# 0.19 against 0.28), on 16 it does not (32x64x8x8 by 128x64x1x1 stride 2: 0.175 against 0.150;
+# 32x128x8x8 by 256x128x1x1 0.65 against 0.43).
 SHIFTED_MAX_POSITIONS = 16
-SHIFTED_MAX_POSITIONS_STRIDED = 4
+SHIFTED_MAX_POSITIONS_SKIPPING = 4
 # Input positions per image at most: a step lays out the whole input maps of its images (a large
 # stride over a large map would lay out much that no tap reads).
 SHIFTED_MAX_INPUT = 64
@@ -179,7 +182,8 @@ def shifted_images(c):
     """Images per step when `c` runs by shifted GEMMs (see SHIFTED_MAX_POSITIONS), else 0:
     ungrouped, many input channels, small input and output maps, not a 1x1 convolution that reads
     its input in place."""
-    most = SHIFTED_MAX_POSITIONS_STRIDED if c.stride[-1] > 1 else SHIFTED_MAX_POSITIONS
+    skips = any(s > (k - 1) * d + 1 for s, k, d in zip(c.stride, c.weight.shape[2:], c.dilation))
+    most = SHIFTED_MAX_POSITIONS_SKIPPING if skips else SHIFTED_MAX_POSITIONS
     if (c.groups != 1 or c.weight.shape[1] < SHIFTED_MIN_CHANNELS
             or not 2 <= math.prod(c.out_spatial) <= most
             or math.prod(c.x.shape[2:]) > SHIFTED_MAX_INPUT):
