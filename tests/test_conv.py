@@ -436,18 +436,23 @@ class TestWinograd:
     ]
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    @pytest.mark.parametrize("n", [1, 127, 128, 300])  # within, at and across the 128-kernel blocks
-    def test_weight_transform(self, dtype, n):
+    @pytest.mark.parametrize("n, c_in", [  # within, at and across the 128-kernel blocks
+        (1, 1), (127, 1), (128, 1), (300, 1),
+        (300, 3), (300, 100), (256, 128), (7, 7)])  # columns (C_in, C_out): 100 x 3, 128 x 2, ...
+    def test_weight_transform(self, dtype, n, c_in):
         """transform_weights against G w G^T in float64, G the F(2x2, 3x3) weight transform, on
-        1 and 2 threads."""
+        1 and 2 threads; with c_in > 1 the kernels (o, c) in the columns c * C_out + o."""
         w = rng.standard_normal((n, 3, 3))
         g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-        expected = np.einsum("ri,nij,sj->rsn", g, w, g).reshape(16, n)
+        expected = np.einsum("ri,nij,sj->rsn", g, w, g).reshape(16, n // c_in, c_in)
+        expected = expected.transpose(0, 2, 1).reshape(16, n)
         tol = 1e-6 if dtype == np.float32 else 1e-15
         for threads in (1, 2):
             u = np.full((16, n), np.nan, dtype)
-            _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u, threads)
+            _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u, c_in, threads)
             np.testing.assert_allclose(u, expected, rtol=tol, atol=tol)
+        with pytest.raises(ValueError, match="c_in must be positive and divide N"):
+            _winograd.transform_weights(w.reshape(n, 9), np.zeros((16, n)), n + 1, 1)
 
     @pytest.mark.parametrize("case", CASES)
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -530,11 +535,13 @@ class TestWinograd:
         (4, 17, 16, (16, 16), ((0, 2), (1, 0))),  # 8 tiles a row (the most), asymmetric padding
     ])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    def test_channels_innermost_input_transform(self, case, dtype, monkeypatch):
+    @pytest.mark.parametrize("small_gemm", [0, choice.SMALL_GEMM])  # by U_xi, by U_xi^T
+    def test_channels_innermost_input_transform(self, case, dtype, small_gemm, monkeypatch):
         # whole small images a step transform their input a vector of channels at a time: the
         # reference's values, the same bits on 1 and 2 threads, and the tile-row transform's
-        # values (not its bits: the two layouts multiply by different GEMMs, U V^T against U V,
-        # and OpenBLAS's AVX-512 small-matrix kernels sum those over C_in in different orders)
+        # values (not its bits: the two layouts multiply by different GEMMs, (U^T)^T V^T against
+        # U V, and OpenBLAS's AVX-512 small-matrix kernels sum those over C_in in different
+        # orders)
         n, c_in, c_out, spatial, p = case
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in, 3, 3))
@@ -546,8 +553,9 @@ class TestWinograd:
         calls = []
         kernel = _winograd.forward_winograd
         monkeypatch.setattr(kernels.winograd, "forward_winograd",
-                            lambda *args: calls.append(args[7]) or kernel(*args), raising=False)
+                            lambda *args: calls.append(args[7:9]) or kernel(*args), raising=False)
         monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "SMALL_GEMM", small_gemm)
         results = []
         try:
             for threads, inner in ((1, 8), (2, 8), (1, 0)):
@@ -557,7 +565,8 @@ class TestWinograd:
                                         padding=p))
         finally:
             convcore.set_num_threads(None)
-        assert calls == [True, True, False]
+        by_input = small_gemm > 0
+        assert calls == [(True, by_input), (True, by_input), (False, False)]
         tol = 2e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(results[0], window_conv(x, w, b, _pads(p, 2)), rtol=tol,
                                    atol=tol)
@@ -634,21 +643,32 @@ class TestWinograd:
         strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
-                                     1, 1, False, work, 1)
+                                     1, 1, False, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                     False, work[:, :100].copy(), 1)
+                                     False, False, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # several images per step need steps that cover an image (3 rows of tiles here)
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
-                                     False, work, 1)
+                                     False, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # so does the transform with channels innermost, and it needs room for an image
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                       True, work, 1)
+                                       True, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
-                                     False, work, 1)
+                                     False, False, work, 1)
+        # by input channel, the transformed weights are (16, C_in, C_out): 16 -> 8 here, and
+        # only with the input transformed channels innermost
+        y8 = np.zeros((1, 8, 36))
+        _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 16, 8)), np.zeros(0), y8,
+                                   c.geometry, 3, 1, True, True, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 8, 16)), np.zeros(0),
+                                       y8, c.geometry, 3, 1, True, True, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 16, 8)), np.zeros(0),
+                                       y8, c.geometry, 3, 1, False, True, work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
             _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,

@@ -303,6 +303,20 @@ def winograd_channels_inner(c, tile_rows):
             and (c.out_spatial[1] + 1) // 2 <= WINOGRAD_CHANNELS_INNER_TILES)
 
 
+def winograd_by_input(c, tile_rows, images):
+    """Whether the channels-innermost Winograd forward of `c` (steps of `images` images of
+    `tile_rows` rows of tiles) multiplies by its transformed weights laid out input channel
+    first, U_xi^T (C_in, C_out): its 16 GEMMs then take both operands transposed, which
+    OpenBLAS's small-matrix kernels (see SMALL_GEMM) run faster than the A^T B product with U_xi,
+    and its packed kernels slower (CPU time, one thread, forward, U_xi^T against U_xi:
+    32x64x8x8 by 64x64x3x3, GEMMs of 64 x 32 tiles x 64, 1.01 against 1.36 ms; 32x32x8x8 0.37
+    against 0.51; 16x128x8x8 by 128x128x3x3, 48 tiles, 1.80 against 2.28; 32x64x16x16, 64
+    tiles, 3.77 against 4.76; but 8x256x14x14 by 256x256x3x3, 49 tiles, 19.8 against 13.4)."""
+    tiles = images * tile_rows * ((c.out_spatial[1] + 1) // 2)
+    return winograd_channels_inner(c, tile_rows) and (
+        tiles * c.weight.shape[0] * c.weight.shape[1] <= SMALL_GEMM)
+
+
 def even_steps(batch, images):
     """At most `images` images per step, so that the batch falls into an even number of steps of
     about equal size (two threads then finish together: 12+12+8 images in three steps keep one
