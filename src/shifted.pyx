@@ -198,7 +198,8 @@ cdef int _run(int kind, const floating *x, const floating *w, const floating *bi
     try:
         with nogil:
             j.places = _phases(g, pos)
-            j.pos = NULL if g.s[0] == g.s[1] == g.s[2] == 1 else pos  # (else every place its position)
+            # (with stride 1 every place is its position)
+            j.pos = NULL if g.s[0] == g.s[1] == g.s[2] == 1 else pos
             j.n_seg = _segments(g, pos, seg)
             for s in range(j.n_seg):
                 taps_run += s == 0 or seg[s - 1].tap != seg[s].tap
