@@ -9,8 +9,8 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import (by_shallow, by_smallmaps, by_winograd, choice, dispatch,
-                                       kernels, plan as plan_module, scratch)
+from convcore.functional._conv import (by_shallow, by_shifted, by_smallmaps, by_winograd, choice,
+                                       dispatch, kernels, plan as plan_module, scratch)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -1436,6 +1436,37 @@ class TestShifted:
         for one, two, exact in zip(*outs, (ref,) + grads):
             np.testing.assert_array_equal(one, two)
             np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    @pytest.mark.parametrize("x_shape, w_shape, stride, by_winograd_forward", [
+        ((32, 128, 4, 4), (128, 128, 3, 3), 1, True),  # ResNet's second stage on 32x32 images
+        ((8, 64, 4, 4), (96, 64, 3, 3), 1, True),
+        ((32, 32, 4, 4), (64, 32, 3, 3), 1, False),  # few input channels
+        ((32, 256, 4, 4), (256, 256, 3, 3), 1, False),  # GEMMs too large for U_xi^T
+        ((32, 128, 4, 4), (128, 128, 3, 3), 2, False),  # strided: not Winograd's
+    ])
+    def test_forward_by_winograd_where_faster(self, x_shape, w_shape, stride,
+                                              by_winograd_forward, monkeypatch):
+        # maps both engines take: the forward by Winograd where its GEMMs are small, against
+        # PyTorch in float32 and the same bits on 1 and 2 threads; the gradients stay shifted
+        torch = pytest.importorskip("torch")
+        engines = []
+        for name, module in (("winograd", by_winograd), ("shifted", by_shifted)):
+            fn = module.forward
+            monkeypatch.setattr(module, "forward",
+                                lambda *a, fn=fn, name=name: engines.append(name) or fn(*a))
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        assert choice.shifted_images(plan_module.Plan(x, w, stride, 1, 1, 1, 2))
+        assert choice.winograd_over_shifted(
+            plan_module.Plan(x, w, stride, 1, 1, 1, 2)) is by_winograd_forward
+        one, two = _on_one_and_two_threads(lambda: F.conv2d(x, w, b, stride, 1))
+        np.testing.assert_array_equal(one, two)
+        assert engines == ["winograd" if by_winograd_forward else "shifted"] * 2
+        theirs = torch.nn.functional.conv2d(*map(torch.from_numpy, (x, w, b)), stride=stride,
+                                            padding=1).numpy()
+        np.testing.assert_allclose(one, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
 
     def test_strided_against_torch_in_float32(self, monkeypatch):
         # ResNet's 64 -> 128 stride-2 layer on 8x8 maps (the input laid out by phase)

@@ -135,6 +135,14 @@ MIN_CHANNELS_BY_CONV = 16
 # 32x128x8x8 by 256x128x1x1 0.65 against 0.43).
 SHIFTED_MAX_POSITIONS = 16
 SHIFTED_MAX_POSITIONS_SKIPPING = 4
+# Input channels from which a stride-1 forward that shifted GEMMs could run goes by Winograd
+# instead where the Winograd GEMMs are small enough to multiply by U_xi^T (winograd_by_input): on
+# 4x4 maps its 4 tiles need 64 multiplications per channel pair where the shifted GEMMs need 100
+# (ms of CPU time, one thread, busy machine, batch 32, 3x3 'same', shifted against Winograd):
+# 128 -> 128 channels 1.16 against 0.97, 96 -> 96 0.82 against 0.72, 160 -> 160 2.54 against
+# 2.07, 112 -> 224 2.07 against 1.75, 64 -> 64 0.33 against 0.30; but 32 -> 64 0.25 against 0.29,
+# and 256 -> 256 (GEMMs too large for U_xi^T) 5.9 against 7.1. The gradients stay shifted.
+WINOGRAD_OVER_SHIFTED_CHANNELS = 64
 # Input positions per image at most: a step lays out the whole input maps of its images (a large
 # stride over a large map would lay out much that no tap reads).
 SHIFTED_MAX_INPUT = 64
@@ -315,6 +323,15 @@ def winograd_by_input(c, tile_rows, images):
     tiles = images * tile_rows * ((c.out_spatial[1] + 1) // 2)
     return winograd_channels_inner(c, tile_rows) and (
         tiles * c.weight.shape[0] * c.weight.shape[1] <= SMALL_GEMM)
+
+
+def winograd_over_shifted(c):
+    """Whether the forward of `c`, which shifted GEMMs could run, runs by Winograd (see
+    WINOGRAD_OVER_SHIFTED_CHANNELS): whole small images a step, enough input channels, GEMMs
+    small enough for U_xi^T."""
+    images = winograd_forward_images(c)
+    return (images > 1 and c.weight.shape[1] >= WINOGRAD_OVER_SHIFTED_CHANNELS
+            and winograd_by_input(c, (c.out_spatial[0] + 1) // 2, images))
 
 
 def even_steps(batch, images):
