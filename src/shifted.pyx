@@ -7,8 +7,10 @@ positions, and for all nb images both runs are contiguous: the tap's share of th
 copies every input value once per tap and multiplies the zero padding with the rest (a 3x3 'same'
 layer on 4x4 maps: 144 tap-position pairs of which 100 meet the input), the runs here stop at the
 input's edge, and a tap's runs that follow on from each other in both the output and the input
-(stride 1, whole rows as wide as the input) are one GEMM. With a stride along W every output
-position is a run of its own.
+(whole rows as wide as the input) are one GEMM. With a stride, the layout groups each axis's input
+positions by phase (their remainder modulo the stride: ``_phases``), so that a tap's inputs at
+successive outputs, a stride apart, lie side by side as with stride 1: its runs are as long,
+where each output position of a strided row was a GEMM of its own.
 
 The runs ("segments": tap, first output position, first input position, length) depend on the
 geometry only; they are listed once per call and shared by every step.
@@ -19,7 +21,8 @@ checked here against the geometry; ungrouped convolutions only):
 - ``forward(x, wt, bias, y, geometry, images, work, n_threads)``: ``x`` (N, C_in, D*H*W), ``wt``
   (C_out, taps, C_in) the weights tap by tap (tap t's matrix ``wt[:, t, :]``, its rows taps *
   C_in apart, as GEMM reads it), ``bias`` (C_out,) or empty, ``y`` (N, C_out, L)
-  written; ``images`` images a step, ``work`` (n_threads, (C_in * D*H*W + C_out * L) * images).
+  written; ``images`` images a step, ``work`` (n_threads, (C_in * places + C_out * L) * images),
+  places = D*H*W with stride 1, else the product over the axes of ceil(n / stride) * stride.
 - ``backward_input(grad_y, wt, grad_x, geometry, images, work, n_threads)``: ``grad_x`` (N, C_in,
   D*H*W) written: every run's ``w_tap^T @ grad_y[:, run]`` added onto the input positions it
   read; ``work`` as for ``forward``.
@@ -41,6 +44,7 @@ on 2x2 maps, 256 -> 256 channels). ``by_tap`` swaps them four by four in SSE reg
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
+from batch_inner cimport from_batch_inner, to_batch_inner
 from blas cimport gemm
 from fused cimport floating
 from geometry cimport (FORWARD, INPUT_GRAD, WEIGHT_GRAD, Geometry, read_geometry,
@@ -56,12 +60,36 @@ cdef struct Segment:
     Py_ssize_t tap, out, inp, n   # tap; first output and input position; positions in the run
 
 
-cdef Py_ssize_t _segments(const Geometry *g, Segment *seg) noexcept nogil:
+cdef Py_ssize_t _phases(const Geometry *g, Py_ssize_t *pos) noexcept nogil:
+    """The input positions' places in the batch-innermost layout: with a stride, every axis's
+    positions grouped by their remainder modulo the stride (its phase), so that the positions a
+    tap reads at successive outputs (a stride apart) lie side by side, as with stride 1. Writes
+    pos[q] (input position q's place; `pos` has room for g.plane) unless NULL, and returns the
+    places in all: phases times the phase maps, each ceil(n / stride) along an axis (the last
+    places of a short phase stay unused). With stride 1 the places are the positions."""
+    cdef Py_ssize_t a, d, h, w
+    cdef Py_ssize_t u[3]
+    cdef Py_ssize_t size = 1
+    for a in range(3):
+        u[a] = (g.n_in[a] + g.s[a] - 1) // g.s[a]
+        size *= u[a] * g.s[a]
+    if pos != NULL:
+        for d in range(g.n_in[0]):
+            for h in range(g.n_in[1]):
+                for w in range(g.n_in[2]):
+                    pos[(d * g.n_in[1] + h) * g.n_in[2] + w] = (
+                        (((d % g.s[0]) * g.s[1] + h % g.s[1]) * g.s[2] + w % g.s[2])
+                        * u[0] * u[1] * u[2]
+                        + ((d // g.s[0]) * u[1] + h // g.s[1]) * u[2] + w // g.s[2])
+    return size
+
+
+cdef Py_ssize_t _segments(const Geometry *g, const Py_ssize_t *pos, Segment *seg) noexcept nogil:
     """Write the runs of `g` to seg (room for taps * oD * oH * oW of them) and return their
-    number: per tap, output row and position ow in the range that reads the input (all of it in
-    one run with stride 1 along W), a run continuing the tap's previous one where both its output
-    and its input positions follow on."""
-    cdef Py_ssize_t n = 0, i, j, l, t, od, oh, ow, d, h, w0, lo, hi, q_out, q_in, run, first
+    number: per tap and output row, the positions ow in the range that read the input (their
+    input places `pos`, see _phases, follow on whatever the stride), a run continuing the tap's
+    previous one where both its output positions and its input places follow on."""
+    cdef Py_ssize_t n = 0, i, j, l, t, od, oh, d, h, w0, lo, hi, q_out, q_in, first
     cdef Py_ssize_t oH = g.n_out[1], oW = g.n_out[2], H = g.n_in[1], W = g.n_in[2]
     for i in range(g.k[0]):
         for j in range(g.k[1]):
@@ -70,7 +98,8 @@ cdef Py_ssize_t _segments(const Geometry *g, Segment *seg) noexcept nogil:
                 first = n  # this tap's first run
                 w0 = l * g.dil[2] - g.p[2]
                 valid_range(w0, g.s[2], W, oW, &lo, &hi)
-                run = hi - lo if g.s[2] == 1 else 1
+                if lo == hi:
+                    continue
                 for od in range(g.n_out[0]):
                     d = od * g.s[0] - g.p[0] + i * g.dil[0]
                     if d < 0 or d >= g.n_in[0]:
@@ -79,44 +108,15 @@ cdef Py_ssize_t _segments(const Geometry *g, Segment *seg) noexcept nogil:
                         h = oh * g.s[1] - g.p[1] + j * g.dil[1]
                         if h < 0 or h >= H:
                             continue
-                        ow = lo
-                        while ow < hi:
-                            q_out = (od * oH + oh) * oW + ow
-                            q_in = (d * H + h) * W + w0 + ow * g.s[2]
-                            if (n > first and seg[n - 1].out + seg[n - 1].n == q_out
-                                    and seg[n - 1].inp + seg[n - 1].n == q_in):
-                                seg[n - 1].n += run
-                            else:
-                                seg[n].tap, seg[n].out, seg[n].inp, seg[n].n = t, q_out, q_in, run
-                                n += 1
-                            ow += run
+                        q_out = (od * oH + oh) * oW + lo
+                        q_in = pos[(d * H + h) * W + w0 + lo * g.s[2]]
+                        if (n > first and seg[n - 1].out + seg[n - 1].n == q_out
+                                and seg[n - 1].inp + seg[n - 1].n == q_in):
+                            seg[n - 1].n += hi - lo
+                        else:
+                            seg[n].tap, seg[n].out, seg[n].inp, seg[n].n = t, q_out, q_in, hi - lo
+                            n += 1
     return n
-
-
-cdef void _from_batch_inner(const floating *src, floating *dst, Py_ssize_t nb,
-                            Py_ssize_t channels, Py_ssize_t L, const floating *bias) noexcept nogil:
-    """dst[b, o, q] = src[(o * L + q) * nb + b] (+ bias[o] unless NULL): back to (image, channel,
-    position)."""
-    cdef Py_ssize_t b, o, q
-    cdef floating *d
-    cdef const floating *s
-    cdef floating shift
-    for b in range(nb):
-        for o in range(channels):
-            d = dst + (b * channels + o) * L
-            s = src + o * L * nb + b
-            shift = bias[o] if bias != NULL else 0
-            for q in range(L):
-                d[q] = s[q * nb] + shift
-
-
-cdef void _to_batch_inner(const floating *src, floating *dst, Py_ssize_t nb,
-                          Py_ssize_t rows) noexcept nogil:
-    """dst[r * nb + b] = src[b * rows + r]: nb images of `rows` values, batch innermost."""
-    cdef Py_ssize_t b, r
-    for b in range(nb):
-        for r in range(rows):
-            dst[r * nb + b] = src[b * rows + r]
 
 
 cdef struct _Job:
@@ -126,7 +126,8 @@ cdef struct _Job:
     const void *bias   # forward: NULL or (C_out,)
     const void *gy     # both gradients: the output gradient
     const Segment *seg
-    Py_ssize_t n_seg, c_in, c_out, taps, plane, L, N, n_chunks
+    const Py_ssize_t *pos  # the input positions' places (see _phases), NULL with stride 1
+    Py_ssize_t n_seg, c_in, c_out, taps, plane, places, L, N, n_chunks
     bint every_tap     # every tap has a run (else the weight gradient's other taps are zeros)
 
 
@@ -136,31 +137,36 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     added to chunk ``item`` of grad_wt."""
     cdef const _Job *j = <const _Job *> job
     cdef Py_ssize_t c_in = j.c_in, c_out = j.c_out, plane = j.plane, L = j.L, s
+    cdef Py_ssize_t places = j.places
     cdef floating *xt = work
-    cdef floating *yt = work + c_in * plane * nb
+    cdef floating *yt = work + c_in * places * nb
     cdef const floating *w = <const floating *> j.w
     cdef const Segment *sg
     cdef Py_ssize_t ld = j.taps * c_in  # the rows of a tap's matrix in wt and grad_wt
     cdef floating beta
     cdef bint first  # the chunk's first step: each tap's first run overwrites its matrix
     if j.kind != INPUT_GRAD:
-        _to_batch_inner(<const floating *> j.x + n * c_in * plane, xt, nb, c_in * plane)
+        to_batch_inner(<const floating *> j.x + n * c_in * plane, xt, nb, c_in, plane, places,
+                       j.pos)
     if j.kind != FORWARD:
-        _to_batch_inner(<const floating *> j.gy + n * c_out * L, yt, nb, c_out * L)
+        to_batch_inner(<const floating *> j.gy + n * c_out * L, yt, nb, c_out, L, L,
+                       <const Py_ssize_t *> NULL)
     if j.kind == FORWARD:
         memset(yt, 0, c_out * L * nb * sizeof(floating))
         for s in range(j.n_seg):  # yt[:, out run] += w_tap @ xt[:, input run]
             sg = &j.seg[s]
             gemm(False, False, c_out, sg.n * nb, c_in, 1, w + sg.tap * c_in, ld,
-                 xt + sg.inp * nb, plane * nb, 1, yt + sg.out * nb, L * nb)
-        _from_batch_inner(yt, out + n * c_out * L, nb, c_out, L, <const floating *> j.bias)
+                 xt + sg.inp * nb, places * nb, 1, yt + sg.out * nb, L * nb)
+        from_batch_inner(<const floating *> yt, out + n * c_out * L, nb, c_out, L, L,
+                         <const Py_ssize_t *> NULL, <const floating *> j.bias)
     elif j.kind == INPUT_GRAD:
-        memset(xt, 0, c_in * plane * nb * sizeof(floating))
+        memset(xt, 0, c_in * places * nb * sizeof(floating))
         for s in range(j.n_seg):  # gxt[:, input run] += w_tap^T @ gyt[:, out run]
             sg = &j.seg[s]
             gemm(True, False, c_in, sg.n * nb, c_out, 1, w + sg.tap * c_in, ld,
-                 yt + sg.out * nb, L * nb, 1, xt + sg.inp * nb, plane * nb)
-        _from_batch_inner(xt, out + n * c_in * plane, nb, c_in, plane, NULL)
+                 yt + sg.out * nb, L * nb, 1, xt + sg.inp * nb, places * nb)
+        from_batch_inner(<const floating *> xt, out + n * c_in * plane, nb, c_in, plane, places,
+                         j.pos, <const floating *> NULL)
     else:
         out += item * c_out * ld  # the item's chunk of grad_wt
         first = n == item * j.N // j.n_chunks
@@ -171,7 +177,7 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
             # (runs come tap by tap: a tap's first run in the chunk overwrites its matrix)
             beta = 0 if first and (s == 0 or j.seg[s - 1].tap != sg.tap) else 1
             gemm(False, True, c_out, c_in, sg.n * nb, 1, yt + sg.out * nb, L * nb,
-                 xt + sg.inp * nb, plane * nb, beta, out + sg.tap * c_in, ld)
+                 xt + sg.inp * nb, places * nb, beta, out + sg.tap * c_in, ld)
 
 
 cdef int _run(int kind, const floating *x, const floating *w, const floating *bias, const floating *gy,
@@ -181,14 +187,20 @@ cdef int _run(int kind, const floating *x, const floating *w, const floating *bi
     cdef _Job j
     cdef Py_ssize_t s, taps_run = 0
     cdef Segment *seg = <Segment *> malloc(max(g.taps * g.L, 1) * sizeof(Segment))
-    if seg == NULL:
+    cdef Py_ssize_t *pos = <Py_ssize_t *> malloc(max(g.plane, 1) * sizeof(Py_ssize_t))
+    if seg == NULL or pos == NULL:
+        free(seg)
+        free(pos)
         raise MemoryError()
     j.kind, j.x, j.w, j.bias, j.gy, j.seg = kind, x, w, bias, gy, seg
     j.c_in, j.c_out, j.taps, j.plane, j.L = c_in, c_out, g.taps, g.plane, g.L
     j.N, j.n_chunks = N, n_chunks
     try:
         with nogil:
-            j.n_seg = _segments(g, seg)
+            j.places = _phases(g, pos)
+            # (with stride 1 every place is its position)
+            j.pos = NULL if g.s[0] == g.s[1] == g.s[2] == 1 else pos
+            j.n_seg = _segments(g, pos, seg)
             for s in range(j.n_seg):
                 taps_run += s == 0 or seg[s - 1].tap != seg[s].tap
             j.every_tap = taps_run == g.taps
@@ -196,6 +208,7 @@ cdef int _run(int kind, const floating *x, const floating *w, const floating *bi
                        work.shape[1], N, images, n_chunks, n_threads)
     finally:
         free(seg)
+        free(pos)
     return 0
 
 
@@ -289,7 +302,7 @@ cdef int _check(str name, const Geometry *g, bint ok, Py_ssize_t c_in, Py_ssize_
                 Py_ssize_t images, Py_ssize_t work_rows, Py_ssize_t work_size,
                 int n_threads) except -1:
     if (not ok or images < 1 or work_rows < max(n_threads, 1)
-            or work_size < (c_in * g.plane + c_out * g.L) * images):
+            or work_size < (c_in * _phases(g, NULL) + c_out * g.L) * images):
         raise ValueError(f"{name}: array shapes do not match the geometry")
     return 0
 

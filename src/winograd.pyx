@@ -16,12 +16,14 @@ the caller limits SciPy's BLAS to one thread meanwhile, as for im2col.
 Functions (arrays C-contiguous; arguments validated by ``convcore.functional.conv``, array shapes
 checked here against the geometry, as in ``im2col``):
 
-- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, channels_inner, work,
-  n_threads)``: ``x`` (N, C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, ``bias``
-  (C_out,) or empty, ``y`` (N, C_out, oH*oW) written; small images ``images`` to a step, their
-  input transformed channels innermost with ``channels_inner``.
-- ``transform_weights(w, u)``: the transformed weights ``u`` (16, N) of the 3x3 kernels ``w``
-  (N, 9).
+- ``forward_winograd(x, u, bias, y, geometry, tile_rows, images, channels_inner, by_input,
+  work, n_threads)``: ``x`` (N, C_in, H*W), ``u`` (16, C_out, C_in) the transformed weights, or
+  (16, C_in, C_out) with ``by_input`` (with ``channels_inner`` only), ``bias`` (C_out,) or
+  empty, ``y`` (N, C_out, oH*oW) written; small images ``images`` to a step, their input
+  transformed channels innermost with ``channels_inner``.
+- ``transform_weights(w, u, c_in, n_threads)``: the transformed weights ``u`` (16, N) of the 3x3
+  kernels ``w`` (N, 9), N = C_out * c_in kernels, their columns in the order (C_in, C_out) when
+  c_in > 1.
 - ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
   its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
   im2col's ``backward_weight`` (the same bits on any thread count).
@@ -195,7 +197,7 @@ cdef void _grad_row(const floating *gyo, floating *m, Py_ssize_t bm, const Geome
 cdef void _images(const floating *x, const floating *u, const floating *bias,
                   const floating *gy, floating *out, floating *work, const Geometry *g,
                   Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows,
-                  Py_ssize_t nb, bint channels_inner) noexcept nogil:
+                  Py_ssize_t nb, bint channels_inner, bint by_input) noexcept nogil:
     """``nb`` images by Winograd, the forward (gy NULL: out = y, with the bias when not NULL) or
     the weight gradient (out = gu += sum over the tiles of dM_xi @ V_xi^T, dM = A dy A^T the
     adjoint of y = A^T M A; the caller turns gu into G^T gu G). One image ``tile_rows`` rows of
@@ -204,7 +206,7 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
     _work_size(c_in, c_out, nb * tile_rows, tw, plane, channels_inner) values, tw = ceil(W_out /
     2). With ``channels_inner`` (the forward of whole images, tile_rows covering them) the
     transformed input is laid out channels innermost, V_xi (tiles, C_in), and multiplied
-    transposed."""
+    transposed; ``by_input``: u holds U_xi^T (C_in, C_out)."""
     cdef Py_ssize_t oL = g.n_out[1] * g.n_out[2]
     cdef Py_ssize_t th = (g.n_out[1] + 1) // 2, tw = (g.n_out[2] + 1) // 2
     cdef Py_ssize_t a0, a1, a, o, xi, count, bv, bm, img, q
@@ -229,7 +231,11 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
             else:
                 _input_step(x + img * c_in * g.plane, V + img * (a1 - a0) * tw, g, c_in, a0, a1,
                             bv, count, rows)
-        if gy == NULL and channels_inner:  # M_xi = U_xi @ V_xi^T
+        if gy == NULL and by_input:  # M_xi = (U_xi^T)^T @ V_xi^T (see choice.winograd_by_input)
+            for xi in range(16):
+                gemm(True, True, c_out, count, c_in, 1, u + xi * c_out * c_in, c_out,
+                     V + xi * bv, c_in, 0, M + xi * bm, count)
+        elif gy == NULL and channels_inner:  # M_xi = U_xi @ V_xi^T
             for xi in range(16):
                 gemm(False, True, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                      V + xi * bv, c_in, 0, M + xi * bm, count)
@@ -260,6 +266,7 @@ cdef struct _Job:
     const void *gy     # weight gradient: the output gradient (NULL: the forward)
     Py_ssize_t c_in, c_out, tile_rows
     bint channels_inner  # forward: the transformed input channels innermost
+    bint by_input        # forward: u holds U_xi^T (with channels_inner)
     const Geometry *g
 
 
@@ -272,23 +279,24 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     if j.gy == NULL:
         _images(x, <const floating *> j.u, <const floating *> j.bias, NULL,
                 out + n * j.c_out * j.g.L, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
-                j.channels_inner)
+                j.channels_inner, j.by_input)
     else:
         _images(x, NULL, NULL, <const floating *> j.gy + n * j.c_out * j.g.L,
                 out + item * 16 * j.c_out * j.c_in, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
-                False)
+                False, False)
 
 
 cdef void _run(const floating *x, const floating *u, const floating *bias, const floating *gy,
                floating *out, floating[:, ::1] work, const Geometry *g, Py_ssize_t N,
                Py_ssize_t c_in, Py_ssize_t c_out, Py_ssize_t tile_rows, Py_ssize_t images,
-               Py_ssize_t n_chunks, int n_threads, bint channels_inner=False) noexcept:
+               Py_ssize_t n_chunks, int n_threads, bint channels_inner=False,
+               bint by_input=False) noexcept:
     """The forward (gy NULL; out = y) or the weight gradient (out = grad_u, n_chunks > 0 of them)
     on the pool: ``images`` images or one chunk a work item."""
     cdef _Job j
     j.x, j.u, j.bias, j.gy = x, u, bias, gy
     j.c_in, j.c_out, j.tile_rows, j.g = c_in, c_out, tile_rows, g
-    j.channels_inner = channels_inner
+    j.channels_inner, j.by_input = channels_inner, by_input
     with nogil:
         run_images(_step[float], _step[double], floating is double, &j, out, &work[0, 0],
                    work.shape[1], N, images, n_chunks, n_threads)
@@ -312,16 +320,19 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
     return 0
 
 
-cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N,
-                         Py_ssize_t n0) noexcept nogil:
-    """u[:, n0:n0 + 128] of transform_weights, through a buffer: the 16 rows of u lie a power of
-    two apart for many channel counts, on one cache set."""
-    cdef Py_ssize_t nb = min(128, N - n0), n, i
+cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N, Py_ssize_t c_in,
+                         Py_ssize_t q0) noexcept nogil:
+    """Columns q0 to q0 + 127 of transform_weights, through a buffer: the 16 rows of u lie a
+    power of two apart for many channel counts, on one cache set. (Column by column, reading
+    each column's kernel wherever it lies: scattering the columns of kernels taken in order cost
+    1.6 times the whole forward of 8x256x14x14 by 256x256x3x3.)"""
+    cdef Py_ssize_t nb = min(128, N - q0), n, i, q, c_out = N // c_in
     cdef floating t[4][3]
     cdef floating buf[16][128]
     cdef const floating *k
     for n in range(nb):
-        k = w + (n0 + n) * 9
+        q = q0 + n  # column c * C_out + o holds kernel o * c_in + c
+        k = w + (q % c_out * c_in + q // c_out) * 9
         for i in range(3):  # t = G w (4x3), column by column
             t[0][i] = k[i]
             t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
@@ -333,13 +344,13 @@ cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N,
             buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
             buf[4 * i + 3][n] = t[i][2]
     for i in range(16):
-        memcpy(u + i * N + n0, buf[i], nb * sizeof(floating))
+        memcpy(u + i * N + q0, buf[i], nb * sizeof(floating))
 
 
 cdef struct _Weights:
     const void *w
     void *u
-    Py_ssize_t N
+    Py_ssize_t N, c_in
     bint is_double
 
 
@@ -348,22 +359,28 @@ cdef void _weights_batch(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexc
     cdef Py_ssize_t b
     for b in range(lo, hi):
         if j.is_double:
-            _weights_block(<const double *> j.w, <double *> j.u, j.N, 128 * b)
+            _weights_block(<const double *> j.w, <double *> j.u, j.N, j.c_in, 128 * b)
         else:
-            _weights_block(<const float *> j.w, <float *> j.u, j.N, 128 * b)
+            _weights_block(<const float *> j.w, <float *> j.u, j.N, j.c_in, 128 * b)
 
 
-def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, int n_threads):
+def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, Py_ssize_t c_in,
+                      int n_threads):
     """u[xi, n] = (G w[n] G^T) flattened over its 4x4 entries xi, for the 3x3 kernels w[n] (n,
     9): the rows of G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]] applied to
     each column of w[n], then to each row of the result (a few adds per entry, where a GEMM with
-    kron(G, G) has a depth of 9), in blocks of 128 kernels on ``n_threads`` threads."""
+    kron(G, G) has a depth of 9), in blocks of 128 kernels on ``n_threads`` threads. With
+    ``c_in`` > 1 the N kernels are C_out x c_in (n = o * c_in + c) and go to the columns of
+    (C_in, C_out) instead: u[xi, c * C_out + o] (the layout the channels-innermost forward
+    reads)."""
     cdef _Weights j
     if w.shape[1] != 9 or u.shape[0] != 16 or u.shape[1] != w.shape[0]:
         raise ValueError("transform_weights: w must be (N, 9) and u (16, N)")
+    if c_in < 1 or w.shape[0] % c_in:
+        raise ValueError("transform_weights: c_in must be positive and divide N")
     if w.shape[0] == 0:
         return
-    j.w, j.u, j.N, j.is_double = &w[0, 0], &u[0, 0], w.shape[0], floating is double
+    j.w, j.u, j.N, j.c_in, j.is_double = &w[0, 0], &u[0, 0], w.shape[0], c_in, floating is double
     with nogil:
         run_batches(_weights_batch, &j, (j.N + 127) // 128, 1, n_threads)
 
@@ -371,25 +388,29 @@ def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, int n_thread
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
                      const floating[::1] bias, floating[:, :, ::1] y,
                      const long long[:, ::1] geometry, Py_ssize_t tile_rows, Py_ssize_t images,
-                     bint channels_inner, floating[:, ::1] work, int n_threads):
+                     bint channels_inner, bint by_input, floating[:, ::1] work,
+                     int n_threads):
     """y = the 3x3, stride-1 convolution of x by Winograd F(2x2, 3x3); ``u`` (16, C_out, C_in) the
     transformed weights G w G^T. Every work item is ``images`` images (then ``tile_rows`` must
     cover an image: all their tiles in one step) or one image in steps of ``tile_rows`` rows of
     tiles; ``work`` (n_threads, 16 * (C_in + C_out) * images * tile_rows * tw +
     32 * WINOGRAD_SKEW + 8 * tw + 8), tw = ceil(W_out / 2). With ``channels_inner`` (whole
     images a step: ``tile_rows`` covers an image) the input is transformed channels innermost,
-    ``work`` then (H * W + 1) * C_in values longer."""
+    ``work`` then (H * W + 1) * C_in values longer, and with ``by_input`` too ``u`` is laid out
+    (16, C_in, C_out) (``transform_weights`` with c_in)."""
     cdef Geometry g = read_geometry(geometry)
+    cdef Py_ssize_t c_out = y.shape[1]
     _check("forward_winograd", &g, x.shape[2] == g.plane and u.shape[0] == 16
-           and u.shape[2] == x.shape[1] and y.shape[0] == x.shape[0] and y.shape[1] == u.shape[1]
-           and y.shape[2] == g.L, x.shape[1], u.shape[1], tile_rows, images, work.shape[0],
+           and (channels_inner or not by_input) and u.shape[1 if by_input else 2] == x.shape[1]
+           and u.shape[2 if by_input else 1] == c_out and y.shape[0] == x.shape[0]
+           and y.shape[2] == g.L, x.shape[1], c_out, tile_rows, images, work.shape[0],
            work.shape[1], n_threads, channels_inner)
-    if bias.shape[0] not in (0, u.shape[1]):
+    if bias.shape[0] not in (0, c_out):
         raise ValueError("forward_winograd: bias must be empty or hold one value per output "
                          "channel")
     _run(&x[0, 0, 0], &u[0, 0, 0], &bias[0] if bias.shape[0] > 0 else NULL, NULL, &y[0, 0, 0],
-         work, &g, x.shape[0], x.shape[1], u.shape[1], tile_rows, images, 0, n_threads,
-         channels_inner)
+         work, &g, x.shape[0], x.shape[1], c_out, tile_rows, images, 0, n_threads,
+         channels_inner, by_input)
 
 
 def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,

@@ -9,8 +9,8 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
-from convcore.functional._conv import (by_shallow, by_smallmaps, by_winograd, choice, dispatch,
-                                       kernels, plan as plan_module, scratch)
+from convcore.functional._conv import (by_shallow, by_shifted, by_smallmaps, by_winograd, choice,
+                                       dispatch, kernels, plan as plan_module, scratch)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")
@@ -436,18 +436,23 @@ class TestWinograd:
     ]
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    @pytest.mark.parametrize("n", [1, 127, 128, 300])  # within, at and across the 128-kernel blocks
-    def test_weight_transform(self, dtype, n):
+    @pytest.mark.parametrize("n, c_in", [  # within, at and across the 128-kernel blocks
+        (1, 1), (127, 1), (128, 1), (300, 1),
+        (300, 3), (300, 100), (256, 128), (7, 7)])  # columns (C_in, C_out): 100 x 3, 128 x 2, ...
+    def test_weight_transform(self, dtype, n, c_in):
         """transform_weights against G w G^T in float64, G the F(2x2, 3x3) weight transform, on
-        1 and 2 threads."""
+        1 and 2 threads; with c_in > 1 the kernels (o, c) in the columns c * C_out + o."""
         w = rng.standard_normal((n, 3, 3))
         g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-        expected = np.einsum("ri,nij,sj->rsn", g, w, g).reshape(16, n)
+        expected = np.einsum("ri,nij,sj->rsn", g, w, g).reshape(16, n // c_in, c_in)
+        expected = expected.transpose(0, 2, 1).reshape(16, n)
         tol = 1e-6 if dtype == np.float32 else 1e-15
         for threads in (1, 2):
             u = np.full((16, n), np.nan, dtype)
-            _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u, threads)
+            _winograd.transform_weights(w.astype(dtype).reshape(n, 9), u, c_in, threads)
             np.testing.assert_allclose(u, expected, rtol=tol, atol=tol)
+        with pytest.raises(ValueError, match="c_in must be positive and divide N"):
+            _winograd.transform_weights(w.reshape(n, 9), np.zeros((16, n)), n + 1, 1)
 
     @pytest.mark.parametrize("case", CASES)
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -530,11 +535,13 @@ class TestWinograd:
         (4, 17, 16, (16, 16), ((0, 2), (1, 0))),  # 8 tiles a row (the most), asymmetric padding
     ])
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    def test_channels_innermost_input_transform(self, case, dtype, monkeypatch):
+    @pytest.mark.parametrize("small_gemm", [0, choice.SMALL_GEMM])  # by U_xi, by U_xi^T
+    def test_channels_innermost_input_transform(self, case, dtype, small_gemm, monkeypatch):
         # whole small images a step transform their input a vector of channels at a time: the
         # reference's values, the same bits on 1 and 2 threads, and the tile-row transform's
-        # values (not its bits: the two layouts multiply by different GEMMs, U V^T against U V,
-        # and OpenBLAS's AVX-512 small-matrix kernels sum those over C_in in different orders)
+        # values (not its bits: the two layouts multiply by different GEMMs, (U^T)^T V^T against
+        # U V, and OpenBLAS's AVX-512 small-matrix kernels sum those over C_in in different
+        # orders)
         n, c_in, c_out, spatial, p = case
         x = rng.standard_normal((n, c_in) + spatial)
         w = rng.standard_normal((c_out, c_in, 3, 3))
@@ -546,8 +553,9 @@ class TestWinograd:
         calls = []
         kernel = _winograd.forward_winograd
         monkeypatch.setattr(kernels.winograd, "forward_winograd",
-                            lambda *args: calls.append(args[7]) or kernel(*args), raising=False)
+                            lambda *args: calls.append(args[7:9]) or kernel(*args), raising=False)
         monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "SMALL_GEMM", small_gemm)
         results = []
         try:
             for threads, inner in ((1, 8), (2, 8), (1, 0)):
@@ -557,7 +565,8 @@ class TestWinograd:
                                         padding=p))
         finally:
             convcore.set_num_threads(None)
-        assert calls == [True, True, False]
+        by_input = small_gemm > 0
+        assert calls == [(True, by_input), (True, by_input), (False, False)]
         tol = 2e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(results[0], window_conv(x, w, b, _pads(p, 2)), rtol=tol,
                                    atol=tol)
@@ -634,21 +643,32 @@ class TestWinograd:
         strided = plan_module.Plan(x, w, 2, 1, 1, 1, 2)
         with pytest.raises(ValueError, match="forward_winograd: the geometry is not a 3x3"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, strided.geometry,
-                                     1, 1, False, work, 1)
+                                     1, 1, False, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                     False, work[:, :100].copy(), 1)
+                                     False, False, work[:, :100].copy(), 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # several images per step need steps that cover an image (3 rows of tiles here)
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 2,
-                                     False, work, 1)
+                                     False, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
             # so does the transform with channels innermost, and it needs room for an image
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(0), y, c.geometry, 1, 1,
-                                       True, work, 1)
+                                       True, False, work, 1)
         with pytest.raises(ValueError, match="forward_winograd: bias must be empty or hold one"):
             _winograd.forward_winograd(x.reshape(1, 16, 36), u, np.zeros(3), y, c.geometry, 1, 1,
-                                     False, work, 1)
+                                     False, False, work, 1)
+        # by input channel, the transformed weights are (16, C_in, C_out): 16 -> 8 here, and
+        # only with the input transformed channels innermost
+        y8 = np.zeros((1, 8, 36))
+        _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 16, 8)), np.zeros(0), y8,
+                                   c.geometry, 3, 1, True, True, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 8, 16)), np.zeros(0),
+                                       y8, c.geometry, 3, 1, True, True, work, 1)
+        with pytest.raises(ValueError, match="forward_winograd: array shapes do not match"):
+            _winograd.forward_winograd(x.reshape(1, 16, 36), np.zeros((16, 16, 8)), np.zeros(0),
+                                       y8, c.geometry, 3, 1, False, True, work, 1)
         gu = np.zeros((1, 16, 16, 16))
         with pytest.raises(ValueError, match="backward_weight_winograd: the geometry is not"):
             _winograd.backward_weight_winograd(y, x.reshape(1, 16, 36), gu, strided.geometry, 1,
@@ -1344,6 +1364,11 @@ class TestShifted:
         (2, 4, 16, 3, (5, 4), 3, (2, 1), 1, 1),  # strided along H only: runs along W
         (2, 4, 17, 4, (6, 5), 3, 1, 0, (2, 1)),  # dilated, no padding
         (2, 4, 16, 4, (4, 4), 1, 2, 0, 1),  # a strided 1x1 shortcut
+        # strided, the input laid out by phase: ResNet's stride-2 layer of its second stage,
+        # a stride of 3 over maps not a multiple of it (short phases), 3-D
+        (2, 4, 16, 5, (8, 8), 3, 2, 1, 1),
+        (2, 4, 16, 3, (7, 5), 3, 3, 1, 1),
+        (3, 4, 16, 3, (3, 4, 5), 3, 2, 1, 1),
         # outer taps that meet only padding (their weight gradient all zeros); 12 images in 4
         # chunks of 2 steps each (a chunk's first step writes, the next adds)
         (2, 12, 16, 3, (2, 2), 5, 1, 2, 1),
@@ -1389,7 +1414,8 @@ class TestShifted:
         ((32, 128, 4, 4), (256, 128, 1, 1), 2, 0, 1, 16),  # its strided shortcut
         ((12, 64, 4, 4), (64, 64, 3, 3), 1, 1, 1, 6),  # half the batch a step
         ((32, 64, 8, 8), (64, 64, 3, 3), 1, 1, 1, 0),  # 64 positions: Winograd
-        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 0),  # strided, 16 positions: im2col
+        ((32, 64, 8, 8), (128, 64, 3, 3), 2, 1, 1, 16),  # strided, by phase: 16 positions
+        ((32, 64, 8, 8), (128, 64, 1, 1), 2, 0, 1, 0),  # 1x1 reads a quarter: im2col
         ((32, 256, 2, 2), (512, 256, 3, 3), 2, 1, 1, 0),  # one position: the dense matrix
         ((32, 128, 4, 4), (128, 128, 1, 1), 1, 0, 1, 0),  # 1x1: the input is the GEMM's operand
         ((32, 8, 4, 4), (64, 8, 3, 3), 1, 1, 1, 0),  # few input channels
@@ -1410,6 +1436,70 @@ class TestShifted:
         b = rng.standard_normal(64).astype(np.float32)
         gy = rng.standard_normal((32, 64, 4, 4)).astype(np.float32)
         _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=1)
+
+    @pytest.mark.parametrize("spatial, stride", [((7, 5), 3), ((5, 3), 1)])
+    def test_layout_in_blocks_and_left_over(self, spatial, stride, monkeypatch):
+        # steps of 6 images over maps of 35 and 15 positions: the batch-innermost copies move
+        # blocks of four images at four positions and the rest one by one (float32), both
+        # against the float64 formula, the same bits on 1 and 2 threads
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        monkeypatch.setattr(choice, "SHIFTED_IMAGES", 6)
+        x = rng.standard_normal((12, 16) + spatial)
+        w = rng.standard_normal((5, 16, 3, 3))
+        b = rng.standard_normal(5)
+        assert choice.shifted_images(plan_module.Plan(x, w, stride, 1, 1, 1, 2)) == 6
+        ref = reference_conv(x, w, b, (stride,) * 2, _pads(1, 2), (1, 1), 1)
+        gy = rng.standard_normal(ref.shape)
+        grads = reference_conv_grads(x, w, gy, (stride,) * 2, _pads(1, 2), (1, 1))
+        x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
+        outs = _on_one_and_two_threads(
+            lambda: (F.conv2d(x32, w32, b32, stride, 1),)
+            + F.conv2d_backward(gy32, x32, w32, stride, 1)[:2])
+        for one, two, exact in zip(*outs, (ref,) + grads):
+            np.testing.assert_array_equal(one, two)
+            np.testing.assert_allclose(one, exact, rtol=1e-4, atol=1e-4 * np.abs(exact).max())
+
+    @pytest.mark.parametrize("x_shape, w_shape, stride, by_winograd_forward", [
+        ((32, 128, 4, 4), (128, 128, 3, 3), 1, True),  # ResNet's second stage on 32x32 images
+        ((8, 64, 4, 4), (96, 64, 3, 3), 1, True),
+        ((32, 32, 4, 4), (64, 32, 3, 3), 1, False),  # few input channels
+        ((32, 256, 4, 4), (256, 256, 3, 3), 1, False),  # GEMMs too large for U_xi^T
+        ((32, 128, 4, 4), (128, 128, 3, 3), 2, False),  # strided: not Winograd's
+    ])
+    def test_forward_by_winograd_where_faster(self, x_shape, w_shape, stride,
+                                              by_winograd_forward, monkeypatch):
+        # maps both engines take: the forward by Winograd where its GEMMs are small, against
+        # PyTorch in float32 and the same bits on 1 and 2 threads; the gradients stay shifted
+        torch = pytest.importorskip("torch")
+        engines = []
+        for name, module in (("winograd", by_winograd), ("shifted", by_shifted)):
+            fn = module.forward
+            monkeypatch.setattr(module, "forward",
+                                lambda *a, fn=fn, name=name: engines.append(name) or fn(*a))
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        assert choice.shifted_images(plan_module.Plan(x, w, stride, 1, 1, 1, 2))
+        assert choice.winograd_over_shifted(
+            plan_module.Plan(x, w, stride, 1, 1, 1, 2)) is by_winograd_forward
+        one, two = _on_one_and_two_threads(lambda: F.conv2d(x, w, b, stride, 1))
+        np.testing.assert_array_equal(one, two)
+        assert engines == ["winograd" if by_winograd_forward else "shifted"] * 2
+        theirs = torch.nn.functional.conv2d(*map(torch.from_numpy, (x, w, b)), stride=stride,
+                                            padding=1).numpy()
+        np.testing.assert_allclose(one, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+
+    def test_strided_against_torch_in_float32(self, monkeypatch):
+        # ResNet's 64 -> 128 stride-2 layer on 8x8 maps (the input laid out by phase)
+        torch = pytest.importorskip("torch")
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((32, 64, 8, 8)).astype(np.float32)
+        w = rng.standard_normal((128, 64, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(128).astype(np.float32)
+        gy = rng.standard_normal((32, 128, 4, 4)).astype(np.float32)
+        assert choice.shifted_images(plan_module.Plan(x, w, 2, 1, 1, 1, 2)) == 16
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, stride=2, padding=1)
 
     @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
     def test_gradients_are_new_arrays(self, kernel, stride):

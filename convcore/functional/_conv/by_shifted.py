@@ -10,8 +10,11 @@ from .plan import flat
 
 
 def _per_thread(c, images):
-    """The scratch of one thread: `images` images of input and of output, batch innermost."""
-    size = (c.x.shape[1] * c.geometry[0].prod() + c.weight.shape[0] * c.geometry[1].prod()) * images
+    """The scratch of one thread: `images` images of input and of output, batch innermost (the
+    input by phase with a stride: ceil(n / stride) * stride places along each axis)."""
+    n_in, stride = c.geometry[0], c.geometry[3]
+    places = (-(-n_in // stride) * stride).prod()
+    size = (c.x.shape[1] * places + c.weight.shape[0] * c.geometry[1].prod()) * images
     return lambda t: (scratch.empty("shifted", (t, int(size)), c.dtype),)
 
 

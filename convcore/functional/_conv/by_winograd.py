@@ -15,14 +15,15 @@ _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 _GG = np.kron(_G, _G)
 
 
-def _weights(weight):
+def _weights(weight, by_input=False):
     """U[xi, o, c] = (G w[o, c] G^T) flattened over its 4x4 entries xi, in the weight's dtype, by
     a direct kernel (one thread: 64 -> 64 channels 13 us, 512 -> 512 2.3 ms, against 58 us and
-    4.3 ms for the GEMM with kron(G, G) of depth 9 it replaced)."""
+    4.3 ms for the GEMM with kron(G, G) of depth 9 it replaced); U[xi, c, o] with `by_input`."""
     c_out, c_in = weight.shape[:2]
-    u = scratch.empty("winograd_weights", (16, c_out, c_in), weight.dtype)
+    shape = (16, c_in, c_out) if by_input else (16, c_out, c_in)
+    u = scratch.empty("winograd_weights", shape, weight.dtype)
     kernels.winograd.transform_weights(np.ascontiguousarray(weight).reshape(c_out * c_in, 9),
-                                       u.reshape(16, c_out * c_in),
+                                       u.reshape(16, c_out * c_in), c_in if by_input else 1,
                                        threads_for(c_out * c_in * 64, choice.GRAIN))
     return u
 
@@ -54,10 +55,11 @@ def forward(c, bias, images):
     y = np.empty(c.out_shape, dtype=c.dtype)
     tile_rows, work = _image_steps(c, images, choice.winograd_forward_tiles(c))
     inner = choice.winograd_channels_inner(c, tile_rows)
+    by_input = choice.winograd_by_input(c, tile_rows, images)
     if inner:  # an image laid out channels innermost and a row of zeros
         work += (math.prod(c.x.shape[2:]) + 1) * c.x.shape[1]
-    c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight), bias, flat(y),
-          c.geometry, tile_rows, images, inner, images=images,
+    c.run(kernels.winograd.forward_winograd, flat(c.x), _weights(c.weight, by_input), bias,
+          flat(y), c.geometry, tile_rows, images, inner, by_input, images=images,
           per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
     return y
 

@@ -126,12 +126,23 @@ MIN_CHANNELS_BY_CONV = 16
 # tiles per image. Measured (ms, one thread, forward / weight gradient, batch 32, 3x3 'same'):
 # 32x32x4x4 by 64x32x3x3 0.18/0.23 against 0.47/0.64 by Winograd and 0.34/0.51 by im2col;
 # 32x128x4x4 by 128x128x3x3 1.24/1.61 against 1.41/1.82; on 8x8 maps (32x64x8x8 by 64x64x3x3)
-# 1.57/1.84 against 1.36/1.72 by Winograd. With a stride along W every output position is a GEMM
-# of its own, as wide as the step's images: up to 4 positions that pays (32x128x4x4 by 256x128x3x3
-# stride 2, forward 0.75 against 0.94 by im2col; 32x128x4x4 by 256x128x1x1 stride 2, 0.19 against
-# 0.28), on 16 it does not (32x64x8x8 by 128x64x3x3 stride 2: 1.17 against 1.00).
+# 1.57/1.84 against 1.36/1.72 by Winograd. With a stride the input is laid out by phase, so a
+# tap's runs are as long as with stride 1 (ms, one thread, forward / both gradients, against
+# im2col: 32x64x8x8 by 128x64x3x3 stride 2 0.89/2.03 against 0.97/2.12); but where the kernel is
+# narrower than the stride (a strided 1x1 shortcut) the taps read a fraction of the input that the
+# layout copies whole: up to 4 positions that still pays (32x128x4x4 by 256x128x1x1 stride 2,
+# 0.19 against 0.28), on 16 it does not (32x64x8x8 by 128x64x1x1 stride 2: 0.175 against 0.150;
+# 32x128x8x8 by 256x128x1x1 0.65 against 0.43).
 SHIFTED_MAX_POSITIONS = 16
-SHIFTED_MAX_POSITIONS_STRIDED = 4
+SHIFTED_MAX_POSITIONS_SKIPPING = 4
+# Input channels from which a stride-1 forward that shifted GEMMs could run goes by Winograd
+# instead where the Winograd GEMMs are small enough to multiply by U_xi^T (winograd_by_input): on
+# 4x4 maps its 4 tiles need 64 multiplications per channel pair where the shifted GEMMs need 100
+# (ms of CPU time, one thread, busy machine, batch 32, 3x3 'same', shifted against Winograd):
+# 128 -> 128 channels 1.16 against 0.97, 96 -> 96 0.82 against 0.72, 160 -> 160 2.54 against
+# 2.07, 112 -> 224 2.07 against 1.75, 64 -> 64 0.33 against 0.30; but 32 -> 64 0.25 against 0.29,
+# and 256 -> 256 (GEMMs too large for U_xi^T) 5.9 against 7.1. The gradients stay shifted.
+WINOGRAD_OVER_SHIFTED_CHANNELS = 64
 # Input positions per image at most: a step lays out the whole input maps of its images (a large
 # stride over a large map would lay out much that no tap reads).
 SHIFTED_MAX_INPUT = 64
@@ -179,7 +190,8 @@ def shifted_images(c):
     """Images per step when `c` runs by shifted GEMMs (see SHIFTED_MAX_POSITIONS), else 0:
     ungrouped, many input channels, small input and output maps, not a 1x1 convolution that reads
     its input in place."""
-    most = SHIFTED_MAX_POSITIONS_STRIDED if c.stride[-1] > 1 else SHIFTED_MAX_POSITIONS
+    skips = any(s > (k - 1) * d + 1 for s, k, d in zip(c.stride, c.weight.shape[2:], c.dilation))
+    most = SHIFTED_MAX_POSITIONS_SKIPPING if skips else SHIFTED_MAX_POSITIONS
     if (c.groups != 1 or c.weight.shape[1] < SHIFTED_MIN_CHANNELS
             or not 2 <= math.prod(c.out_spatial) <= most
             or math.prod(c.x.shape[2:]) > SHIFTED_MAX_INPUT):
@@ -297,6 +309,29 @@ def winograd_channels_inner(c, tile_rows):
     WINOGRAD_CHANNELS_INNER_TILES tiles to a row."""
     return (tile_rows >= (c.out_spatial[0] + 1) // 2
             and (c.out_spatial[1] + 1) // 2 <= WINOGRAD_CHANNELS_INNER_TILES)
+
+
+def winograd_by_input(c, tile_rows, images):
+    """Whether the channels-innermost Winograd forward of `c` (steps of `images` images of
+    `tile_rows` rows of tiles) multiplies by its transformed weights laid out input channel
+    first, U_xi^T (C_in, C_out): its 16 GEMMs then take both operands transposed, which
+    OpenBLAS's small-matrix kernels (see SMALL_GEMM) run faster than the A^T B product with U_xi,
+    and its packed kernels slower (CPU time, one thread, forward, U_xi^T against U_xi:
+    32x64x8x8 by 64x64x3x3, GEMMs of 64 x 32 tiles x 64, 1.01 against 1.36 ms; 32x32x8x8 0.37
+    against 0.51; 16x128x8x8 by 128x128x3x3, 48 tiles, 1.80 against 2.28; 32x64x16x16, 64
+    tiles, 3.77 against 4.76; but 8x256x14x14 by 256x256x3x3, 49 tiles, 19.8 against 13.4)."""
+    tiles = images * tile_rows * ((c.out_spatial[1] + 1) // 2)
+    return winograd_channels_inner(c, tile_rows) and (
+        tiles * c.weight.shape[0] * c.weight.shape[1] <= SMALL_GEMM)
+
+
+def winograd_over_shifted(c):
+    """Whether the forward of `c`, which shifted GEMMs could run, runs by Winograd (see
+    WINOGRAD_OVER_SHIFTED_CHANNELS): whole small images a step, enough input channels, GEMMs
+    small enough for U_xi^T."""
+    images = winograd_forward_images(c)
+    return (images > 1 and c.weight.shape[1] >= WINOGRAD_OVER_SHIFTED_CHANNELS
+            and winograd_by_input(c, (c.out_spatial[0] + 1) // 2, images))
 
 
 def even_steps(batch, images):

@@ -1,8 +1,8 @@
 """Which engine computes the forward pass and each gradient of a checked convolution (a
 :class:`~.plan.Plan`), by the rules of ``choice``: shifted GEMMs over small maps between many
-channels, the dense matrix of maps smaller than the kernel, the direct
-depthwise kernels, the direct kernels of shallow first layers, Winograd, else im2col. Kernel taps
-that meet only zero padding are left out first (``plan.trim_taps``)."""
+channels (the forward by Winograd where that is faster), the dense matrix of maps smaller than
+the kernel, the direct depthwise kernels, the direct kernels of shallow first layers, Winograd,
+else im2col. Kernel taps that meet only zero padding are left out first (``plan.trim_taps``)."""
 import numpy as np
 
 from . import by_depthwise, by_im2col, by_shallow, by_shifted, by_smallmaps, by_winograd, choice
@@ -12,7 +12,7 @@ from .plan import Plan, flat, trim_taps
 def forward(c, bias):
     """Run the forward pass of the checked arguments `c`; `bias` (C_out,) or empty."""
     images = choice.shifted_images(c)
-    if images:
+    if images and not (choice.winograd_over_shifted(c) and trim_taps(c) is c):
         return by_shifted.forward(c, bias, images)
     if choice.one_position(c):
         return by_smallmaps.forward_one_position(c, bias)
