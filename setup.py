@@ -50,7 +50,9 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             "pooling": {"avx2": ["-mavx2", "-ffp-contract=off"],
                         "avx512f": ["-mavx512f", "-ffp-contract=off"]},
             "activations": {"avx2": ["-mavx2", "-ffp-contract=off"],
-                            "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
+                            "avx512f": ["-mavx512f", "-ffp-contract=off"]},
+            "channels": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                         "avx512f": ["-mavx512f", "-ffp-contract=off"]}}
 
 # Flags of one module in every build (GCC/Clang). activations: its tanh (src/c/tanh.h) selects
 # between computed values, which GCC vectorises only when no floating-point exception must be kept

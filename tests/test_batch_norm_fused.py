@@ -7,10 +7,12 @@ import pytest
 
 import convcore.functional as F
 from convcore import nn
-from convcore._kernels import channels as _channels
+from convcore._cpu import load
 from convcore.models.resnet import BasicBlock
 from convcore.nn.fold import ConvNorm
 from gradcheck import numerical_grad
+
+_channels = load("channels")  # the build batch_norm runs on this CPU
 
 rng = np.random.default_rng(16)
 
@@ -443,3 +445,30 @@ def test_folding_needs_plain_layers_with_running_statistics():
     x = rng.standard_normal((2, 64, 1, 1)).astype(np.float32)
     np.testing.assert_array_equal(model(x), bn.forward(conv.forward(x)))
     assert model._steps[0][0]._folded_input is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_build_of_the_channel_kernels_gives_the_same_bits(dtype):
+    """The baseline, AVX2 and AVX-512 builds (those this CPU runs) of the statistics, the affine
+    map with a residual and a ReLU, and the gradient behind the ReLU: the same bits, on small
+    planes (the loops per image) and large ones (the loops per channel), NaN included."""
+    from convcore import _cpu
+    results = {}
+    for shape in ((4, 6, 1), (3, 5, 16), (2, 3, 37)):
+        x, r, g = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+        x[0, 1, 0] = np.nan
+        c = shape[1]
+        scale, shift = (rng.standard_normal(c).astype(dtype) for _ in range(2))
+        for module in _cpu.builds("channels"):
+            mean, var = np.empty(c, dtype), np.empty(c, dtype)
+            y, gm, gx = (np.empty_like(x) for _ in range(3))
+            sums = np.empty((2, c), dtype)
+            module.batch_stats(x, mean, var, 2)
+            module.affine_add(x, scale, shift, r, y, True, 2)
+            module.batch_norm_relu_backward(g, y, x, mean, np.abs(scale), scale, gm, gx, sums,
+                                            True, 2)
+            results.setdefault(shape, []).append(
+                (module.__name__, b"".join(a.tobytes() for a in (mean, var, y, gm, gx, sums))))
+    for shape, found in results.items():
+        for name, data in found[1:]:
+            assert data == found[0][1], (shape, name)

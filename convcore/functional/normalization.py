@@ -9,8 +9,10 @@ and apply a ReLU (a ResNet block's ``relu(bn(x) + shortcut)``) on the way.
 """
 import numpy as np
 
-from .._kernels import channels as _channels
+from .._cpu import load
 from .._threads import threads_for
+
+_channels = load("channels")  # the widest build this CPU may run (the same bits in each)
 
 __all__ = ["batch_norm", "batch_norm_backward"]
 
