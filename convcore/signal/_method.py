@@ -39,6 +39,11 @@ from ._tiles import tile_shape, usable as tiles_usable
 # (f4 / f8 re-measured with the kernel of 11x11 to 21x21 filters of a 1024x1024 image, where the
 # choice against the tiled FFT is made: 3.6-3.9e-11 and 5.0-6.5e-11)
 DIRECT = {"f4": 3.8e-11, "f8": 5.5e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
+# float32 2-D kernels of 7..64 rows and >= 7 columns at stride 1 run src/direct.pyx's block
+# kernel (BLOCK_MIN_K, BLOCK_MAX_K; 4 output rows in registers): 2.4-3.0e-11 from 11x11 to 21x21
+# (the other float32 passes 3.4-4.7e-11). One thread, float32 1024x1024 'same': direct 6.8-7.7 ms
+# against tiles 9.2-10.5 at 15x15, even at 19x19
+DIRECT_BLOCK_F4 = 2.7e-11
 FFT = {"f4": 1.8e-10, "f8": 3.3e-10}
 FFT_1D = 6.0e-10         # one long 1-D transform, in place in a convolution (no thread speed-up)
 OA_SETUP = 3.0e-4        # overlap-add: padding, block reshapes and the overlap sums
@@ -66,10 +71,17 @@ def _threads(work, threads):
     return 1.0 + (threads - 1) * min(1.0, work / 2e6) * 0.9
 
 
+def _blocked(plan):
+    """True when the direct kernel runs `plan` by its 4-row blocks (float32 rate DIRECT_BLOCK_F4)."""
+    return (plan.result == np.float32 and plan.w.ndim == 2 and 7 <= plan.w.shape[0] <= 64
+            and plan.w.shape[1] >= 7 and tuple(plan.stride) == (1, 1))
+
+
 def direct_cost(plan, threads=None):
     work = plan.outputs * plan.taps
     threads = threads or get_num_threads()
-    return DIRECT_SETUP + DIRECT[_dtype_key(plan.result)] * work / _threads(work, threads)
+    per = DIRECT_BLOCK_F4 if _blocked(plan) else DIRECT[_dtype_key(plan.result)]
+    return DIRECT_SETUP + per * work / _threads(work, threads)
 
 
 def separable_cost(plan, threads=None):
