@@ -88,9 +88,15 @@ static void cc_work(unsigned long long gen, int tid) {
 /* A helper that has finished a job watches for the next one for CC_SPIN_SECONDS, yielding its
    core to any other thread that wants it, before it sleeps on the condition variable: kernels
    called one after another (the layers of a training step: about 150 jobs in a ResNet-18 step,
-   20 in a small CNN's) then find it awake instead of paying a wake-up (about 10-30 us each). */
+   20 in a small CNN's) then find it awake instead of paying a wake-up (10-30 us on a quiet
+   machine; 150-400 us, up to 1.2 ms, on a virtual machine after a pause). 1 ms, about as long
+   as libgomp's default spin: with 100 us, a helper woken late after a pause got less of the
+   job, finished first, was asleep again before the caller's next call, and woke late again, so
+   call after call ran on about one thread (32x3x32x32 by 64x3x7x7 stride 2, 16 calls after a
+   50 ms pause: 1.44-1.60 ms in 2 of 3 runs, 0.82 in the third; with 0.5-2 ms 0.78-1.04 in 9 of
+   9; back to back 0.87) */
 #ifndef CC_SPIN_SECONDS
-#define CC_SPIN_SECONDS 100e-6
+#define CC_SPIN_SECONDS 1e-3
 #endif
 static CC_THREAD_MAIN(cc_helper, arg) {
     int tid = (int)(intptr_t)arg;
