@@ -1426,16 +1426,20 @@ class TestShifted:
         c = plan_module.Plan(np.zeros(x_shape), np.zeros(w_shape), stride, padding, 1, groups, 2)
         assert choice.shifted_images(c) == images
 
-    def test_against_torch_in_float32(self, monkeypatch):
-        # the digits network's 32 -> 64 layer on 4x4 maps, forward and both gradients against
-        # PyTorch's autograd, the same bits on 1 and 2 threads
+    @pytest.mark.parametrize("c_in, c_out, side, stride", [
+        (32, 64, 4, 1),     # the digits network's 32 -> 64 layer on 4x4 maps
+        (64, 128, 8, 2),    # ResNet's 64 -> 128 stride-2 layer on 8x8 maps (laid out by phase)
+    ])
+    def test_against_torch_in_float32(self, monkeypatch, c_in, c_out, side, stride):
+        # forward and both gradients against PyTorch's autograd, the same bits on 1 and 2 threads
         torch = pytest.importorskip("torch")
         monkeypatch.setattr(choice, "GRAIN", 1)
-        x = rng.standard_normal((32, 32, 4, 4)).astype(np.float32)
-        w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
-        b = rng.standard_normal(64).astype(np.float32)
-        gy = rng.standard_normal((32, 64, 4, 4)).astype(np.float32)
-        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, padding=1)
+        x = rng.standard_normal((32, c_in, side, side)).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c_out).astype(np.float32)
+        gy = rng.standard_normal((32, c_out, side // stride, side // stride)).astype(np.float32)
+        assert choice.shifted_images(plan_module.Plan(x, w, stride, 1, 1, 1, 2)) == 16
+        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, stride=stride, padding=1)
 
     @pytest.mark.parametrize("spatial, stride", [((7, 5), 3), ((5, 3), 1)])
     def test_layout_in_blocks_and_left_over(self, spatial, stride, monkeypatch):
@@ -1490,16 +1494,6 @@ class TestShifted:
                                             padding=1).numpy()
         np.testing.assert_allclose(one, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
 
-    def test_strided_against_torch_in_float32(self, monkeypatch):
-        # ResNet's 64 -> 128 stride-2 layer on 8x8 maps (the input laid out by phase)
-        torch = pytest.importorskip("torch")
-        monkeypatch.setattr(choice, "GRAIN", 1)
-        x = rng.standard_normal((32, 64, 8, 8)).astype(np.float32)
-        w = rng.standard_normal((128, 64, 3, 3)).astype(np.float32)
-        b = rng.standard_normal(128).astype(np.float32)
-        gy = rng.standard_normal((32, 128, 4, 4)).astype(np.float32)
-        assert choice.shifted_images(plan_module.Plan(x, w, 2, 1, 1, 1, 2)) == 16
-        _against_torch_on_one_and_two_threads(torch, x, w, b, gy, stride=2, padding=1)
 
     @pytest.mark.parametrize("kernel, stride", [(1, 2), (3, 1)])
     def test_gradients_are_new_arrays(self, kernel, stride):
