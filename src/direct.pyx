@@ -66,6 +66,14 @@ def cpu_features():
     return ("AVX2",) if cc_use_avx2 else ()
 
 
+def runs_blocks(kernel_shape, step):
+    """Whether a 2-D float problem with this kernel shape and step runs its inner rows by the
+    4-row blocks (see _blocks): the cost model prices those apart."""
+    return bool(cc_use_avx2 and len(kernel_shape) == 2 and len(step) == 2
+                and BLOCK_MIN_K <= kernel_shape[0] <= BLOCK_MAX_K
+                and kernel_shape[1] >= BLOCK_MIN_K and step[0] == 1 and step[1] == 1)
+
+
 cdef inline void _flag_nan(const Geom* g, const modular* v, Py_ssize_t n) noexcept nogil:
     """Set g.nan_flag when one of v[0:n] is NaN (a compare per output of a row still in cache)."""
     if modular in floating or modular in complexing:

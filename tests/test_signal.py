@@ -502,6 +502,23 @@ class TestEngines:
         plan = self._plan(np.ones((1024, 1024)), rng.random((3, 3)))
         assert _method.choose(plan, "auto") == ("direct", None)
 
+    def test_block_rate_where_the_direct_kernel_runs_blocks(self):
+        # the cost model asks the kernel which plans run by its 4-row blocks (7..64 rows, >= 7
+        # columns, stride 1, AVX2) and prices only those float32 plans at DIRECT_BLOCK_F4
+        kernel = _method._direct_kernel
+        avx2 = "AVX2" in kernel.cpu_features()
+        for shape, step in [((7, 7), (1, 1)), ((64, 7), (1, 1)), ((11, 300), (1, 1))]:
+            assert kernel.runs_blocks(shape, step) is avx2
+        for shape, step in [((6, 7), (1, 1)), ((7, 6), (1, 1)), ((65, 7), (1, 1)),
+                            ((11, 11), (2, 1)), ((11,), (1,)), ((7, 7, 7), (1, 1, 1))]:
+            assert not kernel.runs_blocks(shape, step)
+        rng = np.random.default_rng(35)
+        for dtype, rate in [(np.float32, _method.DIRECT_BLOCK_F4 if avx2 else _method.DIRECT["f4"]),
+                            (np.float64, _method.DIRECT["f8"])]:
+            plan = self._plan(data((256, 256), dtype, rng), data((11, 11), dtype, rng))
+            expected = _method.DIRECT_SETUP + rate * plan.outputs * plan.taps
+            assert _method.direct_cost(plan, 1) == pytest.approx(expected)
+
     def test_tile_rows_every_row_once_and_errors_reach_the_caller(self):
         seen = []
         _Rows(50, lambda i, state: seen.append(i)).run(3)

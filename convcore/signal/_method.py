@@ -30,6 +30,7 @@ import math
 import numpy as np
 import scipy.fft as sp_fft
 
+from .._cpu import load
 from .._modes import MODE_CONSTANT
 from .._threads import get_num_threads
 from ._separable import separable_factors
@@ -39,11 +40,12 @@ from ._tiles import tile_shape, usable as tiles_usable
 # (f4 / f8 re-measured with the kernel of 11x11 to 21x21 filters of a 1024x1024 image, where the
 # choice against the tiled FFT is made: 3.6-3.9e-11 and 5.0-6.5e-11)
 DIRECT = {"f4": 3.8e-11, "f8": 5.5e-11, "c8": 2.0e-10, "c16": 3.8e-10, "int": 4.6e-11}
-# float32 2-D kernels of 7..64 rows and >= 7 columns at stride 1 run src/direct.pyx's block
-# kernel (BLOCK_MIN_K, BLOCK_MAX_K; 4 output rows in registers): 2.4-3.0e-11 from 11x11 to 21x21
+# float32 2-D kernels that src/direct.pyx runs by its blocks (runs_blocks: 7..64 rows, >= 7
+# columns, stride 1, AVX2; 4 output rows in registers): 2.4-3.0e-11 from 11x11 to 21x21
 # (the other float32 passes 3.4-4.7e-11). One thread, float32 1024x1024 'same': direct 6.8-7.7 ms
 # against tiles 9.2-10.5 at 15x15, even at 19x19
 DIRECT_BLOCK_F4 = 2.7e-11
+_direct_kernel = load("direct")
 FFT = {"f4": 1.8e-10, "f8": 3.3e-10}
 FFT_1D = 6.0e-10         # one long 1-D transform, in place in a convolution (no thread speed-up)
 OA_SETUP = 3.0e-4        # overlap-add: padding, block reshapes and the overlap sums
@@ -73,8 +75,7 @@ def _threads(work, threads):
 
 def _blocked(plan):
     """True when the direct kernel runs `plan` by its 4-row blocks (float32 rate DIRECT_BLOCK_F4)."""
-    return (plan.result == np.float32 and plan.w.ndim == 2 and 7 <= plan.w.shape[0] <= 64
-            and plan.w.shape[1] >= 7 and tuple(plan.stride) == (1, 1))
+    return plan.result == np.float32 and _direct_kernel.runs_blocks(plan.w.shape, plan.stride)
 
 
 def direct_cost(plan, threads=None):
