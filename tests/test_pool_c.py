@@ -52,6 +52,18 @@ def test_pool_on_posix_threads(tmp_path):
     _check_driver(_run([str(exe)], 120))
 
 
+def test_pool_helper_leaves_the_callers_cpu_on_linux(tmp_path):
+    # built as Python builds the kernels (_GNU_SOURCE, from Python.h): cc_move_off exists
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs Linux and 2 CPUs")
+    _need("cc")
+    exe = tmp_path / "pool_check_gnu"
+    _run(["cc", *FLAGS, "-D_GNU_SOURCE", "-o", str(exe), str(DRIVER), "-pthread"], 120)
+    out = _run([str(exe)], 120)
+    _check_driver(out)
+    assert " moved=1 " in out, out
+
+
 @pytest.fixture(scope="module")
 def wine_env(tmp_path_factory):
     """Wine's environment with a prefix of its own (created on first use, a few seconds)."""

@@ -1,6 +1,8 @@
 /* What the thread pool (cc_pool.h) needs from the operating system and the compiler, for POSIX
    threads and for Win32 threads: a lock (with a try-lock), a condition variable, detached
-   threads, a yield, a monotonic clock, the process id (to notice a fork), and 64-bit atomics.
+   threads, a yield, a monotonic clock, the process id (to notice a fork), and 64-bit atomics;
+   on Linux (with _GNU_SOURCE, which Python.h defines) also the CPU a thread runs on and a way
+   for a thread to move itself off one (cc_cpu, cc_move_off; elsewhere -1 and nothing).
 
    CC_THREADS is 1 where all of it exists: POSIX with GCC or Clang, and Windows (MinGW GCC, Clang
    or 64-bit MSVC); else 0 and the pool is not built. Atomics are GCC/Clang's __atomic builtins
@@ -119,5 +121,26 @@ static double cc_now(void) {
 
 #else
 #define CC_THREADS 0
+#endif
+
+#if CC_THREADS && defined(__linux__) && defined(_GNU_SOURCE)
+#include <sched.h>
+#define CC_CAN_MOVE 1
+#define cc_cpu() sched_getcpu()
+/* moves the calling thread to another CPU it may run on than `cpu`, and gives it back the CPUs
+   it had (which leaves it where it is now, until the scheduler next places it) */
+static void cc_move_off(int cpu) {
+    cpu_set_t had, away;
+    if (sched_getaffinity(0, sizeof had, &had) != 0 || !CPU_ISSET(cpu, &had)
+        || CPU_COUNT(&had) < 2)
+        return;
+    away = had;
+    CPU_CLR(cpu, &away);
+    if (sched_setaffinity(0, sizeof away, &away) == 0) sched_setaffinity(0, sizeof had, &had);
+}
+#else
+#define CC_CAN_MOVE 0
+#define cc_cpu() (-1)
+#define cc_move_off(cpu) ((void)(cpu))
 #endif
 #endif

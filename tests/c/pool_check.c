@@ -7,7 +7,8 @@
    1-4 threads and batch sizes from 1 to more than the job; jobs started from inside a batch
    (nested); callers on several threads at once; many jobs in a row, with the pool's races
    widened (delay below); that helper threads do take part; and the back-off after a late
-   helper, and its end. Prints "ok ..." and exits 0, or names each failure and exits 1. */
+   helper, and its end; and on Linux (built with _GNU_SOURCE) that a helper can move off a CPU.
+   Prints "ok ..." and exits 0, or names each failure and exits 1. */
 #define _POSIX_C_SOURCE 200809L /* pthreads, clock_gettime under -std=c11 */
 #define CC_POOL_WITHOUT_PYTHON
 #define CC_POOL_TEST_DELAY(tid) delay()
@@ -128,6 +129,26 @@ static void check_backoff(void) {
     }
 }
 
+/* cc_move_off: the thread runs on another CPU afterwards, and may use the same CPUs as before;
+   returns 1 when it was checked (Linux, built with _GNU_SOURCE, at least 2 CPUs allowed) */
+static int check_move_off(void) {
+#if CC_CAN_MOVE
+    cpu_set_t had, now;
+    if (sched_getaffinity(0, sizeof had, &had) != 0 || CPU_COUNT(&had) < 2) return 0;
+    int from = cc_cpu();
+    cc_move_off(from);
+    int to = cc_cpu();
+    if (to == from || sched_getaffinity(0, sizeof now, &now) != 0 || !CPU_EQUAL(&had, &now)) {
+        fprintf(stderr, "FAIL cc_move_off: CPU %d -> %d, affinity %s\n", from, to,
+                CPU_EQUAL(&had, &now) ? "kept" : "changed");
+        CC_INC(failures);
+    }
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /* a caller on a thread of its own: random jobs, then it counts itself finished */
 static cc_lock finished_mu = CC_LOCK_INIT;
 static cc_cond finished_cv = CC_COND_INIT;
@@ -152,7 +173,7 @@ int main(void) {
                                           {100003, 4096}, {5, 100}};
     const int callers = 4;
     long long jobs = 0, helped = 0;
-    int parallel = 0;
+    int parallel = 0, moved = check_move_off();
     cc_pool = &cc_pool_impl; /* what cc_import_pool does in a kernel module */
     for (int threads = 1; threads <= 4; threads++)
         for (int nested = 0; nested <= 1; nested++)
@@ -178,7 +199,7 @@ int main(void) {
     while (finished < callers) cc_cond_wait(&finished_cv, &finished_mu);
     cc_lock_give(&finished_mu);
     jobs += 300 * callers;
-    printf("%s CC_POOL=%d jobs=%lld helper batches=%lld failures=%lld\n",
-           CC_LD(failures) ? "FAILED" : "ok", CC_POOL, jobs, helped, CC_LD(failures));
+    printf("%s CC_POOL=%d jobs=%lld helper batches=%lld moved=%d failures=%lld\n",
+           CC_LD(failures) ? "FAILED" : "ok", CC_POOL, jobs, helped, moved, CC_LD(failures));
     return CC_LD(failures) != 0;
 }
