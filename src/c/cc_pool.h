@@ -44,6 +44,7 @@ static void *CC_ATOMIC cc_ctx = 0;
 static CC_ATOMIC long long cc_n = 0, cc_batch = 1, cc_batches = 0, cc_threads = 1, cc_claims = 0;
 static CC_ATOMIC long long cc_per = 1;
 static CC_ATOMIC long long cc_caller_cpu = -1;  /* where the caller of the job runs, or -1 */
+static int cc_sleepers = 0;                /* helpers asleep on cc_cv, under cc_mu */
 static int cc_helpers = 0;
 static int cc_skip = 0, cc_penalty = 0;    /* back-off after a call that waited for a helper */
 static double cc_late_at = 0;              /* when that call ended */
@@ -120,7 +121,9 @@ static CC_THREAD_MAIN(cc_helper, arg) {
             seen = CC_LD(cc_wake);
         } else {
             cc_lock_take(&cc_mu);
+            cc_sleepers++;
             while (cc_wake == seen) cc_cond_wait(&cc_cv, &cc_mu);
+            cc_sleepers--;
             seen = cc_wake;
             cc_lock_give(&cc_mu);
         }
@@ -173,8 +176,12 @@ static int cc_parallel(cc_batch_fn fn, void *ctx, Py_ssize_t n, Py_ssize_t batch
     CC_ST_SEQ(cc_ticket, gen << 32);
     cc_lock_take(&cc_mu);
     CC_ST(cc_wake, gen);
+    int woken = cc_sleepers;
     cc_cond_wake_all(&cc_cv);
     cc_lock_give(&cc_mu);
+    /* a helper woken from its sleep may have been queued on this CPU (see cc_leave_caller),
+       where it would wait for the caller's time slice to end: let it run and move away now */
+    if (woken && CC_CAN_MOVE) cc_yield();
     double t0 = cc_now();
     cc_work(gen, 0);
     double t1 = cc_now();
