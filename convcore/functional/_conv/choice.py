@@ -96,6 +96,10 @@ SHALLOW_BAND_BYTES = 256 * 1024
 # Partial weight gradients of the shallow engine (chunks of bands, summed apart and then in
 # order): enough for two threads to share a batch unevenly, few to zero and add.
 SHALLOW_WEIGHT_CHUNKS = 8
+# The weight gradient of the shallow engine packs the bands of a chunk in groups of about this
+# many bytes and runs each register block over a group's bands at once, its sums in registers
+# (see src/c/shallow.h).
+SHALLOW_WEIGHT_GROUP_BYTES = 256 * 1024
 # C_out * K up to which the shallow engine computes the weight gradient: it keeps a vector sum
 # per weight on each thread (C_out * K vectors of up to 64 bytes, 1 MiB here, within L2), where
 # im2col + GEMM keeps nothing of that size (ms, one thread, busy machine, shallow against
