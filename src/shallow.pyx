@@ -21,12 +21,13 @@ over the threads of convcore's pool (src/parallel.pxd).
   window meets the top or bottom padding run apart with only the kernel rows that meet the
   input (where the vectors saved pay for those a shorter run leaves part-filled): the zero
   padding costs no multiply-adds there (32x3x32x32 by 64x3x7x7 stride 2, padding 3: 5% of them).
-- ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, group, n_threads)``: the
+- ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, group, copy_gy, n_threads)``: the
   weight gradient ``partial[i, o, k] += sum gy[n, o, q] * x_packed[q + off[k]]`` over the outputs
   q of the bands of chunk i (``chunk`` consecutive items, item = image * bands + band), packed as
   the forward packs them: ``gy`` (N, C_out, oH*oW), ``partial`` (chunks, C_out, K) zeroed by the
   caller and summed by it in order; ``work`` (n_threads, ``weight_grad_work(...)`` values) holds
-  ``group`` packed bands of a chunk and their grad_output rows, run together, and C_out * K
+  ``group`` packed bands of a chunk and (with ``copy_gy``, aligned) their grad_output rows,
+  run together, and C_out * K
   vectors of sums carried from group to group (VECTOR_BYTES each, or one value). A chunk's
   bands run in order on one thread, the sums lane by lane and the lanes added at its end, so
   they have the same bits on any number of threads and for any group. The output rows whose
@@ -72,6 +73,7 @@ ctypedef struct Job:
     void* work
     Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch, chunk, acc_at, lanes
     Py_ssize_t group, band_ld, gy_ld  # weight gradient: bands run together (see _wgrad_work)
+    bint copy_gy  # weight gradient: run from a copy of the group's grad_output rows
     bint wgrad, runs_outer
     const Geometry* g
 
@@ -106,8 +108,8 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid
 cdef void _wgrad_part(floating* gw, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
                       floating* work) noexcept nogil:
     """The weight gradient of the chunk of items lo..hi, added to its partial sums gw: the
-    items packed `group` at a time (each into its slot of band_ld values) with their
-    grad_output rows copied (gy_ld values apart) and run together; the vector sums past them
+    items packed `group` at a time (each into its slot of band_ld values), with copy_gy their
+    grad_output rows copied (gy_ld values apart), and run together; the vector sums past them
     (see _wgrad_work)."""
     cdef const Geometry* g = j.g
     cdef Py_ssize_t item, i, o, m, n, r0, OH = g.n_out[1], OW = g.n_out[2]
@@ -133,10 +135,15 @@ cdef void _wgrad_part(floating* gw, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
                          g.n_in[2], g.s[1], g.s[2], g.k[2], g.dil[2], g.p[1], g.p[2], OW, r0,
                          nb[i] // OW + extra, j.pitch, xp + i * j.band_ld)
             src = <const floating*>j.gy + n * j.c_out * g.L + r0 * OW
-            for o in range(j.c_out):
-                memcpy(<floating*>gb[i] + o * j.gy_ld, src + o * g.L, nb[i] * sizeof(floating))
-        shallow_wband(xb, gb, nb, rb, <int>m, j.off, j.rows_met, OW, j.K, j.c_out, j.gy_ld,
-                      xp + j.acc_at, gw, item == lo, item + m == hi)
+            if j.copy_gy:
+                for o in range(j.c_out):
+                    memcpy(<floating*>gb[i] + o * j.gy_ld, src + o * g.L,
+                           nb[i] * sizeof(floating))
+            else:
+                gb[i] = src
+        shallow_wband(xb, gb, nb, rb, <int>m, j.off, j.rows_met, OW, j.K, j.c_out,
+                      j.gy_ld if j.copy_gy else g.L, xp + j.acc_at, gw, item == lo,
+                      item + m == hi)
         item += m
 
 
@@ -146,10 +153,10 @@ cdef Py_ssize_t _wgrad_work(const Geometry* g, Py_ssize_t c_in, Py_ssize_t c_out
                             Py_ssize_t* acc_at) noexcept nogil:
     """The values of work a thread of the weight gradient needs (`rows` output rows a band,
     `group` bands together), and where its parts lie from its first ALIGN-byte boundary: the
-    packed bands band_ld apart, then their grad_output rows gy_ld apart (copied there so that
-    every row starts on a boundary, like the packed planes: loads that straddle two cache lines
-    made the products of 32x32 stride-2 images 11% slower, the caller's grad_output lying 16
-    bytes off as NumPy's arrays do), then from acc_at C_out * K vector sums."""
+    packed bands band_ld apart, then room for their grad_output rows gy_ld apart (copied there
+    with copy_gy, so that every row starts on a boundary like the packed planes: the caller's
+    grad_output lies 16 bytes off one as NumPy's arrays do, and every 64-byte load straddled two
+    cache lines), then from acc_at C_out * K vector sums."""
     cdef Py_ssize_t planes, a = ALIGN // itemsize, lanes = SH_VEC_BYTES // itemsize or 1
     cdef Py_ssize_t pitch = _band_pitch(g, c_in, rows, &planes)
     band_ld[0] = (planes * pitch + SH_SLACK + a - 1) // a * a
@@ -295,7 +302,7 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const Py_ssiz
 def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
                 const Py_ssize_t[::1] off, floating[:, :, ::1] partial,
                 const long long[:, ::1] geometry, Py_ssize_t rows, floating[:, ::1] work,
-                Py_ssize_t chunk, Py_ssize_t group, int n_threads):
+                Py_ssize_t chunk, Py_ssize_t group, bint copy_gy, int n_threads):
     cdef Geometry g = read_geometry(geometry)
     cdef Job j
     cdef Py_ssize_t K = partial.shape[2], k, pitch, planes, items
@@ -335,6 +342,7 @@ def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
         valid_range((k // g.k[2] % g.k[1]) * g.dil[1] - g.p[1], g.s[1], g.n_in[1], g.n_out[1],
                     &rows_met[2 * k], &rows_met[2 * k + 1])
     j.rows_met = rows_met
+    j.copy_gy = copy_gy
     with nogil:
         run_batches(_batch, &j, items, chunk, n_threads)
     free(rows_met)
@@ -347,3 +355,4 @@ def weight_grad_work(const long long[:, ::1] geometry, Py_ssize_t c_in, Py_ssize
     cdef Py_ssize_t band_ld, gy_ld, acc_at
     return _wgrad_work(&g, c_in, c_out, min(max(rows, 1), g.n_out[1]), min(group, chunk),
                        itemsize, &band_ld, &gy_ld, &acc_at)
+
