@@ -21,22 +21,28 @@ over the threads of convcore's pool (src/parallel.pxd).
   window meets the top or bottom padding run apart with only the kernel rows that meet the
   input (where the vectors saved pay for those a shorter run leaves part-filled): the zero
   padding costs no multiply-adds there (32x3x32x32 by 64x3x7x7 stride 2, padding 3: 5% of them).
-- ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, n_threads)``: the weight
-  gradient ``partial[i, o, k] += sum gy[n, o, q] * x_packed[q + off[k]]`` over the outputs q of the
-  bands of chunk i (``chunk`` consecutive items, item = image * bands + band), packed as the
-  forward packs them: ``gy`` (N, C_out, oH*oW), ``partial`` (chunks, C_out, K) zeroed by the
-  caller and summed by it in order; ``work`` holds a packed band and then C_out * K vectors of
-  sums (VECTOR_BYTES each, or one value). A chunk's items run in order on one thread, so the
-  sums have the same bits on any number of threads.
+- ``weight_grad(x, gy, off, partial, geometry, rows, work, chunk, group, copy_gy, n_threads)``: the
+  weight gradient ``partial[i, o, k] += sum gy[n, o, q] * x_packed[q + off[k]]`` over the outputs
+  q of the bands of chunk i (``chunk`` consecutive items, item = image * bands + band), packed as
+  the forward packs them: ``gy`` (N, C_out, oH*oW), ``partial`` (chunks, C_out, K) zeroed by the
+  caller and summed by it in order; ``work`` (n_threads, ``weight_grad_work(...)`` values) holds
+  ``group`` packed bands of a chunk and (with ``copy_gy``, aligned) their grad_output rows,
+  run together, and C_out * K
+  vectors of sums carried from group to group (VECTOR_BYTES each, or one value). A chunk's
+  bands run in order on one thread, the sums lane by lane and the lanes added at its end, so
+  they have the same bits on any number of threads and for any group. The output rows whose
+  window meets only the zero padding for all of a block's taps are left out (whole vectors).
+- ``weight_grad_work(geometry, c_in, c_out, rows, chunk, group, itemsize)``: the values of
+  ``work`` each thread of ``weight_grad`` needs.
 """
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy
 
 from fused cimport floating
 from geometry cimport Geometry, read_geometry, valid_range
 from parallel cimport import_parallel, run_batches
 from shallow_c cimport (SH_L1_BYTES, SH_OB, SH_SLACK, SH_VEC_BYTES, shallow_band, shallow_pack,
-                       shallow_wband, shallow_weights, shallow_wsum)
+                       shallow_wband, shallow_weights)
 
 import_parallel()
 
@@ -46,6 +52,11 @@ SLACK = SH_SLACK
 #: Bytes of the vectors (0: scalars): the weight gradient's vector sums take C_out * K vectors of
 #: scratch per thread past the packed band.
 VECTOR_BYTES = SH_VEC_BYTES
+cdef enum:
+    MAX_GROUP = 16
+    ALIGN = 64  # bytes: a cache line, and the widest vector
+#: The most bands the weight gradient packs and runs together.
+WEIGHT_GROUP_MAX = MAX_GROUP
 
 
 ctypedef struct Job:
@@ -58,8 +69,11 @@ ctypedef struct Job:
     const Py_ssize_t* off
     const Py_ssize_t* runs  # forward: band b's at runs + b * run_ld: a count, (q0, n, k0, nk)s
     Py_ssize_t run_ld
+    const Py_ssize_t* rows_met  # weight gradient: tap k meets output rows [2k] to [2k + 1] - 1
     void* work
     Py_ssize_t work_ld, K, c_in, c_out, bands, rows, pitch, chunk, acc_at, lanes
+    Py_ssize_t group, band_ld, gy_ld  # weight gradient: bands run together (see _wgrad_work)
+    bint copy_gy  # weight gradient: run from a copy of the group's grad_output rows
     bint wgrad, runs_outer
     const Geometry* g
 
@@ -73,8 +87,9 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid
     cdef Py_ssize_t item, n, r0, rows, OH = g.n_out[1], OW = g.n_out[2], r, q0, m, k0, nk
     cdef const Py_ssize_t* run
     cdef Py_ssize_t extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
-    if j.wgrad:  # the chunk's vector sums, past the packed band
-        memset(xp + j.acc_at, 0, j.c_out * j.K * j.lanes * sizeof(floating))
+    if j.wgrad:
+        _wgrad_part(y + (lo // j.chunk) * j.c_out * j.K, j, lo, hi, xp)
+        return
     for item in range(lo, hi):
         n = item // j.bands
         r0 = (item - n * j.bands) * j.rows
@@ -82,20 +97,72 @@ cdef void _part(floating* y, const Job* j, Py_ssize_t lo, Py_ssize_t hi, int tid
         shallow_pack(<const floating*>j.x + n * j.c_in * g.plane, j.c_in, g.n_in[1], g.n_in[2],
                      g.s[1], g.s[2], g.k[2], g.dil[2], g.p[1], g.p[2], OW, r0, rows + extra,
                      j.pitch, xp)
-        if j.wgrad:
-            shallow_wband(<const floating*>xp, j.off, j.K,
-                          <const floating*>j.gy + n * j.c_out * g.L + r0 * OW, j.c_out, g.L,
-                          rows * OW, xp + j.acc_at, y + (lo // j.chunk) * j.c_out * j.K)
-            continue
         run = j.runs + (item - n * j.bands) * j.run_ld
         for r in range(run[0]):
             q0, m, k0, nk = run[1 + 4 * r], run[2 + 4 * r], run[3 + 4 * r], run[4 + 4 * r]
             shallow_band(<const floating*>xp + q0, j.off + k0, nk,
                          <const floating*>j.wp + k0 * SH_OB, j.K, <const floating*>j.bias,
                          y + n * j.c_out * g.L + r0 * OW + q0, j.c_out, g.L, m, j.runs_outer)
-    if j.wgrad:
-        shallow_wsum(<const floating*>xp + j.acc_at, j.c_out * j.K,
-                     y + (lo // j.chunk) * j.c_out * j.K)
+
+
+cdef void _wgrad_part(floating* gw, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
+                      floating* work) noexcept nogil:
+    """The weight gradient of the chunk of items lo..hi, added to its partial sums gw: the
+    items packed `group` at a time (each into its slot of band_ld values), with copy_gy their
+    grad_output rows copied (gy_ld values apart), and run together; the vector sums past them
+    (see _wgrad_work)."""
+    cdef const Geometry* g = j.g
+    cdef Py_ssize_t item, i, o, m, n, r0, OH = g.n_out[1], OW = g.n_out[2]
+    cdef Py_ssize_t extra = (g.k[1] - 1) * g.dil[1] // g.s[1]
+    cdef const floating* xb[MAX_GROUP]
+    cdef const floating* gb[MAX_GROUP]
+    cdef Py_ssize_t nb[MAX_GROUP]
+    cdef Py_ssize_t rb[MAX_GROUP]
+    cdef floating* xp = <floating*>((<size_t>work + ALIGN - 1) // ALIGN * ALIGN)
+    cdef floating* gyc = xp + j.group * j.band_ld
+    cdef const floating* src
+    item = lo
+    while item < hi:
+        m = min(j.group, hi - item)
+        for i in range(m):
+            n = (item + i) // j.bands
+            r0 = (item + i - n * j.bands) * j.rows
+            nb[i] = (OH - r0 if OH - r0 < j.rows else j.rows) * OW
+            rb[i] = r0
+            xb[i] = xp + i * j.band_ld
+            gb[i] = gyc + i * j.c_out * j.gy_ld
+            shallow_pack(<const floating*>j.x + n * j.c_in * g.plane, j.c_in, g.n_in[1],
+                         g.n_in[2], g.s[1], g.s[2], g.k[2], g.dil[2], g.p[1], g.p[2], OW, r0,
+                         nb[i] // OW + extra, j.pitch, xp + i * j.band_ld)
+            src = <const floating*>j.gy + n * j.c_out * g.L + r0 * OW
+            if j.copy_gy:
+                for o in range(j.c_out):
+                    memcpy(<floating*>gb[i] + o * j.gy_ld, src + o * g.L,
+                           nb[i] * sizeof(floating))
+            else:
+                gb[i] = src
+        shallow_wband(xb, gb, nb, rb, <int>m, j.off, j.rows_met, OW, j.K, j.c_out,
+                      j.gy_ld if j.copy_gy else g.L, xp + j.acc_at, gw, item == lo,
+                      item + m == hi)
+        item += m
+
+
+cdef Py_ssize_t _wgrad_work(const Geometry* g, Py_ssize_t c_in, Py_ssize_t c_out,
+                            Py_ssize_t rows, Py_ssize_t group, Py_ssize_t itemsize,
+                            Py_ssize_t* band_ld, Py_ssize_t* gy_ld,
+                            Py_ssize_t* acc_at) noexcept nogil:
+    """The values of work a thread of the weight gradient needs (`rows` output rows a band,
+    `group` bands together), and where its parts lie from its first ALIGN-byte boundary: the
+    packed bands band_ld apart, then room for their grad_output rows gy_ld apart (copied there
+    with copy_gy, so that every row starts on a boundary like the packed planes: the caller's
+    grad_output lies 16 bytes off one as NumPy's arrays do, and every 64-byte load straddled two
+    cache lines), then from acc_at C_out * K vector sums."""
+    cdef Py_ssize_t planes, a = ALIGN // itemsize, lanes = SH_VEC_BYTES // itemsize or 1
+    cdef Py_ssize_t pitch = _band_pitch(g, c_in, rows, &planes)
+    band_ld[0] = (planes * pitch + SH_SLACK + a - 1) // a * a
+    gy_ld[0] = (rows * g.n_out[2] + a - 1) // a * a
+    acc_at[0] = group * (band_ld[0] + c_out * gy_ld[0])
+    return acc_at[0] + c_out * c_in * g.taps * lanes + a
 
 
 include "batch.pxi"
@@ -235,13 +302,14 @@ def forward(const floating[:, :, ::1] x, const floating[:, ::1] w, const Py_ssiz
 def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
                 const Py_ssize_t[::1] off, floating[:, :, ::1] partial,
                 const long long[:, ::1] geometry, Py_ssize_t rows, floating[:, ::1] work,
-                Py_ssize_t chunk, int n_threads):
+                Py_ssize_t chunk, Py_ssize_t group, bint copy_gy, int n_threads):
     cdef Geometry g = read_geometry(geometry)
     cdef Job j
     cdef Py_ssize_t K = partial.shape[2], k, pitch, planes, items
     if (g.n_in[0] != 1 or g.k[0] != 1 or g.s[0] != 1 or g.p[0] != 0 or x.shape[2] != g.plane
             or gy.shape[0] != x.shape[0] or gy.shape[2] != g.L or partial.shape[1] != gy.shape[1]
-            or off.shape[0] != K or K != x.shape[1] * g.taps or rows < 1 or chunk < 1):
+            or off.shape[0] != K or K != x.shape[1] * g.taps or rows < 1 or chunk < 1
+            or not 1 <= group <= MAX_GROUP):
         raise ValueError("weight_grad: array shapes do not match the geometry")
     rows = min(rows, g.n_out[1])
     j.bands = (g.n_out[1] + rows - 1) // rows
@@ -252,10 +320,11 @@ def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
         return
     pitch = _band_pitch(&g, x.shape[1], rows, &planes)
     j.lanes = SH_VEC_BYTES // sizeof(floating) if SH_VEC_BYTES else 1
-    j.acc_at = planes * pitch + SH_SLACK
-    if (work.shape[0] < max(n_threads, 1)
-            or work.shape[1] < j.acc_at + gy.shape[1] * K * j.lanes):
-        raise ValueError("weight_grad: work is too small for a packed band and the sums")
+    j.group = min(group, chunk)
+    if (work.shape[0] < max(n_threads, 1) or work.shape[1] < _wgrad_work(
+            &g, x.shape[1], gy.shape[1], rows, j.group, sizeof(floating), &j.band_ld, &j.gy_ld,
+            &j.acc_at)):
+        raise ValueError("weight_grad: work is too small for the packed bands and the sums")
     for k in range(K):  # every read of a band's outputs stays inside the packed band
         if off[k] < 0 or off[k] + rows * g.n_out[2] > planes * pitch:
             raise ValueError("weight_grad: a tap offset reaches past the packed band")
@@ -264,5 +333,26 @@ def weight_grad(const floating[:, :, ::1] x, const floating[:, :, ::1] gy,
     j.work, j.work_ld = &work[0, 0], work.shape[1]
     j.K, j.c_in, j.c_out, j.rows, j.pitch, j.g = K, x.shape[1], gy.shape[1], rows, pitch, &g
     j.wgrad, j.chunk, j.runs_outer = True, chunk, False
+    # the output rows each tap meets: tap k = (c * kh + i) * kw + jj reads input row
+    # r * sh - pt + i * dh for output row r
+    rows_met = <Py_ssize_t*>malloc(2 * K * sizeof(Py_ssize_t))
+    if rows_met == NULL:
+        raise MemoryError()
+    for k in range(K):
+        valid_range((k // g.k[2] % g.k[1]) * g.dil[1] - g.p[1], g.s[1], g.n_in[1], g.n_out[1],
+                    &rows_met[2 * k], &rows_met[2 * k + 1])
+    j.rows_met = rows_met
+    j.copy_gy = copy_gy
     with nogil:
         run_batches(_batch, &j, items, chunk, n_threads)
+    free(rows_met)
+
+
+def weight_grad_work(const long long[:, ::1] geometry, Py_ssize_t c_in, Py_ssize_t c_out,
+                     Py_ssize_t rows, Py_ssize_t chunk, Py_ssize_t group, Py_ssize_t itemsize):
+    """The values of ``work`` each thread of ``weight_grad`` needs."""
+    cdef Geometry g = read_geometry(geometry)
+    cdef Py_ssize_t band_ld, gy_ld, acc_at
+    return _wgrad_work(&g, c_in, c_out, min(max(rows, 1), g.n_out[1]), min(group, chunk),
+                       itemsize, &band_ld, &gy_ld, &acc_at)
+

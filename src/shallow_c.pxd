@@ -18,9 +18,8 @@ cdef extern from "c/shallow.h":
     void shallow_band "convcore_shallow_band"(...) noexcept nogil
     # bytes of a vector (0: scalars)
     int SH_VEC_BYTES "CC_SH_VEC_BYTES"
-    # (xp, off, K, gy, c_out, plane, n, acc, gw): a packed band's share of the weight gradient,
-    # added to the vector sums acc (c_out x K vectors) and, for the outputs past the last whole
-    # vector, to gw (c_out x K)
+    # (xb, gb, nb, G, off, K, c_out, plane, acc, gw, first, last): the share of a group of G
+    # packed bands (at xb, their grad_output at gb, nb outputs each) of a chunk in the weight
+    # gradient, added to gw (c_out x K) after the chunk's last group, else carried in the
+    # vector sums acc (c_out x K vectors; not read for the chunk's first group)
     void shallow_wband "convcore_shallow_wband"(...) noexcept nogil
-    # (acc, m, gw): gw[i] += the lanes of acc's vector i, for i < m
-    void shallow_wsum "convcore_shallow_wsum"(...) noexcept nogil

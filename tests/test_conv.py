@@ -799,34 +799,73 @@ class TestShallow:
         for module in _cpu.builds("shallow"):
             for dtype in (np.float32, np.float64):
                 c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
-                rows, off, size = by_shallow.layout(c, 1)
-                size += module.SLACK - by_shallow.kernels.shallow.SLACK
-                size += 6 * 75 * (module.VECTOR_BYTES // c.x.itemsize or 1)
+                rows, off, _ = by_shallow.layout(c, 1)
+                size = module.weight_grad_work(c.geometry, 3, 6, rows, 2 * -(-7 // rows), 1,
+                                               c.x.itemsize)
                 partial = np.zeros((1, 6, 75), dtype)
                 module.weight_grad(c.x.reshape(2, 3, -1), gy.astype(dtype).reshape(2, 6, -1),
                                    off, partial, c.geometry, rows, np.empty((1, size), dtype),
-                                   2 * -(-7 // rows), 1)
+                                   2 * -(-7 // rows), 1, True, 1)
                 tol = 1e-5 if dtype == np.float32 else 1e-12
                 np.testing.assert_allclose(partial[0].reshape(w.shape), ref, rtol=tol,
                                            atol=tol * np.abs(ref).max(), err_msg=module.__name__)
+
+    def test_weight_grad_groups_of_bands_give_the_same_bits(self):
+        """Bands packed and run together (the sums carried in registers across a group, and in
+        memory from group to group) in every build: chunks of 5 bands (one part-filled), in
+        groups of 1 to 5, from grad_output or from an aligned copy of it, against the formula
+        and with the same bits for every group; bands with a tail past the last whole vector
+        and a block of channels part-filled."""
+        from convcore import _cpu
+        own = np.random.default_rng(5)  # (the module's generator feeds the tests after this)
+        x = own.standard_normal((3, 3, 13, 19))
+        w = own.standard_normal((6, 3, 5, 5))
+        gy = own.standard_normal((3, 6, 7, 19))
+        _, ref = reference_conv_grads(x, w, gy, (2, 1), [(2, 2), (2, 2)], (1, 1))
+        for module in _cpu.builds("shallow"):
+            for dtype in (np.float32, np.float64):
+                c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
+                rows, off, _ = by_shallow.layout(c, 8)  # 3 rows a band, 3 bands an image
+                assert -(-7 // rows) == 3
+                partials = []
+                for group, copy in itertools.product(range(1, 6), (False, True)):
+                    partial = np.zeros((2, 6, 75), dtype)
+                    size = module.weight_grad_work(c.geometry, 3, 6, rows, 5, group, c.x.itemsize)
+                    module.weight_grad(c.x.reshape(3, 3, -1), gy.astype(dtype).reshape(3, 6, -1),
+                                       off, partial, c.geometry, rows,
+                                       np.empty((2, size), dtype), 5, group, copy, 2)
+                    partials.append(partial)
+                tol = 1e-5 if dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(partials[0].sum(axis=0).reshape(w.shape), ref,
+                                           rtol=tol, atol=tol * np.abs(ref).max(),
+                                           err_msg=module.__name__)
+                for p in partials[1:]:
+                    np.testing.assert_array_equal(p, partials[0], err_msg=module.__name__)
+                size = module.weight_grad_work(c.geometry, 3, 6, rows, 5, 2, c.x.itemsize)
+                with pytest.raises(ValueError, match="weight_grad: work is too small"):
+                    module.weight_grad(c.x.reshape(3, 3, -1), gy.astype(dtype).reshape(3, 6, -1),
+                                       off, partial, c.geometry, rows,
+                                       np.empty((2, size - 1), dtype), 5, 2, False, 2)
 
     def test_weight_grad_kernel_refuses_arrays_that_disagree(self):
         c = plan_module.Plan(np.zeros((2, 2, 6, 6)), np.zeros((3, 2, 3, 3)), 1, 1, 1, 1, 2)
         rows, off, size = by_shallow.layout(c, 1)
         x, gy = np.zeros((2, 2, 36)), np.zeros((2, 3, 36))
-        work = np.zeros((1, size + 3 * 18 * (_shallow.VECTOR_BYTES // 8 or 1)))  # + the sums
-        _shallow.weight_grad(x, gy, off, np.zeros((2, 3, 18)), c.geometry, rows, work, 1, 1)
+        work = np.zeros((1, _shallow.weight_grad_work(c.geometry, 2, 3, rows, 1, 1, 8)))
+        _shallow.weight_grad(x, gy, off, np.zeros((2, 3, 18)), c.geometry, rows, work, 1, 1, True,
+                             1)
         with pytest.raises(ValueError, match="weight_grad: array shapes do not match"):
             _shallow.weight_grad(x, gy[:, :2].copy(), off, np.zeros((2, 3, 18)), c.geometry, rows,
-                                 work, 1, 1)
+                                 work, 1, 1, True, 1)
         with pytest.raises(ValueError, match="weight_grad: partial must hold one sum per chunk"):
-            _shallow.weight_grad(x, gy, off, np.zeros((1, 3, 18)), c.geometry, rows, work, 1, 1)
+            _shallow.weight_grad(x, gy, off, np.zeros((1, 3, 18)), c.geometry, rows, work, 1, 1,
+                                 True, 1)
         with pytest.raises(ValueError, match="weight_grad: work is too small"):
             _shallow.weight_grad(x, gy, off, np.zeros((2, 3, 18)), c.geometry, rows,
-                                 work[:, :size].copy(), 1, 1)
+                                 work[:, :size].copy(), 1, 1, True, 1)
         with pytest.raises(ValueError, match="weight_grad: a tap offset reaches past"):
             _shallow.weight_grad(x, gy, off + size, np.zeros((2, 3, 18)), c.geometry, rows, work,
-                                 1, 1)
+                                 1, 1, True, 1)
 
     @pytest.mark.parametrize("threads", [1, 2, 3, 4])
     def test_any_thread_count_gives_the_same_bits(self, threads, threaded, monkeypatch):

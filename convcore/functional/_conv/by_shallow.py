@@ -61,7 +61,13 @@ def weight_grad(c, gy):
     chunk = -(-items // choice.SHALLOW_WEIGHT_CHUNKS)
     partial = scratch.zeros("shallow_partial", (-(-items // chunk), c_out, K), c.dtype)
     threads = threads_for(math.prod(c.out_shape) * K, choice.SHALLOW_GRAIN)
-    work += c_out * K * (kernels.shallow.VECTOR_BYTES // c.x.itemsize or 1)  # the vector sums
+    group = max(1, min(chunk, kernels.shallow.WEIGHT_GROUP_MAX,
+                       choice.SHALLOW_WEIGHT_GROUP_BYTES // (work * c.x.itemsize),
+                       choice.SHALLOW_WEIGHT_GROUP_OUTPUTS // (rows * int(c.geometry[1, 2]))))
+    work = kernels.shallow.weight_grad_work(c.geometry, c.x.shape[1], c_out, rows, chunk, group,
+                                            c.x.itemsize)
+    copy = K >= choice.SHALLOW_WEIGHT_COPY_MIN_K and group >= chunk
     kernels.shallow.weight_grad(flat(c.x), flat(gy), off, partial, c.geometry, rows,
-                                scratch.empty("shallow", (threads, work), c.dtype), chunk, threads)
+                                scratch.empty("shallow", (threads, work), c.dtype), chunk, group,
+                                copy, threads)
     return partial.sum(axis=0).reshape(c.weight.shape)

@@ -96,6 +96,23 @@ SHALLOW_BAND_BYTES = 256 * 1024
 # Partial weight gradients of the shallow engine (chunks of bands, summed apart and then in
 # order): enough for two threads to share a batch unevenly, few to zero and add.
 SHALLOW_WEIGHT_CHUNKS = 8
+# The weight gradient of the shallow engine packs the bands of a chunk in groups of at most
+# this many bytes and outputs and runs each register block over a group's bands at once, its
+# sums in registers (see src/c/shallow.h). Kernel ms, one thread: 32x3x32x32 by 64x3x7x7
+# stride 2 (bands of 256 outputs, 51 KiB), groups of 1, 2, 4: AVX-512 1.91, 1.68, 1.69-1.71
+# (before the aligned loads), then 2: 1.61-1.62, 4: 1.56-1.57; AVX2 1: 1.71-1.74, 4: 1.62.
+# 64x1x28x28 by 32x1x5x5 (784 outputs), groups of 1, 2, 8: AVX2 0.84, 0.98, 0.96-0.97 (the
+# group's rows then come from L2, and AVX2 needs more of them per multiply-add); AVX-512 0.85,
+# 0.85, 0.815 (LeNet's 64x1x32x32 by 6x1x5x5 0.228 and 0.217 with 1 and 8): 1024 outputs.
+SHALLOW_WEIGHT_GROUP_BYTES = 256 * 1024
+SHALLOW_WEIGHT_GROUP_OUTPUTS = 1024
+# Taps from which the shallow weight gradient runs from an aligned copy of grad_output's rows,
+# where a group holds a whole chunk (no vector sums kept in L2 besides). Kernel ms, one thread,
+# copy against none: 32x3x32x32 by 64x3x7x7 stride 2 (K = 147) 1.56-1.58 against 1.64-1.67
+# (AVX-512), 1.58-1.62 against 1.67 (AVX2); 64x1x28x28 by 32x1x5x5 (K = 25) 0.94 against 0.82
+# (AVX-512), 1.07 against 0.97 (AVX2); 8x3x224x224 by 64x3x7x7 stride 2 (a group of 1 of 12
+# bands: the copy, the band and the sums overflow L2) 21.0 against 20.2-20.3 (AVX-512).
+SHALLOW_WEIGHT_COPY_MIN_K = 64
 # C_out * K up to which the shallow engine computes the weight gradient: it keeps a vector sum
 # per weight on each thread (C_out * K vectors of up to 64 bytes, 1 MiB here, within L2), where
 # im2col + GEMM keeps nothing of that size (ms, one thread, busy machine, shallow against
