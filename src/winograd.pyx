@@ -24,9 +24,9 @@ checked here against the geometry, as in ``im2col``):
 - ``transform_weights(w, u, c_in, n_threads)``: the transformed weights ``u`` (16, N) of the 3x3
   kernels ``w`` (N, 9), N = C_out * c_in kernels, their columns in the order (C_in, C_out) when
   c_in > 1.
-- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
-  its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
-  im2col's ``backward_weight`` (the same bits on any thread count).
+- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads,
+  channels_inner)``: its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out,
+  C_in), chunked as im2col's ``backward_weight`` (the same bits on any thread count).
 """
 from libc.string cimport memcpy
 
@@ -204,9 +204,9 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
     tiles at a time, or (nb > 1, then tile_rows covers the image) the nb images' tiles side by
     side in one step, so that the 16 weight matrices are read once for them all. work holds
     _work_size(c_in, c_out, nb * tile_rows, tw, plane, channels_inner) values, tw = ceil(W_out /
-    2). With ``channels_inner`` (the forward of whole images, tile_rows covering them) the
-    transformed input is laid out channels innermost, V_xi (tiles, C_in), and multiplied
-    transposed; ``by_input``: u holds U_xi^T (C_in, C_out)."""
+    2). With ``channels_inner`` (whole images, tile_rows covering them) the transformed input
+    is laid out channels innermost, V_xi (tiles, C_in), and multiplied transposed (the forward)
+    or as it is (the weight gradient); ``by_input``: u holds U_xi^T (C_in, C_out)."""
     cdef Py_ssize_t oL = g.n_out[1] * g.n_out[2]
     cdef Py_ssize_t th = (g.n_out[1] + 1) // 2, tw = (g.n_out[2] + 1) // 2
     cdef Py_ssize_t a0, a1, a, o, xi, count, bv, bm, img, q
@@ -252,7 +252,11 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
                                     out + (img * c_out + o) * oL, g, a)
                     else:
                         _grad_row(gy + (img * c_out + o) * oL, M + q, bm, g, a)
-        if gy != NULL:  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
+        if gy != NULL and channels_inner:  # gu_xi += dM_xi[c_out, count] @ V_xi[count, c_in]
+            for xi in range(16):
+                gemm(False, False, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, c_in,
+                     1, out + xi * c_out * c_in, c_in)
+        elif gy != NULL:  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
             for xi in range(16):
                 gemm(False, True, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, count,
                      1, out + xi * c_out * c_in, c_in)
@@ -283,7 +287,7 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     else:
         _images(x, NULL, NULL, <const floating *> j.gy + n * j.c_out * j.g.L,
                 out + item * 16 * j.c_out * j.c_in, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
-                False, False)
+                j.channels_inner, False)
 
 
 cdef void _run(const floating *x, const floating *u, const floating *bias, const floating *gy,
@@ -416,18 +420,20 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
 def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                              floating[:, :, :, ::1] grad_u, const long long[:, ::1] geometry,
                              Py_ssize_t tile_rows, Py_ssize_t images, floating[:, ::1] work,
-                             int n_threads):
+                             int n_threads, bint channels_inner=False):
     """The weight gradient of forward_winograd in the Winograd domain: ``grad_u`` (n_chunks, 16,
     C_out, C_in), zero-filled by the caller, chunk k receiving the images k * N // n_chunks to
     (k + 1) * N // n_chunks in order, ``images`` at a time (as backward_weight: the same bits on
-    any thread count); ``tile_rows``, ``images`` and ``work`` as for forward_winograd."""
+    any thread count); ``tile_rows``, ``images``, ``work`` and ``channels_inner`` (the input
+    transformed channels innermost, then multiplied untransposed) as for forward_winograd."""
     cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t N = x.shape[0], n_chunks = grad_u.shape[0]
     _check("backward_weight_winograd", &g, x.shape[2] == g.plane and grad_y.shape[0] == N
            and grad_y.shape[2] == g.L and grad_u.shape[1] == 16
            and grad_u.shape[2] == grad_y.shape[1] and grad_u.shape[3] == x.shape[1], x.shape[1],
-           grad_y.shape[1], tile_rows, images, work.shape[0], work.shape[1], n_threads)
+           grad_y.shape[1], tile_rows, images, work.shape[0], work.shape[1], n_threads,
+           channels_inner)
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight_winograd: grad_u must hold between 1 and N partial sums")
     _run(&x[0, 0, 0], NULL, NULL, &grad_y[0, 0, 0], &grad_u[0, 0, 0, 0], work, &g, N, x.shape[1],
-         grad_y.shape[1], tile_rows, images, n_chunks, n_threads)
+         grad_y.shape[1], tile_rows, images, n_chunks, n_threads, channels_inner)

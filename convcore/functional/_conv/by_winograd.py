@@ -66,12 +66,17 @@ def forward(c, bias, images):
 
 def weight_grad(c, gy, chunks, images):
     """The weight gradient G^T dU G from its Winograd-domain sums dU (16, C_out, C_in), summed in
-    `chunks` partial sums of steps of `images` images."""
+    `chunks` partial sums of steps of `images` images (their input transformed channels innermost
+    where ``choice.winograd_channels_inner`` says so)."""
     c_out, c_in = c.weight.shape[:2]
     tile_rows, work = _image_steps(c, images, choice.WINOGRAD_TILES)
+    inner = choice.winograd_channels_inner(c, tile_rows)
+    if inner:
+        work += (math.prod(c.x.shape[2:]) + 1) * c.x.shape[1]
     partial = scratch.zeros("winograd_partial", (chunks, 16, c_out, c_in), c.dtype)
     c.run(kernels.winograd.backward_weight_winograd, flat(gy), flat(c.x), partial, c.geometry,
-          tile_rows, images, per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),))
+          tile_rows, images, per_image=lambda t: (scratch.empty("winograd", (t, work), c.dtype),),
+          tail=(inner,))
     gu = scratch.sum_chunks(partial).reshape(16, c_out * c_in)
     gg = _GG.astype(c.dtype)  # the adjoint of the weight transform: kron(G, G)^T
     with blas_threads(1):
