@@ -36,7 +36,8 @@ from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
 from parallel cimport import_parallel, run_batches
 from runs cimport zero_run
-from wino_transforms cimport wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch
+from wino_transforms cimport (WINO_WB, wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch,
+                              wino_weights)
 
 import_parallel()
 
@@ -324,48 +325,53 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
     return 0
 
 
-cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N, Py_ssize_t c_in,
-                         Py_ssize_t q0) noexcept nogil:
-    """Columns q0 to q0 + 127 of transform_weights, through a buffer: the 16 rows of u lie a
-    power of two apart for many channel counts, on one cache set. (Column by column, reading
-    each column's kernel wherever it lies: scattering the columns of kernels taken in order cost
-    1.6 times the whole forward of 8x256x14x14 by 256x256x3x3.)"""
-    cdef Py_ssize_t nb = min(128, N - q0), n, i, q, c_out = N // c_in
-    cdef floating t[4][3]
-    cdef floating buf[16][128]
-    cdef const floating *k
-    for n in range(nb):
-        q = q0 + n  # column c * C_out + o holds kernel o * c_in + c
-        k = w + (q % c_out * c_in + q // c_out) * 9
-        for i in range(3):  # t = G w (4x3), column by column
-            t[0][i] = k[i]
-            t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
-            t[2][i] = (k[i] - k[3 + i] + k[6 + i]) * <floating> 0.5
-            t[3][i] = k[6 + i]
-        for i in range(4):  # u = t G^T, row by row
-            buf[4 * i][n] = t[i][0]
-            buf[4 * i + 1][n] = (t[i][0] + t[i][1] + t[i][2]) * <floating> 0.5
-            buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
-            buf[4 * i + 3][n] = t[i][2]
+cdef enum:
+    _WEIGHTS_CHANNELS = 8  # input channels of a block of transform_weights (with c_in > 1)
+
+
+cdef void _weights_block(const floating *w, floating *u, Py_ssize_t c_out, Py_ssize_t c_in,
+                         Py_ssize_t cb, Py_ssize_t c0, Py_ssize_t o0) noexcept nogil:
+    """The kernels (o, c), o0 <= o < o0 + WINO_WB / cb, c0 <= c < c0 + cb, of
+    transform_weights: gathered tap by tap, transformed a vector of kernels at a time
+    (wino_weights), copied out by runs of WINO_WB / cb columns. A block reads cb adjacent kernels
+    of each of its output channels (taking the kernels of one input channel read a cache line per
+    kernel), and goes through buffers because the 16 rows of u lie a power of two apart for many
+    channel counts, on one cache set. (Column by column, reading each column's kernel wherever it
+    lies: scattering the columns of kernels taken in order cost 1.6 times the whole forward of
+    8x256x14x14 by 256x256x3x3.)"""
+    cdef Py_ssize_t ob = WINO_WB // cb, no = min(ob, c_out - o0), nc = min(cb, c_in - c0)
+    cdef Py_ssize_t N = c_out * c_in, n, o, c, i
+    cdef floating k[9][WINO_WB]
+    cdef floating buf[16][WINO_WB]
+    cdef const floating *src
+    for c in range(nc):  # column (c0 + c) * C_out + o0 + o holds kernel (o0 + o) * c_in + c0 + c
+        for o in range(no):
+            src = w + ((o0 + o) * c_in + c0 + c) * 9
+            n = c * no + o
+            for i in range(9):
+                k[i][n] = src[i]
+    wino_weights(&k[0][0], &buf[0][0], nc * no)
     for i in range(16):
-        memcpy(u + i * N + q0, buf[i], nb * sizeof(floating))
+        for c in range(nc):
+            memcpy(u + i * N + (c0 + c) * c_out + o0, &buf[i][c * no], no * sizeof(floating))
 
 
 cdef struct _Weights:
     const void *w
     void *u
-    Py_ssize_t N, c_in
+    Py_ssize_t c_out, c_in, cb, o_blocks
     bint is_double
 
 
 cdef void _weights_batch(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
     cdef const _Weights *j = <const _Weights *> ctx
-    cdef Py_ssize_t b
+    cdef Py_ssize_t b, c0, o0
     for b in range(lo, hi):
+        c0, o0 = b // j.o_blocks * j.cb, b % j.o_blocks * (WINO_WB // j.cb)
         if j.is_double:
-            _weights_block(<const double *> j.w, <double *> j.u, j.N, j.c_in, 128 * b)
+            _weights_block(<const double *> j.w, <double *> j.u, j.c_out, j.c_in, j.cb, c0, o0)
         else:
-            _weights_block(<const float *> j.w, <float *> j.u, j.N, j.c_in, 128 * b)
+            _weights_block(<const float *> j.w, <float *> j.u, j.c_out, j.c_in, j.cb, c0, o0)
 
 
 def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, Py_ssize_t c_in,
@@ -384,9 +390,12 @@ def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, Py_ssize_t c
         raise ValueError("transform_weights: c_in must be positive and divide N")
     if w.shape[0] == 0:
         return
-    j.w, j.u, j.N, j.c_in, j.is_double = &w[0, 0], &u[0, 0], w.shape[0], c_in, floating is double
+    # c_in == 1: the columns in the kernels' order, as C_out = N kernels of one input channel
+    j.w, j.u, j.c_out, j.c_in = &w[0, 0], &u[0, 0], w.shape[0] // c_in, c_in
+    j.cb, j.is_double = min(c_in, _WEIGHTS_CHANNELS), floating is double
+    j.o_blocks = (j.c_out + WINO_WB // j.cb - 1) // (WINO_WB // j.cb)
     with nogil:
-        run_batches(_weights_batch, &j, (j.N + 127) // 128, 1, n_threads)
+        run_batches(_weights_batch, &j, (c_in + j.cb - 1) // j.cb * j.o_blocks, 1, n_threads)
 
 
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
