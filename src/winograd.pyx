@@ -36,8 +36,8 @@ from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
 from parallel cimport import_parallel, run_batches
 from runs cimport zero_run
-from wino_transforms cimport (WINO_WB, wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch,
-                              wino_weights)
+from wino_transforms cimport (WINO_WB, wino_grad, wino_grad_images, wino_in, wino_in_ci,
+                              wino_out, wino_out_images, wino_prefetch, wino_weights)
 
 import_parallel()
 
@@ -244,7 +244,15 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
             for xi in range(16):
                 gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                      V + xi * bv, count, 0, M + xi * bm, count)
-        for img in range(nb):
+        if a0 == 0 and a1 == th:  # whole images: a vector of tiles at a time
+            for o in range(c_out):
+                if gy == NULL:
+                    wino_out_images(M + o * count, bm, bias[o] if bias != NULL else 0,
+                                    out + o * oL, c_out * oL, g.n_out[1], g.n_out[2], th, tw, nb)
+                else:
+                    wino_grad_images(gy + o * oL, c_out * oL, M + o * count, bm, g.n_out[1],
+                                     g.n_out[2], th, tw, nb)
+        for img in range(nb if a0 > 0 or a1 < th else 0):
             for o in range(c_out):
                 for a in range(a0, a1):
                     q = o * count + img * (a1 - a0) * tw + (a - a0) * tw  # the row's first tile
