@@ -24,9 +24,9 @@ checked here against the geometry, as in ``im2col``):
 - ``transform_weights(w, u, c_in, n_threads)``: the transformed weights ``u`` (16, N) of the 3x3
   kernels ``w`` (N, 9), N = C_out * c_in kernels, their columns in the order (C_in, C_out) when
   c_in > 1.
-- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads)``:
-  its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out, C_in), chunked as
-  im2col's ``backward_weight`` (the same bits on any thread count).
+- ``backward_weight_winograd(grad_y, x, grad_u, geometry, tile_rows, images, work, n_threads,
+  channels_inner)``: its weight gradient in the Winograd domain, ``grad_u`` (n_chunks, 16, C_out,
+  C_in), chunked as im2col's ``backward_weight`` (the same bits on any thread count).
 """
 from libc.string cimport memcpy
 
@@ -36,7 +36,8 @@ from geometry cimport Geometry, read_geometry
 from image_items cimport run_images
 from parallel cimport import_parallel, run_batches
 from runs cimport zero_run
-from wino_transforms cimport wino_grad, wino_in, wino_in_ci, wino_out, wino_prefetch
+from wino_transforms cimport (WINO_WB, wino_grad, wino_grad_images, wino_in, wino_in_ci,
+                              wino_out, wino_out_images, wino_prefetch, wino_weights)
 
 import_parallel()
 
@@ -204,9 +205,9 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
     tiles at a time, or (nb > 1, then tile_rows covers the image) the nb images' tiles side by
     side in one step, so that the 16 weight matrices are read once for them all. work holds
     _work_size(c_in, c_out, nb * tile_rows, tw, plane, channels_inner) values, tw = ceil(W_out /
-    2). With ``channels_inner`` (the forward of whole images, tile_rows covering them) the
-    transformed input is laid out channels innermost, V_xi (tiles, C_in), and multiplied
-    transposed; ``by_input``: u holds U_xi^T (C_in, C_out)."""
+    2). With ``channels_inner`` (whole images, tile_rows covering them) the transformed input
+    is laid out channels innermost, V_xi (tiles, C_in), and multiplied transposed (the forward)
+    or as it is (the weight gradient); ``by_input``: u holds U_xi^T (C_in, C_out)."""
     cdef Py_ssize_t oL = g.n_out[1] * g.n_out[2]
     cdef Py_ssize_t th = (g.n_out[1] + 1) // 2, tw = (g.n_out[2] + 1) // 2
     cdef Py_ssize_t a0, a1, a, o, xi, count, bv, bm, img, q
@@ -243,7 +244,15 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
             for xi in range(16):
                 gemm(False, False, c_out, count, c_in, 1, u + xi * c_out * c_in, c_in,
                      V + xi * bv, count, 0, M + xi * bm, count)
-        for img in range(nb):
+        if a0 == 0 and a1 == th:  # whole images: a vector of tiles at a time
+            for o in range(c_out):
+                if gy == NULL:
+                    wino_out_images(M + o * count, bm, bias[o] if bias != NULL else 0,
+                                    out + o * oL, c_out * oL, g.n_out[1], g.n_out[2], th, tw, nb)
+                else:
+                    wino_grad_images(gy + o * oL, c_out * oL, M + o * count, bm, g.n_out[1],
+                                     g.n_out[2], th, tw, nb)
+        for img in range(nb if a0 > 0 or a1 < th else 0):
             for o in range(c_out):
                 for a in range(a0, a1):
                     q = o * count + img * (a1 - a0) * tw + (a - a0) * tw  # the row's first tile
@@ -252,7 +261,11 @@ cdef void _images(const floating *x, const floating *u, const floating *bias,
                                     out + (img * c_out + o) * oL, g, a)
                     else:
                         _grad_row(gy + (img * c_out + o) * oL, M + q, bm, g, a)
-        if gy != NULL:  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
+        if gy != NULL and channels_inner:  # gu_xi += dM_xi[c_out, count] @ V_xi[count, c_in]
+            for xi in range(16):
+                gemm(False, False, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, c_in,
+                     1, out + xi * c_out * c_in, c_in)
+        elif gy != NULL:  # gu_xi[c_out, c_in] += dM_xi[c_out, count] @ V_xi[c_in, count]^T
             for xi in range(16):
                 gemm(False, True, c_out, c_in, count, 1, M + xi * bm, count, V + xi * bv, count,
                      1, out + xi * c_out * c_in, c_in)
@@ -283,7 +296,7 @@ cdef void _step(const void *job, floating *out, floating *work, Py_ssize_t item,
     else:
         _images(x, NULL, NULL, <const floating *> j.gy + n * j.c_out * j.g.L,
                 out + item * 16 * j.c_out * j.c_in, work, j.g, j.c_in, j.c_out, j.tile_rows, nb,
-                False, False)
+                j.channels_inner, False)
 
 
 cdef void _run(const floating *x, const floating *u, const floating *bias, const floating *gy,
@@ -320,48 +333,53 @@ cdef int _check(str name, const Geometry *g, Py_ssize_t ok, Py_ssize_t c_in, Py_
     return 0
 
 
-cdef void _weights_block(const floating *w, floating *u, Py_ssize_t N, Py_ssize_t c_in,
-                         Py_ssize_t q0) noexcept nogil:
-    """Columns q0 to q0 + 127 of transform_weights, through a buffer: the 16 rows of u lie a
-    power of two apart for many channel counts, on one cache set. (Column by column, reading
-    each column's kernel wherever it lies: scattering the columns of kernels taken in order cost
-    1.6 times the whole forward of 8x256x14x14 by 256x256x3x3.)"""
-    cdef Py_ssize_t nb = min(128, N - q0), n, i, q, c_out = N // c_in
-    cdef floating t[4][3]
-    cdef floating buf[16][128]
-    cdef const floating *k
-    for n in range(nb):
-        q = q0 + n  # column c * C_out + o holds kernel o * c_in + c
-        k = w + (q % c_out * c_in + q // c_out) * 9
-        for i in range(3):  # t = G w (4x3), column by column
-            t[0][i] = k[i]
-            t[1][i] = (k[i] + k[3 + i] + k[6 + i]) * <floating> 0.5
-            t[2][i] = (k[i] - k[3 + i] + k[6 + i]) * <floating> 0.5
-            t[3][i] = k[6 + i]
-        for i in range(4):  # u = t G^T, row by row
-            buf[4 * i][n] = t[i][0]
-            buf[4 * i + 1][n] = (t[i][0] + t[i][1] + t[i][2]) * <floating> 0.5
-            buf[4 * i + 2][n] = (t[i][0] - t[i][1] + t[i][2]) * <floating> 0.5
-            buf[4 * i + 3][n] = t[i][2]
+cdef enum:
+    _WEIGHTS_CHANNELS = 8  # input channels of a block of transform_weights (with c_in > 1)
+
+
+cdef void _weights_block(const floating *w, floating *u, Py_ssize_t c_out, Py_ssize_t c_in,
+                         Py_ssize_t cb, Py_ssize_t c0, Py_ssize_t o0) noexcept nogil:
+    """The kernels (o, c), o0 <= o < o0 + WINO_WB / cb, c0 <= c < c0 + cb, of
+    transform_weights: gathered tap by tap, transformed a vector of kernels at a time
+    (wino_weights), copied out by runs of WINO_WB / cb columns. A block reads cb adjacent kernels
+    of each of its output channels (taking the kernels of one input channel read a cache line per
+    kernel), and goes through buffers because the 16 rows of u lie a power of two apart for many
+    channel counts, on one cache set. (Column by column, reading each column's kernel wherever it
+    lies: scattering the columns of kernels taken in order cost 1.6 times the whole forward of
+    8x256x14x14 by 256x256x3x3.)"""
+    cdef Py_ssize_t ob = WINO_WB // cb, no = min(ob, c_out - o0), nc = min(cb, c_in - c0)
+    cdef Py_ssize_t N = c_out * c_in, n, o, c, i
+    cdef floating k[9][WINO_WB]
+    cdef floating buf[16][WINO_WB]
+    cdef const floating *src
+    for c in range(nc):  # column (c0 + c) * C_out + o0 + o holds kernel (o0 + o) * c_in + c0 + c
+        for o in range(no):
+            src = w + ((o0 + o) * c_in + c0 + c) * 9
+            n = c * no + o
+            for i in range(9):
+                k[i][n] = src[i]
+    wino_weights(&k[0][0], &buf[0][0], nc * no)
     for i in range(16):
-        memcpy(u + i * N + q0, buf[i], nb * sizeof(floating))
+        for c in range(nc):
+            memcpy(u + i * N + (c0 + c) * c_out + o0, &buf[i][c * no], no * sizeof(floating))
 
 
 cdef struct _Weights:
     const void *w
     void *u
-    Py_ssize_t N, c_in
+    Py_ssize_t c_out, c_in, cb, o_blocks
     bint is_double
 
 
 cdef void _weights_batch(void *ctx, Py_ssize_t lo, Py_ssize_t hi, int tid) noexcept nogil:
     cdef const _Weights *j = <const _Weights *> ctx
-    cdef Py_ssize_t b
+    cdef Py_ssize_t b, c0, o0
     for b in range(lo, hi):
+        c0, o0 = b // j.o_blocks * j.cb, b % j.o_blocks * (WINO_WB // j.cb)
         if j.is_double:
-            _weights_block(<const double *> j.w, <double *> j.u, j.N, j.c_in, 128 * b)
+            _weights_block(<const double *> j.w, <double *> j.u, j.c_out, j.c_in, j.cb, c0, o0)
         else:
-            _weights_block(<const float *> j.w, <float *> j.u, j.N, j.c_in, 128 * b)
+            _weights_block(<const float *> j.w, <float *> j.u, j.c_out, j.c_in, j.cb, c0, o0)
 
 
 def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, Py_ssize_t c_in,
@@ -380,9 +398,12 @@ def transform_weights(const floating[:, ::1] w, floating[:, ::1] u, Py_ssize_t c
         raise ValueError("transform_weights: c_in must be positive and divide N")
     if w.shape[0] == 0:
         return
-    j.w, j.u, j.N, j.c_in, j.is_double = &w[0, 0], &u[0, 0], w.shape[0], c_in, floating is double
+    # c_in == 1: the columns in the kernels' order, as C_out = N kernels of one input channel
+    j.w, j.u, j.c_out, j.c_in = &w[0, 0], &u[0, 0], w.shape[0] // c_in, c_in
+    j.cb, j.is_double = min(c_in, _WEIGHTS_CHANNELS), floating is double
+    j.o_blocks = (j.c_out + WINO_WB // j.cb - 1) // (WINO_WB // j.cb)
     with nogil:
-        run_batches(_weights_batch, &j, (j.N + 127) // 128, 1, n_threads)
+        run_batches(_weights_batch, &j, (c_in + j.cb - 1) // j.cb * j.o_blocks, 1, n_threads)
 
 
 def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
@@ -416,18 +437,20 @@ def forward_winograd(const floating[:, :, ::1] x, const floating[:, :, ::1] u,
 def backward_weight_winograd(const floating[:, :, ::1] grad_y, const floating[:, :, ::1] x,
                              floating[:, :, :, ::1] grad_u, const long long[:, ::1] geometry,
                              Py_ssize_t tile_rows, Py_ssize_t images, floating[:, ::1] work,
-                             int n_threads):
+                             int n_threads, bint channels_inner=False):
     """The weight gradient of forward_winograd in the Winograd domain: ``grad_u`` (n_chunks, 16,
     C_out, C_in), zero-filled by the caller, chunk k receiving the images k * N // n_chunks to
     (k + 1) * N // n_chunks in order, ``images`` at a time (as backward_weight: the same bits on
-    any thread count); ``tile_rows``, ``images`` and ``work`` as for forward_winograd."""
+    any thread count); ``tile_rows``, ``images``, ``work`` and ``channels_inner`` (the input
+    transformed channels innermost, then multiplied untransposed) as for forward_winograd."""
     cdef Geometry g = read_geometry(geometry)
     cdef Py_ssize_t N = x.shape[0], n_chunks = grad_u.shape[0]
     _check("backward_weight_winograd", &g, x.shape[2] == g.plane and grad_y.shape[0] == N
            and grad_y.shape[2] == g.L and grad_u.shape[1] == 16
            and grad_u.shape[2] == grad_y.shape[1] and grad_u.shape[3] == x.shape[1], x.shape[1],
-           grad_y.shape[1], tile_rows, images, work.shape[0], work.shape[1], n_threads)
+           grad_y.shape[1], tile_rows, images, work.shape[0], work.shape[1], n_threads,
+           channels_inner)
     if n_chunks < 1 or n_chunks > max(N, 1):
         raise ValueError("backward_weight_winograd: grad_u must hold between 1 and N partial sums")
     _run(&x[0, 0, 0], NULL, NULL, &grad_y[0, 0, 0], &grad_u[0, 0, 0, 0], work, &g, N, x.shape[1],
-         grad_y.shape[1], tile_rows, images, n_chunks, n_threads)
+         grad_y.shape[1], tile_rows, images, n_chunks, n_threads, channels_inner)

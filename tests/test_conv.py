@@ -573,6 +573,46 @@ class TestWinograd:
         np.testing.assert_array_equal(results[0], results[1])
         np.testing.assert_allclose(results[2], results[0], rtol=tol / 100, atol=tol / 100)
 
+    @pytest.mark.parametrize("case", [  # N, C_in, C_out, (H, W), padding
+        (8, 16, 12, (8, 8), 1),  # ResNet's first stage, 4 tiles a row
+        (6, 19, 10, (5, 7), 1),  # cut tiles; channels not a multiple of the vector width
+        (4, 12, 16, (3, 3), 2),  # more padding than input
+        (4, 17, 16, (16, 16), ((0, 2), (1, 0))),  # 8 tiles a row (the most), asymmetric padding
+    ])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_channels_innermost_weight_gradient(self, case, dtype, monkeypatch):
+        # the weight gradient of whole small images a step, its input transformed a vector of
+        # channels at a time: the reference's values, the same bits on 1 and 2 threads, the
+        # tile-row transform's values
+        n, c_in, c_out, spatial, p = case
+        x = rng.standard_normal((n, c_in) + spatial)
+        w = rng.standard_normal((c_out, c_in, 3, 3))
+        gy = rng.standard_normal(window_conv(x, w, None, _pads(p, 2)).shape)
+        win = np.lib.stride_tricks.sliding_window_view(np.pad(x, [(0, 0)] * 2 + _pads(p, 2)),
+                                                       (3, 3), axis=(2, 3))
+        ref = np.einsum("nopq,ncpqij->ocij", gy, win)
+        monkeypatch.setattr(choice, "weight_grad_winograd", lambda c: (2, n // 2))
+        calls = []
+        kernel = _winograd.backward_weight_winograd
+        monkeypatch.setattr(kernels.winograd, "backward_weight_winograd",
+                            lambda *args: calls.append(args[-1]) or kernel(*args), raising=False)
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        results = []
+        try:
+            for threads, inner in ((1, 8), (2, 8), (1, 0)):
+                convcore.set_num_threads(threads)
+                monkeypatch.setattr(choice, "WINOGRAD_CHANNELS_INNER_TILES", inner)
+                results.append(F.conv2d_backward(gy.astype(dtype), x.astype(dtype),
+                                                 w.astype(dtype), padding=p, need_input=False,
+                                                 need_bias=False)[1])
+        finally:
+            convcore.set_num_threads(None)
+        assert calls == [True, True, False]
+        tol = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(results[0], ref, rtol=tol, atol=tol * np.abs(ref).max())
+        np.testing.assert_array_equal(results[0], results[1])
+        np.testing.assert_allclose(results[2], results[0], rtol=tol, atol=tol * np.abs(ref).max())
+
     def test_images_per_step_depend_on_the_shapes_only(self, monkeypatch):
         monkeypatch.undo()  # the default thresholds
 

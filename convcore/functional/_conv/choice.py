@@ -63,7 +63,10 @@ WINOGRAD_IMAGES_TILES = 48
 # calls, one thread, AVX2, busy machine, 3x3 'same', the same bits either way, channels innermost
 # against along the rows): 32x64x8x8 1.52 against 1.99; 32x16x8x8 0.33 against 0.42;
 # 32x192x8x8 9.9 against 11.3; 32x64x12x12 3.61 against 4.24; 32x64x16x16 5.97 against 6.41,
-# 16x128x16x16 10.1 against 9.8; 16x64x32x32 (16 tiles a row) 11.7 against 11.9.
+# 16x128x16x16 10.1 against 9.8; 16x64x32x32 (16 tiles a row) 11.7 against 11.9. The weight
+# gradient follows the same rule (ms, median, one thread, AVX-512, load 1.9, channels innermost
+# against along the rows: 32x64x8x8 1.40 against 2.16; 32x32x16x16 1.20 against 1.54;
+# 32x128x8x8 4.51 against 5.50).
 WINOGRAD_CHANNELS_INNER_TILES = 8
 # Forward (and input-gradient) steps hold 16 * (C_in + C_out) values per tile (the transformed
 # input and the products), kept within about L2: 8x128x28x28 ran 186 GFLOP/s with 56 tiles per
@@ -321,8 +324,8 @@ def winograd_forward_images(c):
 
 
 def winograd_channels_inner(c, tile_rows):
-    """Whether the Winograd forward of `c` in steps of `tile_rows` rows of tiles transforms its
-    input channels innermost: the steps hold whole images, of at most
+    """Whether the Winograd forward or weight gradient of `c` in steps of `tile_rows` rows of
+    tiles transforms its input channels innermost: the steps hold whole images, of at most
     WINOGRAD_CHANNELS_INNER_TILES tiles to a row."""
     return (tile_rows >= (c.out_spatial[0] + 1) // 2
             and (c.out_spatial[1] + 1) // 2 <= WINOGRAD_CHANNELS_INNER_TILES)

@@ -121,14 +121,20 @@ class Plan:
                              f"{np.shape(grad_output)}")
         return as_float_array(gy, "grad_output", dtype=self.dtype)
 
+    def threads(self, images=1):
+        """(threads for the convolution's multiply-adds (see choice.GRAIN), whether `run` runs
+        its work items of `images` images on them rather than leaving them to BLAS)."""
+        flops = 2 * math.prod(self.out_shape) * math.prod(self.weight.shape[1:])
+        n_threads = threads_for(flops, choice.GRAIN)
+        return n_threads, -(-self.x.shape[0] // images) >= n_threads > 1
+
     def run(self, kernel, *arrays, per_image, images=1, tail=()):
         """Call a kernel either with one work item (`images` images) per thread (BLAS held to one
         thread) or, when there are fewer items than threads, item by item with BLAS owning the
         threads. `per_image(threads)` returns the arguments that follow `arrays` and depend on the
         thread count (scratch arrays); `tail` follows the thread count."""
-        flops = 2 * math.prod(self.out_shape) * math.prod(self.weight.shape[1:])
-        n_threads = threads_for(flops, choice.GRAIN)
-        if -(-self.x.shape[0] // images) >= n_threads > 1:
+        n_threads, by_items = self.threads(images)
+        if by_items:
             with blas_threads(1):
                 return kernel(*arrays, *per_image(n_threads), n_threads, *tail)
         with blas_threads(n_threads):
