@@ -828,6 +828,20 @@ class TestShallow:
             np.testing.assert_allclose(F.conv2d(x, w, b, **kw), ref.numpy(), rtol=1e-4,
                                        atol=1e-4)
 
+    @staticmethod
+    def _weight_grad(module, c, gy, rows, off, threads, chunk, group, copy):
+        """The partial sums (one per chunk of bands) of `module`'s weight_grad kernel for the
+        plan `c` on `threads` threads, the scratch as weight_grad_work sizes it."""
+        n, c_in, c_out = c.x.shape[0], c.x.shape[1], gy.shape[1]
+        taps = c_in * c.weight.shape[2] * c.weight.shape[3]
+        items = n * -(-int(c.geometry[1, 1]) // rows)
+        partial = np.zeros((-(-items // chunk), c_out, taps), c.dtype)
+        size = module.weight_grad_work(c.geometry, c_in, c_out, rows, chunk, group, c.x.itemsize)
+        module.weight_grad(c.x.reshape(n, c_in, -1), gy.astype(c.dtype).reshape(n, c_out, -1),
+                           off, partial, c.geometry, rows, np.empty((threads, size), c.dtype),
+                           chunk, group, copy, threads)
+        return partial
+
     def test_weight_grad_in_every_build_of_the_kernel(self):
         """The weight gradient of the baseline, AVX2 and AVX-512 builds (those this CPU runs)
         against the formula, with a band tail past the last whole vector."""
@@ -840,12 +854,8 @@ class TestShallow:
             for dtype in (np.float32, np.float64):
                 c = plan_module.Plan(x.astype(dtype), w.astype(dtype), (2, 1), 2, 1, 1, 2)
                 rows, off, _ = by_shallow.layout(c, 1)
-                size = module.weight_grad_work(c.geometry, 3, 6, rows, 2 * -(-7 // rows), 1,
-                                               c.x.itemsize)
-                partial = np.zeros((1, 6, 75), dtype)
-                module.weight_grad(c.x.reshape(2, 3, -1), gy.astype(dtype).reshape(2, 6, -1),
-                                   off, partial, c.geometry, rows, np.empty((1, size), dtype),
-                                   2 * -(-7 // rows), 1, True, 1)
+                partial = self._weight_grad(module, c, gy, rows, off, 1, 2 * -(-7 // rows), 1,
+                                            True)
                 tol = 1e-5 if dtype == np.float32 else 1e-12
                 np.testing.assert_allclose(partial[0].reshape(w.shape), ref, rtol=tol,
                                            atol=tol * np.abs(ref).max(), err_msg=module.__name__)
@@ -869,12 +879,7 @@ class TestShallow:
                 assert -(-7 // rows) == 3
                 partials = []
                 for group, copy in itertools.product(range(1, 6), (False, True)):
-                    partial = np.zeros((2, 6, 75), dtype)
-                    size = module.weight_grad_work(c.geometry, 3, 6, rows, 5, group, c.x.itemsize)
-                    module.weight_grad(c.x.reshape(3, 3, -1), gy.astype(dtype).reshape(3, 6, -1),
-                                       off, partial, c.geometry, rows,
-                                       np.empty((2, size), dtype), 5, group, copy, 2)
-                    partials.append(partial)
+                    partials.append(self._weight_grad(module, c, gy, rows, off, 2, 5, group, copy))
                 tol = 1e-5 if dtype == np.float32 else 1e-12
                 np.testing.assert_allclose(partials[0].sum(axis=0).reshape(w.shape), ref,
                                            rtol=tol, atol=tol * np.abs(ref).max(),
