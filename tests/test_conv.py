@@ -889,7 +889,7 @@ class TestShallow:
                 size = module.weight_grad_work(c.geometry, 3, 6, rows, 5, 2, c.x.itemsize)
                 with pytest.raises(ValueError, match="weight_grad: work is too small"):
                     module.weight_grad(c.x.reshape(3, 3, -1), gy.astype(dtype).reshape(3, 6, -1),
-                                       off, partial, c.geometry, rows,
+                                       off, partials[0], c.geometry, rows,
                                        np.empty((2, size - 1), dtype), 5, 2, False, 2)
 
     def test_weight_grad_kernel_refuses_arrays_that_disagree(self):
