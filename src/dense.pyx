@@ -10,6 +10,9 @@ columns and more rows (a small-map convolution's ``M @ x^T``: the dense matrix a
 ``rows(x, w, bias, y, n_threads)``: ``y[M, N] = x @ w^T + bias`` for a small batch ``M`` (a dense
 layer's forward), reading each row of ``w`` once (src/c/dense_rows.h): blocks of the rows of ``w``
 (the columns of ``y``) over the threads, each output summed the same way on any number of them.
+``rows_tap(x, wt, tap, bias, y, buf, n_threads)``: the same with ``w = wt[:, :, tap]`` read in
+place from a convolution's weights ``wt`` (N, K, T), a block of rows at a time into the calling
+thread's row of ``buf`` (threads, DR_RB * K): the same bits as copying the tap out first.
 
 Why not BLAS's own threads: a dense layer's product is wide and flat (a batch of 16 against 4096 x
 9216 weights), which OpenBLAS splits poorly, and its worker threads spin between calls against the
@@ -17,7 +20,7 @@ convolution kernels' threads. Measured, AlexNet's classifier on 16 images, 2 thr
 shared machine: 243 ms per forward with OpenBLAS's threads, 61 ms on one thread.
 """
 from blas cimport gemm
-from dense_c cimport DR_RB, dense_rows
+from dense_c cimport DR_RB, dense_rows, dense_rows_tap
 from fused cimport floating
 from parallel cimport batch_size, import_parallel, run_batches
 
@@ -34,7 +37,9 @@ ctypedef struct Job:
     const void* b
     const void* bias        # rows(): the bias, or NULL
     void* out
+    void* buf               # rows_tap(): a row of DR_RB * K values per thread, else NULL
     Py_ssize_t M, N, K, lda, ldb
+    Py_ssize_t T, tap       # rows_tap(): taps per weight and the one read
 
 
 cdef void _part(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
@@ -43,6 +48,10 @@ cdef void _part(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
     cdef const floating* a = <const floating*>j.a
     cdef const floating* b = <const floating*>j.b
     cdef Py_ssize_t blk, j0, width
+    if j.direct and j.buf != NULL:
+        dense_rows_tap(a, j.M, j.K, b, j.T, j.tap, <const floating*>j.bias, c, j.N, lo * DR_RB,
+                       min(hi * DR_RB, j.N), <floating*>j.buf + tid * DR_RB * j.K)
+        return
     if j.direct:
         dense_rows(a, j.M, j.K, b, <const floating*>j.bias, c, j.N, lo * DR_RB,
                    min(hi * DR_RB, j.N))
@@ -62,6 +71,8 @@ cdef void _part(floating* c, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
 
 
 include "batch.pxi"
+
+ROW_BLOCK = DR_RB  # weight rows per block (the rows of rows_tap's buf hold DR_RB * K values)
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
@@ -92,10 +103,31 @@ def rows(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1]
         raise ValueError("rows: array shapes do not agree")
     if j.M == 0 or j.N == 0:
         return
-    j.f64, j.direct, j.out = floating is double, True, &y[0, 0]
+    j.f64, j.direct, j.out, j.buf = floating is double, True, &y[0, 0], NULL
     j.a = &x[0, 0] if j.K else NULL
     j.b = &w[0, 0] if j.K else NULL
     j.bias = &bias[0] if bias.shape[0] else NULL
     cdef Py_ssize_t blocks = (j.N + DR_RB - 1) // DR_RB
     with nogil:  # a few batches per thread: a thread held up on a busy machine is caught up
+        run_batches(_batch, &j, blocks, batch_size(blocks, n_threads, 4, 1), n_threads)
+
+
+def rows_tap(const floating[:, ::1] x, const floating[:, :, ::1] wt, Py_ssize_t tap,
+             const floating[::1] bias, floating[:, ::1] y, floating[:, ::1] buf, int n_threads):
+    cdef Job j
+    j.M, j.K, j.N, j.T = x.shape[0], x.shape[1], wt.shape[0], wt.shape[2]
+    if (wt.shape[1] != j.K or y.shape[0] != j.M or y.shape[1] != j.N
+            or bias.shape[0] not in (0, j.N) or not 0 <= tap < j.T):
+        raise ValueError("rows_tap: array shapes do not agree")
+    if n_threads < 1 or buf.shape[0] < n_threads or buf.shape[1] < DR_RB * j.K:
+        raise ValueError("rows_tap: buf must have a row of DR_RB * K values per thread")
+    if j.M == 0 or j.N == 0:
+        return
+    j.f64, j.direct, j.out, j.tap = floating is double, True, &y[0, 0], tap
+    j.a = &x[0, 0] if j.K else NULL
+    j.b = &wt[0, 0, 0] if j.K else NULL
+    j.buf = &buf[0, 0] if j.K else &y[0, 0]  # (not NULL: it selects this kernel; nothing gathered)
+    j.bias = &bias[0] if bias.shape[0] else NULL
+    cdef Py_ssize_t blocks = (j.N + DR_RB - 1) // DR_RB
+    with nogil:  # as rows(): blocks of DR_RB weight rows, a few batches per thread
         run_batches(_batch, &j, blocks, batch_size(blocks, n_threads, 4, 1), n_threads)

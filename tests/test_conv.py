@@ -1424,6 +1424,28 @@ class TestOnePosition:
         assert choice.one_position(c)
         _matches_reference_on_one_and_two_threads(case, dtype)
 
+    @pytest.mark.parametrize("n, c_in, c_out", [(32, 512, 512), (5, 37, 13), (1, 3, 6),
+                                                 (4, 17, 4)])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_tap_read_in_place_has_the_bits_of_its_copy(self, n, c_in, c_out, dtype,
+                                                        monkeypatch):
+        # the tap is read from the weights a block of rows at a time (ResNet-34's 512 -> 512
+        # layers on 1x1 maps): the bits of the dense layer on the tap copied out, on 1 and 2
+        # threads, with and without a bias; output blocks of 4 rows with some left over, a
+        # batch not a multiple of 4, input channels not a multiple of a vector
+        from convcore.functional._matmul import linear
+        monkeypatch.setattr(choice, "GRAIN", 1)
+        x = rng.standard_normal((n, c_in, 1, 1)).astype(dtype)
+        w = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+        for b in (None, rng.standard_normal(c_out).astype(dtype)):
+            copied = linear(x.reshape(n, c_in), np.ascontiguousarray(w[:, :, 1, 1]), b, 1)
+            ys = _on_one_and_two_threads(lambda: F.conv2d(x, w, b, padding=1))
+            for y in ys:
+                np.testing.assert_array_equal(y.reshape(n, c_out), copied)
+            ref = x.reshape(n, c_in).astype(float) @ w[:, :, 1, 1].astype(float).T
+            np.testing.assert_allclose(ys[0].reshape(n, c_out), ref + (0 if b is None else b),
+                                       rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
     @pytest.mark.parametrize("w_shape", [(384, 832, 1, 1), (384, 192, 3, 3)])
     def test_against_torch_in_float32(self, w_shape, monkeypatch):
         # GoogLeNet's last inception block on 32x32 images: forward and both gradients against

@@ -1,5 +1,7 @@
 """convcore.functional.linear and batch_norm (and their backward functions): against
 torch.nn.functional, numerical gradients, and the layers that call them."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,29 @@ class TestLinear:
             y = np.empty((6, 23), np.float32)
             module.rows(x, w, b, y, 2)
             np.testing.assert_array_less(np.abs(y - ref), 2e-5 * scale, err_msg=module.__name__)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_every_build_of_the_tap_row_kernel(self, dtype):
+        """rows_tap, which reads w = wt[:, :, tap] in place a block of rows at a time, gives
+        the bits of rows on the tap copied out, in every build this CPU runs, on 1 and 2
+        threads (23 rows: blocks of 4 and three left over; 6 batch rows: a block of 4 and two
+        left over), and refuses arrays that do not fit."""
+        from convcore import _cpu
+        x = rng.standard_normal((6, 531)).astype(dtype)
+        wt = rng.standard_normal((23, 531, 5)).astype(dtype)
+        b = rng.standard_normal(23).astype(dtype)
+        for module in _cpu.builds("dense"):
+            for tap, bias, threads in itertools.product((0, 3, 4), (b, b[:0]), (1, 2)):
+                w = np.ascontiguousarray(wt[:, :, tap])
+                y, want = np.empty((6, 23), dtype), np.empty((6, 23), dtype)
+                buf = np.empty((threads, module.ROW_BLOCK * 531), dtype)
+                module.rows_tap(x, wt, tap, bias, y, buf, threads)
+                module.rows(x, w, bias, want, threads)
+                np.testing.assert_array_equal(y, want, err_msg=module.__name__)
+            with pytest.raises(ValueError, match="shapes do not agree"):
+                module.rows_tap(x, wt, 5, b, y, buf, 1)
+            with pytest.raises(ValueError, match="a row of DR_RB"):
+                module.rows_tap(x, wt, 0, b, y, np.empty((1, 531), dtype), 1)
 
     def test_gradients_match_torch_and_numerical(self):
         torch = _torch()

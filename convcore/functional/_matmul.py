@@ -4,6 +4,7 @@ import numpy as np
 
 from .._cpu import load
 from .._threads import blas_threads, threads_for
+from ._conv import scratch
 
 _dense = load("dense")
 
@@ -45,6 +46,24 @@ def linear_rows(x, w, bias=None, grain=_PARALLEL_WORK):
     y = np.empty((m, n), dtype=x.dtype)
     b = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
     _dense.rows(x, np.ascontiguousarray(w), b, y, threads_for(m * n * k, grain))
+    return y
+
+
+def linear_tap(x, weight, tap, bias=None, grain=_PARALLEL_WORK):
+    """``x @ weight[:, :, tap].T + bias`` for a C-contiguous batch `x` (M, K) and a convolution's
+    C-contiguous weights `weight` (N, K, taps): :func:`linear` with the tap's matrix, the same
+    bits, read from `weight` in place (no copy of the tap written and read again). The tap of a
+    3x3 layer's weights lies a ninth apart in memory, so taking it out is a pass over all of
+    them; here each thread gathers only the block of rows it is about to multiply."""
+    m, k = x.shape
+    n, _, taps = weight.shape
+    if m > SMALL_BATCH or taps == 1:  # (a GEMM, or a tap already contiguous)
+        return linear(x, np.ascontiguousarray(weight[:, :, tap]), bias, grain)
+    threads = threads_for(m * n * k, grain)
+    y = np.empty((m, n), dtype=x.dtype)
+    b = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
+    buf = scratch.empty("dense_tap", (threads, _dense.ROW_BLOCK * k), x.dtype)
+    _dense.rows_tap(x, weight, tap, b, y, buf, threads)
     return y
 
 

@@ -6,7 +6,7 @@ import functools
 import numpy as np
 
 from ..._threads import threads_for
-from .._matmul import linear, matmul
+from .._matmul import linear, linear_tap, matmul
 from . import choice, kernels
 
 # Multiply-adds per thread of the products: a convolution's GRAIN (2 operations each), not the
@@ -61,15 +61,18 @@ def forward(c, bias):
 def forward_one_position(c, bias):
     """One input and one output position per image: M is the weights' one tap that meets the
     input, and the images' outputs ``x @ M^T + bias`` are a dense layer's, read straight from x
-    into y (no expansion, no transposing copy, no bias pass)."""
+    into y (no expansion, no transposing copy, no bias pass), the tap read from the weights in
+    place (ResNet-34's five 512 -> 512 3x3 layers on 1x1 maps, batch 32: copying the centre tap
+    out took 0.3-0.45 ms of a 0.6 ms call on one thread, the whole 9 MiB of weights passing
+    through the cache for a ninth of them)."""
     tap = int(taps(c)[0, 0])
     c_out, c_in = c.weight.shape[:2]
-    m = c.weight.reshape(c_out, c_in, -1)[:, :, tap]
     x = c.x.reshape(c.x.shape[0], c_in)
+    b = bias if bias.size else None
     if tap < 0:  # (no tap meets the input: the bias alone)
-        m = np.zeros_like(m)
-    return linear(x, np.ascontiguousarray(m), bias if bias.size else None,
-                  _GRAIN).reshape(c.out_shape)
+        return linear(x, np.zeros((c_out, c_in), c.dtype), b, _GRAIN).reshape(c.out_shape)
+    return linear_tap(x, c.weight.reshape(c_out, c_in, -1), tap, b,
+                      _GRAIN).reshape(c.out_shape)
 
 
 def backward(c, gy, need_input, need_weight):
