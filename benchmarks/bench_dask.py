@@ -1,10 +1,11 @@
 """convcore on dask against dask-image, and against the in-memory convcore call.
 
 The same 2-worker ``distributed.LocalCluster`` (processes, one thread each) and the same chunks
-for both dask libraries: an 8192x8192 float32 image in 2048x2048 chunks and a 512^3 float32 volume
-in 128x256x256 chunks, generated on the workers (fixed seed) and held there, each worker holding
-the same half of each array's chunks (``--placement``), so each timing is the filtering and its
-scheduling (results are persisted on the workers, not sent back; between two
+for both dask libraries: an 8192x8192 float32 image in 4096x4096 chunks and a 512^3 float32 volume
+in 256x256x256 chunks (64 MiB each, half of dask's default ``array.chunk-size``; ``--chunk`` and
+``--volume-chunks`` take others), generated on the workers (fixed seed) and held there, each
+worker holding the same half of each array's chunks (``--placement``), so each timing is the
+filtering and its scheduling (results are persisted on the workers, not sent back; between two
 runs, outside the timing, the scheduler is let to forget the last result, so that no run finds an
 earlier one in memory):
 
@@ -28,7 +29,7 @@ whole image does in memory.
     python benchmarks/bench_dask.py                     # the issue's table
     python benchmarks/bench_dask.py --size 4096 --side 256 --rounds 1   # quicker
     python benchmarks/bench_dask.py --scheduler threads   # no cluster: dask's threads
-    python benchmarks/bench_dask.py --chunk 4096 --rounds 1   # other chunks (image only)
+    python benchmarks/bench_dask.py --chunk 2048 --volume-chunks 128 256 256   # smaller chunks
     python benchmarks/bench_dask.py --cases "3-D gaussian s=2"   # some cases only
 """
 import argparse
@@ -72,6 +73,10 @@ def _same(block):
 
 def _copy(block, pieces):
     return block.copy()
+
+
+def _volume_chunks(side):
+    return (side // 2,) * 3
 
 
 def _median_time(run, repeats):
@@ -122,11 +127,12 @@ def _placed(client, x, placement):
 
 
 def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES,
-            placement="halves"):
+            placement="halves", volume_chunks=None):
     """Time `cases` for `lib` in this process; print {case: seconds} as JSON."""
     import numpy as np
     filters = _filters(lib, cases)
     times = {}
+    volume_chunks = tuple(volume_chunks or _volume_chunks(side))
     if lib == "in-memory":
         import convcore
         convcore.set_num_threads(threads)
@@ -154,7 +160,7 @@ def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES,
         with dask.config.set(scheduler="threads", num_workers=2):
             rng = da.random.default_rng(0)
             image = rng.random((size, size), chunks=chunk, dtype=np.float32).persist()
-            volume = rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
+            volume = rng.random((side, side, side), chunks=volume_chunks,
                                 dtype=np.float32).persist()
             for case, fn in filters.items():
                 x = volume if case.startswith("3-D") else image
@@ -169,7 +175,7 @@ def run_one(lib, size, side, chunk, repeats, scheduler, threads, cases=CASES,
         image, times["image chunks per worker"] = _placed(
             client, rng.random((size, size), chunks=chunk, dtype=np.float32), placement)
         volume, times["volume chunks per worker"] = _placed(
-            client, rng.random((side, side, side), chunks=(side // 4, side // 2, side // 2),
+            client, rng.random((side, side, side), chunks=volume_chunks,
                                dtype=np.float32), placement)
         for case, fn in filters.items():
             x = volume if case.startswith("3-D") else image
@@ -192,7 +198,9 @@ def main():
     parser.add_argument("--side", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--chunk", type=int, help="image chunk side (default: size / 4)")
+    parser.add_argument("--chunk", type=int, help="image chunk side (default: size / 2)")
+    parser.add_argument("--volume-chunks", type=int, nargs=3, metavar=("Z", "Y", "X"),
+                        help="the volume's chunk shape (default: side / 2 along each axis)")
     parser.add_argument("--threads", type=int, default=2, help="threads of the in-memory call")
     parser.add_argument("--scheduler", choices=["distributed", "threads"], default="distributed",
                         help="the 2-worker LocalCluster, or dask's threaded scheduler (2 threads)")
@@ -204,15 +212,16 @@ def main():
                         "dask's scheduler puts them (uneven from run to run)")
     parser.add_argument("--one", choices=LIBS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    chunk = args.chunk or args.size // 4
+    chunk = args.chunk or args.size // 2
+    volume_chunks = tuple(args.volume_chunks or _volume_chunks(args.side))
     if args.one:
         run_one(args.one, args.size, args.side, chunk, args.repeats, args.scheduler,
-                args.threads, args.cases, args.placement)
+                args.threads, args.cases, args.placement, volume_chunks)
         return
     print(header(f"{args.threads} (in-memory call); dask: {WHERE[args.scheduler]}, convcore "
                  "chunk threads 1"))
     print(f"image {args.size}x{args.size} float32 chunks {chunk}; volume {args.side}^3 "
-          f"float32 chunks ({args.side // 4}, {args.side // 2}, {args.side // 2})"
+          f"float32 chunks {volume_chunks}"
           + (f"; input chunks placed: {args.placement}" if args.scheduler == "distributed"
              else ""))
     results = {lib: [] for lib in LIBS}
@@ -221,7 +230,8 @@ def main():
             cmd = [sys.executable, __file__, "--one", lib, "--size", str(args.size),
                    "--side", str(args.side), "--chunk", str(chunk), "--repeats",
                    str(args.repeats), "--scheduler", args.scheduler, "--threads",
-                   str(args.threads), "--placement", args.placement, "--cases", *args.cases]
+                   str(args.threads), "--placement", args.placement, "--volume-chunks",
+                   *map(str, volume_chunks), "--cases", *args.cases]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             results[lib].append(json.loads(out.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}",
