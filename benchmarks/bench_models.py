@@ -1,6 +1,7 @@
 """Inference time of the model zoo against PyTorch, each library in its own process.
 
-Usage: python benchmarks/bench_models.py [--threads N] [--repeat R] [--only NAME ...]
+Usage: python benchmarks/bench_models.py [--threads N] [--repeat R] [--calls C] [--settle S]
+                                         [--only NAME ...]
 
 Cases: ResNet-18 on a batch of 8 RGB images of 224x224 (the issue's target: within 1.5x of
 PyTorch's time), and the zoo on small inputs (LeNet-5 on 32x32 digits, AlexNet on 64x64, VGG and
@@ -9,8 +10,12 @@ PyTorch with plain ``torch.nn`` in torchvision's layout (torchvision is not need
 weights and BatchNorm statistics, and its state dict is passed (as an .npz file) to convcore's
 network; the outputs are checked to agree before anything is timed. Evaluation mode, float32.
 Each library runs in a worker process of its own (see _timing.py: neither loads the other, so
-neither runs on the other's OpenMP settings), the two taking turns, and the figure is the median
-of the rounds. The ratio is convcore's time over PyTorch's (lower is better).
+neither runs on the other's OpenMP settings), the two taking turns for ``--repeat`` rounds of
+``--calls`` calls, each turn after a pause of ``--settle`` seconds (so that neither library's
+threads still spin from its last turn), and the figure is the median of all the calls (the first
+of each turn runs cold, for both libraries alike). The previous version timed one call a turn
+with no pause: LeNet-5's 1.5-1.7 ms took 4.1 ms in one of six runs. The ratio is convcore's time
+over PyTorch's (lower is better).
 """
 import argparse
 import ast
@@ -20,7 +25,8 @@ import tempfile
 
 import numpy as np
 
-from _timing import Workers, add_worker_arguments, header, serve
+from _timing import (Workers, add_calls_argument, add_settle_argument, add_worker_arguments,
+                     header, serve)
 
 CASES = [  # name, batch, in_channels, image size
     ("resnet18", 8, 3, 224), ("lenet5", 64, 1, 32), ("alexnet", 16, 3, 64), ("vgg11", 16, 3, 32),
@@ -297,9 +303,10 @@ def build(library, threads, cases, weights):
     return out
 
 
-def run(cases=CASES, repeat=5, use_torch=True, threads=None):
-    """Time each case, each library in its own worker process (rounds alternating); rows of
-    (label, convcore seconds, torch seconds or None, max relative difference or None)."""
+def run(cases=CASES, repeat=5, use_torch=True, threads=None, settle=0.05, calls=3):
+    """Time each case, each library in its own worker process (`repeat` alternating rounds of
+    `calls` calls, `settle` seconds of pause before each turn); rows of (label, convcore seconds,
+    torch seconds or None, max relative difference or None)."""
     threads = threads or min(2, os.cpu_count() or 1)
     libraries = ["torch", "convcore"] if use_torch else ["convcore"]
     with tempfile.TemporaryDirectory() as weights:
@@ -314,14 +321,15 @@ def run(cases=CASES, repeat=5, use_torch=True, threads=None):
                 if "torch" in workers.procs:
                     ours, expected = (workers.result(lib, lab) for lib in ("convcore", "torch"))
                     diff = float(np.max(np.abs(ours - expected)) / np.max(np.abs(expected)))
-                t = workers.time([lab], 1, repeat)[lab]
+                t = workers.time([lab], calls, repeat, settle)[lab]
                 rows.append((lab, t["convcore"], t.get("torch"), diff))
     return rows
 
 
-def table(rows, threads, repeat):
-    lines = [f"model inference (eval, float32), median of {repeat} alternating rounds; ratio = "
-             f"convcore time / torch time (target <= 1.0; lower is better)", header(threads),
+def table(rows, threads, repeat, calls=1):
+    lines = [f"model inference (eval, float32), median of {repeat} alternating rounds x {calls} "
+             "calls; ratio = convcore time / torch time (target <= 1.0; lower is better)",
+             header(threads),
              f"{'model, input':<28}{'convcore ms':>12}{'torch ms':>10}{'ratio':>7}{'max rel diff':>14}"]
     for lab, ours, peer, diff in rows:
         peer_s = f"{peer * 1e3:10.1f}" if peer is not None else f"{'-':>10}"
@@ -339,13 +347,15 @@ def main(argv=None):
     parser.add_argument("--weights", help=argparse.SUPPRESS)  # for the workers
     parser.add_argument("--cases", help=argparse.SUPPRESS)
     add_worker_arguments(parser)
+    add_settle_argument(parser)
+    add_calls_argument(parser)
     args = parser.parse_args(argv)
     if args.worker:
         cases = [tuple(c) for c in json.loads(args.cases)]
         return serve(lambda lib, t: build(lib, t, cases, args.weights), args.worker, args.threads)
     cases = [c for c in CASES if not args.only or c[0] in args.only]
-    print(table(run(cases, args.repeat, not args.no_torch, args.threads), args.threads,
-                args.repeat))
+    print(table(run(cases, args.repeat, not args.no_torch, args.threads, args.settle,
+                    args.calls), args.threads, args.repeat, args.calls))
     return 0
 
 
