@@ -194,13 +194,15 @@ class Workers:
         """The times of `n` runs of `case` in `lib`'s worker (one turn)."""
         return self._ask(lib, f"time\t{case}\t{n}")
 
-    def time(self, cases, repeat, rounds, settle=0.0):
-        """{case: {library: median seconds}}: every case, rounds x repeat runs per library, the
-        libraries taking turns (their order reversed every other round). `settle` seconds pass
-        before each turn: a library's threads may go on spinning after its last call (PyTorch's
-        OpenMP workers burn 3-8 ms of CPU after a 0.5 ms convolution), and the next library's
-        turn would otherwise start on a core still taken by the previous one."""
-        runs = {case: {lib: [] for lib in self.procs if case in self.cases[lib]} for case in cases}
+    def time(self, cases, repeat, rounds, settle=0.0, libraries=None):
+        """{case: {library: median seconds}}: every case, rounds x repeat runs per library (of
+        `libraries`, default all), the libraries taking turns (their order reversed every other
+        round). `settle` seconds pass before each turn: a library's threads may go on spinning
+        after its last call (PyTorch's OpenMP workers burn 3-8 ms of CPU after a 0.5 ms
+        convolution), and the next library's turn would otherwise start on a core still taken by
+        the previous one."""
+        runs = {case: {lib: [] for lib in self.procs if case in self.cases[lib]
+                       and (libraries is None or lib in libraries)} for case in cases}
         for case, libs in runs.items():  # warm up
             for lib in libs:
                 self._ask(lib, f"time\t{case}\t1")
