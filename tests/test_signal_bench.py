@@ -44,6 +44,8 @@ def test_each_library_runs_in_its_own_worker(bench):
         assert "convcore" in workers.procs and "convolve2d" in workers.procs
         t = workers.time(["float64|3"], 1, 2)["float64|3"]
         assert set(t) == set(workers.procs) and all(v > 0 for v in t.values())
+        only = workers.time(["float64|3"], 1, 1, libraries=["convolve2d"])["float64|3"]
+        assert set(only) == {"convolve2d"} and only["convolve2d"] > 0
         ours, theirs = (workers.result(lib, "float64|3") for lib in ("convcore", "convolve2d"))
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
