@@ -9,8 +9,9 @@ from gradcheck import numerical_grad
 import convcore
 import convcore.functional as F
 from convcore._cpu import load
+from convcore.functional import _scratch as scratch
 from convcore.functional._conv import (by_shallow, by_shifted, by_smallmaps, by_winograd, choice,
-                                       dispatch, kernels, plan as plan_module, scratch)
+                                       dispatch, kernels, plan as plan_module)
 
 _im2col = load("im2col")  # the build conv2d runs on this CPU
 _winograd = load("winograd")

@@ -1,4 +1,4 @@
-"""The engines' scratch buffers (convcore.functional._conv.scratch): reused per thread and slot,
+"""The engines' scratch buffers (convcore.functional._scratch): reused per thread and slot,
 never shared between slots or threads, and never read before being written: gradients computed
 over buffers full of NaN equal those over fresh arrays and satisfy the convolution's linearity."""
 import threading
@@ -8,7 +8,7 @@ import pytest
 
 import convcore
 import convcore.functional as F
-from convcore.functional._conv import scratch
+from convcore.functional import _scratch as scratch
 
 rng = np.random.default_rng(7)
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._cpu import load
 from .._threads import blas_threads, threads_for
-from ._conv import scratch
+from . import _scratch as scratch
 
 _dense = load("dense")
 

@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 
-from . import choice, kernels, scratch
+from .. import _scratch as scratch
+from . import choice, kernels
 from .plan import flat
 
 

@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from ..._threads import threads_for
-from . import choice, kernels, scratch
+from .. import _scratch as scratch
+from . import choice, kernels
 from .plan import flat
 
 

@@ -5,7 +5,8 @@ chunks)."""
 import numpy as np
 
 from ..._threads import threads_for
-from . import choice, kernels, scratch
+from .. import _scratch as scratch
+from . import choice, kernels
 from .plan import flat
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from ..._threads import blas_threads, threads_for
-from . import choice, kernels, scratch
+from .. import _scratch as scratch
+from . import choice, kernels
 from .plan import flat
 
 # F(2x2, 3x3) weight transform G (4x3): U = G w G^T, i.e. U[r * 4 + s] = kron(G, G) @ w[i * 3 + j].
