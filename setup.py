@@ -47,6 +47,8 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
             # (no contraction into FMA: every build gives the baseline's bits)
             "depthwise": {"avx2": ["-mavx2", "-ffp-contract=off"],
                           "avx512f": ["-mavx512f", "-ffp-contract=off"]},
+            "ordered": {"avx2": ["-mavx2", "-ffp-contract=off"],
+                        "avx512f": ["-mavx512f", "-ffp-contract=off"]},
             "pooling": {"avx2": ["-mavx2", "-ffp-contract=off"],
                         "avx512f": ["-mavx512f", "-ffp-contract=off"]},
             "activations": {"avx2": ["-mavx2", "-ffp-contract=off"],
@@ -57,7 +59,8 @@ VARIANTS = {"lines": {"avx2": ["-mavx2"]},
 # Flags of one module in every build (GCC/Clang). activations: its tanh (src/c/tanh.h) selects
 # between computed values, which GCC vectorises only when no floating-point exception must be kept
 # (the results are the same).
-MODULE_FLAGS = {"activations": ["-fno-trapping-math"]}
+MODULE_FLAGS = {"activations": ["-fno-trapping-math"],
+                "ordered": ["-ffp-contract=off"]}  # SciPy's rounding on any CPU (aarch64 too)
 
 
 def x86_variants_supported():

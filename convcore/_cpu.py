@@ -2,8 +2,8 @@
 
 On x86-64 some compiled modules come in several builds: the line kernels (``lines``,
 ``separable2d``, ``uniform2d``, ``box8``, ``correlate2d``, ``recheck``) baseline and AVX2,
-``im2col``, ``winograd``, ``shallow``, ``dense``, ``depthwise``, ``pooling``, ``activations`` and
-``channels`` baseline, AVX2 and AVX-512F (each a whole module compiled with ``-mavx2`` or
+``im2col``, ``winograd``, ``shallow``, ``dense``, ``depthwise``, ``pooling``, ``activations``,
+``channels`` and ``ordered`` baseline, AVX2 and AVX-512F (each a whole module compiled with ``-mavx2`` or
 ``-mavx512f``; no ifunc, so the choice can be steered); ``direct`` carries AVX2+FMA copies of its row kernels.
 :func:`load` imports the widest build that the CPU supports and that
 ``CONVCORE_DISABLE_CPU_FEATURES`` (read once, when convcore is imported; names separated by commas

@@ -12,6 +12,7 @@ from buffers cimport address
 from fused cimport floating
 from linebuf cimport cl_flag, cl_load_d, run_items, team_size
 from modes cimport map_index
+from ndindex cimport next_index
 from parallel cimport import_parallel
 
 import_parallel()  # the one runner of the process (src/parallel.pxd)
@@ -62,13 +63,7 @@ cdef double _scipy_sum(const Nd* g, Py_ssize_t flat) noexcept nogil:
         else:
             cl_load_d(&v, 1, g.x + off * g.isz, g.isz, 1, g.tin)
         tmp += g.w[i] * v
-        d = g.ndim - 1
-        while d >= 0:
-            k[d] += 1
-            if k[d] < g.kshape[d]:
-                break
-            k[d] = 0
-            d -= 1
+        next_index(k, g.kshape, g.ndim)
     return tmp
 
 

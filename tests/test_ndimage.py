@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as sp
 
-from convcore import ndimage as cc
+from convcore import _cpu, ndimage as cc
+from convcore.ndimage._support import mode_code
 
 MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant",
          "grid-wrap"]
@@ -151,6 +152,56 @@ def test_correlate_convolve_nd(dtype, mode):
               sp.correlate(x, w, mode=mode, cval=1, origin=origin))
         check(cc.convolve(x, w, mode=mode, cval=1, origin=origin),
               sp.convolve(x, w, mode=mode, cval=1, origin=origin))
+
+
+def _scipy_bits(got, want):
+    """The same float64 values as SciPy's, NaN where SciPy has NaN (whose sign bit means nothing)
+    and the signs of zeros too."""
+    np.testing.assert_array_equal(got, want)
+    numbers = ~np.isnan(want)
+    assert np.array_equal(np.signbit(got[numbers]), np.signbit(want[numbers]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nd_float64_is_scipys_bits(mode):
+    # N-D float64 correlations add SciPy's kept taps (|w| > DBL_EPSILON) in C order, each product
+    # rounded before its sum (src/ordered.pyx): SciPy's bits, where an order of its own (groups
+    # of taps, fused multiply-adds) was within rounding only. Kernels wider than the input, short
+    # and long rows (a long 1-D signal runs in pieces), tiny, zero and NaN weights, NaN and
+    # infinities under kept and left-out taps, every origin, 1-D to 4-D.
+    rng = np.random.default_rng(40)
+    cases = [((29,), (4,)), ((20000,), (9,)), ((9, 10), (3, 4)), ((5, 3), (7, 6)),
+             ((3, 70), (2, 11)), ((6, 7, 5), (3, 2, 3)), ((3, 4, 2, 5), (2, 3, 1, 2))]
+    for shape, ks in cases:
+        x = rng.standard_normal(shape) * 10
+        w = rng.integers(-3, 4, ks) * 0.3
+        w.flat[0], w.flat[-1] = 1e-17, np.nan          # both left out by SciPy
+        x.flat[rng.integers(0, x.size, 3)] = [np.inf, -np.inf, np.nan]
+        for cval, origin in ((0.0, None), (-1.5, [(k - 1) // 2 for k in ks]),
+                             (np.inf, [-(k // 2) for k in ks])):
+            kw = dict(mode=mode, cval=cval, origin=0 if origin is None else origin)
+            _scipy_bits(cc.correlate(x, w, **kw), sp.correlate(x, w, **kw))
+            _scipy_bits(cc.convolve(x, w, **kw), sp.convolve(x, w, **kw))
+
+
+def test_nd_float64_sums_into_other_dtypes_and_every_build():
+    # the double sums, then SciPy's conversion (integers truncated and wrapped); the same bits in
+    # every build this CPU runs (baseline, AVX2, AVX-512F) on 1 to 3 threads
+    rng = np.random.default_rng(41)
+    x = rng.integers(0, 256, (37, 45)).astype(np.uint8)
+    w = rng.standard_normal((4, 3)) * 40
+    for out in (np.int16, np.uint8, np.float32, np.float64):
+        np.testing.assert_array_equal(cc.correlate(x, w, output=out, mode="mirror"),
+                                      sp.correlate(x, w, output=out, mode="mirror"))
+    x = rng.standard_normal((7, 300))
+    w = rng.standard_normal((3, 5))
+    want = sp.correlate(x, w, mode="wrap", origin=(1, -2))
+    start = [-(3 // 2) - 1, -(5 // 2) + 2]
+    for module in _cpu.builds("ordered"):
+        for threads in (1, 2, 3):
+            got = np.empty_like(x)
+            module.correlate(x, w, got, start, mode_code("wrap"), 0.0, threads)
+            _scipy_bits(got, want)
 
 
 def test_correlate_nd_complex_weights_axes_3d():

@@ -305,7 +305,8 @@ def test_every_edge_rule_code_is_tested_and_named():
 
 
 class _ThreadSpy:
-    """Stands in for the compiled module and records the `threads` of every correlate call."""
+    """Stands in for the compiled module and records the `threads` of every correlate call (its
+    last positional argument)."""
 
     def __init__(self, module):
         self._module, self.threads = module, []
@@ -314,7 +315,7 @@ class _ThreadSpy:
         return getattr(self._module, name)
 
     def correlate(self, *args, **kwargs):
-        self.threads.append(args[7])
+        self.threads.append(args[-1])
         return self._module.correlate(*args, **kwargs)
 
 
@@ -325,9 +326,10 @@ def test_thread_count_decided_by_direct_threads(monkeypatch):
     from convcore.ndimage import _engine
     from convcore.signal import _direct as signal_direct
 
-    sig, img = _ThreadSpy(signal_direct._kernel), _ThreadSpy(_engine._direct)
+    # (ndimage's float64 correlation runs on the ordered kernel, SciPy's order)
+    sig, img = _ThreadSpy(signal_direct._kernel), _ThreadSpy(_engine._ordered)
     monkeypatch.setattr(signal_direct, "_kernel", sig)
-    monkeypatch.setattr(_engine, "_direct", img)
+    monkeypatch.setattr(_engine, "_ordered", img)
     convcore.set_num_threads(2)
     try:
         rng = np.random.default_rng(14)

@@ -16,7 +16,9 @@ their dtype with SciPy's truncation, bit for bit: in float32 where every sum is 
 otherwise recomputed in double in SciPy's order. Separable filters run as 1-D passes on the
 compiled line kernel (``src/lines.pyx``), parallel over lines (:func:`convcore.set_num_threads`);
 on 2-D images (Gaussian with short kernels, Sobel, Prewitt, uniform) both passes run in one sweep
-over strips of rows (``src/separable2d.pyx``, ``src/uniform2d.pyx``). N-D kernels run on the direct kernel (``src/_direct.pyx``).
+over strips of rows (``src/separable2d.pyx``, ``src/uniform2d.pyx``). N-D kernels run in double
+precision in SciPy's order (``src/ordered.pyx``: SciPy's float64 bits), or for float32 images
+with small kernels and for small integers in float32 on the direct kernel (``src/direct.pyx``).
 
 Examples
 --------

@@ -16,6 +16,7 @@ from ._support import KERNEL_DTYPES, check_supported
 
 # the builds convcore._cpu picks
 _direct, _lines, _recheck = load("direct"), load("lines"), load("recheck")
+_ordered = load("ordered")
 _sep2d, _uni2d, _box8k, _corr2d = (load("separable2d"), load("uniform2d"), load("box8"),
                                    load("correlate2d"))
 
@@ -299,11 +300,12 @@ def _nonfinite_nd(x, weights, output, mode, cval, origins):
 def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
-    Computed by the direct kernel of src/direct.pyx: in double precision, or in float32 for
-    float32 data with small kernels (see FLOAT32_MAX_TAPS) and for small integers whose float32
-    sums stay within a narrow margin of SciPy's (see ``_checks``). That kernel adds the taps in
-    its own order, so an integer output is settled by ``_recheck.recheck``: the outputs within the
-    margin of a truncation boundary are computed again in SciPy's order, and truncate as SciPy's.
+    In double precision by src/ordered.pyx, in SciPy's order (its bits), or in float32 by the
+    direct kernel of src/direct.pyx for float32 data with small kernels (see FLOAT32_MAX_TAPS)
+    and for small integers whose float32 sums stay within a narrow margin of SciPy's (see
+    ``_checks``). That kernel adds the taps in its own order, so an integer output is settled by
+    ``_recheck.recheck``: the outputs within the margin of a truncation boundary are computed
+    again in SciPy's order, and truncate as SciPy's.
     """
     if x.dtype.kind == "c":
         return _complex_parts(nd_correlate, x, output, cval, weights=weights, mode=mode,
@@ -317,9 +319,6 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     if x.ndim == 0:     # one sample: a 1-D line of one
         nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
         return output
-    watch = _nan_watch(x, weights, mode, cval) if exact_nonfinite else None
-    if isinstance(watch, str):
-        return _nonfinite_nd(x, weights, output, mode, cval, origins)
     work, check = np.float64, None
     if x.dtype == np.float32 and output.dtype == np.float32 and weights.size <= FLOAT32_MAX_TAPS:
         work = np.float32
@@ -336,6 +335,11 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
             return _integer_image(xr, weights, output, mode, cval, origins, check[0], double)
         if not double:
             work = np.float32
+    if work == np.float64:
+        return _ordered_nd(x, weights, output, mode, cval, origins)
+    watch = _nan_watch(x, weights, mode, cval) if exact_nonfinite else None
+    if isinstance(watch, str):
+        return _nonfinite_nd(x, weights, output, mode, cval, origins)
     src = np.ascontiguousarray(x, dtype=work)
     w = np.ascontiguousarray(weights, dtype=work)
     res = output if (output.dtype == work and output.flags.c_contiguous
@@ -353,6 +357,20 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
             _finish(res, output)
         else:
             _convert(res, output)
+    return output
+
+
+def _ordered_nd(x, weights, output, mode, cval, origins):
+    """nd_correlate in double precision in SciPy's order (src/ordered.pyx): its float64 sums bit
+    for bit, NaN and infinities included, then its conversion into `output`."""
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    res = output if (output.dtype == np.float64 and output.flags.c_contiguous
+                     and not np.may_share_memory(output, x)) else np.empty(x.shape)
+    start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
+    _ordered.correlate(np.ascontiguousarray(x, dtype=np.float64), w, res, start, mode,
+                       float(cval), direct_threads(res.size, w.size))
+    if res is not output:
+        _convert(res, output)
     return output
 
 
