@@ -80,8 +80,9 @@ def _same(expected, got, *operands, exact):
         assert np.array_equal(np.isposinf(e), np.isposinf(g)), "+inf in other places"
         assert np.array_equal(np.isneginf(e), np.isneginf(g)), "-inf in other places"
         fin = np.isfinite(e)
+        # the result's own precision counts too: float32 results of integer data round there
         np.testing.assert_allclose(g[fin], e[fin], rtol=0,
-                                   atol=_tolerance(e, *operands, exact=False))
+                                   atol=_tolerance(part(expected), *operands, exact=False))
 
 
 def check(scipy_call, convcore_call, *operands, exact=False):
@@ -220,9 +221,11 @@ else:
                                               max_size=wdim)))
         kwargs = dict(mode=data.draw(modes), cval=data.draw(cvals_for(x)), origin=origin, axes=axes)
         func = data.draw(st.sampled_from(["correlate", "convolve"]))
-        # the direct kernel adds the taps in its own order: float results to rounding
+        if np.dtype(out or x.dtype).kind in "iu" and w.dtype.kind == "f":
+            assume(np.isfinite(w).all())   # an infinite sum into integers is undefined in C
+        # in double precision the taps are added in SciPy's order (src/ordered.pyx): bit for bit
         _run(func, x, (w,), kwargs, _array_output(data.draw, x, out),
-             exact=_exact(x, out) and w.dtype.kind != "c" and np.dtype(out or x.dtype).kind != "f")
+             exact=_exact(x, out) and w.dtype.kind != "c")
 
     def _sequence(draw, n, values):
         return draw(st.one_of(values, st.lists(values, min_size=n, max_size=n)))

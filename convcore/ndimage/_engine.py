@@ -69,9 +69,11 @@ def _symmetry_of(raw):
     c = k // 2
     left, right = w[:c], w[c + 1:][::-1]
     eps = np.finfo(np.float64).eps
-    if np.all(np.abs(left - right) <= eps):
+    # SciPy's test is "no pair differs by more than eps", so a NaN pair counts as equal (and the
+    # pairs then use the left half's weights, as SciPy's do)
+    if not np.any(np.abs(left - right) > eps):
         return 1
-    if np.all(np.abs(left + right) <= eps):
+    if not np.any(np.abs(left + right) > eps):
         return -1
     return 0
 
@@ -254,11 +256,13 @@ def _convert(res, output):
 
 
 def _nan_watch(x, weights, mode, cval):
-    """What SciPy's sums, which leave zero taps out, need here: None (nothing: no zero tap, or
+    """What the float32 direct kernel needs to meet SciPy's sums, which leave out the zero taps
+    (the caller zeroed those SciPy leaves out: ``_linear._correlate_nd``): None (no zero tap, or
     no float data), "exact" (a NaN or an infinity in the constant meets the zero taps), or a
-    one-byte flag for the direct kernel to set when an output is NaN. A NaN or an infinity under a
-    zero tap makes the kernel's sum NaN (0 * inf is NaN), so an all-finite result is SciPy's,
-    and a NaN sends the call down the exact path (at no cost when there is none)."""
+    one-byte flag for the kernel to set when an output is NaN. A NaN or an infinity under a
+    zero tap makes the kernel's sum NaN (0 * inf is NaN), so an all-finite result is SciPy's to
+    rounding, and a NaN sends the call to SciPy's order in double (``_ordered_nd``; at no cost
+    when there is none)."""
     if np.all(weights):
         return None
     if mode == MODE_CONSTANT and not np.isfinite(cval):
@@ -266,38 +270,7 @@ def _nan_watch(x, weights, mode, cval):
     return np.zeros(1, np.uint8) if x.dtype.kind == "f" else None
 
 
-def _nonfinite_nd(x, weights, output, mode, cval, origins):
-    """nd_correlate as SciPy computes it when NaN or infinities meet taps it leaves out.
-
-    SciPy's N-D correlation sums only the taps of its footprint (non-zero weights): a NaN or an
-    infinity under a zero tap never reaches the output. The finite part runs on the usual kernel
-    with those samples as 0; where a non-finite sample (or constant) meets a non-zero tap, SciPy's
-    sum is NaN (a NaN term, or +inf and -inf terms) or the infinity of the terms.
-    """
-    if output.dtype.kind not in "fc":   # SciPy's sums in double, then its conversion
-        _convert(_nonfinite_nd(x, weights, np.empty(output.shape), mode, cval, origins), output)
-        return output
-    finite = np.isfinite(x)
-    nd_correlate(np.where(finite, x, 0).astype(x.dtype), weights, output, mode,
-                 cval if np.isfinite(cval) else 0.0, origins, exact_nonfinite=False)
-
-    def reach(mask, cmask, taps):
-        hits = np.zeros(x.shape)
-        nd_correlate(mask.astype(np.float64), taps.astype(np.float64), hits, mode,
-                     float(cmask), origins, exact_nonfinite=False)
-        return hits > 0
-    nan = reach(np.isnan(x), np.isnan(cval), weights != 0)
-    pos = (reach(x == np.inf, cval == np.inf, weights > 0)
-           | reach(x == -np.inf, cval == -np.inf, weights < 0))
-    neg = (reach(x == np.inf, cval == np.inf, weights < 0)
-           | reach(x == -np.inf, cval == -np.inf, weights > 0))
-    output[pos] = np.inf
-    output[neg] = -np.inf
-    output[nan | (pos & neg)] = np.nan
-    return output
-
-
-def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
+def nd_correlate(x, weights, output, mode, cval, origins):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
     In double precision by src/ordered.pyx, in SciPy's order (its bits), or in float32 by the
@@ -314,7 +287,7 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
         return output
     check_supported(x, output)
     if output.dtype == np.bool_:
-        nd_correlate(x, weights, _raw_bool(output), mode, cval, origins, exact_nonfinite)
+        nd_correlate(x, weights, _raw_bool(output), mode, cval, origins)
         return output
     if x.ndim == 0:     # one sample: a 1-D line of one
         nd_correlate(x.reshape(1), weights.reshape(1), output.reshape(1), mode, cval, [0])
@@ -337,9 +310,9 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
             work = np.float32
     if work == np.float64:
         return _ordered_nd(x, weights, output, mode, cval, origins)
-    watch = _nan_watch(x, weights, mode, cval) if exact_nonfinite else None
+    watch = _nan_watch(x, weights, mode, cval)
     if isinstance(watch, str):
-        return _nonfinite_nd(x, weights, output, mode, cval, origins)
+        return _ordered_nd(x, weights, output, mode, cval, origins)
     src = np.ascontiguousarray(x, dtype=work)
     w = np.ascontiguousarray(weights, dtype=work)
     res = output if (output.dtype == work and output.flags.c_contiguous
@@ -348,7 +321,7 @@ def nd_correlate(x, weights, output, mode, cval, origins, exact_nonfinite=True):
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
                       direct_threads(res.size, w.size), nan_flag=watch)
     if watch is not None and watch[0]:
-        return _nonfinite_nd(x, weights, output, mode, cval, origins)
+        return _ordered_nd(x, weights, output, mode, cval, origins)
     if check is not None:
         _recheck.recheck(res, xr, np.ascontiguousarray(weights, dtype=np.float64), start, mode,
                          float(cval), check[0], team_threads(xr.size))

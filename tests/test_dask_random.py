@@ -1,21 +1,17 @@
-"""Random calls of the drop-ins against SciPy, and of their dask paths against the NumPy ones.
+"""Random calls of the drop-ins on dask arrays against the same calls on the NumPy arrays.
 
 Each case draws a function of ``convcore.ndimage`` or ``convcore.signal``, an input of 1 to 3 axes
-and a dtype, and arguments (modes, origins, cval, strides, kernels with zeros, 'valid' shapes that
-do not fit): the same call on SciPy must give the same dtype, shape and values (integers and
-ndimage's float64 results bit for bit, floats from FFTs and float32 sums to rounding) or the same
-exception class, its message starting with SciPy's (convcore adds the shapes it got). On dask
-arrays of random chunks (uneven, of one sample) the lazy result must equal the in-memory one.
-A fuzz of this kind found ndimage's float64 N-D correlations 1-2 ulp off SciPy's (fixed by
-src/ordered.pyx).
+and a dtype, arguments (modes, origins, cval, strides, kernels with zeros, 'valid' shapes that do
+not fit) and random chunks (uneven, of one sample): the lazy result must equal the in-memory one
+(bit for bit for float64 and integers where the direct and line kernels run, to rounding for FFTs
+and float running means), and a call the NumPy path refuses must raise the same error at once,
+not at ``compute()``. (tests/test_properties.py compares the NumPy path with SciPy.)
 """
 import random
 import warnings
 
 import numpy as np
 import pytest
-import scipy.ndimage as sp_ndimage
-import scipy.signal as sp_signal
 
 from convcore import ndimage, signal
 
@@ -25,8 +21,6 @@ NDIMAGE = ["correlate", "convolve", "correlate1d", "convolve1d", "uniform_filter
            "uniform_filter1d", "gaussian_filter", "gaussian_filter1d", "sobel", "prewitt",
            "laplace", "gaussian_laplace", "gaussian_gradient_magnitude"]
 SIGNAL = ["convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "oaconvolve"]
-#: convcore's message where SciPy's says nothing of the argument
-REWORDED = {"float division by zero": "sigma must not be zero"}
 
 
 def _ndimage_case(r, rng, ndim):
@@ -103,19 +97,18 @@ def _call(func, *args, **kw):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return func(*args, **kw), None
-    except Exception as exc:  # compared with the peer's below
+    except Exception as exc:  # compared with the other path's below
         return None, exc
 
 
 def _same_error(got, want):
-    assert type(got) is type(want), (got, want)
-    message = str(want)
-    assert str(got).startswith(message) or str(got) == REWORDED.get(message), (got, want)
+    assert type(got) is type(want) and str(got) == str(want), (got, want)
 
 
 def _close(got, want, exact, single=False):
     """`got` is `want` (exact), or within rounding of it: float32's when the result or, for
-    `single`, an input was float32 (SciPy transforms float32 inputs in float32)."""
+    `single`, an input was float32 (fftconvolve transforms a float32 input in float32, chunk by
+    chunk on dask)."""
     assert got.dtype == want.dtype and got.shape == want.shape
     if exact:
         np.testing.assert_array_equal(got, want)
@@ -123,26 +116,6 @@ def _close(got, want, exact, single=False):
         scale = max(float(np.max(np.abs(want))), 1.0) if want.size else 1.0
         tol = 1e-5 if single or want.dtype in (np.float32, np.complex64) else 1e-10
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_calls_match_scipy(seed):
-    peers = {"ndimage": (ndimage, sp_ndimage), "signal": (signal, sp_signal)}
-    for package, name, extra, kw, x in _cases(seed, 300):
-        ours, theirs = (getattr(module, name) for module in peers[package])
-        scipy_kw = dict(kw)
-        stride = scipy_kw.pop("stride", 1)
-        want, error = _call(theirs, x, *extra, **scipy_kw)
-        got, our_error = _call(ours, x, *extra, **kw)
-        if error is not None or our_error is not None:
-            _same_error(our_error, error)
-            continue
-        want = np.asarray(want)[(slice(None, None, stride),) * np.ndim(want)]
-        # float sums in SciPy's order: ndimage's float64 results (its running means aside);
-        # integers exactly everywhere
-        exact = want.dtype.kind in "iub" or (
-            package == "ndimage" and want.dtype == np.float64 and "uniform" not in name)
-        _close(got, want, exact, single=x.dtype == np.float32)
 
 
 def _chunks(r, n):
@@ -161,7 +134,7 @@ def _chunks(r, n):
     return tuple(out)
 
 
-@pytest.mark.parametrize("seed", [4, 5])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_dask_calls_match_in_memory(seed):
     da = pytest.importorskip("dask.array")
     r = random.Random(seed)
