@@ -270,6 +270,19 @@ def _nan_watch(x, weights, mode, cval):
     return np.zeros(1, np.uint8) if x.dtype.kind == "f" else None
 
 
+def _sums_into(output, x, dtype):
+    """The array an N-D kernel sums into: `output` itself when it is C-contiguous of `dtype` and
+    does not overlap `x`, else a new one (converted into `output` afterwards)."""
+    if output.dtype == dtype and output.flags.c_contiguous and not np.may_share_memory(output, x):
+        return output
+    return np.empty(x.shape, dtype)
+
+
+def _start(kshape, origins):
+    """The input position that a kernel's first tap meets for the first output, per axis."""
+    return [-(k // 2) - o for k, o in zip(kshape, origins)]
+
+
 def nd_correlate(x, weights, output, mode, cval, origins):
     """N-D correlation with real float64 weights, result cast into `output` as SciPy does.
 
@@ -315,9 +328,7 @@ def nd_correlate(x, weights, output, mode, cval, origins):
         return _ordered_nd(x, weights, output, mode, cval, origins)
     src = np.ascontiguousarray(x, dtype=work)
     w = np.ascontiguousarray(weights, dtype=work)
-    res = output if (output.dtype == work and output.flags.c_contiguous
-                     and not np.may_share_memory(output, x)) else np.empty(x.shape, work)
-    start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
+    res, start = _sums_into(output, x, work), _start(w.shape, origins)
     _direct.correlate(src, w, res, start, [1] * x.ndim, mode, np.asarray(cval, dtype=work),
                       direct_threads(res.size, w.size), nan_flag=watch)
     if watch is not None and watch[0]:
@@ -337,9 +348,7 @@ def _ordered_nd(x, weights, output, mode, cval, origins):
     """nd_correlate in double precision in SciPy's order (src/ordered.pyx): its float64 sums bit
     for bit, NaN and infinities included, then its conversion into `output`."""
     w = np.ascontiguousarray(weights, dtype=np.float64)
-    res = output if (output.dtype == np.float64 and output.flags.c_contiguous
-                     and not np.may_share_memory(output, x)) else np.empty(x.shape)
-    start = [-(k // 2) - o for k, o in zip(w.shape, origins)]
+    res, start = _sums_into(output, x, np.float64), _start(w.shape, origins)
     _ordered.correlate(np.ascontiguousarray(x, dtype=np.float64), w, res, start, mode,
                        float(cval), direct_threads(res.size, w.size))
     if res is not output:
