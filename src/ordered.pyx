@@ -52,7 +52,7 @@ cdef struct Job:
     double* out
     int ndim, mode
     double cval
-    Py_ssize_t width, out_w, kw, runs, run, kr, nt, span
+    Py_ssize_t width, kw, runs, run, kr, nt, span  # width: of the input and output rows
     Py_ssize_t shape[MAX_DIMS]
     Py_ssize_t kshape[MAX_DIMS]
     Py_ssize_t start[MAX_DIMS]
@@ -77,7 +77,7 @@ cdef void _fill(const Job* g, double* dst, const double* row, Py_ssize_t first,
 cdef void _item(const void* job, Py_ssize_t item, double* work) noexcept nogil:
     cdef const Job* g = <const Job*>job
     cdef Py_ssize_t orow = item // g.runs, a = (item % g.runs) * g.run
-    cdef Py_ssize_t b = min(a + g.run, g.out_w)
+    cdef Py_ssize_t b = min(a + g.run, g.width)
     cdef Py_ssize_t o[MAX_DIMS]
     cdef Py_ssize_t k[MAX_DIMS]
     cdef Py_ssize_t d, r, t, rem = orow, idx, lo, hi, s, e, flat
@@ -87,7 +87,7 @@ cdef void _item(const void* job, Py_ssize_t item, double* work) noexcept nogil:
     cdef Py_ssize_t* off = rowat + g.kr                         # nt: each tap's offset
     cdef double* ext = <double*>(off + g.nt)                    # kr rows of span samples
     cdef bint constant = False
-    cdef double* outrow = g.out + orow * g.out_w
+    cdef double* outrow = g.out + orow * g.width
     for d in range(last - 1, -1, -1):
         o[d] = rem % g.shape[d]
         rem = rem // g.shape[d]
@@ -147,14 +147,14 @@ def correlate(x, w, out, start, int mode, double cval, int n_threads):
     g.ndim, g.mode, g.cval = x.ndim, mode, cval
     for d in range(x.ndim):
         g.shape[d], g.kshape[d], g.start[d] = x.shape[d], w.shape[d], start[d]
-    g.width = g.out_w = x.shape[x.ndim - 1]
+    g.width = x.shape[x.ndim - 1]
     g.kw, g.kr, g.nt = kw, w.size // kw, kept.size
     rows = x.size // g.width
-    runs = (g.out_w + RUN - 1) // RUN
+    runs = (g.width + RUN - 1) // RUN
     if rows < 4 * n_threads:   # few rows (a 1-D signal): cut them into runs of 512 or more
-        runs = max(runs, min((g.out_w + 511) // 512, (4 * n_threads + rows - 1) // rows))
+        runs = max(runs, min((g.width + 511) // 512, (4 * n_threads + rows - 1) // rows))
     g.runs = runs
-    g.run = (g.out_w + runs - 1) // runs
+    g.run = (g.width + runs - 1) // runs
     g.span = g.run + kw - 1
     g.x, g.out = <const double*>address(x), <double*>address(out)
     g.trow, g.tcol, g.tw = <const Py_ssize_t*>address(trow), <const Py_ssize_t*>address(tcol), \
