@@ -243,6 +243,22 @@ def test_regression_losses_by_the_slide_formulas():
     np.testing.assert_array_equal(F.l1_loss(yhat, y, reduction="none"), ab)
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-7), (np.float64, 4e-16)])
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_binary_cross_entropy_of_confident_logits_keeps_its_digits(dtype, rtol, pos_weight):
+    # -log sigmoid(z) = log1p(exp(-z)) for y = 1, log1p(exp(z)) for y = 0, in long double: tiny
+    # losses where the logit is far on the target's side (softplus(-z) taken as softplus(z) - z
+    # gave 0 in float32 from z = 17 and 1e-17 where the loss is 4.2e-18 in float64)
+    z = np.array([17.0, 30.0, 40.0, 3.5, -17.0, -30.0, -40.0, -3.5, 100.0, -100.0], dtype)
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 1], dtype)
+    zl = z.astype(np.longdouble)
+    ref = (1.0 if pos_weight is None else pos_weight) * y * np.log1p(np.exp(-zl)) \
+        + (1 - y) * np.log1p(np.exp(zl))
+    got = F.binary_cross_entropy_with_logits(z, y, pos_weight=pos_weight, reduction="none")
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.astype(np.longdouble), ref, rtol=rtol, atol=0)
+
+
 def test_the_slide_cross_entropy_from_probabilities():
     # L = -sum_i sum_j y_ij log(yhat_ij): two events, three classes, probabilities yhat
     y_hat = np.array([[0.7, 0.2, 0.1], [0.3, 0.5, 0.2]])

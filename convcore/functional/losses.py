@@ -567,8 +567,11 @@ def binary_cross_entropy_with_logits(input, target, pos_weight=None, reduction="
     0.6931
     """
     z, y, pw = _binary(input, target, pos_weight)
-    sp = np.logaddexp(0, z)               # softplus(z) = -log(1 - sigmoid(z))
-    return _elementwise(pw * y * (sp - z) + (1 - y) * sp, reduction, z.dtype)
+    # softplus(+-z) = log1p(exp(-|z|)) + max(+-z, 0), each without cancellation: softplus(-z) as
+    # softplus(z) - z lost it (y = 1, z = 17: 0 in float32 instead of 4.1e-8)
+    tail = np.log1p(np.exp(-np.abs(z)))
+    loss = pw * y * (tail + np.maximum(-z, 0)) + (1 - y) * (tail + np.maximum(z, 0))
+    return _elementwise(loss, reduction, z.dtype)
 
 
 def binary_cross_entropy_with_logits_backward(grad_output, input, target, pos_weight=None,
