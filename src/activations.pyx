@@ -3,8 +3,8 @@ pass (NumPy takes two or three passes and as many temporaries, on one thread).
 
 - ``relu(x, y, n_threads)``: ``y = max(x, 0)`` as ``numpy.maximum(x, 0)`` (NaN stays NaN, -0
   gives 0). ``y`` may be ``x`` itself.
-- ``relu_backward(g, y, gx, n_threads)``: ``gx = g * (y > 0)`` (the mask as 1 or 0, so an infinite
-  or NaN ``g`` gives what NumPy gives).
+- ``relu_backward(g, y, gx, n_threads)``: ``gx = g * (not y <= 0)`` (the mask as 1 or 0, so an
+  infinite or NaN ``g`` gives what NumPy gives; a NaN output passes ``g`` on, as in PyTorch).
 - ``tanh(x, y, n_threads)``: ``y = tanh(x)`` by a vectorisable formula (src/c/tanh.h), within
   1.5 ulp of the exact value (NumPy's ``tanh`` is within about 1: the bits differ), saturating to
   exactly +-1, -0 and NaN kept. ``y`` may be ``x`` itself.
@@ -54,7 +54,7 @@ cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
         tanh_rows(a + lo, out + lo, hi - lo)
     elif j.op == RELU_BACKWARD:
         for i in range(lo, hi):
-            out[i] = a[i] * (one if b[i] > 0 else zero)
+            out[i] = a[i] * (one if not (b[i] <= 0) else zero)
     else:
         for i in range(lo, hi):
             v = b[i] * b[i]

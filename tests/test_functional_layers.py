@@ -282,6 +282,24 @@ class TestActivations:
         loss = lambda: float(np.sum(forward(x) * g))  # noqa: E731
         np.testing.assert_allclose(gx, numerical_grad(loss, x), rtol=1e-5, atol=1e-7)
 
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_relu_of_special_values_as_torch(self, dtype, monkeypatch):
+        # a NaN output passes its gradient on in PyTorch (threshold_backward: 0 where the output
+        # is <= 0); the compiled kernel (contiguous, several threads) and NumPy's path (strided)
+        from convcore.functional import activations
+        torch = _torch()
+        monkeypatch.setattr(activations, "_GRAIN", 1)
+        special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e-30], dtype)
+        x = np.tile(special, 40)
+        g = rng.standard_normal(x.size).astype(dtype)
+        tx = torch.tensor(x, requires_grad=True)
+        ty = torch.nn.functional.relu(tx)
+        ty.backward(torch.tensor(g))
+        for xs, gs, sel in ((x, g, slice(None)), (x[::2], g[::2], slice(None, None, 2))):
+            y = F.relu(xs)
+            np.testing.assert_array_equal(y, ty.detach().numpy()[sel])
+            np.testing.assert_array_equal(F.relu_backward(gs, y), tx.grad.numpy()[sel])
+
     @staticmethod
     def _tanh_ulps(got, x):
         """|got - tanh(x)| in units in the last place of the exact result's dtype, from a

@@ -101,11 +101,12 @@ def _by_kernel(kernel, grad_output, output, inplace):
 
 
 def relu_backward(grad_output, output, inplace=False):
-    """The gradient of :func:`relu` from its ``output``: ``grad_output`` where it is positive.
+    """The gradient of :func:`relu` from its ``output``: ``grad_output`` where it is positive or
+    NaN (as PyTorch's, whose mask is ``not output <= 0``), else 0.
     With ``inplace``, ``grad_output`` may be overwritten by the result (what a container does
     with a gradient that nothing else holds: it saves an array as large as the layer's output)."""
     gx = _by_kernel(_activations.relu_backward, grad_output, output, inplace)
-    return grad_output * (output > 0) if gx is None else gx
+    return grad_output * ~(np.asarray(output) <= 0) if gx is None else gx
 
 
 def leaky_relu(input, negative_slope=0.01):
