@@ -1,10 +1,14 @@
 """Per-channel passes over an ``(N, C, L)`` array: batch normalisation's statistics, its affine
 map and its gradient, each one parallel pass (NumPy takes three to five, on one thread).
 
-- ``affine(x, scale, shift, y, n_threads, residual=None, relu=False)``: ``y[n, c, l] = x[n, c, l]
-  * scale[c] + shift[c]``, then ``+ residual[n, c, l]`` and ``max(., 0)`` when asked (a ResNet
-  block's batch normalisation, shortcut and ReLU in one pass, the same bits as three), the planes
-  ``(n, c)`` spread over ``n_threads`` threads. ``y`` may be ``x`` itself.
+- ``affine(x, center, scale, shift, y, n_threads, relu=False)`` and ``affine_add(x, center, scale,
+  shift, residual, y, relu, n_threads)``: ``y[n, c, l] = (x[n, c, l] - center[c]) * scale[c] +
+  shift[c]``, then ``+ residual[n, c, l]`` and ``max(., 0)`` when asked (a ResNet block's batch
+  normalisation, shortcut and ReLU in one pass, the same bits as three), the planes ``(n, c)``
+  spread over ``n_threads`` threads. ``y`` may be ``x`` itself. The mean is taken off first, as
+  PyTorch's training forward does: ``x * scale + shift`` with ``shift = -mean * scale`` rounds
+  two values as large as ``mean * scale`` and keeps their difference (float32 channels of mean
+  100 and spread 0.01: errors of 1e-3 against 1e-4).
 - ``batch_stats(x, mean, var, n_threads)``: the mean and the biased variance of every channel
   over ``(n, l)``, summed in double (the mean first, then the squared deviations from it).
 - ``batch_norm_backward(g, x, mean, inv_std, scale, gx, sums, batch_stats, n_threads)``: with
@@ -12,7 +16,7 @@ map and its gradient, each one parallel pass (NumPy takes three to five, on one 
   (the bias and weight gradients) and the input gradient ``gx = scale * (g - sums[0] / m - xhat *
   sums[1] / m)`` (``m = N * L``) when the statistics came from the batch, else ``scale * g``.
 - ``batch_norm_relu_backward(g, y, x, mean, inv_std, scale, gm, gx, sums, batch_stats,
-  n_threads)``: the same behind a ReLU whose output was ``y``: ``gm = g * (y > 0)`` (the ReLU's
+  n_threads)``: the same behind a ReLU whose output was ``y``: ``gm = g * (not y <= 0)`` (the ReLU's
   input gradient, which a shortcut also takes) is written first and stands for ``g``. ``gm`` may
   be ``gx`` itself.
 
@@ -47,40 +51,41 @@ cdef inline void _add_relu(const floating *r, bint relu, floating *y, Py_ssize_t
             y[i] = v if (v > 0 or v != v) else zero
 
 
-cdef void _affine_planes(const floating *x, const floating *scale, const floating *shift,
-                         const floating *r, bint relu, floating *y, Py_ssize_t p0,
-                         Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
+cdef void _affine_planes(const floating *x, const floating *center, const floating *scale,
+                         const floating *shift, const floating *r, bint relu, floating *y,
+                         Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
     """Planes p0 to p1 (plane p = n * C + c) of the affine map, then, over the whole range at
     once (a loop per plane costs more than a 1x1 plane), plus `r` (unless NULL) and the ReLU
     (as relu in activations.pyx: NaN stays NaN, -0 gives 0); the channel advances with the
     plane (a division per plane cost more than the plane itself on a 1x1 map)."""
     cdef Py_ssize_t p, l, c = p0 % C
-    cdef floating s, b
+    cdef floating m, s, b
     for p in range(p0, p1):
+        m = center[c]
         s = scale[c]
         b = shift[c]
         for l in range(L):
-            y[p * L + l] = x[p * L + l] * s + b
+            y[p * L + l] = (x[p * L + l] - m) * s + b
         c += 1
         if c == C:
             c = 0
     _add_relu(r, relu, y, p0 * L, p1 * L)
 
 
-cdef void _affine_rows(const floating *x, const floating *scale, const floating *shift,
-                       const floating *r, bint relu, floating *y, Py_ssize_t p0,
-                       Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
-    """As _affine_planes, for small planes: `scale` and `shift` hold a value per position of an
-    image (C * L, each channel's repeated L times), so each image's run of planes is one
-    loop over contiguous values that the compiler vectorises (a plane of 1 to 16 values left
-    the loop per plane mostly overhead: 32x512x1x1 36 us against 4). The same operations on
+cdef void _affine_rows(const floating *x, const floating *center, const floating *scale,
+                       const floating *shift, const floating *r, bint relu, floating *y,
+                       Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t C, Py_ssize_t L) noexcept nogil:
+    """As _affine_planes, for small planes: `center`, `scale` and `shift` hold a value per
+    position of an image (C * L, each channel's repeated L times), so each image's run of planes
+    is one loop over contiguous values that the compiler vectorises (a plane of 1 to 16 values
+    left the loop per plane mostly overhead: 32x512x1x1 36 us against 4). The same operations on
     every value, so the same bits."""
     cdef Py_ssize_t CL = C * L, i = p0 * L, end = p1 * L, j, k, run
     while i < end:
         j = i % CL
         run = min(end - i, CL - j)
         for k in range(run):
-            y[i + k] = x[i + k] * scale[j + k] + shift[j + k]
+            y[i + k] = (x[i + k] - center[j + k]) * scale[j + k] + shift[j + k]
         i += run
     _add_relu(r, relu, y, p0 * L, p1 * L)
 
@@ -118,14 +123,15 @@ ctypedef struct Job:
     const void* x
     const void* g           # the output gradient (NORM_BACKWARD)
     const void* scale
+    const void* center      # AFFINE
     const void* shift       # AFFINE
     const void* mean        # NORM_BACKWARD (written by STATS)
     const void* inv_std
     const void* r           # the residual added (AFFINE), or NULL
     bint relu               # AFFINE: a ReLU after
-    bint rows               # AFFINE: scale and shift hold a value per position (C * L)
+    bint rows               # AFFINE: center, scale and shift hold a value per position (C * L)
     const void* y           # NORM_BACKWARD: the ReLU's output, whose mask g takes, or NULL
-    void* gm                # NORM_BACKWARD with y: g * (y > 0), written (may be out)
+    void* gm                # NORM_BACKWARD with y: g * (not y <= 0), written (may be out)
     void* out               # y (AFFINE), mean (STATS), gx (NORM_BACKWARD)
     void* out2              # var (STATS), sums (NORM_BACKWARD)
     Py_ssize_t N, C, L
@@ -298,7 +304,7 @@ cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c
     if y != NULL:  # the ReLU's gradient, as relu_backward in activations.pyx, row by row
         for n in range(N):
             for i in range((n * C + c0) * L, (n * C + c1) * L):
-                gm[i] = g[i] * (one if y[i] > 0 else zero)
+                gm[i] = g[i] * (one if not (y[i] <= 0) else zero)
         g = gm
     cdef double* acc
     if L <= SMALL_PLANE:
@@ -313,14 +319,14 @@ cdef void _norm_backward(floating* gx, const Job* j, Py_ssize_t c0, Py_ssize_t c
 
 cdef void _part(floating* out, const Job* j, Py_ssize_t lo, Py_ssize_t hi,
                int tid) noexcept nogil:
-    if j.op == AFFINE and j.rows:  # planes lo to hi, scale and shift per position
-        _affine_rows(<const floating*>j.x, <const floating*>j.scale,
+    if j.op == AFFINE and j.rows:  # planes lo to hi, center, scale and shift per position
+        _affine_rows(<const floating*>j.x, <const floating*>j.center, <const floating*>j.scale,
                      <const floating*>j.shift, <const floating*>j.r, j.relu, out, lo, hi,
                      j.C, j.L)
     elif j.op == AFFINE:  # planes lo to hi
-        _affine_planes(<const floating*>j.x, <const floating*>j.scale,
-                       <const floating*>j.shift, <const floating*>j.r, j.relu, out, lo, hi,
-                       j.C, j.L)
+        _affine_planes(<const floating*>j.x, <const floating*>j.center,
+                       <const floating*>j.scale, <const floating*>j.shift,
+                       <const floating*>j.r, j.relu, out, lo, hi, j.C, j.L)
     elif j.op == STATS:
         _stats(out, j, lo, hi)
     else:
@@ -343,24 +349,27 @@ cdef bint _same(const floating[:, :, ::1] a, const floating[:, :, ::1] b) noexce
     return a.shape[0] == b.shape[0] and a.shape[1] == b.shape[1] and a.shape[2] == b.shape[2]
 
 
-cdef int _affine(Job* j, const floating[:, :, ::1] x, const floating[::1] scale,
-                 const floating[::1] shift, floating[:, :, ::1] y, bint relu,
-                 int n_threads) except -1:
-    if not _same(x, y) or scale.shape[0] != x.shape[1] or shift.shape[0] != x.shape[1]:
+cdef int _affine(Job* j, const floating[:, :, ::1] x, const floating[::1] center,
+                 const floating[::1] scale, const floating[::1] shift, floating[:, :, ::1] y,
+                 bint relu, int n_threads) except -1:
+    if (not _same(x, y) or center.shape[0] != x.shape[1] or scale.shape[0] != x.shape[1]
+            or shift.shape[0] != x.shape[1]):
         raise ValueError("affine: array shapes do not agree")
     if x.shape[0] * x.shape[1] * x.shape[2] == 0:
         return 0
     cdef Py_ssize_t C = x.shape[1], L = x.shape[2], i
     cdef floating *per_position = NULL
-    j.op, j.scale, j.shift, j.relu = AFFINE, &scale[0], &shift[0], relu
-    if L <= SMALL_PLANE:  # scale and shift repeated per position (see _affine_rows)
-        per_position = <floating *> malloc(2 * C * L * sizeof(floating))
+    j.op, j.center, j.scale, j.shift, j.relu = AFFINE, &center[0], &scale[0], &shift[0], relu
+    if L <= SMALL_PLANE:  # center, scale and shift repeated per position (see _affine_rows)
+        per_position = <floating *> malloc(3 * C * L * sizeof(floating))
         if per_position == NULL:
             raise MemoryError()
         for i in range(C * L):
-            per_position[i] = scale[i // L]
-            per_position[C * L + i] = shift[i // L]
-        j.scale, j.shift, j.rows = per_position, per_position + C * L, True
+            per_position[i] = center[i // L]
+            per_position[C * L + i] = scale[i // L]
+            per_position[2 * C * L + i] = shift[i // L]
+        j.center, j.scale, j.shift = per_position, per_position + C * L, per_position + 2 * C * L
+        j.rows = True
     try:
         _run(j, x, &y[0, 0, 0], n_threads)
     finally:
@@ -368,15 +377,16 @@ cdef int _affine(Job* j, const floating[:, :, ::1] x, const floating[::1] scale,
     return 0
 
 
-def affine(const floating[:, :, ::1] x, const floating[::1] scale, const floating[::1] shift,
-           floating[:, :, ::1] y, int n_threads, bint relu=False):
+def affine(const floating[:, :, ::1] x, const floating[::1] center, const floating[::1] scale,
+           const floating[::1] shift, floating[:, :, ::1] y, int n_threads, bint relu=False):
     cdef Job j
     memset(&j, 0, sizeof(Job))
-    _affine(&j, x, scale, shift, y, relu, n_threads)
+    _affine(&j, x, center, scale, shift, y, relu, n_threads)
 
 
-def affine_add(const floating[:, :, ::1] x, const floating[::1] scale,
-               const floating[::1] shift, const floating[:, :, ::1] residual,
+def affine_add(const floating[:, :, ::1] x, const floating[::1] center,
+               const floating[::1] scale, const floating[::1] shift,
+               const floating[:, :, ::1] residual,
                floating[:, :, ::1] y, bint relu, int n_threads):
     cdef Job j
     if not _same(x, residual):
@@ -384,7 +394,7 @@ def affine_add(const floating[:, :, ::1] x, const floating[::1] scale,
     memset(&j, 0, sizeof(Job))
     if residual.shape[0] * residual.shape[1] * residual.shape[2]:
         j.r = &residual[0, 0, 0]
-    _affine(&j, x, scale, shift, y, relu, n_threads)
+    _affine(&j, x, center, scale, shift, y, relu, n_threads)
 
 
 def batch_stats(const floating[:, :, ::1] x, floating[::1] mean, floating[::1] var,

@@ -100,7 +100,7 @@ def test_kernels_give_the_same_bits_on_1_to_4_threads(dtype):
     results = []
     for threads in (1, 2, 3, 4):
         y = np.empty_like(x3)
-        _channels.affine_add(x3, w, b, r3, y, True, threads)
+        _channels.affine_add(x3, mean, w, b, r3, y, True, threads)
         gm, gx, sums = np.empty_like(x3), np.empty_like(x3), np.empty((2, 37), dtype)
         _channels.batch_norm_relu_backward(g, y, x3, mean, inv_std, w, gm, gx, sums, True,
                                            threads)
@@ -109,8 +109,9 @@ def test_kernels_give_the_same_bits_on_1_to_4_threads(dtype):
                                            sums.copy(), True, threads)
         np.testing.assert_array_equal(in_place, gx)
         results.append((y, gm, gx, sums))
-    np.testing.assert_array_equal(results[0][0], np.maximum(x3 * w[:, None] + b[:, None] + r3, 0))
-    np.testing.assert_array_equal(results[0][1], g * (results[0][0] > 0))
+    np.testing.assert_array_equal(results[0][0], np.maximum(
+        (x3 - mean[:, None]) * w[:, None] + b[:, None] + r3, 0))
+    np.testing.assert_array_equal(results[0][1], g * ~(results[0][0] <= 0))
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
             np.testing.assert_array_equal(a, b_)
@@ -124,18 +125,18 @@ def test_affine_of_small_and_larger_planes_against_numpy(plane, dtype):
     ReLU, on 1 to 3 threads (batches that start and end inside an image)."""
     x = (rng.standard_normal((7, 13, plane)) * 2).astype(dtype)
     r = rng.standard_normal(x.shape).astype(dtype)
-    scale, shift = rng.standard_normal(13).astype(dtype), rng.standard_normal(13).astype(dtype)
-    h = x * scale[:, None] + shift[:, None]
+    center, scale, shift = (rng.standard_normal(13).astype(dtype) for _ in range(3))
+    h = (x - center[:, None]) * scale[:, None] + shift[:, None]
     for threads in (1, 2, 3):
         y = np.empty_like(x)
-        _channels.affine(x, scale, shift, y, threads)
+        _channels.affine(x, center, scale, shift, y, threads)
         np.testing.assert_array_equal(y, h)
-        _channels.affine(x, scale, shift, y, threads, True)
+        _channels.affine(x, center, scale, shift, y, threads, True)
         np.testing.assert_array_equal(y, np.maximum(h, 0))
-        _channels.affine_add(x, scale, shift, r, y, True, threads)
+        _channels.affine_add(x, center, scale, shift, r, y, True, threads)
         np.testing.assert_array_equal(y, np.maximum(h + r, 0))
         z = x.copy()  # in place
-        _channels.affine_add(z, scale, shift, r, z, False, threads)
+        _channels.affine_add(z, center, scale, shift, r, z, False, threads)
         np.testing.assert_array_equal(z, h + r)
 
 
@@ -174,7 +175,7 @@ def test_statistics_and_backward_of_small_and_larger_planes_against_numpy(plane,
                     gm = np.empty_like(x)
                     _channels.batch_norm_relu_backward(g, y, x, mean, inv_std, scale, gm, gx,
                                                        sums, batch, threads)
-                    np.testing.assert_array_equal(gm, g * (y > 0))
+                    np.testing.assert_array_equal(gm, g * ~(y <= 0))
                     in_place, sums2 = np.empty_like(x), np.empty((2, 13), dtype)
                     _channels.batch_norm_relu_backward(g, y, x, mean, inv_std, scale, in_place,
                                                        in_place, sums2, batch, threads)
@@ -191,6 +192,27 @@ def test_statistics_and_backward_of_small_and_larger_planes_against_numpy(plane,
     for other in results[1:]:
         for a, b_ in zip(results[0], other):
             np.testing.assert_array_equal(a, b_)
+
+
+@pytest.mark.parametrize("level", [100.0, 1000.0])
+@pytest.mark.parametrize("plane", [(1, 1), (16, 16)])
+@pytest.mark.parametrize("training", [True, False])
+def test_float32_channels_far_from_zero_lose_only_the_means_rounding(level, plane, training):
+    # channels of mean `level` and spread 0.01: the output's error, against the same float32
+    # input normalised in float64, stays within the float32 mean's rounding times 1 / std (as
+    # x * scale - mean * scale, the two large products rounded apart, it was 3-5x that; PyTorch's
+    # float32 forward errs about as much as this bound)
+    x = (level + 0.01 * rng.standard_normal((64, 4) + plane)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))
+    rm, rv = mean.astype(np.float32), var.astype(np.float32)
+    y = F.batch_norm(x, None if training else rm, None if training else rv, training=training)
+    if not training:
+        mean, var = rm.astype(np.float64), rv.astype(np.float64)
+    inv_std = 1 / np.sqrt(var + 1e-5)
+    ref = (x64 - mean[:, None, None]) * inv_std[:, None, None]
+    bound = np.spacing(np.float32(level)) * inv_std + 1e-6
+    assert np.all(np.abs(y - ref).max(axis=(0, 2, 3)) <= bound)
 
 
 def test_relu_keeps_nan_and_clears_negative_zero():
@@ -464,7 +486,7 @@ def test_every_build_of_the_channel_kernels_gives_the_same_bits(dtype):
             y, gm, gx = (np.empty_like(x) for _ in range(3))
             sums = np.empty((2, c), dtype)
             module.batch_stats(x, mean, var, 2)
-            module.affine_add(x, scale, shift, r, y, True, 2)
+            module.affine_add(x, mean, scale, shift, r, y, True, 2)
             module.batch_norm_relu_backward(g, y, x, mean, np.abs(scale), scale, gm, gx, sums,
                                             True, 2)
             results.setdefault(shape, []).append(

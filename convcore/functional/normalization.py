@@ -121,16 +121,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             rv += f * unbiased.astype(rv.dtype)
     else:
         mean, var = rm.astype(x3.dtype), rv.astype(x3.dtype)
-    inv_std, scale, shift = _affine(mean, var, weight, bias, eps)
+    inv_std, scale = _scale(var, weight, eps)
+    shift = np.zeros_like(mean) if bias is None else bias.astype(mean.dtype)
     y = np.empty_like(x3)
     if residual is None:
-        _channels.affine(x3, scale, shift, y, threads, bool(relu))
+        _channels.affine(x3, mean, scale, shift, y, threads, bool(relu))
     else:
         r = np.asarray(residual)
         if r.shape != x.shape:
             raise ValueError(f"residual must have the input's shape {x.shape}, got {r.shape}")
-        _channels.affine_add(x3, scale, shift, np.ascontiguousarray(r.reshape(x3.shape),
-                                                                    dtype=x3.dtype),
+        _channels.affine_add(x3, mean, scale, shift,
+                             np.ascontiguousarray(r.reshape(x3.shape), dtype=x3.dtype),
                              y, bool(relu), threads)
     if return_cache:
         return y.reshape(x.shape), (x3, mean, inv_std, scale, bool(training), weight is not None,
@@ -138,25 +139,23 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return y.reshape(x.shape)
 
 
-def _affine(mean, var, weight, bias, eps):
-    """(1 / std, scale, shift) of the normalisation ``scale * x + shift`` by `mean` and `var`
-    (arrays of the working dtype), then `weight` and `bias` (or None)."""
-    t = mean.dtype.type
+def _scale(var, weight, eps):
+    """(1 / std, scale) of the normalisation ``(x - mean) * scale + bias`` by the variance `var`
+    (an array of the working dtype), then `weight` (or None)."""
+    t = var.dtype.type
     inv_std = t(1) / np.sqrt(var + t(eps))
-    scale = inv_std if weight is None else inv_std * weight.astype(mean.dtype)
-    shift = -mean * scale
-    if bias is not None:
-        shift += bias
-    return inv_std, scale, shift
+    return inv_std, inv_std if weight is None else inv_std * weight.astype(var.dtype)
 
 
 def running_affine(running_mean, running_var, weight, bias, eps, dtype):
     """(scale, shift) in `dtype` of the normalisation by running statistics (evaluation
-    mode): :func:`batch_norm` with ``training=False`` is ``scale * x + shift`` per channel."""
+    mode): :func:`batch_norm` with ``training=False`` is ``scale * x + shift`` per channel, to
+    rounding (it takes the mean off first, then scales and adds the bias)."""
     dtype = np.dtype(dtype)
-    _, scale, shift = _affine(np.asarray(running_mean).astype(dtype),
-                              np.asarray(running_var).astype(dtype), weight,
-                              None if bias is None else np.asarray(bias).astype(dtype), eps)
+    _, scale = _scale(np.asarray(running_var).astype(dtype), weight, eps)
+    shift = -np.asarray(running_mean).astype(dtype) * scale
+    if bias is not None:
+        shift += np.asarray(bias).astype(dtype)
     return scale, shift
 
 
