@@ -225,6 +225,8 @@ class TestBatchNorm:
          "more than one value per channel"),
         (lambda: F.batch_norm(np.ones((2, 3), complex), None, None, training=True), TypeError,
          "input must hold real numbers"),
+        (lambda: F.batch_norm(np.ones((4, 3)), None, None, training=True, eps=0.0), ValueError,
+         "eps must be positive during training, got 0.0"),
     ])
     def test_bad_input(self, call, error, match):
         with pytest.raises(error, match=match):

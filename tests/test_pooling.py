@@ -329,6 +329,52 @@ class TestAgainstTorch:
             np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
 
+    def test_which_windows_are_accepted_and_their_values(self):
+        # PyTorch's rules, drawn at random: padding up to half the kernel's taps whatever the
+        # dilation; with ceil_mode a window wider than the padded input that starts inside it
+        # gives an output (a 1-D input of 3 and a window of 5: one output of its 3 values). The
+        # same calls raise in both, or give the same values and gradients
+        F, r = self.torch.nn.functional, np.random.default_rng(5)
+        accepted = past_the_end = 0
+        for _ in range(600):
+            nd, kind = int(r.integers(1, 4)), ("max", "avg")[int(r.integers(2))]
+            spatial = tuple(int(v) for v in r.integers(1, 7, nd))
+            kernel = tuple(int(v) for v in r.integers(1, 7, nd))
+            stride = tuple(int(v) for v in r.integers(1, 5, nd))
+            padding = tuple(int(r.integers(0, k // 2 + 2)) for k in kernel)
+            ceil = bool(r.integers(2))
+            dilation = tuple(int(v) for v in r.integers(1, 4, nd)) if kind == "max" else None
+            extra = dict(dilation=dilation, ceil_mode=ceil) if kind == "max" else dict(
+                ceil_mode=ceil, count_include_pad=bool(r.integers(2)))
+            x = r.standard_normal((2, 2) + spatial)
+            tx = self.torch.tensor(x, requires_grad=True)
+            try:
+                ty = getattr(F, f"{kind}_pool{nd}d")(tx, kernel, stride, padding, **extra)
+            except RuntimeError:
+                ty = None
+            if ty is None and kind == "avg" and nd == 3:
+                continue  # torch's avg_pool3d alone refuses a kernel wider than the input
+            if ty is None:
+                with pytest.raises(ValueError):
+                    _fn(kind, nd)(x, kernel, stride, padding, **extra)
+                continue
+            gy = r.standard_normal(ty.shape)
+            ty.backward(self.torch.from_numpy(gy))
+            if kind == "max":
+                y, idx = _fn(kind, nd)(x, kernel, stride, padding, return_indices=True, **extra)
+                if not np.isfinite(y).all():
+                    continue  # a window of padding alone: -inf, an index outside (as torch's)
+                g = _fn(kind, nd, True)(gy, idx, x.shape)
+            else:
+                y = _fn(kind, nd)(x, kernel, stride, padding, **extra)
+                g = _fn(kind, nd, True)(gy, x.shape, kernel, stride, padding, **extra)
+            np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+            accepted += 1
+            span = [(k - 1) * (d if dilation else 1) + 1 for k, d in zip(kernel, dilation or kernel)]
+            past_the_end += any(n + 2 * p < s for n, p, s in zip(spatial, padding, span))
+        assert accepted > 150 and past_the_end > 5
+
 
 class TestThreads:
     def test_one_and_two_threads_agree(self, threaded):

@@ -106,6 +106,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         bias = _channel_vector(bias, "bias", c)
     threads = threads_for(x3.size, _GRAIN)
     if training:
+        if not float(eps) > 0:  # a constant channel would divide 0 by 0 (PyTorch's check too)
+            raise ValueError(f"batch_norm eps must be positive during training, got {eps}")
         m = x3.shape[0] * x3.shape[2]
         if m < 2:
             raise ValueError("batch normalisation needs more than one value per channel in "

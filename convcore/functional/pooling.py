@@ -36,6 +36,14 @@ def _pool_input(x, nd, name="x"):
     return (arr if arr.ndim == nd + 2 else arr[np.newaxis]), arr.ndim == nd + 2
 
 
+def check_padding(kernel, padding):
+    """PyTorch's rule: padding up to half the kernel's taps along each axis, whatever the
+    dilation."""
+    if any(2 * p > k for k, p in zip(kernel, padding)):
+        raise ValueError(f"padding must be at most half the kernel size, got padding={padding} "
+                         f"for kernel_size={kernel}")
+
+
 def _geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode):
     """Check the window arguments against the spatial shape; return the (6, 3) geometry array
     expected by the kernels and the output spatial shape."""
@@ -43,19 +51,18 @@ def _geometry(spatial, nd, kernel_size, stride, padding, dilation, ceil_mode):
     stride = kernel if stride is None else as_tuple(stride, nd, "stride")
     padding = as_tuple(padding, nd, "padding", min_value=0)
     dilation = as_tuple(dilation, nd, "dilation")
+    check_padding(kernel, padding)
     out = []
     for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation):
-        span = (k - 1) * d + 1
-        if 2 * p > span:
-            raise ValueError(f"padding must be at most half the kernel size, got padding={padding} "
-                             f"for kernel_size={kernel}")
-        room = n + 2 * p - span
-        if room < 0:
+        room = n + 2 * p - (k - 1) * d - 1
+        # PyTorch's count: with ceil_mode a window may run past the padded input's end, as long
+        # as it starts inside the input or the padding before it
+        o = (-(-room // s) if ceil_mode else room // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        if o < 1:
             raise ValueError(f"kernel_size {kernel} is larger than the padded input {tuple(spatial)} "
                              f"(padding={padding})")
-        o = (-(-room // s) if ceil_mode else room // s) + 1
-        if ceil_mode and (o - 1) * s >= n + p:  # the last window must start inside the input
-            o -= 1
         out.append(o)
     lead = 3 - nd  # 1-D and 2-D pool as 3-D with singleton leading axes
     rows = (spatial, out, kernel, stride, padding, dilation)

@@ -11,7 +11,7 @@ array([[ 5.,  7.],
 """
 from .. import functional as F
 from .._validation import as_tuple
-from ..functional.pooling import _adaptive_args, _geometry
+from ..functional.pooling import _adaptive_args, _geometry, check_padding
 from ._module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
@@ -36,10 +36,7 @@ class _PoolNd(Module):
         self.padding = as_tuple(padding, nd, "padding", min_value=0)
         self.dilation = as_tuple(dilation, nd, "dilation")
         self.ceil_mode = bool(ceil_mode)
-        for k, p, d in zip(self.kernel_size, self.padding, self.dilation):
-            if 2 * p > (k - 1) * d + 1:
-                raise ValueError(f"padding must be at most half the kernel size, got "
-                                 f"padding={self.padding} for kernel_size={self.kernel_size}")
+        check_padding(self.kernel_size, self.padding)
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
