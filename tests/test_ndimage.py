@@ -99,6 +99,25 @@ def test_gaussian_filter(dtype, mode):
               sp.gaussian_filter(x, sigma, order, mode=mode, cval=0.5))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 4), (1, 1), (5, 1), (37, 41)])
+def test_gaussian_kernels_of_one_tap(dtype, shape):
+    # sigma 0.1 (truncate * sigma rounds to radius 0) or radius=0 on an axis or both: a kernel of
+    # a single tap, which the fused 2-D sweep read past (float32 and integer images gave memory
+    # garbage); the derivative filters run the same Gaussian passes
+    x = make(shape, dtype) * (3 if np.dtype(dtype).kind == "f" else 1)
+    for sigma in (0.1, (1.0, 0.1), (0.1, 1.5)):
+        for mode in ("reflect", "constant", "wrap"):
+            check(cc.gaussian_filter(x, sigma, mode=mode, cval=0.5),
+                  sp.gaussian_filter(x, sigma, mode=mode, cval=0.5))
+            check(cc.gaussian_laplace(x, sigma, mode=mode), sp.gaussian_laplace(x, sigma, mode=mode))
+            with np.errstate(invalid="ignore"):  # int8 squares wrap: sqrt of negatives
+                check(cc.gaussian_gradient_magnitude(x, sigma, mode=mode),
+                      sp.gaussian_gradient_magnitude(x, sigma, mode=mode))
+    check(cc.gaussian_filter(x, 1.0, radius=0), sp.gaussian_filter(x, 1.0, radius=0))
+    check(cc.gaussian_filter(x, 1.0, radius=(0, 2)), sp.gaussian_filter(x, 1.0, radius=(0, 2)))
+
+
 def test_gaussian_truncate_radius_axes_output():
     x = make((9, 8, 7), np.float64)
     same("gaussian_filter", x, 2.0, truncate=1.5)

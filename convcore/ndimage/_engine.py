@@ -413,9 +413,12 @@ def two_pass_2d(x, w_rows, mode_rows, w_cols, mode_cols, output, cval, rows_firs
     """
     check_supported(x, output)
     k = len(w_rows)
+    # a kernel of one tap (a Gaussian of radius 0) goes to the line passes: the fused sweep's
+    # float32 and integer plans read past it (garbage out, found by a fuzz against SciPy)
     if (x.ndim != 2 or x.dtype.kind == "c" or x.size == 0 or output.dtype not in KERNEL_DTYPES
             or not output.flags.c_contiguous or np.may_share_memory(output, x)
-            or k > (FUSE_MAX_TAPS_ROWS_FIRST if rows_first else FUSE_MAX_TAPS)):
+            or k > (FUSE_MAX_TAPS_ROWS_FIRST if rows_first else FUSE_MAX_TAPS)
+            or min(k, len(w_cols)) < 2):
         return False
     cval = float(cval)
     if x.dtype == np.uint8 and output.dtype == np.uint8 and k == 3 and len(w_cols) == 3:
