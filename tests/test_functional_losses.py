@@ -313,7 +313,7 @@ def test_float32_in_float32_out():
     assert F.cross_entropy(x, np.eye(3)[y]).dtype == np.float32   # float64 targets follow the input
     assert F.cross_entropy(x, y, reduction="none").dtype == np.float32
     assert F.cross_entropy_backward(1.0, x, y, weight=[1.0, 2.0, 3.0]).dtype == np.float32
-    assert F.mse_loss_backward(1.0, x, np.zeros(12)).dtype == np.float32
+    assert F.mse_loss_backward(1.0, x, np.zeros((4, 3))).dtype == np.float32
     assert F.softmax(x).dtype == np.float32
     assert F.softmax([1, 2]).dtype == np.float64   # integers: float64
 
@@ -331,6 +331,11 @@ def test_none_backward_needs_grad_output():
     (lambda: F.cross_entropy(np.zeros((2, 3)), [0, 1], reduction="avg"), ValueError,
      "avg is not a valid value for reduction: expected 'mean', 'sum' or 'none'"),
     (lambda: F.mse_loss([1.0], [1.0], reduction=1), ValueError, "1 is not a valid value for reduction"),
+    (lambda: F.mse_loss(np.ones((4, 5)), np.zeros((5, 4))), ValueError,
+     r"target shape \(5, 4\) does not match input shape \(4, 5\)"),
+    (lambda: F.l1_loss(np.ones((4, 5)), np.zeros(20)), ValueError, "does not match input shape"),
+    (lambda: F.binary_cross_entropy_with_logits(np.ones((4, 1)), np.zeros((2, 2))), ValueError,
+     "does not match input shape"),
     (lambda: F.cross_entropy(np.zeros((2, 3)), [[1, 0, 0], [0, 1, 0]]), ValueError,
      r"must be floating point, got dtype int64 \(pass np.asarray\(target, dtype=float\)"),
     (lambda: F.cross_entropy(np.zeros((2, 3)), np.zeros((2, 4))), ValueError,

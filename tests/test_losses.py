@@ -211,7 +211,7 @@ def test_dtypes_shapes_and_names():
         loss(np.array([1, 0, 1]), np.array([1.0, 0.0, 0.0]))
         assert loss.backward().dtype == np.float64, loss
     assert losses.MSELoss()(np.array([3, 1]), np.array([1, 1])) == 2.0  # integers, no overflow
-    # a target of the same size but another shape is reshaped to the prediction's
+    # a target that differs only by axes of length 1 is reshaped to the prediction's
     p, t = RNG.standard_normal((5, 1)), RNG.random(5)
     for loss in (losses.MSELoss(), losses.MAELoss(), losses.BCEWithLogitsLoss()):
         assert loss(p, t) == pytest.approx(loss(p, t.reshape(5, 1)))

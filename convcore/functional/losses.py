@@ -445,15 +445,16 @@ nll_loss.__doc__ = r"""Negative log-likelihood of class indices given log-probab
 # --------------------------------------------------------------------------- regression
 
 def _pair(input, target):
-    """The prediction as float and the target in its dtype and shape (a target of the same size
-    but another shape, e.g. (N,) against (N, 1), is reshaped: PyTorch would broadcast to (N, N))."""
+    """The prediction as float and the target in its dtype and shape (a target that differs only
+    by axes of length 1, e.g. (N,) against (N, 1), is reshaped: PyTorch would broadcast to
+    (N, N); any other shape is refused, even of the same size)."""
     x = _as_float(input, "input")
     t = np.asarray(target)
     if t.dtype.kind not in "biuf":
         raise TypeError(f"target must hold real numbers, got dtype {t.dtype}")
     t = t.astype(x.dtype, copy=False)
     if t.shape != x.shape:
-        if t.size != x.size:
+        if [n for n in t.shape if n != 1] != [n for n in x.shape if n != 1]:
             raise ValueError(f"target shape {t.shape} does not match input shape {x.shape}")
         t = t.reshape(x.shape)
     return x, t
