@@ -53,6 +53,9 @@ def save(model, path):
     if not isinstance(model, Module):
         raise TypeError(f"model must be a convcore.nn.Module, got {type(model).__name__}")
     path = os.fspath(path)
+    if os.path.lexists(path) and not os.path.isfile(path):   # os.replace would put the file
+        # in the place of a directory's entry, a device, a pipe or a socket
+        raise ValueError(f"path {path!s} exists and is not a regular file")
     arrays = model.state_dict()
     if _KEY in arrays:
         raise ValueError(f"a parameter or buffer may not be called {_KEY!r}")

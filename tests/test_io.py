@@ -152,6 +152,26 @@ def test_missing_file_and_bad_model(tmp_path):
         save("model", tmp_path / "x.npz")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_save_replaces_only_a_regular_file(tmp_path):
+    # os.replace would put the model in the place of a pipe (or a device: /dev/full as root) or
+    # fail on a directory after writing the temporary file; both are refused before any write
+    model = nn.Sequential(nn.Linear(2, 1))
+    pipe, folder = tmp_path / "pipe", tmp_path / "folder"
+    os.mkfifo(pipe)
+    folder.mkdir()
+    for path in (pipe, folder):
+        with pytest.raises(ValueError, match="exists and is not a regular file"):
+            save(model, path)
+    assert (tmp_path / "pipe").is_fifo() and folder.is_dir() and not any(folder.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe"]  # no temporary left
+    link = tmp_path / "link.npz"   # a link to a model file is replaced by the new file
+    save(model, tmp_path / "target.npz")
+    link.symlink_to(tmp_path / "target.npz")
+    save(model, link)
+    assert link.is_file() and not link.is_symlink()
+
+
 class Scaled(nn.Module):
     """A user-defined layer holding a child module: registered by name, rebuilt from its config."""
 

@@ -110,7 +110,8 @@ def test_gaussian_kernels_of_one_tap(dtype, shape):
         for mode in ("reflect", "constant", "wrap"):
             check(cc.gaussian_filter(x, sigma, mode=mode, cval=0.5),
                   sp.gaussian_filter(x, sigma, mode=mode, cval=0.5))
-            check(cc.gaussian_laplace(x, sigma, mode=mode), sp.gaussian_laplace(x, sigma, mode=mode))
+            check(cc.gaussian_laplace(x, sigma, mode=mode),
+                  sp.gaussian_laplace(x, sigma, mode=mode))
             with np.errstate(invalid="ignore"):  # int8 squares wrap: sqrt of negatives
                 check(cc.gaussian_gradient_magnitude(x, sigma, mode=mode),
                       sp.gaussian_gradient_magnitude(x, sigma, mode=mode))
@@ -335,6 +336,35 @@ def test_errors():
         ro = np.zeros_like(x)
         ro.flags.writeable = False
         cc.correlate1d(x, [1.0], output=ro)
+
+
+ALL_FILTERS = [  # (name, arguments after the input) of every ndimage function
+    ("correlate", (np.ones((3, 2)),)), ("convolve", (np.ones((3, 2)),)),
+    ("correlate1d", ([1.0, 2.0],)), ("convolve1d", ([1.0, 2.0],)),
+    ("uniform_filter", (3,)), ("uniform_filter1d", (3,)), ("gaussian_filter", (1.0,)),
+    ("gaussian_filter1d", (1.0,)), ("sobel", ()), ("prewitt", ()), ("laplace", ()),
+    ("gaussian_laplace", (1.0,)), ("gaussian_gradient_magnitude", (1.0,))]
+
+
+@pytest.mark.parametrize("name, args", ALL_FILTERS, ids=[f[0] for f in ALL_FILTERS])
+def test_inputs_scipy_reads_its_own_way(name, args):
+    # byte-swapped data give a result in the machine's byte order (SciPy names the dtype);
+    # objects and dates are SciPy's RuntimeError; weights of objects or strings of numbers are
+    # read as float64, as SciPy reads them
+    for dtype in (">f8", ">i4", ">u2", ">c16"):
+        x = make((5, 6), np.dtype(dtype).newbyteorder("=")).astype(dtype)
+        got, want = getattr(cc, name)(x, *args), getattr(sp, name)(x, *args)
+        assert got.dtype == want.dtype and got.dtype.isnative
+        check(got, want)
+    unsupported = r"array type (dtype\('(O|<M8\[s\])'\) )?not supported"
+    for bad in (np.ones((5, 6), object), np.ones((5, 6), "M8[s]")):
+        for module in (sp, cc):
+            with pytest.raises(RuntimeError, match=unsupported):
+                getattr(module, name)(bad, *args)
+    if name in ("correlate", "convolve", "correlate1d", "convolve1d"):
+        x = make((5, 6), np.float64)
+        for weights in (np.asarray(args[0]).astype(object), np.asarray(args[0]).astype(str)):
+            check(getattr(cc, name)(x, weights), getattr(sp, name)(x, weights))
 
 
 def test_in_place_and_complex_1d():

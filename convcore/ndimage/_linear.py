@@ -11,6 +11,8 @@ from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval
 
 def _weights(weights, name="weights"):
     w = np.asarray(weights)
+    if w.dtype.kind in "OUS":   # objects and strings of numbers: SciPy reads them as float64
+        w = w.astype(np.float64)
     if w.dtype.kind not in "biufc":
         raise TypeError(f"{name} must hold numbers, got dtype {w.dtype}")
     if w.size == 0:

@@ -69,8 +69,11 @@ def check_axis(axis, ndim):
 
 
 def as_input(input):
-    """The input as an ndarray of numbers."""
+    """The input as an ndarray of numbers: objects and dates are SciPy's RuntimeError (its
+    message), strings and records a TypeError."""
     arr = np.asarray(input)
+    if arr.dtype.kind in "OMm":
+        raise RuntimeError(f"array type {arr.dtype!r} not supported (input must hold numbers)")
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"input must hold numbers, got dtype {arr.dtype}")
     return arr
@@ -110,8 +113,8 @@ def get_output(output, input, complex_output=False):
     (every filter writes each of its elements; zeros would cost a sweep of memory).
     """
     shape = input.shape
-    if output is None:
-        dtype = input.dtype
+    if output is None:   # the input's type in the machine's byte order, as SciPy's
+        dtype = input.dtype.newbyteorder("=")
         if complex_output and dtype.kind != "c":
             dtype = np.promote_types(dtype, np.complex64)
         return empty(shape, dtype)
