@@ -367,6 +367,23 @@ def test_inputs_scipy_reads_its_own_way(name, args):
             check(getattr(cc, name)(x, weights), getattr(sp, name)(x, weights))
 
 
+def test_origins_and_sigmas_of_other_types_as_scipy():
+    # a bool origin is an int to SciPy; a float origin, even a whole one, is its TypeError (the
+    # uniform filters truncated it); a string sigma is SciPy's TypeError (float() read it)
+    x = make((6, 7), np.float64)
+    for call in (lambda m: m.uniform_filter(x, 3, origin=True),
+                 lambda m: m.uniform_filter1d(x, 3, origin=True),
+                 lambda m: m.correlate1d(x, [1.0, 2.0, 3.0], origin=True)):
+        check(call(cc), call(sp))
+    for call in (lambda m: m.uniform_filter(x, 3, origin=0.5),
+                 lambda m: m.uniform_filter(x, 3, origin=1.0),
+                 lambda m: m.uniform_filter1d(x, 3, origin=1.0),
+                 lambda m: m.gaussian_filter1d(x, "1"), lambda m: m.gaussian_filter(x, "1")):
+        for module in (sp, cc):
+            with pytest.raises(TypeError):
+                call(module)
+
+
 def test_in_place_and_complex_1d():
     x = make((12, 10), np.float32)
     y = x.copy()

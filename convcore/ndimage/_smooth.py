@@ -7,14 +7,8 @@ import numpy as np
 from .._dask import dask_aware
 from . import _engine
 from ._linear import correlate1d
-from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, get_output,
-                       mode_code)
-
-
-def _check_origin(size, origin):
-    if size // 2 + origin < 0 or size // 2 + origin >= size:
-        raise ValueError(f"origin must satisfy -({size} // 2) <= origin <= ({size} - 1) // 2 "
-                         f"for a filter of size {size}, got {origin}")
+from ._support import (as_input, as_sequence, check_axes, check_axis, check_cval, check_origin,
+                       get_output, mode_code)
 
 
 @dask_aware()
@@ -37,10 +31,10 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     if size < 1:
         raise RuntimeError(f"incorrect filter size: size must be positive, got {size}")
     output = get_output(output, input, complex_output=input.dtype.kind == "c")
-    _check_origin(size, origin)
+    origin = check_origin(origin, size)
     code = mode_code(mode)
     cval = check_cval(cval, input)
-    return _engine.line_uniform(input, size, axis, output, code, cval, int(origin))
+    return _engine.line_uniform(input, size, axis, output, code, cval, origin)
 
 
 @dask_aware()
@@ -72,9 +66,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
         return output
     if input.ndim == 2 and [p[0] for p in passes] == [0, 1]:
         sz = [int(p[1]) for p in passes]
-        org = [int(p[2]) for p in passes]
-        for k, o in zip(sz, org):
-            _check_origin(k, o)
+        org = [check_origin(p[2], k) for p, k in zip(passes, sz)]
         codes = [mode_code(p[3]) for p in passes]
         if _engine.uniform_2d(input, sz, org, codes, output, check_cval(cval, input)):
             return output
@@ -144,6 +136,8 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
 
 def _weights(sigma, order, truncate, radius):
     """The correlation weights of gaussian_filter1d (the kernel reversed; read-only)."""
+    if isinstance(sigma, (str, bytes)):   # float() would read it; SciPy's arithmetic refuses it
+        raise TypeError(f"sigma must be a number, got {sigma!r}")
     sigma = float(sigma)
     if sigma == 0:   # SciPy divides by sigma**2
         raise ZeroDivisionError("sigma must not be zero")

@@ -154,8 +154,9 @@ def check_supported(x, output):
 
 
 def check_origin(origin, size, name="origin"):
-    """`origin` as an int within SciPy's range for a filter of `size` taps."""
-    if isinstance(origin, (bool, np.bool_)) or not isinstance(origin, numbers.Integral):
+    """`origin` as an int within SciPy's range for a filter of `size` taps (a bool is an int to
+    SciPy; a float, even a whole one, is its TypeError)."""
+    if not isinstance(origin, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {origin!r}")
     origin = int(origin)
     if origin < -(size // 2) or origin > (size - 1) // 2:
