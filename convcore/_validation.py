@@ -35,18 +35,20 @@ def as_tuple(value, n, name, min_value=1):
     return (as_int(value, name, min_value),) * n
 
 
-def as_float_array(x, name, ndim=None, dtype=None):
+def as_float_array(x, name, ndim=None, dtype=None, empty_batch=False):
     """Return `x` as a C-contiguous float32/float64 array, converting integers and bools to float64.
 
-    Complex, object and string data are refused with a TypeError; empty arrays with a ValueError.
-    `dtype` forces a working dtype (e.g. the input's, for weights).
+    Complex, object and string data are refused with a TypeError; empty arrays with a ValueError,
+    except, with `empty_batch`, a batch of no items whose other axes are not empty (as PyTorch's
+    layers take it). `dtype` forces a working dtype (e.g. the input's, for weights).
     """
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    if arr.size == 0:
+    if arr.size == 0 and not (empty_batch and arr.ndim > 1 and arr.shape[0] == 0
+                              and all(arr.shape[1:])):
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64

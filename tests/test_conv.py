@@ -1781,7 +1781,7 @@ class TestBadInput:
         (lambda x, w: F.conv2d(x, w, stride=1.5), TypeError, r"stride must be an integer"),
         (lambda x, w: F.conv2d(x, np.zeros((1, 2, 6, 6))), ValueError, r"larger than the padded input"),
         (lambda x, w: F.conv2d(x, w, dilation=3), ValueError, r"larger than the padded input"),
-        (lambda x, w: F.conv2d(np.zeros((0, 2, 5, 5)), w), ValueError, r"x must not be empty"),
+        (lambda x, w: F.conv2d(np.zeros((1, 2, 0, 5)), w), ValueError, r"x must not be empty"),
         (lambda x, w: F.conv2d(x.astype(complex), w), TypeError, r"x must hold real numbers"),
         (lambda x, w: F.conv2d(x.astype(object), w), TypeError, r"x must hold real numbers"),
         (lambda x, w: F.conv2d(x, w.astype(complex)), TypeError, r"weight must hold real numbers"),

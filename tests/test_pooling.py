@@ -376,6 +376,46 @@ class TestAgainstTorch:
         assert accepted > 150 and past_the_end > 5
 
 
+def test_a_batch_of_no_items_as_torch():
+    # PyTorch's layers pass a batch of no items through (an empty mask's selection, say): the
+    # convolutions, every pooling and batch normalisation in evaluation, forward and backward;
+    # the parameters' gradients are zero
+    torch = pytest.importorskip("torch")
+    T = torch.nn.functional
+    from convcore import functional as F
+    for nd in (1, 2, 3):
+        x = np.zeros((0, 2) + (6,) * nd, np.float32)
+        w = rng.standard_normal((3, 2) + (3,) * nd).astype(np.float32)
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        tb = torch.ones(3, requires_grad=True)
+        ty = getattr(T, f"conv{nd}d")(tx, tw, tb, padding=1)
+        ty.backward(torch.ones_like(ty))
+        y = getattr(F, f"conv{nd}d")(x, w, np.ones(3, np.float32), padding=1)
+        grads = getattr(F, f"conv{nd}d_backward")(np.ones(y.shape, np.float32), x, w, padding=1)
+        assert y.shape == tuple(ty.shape) and y.dtype == np.float32
+        for ours, theirs in zip(grads, (tx.grad, tw.grad, tb.grad)):
+            np.testing.assert_array_equal(ours, theirs.numpy())
+        for kind in ("max", "avg"):
+            ty = getattr(T, f"{kind}_pool{nd}d")(torch.tensor(x), 2)
+            if kind == "max":
+                y, idx = _fn(kind, nd)(x, 2, return_indices=True)
+                g = _fn(kind, nd, True)(np.ones(y.shape, np.float32), idx, x.shape)
+            else:
+                y = _fn(kind, nd)(x, 2)
+                g = _fn(kind, nd, True)(np.ones(y.shape, np.float32), x.shape, 2)
+            assert y.shape == tuple(ty.shape) and g.shape == x.shape
+    x = np.zeros((0, 2, 6, 6))
+    assert F.adaptive_avg_pool2d(x, 3).shape == (0, 2, 3, 3)
+    assert F.adaptive_avg_pool2d_backward(np.zeros((0, 2, 3, 3)), x.shape).shape == x.shape
+    assert F.global_avg_pool(x).shape == (0, 2)
+    assert F.global_avg_pool_backward(np.zeros((0, 2)), x.shape).shape == x.shape
+    assert F.batch_norm(x, np.zeros(2), np.ones(2)).shape == x.shape
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        F.batch_norm(x, None, None, training=True)   # as PyTorch
+    with pytest.raises(ValueError, match="x must not be empty"):
+        F.max_pool2d(np.zeros((2, 0, 4, 4)), 2)      # no channels: PyTorch refuses it too
+
+
 class TestThreads:
     def test_one_and_two_threads_agree(self, threaded):
         x = rng.standard_normal((4, 8, 17, 17)).astype(np.float32)

@@ -11,6 +11,8 @@ move between the two unchanged.
 The checks, the choice of engine and the engines live in ``convcore/functional/_conv/`` (plan ->
 choice -> engines, as :mod:`convcore.signal`); this module holds the public functions.
 """
+import numpy as np
+
 from .._dask import dask_aware
 from ._conv import dispatch
 from ._conv.plan import Plan
@@ -20,14 +22,21 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward", "
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
     c = Plan(x, weight, stride, padding, dilation, groups, nd)
-    return c.unbatch(dispatch.forward(c, c.bias(bias)))
+    bias = c.bias(bias)
+    if not len(c.x):  # a batch of no images: no images out (PyTorch's answer)
+        return np.empty(c.out_shape, c.dtype)
+    return c.unbatch(dispatch.forward(c, bias))
 
 
 def _conv_backward(grad_output, x, weight, stride, padding, dilation, groups, need_input,
                    need_weight, need_bias, nd):
     c = Plan(x, weight, stride, padding, dilation, groups, nd)
-    grad_x, grad_w, grad_b = dispatch.backward(c, c.grad_output(grad_output), need_input,
-                                               need_weight, need_bias)
+    gy = c.grad_output(grad_output)
+    if not len(c.x):  # a batch of no images: nothing flows, the parameters' gradients are 0
+        shapes = (c.x.shape, c.weight.shape, c.weight.shape[:1])
+        return tuple(np.zeros(shape, c.dtype) if need else None
+                     for shape, need in zip(shapes, (need_input, need_weight, need_bias)))
+    grad_x, grad_w, grad_b = dispatch.backward(c, gy, need_input, need_weight, need_bias)
     return None if grad_x is None else c.unbatch(grad_x), grad_w, grad_b
 
 

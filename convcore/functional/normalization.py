@@ -7,6 +7,8 @@ batch's mean and *unbiased* variance. Evaluation normalises by the running stati
 map per channel. Both run as one compiled pass (src/channels.pyx), which can also add a residual
 and apply a ReLU (a ResNet block's ``relu(bn(x) + shortcut)``) on the way.
 """
+import math
+
 import numpy as np
 
 from .._cpu import load
@@ -87,7 +89,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise TypeError(f"input must hold real numbers, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"input must be at least 2-D (N, C, ...), got shape {x.shape}")
-    x3 = x.reshape(x.shape[0], x.shape[1], -1)
+    x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
     if x3.dtype not in (np.float32, np.float64):
         x3 = x3.astype(np.float64)
     x3 = np.ascontiguousarray(x3)

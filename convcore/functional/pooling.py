@@ -5,6 +5,8 @@ keep their float dtype; integer and boolean inputs are pooled in float64. The ar
 ``torch.nn.functional``: ``stride=None`` means ``stride = kernel_size``, ``padding`` is implicit
 (``-inf`` for max pooling, zeros for average pooling) and at most half the kernel.
 """
+import math
+
 import numpy as np
 
 from .._cpu import load
@@ -32,7 +34,7 @@ def _pool_input(x, nd, name="x"):
     if arr.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{name} must be {nd + 2}-D (N, C, *spatial) or {nd + 1}-D (C, *spatial) "
                          f"for {nd}-D pooling, got shape {arr.shape}")
-    arr = as_float_array(arr, name)
+    arr = as_float_array(arr, name, empty_batch=arr.ndim == nd + 2)
     return (arr if arr.ndim == nd + 2 else arr[np.newaxis]), arr.ndim == nd + 2
 
 
@@ -90,18 +92,32 @@ def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_i
     else:
         y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
         indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
-        _pooling.max_forward(arr.reshape(planes, -1), y, indices, geometry,
-                             threads_for(arr.size, _GRAIN))
+        if planes:  # (none in a batch of no items)
+            _pooling.max_forward(_planes(arr), y, indices, geometry, threads_for(arr.size, _GRAIN))
     shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
     y = y.reshape(shape)
     return (y, indices.reshape(shape)) if return_indices else y
 
 
+def _planes(a):
+    """(N, C, *spatial) as (N * C, positions), also for N = 0."""
+    return a.reshape(a.shape[0] * a.shape[1], math.prod(a.shape[2:]))
+
+
+def _input_shape(shape, name, ndims):
+    """`shape` as a tuple of ints, of one of the lengths `ndims`: positive, but for a batch of
+    no items (N = 0) when it has the longest length."""
+    if not isinstance(shape, (tuple, list)) or len(shape) not in ndims:
+        return None
+    lowest = [0 if i == 0 and len(shape) == max(ndims) else 1 for i in range(len(shape))]
+    return tuple(as_int(s, name, m) for s, m in zip(shape, lowest))
+
+
 def _check_shape(shape, nd, name):
-    shape = tuple(as_int(s, name, 1) for s in shape) if isinstance(shape, (tuple, list)) else None
-    if shape is None or len(shape) not in (nd + 1, nd + 2):
+    checked = _input_shape(shape, name, (nd + 1, nd + 2))
+    if checked is None:
         raise ValueError(f"{name} must be a tuple of {nd + 2} (or {nd + 1}) positive ints, got {shape!r}")
-    return shape
+    return checked
 
 
 def _max_pool_backward(grad_output, indices, input_shape, nd):
@@ -116,10 +132,11 @@ def _max_pool_backward(grad_output, indices, input_shape, nd):
     if full_shape[:2] != grad.shape[:2]:
         raise ValueError(f"input_shape {input_shape} does not match grad_output {grad.shape}")
     plane = int(np.prod(full_shape[2:]))
-    idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(grad.shape[0] * grad.shape[1], -1)
+    idx = _planes(np.ascontiguousarray(idx, dtype=np.int64).reshape(grad.shape))
     grad_x = np.empty((idx.shape[0], plane), dtype=grad.dtype)
     # the kernel checks every index as it scatters (a separate min/max pass cost a fifth)
-    if _pooling.max_backward(grad.reshape(idx.shape), idx, grad_x, threads_for(grad_x.size, _GRAIN)):
+    if len(idx) and _pooling.max_backward(_planes(grad), idx, grad_x,
+                                          threads_for(grad_x.size, _GRAIN)):
         raise ValueError(f"indices must lie in [0, {plane}) (offsets within an input plane)")
     return grad_x.reshape(input_shape)
 
@@ -130,8 +147,9 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad)
                                       bool(ceil_mode))
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
-    _pooling.avg_forward(arr.reshape(planes, -1), y, geometry, bool(count_include_pad),
-                      threads_for(arr.size, _GRAIN))
+    if planes:
+        _pooling.avg_forward(_planes(arr), y, geometry, bool(count_include_pad),
+                             threads_for(arr.size, _GRAIN))
     return y.reshape((arr.shape[:2] if batched else arr.shape[1:2]) + out_spatial)
 
 
@@ -147,8 +165,9 @@ def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, paddin
                          f"input_shape {input_shape}, got {grad.shape}")
     planes = grad.shape[0] * grad.shape[1]
     grad_x = np.empty((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
-    _pooling.avg_backward(grad.reshape(planes, -1), grad_x, geometry, bool(count_include_pad),
-                       threads_for(grad_x.size, _GRAIN))
+    if planes:
+        _pooling.avg_backward(_planes(grad), grad_x, geometry, bool(count_include_pad),
+                              threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)
 
 
@@ -350,10 +369,11 @@ def global_avg_pool(x):
     arr = np.asarray(x)
     if arr.ndim < 3:
         raise ValueError(f"x must be (N, C, *spatial) with at least one spatial axis, got shape {arr.shape}")
-    arr = as_float_array(arr, "x")
+    arr = as_float_array(arr, "x", empty_batch=True)
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, 1), dtype=arr.dtype)
-    _pooling.global_avg(arr.reshape(planes, -1), y, threads_for(arr.size, _GRAIN))
+    if planes:
+        _pooling.global_avg(_planes(arr), y, threads_for(arr.size, _GRAIN))
     return y.reshape(arr.shape[:2])
 
 
@@ -367,11 +387,11 @@ def global_avg_pool_backward(grad_output, input_shape):
     """
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 3:
         raise ValueError(f"input_shape must be (N, C, *spatial), got {input_shape!r}")
-    input_shape = tuple(as_int(s, "input_shape", 1) for s in input_shape)
+    input_shape = _input_shape(input_shape, "input_shape", (len(input_shape),))
     grad = np.asarray(grad_output)
     if grad.shape != input_shape[:2]:
         raise ValueError(f"grad_output must have shape {input_shape[:2]}, got {grad.shape}")
-    grad = as_float_array(grad, "grad_output")
+    grad = as_float_array(grad, "grad_output", empty_batch=True)
     size = int(np.prod(input_shape[2:]))
     scaled = grad / grad.dtype.type(size)
     return np.ascontiguousarray(
@@ -408,7 +428,7 @@ def adaptive_avg_pool2d(x, output_size):
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    x = as_float_array(x, "x")
+    x = as_float_array(x, "x", empty_batch=np.ndim(x) == 4)
     rows, cols = _adaptive_args(x.shape, output_size)
     if all(r1 - r0 == 1 for r0, r1 in rows + cols):  # windows of one cell each: a gather
         return x[..., [r0 for r0, _ in rows], :][..., [c0 for c0, _ in cols]]
@@ -428,8 +448,8 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape):
     array([[0.25, 0.25],
            [0.25, 0.25]])
     """
-    input_shape = tuple(as_int(s, "input_shape", 1) for s in input_shape)
-    gy = as_float_array(grad_output, "grad_output")
+    input_shape = _input_shape(input_shape, "input_shape", (3, 4)) or tuple(input_shape)
+    gy = as_float_array(grad_output, "grad_output", empty_batch=len(input_shape) == 4)
     rows, cols = _adaptive_args(input_shape, gy.shape[-2:])
     if gy.shape[:-2] != input_shape[:-2]:
         raise ValueError(f"grad_output {gy.shape} does not match input_shape {input_shape}")

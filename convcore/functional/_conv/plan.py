@@ -57,7 +57,8 @@ class Plan:
         self.dtype = np.result_type(*(a.dtype if a.dtype.kind == "f" else np.float64
                                       for a in (x, weight)))
         self.batched = x.ndim == nd + 2
-        self.x = as_float_array(x if self.batched else x[np.newaxis], x_name, dtype=self.dtype)
+        self.x = as_float_array(x if self.batched else x[np.newaxis], x_name, dtype=self.dtype,
+                                empty_batch=True)
         self.weight = as_float_array(weight, "weight", dtype=self.dtype)
         self.groups = as_int(groups, "groups", 1)
         c_in, c_out = self.x.shape[1], weight.shape[0]
@@ -119,7 +120,7 @@ class Plan:
             expected = self.out_shape if self.batched else self.out_shape[1:]
             raise ValueError(f"grad_output must have the output's shape {expected}, got "
                              f"{np.shape(grad_output)}")
-        return as_float_array(gy, "grad_output", dtype=self.dtype)
+        return as_float_array(gy, "grad_output", dtype=self.dtype, empty_batch=True)
 
     def threads(self, images=1):
         """(threads for the convolution's multiply-adds (see choice.GRAIN), whether `run` runs
