@@ -361,6 +361,8 @@ def test_inputs_scipy_reads_its_own_way(name, args):
         for module in (sp, cc):
             with pytest.raises(RuntimeError, match=unsupported):
                 getattr(module, name)(bad, *args)
+            with pytest.raises(RuntimeError, match=unsupported):   # as the output
+                getattr(module, name)(np.ones((5, 6)), *args, output=bad)
     if name in ("correlate", "convolve", "correlate1d", "convolve1d"):
         x = make((5, 6), np.float64)
         for weights in (np.asarray(args[0]).astype(object), np.asarray(args[0]).astype(str)):
@@ -368,20 +370,32 @@ def test_inputs_scipy_reads_its_own_way(name, args):
 
 
 def test_origins_and_sigmas_of_other_types_as_scipy():
-    # a bool origin is an int to SciPy; a float origin, even a whole one, is its TypeError (the
-    # uniform filters truncated it); a string sigma is SciPy's TypeError (float() read it)
+    # SciPy checks an origin's range first (ValueError), then its type: a float, even a whole
+    # one, is a TypeError (the uniform filters truncated it), a bool is an int for the 1-D
+    # filters, the uniform ones and convolve (which negates it), a TypeError for the N-D
+    # correlate; a string sigma is a TypeError (float() read it)
     x = make((6, 7), np.float64)
-    for call in (lambda m: m.uniform_filter(x, 3, origin=True),
-                 lambda m: m.uniform_filter1d(x, 3, origin=True),
-                 lambda m: m.correlate1d(x, [1.0, 2.0, 3.0], origin=True)):
-        check(call(cc), call(sp))
-    for call in (lambda m: m.uniform_filter(x, 3, origin=0.5),
-                 lambda m: m.uniform_filter(x, 3, origin=1.0),
-                 lambda m: m.uniform_filter1d(x, 3, origin=1.0),
-                 lambda m: m.gaussian_filter1d(x, "1"), lambda m: m.gaussian_filter(x, "1")):
-        for module in (sp, cc):
-            with pytest.raises(TypeError):
-                call(module)
+    calls = [lambda m: m.uniform_filter(x, 3, origin=True),
+             lambda m: m.uniform_filter1d(x, 3, origin=True),
+             lambda m: m.correlate1d(x, [1.0, 2.0, 3.0], origin=True),
+             lambda m: m.convolve1d(x, [1.0, 2.0, 3.0, 4.0], origin=True),
+             lambda m: m.convolve(x, np.ones((3, 3)), origin=True),
+             lambda m: m.correlate(x, np.ones((3, 3)), origin=(0, True)),
+             lambda m: m.convolve(x, np.ones((2, 2)), origin=True),
+             lambda m: m.uniform_filter(x, 3, origin=0.5),
+             lambda m: m.uniform_filter(x, 3, origin=1.0),
+             lambda m: m.uniform_filter1d(x, 1, origin=1.0),
+             lambda m: m.correlate(x, np.ones((2, 2)), origin=0.5),
+             lambda m: m.convolve1d(x, [1.0, 2.0, 3.0], origin=0.5),
+             lambda m: m.gaussian_filter1d(x, "1"), lambda m: m.gaussian_filter(x, "1")]
+    for call in calls:
+        try:
+            want = call(sp)
+        except (TypeError, ValueError) as exc:
+            with pytest.raises(type(exc)):
+                call(cc)
+        else:
+            check(call(cc), want)
 
 
 def test_in_place_and_complex_1d():

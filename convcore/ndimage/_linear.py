@@ -90,7 +90,7 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     weights = _weights(weights)
     if weights.ndim == 1:    # correlate1d checks the rest in SciPy's order (axis, then origin)
         weights = weights[::-1]
-        if isinstance(origin, numbers.Integral) and not isinstance(origin, (bool, np.bool_)):
+        if isinstance(origin, numbers.Integral):   # a bool too: SciPy negates it
             origin = -int(origin) - (1 if weights.size % 2 == 0 else 0)
     if weights.dtype.kind == "c":
         weights = weights.conj()
@@ -116,6 +116,9 @@ def _correlate_nd(input, weights, output, mode, cval, origin, convolution, axes)
     if weights.ndim != len(axes):
         raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
     origins = as_sequence(origin, len(axes), "origin")
+    for o in origins:   # SciPy's N-D correlation refuses a bool (convolve negates it first)
+        if isinstance(o, (bool, np.bool_)) and not convolution:
+            raise TypeError(f"an integer is required: origin must not be a bool, got {o!r}")
     # as SciPy: the kernel's axes go to `axes` in increasing order, origins in the order given
     weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
     shape = list(weights.shape)

@@ -136,8 +136,9 @@ def get_output(output, input, complex_output=False):
     if output.shape != shape:
         raise RuntimeError(f"output shape not correct: {output.shape} for an input of shape "
                            f"{shape}")
-    if output.dtype.kind not in "biufc":
-        raise TypeError(f"output must have a numeric dtype, got {output.dtype}")
+    if output.dtype.kind not in "biufc":   # SciPy's RuntimeError and message
+        raise RuntimeError(f"array type {output.dtype!r} not supported (output must have a "
+                           "numeric dtype)")
     if complex_output and output.dtype.kind != "c":
         raise RuntimeError(f"output must have complex dtype for complex data, got {output.dtype}")
     if not output.flags.writeable:
@@ -154,15 +155,15 @@ def check_supported(x, output):
 
 
 def check_origin(origin, size, name="origin"):
-    """`origin` as an int within SciPy's range for a filter of `size` taps (a bool is an int to
-    SciPy; a float, even a whole one, is its TypeError)."""
-    if not isinstance(origin, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {origin!r}")
-    origin = int(origin)
-    if origin < -(size // 2) or origin > (size - 1) // 2:
+    """`origin` as an int within SciPy's range for a filter of `size` taps, checked in SciPy's
+    order: the range first (a number outside it is a ValueError), then the type (a float, even a
+    whole one, is a TypeError; a bool is an int)."""
+    if isinstance(origin, numbers.Real) and not -(size // 2) <= origin <= (size - 1) // 2:
         raise ValueError(f"{name} must satisfy -({size} // 2) <= {name} <= ({size} - 1) // 2 "
                          f"for a filter of size {size}, got {origin}")
-    return origin
+    if not isinstance(origin, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {origin!r}")
+    return int(origin)
 
 
 def check_cval(cval, input):
