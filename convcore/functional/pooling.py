@@ -92,8 +92,7 @@ def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_i
     else:
         y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
         indices = np.empty(y.shape, dtype=np.int64) if return_indices else None
-        if planes:  # (none in a batch of no items)
-            _pooling.max_forward(_planes(arr), y, indices, geometry, threads_for(arr.size, _GRAIN))
+        _pooling.max_forward(_planes(arr), y, indices, geometry, threads_for(arr.size, _GRAIN))
     shape = arr.shape[:2] + out_spatial if batched else arr.shape[1:2] + out_spatial
     y = y.reshape(shape)
     return (y, indices.reshape(shape)) if return_indices else y
@@ -135,8 +134,7 @@ def _max_pool_backward(grad_output, indices, input_shape, nd):
     idx = _planes(np.ascontiguousarray(idx, dtype=np.int64).reshape(grad.shape))
     grad_x = np.empty((idx.shape[0], plane), dtype=grad.dtype)
     # the kernel checks every index as it scatters (a separate min/max pass cost a fifth)
-    if len(idx) and _pooling.max_backward(_planes(grad), idx, grad_x,
-                                          threads_for(grad_x.size, _GRAIN)):
+    if _pooling.max_backward(_planes(grad), idx, grad_x, threads_for(grad_x.size, _GRAIN)):
         raise ValueError(f"indices must lie in [0, {plane}) (offsets within an input plane)")
     return grad_x.reshape(input_shape)
 
@@ -147,9 +145,8 @@ def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad)
                                       bool(ceil_mode))
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, int(np.prod(out_spatial))), dtype=arr.dtype)
-    if planes:
-        _pooling.avg_forward(_planes(arr), y, geometry, bool(count_include_pad),
-                             threads_for(arr.size, _GRAIN))
+    _pooling.avg_forward(_planes(arr), y, geometry, bool(count_include_pad),
+                         threads_for(arr.size, _GRAIN))
     return y.reshape((arr.shape[:2] if batched else arr.shape[1:2]) + out_spatial)
 
 
@@ -165,9 +162,8 @@ def _avg_pool_backward(grad_output, input_shape, nd, kernel_size, stride, paddin
                          f"input_shape {input_shape}, got {grad.shape}")
     planes = grad.shape[0] * grad.shape[1]
     grad_x = np.empty((planes, int(np.prod(full_shape[2:]))), dtype=grad.dtype)
-    if planes:
-        _pooling.avg_backward(_planes(grad), grad_x, geometry, bool(count_include_pad),
-                              threads_for(grad_x.size, _GRAIN))
+    _pooling.avg_backward(_planes(grad), grad_x, geometry, bool(count_include_pad),
+                          threads_for(grad_x.size, _GRAIN))
     return grad_x.reshape(input_shape)
 
 
@@ -372,8 +368,7 @@ def global_avg_pool(x):
     arr = as_float_array(arr, "x", empty_batch=True)
     planes = arr.shape[0] * arr.shape[1]
     y = np.empty((planes, 1), dtype=arr.dtype)
-    if planes:
-        _pooling.global_avg(_planes(arr), y, threads_for(arr.size, _GRAIN))
+    _pooling.global_avg(_planes(arr), y, threads_for(arr.size, _GRAIN))
     return y.reshape(arr.shape[:2])
 
 
